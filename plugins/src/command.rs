@@ -1,0 +1,108 @@
+//! The shared command reader: which text of a comment may carry `/commands`.
+//!
+//! Prow matches line-anchored regexes against the whole body. bosun does the same with Go's
+//! ASCII semantics, but first drops text that only *shows* a command: lines inside fenced
+//! (```` ``` ```` / `~~~`) or indented code blocks and `>` quoted lines. For an edited comment
+//! only lines that were not in the previous body count, and a deleted comment carries nothing.
+
+use crate::event::{CommentAction, CommentEvent};
+use std::collections::HashSet;
+
+/// Go's `\s`: `[\t\n\f\r ]` (no vertical tab, nothing beyond ASCII). Use it inside regexes.
+pub const GO_SPACE: &str = r"[\t\n\x0C\r ]";
+
+/// The lines of `body` that can carry commands, in order.
+pub fn command_lines(body: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut fence: Option<(char, usize)> = None;
+    let mut previous_blank = true;
+    for raw in body.split('\n') {
+        let line = raw.strip_suffix('\r').unwrap_or(raw);
+        let trimmed = line.trim_start_matches(' ');
+        let indent = line.len() - trimmed.len();
+        if let Some((ch, len)) = fence {
+            let closing = indent < 4
+                && trimmed.chars().take_while(|c| *c == ch).count() >= len
+                && trimmed.trim_start_matches(ch).trim().is_empty();
+            if closing {
+                fence = None;
+            }
+            previous_blank = false;
+            continue;
+        }
+        if indent < 4 {
+            for ch in ['`', '~'] {
+                let run = trimmed.chars().take_while(|c| *c == ch).count();
+                if run >= 3 {
+                    fence = Some((ch, run));
+                }
+            }
+            if fence.is_some() {
+                previous_blank = false;
+                continue;
+            }
+        }
+        let blank = line.trim().is_empty();
+        let indented_code = (indent >= 4 || line.starts_with('\t')) && previous_blank && !blank;
+        let quoted = trimmed.starts_with('>');
+        if !indented_code && !quoted && !blank {
+            out.push(raw);
+        }
+        // An indented block continues while lines stay indented.
+        previous_blank = blank || (indented_code && previous_blank);
+    }
+    out
+}
+
+/// The text of a comment event that may carry new commands: the eligible lines joined with
+/// `\n` (a trailing `\r` kept, so Go's `\s*$` behaviour is reproduced by the regexes).
+pub fn command_text(event: &CommentEvent) -> String {
+    match &event.action {
+        CommentAction::Created => command_lines(&event.body).join("\n"),
+        CommentAction::Edited { previous_body } => {
+            let old: HashSet<&str> = previous_body
+                .as_deref()
+                .map(command_lines)
+                .unwrap_or_default()
+                .into_iter()
+                .collect();
+            match previous_body {
+                // Without the old body we cannot tell what is new, so nothing runs.
+                None => String::new(),
+                Some(_) => command_lines(&event.body)
+                    .into_iter()
+                    .filter(|l| !old.contains(l))
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            }
+        }
+        CommentAction::Deleted => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fenced_and_quoted_lines_carry_no_commands() {
+        let body = "/hold\n```\n/lgtm\n```\n> /approve\n~~~~\n/close\n~~~~\n/kind bug";
+        assert_eq!(command_lines(body), vec!["/hold", "/kind bug"]);
+    }
+
+    #[test]
+    fn indented_code_after_blank_line_is_skipped() {
+        let body = "text\n\n    /hold\n\n/lgtm";
+        assert_eq!(command_lines(body), vec!["text", "/lgtm"]);
+    }
+
+    #[test]
+    fn carriage_return_is_kept_for_go_semantics() {
+        assert_eq!(command_lines("/hold\r\n/lgtm"), vec!["/hold\r", "/lgtm"]);
+    }
+
+    #[test]
+    fn unclosed_fence_hides_the_rest() {
+        assert_eq!(command_lines("```\n/hold"), Vec::<&str>::new());
+    }
+}

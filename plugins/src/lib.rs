@@ -1,0 +1,28 @@
+//! bosun's plugin API: the normalized [`Event`], the [`Action`]s plugins decide, the read-only
+//! [`ForgeRead`] view they decide from, and the plugins themselves, one file each.
+//!
+//! This crate has no network, database or HTTP dependency on purpose: a plugin can only read
+//! through [`ForgeRead`] and answer with data, which keeps every plugin testable with the
+//! in-memory forge in [`testing`] and makes dry-run exact.
+
+pub mod action;
+pub mod command;
+pub mod event;
+pub mod forge;
+pub mod hold;
+pub mod plugin;
+pub mod testing;
+
+pub use action::Action;
+pub use event::{
+    CommentAction, CommentEvent, CommentSource, Event, ForgeKind, IssueAction, IssueEvent, Item,
+    ItemKind, ItemRef, ItemState, Login, PingEvent, PrAction, PullRequestEvent, PushEvent,
+    RepoPath, ReviewState,
+};
+pub use forge::{BotComment, Forge, ForgeError, ForgeRead};
+pub use plugin::{CommandHelp, Context, Plugin, PluginError, PluginHelp};
+
+/// Every plugin bosun ships, in a plain list so go-to-definition works.
+pub fn all_plugins() -> Vec<Box<dyn Plugin>> {
+    vec![Box::new(hold::Hold)]
+}

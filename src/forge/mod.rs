@@ -1,0 +1,1 @@
+//! Forge adapters (to be written).

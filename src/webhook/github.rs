@@ -1,0 +1,1 @@
+//! GitHub webhook normalizer (to be written).
