@@ -1,5 +1,19 @@
-//! bosun: a Prow-style bot for GitHub and GitLab. See DESIGN in the README for how one delivery
-//! travels from `POST /hook` to actions on the forge.
+//! bosun: a Prow-style bot for GitHub and GitLab.
+//!
+//! One delivery travels: `POST /hook` ([`server::hook`]) → group-committed to the journal
+//! ([`intake`], [`store`]) → 202 → a worker claims it ([`queue`]) → normalized ([`webhook`]) →
+//! the enabled plugins decide (`bosun_plugins`) → the decision is journaled and applied
+//! ([`executor`]) through the forge ([`forge`]).
 
+pub mod bench;
+pub mod cli;
+pub mod config;
+pub mod executor;
 pub mod forge;
+pub mod intake;
+pub mod queue;
+pub mod server;
+pub mod startup;
+pub mod store;
+pub mod telemetry;
 pub mod webhook;

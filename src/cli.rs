@@ -1,0 +1,231 @@
+//! The command line: `serve`, `migrate`, `check-config`, `send`, `replay`, `bench`.
+
+use crate::config::Settings;
+use anyhow::{Context as _, bail};
+use clap::{Parser, Subcommand, ValueEnum};
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::Sha256;
+use std::path::{Path, PathBuf};
+
+/// bosun: Prow's commands for GitHub and GitLab.
+#[derive(Debug, Parser)]
+#[command(name = "bosun", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// What to do.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Receive webhooks and act on them.
+    Serve {
+        /// The configuration file.
+        #[arg(long, short, default_value = "config.example.toml")]
+        config: PathBuf,
+    },
+    /// Apply database migrations and exit.
+    Migrate {
+        #[arg(long, short, default_value = "config.example.toml")]
+        config: PathBuf,
+    },
+    /// Validate a configuration file; every problem is printed with its key.
+    CheckConfig {
+        /// The configuration file.
+        file: PathBuf,
+    },
+    /// Post a payload file to a running bosun as the forge would (like Prow's phony).
+    Send(SendArgs),
+    /// Queue deliveries again: one by id, or every failed one.
+    Replay {
+        #[arg(long, short, default_value = "config.example.toml")]
+        config: PathBuf,
+        /// The delivery id as stored (e.g. `github:72d3162e-…`).
+        delivery_id: Option<String>,
+        /// Every failed delivery.
+        #[arg(long, conflicts_with = "delivery_id")]
+        failed: bool,
+    },
+    /// Benchmarks; see BENCHMARKS.md.
+    Bench(crate::bench::BenchArgs),
+}
+
+/// Which forge `send` imitates.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum SendForge {
+    Github,
+    Gitlab,
+}
+
+/// Arguments of `bosun send`.
+#[derive(Debug, clap::Args)]
+pub struct SendArgs {
+    /// The payload file (e.g. one of shared/fixtures).
+    pub payload: PathBuf,
+    /// Where bosun listens.
+    #[arg(long, default_value = "http://127.0.0.1:8888/hook")]
+    pub url: String,
+    /// The forge; guessed from the path (`…/github/…`, `…/gitlab/…`) when omitted.
+    #[arg(long, value_enum)]
+    pub forge: Option<SendForge>,
+    /// The event header value (`issue_comment`, `Note Hook` …); guessed from the fixture
+    /// directory when omitted.
+    #[arg(long)]
+    pub event: Option<String>,
+    /// The webhook secret (GitHub HMAC key or GitLab token).
+    #[arg(long, env = "BOSUN_SEND_SECRET", hide_env_values = true)]
+    pub secret: String,
+    /// The delivery id; a fresh UUID when omitted.
+    #[arg(long)]
+    pub delivery_id: Option<String>,
+}
+
+/// Runs the parsed command.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve { config } => {
+            let settings = load(&config)?;
+            for w in &settings.warnings {
+                tracing::warn!(problem = %w, "configuration");
+            }
+            for forge in [bosun_plugins::ForgeKind::GitHub, bosun_plugins::ForgeKind::GitLab] {
+                if settings.forge(forge).is_some() && settings.is_dry_run(forge, None) {
+                    tracing::warn!(%forge, "dry-run: actions are recorded, not applied (no token, or dry_run set)");
+                }
+            }
+            let app = crate::startup::Application::build(settings).await?;
+            tracing::info!(port = app.port(), "bosun listening");
+            app.run_until_stopped().await
+        }
+        Command::Migrate { config } => {
+            let settings = load(&config)?;
+            let store = crate::store::connect(&settings.database.url, 2).await?;
+            store.migrate().await?;
+            println!("migrations applied to {}", redact_url(&settings.database.url));
+            Ok(())
+        }
+        Command::CheckConfig { file } => match Settings::load(&file) {
+            Ok(settings) => {
+                for w in &settings.warnings {
+                    eprintln!("{}: warning: {w}", file.display());
+                }
+                println!("{}: ok", file.display());
+                Ok(())
+            }
+            Err(errors) => {
+                for e in &errors {
+                    eprintln!("{}: {e}", file.display());
+                }
+                bail!("{} problem(s) in {}", errors.len(), file.display())
+            }
+        },
+        Command::Send(args) => send(args).await,
+        Command::Replay { config, delivery_id, failed } => {
+            let settings = load(&config)?;
+            let store = crate::store::connect(&settings.database.url, 2).await?;
+            store.migrate().await?;
+            if failed {
+                let n = store.requeue_failed().await?;
+                println!("queued {n} failed deliveries again");
+            } else if let Some(id) = delivery_id {
+                if !store.requeue(&id).await? {
+                    bail!("no delivery {id} that is not running");
+                }
+                println!("queued {id} again");
+            } else {
+                bail!("name a delivery id or pass --failed");
+            }
+            Ok(())
+        }
+        Command::Bench(args) => crate::bench::run(args).await,
+    }
+}
+
+fn load(path: &Path) -> anyhow::Result<Settings> {
+    Settings::load(path).map_err(|errors| {
+        let lines: Vec<String> = errors.iter().map(|e| format!("  {e}")).collect();
+        anyhow::anyhow!("invalid configuration {}:\n{}", path.display(), lines.join("\n"))
+    })
+}
+
+/// Hides a password in a database URL for printing.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => format!("{}://***@{}", &url[..scheme], &url[at + 1..]),
+        _ => url.to_string(),
+    }
+}
+
+/// Maps a fixture directory to its GitLab event header.
+pub fn gitlab_event_for_dir(dir: &str) -> Option<&'static str> {
+    Some(match dir {
+        "merge_request" => "Merge Request Hook",
+        "note" => "Note Hook",
+        "issue" => "Issue Hook",
+        "push" => "Push Hook",
+        "tag_push" => "Tag Push Hook",
+        "pipeline" => "Pipeline Hook",
+        _ => return None,
+    })
+}
+
+/// The headers and body a forge would send for a payload.
+pub fn signed_request(forge: SendForge, event: &str, secret: &str, delivery_id: &str, body: &[u8]) -> Vec<(&'static str, String)> {
+    match forge {
+        SendForge::Github => {
+            let signature = <Hmac<Sha256> as KeyInit>::new_from_slice(secret.as_bytes())
+                .map(|mut mac| {
+                    mac.update(body);
+                    hex::encode(mac.finalize().into_bytes())
+                })
+                .unwrap_or_default();
+            vec![
+                ("content-type", "application/json".into()),
+                ("x-github-event", event.into()),
+                ("x-github-delivery", delivery_id.into()),
+                ("x-hub-signature-256", format!("sha256={signature}")),
+                ("user-agent", "bosun-send".into()),
+            ]
+        }
+        SendForge::Gitlab => vec![
+            ("content-type", "application/json".into()),
+            ("x-gitlab-event", event.into()),
+            ("x-gitlab-token", secret.into()),
+            ("idempotency-key", delivery_id.into()),
+            ("x-gitlab-event-uuid", delivery_id.into()),
+            ("user-agent", "bosun-send".into()),
+        ],
+    }
+}
+
+async fn send(args: SendArgs) -> anyhow::Result<()> {
+    let body = std::fs::read(&args.payload).with_context(|| format!("reading {}", args.payload.display()))?;
+    let parts: Vec<String> = args.payload.iter().map(|p| p.to_string_lossy().into_owned()).collect();
+    let forge = match args.forge {
+        Some(f) => f,
+        None if parts.iter().any(|p| p == "gitlab") => SendForge::Gitlab,
+        None if parts.iter().any(|p| p == "github") => SendForge::Github,
+        None => bail!("cannot tell the forge from the path; pass --forge"),
+    };
+    let dir = parts.len().checked_sub(2).and_then(|i| parts.get(i)).cloned().unwrap_or_default();
+    let event = match (&args.event, forge) {
+        (Some(e), _) => e.clone(),
+        (None, SendForge::Github) if !dir.is_empty() => dir,
+        (None, SendForge::Gitlab) => gitlab_event_for_dir(&dir).map(str::to_string).context("pass --event")?,
+        _ => bail!("pass --event"),
+    };
+    let delivery_id = args.delivery_id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let client = reqwest::Client::new();
+    let mut request = client.post(&args.url).body(body.clone());
+    for (name, value) in signed_request(forge, &event, &args.secret, &delivery_id, &body) {
+        request = request.header(name, value);
+    }
+    let response = request.send().await.with_context(|| format!("posting to {}", args.url))?;
+    let status = response.status();
+    let text = response.text().await.unwrap_or_default();
+    println!("{} {} (delivery {delivery_id}, event {event})", status.as_u16(), text.trim());
+    if !status.is_success() {
+        bail!("bosun answered {status}");
+    }
+    Ok(())
+}

@@ -1,0 +1,584 @@
+//! Configuration: a TOML file, `BOSUN_…__…` environment overrides, secrets from the
+//! environment. [`RawConfig::validate`] checks everything once at startup and reports every
+//! problem with its key path; `bosun check-config` runs the same function.
+
+use bosun_plugins::{ForgeKind, RepoPath};
+use secrecy::SecretString;
+use serde::Deserialize;
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::time::Duration;
+
+/// The file as written, before validation.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    #[serde(default)]
+    pub server: ServerConfig,
+    #[serde(default)]
+    pub database: DatabaseConfig,
+    #[serde(default)]
+    pub queue: QueueConfig,
+    /// Record actions without applying them, everywhere. Default false; a forge without a
+    /// token is always dry-run.
+    #[serde(default)]
+    pub dry_run: bool,
+    /// Repos (`org/repo`) or orgs whose actions are only recorded. Default none.
+    #[serde(default)]
+    pub dry_run_repos: Vec<String>,
+    /// Accounts whose comments are never acted on (other bots). bosun's own account is always
+    /// ignored. Default none.
+    #[serde(default)]
+    pub bot_accounts: Vec<String>,
+    pub github: Option<GitHubConfig>,
+    pub gitlab: Option<GitLabConfig>,
+    /// Plugins enabled per org/group (`"my-org"`) or repo (`"my-org/repo"`).
+    #[serde(default)]
+    pub plugins: BTreeMap<String, PluginScopeConfig>,
+    /// Per-plugin settings keyed by plugin, then by org or org/repo (the repo entry wins).
+    #[serde(default)]
+    pub settings: BTreeMap<String, BTreeMap<String, toml::Value>>,
+}
+
+/// `[server]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Address to listen on. Default `127.0.0.1:8888`.
+    pub listen: String,
+    /// HTTP worker threads. Default 2.
+    pub http_workers: usize,
+    /// Largest webhook body accepted, in bytes. Default 25 MiB (GitHub's cap).
+    pub max_body_bytes: usize,
+    /// On SIGTERM, how long in-flight work may take before it is released. Default 30 s.
+    pub shutdown_grace_seconds: u64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: "127.0.0.1:8888".into(),
+            http_workers: 2,
+            max_body_bytes: 25 * 1024 * 1024,
+            shutdown_grace_seconds: 30,
+        }
+    }
+}
+
+/// `[database]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    /// `sqlite://FILE` (created when missing) or `postgres://…`. Default `sqlite://bosun.db`.
+    pub url: String,
+    /// Pool size. Default 10.
+    pub max_connections: u32,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        DatabaseConfig { url: "sqlite://bosun.db".into(), max_connections: 10 }
+    }
+}
+
+/// `[queue]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct QueueConfig {
+    /// Deliveries processed at once by this process. Default 4; 0 only receives.
+    pub workers: usize,
+    /// How long a claimed delivery stays with its worker before another may take it. Default 120 s.
+    pub lease_seconds: u64,
+    /// Attempts before a delivery is `failed`. Default 8.
+    pub max_attempts: i32,
+    /// First retry delay; doubled each attempt, with jitter. Default 1000 ms.
+    pub backoff_base_ms: u64,
+    /// Longest retry delay. Default 600 s.
+    pub backoff_max_seconds: u64,
+    /// How often idle workers look for work another process queued. Default 500 ms.
+    pub poll_interval_ms: u64,
+}
+
+impl Default for QueueConfig {
+    fn default() -> Self {
+        QueueConfig {
+            workers: 4,
+            lease_seconds: 120,
+            max_attempts: 8,
+            backoff_base_ms: 1000,
+            backoff_max_seconds: 600,
+            poll_interval_ms: 500,
+        }
+    }
+}
+
+/// `[github]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GitHubConfig {
+    /// API base URL. Default `https://api.github.com`; GitHub Enterprise: `https://HOST/api/v3`.
+    #[serde(default = "default_github_api")]
+    pub api_url: String,
+    /// Environment variable holding the API token. Default `BOSUN_GITHUB_TOKEN`; unset means dry-run.
+    #[serde(default = "default_github_token_env")]
+    pub token_env: String,
+    /// Webhook secrets: scope (`"*"`, `"org"`, `"org/repo"`) → environment variables holding
+    /// secrets; several per scope allow rotation; only the most specific scope is tried.
+    #[serde(default)]
+    pub webhook_secrets: BTreeMap<String, Vec<String>>,
+}
+
+/// `[gitlab]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GitLabConfig {
+    /// Instance URL. Default `https://gitlab.com`.
+    #[serde(default = "default_gitlab_url")]
+    pub url: String,
+    /// Environment variable holding the API token. Default `BOSUN_GITLAB_TOKEN`; unset means dry-run.
+    #[serde(default = "default_gitlab_token_env")]
+    pub token_env: String,
+    /// Webhook tokens: scope (`"*"`, `"group"`, `"group/sub/project"`) → environment variables.
+    #[serde(default)]
+    pub webhook_tokens: BTreeMap<String, Vec<String>>,
+}
+
+fn default_github_api() -> String {
+    "https://api.github.com".into()
+}
+fn default_github_token_env() -> String {
+    "BOSUN_GITHUB_TOKEN".into()
+}
+fn default_gitlab_url() -> String {
+    "https://gitlab.com".into()
+}
+fn default_gitlab_token_env() -> String {
+    "BOSUN_GITLAB_TOKEN".into()
+}
+
+/// `[plugins."scope"]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PluginScopeConfig {
+    /// Plugins enabled here.
+    #[serde(default)]
+    pub enabled: Vec<String>,
+    /// On an org entry: repos (by name or full path) the org's list does not apply to.
+    #[serde(default)]
+    pub excluded_repos: Vec<String>,
+}
+
+/// One configuration problem, with the key it is about.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{key}: {message}")]
+pub struct ConfigError {
+    pub key: String,
+    pub message: String,
+}
+
+fn problem(key: impl Into<String>, message: impl Into<String>) -> ConfigError {
+    ConfigError { key: key.into(), message: message.into() }
+}
+
+/// Validated, frozen settings; every value here is usable as is.
+#[derive(Debug)]
+pub struct Settings {
+    pub listen: String,
+    pub http_workers: usize,
+    pub max_body_bytes: usize,
+    pub shutdown_grace: Duration,
+    pub database: DatabaseConfig,
+    pub queue: QueueConfig,
+    pub dry_run: bool,
+    pub dry_run_repos: Vec<String>,
+    pub bot_accounts: Vec<String>,
+    pub github: Option<ForgeSettings>,
+    pub gitlab: Option<ForgeSettings>,
+    pub plugins: PluginMatrix,
+    /// Problems that do not stop bosun (an unset secret variable): logged at start and printed
+    /// by `check-config`.
+    pub warnings: Vec<ConfigError>,
+}
+
+/// One forge's API access and webhook secrets.
+#[derive(Debug)]
+pub struct ForgeSettings {
+    pub api_url: String,
+    pub token: Option<SecretString>,
+    pub webhook_secrets: ScopedSecrets,
+}
+
+/// Secrets by scope; lookup uses only the most specific configured scope (Prow's rule).
+#[derive(Debug, Default)]
+pub struct ScopedSecrets(HashMap<String, Vec<SecretString>>);
+
+impl ScopedSecrets {
+    /// Builds from scope → secrets.
+    pub fn new(map: HashMap<String, Vec<SecretString>>) -> Self {
+        ScopedSecrets(map)
+    }
+
+    /// The secrets to try for a delivery about `scope_path` (`org/repo`, `group/sub/proj`, or
+    /// just an org), or none when nothing is configured for it.
+    pub fn for_path(&self, scope_path: Option<&str>) -> &[SecretString] {
+        if let Some(path) = scope_path {
+            let mut rest = path;
+            loop {
+                if let Some(s) = self.0.get(rest) {
+                    return s;
+                }
+                match rest.rsplit_once('/') {
+                    Some((parent, _)) => rest = parent,
+                    None => break,
+                }
+            }
+        }
+        self.0.get("*").map(Vec::as_slice).unwrap_or(&[])
+    }
+}
+
+/// Which plugins run where, and their settings, in Prow's model (§1.6).
+#[derive(Debug, Default)]
+pub struct PluginMatrix {
+    scopes: BTreeMap<String, PluginScopeConfig>,
+    settings: BTreeMap<String, BTreeMap<String, serde_json::Value>>,
+}
+
+impl PluginMatrix {
+    /// Plugins for a repo: the org's (unless the repo is excluded there) then the repo's own.
+    /// Nested GitLab groups: every parent group's list applies.
+    pub fn enabled_for(&self, repo: &RepoPath) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        let scopes = repo.scopes();
+        for scope in scopes.iter().rev() {
+            let Some(entry) = self.scopes.get(*scope) else { continue };
+            let is_repo_entry = *scope == repo.as_str();
+            let excluded = !is_repo_entry
+                && entry
+                    .excluded_repos
+                    .iter()
+                    .any(|r| r == repo.name() || r == repo.as_str());
+            if excluded {
+                continue;
+            }
+            for p in &entry.enabled {
+                if !out.contains(p) {
+                    out.push(p.clone());
+                }
+            }
+        }
+        out
+    }
+
+    /// A plugin's settings for a repo: the most specific entry wins, no merging.
+    pub fn settings_for(&self, plugin: &str, repo: &RepoPath) -> serde_json::Value {
+        let Some(by_scope) = self.settings.get(plugin) else { return serde_json::Value::Null };
+        repo.scopes()
+            .into_iter()
+            .find_map(|s| by_scope.get(s))
+            .cloned()
+            .unwrap_or(serde_json::Value::Null)
+    }
+
+    /// Every configured scope and its plugins, for the help page.
+    pub fn scopes(&self) -> impl Iterator<Item = (&String, &Vec<String>)> {
+        self.scopes.iter().map(|(k, v)| (k, &v.enabled))
+    }
+}
+
+impl Settings {
+    /// Loads a file, applies environment overrides and validates.
+    pub fn load(path: &Path) -> Result<Settings, Vec<ConfigError>> {
+        let env: Vec<(String, String)> = std::env::vars().collect();
+        Self::load_with_env(path, &env)
+    }
+
+    /// As [`Settings::load`] with an explicit environment, so tests need not touch the process's.
+    pub fn load_with_env(path: &Path, env: &[(String, String)]) -> Result<Settings, Vec<ConfigError>> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| vec![problem(path.display().to_string(), format!("cannot read: {e}"))])?;
+        RawConfig::parse(&text, env)?.validate(env)
+    }
+
+    /// Whether actions for this forge and repo are only recorded.
+    pub fn is_dry_run(&self, forge: ForgeKind, repo: Option<&RepoPath>) -> bool {
+        let forge_settings = match forge {
+            ForgeKind::GitHub => &self.github,
+            ForgeKind::GitLab => &self.gitlab,
+        };
+        let no_token = forge_settings.as_ref().is_none_or(|f| f.token.is_none());
+        let repo_listed = repo.is_some_and(|r| {
+            r.scopes().iter().any(|s| self.dry_run_repos.iter().any(|d| d == s))
+        });
+        self.dry_run || no_token || repo_listed
+    }
+
+    /// Settings for one forge, if configured.
+    pub fn forge(&self, forge: ForgeKind) -> Option<&ForgeSettings> {
+        match forge {
+            ForgeKind::GitHub => self.github.as_ref(),
+            ForgeKind::GitLab => self.gitlab.as_ref(),
+        }
+    }
+}
+
+impl RawConfig {
+    /// Parses TOML text and applies `BOSUN_SECTION__KEY=value` overrides from `env`.
+    pub fn parse(text: &str, env: &[(String, String)]) -> Result<RawConfig, Vec<ConfigError>> {
+        let mut table: toml::Table = text
+            .parse()
+            .map_err(|e: toml::de::Error| vec![problem("(file)", one_line(&e.to_string()))])?;
+        apply_env_overrides(&mut table, env);
+        RawConfig::deserialize(toml::Value::Table(table))
+            .map_err(|e| vec![problem("(file)", one_line(&e.to_string()))])
+    }
+
+    /// Checks every value and resolves secrets; returns all problems at once.
+    pub fn validate(self, env: &[(String, String)]) -> Result<Settings, Vec<ConfigError>> {
+        let mut errors = Vec::new();
+        let mut warnings = Vec::new();
+        let lookup = |name: &str| env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+        if self.server.listen.parse::<std::net::SocketAddr>().is_err() {
+            errors.push(problem("server.listen", "must be an address like 127.0.0.1:8888"));
+        }
+        if self.server.http_workers == 0 {
+            errors.push(problem("server.http_workers", "must be at least 1"));
+        }
+        if self.server.max_body_bytes < 1024 {
+            errors.push(problem("server.max_body_bytes", "must be at least 1024"));
+        }
+        let db = &self.database.url;
+        if !(db.starts_with("sqlite:") || db.starts_with("postgres://") || db.starts_with("postgresql://")) {
+            errors.push(problem("database.url", "must start with sqlite: or postgres://"));
+        }
+        if self.database.max_connections == 0 {
+            errors.push(problem("database.max_connections", "must be at least 1"));
+        }
+        if self.queue.max_attempts < 1 {
+            errors.push(problem("queue.max_attempts", "must be at least 1"));
+        }
+        if self.queue.lease_seconds < 5 {
+            errors.push(problem("queue.lease_seconds", "must be at least 5"));
+        }
+        let mut forge = |name: &str, url: &str, token_env: &str, secrets: &BTreeMap<String, Vec<String>>| {
+            let url_key = if name == "github" { "api_url" } else { "url" };
+            let secrets_key = if name == "github" { "webhook_secrets" } else { "webhook_tokens" };
+            if !(url.starts_with("https://") || url.starts_with("http://")) {
+                errors.push(problem(format!("{name}.{url_key}"), "must be an http(s) URL"));
+            }
+            let mut resolved = HashMap::new();
+            for (scope, vars) in secrets {
+                if scope != "*" && RepoPath::parse(&format!("{scope}/x")).is_none() {
+                    errors.push(problem(format!("{name}.{secrets_key}.\"{scope}\""), "scope must be \"*\", an org/group or a repo path"));
+                }
+                if vars.is_empty() {
+                    errors.push(problem(format!("{name}.{secrets_key}.\"{scope}\""), "lists no environment variable"));
+                }
+                let mut values = Vec::new();
+                for var in vars {
+                    match lookup(var) {
+                        Some(v) if !v.is_empty() => values.push(SecretString::from(v)),
+                        _ => warnings.push(problem(format!("{name}.{secrets_key}.\"{scope}\""), format!("environment variable {var} is not set; webhooks in this scope will be refused"))),
+                    }
+                }
+                resolved.insert(scope.clone(), values);
+            }
+            ForgeSettings {
+                api_url: url.trim_end_matches('/').to_string(),
+                token: lookup(token_env).filter(|t| !t.is_empty()).map(SecretString::from),
+                webhook_secrets: ScopedSecrets::new(resolved),
+            }
+        };
+        let github = self.github.as_ref().map(|g| forge("github", &g.api_url, &g.token_env, &g.webhook_secrets));
+        let gitlab = self.gitlab.as_ref().map(|g| forge("gitlab", &g.url, &g.token_env, &g.webhook_tokens));
+        let known: Vec<&str> = bosun_plugins::all_plugins().iter().map(|p| p.name()).collect();
+        for (scope, entry) in &self.plugins {
+            if RepoPath::parse(&format!("{scope}/x")).is_none() {
+                errors.push(problem(format!("plugins.\"{scope}\""), "must be an org/group or a repo path"));
+            }
+            for p in &entry.enabled {
+                if !known.contains(&p.as_str()) {
+                    errors.push(problem(format!("plugins.\"{scope}\".enabled"), format!("unknown plugin {p:?} (known: {})", known.join(", "))));
+                }
+            }
+            // Prow refuses a plugin enabled at both the org and the repo level.
+            if let Some((org, repo)) = scope.rsplit_once('/') {
+                if let Some(parent) = self.plugins.get(org) {
+                    let excluded = parent.excluded_repos.iter().any(|r| r == repo || r == scope);
+                    for p in entry.enabled.iter().filter(|p| parent.enabled.contains(p)) {
+                        if !excluded {
+                            errors.push(problem(format!("plugins.\"{scope}\".enabled"), format!("{p} is already enabled for {org}")));
+                        }
+                    }
+                }
+            }
+        }
+        let mut settings = BTreeMap::new();
+        for (plugin, by_scope) in self.settings {
+            if !known.contains(&plugin.as_str()) {
+                errors.push(problem(format!("settings.{plugin}"), "unknown plugin"));
+            }
+            let mut converted = BTreeMap::new();
+            for (scope, value) in by_scope {
+                match serde_json::to_value(&value) {
+                    Ok(v) => {
+                        converted.insert(scope, v);
+                    }
+                    Err(e) => errors.push(problem(format!("settings.{plugin}.\"{scope}\""), e.to_string())),
+                }
+            }
+            settings.insert(plugin, converted);
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        Ok(Settings {
+            listen: self.server.listen,
+            http_workers: self.server.http_workers,
+            max_body_bytes: self.server.max_body_bytes,
+            shutdown_grace: Duration::from_secs(self.server.shutdown_grace_seconds),
+            database: self.database,
+            queue: self.queue,
+            dry_run: self.dry_run,
+            dry_run_repos: self.dry_run_repos,
+            bot_accounts: self.bot_accounts,
+            github,
+            gitlab,
+            plugins: PluginMatrix { scopes: self.plugins, settings },
+            warnings,
+        })
+    }
+}
+
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// `BOSUN_DATABASE__URL=…` sets `database.url`: `BOSUN_`, then the key path in upper case
+/// with `__` between levels. Values are read as TOML when they parse (numbers, booleans),
+/// else as strings. Variables without `__` (like the token variables) are not overrides.
+fn apply_env_overrides(table: &mut toml::Table, env: &[(String, String)]) {
+    for (name, value) in env {
+        let Some(path) = name.strip_prefix("BOSUN_") else { continue };
+        if !path.contains("__") {
+            continue;
+        }
+        let keys: Vec<String> = path.split("__").map(|k| k.to_ascii_lowercase()).collect();
+        let parsed = format!("v = {value}")
+            .parse::<toml::Table>()
+            .ok()
+            .and_then(|mut t| t.remove("v"))
+            .unwrap_or_else(|| toml::Value::String(value.clone()));
+        let mut cursor = &mut *table;
+        for key in &keys[..keys.len() - 1] {
+            let entry = cursor
+                .entry(key.clone())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            if !entry.is_table() {
+                *entry = toml::Value::Table(toml::Table::new());
+            }
+            let toml::Value::Table(next) = entry else { return };
+            cursor = next;
+        }
+        if let Some(last) = keys.last() {
+            cursor.insert(last.clone(), parsed);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn every_problem_is_reported_with_its_key() {
+        let text = r#"
+            [server]
+            listen = "nowhere"
+            [database]
+            url = "mysql://x"
+            [github]
+            webhook_secrets = { "*" = ["MISSING_SECRET"] }
+            [plugins."org"]
+            enabled = ["hold", "nope"]
+        "#;
+        let errors = RawConfig::parse(text, &[]).expect("parses").validate(&[]).expect_err("invalid");
+        let keys: Vec<&str> = errors.iter().map(|e| e.key.as_str()).collect();
+        assert!(keys.contains(&"server.listen"), "{keys:?}");
+        assert!(keys.contains(&"database.url"), "{keys:?}");
+        assert!(keys.contains(&"plugins.\"org\".enabled"), "{keys:?}");
+        assert_eq!(errors.len(), 3, "{errors:?}");
+    }
+
+    #[test]
+    fn unset_secret_variable_is_a_warning() {
+        let text = "[github.webhook_secrets]\n\"*\" = [\"MISSING_SECRET\"]";
+        let s = RawConfig::parse(text, &[]).expect("parses").validate(&[]).expect("valid");
+        assert_eq!(s.warnings.len(), 1);
+        assert!(s.warnings[0].message.contains("MISSING_SECRET"));
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected() {
+        let errors = RawConfig::parse("[server]\nlisten_on = 1", &[]).expect_err("unknown key");
+        assert!(errors[0].message.contains("listen_on"), "{errors:?}");
+    }
+
+    #[test]
+    fn env_overrides_nest_with_double_underscore() {
+        let e = env(&[("BOSUN_DATABASE__URL", "postgres://h/db"), ("BOSUN_QUEUE__WORKERS", "7")]);
+        let raw = RawConfig::parse("", &e).expect("parses");
+        assert_eq!(raw.database.url, "postgres://h/db");
+        assert_eq!(raw.queue.workers, 7);
+    }
+
+    #[test]
+    fn most_specific_secret_scope_wins() {
+        let text = r#"
+            [github.webhook_secrets]
+            "*" = ["G"]
+            "org" = ["O1", "O2"]
+            "org/special" = ["R"]
+        "#;
+        let e = env(&[("G", "g"), ("O1", "o1"), ("O2", "o2"), ("R", "r")]);
+        let s = RawConfig::parse(text, &e).expect("parses").validate(&e).expect("valid");
+        let secrets = &s.github.as_ref().expect("github").webhook_secrets;
+        use secrecy::ExposeSecret;
+        let got = |p: Option<&str>| secrets.for_path(p).iter().map(|s| s.expose_secret().to_string()).collect::<Vec<_>>();
+        assert_eq!(got(Some("org/special")), vec!["r"]);
+        assert_eq!(got(Some("org/other")), vec!["o1", "o2"]);
+        assert_eq!(got(Some("org")), vec!["o1", "o2"]);
+        assert_eq!(got(Some("else/repo")), vec!["g"]);
+        assert_eq!(got(None), vec!["g"]);
+    }
+
+    #[test]
+    fn plugins_follow_prows_org_and_repo_model() {
+        let text = r#"
+            [plugins."org"]
+            enabled = ["hold"]
+            excluded_repos = ["legacy"]
+        "#;
+        let s = RawConfig::parse(text, &[]).expect("parses").validate(&[]).expect("valid");
+        let repo = |p: &str| RepoPath::parse(p).expect("repo");
+        assert_eq!(s.plugins.enabled_for(&repo("org/app")), vec!["hold"]);
+        assert!(s.plugins.enabled_for(&repo("org/legacy")).is_empty());
+        assert!(s.plugins.enabled_for(&repo("other/app")).is_empty());
+        let both = "[plugins.\"org\"]\nenabled=[\"hold\"]\n[plugins.\"org/app\"]\nenabled=[\"hold\"]";
+        let errors = RawConfig::parse(both, &[]).expect("parses").validate(&[]).expect_err("dup");
+        assert_eq!(errors[0].key, "plugins.\"org/app\".enabled");
+    }
+
+    #[test]
+    fn no_token_means_dry_run() {
+        let s = RawConfig::parse("[github]\n", &[]).expect("parses").validate(&[]).expect("valid");
+        assert!(s.is_dry_run(ForgeKind::GitHub, None));
+        let e = env(&[("BOSUN_GITHUB_TOKEN", "t")]);
+        let s = RawConfig::parse("[github]\n", &e).expect("parses").validate(&e).expect("valid");
+        assert!(!s.is_dry_run(ForgeKind::GitHub, None));
+    }
+}

@@ -1,0 +1,75 @@
+//! Group commit for the receiver: concurrent webhook requests hand their delivery to one
+//! collector, which journals whatever has accumulated in a single transaction and answers each
+//! request when its row is committed. No timer is involved: while one batch commits, the next
+//! one gathers, so batches grow with load and a lone request commits at once.
+
+use crate::store::{InsertOutcome, NewDelivery, Store, StoreError};
+use std::sync::Arc;
+use tokio::sync::{Semaphore, mpsc, oneshot};
+
+type Reply = oneshot::Sender<Result<InsertOutcome, StoreError>>;
+
+/// The receiver's handle on the collector.
+#[derive(Clone)]
+pub struct Intake {
+    tx: mpsc::Sender<(NewDelivery, Reply)>,
+}
+
+/// Largest batch one transaction carries.
+const MAX_BATCH: usize = 256;
+
+impl Intake {
+    /// Starts the collector. `concurrent_commits` transactions may be in flight at once (1 for
+    /// SQLite's single writer; a few for Postgres, to overlap fsyncs).
+    pub fn start(store: Arc<dyn Store>, concurrent_commits: usize) -> Intake {
+        let (tx, rx) = mpsc::channel(MAX_BATCH * 8);
+        tokio::spawn(collect(store, rx, concurrent_commits.max(1)));
+        Intake { tx }
+    }
+
+    /// Journals one delivery; returns once it is committed (or known to be a duplicate).
+    pub async fn submit(&self, delivery: NewDelivery) -> Result<InsertOutcome, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.tx
+            .send((delivery, reply))
+            .await
+            .map_err(|_| StoreError::Unavailable("intake stopped".into()))?;
+        answer.await.map_err(|_| StoreError::Unavailable("intake stopped".into()))?
+    }
+}
+
+async fn collect(store: Arc<dyn Store>, mut rx: mpsc::Receiver<(NewDelivery, Reply)>, concurrent: usize) {
+    let permits = Arc::new(Semaphore::new(concurrent));
+    loop {
+        // Wait for a commit slot first, so requests pile up into the next batch meanwhile.
+        let Ok(permit) = permits.clone().acquire_owned().await else { return };
+        let Some(first) = rx.recv().await else { return };
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(item) => batch.push(item),
+                Err(_) => break,
+            }
+        }
+        let store = store.clone();
+        tokio::spawn(async move {
+            let (deliveries, replies): (Vec<NewDelivery>, Vec<Reply>) = batch.into_iter().unzip();
+            let result = store.insert_deliveries(&deliveries).await;
+            metrics::histogram!("bosun_intake_batch_size").record(deliveries.len() as f64);
+            match result {
+                Ok(outcomes) => {
+                    for (reply, outcome) in replies.into_iter().zip(outcomes) {
+                        let _ = reply.send(Ok(outcome));
+                    }
+                }
+                Err(e) => {
+                    let message = e.to_string();
+                    for reply in replies {
+                        let _ = reply.send(Err(StoreError::Unavailable(message.clone())));
+                    }
+                }
+            }
+            drop(permit);
+        });
+    }
+}

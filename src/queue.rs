@@ -1,0 +1,285 @@
+//! Workers: claim a delivery under lease, normalize it, let the enabled plugins decide, journal
+//! the decision, apply it, and finish. Retryable failures go back to the queue with exponential
+//! backoff and jitter, never sooner than the forge asked.
+
+use crate::config::Settings;
+use crate::executor::{Applied, ExecError, apply_action};
+use crate::store::{ClaimedDelivery, FinalStatus, PlannedAction, PullRequestState, Store, StoreError};
+use crate::webhook::{self, Normalized};
+use bosun_plugins::{Action, Context, Event, Forge, ForgeError, ForgeKind, ItemState, Login, Plugin, PluginError};
+use rand::Rng;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{Notify, watch};
+use tracing::Instrument;
+
+/// The forges bosun acts on, one client each, built once.
+#[derive(Clone, Default)]
+pub struct ForgeSet {
+    pub github: Option<Arc<dyn Forge>>,
+    pub gitlab: Option<Arc<dyn Forge>>,
+}
+
+impl ForgeSet {
+    /// The client for a forge, if configured.
+    pub fn get(&self, kind: ForgeKind) -> Option<&Arc<dyn Forge>> {
+        match kind {
+            ForgeKind::GitHub => self.github.as_ref(),
+            ForgeKind::GitLab => self.gitlab.as_ref(),
+        }
+    }
+}
+
+/// What every worker shares.
+pub struct Engine {
+    pub settings: Arc<Settings>,
+    pub store: Arc<dyn Store>,
+    pub forges: ForgeSet,
+    pub plugins: Vec<Box<dyn Plugin>>,
+    /// Woken by the receiver when a delivery is committed.
+    pub work_available: Arc<Notify>,
+}
+
+/// Why a delivery did not finish this time.
+enum Outcome {
+    Finished(FinalStatus, Option<String>),
+    Retry { error: String, after: Option<Duration> },
+}
+
+impl Engine {
+    /// Runs one worker until `stop` turns true; the delivery in hand is given `grace` to finish
+    /// and is released for another worker if it does not.
+    pub async fn run_worker(self: Arc<Self>, worker_id: String, mut stop: watch::Receiver<bool>, grace: Duration) {
+        let poll = Duration::from_millis(self.settings.queue.poll_interval_ms.max(10));
+        let lease = Duration::from_secs(self.settings.queue.lease_seconds);
+        let mut store_backoff = Duration::from_millis(100);
+        loop {
+            if *stop.borrow() {
+                return;
+            }
+            let notified = self.work_available.notified();
+            match self.store.claim_next_delivery(&worker_id, lease).await {
+                Ok(Some(delivery)) => {
+                    store_backoff = Duration::from_millis(100);
+                    let id = delivery.id;
+                    let work = self.clone().process(delivery, worker_id.clone());
+                    tokio::pin!(work);
+                    tokio::select! {
+                        _ = &mut work => {}
+                        _ = stop.changed() => {
+                            if tokio::time::timeout(grace, &mut work).await.is_err() {
+                                tracing::warn!(delivery = id, "grace period over; releasing the delivery");
+                                if let Err(e) = self.store.release_delivery(id, &worker_id).await {
+                                    tracing::warn!(error = %e, "could not release; its lease will expire");
+                                }
+                            }
+                            return;
+                        }
+                    }
+                }
+                Ok(None) => {
+                    tokio::select! {
+                        _ = notified => {}
+                        _ = tokio::time::sleep(poll) => {}
+                        _ = stop.changed() => {}
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot claim work");
+                    tokio::select! {
+                        _ = tokio::time::sleep(store_backoff) => {}
+                        _ = stop.changed() => {}
+                    }
+                    store_backoff = (store_backoff * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
+    }
+
+    async fn process(self: Arc<Self>, delivery: ClaimedDelivery, worker_id: String) {
+        let span = tracing::info_span!(
+            "delivery",
+            id = %delivery.delivery_id,
+            forge = %delivery.forge,
+            event = %delivery.event,
+            repo = delivery.repo.as_deref().unwrap_or("-"),
+            number = delivery.number.unwrap_or_default(),
+            attempt = delivery.attempts,
+        );
+        async {
+            let started = std::time::Instant::now();
+            let outcome = match self.decide_and_apply(&delivery).await {
+                Ok(o) => o,
+                Err(e) => Outcome::Retry { error: e.to_string(), after: None },
+            };
+            let forge = delivery.forge.as_str();
+            let result = match outcome {
+                Outcome::Finished(status, note) => {
+                    let latency = (chrono::Utc::now() - delivery.received_at).num_milliseconds().max(0) as f64 / 1000.0;
+                    metrics::histogram!("bosun_processing_latency_seconds", "forge" => forge).record(latency);
+                    metrics::counter!("bosun_deliveries_total", "forge" => forge, "event" => delivery.event.clone(), "status" => status_name(status)).increment(1);
+                    tracing::info!(status = status_name(status), note = note.as_deref().unwrap_or(""), "delivery finished");
+                    self.store.finish_delivery(delivery.id, &worker_id, status, note.as_deref()).await
+                }
+                Outcome::Retry { error, .. } if delivery.attempts >= self.settings.queue.max_attempts => {
+                    metrics::counter!("bosun_deliveries_total", "forge" => forge, "event" => delivery.event.clone(), "status" => "failed").increment(1);
+                    tracing::warn!(%error, "delivery failed after its last attempt");
+                    let note = format!("gave up after {} attempts: {error}", delivery.attempts);
+                    self.store.finish_delivery(delivery.id, &worker_id, FinalStatus::Failed, Some(&note)).await
+                }
+                Outcome::Retry { error, after } => {
+                    let delay = self.backoff(delivery.attempts, after);
+                    tracing::info!(%error, delay_ms = delay.as_millis() as u64, "will retry");
+                    self.store.retry_delivery(delivery.id, &worker_id, &error, delay).await
+                }
+            };
+            metrics::histogram!("bosun_worker_seconds").record(started.elapsed().as_secs_f64());
+            match result {
+                Ok(true) => {}
+                Ok(false) => tracing::warn!("lease lost before the delivery finished; another worker has it"),
+                Err(e) => tracing::warn!(error = %e, "could not record the outcome; the lease will expire and it runs again"),
+            }
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// Exponential backoff with jitter (50–100 % of the step), never less than the forge's hint.
+    fn backoff(&self, attempts: i32, hint: Option<Duration>) -> Duration {
+        let q = &self.settings.queue;
+        let exp = 2u64.saturating_pow(attempts.saturating_sub(1).clamp(0, 30) as u32);
+        let step = Duration::from_millis(q.backoff_base_ms.saturating_mul(exp)).min(Duration::from_secs(q.backoff_max_seconds));
+        let jittered = step.mul_f64(rand::rng().random_range(0.5..=1.0));
+        hint.map_or(jittered, |h| jittered.max(h))
+    }
+
+    async fn decide_and_apply(&self, delivery: &ClaimedDelivery) -> Result<Outcome, StoreError> {
+        let normalized = match delivery.forge {
+            ForgeKind::GitHub => webhook::github::normalize(&delivery.event, &delivery.payload),
+            ForgeKind::GitLab => webhook::gitlab::normalize(&delivery.event, &delivery.payload),
+        };
+        let events = match normalized {
+            Ok(Normalized::Events(events)) => events,
+            Ok(Normalized::Ignored(reason)) => return Ok(Outcome::Finished(FinalStatus::Ignored, Some(reason))),
+            Err(e) => return Ok(Outcome::Finished(FinalStatus::Failed, Some(e.to_string()))),
+        };
+        let Some(forge) = self.forges.get(delivery.forge).cloned() else {
+            return Ok(Outcome::Finished(FinalStatus::Failed, Some(format!("{} is not configured", delivery.forge))));
+        };
+        let mut problems = Vec::new();
+        if !delivery.decided {
+            match self.decide(&events, forge.as_ref()).await {
+                Ok((planned, plugin_errors)) => {
+                    problems.extend(plugin_errors);
+                    self.store.record_decision(delivery.id, &planned).await?;
+                }
+                Err(e) => return Ok(Outcome::Retry { after: e.retry_after(), error: e.to_string() }),
+            }
+        }
+        let repo = events.first().and_then(Event::repo).cloned();
+        let dry_run = self.settings.is_dry_run(delivery.forge, repo.as_ref());
+        let actions = self.store.delivery_actions(delivery.id).await?;
+        for stored in actions.iter().filter(|a| matches!(a.outcome, crate::store::ActionOutcome::Pending | crate::store::ActionOutcome::Applying)) {
+            match apply_action(self.store.as_ref(), forge.as_ref(), stored, dry_run).await {
+                Ok(Applied::Done { .. }) => {}
+                Ok(Applied::Failed(e)) => problems.push(format!("{} {}: {e}", stored.plugin, stored.kind)),
+                Err(ExecError::Forge(e)) => return Ok(Outcome::Retry { after: e.retry_after(), error: e.to_string() }),
+                Err(ExecError::Store(e)) => return Err(e),
+            }
+        }
+        self.remember_pull_requests(&events, &actions, dry_run).await?;
+        if problems.is_empty() {
+            Ok(Outcome::Finished(FinalStatus::Done, None))
+        } else {
+            Ok(Outcome::Finished(FinalStatus::Failed, Some(problems.join("; "))))
+        }
+    }
+
+    /// Runs every enabled plugin on every event. A retryable read failure retries the whole
+    /// delivery (nothing was written yet); a permanent plugin failure is reported and the other
+    /// plugins' actions still go ahead.
+    async fn decide(&self, events: &[Event], forge: &dyn Forge) -> Result<(Vec<PlannedAction>, Vec<String>), ForgeError> {
+        let mut planned = Vec::new();
+        let mut problems = Vec::new();
+        let bot = match forge.bot_login().await {
+            Ok(login) => login,
+            Err(e) if e.is_retryable() => return Err(e),
+            Err(_) => Login::new(""),
+        };
+        for event in events {
+            if self.is_from_a_bot(event, &bot) {
+                continue;
+            }
+            let Some(repo) = event.repo() else { continue };
+            let enabled = self.settings.plugins.enabled_for(repo);
+            for plugin in self.plugins.iter().filter(|p| enabled.iter().any(|e| e == p.name())) {
+                let settings = self.settings.plugins.settings_for(plugin.name(), repo);
+                let cx = Context { forge, settings: &settings, bot: &bot };
+                match plugin.handle(event, &cx).await {
+                    Ok(actions) => {
+                        let seq_base = planned.iter().filter(|p: &&PlannedAction| p.plugin == plugin.name()).count() as i32;
+                        planned.extend(actions.into_iter().enumerate().map(|(i, action)| PlannedAction {
+                            plugin: plugin.name().to_string(),
+                            seq: seq_base + i as i32,
+                            action,
+                        }));
+                    }
+                    Err(PluginError::Forge(e)) if e.is_retryable() => return Err(e),
+                    Err(e) => problems.push(format!("plugin {}: {e}", plugin.name())),
+                }
+            }
+        }
+        Ok((planned, problems))
+    }
+
+    /// Comments by bosun itself or by configured bot accounts are never acted on.
+    fn is_from_a_bot(&self, event: &Event, bot: &Login) -> bool {
+        let Event::Comment(c) = event else { return false };
+        let author = Login::new(c.author.without_bot_suffix());
+        author == Login::new(bot.without_bot_suffix())
+            || self.settings.bot_accounts.iter().any(|b| Login::new(b) == c.author || Login::new(b) == author)
+    }
+
+    /// Keeps `pull_requests` current: state and head from the event, labels as the event saw
+    /// them with this delivery's applied label actions folded in.
+    async fn remember_pull_requests(&self, events: &[Event], before: &[crate::store::StoredAction], dry_run: bool) -> Result<(), StoreError> {
+        let Some(item) = events.iter().find_map(Event::item).filter(|i| i.is_pr()) else { return Ok(()) };
+        let head_sha = events.iter().find_map(|e| match e {
+            Event::PullRequest(p) if !p.head_sha.is_empty() => Some(p.head_sha.clone()),
+            _ => None,
+        });
+        let mut labels = item.labels.clone();
+        if !dry_run {
+            for stored in before {
+                match &stored.action {
+                    Action::AddLabel { label, .. } if !labels.iter().any(|l| l.eq_ignore_ascii_case(label)) => labels.push(label.clone()),
+                    Action::RemoveLabel { label, .. } => labels.retain(|l| !l.eq_ignore_ascii_case(label)),
+                    _ => {}
+                }
+            }
+        }
+        let state = match item.state {
+            ItemState::Open => "open",
+            ItemState::Closed => "closed",
+            ItemState::Merged => "merged",
+        };
+        self.store
+            .upsert_pull_request(&PullRequestState {
+                forge: item.reference.forge,
+                repo: item.reference.repo.to_string(),
+                number: item.reference.number as i64,
+                state: state.into(),
+                head_sha,
+                labels,
+            })
+            .await
+    }
+}
+
+fn status_name(s: FinalStatus) -> &'static str {
+    match s {
+        FinalStatus::Done => "done",
+        FinalStatus::Ignored => "ignored",
+        FinalStatus::Failed => "failed",
+    }
+}

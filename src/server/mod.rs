@@ -1,0 +1,61 @@
+//! The HTTP side: the webhook receiver and the operational endpoints.
+
+pub mod hook;
+
+use crate::config::Settings;
+use crate::intake::Intake;
+use crate::store::Store;
+use actix_web::{HttpResponse, web};
+use metrics_exporter_prometheus::PrometheusHandle;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use tokio::sync::Notify;
+
+/// Shared by every request handler.
+pub struct AppState {
+    pub settings: Arc<Settings>,
+    pub store: Arc<dyn Store>,
+    pub intake: Intake,
+    /// Wakes idle workers when a delivery is committed.
+    pub work_available: Arc<Notify>,
+    /// Set on SIGTERM: the receiver answers 503 so the forge redelivers elsewhere or later.
+    pub shutting_down: Arc<AtomicBool>,
+    pub metrics: PrometheusHandle,
+}
+
+/// Registers every route.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/hook", web::post().to(hook::receive))
+        .route("/healthz", web::get().to(healthz))
+        .route("/readyz", web::get().to(readyz))
+        .route("/metrics", web::get().to(metrics));
+}
+
+/// Alive: the process answers.
+async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().content_type("text/plain; charset=utf-8").body("ok\n")
+}
+
+/// Ready: not stopping, and the store answers.
+async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+    if state.shutting_down.load(Ordering::Relaxed) {
+        return HttpResponse::ServiceUnavailable().content_type("text/plain; charset=utf-8").body("shutting down\n");
+    }
+    match state.store.ping().await {
+        Ok(()) => HttpResponse::Ok().content_type("text/plain; charset=utf-8").body("ready\n"),
+        Err(_) => HttpResponse::ServiceUnavailable().content_type("text/plain; charset=utf-8").body("store unreachable\n"),
+    }
+}
+
+/// Prometheus text format; queue depth is read from the store at scrape time.
+async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    if let Ok(counts) = state.store.status_counts().await {
+        for status in ["queued", "running", "done", "failed", "ignored"] {
+            let n = counts.get(status).copied().unwrap_or(0);
+            metrics::gauge!("bosun_deliveries_stored", "status" => status).set(n as f64);
+        }
+        let depth = counts.get("queued").copied().unwrap_or(0) + counts.get("running").copied().unwrap_or(0);
+        metrics::gauge!("bosun_queue_depth").set(depth as f64);
+    }
+    HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(state.metrics.render())
+}

@@ -1,0 +1,140 @@
+//! Building and running bosun, the same way in production and in tests: bind (port 0 works),
+//! migrate, start the intake, the HTTP server and the workers; stop cleanly on SIGTERM.
+
+use crate::config::Settings;
+use crate::forge::github::GitHubForge;
+use crate::forge::gitlab::GitLabForge;
+use crate::intake::Intake;
+use crate::queue::{Engine, ForgeSet};
+use crate::server::{AppState, routes};
+use crate::store::{self, Store};
+use actix_web::{App, HttpServer, web};
+use anyhow::Context as _;
+use bosun_plugins::Forge;
+use secrecy::ExposeSecret;
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use tokio::sync::{Notify, watch};
+
+/// A built, bound, not yet running bosun.
+pub struct Application {
+    port: u16,
+    server: actix_web::dev::Server,
+    engine: Arc<Engine>,
+    shutting_down: Arc<AtomicBool>,
+    store: Arc<dyn Store>,
+}
+
+impl Application {
+    /// Connects and migrates the store, builds the forge clients (without calling them), and
+    /// binds the listener.
+    pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+        let settings = Arc::new(settings);
+        let store = store::connect(&settings.database.url, settings.database.max_connections)
+            .await
+            .context("opening the database")?;
+        store.migrate().await.context("applying migrations")?;
+        let forges = build_forges(&settings)?;
+        let listener = TcpListener::bind(&settings.listen).with_context(|| format!("binding {}", settings.listen))?;
+        let port = listener.local_addr()?.port();
+        let work_available = Arc::new(Notify::new());
+        let shutting_down = Arc::new(AtomicBool::new(false));
+        let concurrent_commits = if settings.database.url.starts_with("sqlite:") { 1 } else { 4 };
+        let state = web::Data::new(AppState {
+            settings: settings.clone(),
+            store: store.clone(),
+            intake: Intake::start(store.clone(), concurrent_commits),
+            work_available: work_available.clone(),
+            shutting_down: shutting_down.clone(),
+            metrics: crate::telemetry::metrics_handle(),
+        });
+        let server = HttpServer::new(move || App::new().app_data(state.clone()).configure(routes))
+            .workers(settings.http_workers)
+            .backlog(2048)
+            .disable_signals()
+            .shutdown_timeout(settings.shutdown_grace.as_secs().max(1))
+            .listen(listener)?
+            .run();
+        let engine = Arc::new(Engine {
+            settings: settings.clone(),
+            store: store.clone(),
+            forges,
+            plugins: bosun_plugins::all_plugins(),
+            work_available,
+        });
+        Ok(Application { port, server, engine, shutting_down, store })
+    }
+
+    /// The bound port (useful when configured with port 0).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The store, for the CLI and tests.
+    pub fn store(&self) -> Arc<dyn Store> {
+        self.store.clone()
+    }
+
+    /// Serves and works until SIGTERM or SIGINT: then the receiver answers 503, workers finish
+    /// or release their delivery within the grace period, and the server stops.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let grace = self.engine.settings.shutdown_grace;
+        let mut workers = tokio::task::JoinSet::new();
+        for n in 0..self.engine.settings.queue.workers {
+            let worker_id = format!("{}-{}-{n}", hostname(), std::process::id());
+            workers.spawn(self.engine.clone().run_worker(worker_id, stop_rx.clone(), grace));
+        }
+        let handle = self.server.handle();
+        let server = tokio::spawn(self.server);
+        wait_for_signal().await;
+        tracing::info!("stopping: refusing new webhooks, finishing work in hand");
+        self.shutting_down.store(true, Ordering::Relaxed);
+        let _ = stop_tx.send(true);
+        while workers.join_next().await.is_some() {}
+        handle.stop(true).await;
+        server.await.context("server task")?.context("server")?;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+fn hostname() -> String {
+    std::env::var("HOSTNAME").unwrap_or_else(|_| "bosun".into())
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+            (Ok(mut term), Ok(mut int)) => {
+                tokio::select! { _ = term.recv() => {}, _ = int.recv() => {} }
+            }
+            _ => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+fn build_forges(settings: &Settings) -> anyhow::Result<ForgeSet> {
+    let mut set = ForgeSet::default();
+    if let Some(gh) = &settings.github {
+        let token = gh.token.as_ref().map(|t| t.expose_secret().to_string());
+        let forge = GitHubForge::new(&gh.api_url, token).map_err(|e| anyhow::anyhow!("github client: {e}"))?;
+        set.github = Some(Arc::new(forge) as Arc<dyn Forge>);
+    }
+    if let Some(gl) = &settings.gitlab {
+        let token = gl.token.as_ref().map(|t| t.expose_secret().to_string());
+        let allow_http = gl.api_url.starts_with("http://");
+        let forge = GitLabForge::new(&gl.api_url, token, allow_http).map_err(|e| anyhow::anyhow!("gitlab client: {e}"))?;
+        set.gitlab = Some(Arc::new(forge) as Arc<dyn Forge>);
+    }
+    Ok(set)
+}
