@@ -79,6 +79,12 @@ impl Application {
     /// Serves and works until SIGTERM or SIGINT: then the receiver answers 503, workers finish
     /// or release their delivery within the grace period, and the server stops.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        self.run_until(wait_for_signal()).await
+    }
+
+    /// As [`Application::run_until_stopped`], stopping when `stop` completes instead of on a
+    /// signal (tests, embedding).
+    pub async fn run_until(self, stop: impl std::future::Future<Output = ()>) -> anyhow::Result<()> {
         let (stop_tx, stop_rx) = watch::channel(false);
         let grace = self.engine.settings.shutdown_grace;
         let mut workers = tokio::task::JoinSet::new();
@@ -88,7 +94,7 @@ impl Application {
         }
         let handle = self.server.handle();
         let server = tokio::spawn(self.server);
-        wait_for_signal().await;
+        stop.await;
         tracing::info!("stopping: refusing new webhooks, finishing work in hand");
         self.shutting_down.store(true, Ordering::Relaxed);
         let _ = stop_tx.send(true);

@@ -1,1 +1,182 @@
-//! Forge adapters (to be written).
+//! Forge adapters: bosun's [`Forge`] over octocrab (GitHub) and the `gitlab` crate (GitLab).
+//!
+//! Each adapter classifies every failure once, into [`ForgeError`], before it leaves the
+//! adapter; callers decide on retries from that alone and never retry on their own. Both
+//! adapters also keep a [`RateGate`]: after the forge names a rate-limit reset, they refuse
+//! every call until then without touching the network, as GitHub asks of integrations.
+
+pub mod github;
+pub mod gitlab;
+
+use bosun_plugins::{Forge, ForgeError, ForgeKind};
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+/// How long one forge call may take before it counts as a transient failure.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long to wait after a rate limit that did not say how long (GitHub: "at least a minute").
+pub const DEFAULT_RATE_LIMIT_WAIT: Duration = Duration::from_secs(60);
+
+/// The configured adapters, one per forge bosun talks to; a forge not configured is `None`.
+#[derive(Clone, Default)]
+pub struct Forges {
+    github: Option<Arc<dyn Forge>>,
+    gitlab: Option<Arc<dyn Forge>>,
+}
+
+impl Forges {
+    /// Holds the adapters for the forges that are configured.
+    pub fn new(github: Option<Arc<dyn Forge>>, gitlab: Option<Arc<dyn Forge>>) -> Self {
+        Forges { github, gitlab }
+    }
+
+    /// The adapter for an event's forge, if that forge is configured.
+    pub fn get(&self, kind: ForgeKind) -> Option<&Arc<dyn Forge>> {
+        match kind {
+            ForgeKind::GitHub => self.github.as_ref(),
+            ForgeKind::GitLab => self.gitlab.as_ref(),
+        }
+    }
+}
+
+/// Refuses calls until the last rate-limit reset the forge announced has passed.
+#[derive(Debug, Default)]
+pub(crate) struct RateGate {
+    closed_until: Mutex<Option<SystemTime>>,
+}
+
+impl RateGate {
+    /// `Err(RateLimited)` while a known reset lies in the future.
+    pub(crate) fn check(&self) -> Result<(), ForgeError> {
+        let until = *self.lock();
+        match until {
+            Some(reset) if reset > SystemTime::now() => Err(ForgeError::RateLimited { reset }),
+            _ => Ok(()),
+        }
+    }
+
+    /// Closes the gate until `reset` (never shortens an earlier, later reset).
+    pub(crate) fn close_until(&self, reset: SystemTime) {
+        let mut until = self.lock();
+        if until.is_none_or(|u| u < reset) {
+            *until = Some(reset);
+        }
+    }
+
+    /// Remembers the reset of a rate-limit error; other errors leave the gate alone.
+    pub(crate) fn note(&self, err: &ForgeError) {
+        if let ForgeError::RateLimited { reset } = err {
+            self.close_until(*reset);
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<SystemTime>> {
+        self.closed_until.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Runs one forge call under a deadline; running out of time is a transient failure.
+pub(crate) async fn within<T>(
+    timeout: Duration,
+    forge: &str,
+    call: impl Future<Output = Result<T, ForgeError>>,
+) -> Result<T, ForgeError> {
+    tokio::time::timeout(timeout, call)
+        .await
+        .unwrap_or_else(|_| {
+            Err(ForgeError::Transient {
+                message: format!("{forge} did not answer within {timeout:?}"),
+                retry_after: None,
+            })
+        })
+}
+
+/// The meaning of an HTTP error status that carries no rate-limit signal, shared by both
+/// adapters so GitHub and GitLab failures classify alike.
+pub(crate) fn status_error(
+    status: u16,
+    message: &str,
+    retry_after: Option<Duration>,
+) -> ForgeError {
+    let message = format!("{status}: {message}");
+    match status {
+        401 | 403 => ForgeError::Forbidden(message),
+        404 | 410 => ForgeError::NotFound(message),
+        409 => ForgeError::Conflict(message),
+        400 | 422 => ForgeError::Invalid(message),
+        429 => ForgeError::RateLimited {
+            reset: SystemTime::now() + retry_after.unwrap_or(DEFAULT_RATE_LIMIT_WAIT),
+        },
+        408 | 500..=599 => ForgeError::Transient {
+            message,
+            retry_after,
+        },
+        _ => ForgeError::Permanent(message),
+    }
+}
+
+/// Percent-encodes one URL path segment (a label name may hold `/`, spaces or `?`).
+pub(crate) fn encode_segment(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn segments_encode_reserved_characters() {
+        assert_eq!(encode_segment("do-not-merge/hold"), "do-not-merge%2Fhold");
+        assert_eq!(encode_segment("needs rebase?"), "needs%20rebase%3F");
+        assert_eq!(encode_segment("größe"), "gr%C3%B6%C3%9Fe");
+    }
+
+    #[test]
+    fn statuses_classify_by_meaning() {
+        assert!(matches!(
+            status_error(404, "x", None),
+            ForgeError::NotFound(_)
+        ));
+        assert!(matches!(
+            status_error(403, "x", None),
+            ForgeError::Forbidden(_)
+        ));
+        assert!(matches!(
+            status_error(409, "x", None),
+            ForgeError::Conflict(_)
+        ));
+        assert!(matches!(
+            status_error(422, "x", None),
+            ForgeError::Invalid(_)
+        ));
+        assert!(status_error(502, "x", None).is_retryable());
+        assert!(matches!(
+            status_error(429, "x", None),
+            ForgeError::RateLimited { .. }
+        ));
+        assert!(matches!(
+            status_error(418, "x", None),
+            ForgeError::Permanent(_)
+        ));
+    }
+
+    #[test]
+    fn gate_refuses_until_the_latest_reset() {
+        let gate = RateGate::default();
+        assert!(gate.check().is_ok());
+        let later = SystemTime::now() + Duration::from_secs(60);
+        gate.close_until(later);
+        gate.close_until(SystemTime::now() - Duration::from_secs(1));
+        assert_eq!(gate.check(), Err(ForgeError::RateLimited { reset: later }));
+    }
+}

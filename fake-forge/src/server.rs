@@ -1,0 +1,420 @@
+//! The HTTP side: one catch-all actix handler that logs the request, applies injected faults,
+//! and hands the request to the GitHub or GitLab router.
+
+use crate::world::World;
+use crate::{github, gitlab};
+use actix_web::http::StatusCode;
+use actix_web::web::{self, Bytes};
+use actix_web::{App, HttpRequest, HttpResponse, HttpServer};
+use serde_json::Value;
+use std::net::{SocketAddr, TcpListener};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime};
+
+/// One request as the fake received it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedRequest {
+    pub method: String,
+    /// The path exactly as sent, still percent-encoded (`/api/v4/projects/grp%2Fproj/…`).
+    pub path: String,
+    /// The raw query string, without `?` (empty if none).
+    pub query: String,
+    /// The body as text (lossy UTF-8).
+    pub body: String,
+    /// All headers, names in lower case.
+    pub headers: Vec<(String, String)>,
+    pub received: SystemTime,
+    /// The status answered, or `None` while the request is still being served.
+    pub status: Option<u16>,
+    /// False when no route matched (answered 404).
+    pub routed: bool,
+}
+
+impl RecordedRequest {
+    /// The first value of a header (name in any case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The credential sent: `Authorization` (GitHub, GitLab OAuth) or `PRIVATE-TOKEN` (GitLab).
+    pub fn auth(&self) -> Option<&str> {
+        self.header("authorization")
+            .or_else(|| self.header("private-token"))
+    }
+
+    /// The body parsed as JSON (GitHub requests).
+    pub fn json(&self) -> Option<Value> {
+        serde_json::from_str(&self.body).ok()
+    }
+
+    /// The body parsed as `application/x-www-form-urlencoded` pairs (GitLab requests).
+    pub fn form(&self) -> Vec<(String, String)> {
+        form_urlencoded::parse(self.body.as_bytes())
+            .into_owned()
+            .collect()
+    }
+
+    /// One form field of the body.
+    pub fn form_field(&self, name: &str) -> Option<String> {
+        self.form()
+            .into_iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v)
+    }
+
+    /// The query parameters, decoded.
+    pub fn query_pairs(&self) -> Vec<(String, String)> {
+        form_urlencoded::parse(self.query.as_bytes())
+            .into_owned()
+            .collect()
+    }
+}
+
+/// A failure the fake answers with instead of serving a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fault {
+    /// `500 Internal Server Error`.
+    Status500,
+    /// Any status with this message, in the forge's error shape.
+    Status { status: u16, message: String },
+    /// `429` with `Retry-After` (and GitLab's `RateLimit-*` headers on GitLab paths).
+    TooManyRequests { retry_after_secs: u64 },
+    /// GitHub's secondary rate limit: `403`, a message saying so, and `retry-after` if given.
+    GitHubSecondaryLimit { retry_after_secs: Option<u64> },
+    /// GitHub's primary rate limit: `403` with `x-ratelimit-remaining: 0` and the reset epoch.
+    PrimaryLimit { reset_epoch: u64 },
+    /// Waits this long, then serves the request normally.
+    Delay(Duration),
+}
+
+/// What a router answers; kept free of actix types so the routers are plain functions.
+pub(crate) struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Option<Value>,
+    /// A non-JSON body (GitLab's plain-text 429), used when `body` is `None`.
+    pub text: Option<String>,
+}
+
+impl Reply {
+    pub fn json(status: u16, body: Value) -> Reply {
+        Reply {
+            status,
+            headers: Vec::new(),
+            body: Some(body),
+            text: None,
+        }
+    }
+
+    pub fn header(mut self, name: &str, value: impl ToString) -> Reply {
+        self.headers.push((name.to_string(), value.to_string()));
+        self
+    }
+}
+
+/// A request as the routers see it.
+pub(crate) struct Req<'a> {
+    pub method: &'a str,
+    /// Path segments after the API prefix, still percent-encoded.
+    pub segments: Vec<&'a str>,
+    pub query: Vec<(String, String)>,
+    pub body: &'a [u8],
+    pub content_type: String,
+    /// `http://host:port` plus the API prefix, for URLs in responses.
+    pub base: String,
+    /// `http://host:port` plus the full path, for `Link` headers.
+    pub self_url: String,
+}
+
+impl Req<'_> {
+    /// A query parameter.
+    pub fn query_param(&self, name: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The body as a JSON value, if it is JSON.
+    pub fn json_body(&self) -> Option<Value> {
+        serde_json::from_slice(self.body).ok()
+    }
+
+    /// A body field from a form or JSON body (arrays joined with commas), as GitLab reads both.
+    pub fn body_field(&self, name: &str) -> Option<String> {
+        if self.content_type.contains("json") {
+            let v = self.json_body()?;
+            return match v.get(name)? {
+                Value::String(s) => Some(s.clone()),
+                Value::Array(a) => Some(
+                    a.iter()
+                        .filter_map(|x| x.as_str())
+                        .collect::<Vec<_>>()
+                        .join(","),
+                ),
+                other => Some(other.to_string()),
+            };
+        }
+        form_urlencoded::parse(self.body)
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
+    }
+}
+
+/// Decodes one percent-encoded path segment.
+pub(crate) fn decode(segment: &str) -> String {
+    percent_encoding::percent_decode_str(segment)
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
+struct FaultRule {
+    path_substring: String,
+    remaining: usize,
+    fault: Fault,
+}
+
+/// State shared between the test thread and the server thread.
+#[derive(Default)]
+pub(crate) struct Shared {
+    world: Mutex<World>,
+    log: Mutex<Vec<RecordedRequest>>,
+    faults: Mutex<Vec<FaultRule>>,
+}
+
+impl Shared {
+    pub fn world(&self) -> MutexGuard<'_, World> {
+        self.world.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn log(&self) -> MutexGuard<'_, Vec<RecordedRequest>> {
+        self.log.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn faults(&self) -> MutexGuard<'_, Vec<FaultRule>> {
+        self.faults.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn add_fault(&self, path_substring: &str, n: usize, fault: Fault) {
+        self.faults().push(FaultRule {
+            path_substring: path_substring.to_string(),
+            remaining: n,
+            fault,
+        });
+    }
+
+    /// Drops every pending fault rule.
+    pub fn clear_faults(&self) {
+        self.faults().clear();
+    }
+
+    pub fn clear_faults(&self) {
+        self.faults().clear();
+    }
+
+    /// Takes one use of the first rule matching the path.
+    fn take_fault(&self, path: &str) -> Option<Fault> {
+        let mut faults = self.faults();
+        let rule = faults
+            .iter_mut()
+            .find(|r| r.remaining > 0 && path.contains(&r.path_substring))?;
+        rule.remaining -= 1;
+        let fault = rule.fault.clone();
+        faults.retain(|r| r.remaining > 0);
+        Some(fault)
+    }
+
+    fn record(&self, req: &HttpRequest, body: &Bytes) -> usize {
+        let headers = req
+            .headers()
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_ascii_lowercase(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
+        let mut log = self.log();
+        log.push(RecordedRequest {
+            method: req.method().as_str().to_string(),
+            path: req.path().to_string(),
+            query: req.query_string().to_string(),
+            body: String::from_utf8_lossy(body).into_owned(),
+            headers,
+            received: SystemTime::now(),
+            status: None,
+            routed: true,
+        });
+        log.len() - 1
+    }
+
+    fn finish(&self, idx: usize, status: u16, routed: bool) {
+        if let Some(r) = self.log().get_mut(idx) {
+            r.status = Some(status);
+            r.routed = routed;
+        }
+    }
+}
+
+/// Binds `127.0.0.1:0` and runs the server on a new thread until its handle is stopped.
+pub(crate) fn spawn(shared: Arc<Shared>) -> (SocketAddr, actix_web::dev::ServerHandle) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("fake forge: bind 127.0.0.1:0");
+    let addr = listener
+        .local_addr()
+        .expect("fake forge: a bound socket has an address");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::Builder::new()
+        .name(format!("fake-forge-{}", addr.port()))
+        .spawn(move || {
+            let system = actix_web::rt::System::new();
+            system.block_on(async move {
+                let data = web::Data::from(shared);
+                let server = HttpServer::new(move || {
+                    App::new()
+                        .app_data(data.clone())
+                        .app_data(web::PayloadConfig::new(16 * 1024 * 1024))
+                        .default_service(web::to(dispatch))
+                })
+                .workers(1)
+                .disable_signals()
+                .shutdown_timeout(0)
+                .listen(listener)
+                .expect("fake forge: listen on the bound socket")
+                .run();
+                let _ = tx.send(server.handle());
+                let _ = server.await;
+            });
+        })
+        .expect("fake forge: spawn the server thread");
+    let handle = rx.recv().expect("fake forge: the server thread started");
+    (addr, handle)
+}
+
+async fn dispatch(req: HttpRequest, body: Bytes, shared: web::Data<Shared>) -> HttpResponse {
+    let idx = shared.record(&req, &body);
+    let path = req.path().to_string();
+    let gitlab = path.starts_with("/api/v4/") || path == "/api/v4";
+    let fault = shared.take_fault(&path);
+    if let Some(Fault::Delay(d)) = fault {
+        actix_web::rt::time::sleep(d).await;
+    } else if let Some(fault) = fault {
+        let reply = fault_reply(&fault, gitlab);
+        shared.finish(idx, reply.status, true);
+        return into_response(reply);
+    }
+
+    let host = req.connection_info().host().to_string();
+    let (prefix, rest) = if gitlab {
+        ("/api/v4", &path["/api/v4".len()..])
+    } else if let Some(rest) = path.strip_prefix("/api/v3") {
+        ("/api/v3", rest)
+    } else {
+        ("", path.as_str())
+    };
+    let query = form_urlencoded::parse(req.query_string().as_bytes())
+        .into_owned()
+        .collect();
+    let content_type = req
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let r = Req {
+        method: req.method().as_str(),
+        segments: rest.split('/').filter(|s| !s.is_empty()).collect(),
+        query,
+        body: &body,
+        content_type,
+        base: format!("http://{host}{prefix}"),
+        self_url: format!("http://{host}{path}"),
+    };
+    let reply = {
+        let mut world = shared.world();
+        if gitlab {
+            gitlab::route(&mut world, &r)
+        } else {
+            github::route(&mut world, &r)
+        }
+    };
+    let routed = reply.is_some();
+    let reply = reply.unwrap_or_else(|| not_routed(gitlab));
+    shared.finish(idx, reply.status, routed);
+    into_response(reply)
+}
+
+fn not_routed(gitlab: bool) -> Reply {
+    if gitlab {
+        Reply::json(404, serde_json::json!({"error": "404 Not Found"}))
+    } else {
+        github::error(404, "Not Found")
+    }
+}
+
+fn fault_reply(fault: &Fault, gitlab: bool) -> Reply {
+    let error = |status: u16, message: &str| {
+        if gitlab {
+            Reply::json(status, serde_json::json!({ "message": message }))
+        } else {
+            github::error(status, message)
+        }
+    };
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs();
+    match fault {
+        Fault::Status500 => error(500, "500 Internal Server Error"),
+        Fault::Status { status, message } => error(*status, message),
+        Fault::TooManyRequests { retry_after_secs } if gitlab => Reply {
+            status: 429,
+            headers: Vec::new(),
+            body: None,
+            text: Some("Retry later\n".to_string()),
+        }
+        .header("Retry-After", retry_after_secs)
+        .header("RateLimit-Name", "throttle_authenticated_api")
+        .header("RateLimit-Limit", 2000)
+        .header("RateLimit-Observed", 2001)
+        .header("RateLimit-Remaining", 0)
+        .header("RateLimit-Reset", now + retry_after_secs),
+        Fault::TooManyRequests { retry_after_secs } => {
+            error(429, "Too Many Requests").header("retry-after", retry_after_secs)
+        }
+        Fault::GitHubSecondaryLimit { retry_after_secs } => {
+            let reply = error(
+                403,
+                "You have exceeded a secondary rate limit. Please wait a few minutes before you \
+                 try again.",
+            );
+            match retry_after_secs {
+                Some(secs) => reply.header("retry-after", secs),
+                None => reply,
+            }
+        }
+        Fault::PrimaryLimit { reset_epoch } => error(403, "API rate limit exceeded for user ID 1.")
+            .header("x-ratelimit-limit", 5000)
+            .header("x-ratelimit-remaining", 0)
+            .header("x-ratelimit-used", 5000)
+            .header("x-ratelimit-reset", reset_epoch)
+            .header("x-ratelimit-resource", "core"),
+        Fault::Delay(_) => error(500, "unreachable: delays are served"),
+    }
+}
+
+fn into_response(reply: Reply) -> HttpResponse {
+    let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut res = HttpResponse::build(status);
+    for (k, v) in &reply.headers {
+        res.insert_header((k.as_str(), v.as_str()));
+    }
+    match (reply.body, reply.text) {
+        (Some(json), _) => res.content_type("application/json").body(json.to_string()),
+        (None, Some(text)) => res.content_type("text/plain").body(text),
+        (None, None) => res.finish(),
+    }
+}

@@ -1,0 +1,108 @@
+//! `/hold` end to end on both forges: webhook → bosun → label in the fake forge's state.
+
+use crate::support::*;
+use bosun_plugins::ForgeKind;
+use fake_forge::Fault;
+
+const HOLD: &str = "do-not-merge/hold";
+
+/// Prow hold: `/hold` on a PR adds `do-not-merge/hold`; `/hold cancel` removes it (GitHub).
+#[tokio::test]
+async fn hold_and_cancel_on_github() {
+    for db in databases() {
+        let bosun = spawn_bosun(Options::new(db)).await;
+        let pr = bosun.forge.seed_pr(ForgeKind::GitHub, GITHUB_REPO, 947, "spxtr");
+        let (s, _) = bosun.post(ForgeKind::GitHub, "issue_comment", "h-1", &github_pr_comment(947, "alice", "/hold")).await;
+        assert_eq!(s, 202);
+        bosun.run_until_idle().await;
+        assert_eq!(bosun.forge.labels(&pr), vec![HOLD], "{db:?}");
+        assert_eq!(bosun.status_of("github:h-1").await.as_deref(), Some("done"));
+        let state = bosun.store.pull_request(ForgeKind::GitHub, GITHUB_REPO, 947).await.expect("store").expect("pr row");
+        assert!(state.labels.iter().any(|l| l == HOLD), "{state:?}");
+
+        bosun.post(ForgeKind::GitHub, "issue_comment", "h-2", &github_pr_comment(947, "alice", "/hold cancel")).await;
+        bosun.run_until_idle().await;
+        assert!(bosun.forge.labels(&pr).is_empty(), "{db:?}");
+        bosun.shutdown().await;
+    }
+}
+
+/// The same on GitLab, through the gitlab crate's client.
+#[tokio::test]
+async fn hold_and_cancel_on_gitlab() {
+    for db in databases() {
+        let bosun = spawn_bosun(Options::new(db)).await;
+        let mr = bosun.forge.seed_pr(ForgeKind::GitLab, GITLAB_REPO, 1, "sytses");
+        bosun.post(ForgeKind::GitLab, "Note Hook", "gh-1", &gitlab_mr_note(1, "alice", "/hold")).await;
+        bosun.run_until_idle().await;
+        assert_eq!(bosun.forge.labels(&mr), vec![HOLD], "{db:?}");
+        bosun.post(ForgeKind::GitLab, "Note Hook", "gh-2", &gitlab_mr_note(1, "alice", "/unhold")).await;
+        bosun.run_until_idle().await;
+        assert!(bosun.forge.labels(&mr).is_empty(), "{db:?}");
+        bosun.shutdown().await;
+    }
+}
+
+/// A comment by bosun itself changes nothing.
+#[tokio::test]
+async fn the_bots_own_comment_is_ignored() {
+    let bosun = spawn_bosun(Options::new(Db::Sqlite)).await;
+    let pr = bosun.forge.seed_pr(ForgeKind::GitHub, GITHUB_REPO, 947, "spxtr");
+    bosun.post(ForgeKind::GitHub, "issue_comment", "b-1", &github_pr_comment(947, BOT, "/hold")).await;
+    bosun.run_until_idle().await;
+    assert!(bosun.forge.labels(&pr).is_empty());
+    assert_eq!(bosun.status_of("github:b-1").await.as_deref(), Some("done"));
+    bosun.shutdown().await;
+}
+
+/// Dry-run (no API token): the action is recorded as `dry-run` and the forge is not written.
+#[tokio::test]
+async fn dry_run_records_without_applying() {
+    let mut options = Options::new(Db::Sqlite);
+    options.tokens = false;
+    let bosun = spawn_bosun(options).await;
+    let pr = bosun.forge.seed_pr(ForgeKind::GitHub, GITHUB_REPO, 947, "spxtr");
+    bosun.post(ForgeKind::GitHub, "issue_comment", "dr-1", &github_pr_comment(947, "alice", "/hold")).await;
+    bosun.run_until_idle().await;
+    assert!(bosun.forge.labels(&pr).is_empty());
+    assert_eq!(bosun.forge.count_requests("POST", "/labels"), 0);
+    let record = bosun.store.delivery("github:dr-1").await.expect("store").expect("row");
+    let actions = bosun.store.delivery_actions(record.id).await.expect("actions");
+    assert_eq!(actions.len(), 1);
+    assert_eq!(actions[0].outcome, bosun::store::ActionOutcome::DryRun);
+    bosun.shutdown().await;
+}
+
+/// Transient forge errors are retried with backoff; the label is added exactly once.
+#[tokio::test]
+async fn transient_forge_errors_are_retried() {
+    let bosun = spawn_bosun(Options::new(Db::Sqlite)).await;
+    let pr = bosun.forge.seed_pr(ForgeKind::GitHub, GITHUB_REPO, 947, "spxtr");
+    bosun.forge.fail_next("/issues/947/labels", 2, Fault::Status500);
+    bosun.post(ForgeKind::GitHub, "issue_comment", "t-1", &github_pr_comment(947, "alice", "/hold")).await;
+    bosun.run_until_idle().await;
+    assert_eq!(bosun.forge.labels(&pr), vec![HOLD]);
+    let record = bosun.store.delivery("github:t-1").await.expect("store").expect("row");
+    assert_eq!(record.status, "done");
+    assert!(record.attempts >= 2, "{record:?}");
+    bosun.shutdown().await;
+}
+
+/// A delivery that keeps failing ends `failed` with its error kept, and replay runs it again.
+#[tokio::test]
+async fn exhausted_retries_fail_and_replay_recovers() {
+    let bosun = spawn_bosun(Options::new(Db::Sqlite)).await;
+    let pr = bosun.forge.seed_pr(ForgeKind::GitHub, GITHUB_REPO, 947, "spxtr");
+    bosun.forge.fail_next("/issues/947/labels", 100, Fault::Status500);
+    bosun.post(ForgeKind::GitHub, "issue_comment", "f-1", &github_pr_comment(947, "alice", "/hold")).await;
+    bosun.run_until_idle().await;
+    let record = bosun.store.delivery("github:f-1").await.expect("store").expect("row");
+    assert_eq!(record.status, "failed");
+    assert!(record.last_error.as_deref().unwrap_or("").contains("attempts"), "{record:?}");
+    bosun.forge.clear_faults();
+    assert!(bosun.store.requeue("github:f-1").await.expect("requeue"));
+    bosun.run_until_idle().await;
+    assert_eq!(bosun.status_of("github:f-1").await.as_deref(), Some("done"));
+    assert_eq!(bosun.forge.labels(&pr), vec![HOLD]);
+    bosun.shutdown().await;
+}

@@ -1,0 +1,317 @@
+//! The end-to-end harness: a real bosun (the production `Application::build`) on a fresh
+//! database, a fake forge on loopback for the real octocrab and gitlab clients, and signed
+//! copies of the fixtures.
+//!
+//! Databases: every scenario runs on a temp-file SQLite; when `BOSUN_TEST_POSTGRES` names a
+//! server (e.g. `postgres://postgres@127.0.0.1:5432/postgres`) it also runs on a fresh
+//! Postgres database, and fails if that server cannot be reached.
+
+use bosun::cli::{SendForge, signed_request};
+use bosun::config::{RawConfig, Settings};
+use bosun::startup::Application;
+use bosun::store::Store;
+use bosun_plugins::ForgeKind;
+use fake_forge::FakeForge;
+use serde_json::Value;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::oneshot;
+
+pub const GITHUB_SECRET: &str = "gh-webhook-secret";
+pub const GITLAB_TOKEN: &str = "gl-webhook-token";
+pub const BOT: &str = "bosun-bot";
+
+/// Which database a scenario runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Db {
+    Sqlite,
+    Postgres,
+}
+
+/// The databases to run every scenario on.
+pub fn databases() -> Vec<Db> {
+    let mut out = vec![Db::Sqlite];
+    if postgres_server().is_some() {
+        out.push(Db::Postgres);
+    }
+    out
+}
+
+/// The Postgres server tests use, when enabled.
+pub fn postgres_server() -> Option<String> {
+    std::env::var("BOSUN_TEST_POSTGRES").ok().filter(|s| !s.is_empty())
+}
+
+/// A fresh database URL; Postgres databases are created here and dropped by [`TestDb`].
+pub struct TestDb {
+    pub url: String,
+    _dir: Option<tempfile::TempDir>,
+    pg_name: Option<String>,
+}
+
+impl TestDb {
+    pub async fn new(db: Db) -> TestDb {
+        match db {
+            Db::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = format!("sqlite://{}", dir.path().join("bosun.db").display());
+                TestDb { url, _dir: Some(dir), pg_name: None }
+            }
+            Db::Postgres => {
+                let server = postgres_server().expect("BOSUN_TEST_POSTGRES");
+                let name = format!("bosun_test_{}", uuid::Uuid::new_v4().simple());
+                let admin = sqlx::PgPool::connect(&server)
+                    .await
+                    .unwrap_or_else(|e| panic!("BOSUN_TEST_POSTGRES is set but unreachable: {e}"));
+                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                    .execute(&admin)
+                    .await
+                    .expect("create test database");
+                let url = replace_db_name(&server, &name);
+                note_postgres_use(&name);
+                TestDb { url, _dir: None, pg_name: Some(name) }
+            }
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let (Some(name), Some(server)) = (self.pg_name.take(), postgres_server()) else { return };
+        // Dropped from a plain thread: Drop may run inside or outside a runtime.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+            rt.block_on(async {
+                if let Ok(admin) = sqlx::PgPool::connect(&server).await {
+                    let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
+                        .execute(&admin)
+                        .await;
+                }
+            })
+        })
+        .join();
+    }
+}
+
+/// Lists a Postgres test database in `BOSUN_TEST_PG_LOG`, so CI can prove they ran.
+pub fn note_postgres_use(name: &str) {
+    if let Ok(path) = std::env::var("BOSUN_TEST_PG_LOG") {
+        use std::io::Write;
+        if let Ok(mut f) = std::fs::OpenOptions::new().append(true).create(true).open(path) {
+            let _ = writeln!(f, "{name}");
+        }
+    }
+}
+
+/// Swaps the database name in a Postgres URL.
+pub fn replace_db_name(url: &str, name: &str) -> String {
+    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
+    let prefix = base.rsplit_once('/').map_or(base, |(p, _)| p);
+    match query {
+        Some(q) => format!("{prefix}/{name}?{q}"),
+        None => format!("{prefix}/{name}"),
+    }
+}
+
+/// The config a test bosun runs with; `extra` is appended TOML.
+pub fn config_text(db_url: &str, forge_url: &str, extra: &str) -> String {
+    format!(
+        r#"
+[server]
+listen = "127.0.0.1:0"
+shutdown_grace_seconds = 5
+[database]
+url = "{db_url}"
+max_connections = 5
+[queue]
+workers = 2
+lease_seconds = 30
+max_attempts = 5
+backoff_base_ms = 20
+backoff_max_seconds = 2
+poll_interval_ms = 50
+[github]
+api_url = "{forge_url}"
+[github.webhook_secrets]
+"*" = ["TEST_GITHUB_SECRET"]
+[gitlab]
+url = "{forge_url}"
+[gitlab.webhook_tokens]
+"*" = ["TEST_GITLAB_TOKEN"]
+{extra}
+"#
+    )
+}
+
+/// The environment a test bosun sees (no process environment is read).
+pub fn test_env(with_tokens: bool) -> Vec<(String, String)> {
+    let mut env = vec![
+        ("TEST_GITHUB_SECRET".to_string(), GITHUB_SECRET.to_string()),
+        ("TEST_GITLAB_TOKEN".to_string(), GITLAB_TOKEN.to_string()),
+    ];
+    if with_tokens {
+        env.push(("BOSUN_GITHUB_TOKEN".into(), "gh-api-token".into()));
+        env.push(("BOSUN_GITLAB_TOKEN".into(), "gl-api-token".into()));
+    }
+    env
+}
+
+/// A running bosun with its fake forge.
+pub struct TestBosun {
+    pub forge: FakeForge,
+    pub store: Arc<dyn Store>,
+    pub port: u16,
+    pub http: reqwest::Client,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    _db: TestDb,
+}
+
+/// Options for [`spawn_bosun`].
+pub struct Options {
+    pub db: Db,
+    /// Plugins config (TOML) appended to the generated config.
+    pub extra: String,
+    /// Whether API tokens are set (false means dry-run).
+    pub tokens: bool,
+}
+
+impl Options {
+    pub fn new(db: Db) -> Options {
+        Options { db, extra: "[plugins.\"kubernetes\"]\nenabled = [\"hold\"]\n[plugins.\"gitlab-org\"]\nenabled = [\"hold\"]\n".into(), tokens: true }
+    }
+}
+
+/// Starts bosun as production does, on port 0.
+pub async fn spawn_bosun(options: Options) -> TestBosun {
+    if std::env::var("TEST_LOG").is_ok() {
+        bosun::telemetry::init_tracing();
+    }
+    let forge = FakeForge::start();
+    forge.set_bot(ForgeKind::GitHub, BOT);
+    forge.set_bot(ForgeKind::GitLab, BOT);
+    let db = TestDb::new(options.db).await;
+    let text = config_text(&db.url, &forge.url(), &options.extra);
+    let env = test_env(options.tokens);
+    let settings: Settings = RawConfig::parse(&text, &env)
+        .and_then(|raw| raw.validate(&env))
+        .unwrap_or_else(|e| panic!("test config: {e:?}"));
+    let app = Application::build(settings).await.expect("bosun builds");
+    let port = app.port();
+    let store = app.store();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(app.run_until(async move {
+        let _ = stopped.await;
+    }));
+    TestBosun { forge, store, port, http: reqwest::Client::new(), stop: Some(stop), task: Some(task), _db: db }
+}
+
+impl TestBosun {
+    pub fn hook_url(&self) -> String {
+        format!("http://127.0.0.1:{}/hook", self.port)
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// Posts a payload as the forge would; returns status and body.
+    pub async fn post(&self, forge: ForgeKind, event: &str, delivery_id: &str, body: &[u8]) -> (u16, String) {
+        let (send_forge, secret) = match forge {
+            ForgeKind::GitHub => (SendForge::Github, GITHUB_SECRET),
+            ForgeKind::GitLab => (SendForge::Gitlab, GITLAB_TOKEN),
+        };
+        let mut req = self.http.post(self.hook_url()).body(body.to_vec());
+        for (k, v) in signed_request(send_forge, event, secret, delivery_id, body) {
+            req = req.header(k, v);
+        }
+        let resp = req.send().await.expect("bosun answers");
+        let status = resp.status().as_u16();
+        (status, resp.text().await.unwrap_or_default())
+    }
+
+    /// Waits until every stored delivery has finished (none queued or running).
+    pub async fn run_until_idle(&self) {
+        wait_until("all deliveries finished", Duration::from_secs(30), || async {
+            let counts = self.store.status_counts().await.expect("counts");
+            counts.get("queued").copied().unwrap_or(0) + counts.get("running").copied().unwrap_or(0) == 0
+        })
+        .await;
+    }
+
+    /// The stored status of a delivery.
+    pub async fn status_of(&self, delivery_id: &str) -> Option<String> {
+        self.store.delivery(delivery_id).await.expect("store").map(|d| d.status)
+    }
+
+    /// Stops bosun and reports an error the service ended with.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.expect("bosun task").expect("bosun stopped cleanly");
+        }
+        let unrouted = self.forge.unrouted_requests();
+        assert!(unrouted.is_empty(), "the fake forge could not serve: {unrouted:?}");
+    }
+}
+
+/// Polls `check` until it holds or `limit` passes.
+pub async fn wait_until<F, Fut>(what: &str, limit: Duration, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + limit;
+    loop {
+        if check().await {
+            return;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The shared fixtures directory.
+pub fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures")
+}
+
+/// A fixture as JSON, to patch.
+pub fn fixture(path: &str) -> Value {
+    let text = std::fs::read(fixtures().join(path)).unwrap_or_else(|e| panic!("fixture {path}: {e}"));
+    serde_json::from_slice(&text).expect("fixture is JSON")
+}
+
+/// A fixture's raw bytes.
+pub fn fixture_bytes(path: &str) -> Vec<u8> {
+    std::fs::read(fixtures().join(path)).unwrap_or_else(|e| panic!("fixture {path}: {e}"))
+}
+
+/// Sets a field by JSON pointer (creating nothing).
+pub fn patch(value: &mut Value, pointer: &str, new: Value) {
+    *value.pointer_mut(pointer).unwrap_or_else(|| panic!("fixture has no {pointer}")) = new;
+}
+
+/// A GitHub PR comment (from a real Prow delivery) with a new body, author and number.
+pub fn github_pr_comment(number: u64, author: &str, body: &str) -> Vec<u8> {
+    let mut v = fixture("github/issue_comment/created.on-pull-request.lgtm.json");
+    patch(&mut v, "/comment/body", body.into());
+    patch(&mut v, "/comment/user/login", author.into());
+    patch(&mut v, "/issue/number", number.into());
+    serde_json::to_vec(&v).expect("json")
+}
+
+/// A GitLab MR note (from a real gitlab.com capture) with a new body, author and iid.
+pub fn gitlab_mr_note(iid: u64, author: &str, body: &str) -> Vec<u8> {
+    let mut v = fixture("gitlab/note/merge_request.json");
+    patch(&mut v, "/object_attributes/note", body.into());
+    patch(&mut v, "/user/username", author.into());
+    patch(&mut v, "/merge_request/iid", iid.into());
+    serde_json::to_vec(&v).expect("json")
+}
+
+pub const GITHUB_REPO: &str = "kubernetes/test-infra";
+pub const GITLAB_REPO: &str = "gitlab-org/hello-world";
