@@ -402,14 +402,12 @@ impl RawConfig {
                 }
             }
             // Prow refuses a plugin enabled at both the org and the repo level.
-            if let Some((org, repo)) = scope.rsplit_once('/') {
-                if let Some(parent) = self.plugins.get(org) {
-                    let excluded = parent.excluded_repos.iter().any(|r| r == repo || r == scope);
-                    for p in entry.enabled.iter().filter(|p| parent.enabled.contains(p)) {
-                        if !excluded {
-                            errors.push(problem(format!("plugins.\"{scope}\".enabled"), format!("{p} is already enabled for {org}")));
-                        }
-                    }
+            if let Some((org, repo)) = scope.rsplit_once('/')
+                && let Some(parent) = self.plugins.get(org)
+                && !parent.excluded_repos.iter().any(|r| r == repo || r == scope)
+            {
+                for p in entry.enabled.iter().filter(|p| parent.enabled.contains(p)) {
+                    errors.push(problem(format!("plugins.\"{scope}\".enabled"), format!("{p} is already enabled for {org}")));
                 }
             }
         }

@@ -160,11 +160,6 @@ impl FakeForge {
         self.shared.clear_faults();
     }
 
-    /// Drops every fault not yet used up.
-    pub fn clear_faults(&self) {
-        self.shared.clear_faults();
-    }
-
     #[track_caller]
     fn seed(
         &self,

@@ -211,10 +211,6 @@ impl Shared {
         self.faults().clear();
     }
 
-    pub fn clear_faults(&self) {
-        self.faults().clear();
-    }
-
     /// Takes one use of the first rule matching the path.
     fn take_fault(&self, path: &str) -> Option<Fault> {
         let mut faults = self.faults();

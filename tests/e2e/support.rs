@@ -208,6 +208,11 @@ pub async fn spawn_bosun(options: Options) -> TestBosun {
 }
 
 impl TestBosun {
+    /// The database this bosun uses.
+    pub fn db_url(&self) -> &str {
+        &self._db.url
+    }
+
     pub fn hook_url(&self) -> String {
         format!("http://127.0.0.1:{}/hook", self.port)
     }
