@@ -6,7 +6,7 @@ use crate::config::Settings;
 use crate::executor::{Applied, ExecError, apply_action};
 use crate::store::{ClaimedDelivery, FinalStatus, PlannedAction, PullRequestState, Store, StoreError};
 use crate::webhook::{self, Normalized};
-use bosun_plugins::{Action, Context, Event, Forge, ForgeError, ForgeKind, ItemState, Login, Plugin, PluginError};
+use bosun_plugins::{Action, Context, Event, Forge, ForgeError, ForgeRead, ForgeKind, ItemState, Login, Plugin, PluginError};
 use rand::Rng;
 use std::sync::Arc;
 use std::time::Duration;
@@ -198,9 +198,15 @@ impl Engine {
     /// Runs every enabled plugin on every event. A retryable read failure retries the whole
     /// delivery (nothing was written yet); a permanent plugin failure is reported and the other
     /// plugins' actions still go ahead.
-    async fn decide(&self, events: &[Event], forge: &dyn Forge) -> Result<(Vec<PlannedAction>, Vec<String>), ForgeError> {
+    async fn decide(&self, events: &[Event], live: &dyn Forge) -> Result<(Vec<PlannedAction>, Vec<String>), ForgeError> {
         let mut planned = Vec::new();
         let mut problems = Vec::new();
+        let has_token = events.first().and_then(|e| self.settings.forge(e.forge())).is_some_and(|f| f.token.is_some());
+        let snapshot = events.iter().find_map(Event::item).map(|i| WebhookSnapshot { labels: i.labels.clone() });
+        let forge: &dyn ForgeRead = match (&snapshot, has_token) {
+            (Some(snapshot), false) => snapshot,
+            _ => live,
+        };
         let bot = match forge.bot_login().await {
             Ok(login) => login,
             Err(e) if e.is_retryable() => return Err(e),
@@ -273,6 +279,25 @@ impl Engine {
                 labels,
             })
             .await
+    }
+}
+
+/// Without a token bosun cannot read the forge (dry-run out of the box): plugins then decide
+/// from what the webhook itself carried.
+struct WebhookSnapshot {
+    labels: Vec<String>,
+}
+
+#[async_trait::async_trait]
+impl ForgeRead for WebhookSnapshot {
+    async fn labels(&self, _item: &bosun_plugins::ItemRef) -> Result<Vec<String>, ForgeError> {
+        Ok(self.labels.clone())
+    }
+    async fn comments(&self, _item: &bosun_plugins::ItemRef) -> Result<Vec<bosun_plugins::BotComment>, ForgeError> {
+        Ok(Vec::new())
+    }
+    async fn bot_login(&self) -> Result<Login, ForgeError> {
+        Ok(Login::new("bosun"))
     }
 }
 
