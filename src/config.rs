@@ -138,6 +138,9 @@ pub struct GitLabConfig {
     /// Environment variable holding the API token. Default `BOSUN_GITLAB_TOKEN`; unset means dry-run.
     #[serde(default = "default_gitlab_token_env")]
     pub token_env: String,
+    /// Allow a plain `http://` instance URL (tests, a local instance). Default false.
+    #[serde(default)]
+    pub allow_http: bool,
     /// Webhook tokens: scope (`"*"`, `"group"`, `"group/sub/project"`) → environment variables.
     #[serde(default)]
     pub webhook_tokens: BTreeMap<String, Vec<String>>,
@@ -204,6 +207,8 @@ pub struct Settings {
 #[derive(Debug)]
 pub struct ForgeSettings {
     pub api_url: String,
+    /// GitLab only: a plain-http instance URL was explicitly allowed.
+    pub allow_http: bool,
     pub token: Option<SecretString>,
     pub webhook_secrets: ScopedSecrets,
 }
@@ -384,13 +389,23 @@ impl RawConfig {
                 resolved.insert(scope.clone(), values);
             }
             ForgeSettings {
+                allow_http: false,
                 api_url: url.trim_end_matches('/').to_string(),
                 token: lookup(token_env).filter(|t| !t.is_empty()).map(SecretString::from),
                 webhook_secrets: ScopedSecrets::new(resolved),
             }
         };
         let github = self.github.as_ref().map(|g| forge("github", &g.api_url, &g.token_env, &g.webhook_secrets));
-        let gitlab = self.gitlab.as_ref().map(|g| forge("gitlab", &g.url, &g.token_env, &g.webhook_tokens));
+        let gitlab = self.gitlab.as_ref().map(|g| ForgeSettings {
+            allow_http: g.allow_http,
+            ..forge("gitlab", &g.url, &g.token_env, &g.webhook_tokens)
+        });
+        if let Some(g) = &self.gitlab
+            && g.url.starts_with("http://")
+            && !g.allow_http
+        {
+            errors.push(problem("gitlab.url", "is plain http; set gitlab.allow_http = true to allow it"));
+        }
         let known: Vec<&str> = bosun_plugins::all_plugins().iter().map(|p| p.name()).collect();
         for (scope, entry) in &self.plugins {
             if RepoPath::parse(&format!("{scope}/x")).is_none() {

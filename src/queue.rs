@@ -3,6 +3,7 @@
 //! backoff and jitter, never sooner than the forge asked.
 
 use crate::config::Settings;
+use crate::forge::Forges;
 use crate::executor::{Applied, ExecError, apply_action};
 use crate::store::{ClaimedDelivery, FinalStatus, PlannedAction, PullRequestState, Store, StoreError};
 use crate::webhook::{self, Normalized};
@@ -13,28 +14,11 @@ use std::time::Duration;
 use tokio::sync::{Notify, watch};
 use tracing::Instrument;
 
-/// The forges bosun acts on, one client each, built once.
-#[derive(Clone, Default)]
-pub struct ForgeSet {
-    pub github: Option<Arc<dyn Forge>>,
-    pub gitlab: Option<Arc<dyn Forge>>,
-}
-
-impl ForgeSet {
-    /// The client for a forge, if configured.
-    pub fn get(&self, kind: ForgeKind) -> Option<&Arc<dyn Forge>> {
-        match kind {
-            ForgeKind::GitHub => self.github.as_ref(),
-            ForgeKind::GitLab => self.gitlab.as_ref(),
-        }
-    }
-}
-
 /// What every worker shares.
 pub struct Engine {
     pub settings: Arc<Settings>,
     pub store: Arc<dyn Store>,
-    pub forges: ForgeSet,
+    pub forges: Forges,
     pub plugins: Vec<Box<dyn Plugin>>,
     /// Woken by the receiver when a delivery is committed.
     pub work_available: Arc<Notify>,

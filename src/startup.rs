@@ -5,7 +5,8 @@ use crate::config::Settings;
 use crate::forge::github::GitHubForge;
 use crate::forge::gitlab::GitLabForge;
 use crate::intake::Intake;
-use crate::queue::{Engine, ForgeSet};
+use crate::forge::Forges;
+use crate::queue::Engine;
 use crate::server::{AppState, routes};
 use crate::store::{self, Store};
 use actix_web::{App, HttpServer, web};
@@ -129,18 +130,18 @@ async fn wait_for_signal() {
     }
 }
 
-fn build_forges(settings: &Settings) -> anyhow::Result<ForgeSet> {
-    let mut set = ForgeSet::default();
+fn build_forges(settings: &Settings) -> anyhow::Result<Forges> {
+    let mut github: Option<Arc<dyn Forge>> = None;
+    let mut gitlab: Option<Arc<dyn Forge>> = None;
     if let Some(gh) = &settings.github {
         let token = gh.token.as_ref().map(|t| t.expose_secret().to_string());
         let forge = GitHubForge::new(&gh.api_url, token).map_err(|e| anyhow::anyhow!("github client: {e}"))?;
-        set.github = Some(Arc::new(forge) as Arc<dyn Forge>);
+        github = Some(Arc::new(forge));
     }
     if let Some(gl) = &settings.gitlab {
         let token = gl.token.as_ref().map(|t| t.expose_secret().to_string());
-        let allow_http = gl.api_url.starts_with("http://");
-        let forge = GitLabForge::new(&gl.api_url, token, allow_http).map_err(|e| anyhow::anyhow!("gitlab client: {e}"))?;
-        set.gitlab = Some(Arc::new(forge) as Arc<dyn Forge>);
+        let forge = GitLabForge::new(&gl.api_url, token, gl.allow_http).map_err(|e| anyhow::anyhow!("gitlab client: {e}"))?;
+        gitlab = Some(Arc::new(forge));
     }
-    Ok(set)
+    Ok(Forges::new(github, gitlab))
 }

@@ -659,13 +659,10 @@ async fn client_errors_classify_by_status() {
 async fn a_forge_slower_than_the_timeout_is_transient() {
     for kind in FORGES {
         let s = Setup::new(kind);
-        let forge = s.forge_with_timeout(Duration::from_millis(300));
-        forge.bot_login().await.expect("warm up the client");
-        s.fake.fail_next(
-            &s.labels_read(&s.pr),
-            1,
-            Fault::Delay(Duration::from_secs(5)),
-        );
+        let forge = s.forge_with_timeout(Duration::from_secs(1));
+        let slow = s.labels_read(&s.pr);
+        s.fake
+            .fail_next(&slow, 1, Fault::Delay(Duration::from_secs(10)));
 
         let started = Instant::now();
         let err = forge.labels(&s.pr).await.expect_err("timed out");
@@ -674,9 +671,14 @@ async fn a_forge_slower_than_the_timeout_is_transient() {
             "{kind}: {err:?}"
         );
         assert!(
-            started.elapsed() < Duration::from_secs(3),
+            started.elapsed() < Duration::from_secs(5),
             "{kind}: {:?}",
             started.elapsed()
+        );
+        assert_eq!(
+            s.fake.count_requests("GET", &slow),
+            1,
+            "{kind}: the slow call was made"
         );
     }
 }

@@ -14,6 +14,7 @@ use std::time::{Duration, SystemTime};
 /// One request as the fake received it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordedRequest {
+    /// `GET`, `POST`, … as sent.
     pub method: String,
     /// The path exactly as sent, still percent-encoded (`/api/v4/projects/grp%2Fproj/…`).
     pub path: String,
@@ -23,6 +24,7 @@ pub struct RecordedRequest {
     pub body: String,
     /// All headers, names in lower case.
     pub headers: Vec<(String, String)>,
+    /// When the request arrived (before any injected delay).
     pub received: SystemTime,
     /// The status answered, or `None` while the request is still being served.
     pub status: Option<u16>,
@@ -79,13 +81,27 @@ pub enum Fault {
     /// `500 Internal Server Error`.
     Status500,
     /// Any status with this message, in the forge's error shape.
-    Status { status: u16, message: String },
+    Status {
+        /// The HTTP status.
+        status: u16,
+        /// The error message in the body.
+        message: String,
+    },
     /// `429` with `Retry-After` (and GitLab's `RateLimit-*` headers on GitLab paths).
-    TooManyRequests { retry_after_secs: u64 },
+    TooManyRequests {
+        /// The `Retry-After` value.
+        retry_after_secs: u64,
+    },
     /// GitHub's secondary rate limit: `403`, a message saying so, and `retry-after` if given.
-    GitHubSecondaryLimit { retry_after_secs: Option<u64> },
+    GitHubSecondaryLimit {
+        /// The `retry-after` value; `None` sends no header.
+        retry_after_secs: Option<u64>,
+    },
     /// GitHub's primary rate limit: `403` with `x-ratelimit-remaining: 0` and the reset epoch.
-    PrimaryLimit { reset_epoch: u64 },
+    PrimaryLimit {
+        /// The `x-ratelimit-reset` value, in seconds since the Unix epoch.
+        reset_epoch: u64,
+    },
     /// Waits this long, then serves the request normally.
     Delay(Duration),
 }

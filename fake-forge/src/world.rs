@@ -46,10 +46,13 @@ pub struct Repo {
 /// A label defined on a repository.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RepoLabel {
+    /// The label's numeric id.
     pub id: u64,
+    /// The label's name, as first defined.
     pub name: String,
     /// Six hex digits, no `#`.
     pub color: String,
+    /// An optional description.
     pub description: Option<String>,
 }
 
@@ -60,26 +63,36 @@ pub struct Item {
     pub id: u64,
     /// The GitHub number or GitLab iid.
     pub number: u64,
+    /// Pull/merge request or issue.
     pub kind: ItemKind,
+    /// The login of whoever opened it.
     pub author: String,
+    /// The title.
     pub title: String,
+    /// Open, closed or merged.
     pub state: ItemState,
     /// Label names, in the order they were added.
     pub labels: Vec<String>,
     /// Comments/notes, oldest first.
     pub comments: Vec<Comment>,
+    /// When it was opened (fake clock).
     pub created_at: DateTime<Utc>,
 }
 
 /// A comment (GitHub) or note (GitLab).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Comment {
+    /// The comment/note id, unique in the world.
     pub id: u64,
+    /// The login that wrote it.
     pub author: String,
+    /// The text.
     pub body: String,
     /// GitLab system notes ("added ~lgtm label"); GitHub has none.
     pub system: bool,
+    /// When it was written (fake clock).
     pub created_at: DateTime<Utc>,
+    /// When it was last edited (fake clock).
     pub updated_at: DateTime<Utc>,
 }
 

@@ -1,8 +1,8 @@
 //! [`Forge`] for GitHub, through octocrab.
 //!
-//! Every request goes through [`GitHubForge::send`], which uses octocrab's raw `_get`/`_post`/
+//! Every request goes through `GitHubForge::send`, which uses octocrab's raw `_get`/`_post`/
 //! `_patch`/`_delete` so that response headers (`Link`, `x-ratelimit-*`, `retry-after`) stay
-//! readable, and classifies failures in one place, [`classify`]. Responses are read into narrow
+//! readable, and classifies failures in one place, `classify`. Responses are read into narrow
 //! structs of our own: no octocrab model leaves this module, and a field GitHub adds or drops
 //! elsewhere in the object cannot break a read.
 //!

@@ -2,8 +2,8 @@
 //!
 //! Building an `AsyncGitlab` with a token calls `GET /api/v4/user`, so the client is built
 //! lazily on the first call and rebuilt on a later call if that failed: a GitLab outage at boot
-//! must not stop bosun. Every call goes through [`GitLabForge::query`], which applies the
-//! rate-limit gate and the timeout and classifies failures in one place, [`classify`].
+//! must not stop bosun. Every call goes through `GitLabForge::query`, which applies the
+//! rate-limit gate and the timeout and classifies failures in one place, `classify`.
 //! Responses are read into narrow structs of our own (the crate has no response models).
 
 use super::{DEFAULT_RATE_LIMIT_WAIT, DEFAULT_TIMEOUT, RateGate, status_error};

@@ -2,7 +2,7 @@
 //!
 //! Each adapter classifies every failure once, into [`ForgeError`], before it leaves the
 //! adapter; callers decide on retries from that alone and never retry on their own. Both
-//! adapters also keep a [`RateGate`]: after the forge names a rate-limit reset, they refuse
+//! adapters also keep a `RateGate`: after the forge names a rate-limit reset, they refuse
 //! every call until then without touching the network, as GitHub asks of integrations.
 
 pub mod github;

@@ -24,10 +24,10 @@ use bosun_plugins::{
     ItemKind, ItemRef, ItemState, Login, PingEvent, PrAction, PullRequestEvent, PushEvent,
     RepoPath, ReviewState,
 };
-use serde::de::{DeserializeOwned, IgnoredAny};
-use serde::{Deserialize, Deserializer};
+use serde::de::IgnoredAny;
+use serde::Deserialize;
 
-use super::{NormalizeError, Normalized};
+use super::{NormalizeError, Normalized, clip, ignored_action, malformed, need, null_as_default, parse};
 
 /// Turns one GitHub delivery into events; `event` is the `X-GitHub-Event` header.
 ///
@@ -500,59 +500,9 @@ fn required_login(user: Option<&User>, ev: &str, what: &str) -> Result<Login, No
 // ---------------------------------------------------------------------------------------------
 // Helpers.
 
-fn parse<T: DeserializeOwned>(ev: &str, body: &[u8]) -> Result<T, NormalizeError> {
-    serde_json::from_slice(body).map_err(|e| malformed(ev, json_reason(&e)))
-}
-
-/// Describes a serde error by its kind and position only: serde's messages can quote payload
-/// values, and a payload never reaches the logs.
-fn json_reason(e: &serde_json::Error) -> String {
-    use serde_json::error::Category;
-    let kind = match e.classify() {
-        Category::Io => "unreadable body",
-        Category::Syntax => "invalid JSON",
-        Category::Eof => "truncated JSON",
-        Category::Data => "unexpected JSON shape",
-    };
-    format!("{kind} at line {} column {}", e.line(), e.column())
-}
-
-/// Treats an explicit `null` like a missing field, which GitHub sends for empty lists in some
-/// eras.
-fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Deserialize<'de> + Default,
-{
-    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
-}
-
-fn need<T>(value: Option<T>, ev: &str, what: &str) -> Result<T, NormalizeError> {
-    value.ok_or_else(|| malformed(ev, format!("missing {what}")))
-}
-
 fn repo_path(ev: &str, full_name: Option<&str>) -> Result<RepoPath, NormalizeError> {
     let name = need(full_name, ev, "repository.full_name")?;
     RepoPath::parse(name).ok_or_else(|| malformed(ev, "invalid repository.full_name"))
-}
-
-fn malformed(ev: &str, reason: impl Into<String>) -> NormalizeError {
-    NormalizeError {
-        event: ev.to_string(),
-        reason: reason.into(),
-    }
-}
-
-fn ignored_action(ev: &str, action: &str) -> Normalized {
-    Normalized::Ignored(format!("{ev} action {:?} is not handled", clip(action)))
-}
-
-/// Bounds what a header or action value can put into a recorded reason.
-fn clip(s: &str) -> &str {
-    match s.char_indices().nth(64) {
-        Some((i, _)) => &s[..i],
-        None => s,
-    }
 }
 
 #[cfg(test)]

@@ -32,10 +32,10 @@ use bosun_plugins::{
     ItemKind, ItemRef, ItemState, Login, PrAction, PullRequestEvent, PushEvent, RepoPath,
     ReviewState,
 };
-use serde::de::{DeserializeOwned, IgnoredAny};
-use serde::{Deserialize, Deserializer};
+use serde::de::IgnoredAny;
+use serde::Deserialize;
 
-use super::{NormalizeError, Normalized};
+use super::{NormalizeError, Normalized, clip, ignored_action, malformed, need, null_as_default, parse};
 
 const MR_HOOK: &str = "Merge Request Hook";
 const NOTE_HOOK: &str = "Note Hook";
@@ -489,14 +489,14 @@ fn hook_item(
     attrs: &Attrs,
 ) -> Result<Item, NormalizeError> {
     let repo = repo_path(ev, h.project.as_ref())?;
-    let labels = h.labels.as_ref().or(attrs.labels.as_ref());
+    let labels = h.labels.as_deref().or(attrs.labels.as_deref());
     let assignees: Vec<Login> = match (&h.assignees, &h.assignee) {
         (Some(list), _) => list.iter().map(|u| login(Some(u))).collect(),
         (None, one) => one.iter().map(|u| login(Some(u))).collect(),
     };
     Ok(Item {
         author: hook_author(h, attrs),
-        labels: labels.map(|l| label_titles(l)).unwrap_or_default(),
+        labels: labels.map(label_titles).unwrap_or_default(),
         assignees,
         ..base_item(ev, kind, repo, attrs)?
     })
@@ -601,32 +601,6 @@ fn login(user: Option<&User>) -> Login {
 // ---------------------------------------------------------------------------------------------
 // Helpers.
 
-fn parse<T: DeserializeOwned>(ev: &str, body: &[u8]) -> Result<T, NormalizeError> {
-    serde_json::from_slice(body).map_err(|e| malformed(ev, json_reason(&e)))
-}
-
-/// Describes a serde error by its kind and position only: serde's messages can quote payload
-/// values, and a payload never reaches the logs.
-fn json_reason(e: &serde_json::Error) -> String {
-    use serde_json::error::Category;
-    let kind = match e.classify() {
-        Category::Io => "unreadable body",
-        Category::Syntax => "invalid JSON",
-        Category::Eof => "truncated JSON",
-        Category::Data => "unexpected JSON shape",
-    };
-    format!("{kind} at line {} column {}", e.line(), e.column())
-}
-
-/// Treats an explicit `null` like a missing field.
-fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Deserialize<'de> + Default,
-{
-    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
-}
-
 /// A hook whose body is some other kind than its header says (GitLab sends work items such as
 /// tasks as `Issue Hook` with `object_kind: work_item`) is ignored, not misread.
 fn unexpected_kind(ev: &str, found: Option<&str>, expected: &str) -> Option<Normalized> {
@@ -639,33 +613,10 @@ fn unexpected_kind(ev: &str, found: Option<&str>, expected: &str) -> Option<Norm
     }
 }
 
-fn need<T>(value: Option<T>, ev: &str, what: &str) -> Result<T, NormalizeError> {
-    value.ok_or_else(|| malformed(ev, format!("missing {what}")))
-}
-
 fn repo_path(ev: &str, project: Option<&Project>) -> Result<RepoPath, NormalizeError> {
     let path = project.and_then(|p| p.path_with_namespace.as_deref());
     let path = need(path, ev, "project.path_with_namespace")?;
     RepoPath::parse(path).ok_or_else(|| malformed(ev, "invalid project.path_with_namespace"))
-}
-
-fn malformed(ev: &str, reason: impl Into<String>) -> NormalizeError {
-    NormalizeError {
-        event: ev.to_string(),
-        reason: reason.into(),
-    }
-}
-
-fn ignored_action(ev: &str, action: &str) -> Normalized {
-    Normalized::Ignored(format!("{ev} action {:?} is not handled", clip(action)))
-}
-
-/// Bounds what a header or action value can put into a recorded reason.
-fn clip(s: &str) -> &str {
-    match s.char_indices().nth(64) {
-        Some((i, _)) => &s[..i],
-        None => s,
-    }
 }
 
 #[cfg(test)]

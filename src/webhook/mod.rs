@@ -8,6 +8,8 @@ pub mod github;
 pub mod gitlab;
 
 use bosun_plugins::Event;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer};
 
 /// The result of normalizing one delivery.
 #[derive(Debug, Clone, PartialEq)]
@@ -25,3 +27,56 @@ pub struct NormalizeError {
     pub event: String,
     pub reason: String,
 }
+
+// Helpers both normalizers share.
+
+pub(super) fn parse<T: DeserializeOwned>(ev: &str, body: &[u8]) -> Result<T, NormalizeError> {
+    serde_json::from_slice(body).map_err(|e| malformed(ev, json_reason(&e)))
+}
+
+/// Describes a serde error by its kind and position only: serde's messages can quote payload
+/// values, and a payload never reaches the logs.
+pub(super) fn json_reason(e: &serde_json::Error) -> String {
+    use serde_json::error::Category;
+    let kind = match e.classify() {
+        Category::Io => "unreadable body",
+        Category::Syntax => "invalid JSON",
+        Category::Eof => "truncated JSON",
+        Category::Data => "unexpected JSON shape",
+    };
+    format!("{kind} at line {} column {}", e.line(), e.column())
+}
+
+/// Treats an explicit `null` like a missing field, which GitHub sends for empty lists in some
+/// eras.
+pub(super) fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de> + Default,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
+pub(super) fn need<T>(value: Option<T>, ev: &str, what: &str) -> Result<T, NormalizeError> {
+    value.ok_or_else(|| malformed(ev, format!("missing {what}")))
+}
+
+pub(super) fn malformed(ev: &str, reason: impl Into<String>) -> NormalizeError {
+    NormalizeError {
+        event: ev.to_string(),
+        reason: reason.into(),
+    }
+}
+
+pub(super) fn ignored_action(ev: &str, action: &str) -> Normalized {
+    Normalized::Ignored(format!("{ev} action {:?} is not handled", clip(action)))
+}
+
+/// Bounds what a header or action value can put into a recorded reason.
+pub(super) fn clip(s: &str) -> &str {
+    match s.char_indices().nth(64) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
+}
+

@@ -3,5 +3,6 @@
 mod cli;
 mod hold;
 mod intake;
+mod processes;
 mod store;
 mod support;

@@ -137,6 +137,7 @@ api_url = "{forge_url}"
 "*" = ["TEST_GITHUB_SECRET"]
 [gitlab]
 url = "{forge_url}"
+allow_http = true
 [gitlab.webhook_tokens]
 "*" = ["TEST_GITLAB_TOKEN"]
 {extra}
@@ -320,3 +321,113 @@ pub fn gitlab_mr_note(iid: u64, author: &str, body: &str) -> Vec<u8> {
 
 pub const GITHUB_REPO: &str = "kubernetes/test-infra";
 pub const GITLAB_REPO: &str = "gitlab-org/hello-world";
+
+/// The `host:port` a Postgres URL points at.
+pub fn postgres_address(url: &str) -> String {
+    let parsed = reqwest::Url::parse(url).expect("a Postgres URL");
+    let host = parsed.host_str().unwrap_or("localhost");
+    format!("{host}:{}", parsed.port().unwrap_or(5432))
+}
+
+/// The same Postgres URL, pointed at `addr` (a [`ChaosProxy`]) instead.
+pub fn postgres_url_via(url: &str, addr: std::net::SocketAddr) -> String {
+    let mut parsed = reqwest::Url::parse(url).expect("a Postgres URL");
+    parsed.set_ip_host(addr.ip()).expect("a URL with a host");
+    parsed.set_port(Some(addr.port())).expect("a URL with a host");
+    parsed.to_string()
+}
+
+/// A TCP proxy in front of Postgres for outage tests. While up it forwards every connection;
+/// [`ChaosProxy::cut`] drops every open connection and then accepts new ones without ever
+/// answering (a network partition: clients wait for their own timeouts); [`ChaosProxy::restore`]
+/// forwards again. The proxy runs on the test's runtime and stops with it or when dropped.
+pub struct ChaosProxy {
+    addr: std::net::SocketAddr,
+    state: Arc<tokio::sync::watch::Sender<ProxyState>>,
+    accept: tokio::task::JoinHandle<()>,
+}
+
+/// Whether the proxy forwards; `epoch` changes on every switch, ending the connections of the
+/// previous epoch.
+#[derive(Debug, Clone, Copy)]
+struct ProxyState {
+    up: bool,
+    epoch: u64,
+}
+
+impl ChaosProxy {
+    /// Listens on `127.0.0.1:0` and forwards to `upstream` (`host:port`).
+    pub async fn start(upstream: &str) -> ChaosProxy {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("chaos proxy: bind 127.0.0.1:0");
+        let addr = listener.local_addr().expect("chaos proxy: a bound socket has an address");
+        let (state, _) = tokio::sync::watch::channel(ProxyState { up: true, epoch: 0 });
+        let state = Arc::new(state);
+        let upstream = upstream.to_string();
+        let accept = tokio::spawn({
+            let state = state.clone();
+            async move {
+                loop {
+                    if let Ok((inbound, _)) = listener.accept().await {
+                        tokio::spawn(proxy_connection(inbound, upstream.clone(), state.subscribe()));
+                    }
+                }
+            }
+        });
+        ChaosProxy { addr, state, accept }
+    }
+
+    /// Where clients connect.
+    pub fn addr(&self) -> std::net::SocketAddr {
+        self.addr
+    }
+
+    /// The database becomes unreachable: open connections are dropped, new ones hang.
+    pub fn cut(&self) {
+        self.state.send_modify(|s| {
+            s.up = false;
+            s.epoch += 1;
+        });
+    }
+
+    /// The database is reachable again (connections that hung during the cut are dropped).
+    pub fn restore(&self) {
+        self.state.send_modify(|s| {
+            s.up = true;
+            s.epoch += 1;
+        });
+    }
+}
+
+impl Drop for ChaosProxy {
+    fn drop(&mut self) {
+        self.accept.abort();
+        // Ends every connection, whatever its epoch.
+        self.state.send_modify(|s| {
+            s.up = false;
+            s.epoch += 1;
+        });
+    }
+}
+
+/// Forwards one connection until the proxy switches; while cut, holds it unanswered.
+async fn proxy_connection(
+    mut inbound: tokio::net::TcpStream,
+    upstream: String,
+    mut state: tokio::sync::watch::Receiver<ProxyState>,
+) {
+    let at = *state.borrow_and_update();
+    let switched = async move {
+        let _ = state.wait_for(|s| s.epoch != at.epoch).await;
+    };
+    if !at.up {
+        switched.await;
+        return;
+    }
+    let Ok(mut outbound) = tokio::net::TcpStream::connect(&upstream).await else { return };
+    tokio::select! {
+        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+        _ = switched => {}
+    }
+}
