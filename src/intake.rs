@@ -5,6 +5,7 @@
 
 use crate::store::{InsertOutcome, NewDelivery, Store, StoreError};
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
 type Reply = oneshot::Sender<Result<InsertOutcome, StoreError>>;
@@ -17,6 +18,11 @@ pub struct Intake {
 
 /// Largest batch one transaction carries.
 const MAX_BATCH: usize = 256;
+
+/// The longest a batch may take to commit. Forges give a webhook 10 s; past this the requests
+/// get 503 (and the forge redelivers, which is deduplicated even if the commit did land), so a
+/// database that stops answering cannot leave webhooks hanging.
+pub const COMMIT_DEADLINE: Duration = Duration::from_secs(5);
 
 impl Intake {
     /// Starts the collector. `concurrent_commits` transactions may be in flight at once (1 for
@@ -34,15 +40,27 @@ impl Intake {
             .send((delivery, reply))
             .await
             .map_err(|_| StoreError::Unavailable("intake stopped".into()))?;
-        answer.await.map_err(|_| StoreError::Unavailable("intake stopped".into()))?
+        // The commit deadline bounds the answer; the extra second covers waiting for a slot.
+        match tokio::time::timeout(COMMIT_DEADLINE + Duration::from_secs(1), answer).await {
+            Ok(answer) => answer.map_err(|_| StoreError::Unavailable("intake stopped".into()))?,
+            Err(_) => Err(StoreError::Unavailable(
+                "the database did not commit in time".into(),
+            )),
+        }
     }
 }
 
-async fn collect(store: Arc<dyn Store>, mut rx: mpsc::Receiver<(NewDelivery, Reply)>, concurrent: usize) {
+async fn collect(
+    store: Arc<dyn Store>,
+    mut rx: mpsc::Receiver<(NewDelivery, Reply)>,
+    concurrent: usize,
+) {
     let permits = Arc::new(Semaphore::new(concurrent));
     loop {
         // Wait for a commit slot first, so requests pile up into the next batch meanwhile.
-        let Ok(permit) = permits.clone().acquire_owned().await else { return };
+        let Ok(permit) = permits.clone().acquire_owned().await else {
+            return;
+        };
         let Some(first) = rx.recv().await else { return };
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -54,7 +72,15 @@ async fn collect(store: Arc<dyn Store>, mut rx: mpsc::Receiver<(NewDelivery, Rep
         let store = store.clone();
         tokio::spawn(async move {
             let (deliveries, replies): (Vec<NewDelivery>, Vec<Reply>) = batch.into_iter().unzip();
-            let result = store.insert_deliveries(&deliveries).await;
+            let result =
+                match tokio::time::timeout(COMMIT_DEADLINE, store.insert_deliveries(&deliveries))
+                    .await
+                {
+                    Ok(result) => result,
+                    Err(_) => Err(StoreError::Unavailable(
+                        "the database did not commit in time".into(),
+                    )),
+                };
             metrics::histogram!("bosun_intake_batch_size").record(deliveries.len() as f64);
             match result {
                 Ok(outcomes) => {

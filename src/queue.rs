@@ -3,16 +3,24 @@
 //! backoff and jitter, never sooner than the forge asked.
 
 use crate::config::Settings;
-use crate::forge::Forges;
 use crate::executor::{Applied, ExecError, apply_action};
-use crate::store::{ClaimedDelivery, FinalStatus, PlannedAction, PullRequestState, Store, StoreError};
+use crate::forge::Forges;
+use crate::store::{
+    ClaimedDelivery, FinalStatus, PlannedAction, PullRequestState, Store, StoreError,
+};
 use crate::webhook::{self, Normalized};
-use bosun_plugins::{Action, Context, Event, Forge, ForgeError, ForgeRead, ForgeKind, ItemState, Login, Plugin, PluginError};
+use bosun_plugins::{
+    Action, Context, Event, Forge, ForgeError, ForgeKind, ForgeRead, ItemState, Login, Plugin,
+    PluginError,
+};
 use rand::Rng;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{Notify, watch};
 use tracing::Instrument;
+
+/// The longest a worker waits on one store call before treating the store as unavailable.
+const STORE_DEADLINE: Duration = Duration::from_secs(10);
 
 /// What every worker shares.
 pub struct Engine {
@@ -27,13 +35,21 @@ pub struct Engine {
 /// Why a delivery did not finish this time.
 enum Outcome {
     Finished(FinalStatus, Option<String>),
-    Retry { error: String, after: Option<Duration> },
+    Retry {
+        error: String,
+        after: Option<Duration>,
+    },
 }
 
 impl Engine {
     /// Runs one worker until `stop` turns true; the delivery in hand is given `grace` to finish
     /// and is released for another worker if it does not.
-    pub async fn run_worker(self: Arc<Self>, worker_id: String, mut stop: watch::Receiver<bool>, grace: Duration) {
+    pub async fn run_worker(
+        self: Arc<Self>,
+        worker_id: String,
+        mut stop: watch::Receiver<bool>,
+        grace: Duration,
+    ) {
         let poll = Duration::from_millis(self.settings.queue.poll_interval_ms.max(10));
         let lease = Duration::from_secs(self.settings.queue.lease_seconds);
         let mut store_backoff = Duration::from_millis(100);
@@ -42,7 +58,14 @@ impl Engine {
                 return;
             }
             let notified = self.work_available.notified();
-            match self.store.claim_next_delivery(&worker_id, lease).await {
+            let claim = tokio::time::timeout(
+                STORE_DEADLINE,
+                self.store.claim_next_delivery(&worker_id, lease),
+            );
+            let claimed = claim
+                .await
+                .unwrap_or_else(|_| Err(StoreError::Unavailable("claim timed out".into())));
+            match claimed {
                 Ok(Some(delivery)) => {
                     store_backoff = Duration::from_millis(100);
                     let id = delivery.id;
@@ -132,7 +155,8 @@ impl Engine {
     fn backoff(&self, attempts: i32, hint: Option<Duration>) -> Duration {
         let q = &self.settings.queue;
         let exp = 2u64.saturating_pow(attempts.saturating_sub(1).clamp(0, 30) as u32);
-        let step = Duration::from_millis(q.backoff_base_ms.saturating_mul(exp)).min(Duration::from_secs(q.backoff_max_seconds));
+        let step = Duration::from_millis(q.backoff_base_ms.saturating_mul(exp))
+            .min(Duration::from_secs(q.backoff_max_seconds));
         let jittered = step.mul_f64(rand::rng().random_range(0.5..=1.0));
         hint.map_or(jittered, |h| jittered.max(h))
     }
@@ -144,11 +168,16 @@ impl Engine {
         };
         let events = match normalized {
             Ok(Normalized::Events(events)) => events,
-            Ok(Normalized::Ignored(reason)) => return Ok(Outcome::Finished(FinalStatus::Ignored, Some(reason))),
+            Ok(Normalized::Ignored(reason)) => {
+                return Ok(Outcome::Finished(FinalStatus::Ignored, Some(reason)));
+            }
             Err(e) => return Ok(Outcome::Finished(FinalStatus::Failed, Some(e.to_string()))),
         };
         let Some(forge) = self.forges.get(delivery.forge).cloned() else {
-            return Ok(Outcome::Finished(FinalStatus::Failed, Some(format!("{} is not configured", delivery.forge))));
+            return Ok(Outcome::Finished(
+                FinalStatus::Failed,
+                Some(format!("{} is not configured", delivery.forge)),
+            ));
         };
         let mut problems = Vec::new();
         if !delivery.decided {
@@ -157,36 +186,69 @@ impl Engine {
                     problems.extend(plugin_errors);
                     self.store.record_decision(delivery.id, &planned).await?;
                 }
-                Err(e) => return Ok(Outcome::Retry { after: e.retry_after(), error: e.to_string() }),
+                Err(e) => {
+                    return Ok(Outcome::Retry {
+                        after: e.retry_after(),
+                        error: e.to_string(),
+                    });
+                }
             }
         }
         let repo = events.first().and_then(Event::repo).cloned();
         let dry_run = self.settings.is_dry_run(delivery.forge, repo.as_ref());
         let actions = self.store.delivery_actions(delivery.id).await?;
-        for stored in actions.iter().filter(|a| matches!(a.outcome, crate::store::ActionOutcome::Pending | crate::store::ActionOutcome::Applying)) {
+        for stored in actions.iter().filter(|a| {
+            matches!(
+                a.outcome,
+                crate::store::ActionOutcome::Pending | crate::store::ActionOutcome::Applying
+            )
+        }) {
             match apply_action(self.store.as_ref(), forge.as_ref(), stored, dry_run).await {
                 Ok(Applied::Done { .. }) => {}
-                Ok(Applied::Failed(e)) => problems.push(format!("{} {}: {e}", stored.plugin, stored.kind)),
-                Err(ExecError::Forge(e)) => return Ok(Outcome::Retry { after: e.retry_after(), error: e.to_string() }),
+                Ok(Applied::Failed(e)) => {
+                    problems.push(format!("{} {}: {e}", stored.plugin, stored.kind))
+                }
+                Err(ExecError::Forge(e)) => {
+                    return Ok(Outcome::Retry {
+                        after: e.retry_after(),
+                        error: e.to_string(),
+                    });
+                }
                 Err(ExecError::Store(e)) => return Err(e),
             }
         }
-        self.remember_pull_requests(&events, &actions, dry_run).await?;
+        self.remember_pull_requests(&events, &actions, dry_run)
+            .await?;
         if problems.is_empty() {
             Ok(Outcome::Finished(FinalStatus::Done, None))
         } else {
-            Ok(Outcome::Finished(FinalStatus::Failed, Some(problems.join("; "))))
+            Ok(Outcome::Finished(
+                FinalStatus::Failed,
+                Some(problems.join("; ")),
+            ))
         }
     }
 
     /// Runs every enabled plugin on every event. A retryable read failure retries the whole
     /// delivery (nothing was written yet); a permanent plugin failure is reported and the other
     /// plugins' actions still go ahead.
-    async fn decide(&self, events: &[Event], live: &dyn Forge) -> Result<(Vec<PlannedAction>, Vec<String>), ForgeError> {
+    async fn decide(
+        &self,
+        events: &[Event],
+        live: &dyn Forge,
+    ) -> Result<(Vec<PlannedAction>, Vec<String>), ForgeError> {
         let mut planned = Vec::new();
         let mut problems = Vec::new();
-        let has_token = events.first().and_then(|e| self.settings.forge(e.forge())).is_some_and(|f| f.token.is_some());
-        let snapshot = events.iter().find_map(Event::item).map(|i| WebhookSnapshot { labels: i.labels.clone() });
+        let has_token = events
+            .first()
+            .and_then(|e| self.settings.forge(e.forge()))
+            .is_some_and(|f| f.token.is_some());
+        let snapshot = events
+            .iter()
+            .find_map(Event::item)
+            .map(|i| WebhookSnapshot {
+                labels: i.labels.clone(),
+            });
         let forge: &dyn ForgeRead = match (&snapshot, has_token) {
             (Some(snapshot), false) => snapshot,
             _ => live,
@@ -202,16 +264,29 @@ impl Engine {
             }
             let Some(repo) = event.repo() else { continue };
             let enabled = self.settings.plugins.enabled_for(repo);
-            for plugin in self.plugins.iter().filter(|p| enabled.iter().any(|e| e == p.name())) {
+            for plugin in self
+                .plugins
+                .iter()
+                .filter(|p| enabled.iter().any(|e| e == p.name()))
+            {
                 let settings = self.settings.plugins.settings_for(plugin.name(), repo);
-                let cx = Context { forge, settings: &settings, bot: &bot };
+                let cx = Context {
+                    forge,
+                    settings: &settings,
+                    bot: &bot,
+                };
                 match plugin.handle(event, &cx).await {
                     Ok(actions) => {
-                        let seq_base = planned.iter().filter(|p: &&PlannedAction| p.plugin == plugin.name()).count() as i32;
-                        planned.extend(actions.into_iter().enumerate().map(|(i, action)| PlannedAction {
-                            plugin: plugin.name().to_string(),
-                            seq: seq_base + i as i32,
-                            action,
+                        let seq_base = planned
+                            .iter()
+                            .filter(|p: &&PlannedAction| p.plugin == plugin.name())
+                            .count() as i32;
+                        planned.extend(actions.into_iter().enumerate().map(|(i, action)| {
+                            PlannedAction {
+                                plugin: plugin.name().to_string(),
+                                seq: seq_base + i as i32,
+                                action,
+                            }
                         }));
                     }
                     Err(PluginError::Forge(e)) if e.is_retryable() => return Err(e),
@@ -224,16 +299,29 @@ impl Engine {
 
     /// Comments by bosun itself or by configured bot accounts are never acted on.
     fn is_from_a_bot(&self, event: &Event, bot: &Login) -> bool {
-        let Event::Comment(c) = event else { return false };
+        let Event::Comment(c) = event else {
+            return false;
+        };
         let author = Login::new(c.author.without_bot_suffix());
         author == Login::new(bot.without_bot_suffix())
-            || self.settings.bot_accounts.iter().any(|b| Login::new(b) == c.author || Login::new(b) == author)
+            || self
+                .settings
+                .bot_accounts
+                .iter()
+                .any(|b| Login::new(b) == c.author || Login::new(b) == author)
     }
 
     /// Keeps `pull_requests` current: state and head from the event, labels as the event saw
     /// them with this delivery's applied label actions folded in.
-    async fn remember_pull_requests(&self, events: &[Event], before: &[crate::store::StoredAction], dry_run: bool) -> Result<(), StoreError> {
-        let Some(item) = events.iter().find_map(Event::item).filter(|i| i.is_pr()) else { return Ok(()) };
+    async fn remember_pull_requests(
+        &self,
+        events: &[Event],
+        before: &[crate::store::StoredAction],
+        dry_run: bool,
+    ) -> Result<(), StoreError> {
+        let Some(item) = events.iter().find_map(Event::item).filter(|i| i.is_pr()) else {
+            return Ok(());
+        };
         let head_sha = events.iter().find_map(|e| match e {
             Event::PullRequest(p) if !p.head_sha.is_empty() => Some(p.head_sha.clone()),
             _ => None,
@@ -242,8 +330,14 @@ impl Engine {
         if !dry_run {
             for stored in before {
                 match &stored.action {
-                    Action::AddLabel { label, .. } if !labels.iter().any(|l| l.eq_ignore_ascii_case(label)) => labels.push(label.clone()),
-                    Action::RemoveLabel { label, .. } => labels.retain(|l| !l.eq_ignore_ascii_case(label)),
+                    Action::AddLabel { label, .. }
+                        if !labels.iter().any(|l| l.eq_ignore_ascii_case(label)) =>
+                    {
+                        labels.push(label.clone())
+                    }
+                    Action::RemoveLabel { label, .. } => {
+                        labels.retain(|l| !l.eq_ignore_ascii_case(label))
+                    }
                     _ => {}
                 }
             }
@@ -277,7 +371,10 @@ impl ForgeRead for WebhookSnapshot {
     async fn labels(&self, _item: &bosun_plugins::ItemRef) -> Result<Vec<String>, ForgeError> {
         Ok(self.labels.clone())
     }
-    async fn comments(&self, _item: &bosun_plugins::ItemRef) -> Result<Vec<bosun_plugins::BotComment>, ForgeError> {
+    async fn comments(
+        &self,
+        _item: &bosun_plugins::ItemRef,
+    ) -> Result<Vec<bosun_plugins::BotComment>, ForgeError> {
         Ok(Vec::new())
     }
     async fn bot_login(&self) -> Result<Login, ForgeError> {

@@ -55,7 +55,10 @@ fn delivery_record(row: &sqlx::postgres::PgRow) -> Result<DeliveryRecord, StoreE
 #[async_trait]
 impl Store for PgStore {
     async fn migrate(&self) -> Result<(), StoreError> {
-        MIGRATOR.run(&self.pool).await.map_err(|e| StoreError::Unavailable(e.to_string()))
+        MIGRATOR
+            .run(&self.pool)
+            .await
+            .map_err(|e| StoreError::Unavailable(e.to_string()))
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
@@ -63,9 +66,17 @@ impl Store for PgStore {
         Ok(())
     }
 
-    async fn insert_deliveries(&self, batch: &[NewDelivery]) -> Result<Vec<InsertOutcome>, StoreError> {
+    async fn insert_deliveries(
+        &self,
+        batch: &[NewDelivery],
+    ) -> Result<Vec<InsertOutcome>, StoreError> {
         let first = first_occurrences(batch);
-        let unique: Vec<&NewDelivery> = batch.iter().zip(&first).filter(|(_, f)| **f).map(|(d, _)| d).collect();
+        let unique: Vec<&NewDelivery> = batch
+            .iter()
+            .zip(&first)
+            .filter(|(_, f)| **f)
+            .map(|(d, _)| d)
+            .collect();
         let mut qb = QueryBuilder::<sqlx::Postgres>::new(
             "INSERT INTO deliveries (delivery_id, forge, event, repo, number, item_key, headers, payload) ",
         );
@@ -81,23 +92,34 @@ impl Store for PgStore {
         });
         qb.push(" ON CONFLICT (delivery_id) DO NOTHING RETURNING delivery_id");
         let rows = qb.build().fetch_all(&self.pool).await?;
-        let inserted: HashSet<String> = rows.iter().map(|r| r.try_get("delivery_id")).collect::<Result<_, _>>()?;
+        let inserted: HashSet<String> = rows
+            .iter()
+            .map(|r| r.try_get("delivery_id"))
+            .collect::<Result<_, _>>()?;
         Ok(outcomes(batch, &first, &inserted))
     }
 
-    async fn claim_next_delivery(&self, worker: &str, lease: Duration) -> Result<Option<ClaimedDelivery>, StoreError> {
+    async fn claim_next_delivery(
+        &self,
+        worker: &str,
+        lease: Duration,
+    ) -> Result<Option<ClaimedDelivery>, StoreError> {
         let row = sqlx::query(
-            "WITH next AS (
-                SELECT d.id FROM deliveries d
-                WHERE d.status IN ('queued', 'running')
-                  AND ((d.status = 'queued' AND d.run_after <= now())
-                       OR (d.status = 'running' AND d.lease_until < now()))
-                  AND NOT EXISTS (
-                      SELECT 1 FROM deliveries o
-                      WHERE o.item_key = d.item_key AND o.id < d.id AND o.status IN ('queued', 'running'))
+            // The head of each item's queue is found with one ordered pass over the pending
+            // index (DISTINCT ON), so the plan does not depend on table statistics: a
+            // correlated NOT EXISTS per row degrades badly on a fresh, unanalyzed table.
+            "WITH heads AS (
+                SELECT DISTINCT ON (item_key) id, status, run_after, lease_until
+                FROM deliveries
+                WHERE status IN ('queued', 'running')
+                ORDER BY item_key, id),
+             next AS (
+                SELECT d.id FROM deliveries d JOIN heads h ON h.id = d.id
+                WHERE (h.status = 'queued' AND h.run_after <= now())
+                   OR (h.status = 'running' AND h.lease_until < now())
                 ORDER BY d.id
                 LIMIT 1
-                FOR UPDATE SKIP LOCKED)
+                FOR UPDATE OF d SKIP LOCKED)
              UPDATE deliveries d
              SET status = 'running', attempts = d.attempts + 1, lease_owner = $1,
                  lease_until = now() + make_interval(secs => $2), started_at = coalesce(d.started_at, now())
@@ -124,7 +146,13 @@ impl Store for PgStore {
         }))
     }
 
-    async fn finish_delivery(&self, id: i64, worker: &str, status: FinalStatus, note: Option<&str>) -> Result<bool, StoreError> {
+    async fn finish_delivery(
+        &self,
+        id: i64,
+        worker: &str,
+        status: FinalStatus,
+        note: Option<&str>,
+    ) -> Result<bool, StoreError> {
         let r = sqlx::query(
             "UPDATE deliveries SET status = $3, last_error = coalesce($4, last_error), finished_at = now(),
                     lease_owner = NULL, lease_until = NULL
@@ -139,7 +167,13 @@ impl Store for PgStore {
         Ok(r.rows_affected() == 1)
     }
 
-    async fn retry_delivery(&self, id: i64, worker: &str, error: &str, delay: Duration) -> Result<bool, StoreError> {
+    async fn retry_delivery(
+        &self,
+        id: i64,
+        worker: &str,
+        error: &str,
+        delay: Duration,
+    ) -> Result<bool, StoreError> {
         let r = sqlx::query(
             "UPDATE deliveries SET status = 'queued', last_error = $3, run_after = now() + make_interval(secs => $4),
                     lease_owner = NULL, lease_until = NULL
@@ -182,7 +216,10 @@ impl Store for PgStore {
             .execute(&mut *tx)
             .await?;
         }
-        sqlx::query("UPDATE deliveries SET decided = TRUE WHERE id = $1").bind(id).execute(&mut *tx).await?;
+        sqlx::query("UPDATE deliveries SET decided = TRUE WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -211,7 +248,13 @@ impl Store for PgStore {
             .collect()
     }
 
-    async fn set_action_outcome(&self, action_id: i64, outcome: ActionOutcome, error: Option<&str>, forge_calls: i32) -> Result<(), StoreError> {
+    async fn set_action_outcome(
+        &self,
+        action_id: i64,
+        outcome: ActionOutcome,
+        error: Option<&str>,
+        forge_calls: i32,
+    ) -> Result<(), StoreError> {
         sqlx::query(
             "UPDATE actions SET outcome = $2, error = $3, forge_calls = forge_calls + $4,
                     applied_at = CASE WHEN $2 IN ('applied', 'dry-run') THEN now() ELSE applied_at END
@@ -227,7 +270,8 @@ impl Store for PgStore {
     }
 
     async fn upsert_pull_request(&self, pr: &PullRequestState) -> Result<(), StoreError> {
-        let labels = serde_json::to_string(&pr.labels).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let labels =
+            serde_json::to_string(&pr.labels).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         sqlx::query(
             "INSERT INTO pull_requests (forge, repo, number, state, head_sha, labels, updated_at)
              VALUES ($1, $2, $3, $4, $5, $6, now())
@@ -245,7 +289,12 @@ impl Store for PgStore {
         Ok(())
     }
 
-    async fn pull_request(&self, forge: ForgeKind, repo: &str, number: i64) -> Result<Option<PullRequestState>, StoreError> {
+    async fn pull_request(
+        &self,
+        forge: ForgeKind,
+        repo: &str,
+        number: i64,
+    ) -> Result<Option<PullRequestState>, StoreError> {
         let row = sqlx::query("SELECT state, head_sha, labels FROM pull_requests WHERE forge = $1 AND repo = $2 AND number = $3")
             .bind(forge.as_str())
             .bind(repo)
@@ -260,21 +309,35 @@ impl Store for PgStore {
             number,
             state: row.try_get("state")?,
             head_sha: row.try_get("head_sha")?,
-            labels: serde_json::from_str(&labels).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            labels: serde_json::from_str(&labels)
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?,
         }))
     }
 
     async fn delivery(&self, delivery_id: &str) -> Result<Option<DeliveryRecord>, StoreError> {
-        let sql = sqlx::AssertSqlSafe(format!("SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE delivery_id = $1"));
-        let row = sqlx::query(sql).bind(delivery_id).fetch_optional(&self.pool).await?;
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE delivery_id = $1"
+        ));
+        let row = sqlx::query(sql)
+            .bind(delivery_id)
+            .fetch_optional(&self.pool)
+            .await?;
         row.as_ref().map(delivery_record).transpose()
     }
 
-    async fn recent_deliveries(&self, limit: i64, before_id: Option<i64>) -> Result<Vec<DeliveryRecord>, StoreError> {
+    async fn recent_deliveries(
+        &self,
+        limit: i64,
+        before_id: Option<i64>,
+    ) -> Result<Vec<DeliveryRecord>, StoreError> {
         let sql = sqlx::AssertSqlSafe(format!(
             "SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE ($2::BIGINT IS NULL OR id < $2) ORDER BY id DESC LIMIT $1"
         ));
-        let rows = sqlx::query(sql).bind(limit).bind(before_id).fetch_all(&self.pool).await?;
+        let rows = sqlx::query(sql)
+            .bind(limit)
+            .bind(before_id)
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter().map(delivery_record).collect()
     }
 
@@ -316,7 +379,11 @@ impl Store for PgStore {
     }
 
     async fn status_counts(&self) -> Result<BTreeMap<String, i64>, StoreError> {
-        let rows = sqlx::query("SELECT status, count(*) AS n FROM deliveries GROUP BY status").fetch_all(&self.pool).await?;
-        rows.iter().map(|r| Ok((r.try_get("status")?, r.try_get("n")?))).collect()
+        let rows = sqlx::query("SELECT status, count(*) AS n FROM deliveries GROUP BY status")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("status")?, r.try_get("n")?)))
+            .collect()
     }
 }

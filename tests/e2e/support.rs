@@ -40,7 +40,9 @@ pub fn databases() -> Vec<Db> {
 
 /// The Postgres server tests use, when enabled.
 pub fn postgres_server() -> Option<String> {
-    std::env::var("BOSUN_TEST_POSTGRES").ok().filter(|s| !s.is_empty())
+    std::env::var("BOSUN_TEST_POSTGRES")
+        .ok()
+        .filter(|s| !s.is_empty())
 }
 
 /// A fresh database URL; Postgres databases are created here and dropped by [`TestDb`].
@@ -56,7 +58,11 @@ impl TestDb {
             Db::Sqlite => {
                 let dir = tempfile::tempdir().expect("temp dir");
                 let url = format!("sqlite://{}", dir.path().join("bosun.db").display());
-                TestDb { url, _dir: Some(dir), pg_name: None }
+                TestDb {
+                    url,
+                    _dir: Some(dir),
+                    pg_name: None,
+                }
             }
             Db::Postgres => {
                 let server = postgres_server().expect("BOSUN_TEST_POSTGRES");
@@ -70,7 +76,11 @@ impl TestDb {
                     .expect("create test database");
                 let url = replace_db_name(&server, &name);
                 note_postgres_use(&name);
-                TestDb { url, _dir: None, pg_name: Some(name) }
+                TestDb {
+                    url,
+                    _dir: None,
+                    pg_name: Some(name),
+                }
             }
         }
     }
@@ -78,15 +88,22 @@ impl TestDb {
 
 impl Drop for TestDb {
     fn drop(&mut self) {
-        let (Some(name), Some(server)) = (self.pg_name.take(), postgres_server()) else { return };
+        let (Some(name), Some(server)) = (self.pg_name.take(), postgres_server()) else {
+            return;
+        };
         // Dropped from a plain thread: Drop may run inside or outside a runtime.
         let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
             rt.block_on(async {
                 if let Ok(admin) = sqlx::PgPool::connect(&server).await {
-                    let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
-                        .execute(&admin)
-                        .await;
+                    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                    )))
+                    .execute(&admin)
+                    .await;
                 }
             })
         })
@@ -98,7 +115,11 @@ impl Drop for TestDb {
 pub fn note_postgres_use(name: &str) {
     if let Ok(path) = std::env::var("BOSUN_TEST_PG_LOG") {
         use std::io::Write;
-        if let Ok(mut f) = std::fs::OpenOptions::new().append(true).create(true).open(path) {
+        if let Ok(mut f) = std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(path)
+        {
             let _ = writeln!(f, "{name}");
         }
     }
@@ -106,7 +127,9 @@ pub fn note_postgres_use(name: &str) {
 
 /// Swaps the database name in a Postgres URL.
 pub fn replace_db_name(url: &str, name: &str) -> String {
-    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
     let prefix = base.rsplit_once('/').map_or(base, |(p, _)| p);
     match query {
         Some(q) => format!("{prefix}/{name}?{q}"),
@@ -205,7 +228,15 @@ pub async fn spawn_bosun(options: Options) -> TestBosun {
     let task = tokio::spawn(app.run_until(async move {
         let _ = stopped.await;
     }));
-    TestBosun { forge, store, port, http: reqwest::Client::new(), stop: Some(stop), task: Some(task), _db: db }
+    TestBosun {
+        forge,
+        store,
+        port,
+        http: reqwest::Client::new(),
+        stop: Some(stop),
+        task: Some(task),
+        _db: db,
+    }
 }
 
 impl TestBosun {
@@ -223,7 +254,13 @@ impl TestBosun {
     }
 
     /// Posts a payload as the forge would; returns status and body.
-    pub async fn post(&self, forge: ForgeKind, event: &str, delivery_id: &str, body: &[u8]) -> (u16, String) {
+    pub async fn post(
+        &self,
+        forge: ForgeKind,
+        event: &str,
+        delivery_id: &str,
+        body: &[u8],
+    ) -> (u16, String) {
         let (send_forge, secret) = match forge {
             ForgeKind::GitHub => (SendForge::Github, GITHUB_SECRET),
             ForgeKind::GitLab => (SendForge::Gitlab, GITLAB_TOKEN),
@@ -239,16 +276,26 @@ impl TestBosun {
 
     /// Waits until every stored delivery has finished (none queued or running).
     pub async fn run_until_idle(&self) {
-        wait_until("all deliveries finished", Duration::from_secs(30), || async {
-            let counts = self.store.status_counts().await.expect("counts");
-            counts.get("queued").copied().unwrap_or(0) + counts.get("running").copied().unwrap_or(0) == 0
-        })
+        wait_until(
+            "all deliveries finished",
+            Duration::from_secs(30),
+            || async {
+                let counts = self.store.status_counts().await.expect("counts");
+                counts.get("queued").copied().unwrap_or(0)
+                    + counts.get("running").copied().unwrap_or(0)
+                    == 0
+            },
+        )
         .await;
     }
 
     /// The stored status of a delivery.
     pub async fn status_of(&self, delivery_id: &str) -> Option<String> {
-        self.store.delivery(delivery_id).await.expect("store").map(|d| d.status)
+        self.store
+            .delivery(delivery_id)
+            .await
+            .expect("store")
+            .map(|d| d.status)
     }
 
     /// Stops bosun and reports an error the service ended with.
@@ -257,10 +304,15 @@ impl TestBosun {
             let _ = stop.send(());
         }
         if let Some(task) = self.task.take() {
-            task.await.expect("bosun task").expect("bosun stopped cleanly");
+            task.await
+                .expect("bosun task")
+                .expect("bosun stopped cleanly");
         }
         let unrouted = self.forge.unrouted_requests();
-        assert!(unrouted.is_empty(), "the fake forge could not serve: {unrouted:?}");
+        assert!(
+            unrouted.is_empty(),
+            "the fake forge could not serve: {unrouted:?}"
+        );
     }
 }
 
@@ -287,7 +339,8 @@ pub fn fixtures() -> PathBuf {
 
 /// A fixture as JSON, to patch.
 pub fn fixture(path: &str) -> Value {
-    let text = std::fs::read(fixtures().join(path)).unwrap_or_else(|e| panic!("fixture {path}: {e}"));
+    let text =
+        std::fs::read(fixtures().join(path)).unwrap_or_else(|e| panic!("fixture {path}: {e}"));
     serde_json::from_slice(&text).expect("fixture is JSON")
 }
 
@@ -298,7 +351,9 @@ pub fn fixture_bytes(path: &str) -> Vec<u8> {
 
 /// Sets a field by JSON pointer (creating nothing).
 pub fn patch(value: &mut Value, pointer: &str, new: Value) {
-    *value.pointer_mut(pointer).unwrap_or_else(|| panic!("fixture has no {pointer}")) = new;
+    *value
+        .pointer_mut(pointer)
+        .unwrap_or_else(|| panic!("fixture has no {pointer}")) = new;
 }
 
 /// A GitHub PR comment (from a real Prow delivery) with a new body, author and number.
@@ -333,26 +388,36 @@ pub fn postgres_address(url: &str) -> String {
 pub fn postgres_url_via(url: &str, addr: std::net::SocketAddr) -> String {
     let mut parsed = reqwest::Url::parse(url).expect("a Postgres URL");
     parsed.set_ip_host(addr.ip()).expect("a URL with a host");
-    parsed.set_port(Some(addr.port())).expect("a URL with a host");
+    parsed
+        .set_port(Some(addr.port()))
+        .expect("a URL with a host");
     parsed.to_string()
 }
 
-/// A TCP proxy in front of Postgres for outage tests. While up it forwards every connection;
-/// [`ChaosProxy::cut`] drops every open connection and then accepts new ones without ever
-/// answering (a network partition: clients wait for their own timeouts); [`ChaosProxy::restore`]
-/// forwards again. The proxy runs on the test's runtime and stops with it or when dropped.
+/// A TCP proxy in front of Postgres for outage tests. While up it forwards every connection.
+/// [`ChaosProxy::cut`] drops every open connection (the client sees a reset) and
+/// [`ChaosProxy::freeze`] keeps them open but forwards nothing more (a partition that silently
+/// loses packets); either way new connections are then accepted and never answered, so clients
+/// wait for their own timeouts. [`ChaosProxy::restore`] drops whatever was held and forwards
+/// again. The proxy runs on the test's runtime and stops with it or when dropped.
 pub struct ChaosProxy {
     addr: std::net::SocketAddr,
     state: Arc<tokio::sync::watch::Sender<ProxyState>>,
     accept: tokio::task::JoinHandle<()>,
 }
 
-/// Whether the proxy forwards; `epoch` changes on every switch, ending the connections of the
-/// previous epoch.
+/// What the proxy does now; `epoch` changes on every switch, so connections notice it.
 #[derive(Debug, Clone, Copy)]
 struct ProxyState {
-    up: bool,
+    mode: ProxyMode,
     epoch: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ProxyMode {
+    Up,
+    Cut,
+    Frozen,
 }
 
 impl ChaosProxy {
@@ -361,8 +426,13 @@ impl ChaosProxy {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("chaos proxy: bind 127.0.0.1:0");
-        let addr = listener.local_addr().expect("chaos proxy: a bound socket has an address");
-        let (state, _) = tokio::sync::watch::channel(ProxyState { up: true, epoch: 0 });
+        let addr = listener
+            .local_addr()
+            .expect("chaos proxy: a bound socket has an address");
+        let (state, _) = tokio::sync::watch::channel(ProxyState {
+            mode: ProxyMode::Up,
+            epoch: 0,
+        });
         let state = Arc::new(state);
         let upstream = upstream.to_string();
         let accept = tokio::spawn({
@@ -370,12 +440,20 @@ impl ChaosProxy {
             async move {
                 loop {
                     if let Ok((inbound, _)) = listener.accept().await {
-                        tokio::spawn(proxy_connection(inbound, upstream.clone(), state.subscribe()));
+                        tokio::spawn(proxy_connection(
+                            inbound,
+                            upstream.clone(),
+                            state.subscribe(),
+                        ));
                     }
                 }
             }
         });
-        ChaosProxy { addr, state, accept }
+        ChaosProxy {
+            addr,
+            state,
+            accept,
+        }
     }
 
     /// Where clients connect.
@@ -383,18 +461,25 @@ impl ChaosProxy {
         self.addr
     }
 
-    /// The database becomes unreachable: open connections are dropped, new ones hang.
+    /// The database becomes unreachable: open connections are reset, new ones hang.
     pub fn cut(&self) {
-        self.state.send_modify(|s| {
-            s.up = false;
-            s.epoch += 1;
-        });
+        self.switch(ProxyMode::Cut);
     }
 
-    /// The database is reachable again (connections that hung during the cut are dropped).
+    /// The database becomes unreachable without a word: open connections stay open but carry
+    /// nothing more, new ones hang.
+    pub fn freeze(&self) {
+        self.switch(ProxyMode::Frozen);
+    }
+
+    /// The database is reachable again (connections held while it was not are dropped).
     pub fn restore(&self) {
+        self.switch(ProxyMode::Up);
+    }
+
+    fn switch(&self, mode: ProxyMode) {
         self.state.send_modify(|s| {
-            s.up = true;
+            s.mode = mode;
             s.epoch += 1;
         });
     }
@@ -403,31 +488,33 @@ impl ChaosProxy {
 impl Drop for ChaosProxy {
     fn drop(&mut self) {
         self.accept.abort();
-        // Ends every connection, whatever its epoch.
-        self.state.send_modify(|s| {
-            s.up = false;
-            s.epoch += 1;
-        });
+        // Ends every connection, whatever it is doing.
+        self.switch(ProxyMode::Cut);
     }
 }
 
-/// Forwards one connection until the proxy switches; while cut, holds it unanswered.
+/// Forwards one connection while the proxy is up; holds it silent while frozen; drops it when
+/// cut, when the proxy is restored after holding it, or when the proxy goes away.
 async fn proxy_connection(
     mut inbound: tokio::net::TcpStream,
     upstream: String,
     mut state: tokio::sync::watch::Receiver<ProxyState>,
 ) {
     let at = *state.borrow_and_update();
-    let switched = async move {
+    if at.mode != ProxyMode::Up {
         let _ = state.wait_for(|s| s.epoch != at.epoch).await;
-    };
-    if !at.up {
-        switched.await;
         return;
     }
-    let Ok(mut outbound) = tokio::net::TcpStream::connect(&upstream).await else { return };
+    let Ok(mut outbound) = tokio::net::TcpStream::connect(&upstream).await else {
+        return;
+    };
     tokio::select! {
-        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
-        _ = switched => {}
+        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => return,
+        _ = state.wait_for(|s| s.epoch != at.epoch) => {}
+    }
+    let now = *state.borrow_and_update();
+    if now.mode == ProxyMode::Frozen {
+        // Both sockets stay open, unread and unwritten, until the next switch.
+        let _ = state.wait_for(|s| s.epoch != now.epoch).await;
     }
 }
