@@ -19,7 +19,10 @@ pub use event::{
     ItemKind, ItemRef, ItemState, Login, PingEvent, PrAction, PullRequestEvent, PushEvent,
     RepoPath, ReviewState,
 };
-pub use forge::{BotComment, Forge, ForgeError, ForgeRead};
+pub use forge::{
+    BotComment, ChangedFile, CommitStatus, Forge, ForgeError, ForgeRead, MergeMethod, PullRequestInfo,
+    StatusState, Tree, TreeEntry, TreeEntryKind,
+};
 pub use plugin::{CommandHelp, Context, Plugin, PluginError, PluginHelp};
 
 /// Every plugin bosun ships, in a plain list so go-to-definition works.
