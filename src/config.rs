@@ -52,6 +52,9 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
     /// On SIGTERM, how long in-flight work may take before it is released. Default 30 s.
     pub shutdown_grace_seconds: u64,
+    /// The URL people reach bosun's pages at; reply footers link to `<public_url>/command-help`.
+    /// Default `http://127.0.0.1:8888`.
+    pub public_url: String,
 }
 
 impl Default for ServerConfig {
@@ -61,6 +64,7 @@ impl Default for ServerConfig {
             http_workers: 2,
             max_body_bytes: 25 * 1024 * 1024,
             shutdown_grace_seconds: 30,
+            public_url: "http://127.0.0.1:8888".into(),
         }
     }
 }
@@ -190,6 +194,8 @@ pub struct Settings {
     pub http_workers: usize,
     pub max_body_bytes: usize,
     pub shutdown_grace: Duration,
+    /// `<public_url>/command-help`, linked from every reply.
+    pub help_url: String,
     pub database: DatabaseConfig,
     pub queue: QueueConfig,
     pub dry_run: bool,
@@ -346,6 +352,9 @@ impl RawConfig {
         if self.server.listen.parse::<std::net::SocketAddr>().is_err() {
             errors.push(problem("server.listen", "must be an address like 127.0.0.1:8888"));
         }
+        if !(self.server.public_url.starts_with("http://") || self.server.public_url.starts_with("https://")) {
+            errors.push(problem("server.public_url", "must be an http(s) URL"));
+        }
         if self.server.http_workers == 0 {
             errors.push(problem("server.http_workers", "must be at least 1"));
         }
@@ -450,6 +459,7 @@ impl RawConfig {
             http_workers: self.server.http_workers,
             max_body_bytes: self.server.max_body_bytes,
             shutdown_grace: Duration::from_secs(self.server.shutdown_grace_seconds),
+            help_url: format!("{}/command-help", self.server.public_url.trim_end_matches('/')),
             database: self.database,
             queue: self.queue,
             dry_run: self.dry_run,

@@ -7,7 +7,7 @@ use crate::forge::Forges;
 use crate::executor::{Applied, ExecError, apply_action};
 use crate::store::{ClaimedDelivery, FinalStatus, PlannedAction, PullRequestState, Store, StoreError};
 use crate::webhook::{self, Normalized};
-use bosun_plugins::{Action, Context, Event, Forge, ForgeError, ForgeRead, ForgeKind, ItemState, Login, Plugin, PluginError};
+use bosun_plugins::{Action, Context, Event, Forge, ForgeError, ForgeRead, ForgeKind, ItemRef, RepoPath, ItemState, Login, Plugin, PluginError};
 use rand::Rng;
 use std::sync::Arc;
 use std::time::Duration;
@@ -187,10 +187,12 @@ impl Engine {
         let mut problems = Vec::new();
         let has_token = events.first().and_then(|e| self.settings.forge(e.forge())).is_some_and(|f| f.token.is_some());
         let snapshot = events.iter().find_map(Event::item).map(|i| WebhookSnapshot { labels: i.labels.clone() });
-        let forge: &dyn ForgeRead = match (&snapshot, has_token) {
+        let uncached: &dyn ForgeRead = match (&snapshot, has_token) {
             (Some(snapshot), false) => snapshot,
             _ => live,
         };
+        let cached = bosun_plugins::permissions::CachedForgeRead::new(uncached);
+        let forge: &dyn ForgeRead = &cached;
         let bot = match forge.bot_login().await {
             Ok(login) => login,
             Err(e) if e.is_retryable() => return Err(e),
@@ -204,7 +206,7 @@ impl Engine {
             let enabled = self.settings.plugins.enabled_for(repo);
             for plugin in self.plugins.iter().filter(|p| enabled.iter().any(|e| e == p.name())) {
                 let settings = self.settings.plugins.settings_for(plugin.name(), repo);
-                let cx = Context { forge, settings: &settings, bot: &bot };
+                let cx = Context { forge, settings: &settings, bot: &bot, help_url: &self.settings.help_url };
                 match plugin.handle(event, &cx).await {
                     Ok(actions) => {
                         let seq_base = planned.iter().filter(|p: &&PlannedAction| p.plugin == plugin.name()).count() as i32;
@@ -272,16 +274,47 @@ struct WebhookSnapshot {
     labels: Vec<String>,
 }
 
+fn tokenless(what: &str) -> ForgeError {
+    ForgeError::Permanent(format!("no API token configured, so {what} cannot be read (dry-run decides from the webhook alone)"))
+}
+
 #[async_trait::async_trait]
 impl ForgeRead for WebhookSnapshot {
-    async fn labels(&self, _item: &bosun_plugins::ItemRef) -> Result<Vec<String>, ForgeError> {
+    async fn labels(&self, _item: &ItemRef) -> Result<Vec<String>, ForgeError> {
         Ok(self.labels.clone())
     }
-    async fn comments(&self, _item: &bosun_plugins::ItemRef) -> Result<Vec<bosun_plugins::BotComment>, ForgeError> {
+    async fn comments(&self, _item: &ItemRef) -> Result<Vec<bosun_plugins::BotComment>, ForgeError> {
         Ok(Vec::new())
     }
     async fn bot_login(&self) -> Result<Login, ForgeError> {
         Ok(Login::new("bosun"))
+    }
+    async fn pull_request(&self, _item: &ItemRef) -> Result<bosun_plugins::PullRequestInfo, ForgeError> {
+        Err(tokenless("the pull request"))
+    }
+    async fn changed_files(&self, _item: &ItemRef) -> Result<Vec<bosun_plugins::ChangedFile>, ForgeError> {
+        Err(tokenless("the changed files"))
+    }
+    async fn file_content(&self, _repo: &RepoPath, _path: &str, _git_ref: &str) -> Result<Option<Vec<u8>>, ForgeError> {
+        Err(tokenless("a file"))
+    }
+    async fn tree(&self, _repo: &RepoPath, _git_ref: &str) -> Result<bosun_plugins::Tree, ForgeError> {
+        Err(tokenless("the tree"))
+    }
+    async fn commit_tree_sha(&self, _repo: &RepoPath, _sha: &str) -> Result<String, ForgeError> {
+        Err(tokenless("a commit"))
+    }
+    async fn repo_labels(&self, _repo: &RepoPath) -> Result<Vec<String>, ForgeError> {
+        Err(tokenless("the repository's labels"))
+    }
+    async fn is_collaborator(&self, _repo: &RepoPath, _user: &Login) -> Result<bool, ForgeError> {
+        Err(tokenless("collaborators"))
+    }
+    async fn is_org_member(&self, _org: &str, _user: &Login) -> Result<bool, ForgeError> {
+        Err(tokenless("org membership"))
+    }
+    async fn is_team_member(&self, _org: &str, _team: &str, _user: &Login) -> Result<bool, ForgeError> {
+        Err(tokenless("team membership"))
     }
 }
 

@@ -10,7 +10,9 @@ pub mod command;
 pub mod event;
 pub mod forge;
 pub mod hold;
+pub mod permissions;
 pub mod plugin;
+pub mod reply;
 pub mod testing;
 
 pub use action::Action;

@@ -43,6 +43,18 @@ pub struct Context<'a> {
     pub settings: &'a serde_json::Value,
     /// The account bosun acts as; its own comments are never acted on.
     pub bot: &'a Login,
+    /// bosun's command-help page, linked from every reply's footer.
+    pub help_url: &'a str,
+}
+
+impl Context<'_> {
+    /// The plugin's settings as its own typed struct; missing settings give the defaults.
+    pub fn settings<T: serde::de::DeserializeOwned + Default>(&self) -> Result<T, PluginError> {
+        if self.settings.is_null() {
+            return Ok(T::default());
+        }
+        serde_json::from_value(self.settings.clone()).map_err(|e| PluginError::Config(e.to_string()))
+    }
 }
 
 /// A plugin: reads, then decides; it never writes.

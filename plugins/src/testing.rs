@@ -111,7 +111,7 @@ impl MemoryForge {
 
     /// Runs a plugin on an event with settings.
     pub async fn run_with(&self, plugin: &dyn Plugin, event: &Event, settings: &serde_json::Value) -> Result<Vec<Action>, PluginError> {
-        let cx = Context { forge: self, settings, bot: &self.bot };
+        let cx = Context { forge: self, settings, bot: &self.bot, help_url: "https://bosun.example/command-help" };
         plugin.handle(event, &cx).await
     }
 
