@@ -10,6 +10,7 @@ pub mod command;
 pub mod event;
 pub mod forge;
 pub mod hold;
+pub mod lgtm;
 pub mod permissions;
 pub mod plugin;
 pub mod reply;
@@ -29,5 +30,5 @@ pub use plugin::{CommandHelp, Context, Plugin, PluginError, PluginHelp};
 
 /// Every plugin bosun ships, in a plain list so go-to-definition works.
 pub fn all_plugins() -> Vec<Box<dyn Plugin>> {
-    vec![Box::new(hold::Hold)]
+    vec![Box::new(hold::Hold), Box::new(lgtm::Lgtm)]
 }
