@@ -6,6 +6,7 @@
 //! in-memory forge in [`testing`] and makes dry-run exact.
 
 pub mod action;
+pub mod assign;
 pub mod command;
 pub mod event;
 pub mod forge;
@@ -30,5 +31,5 @@ pub use plugin::{CommandHelp, Context, Plugin, PluginError, PluginHelp};
 
 /// Every plugin bosun ships, in a plain list so go-to-definition works.
 pub fn all_plugins() -> Vec<Box<dyn Plugin>> {
-    vec![Box::new(hold::Hold), Box::new(lgtm::Lgtm)]
+    vec![Box::new(assign::Assign), Box::new(hold::Hold), Box::new(lgtm::Lgtm)]
 }
