@@ -11,6 +11,7 @@ pub mod command;
 pub mod event;
 pub mod forge;
 pub mod hold;
+pub mod label;
 pub mod lgtm;
 pub mod permissions;
 pub mod plugin;
@@ -31,5 +32,5 @@ pub use plugin::{CommandHelp, Context, Plugin, PluginError, PluginHelp};
 
 /// Every plugin bosun ships, in a plain list so go-to-definition works.
 pub fn all_plugins() -> Vec<Box<dyn Plugin>> {
-    vec![Box::new(assign::Assign), Box::new(hold::Hold), Box::new(lgtm::Lgtm)]
+    vec![Box::new(assign::Assign), Box::new(hold::Hold), Box::new(label::Label), Box::new(lgtm::Lgtm)]
 }
