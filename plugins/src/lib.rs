@@ -13,10 +13,12 @@ pub mod forge;
 pub mod hold;
 pub mod label;
 pub mod lgtm;
+pub mod lifecycle;
 pub mod permissions;
 pub mod plugin;
 pub mod reply;
 pub mod testing;
+pub mod wip;
 
 pub use action::Action;
 pub use event::{
@@ -32,5 +34,5 @@ pub use plugin::{CommandHelp, Context, Plugin, PluginError, PluginHelp};
 
 /// Every plugin bosun ships, in a plain list so go-to-definition works.
 pub fn all_plugins() -> Vec<Box<dyn Plugin>> {
-    vec![Box::new(assign::Assign), Box::new(hold::Hold), Box::new(label::Label), Box::new(lgtm::Lgtm)]
+    vec![Box::new(assign::Assign), Box::new(hold::Hold), Box::new(label::Label), Box::new(lgtm::Lgtm), Box::new(lifecycle::Lifecycle), Box::new(wip::Wip)]
 }
