@@ -10,11 +10,20 @@ use serde::{Deserialize, Serialize};
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum Action {
     /// Add a label (a no-op when it is already there).
-    AddLabel { item: ItemRef, label: String },
+    AddLabel {
+        item: ItemRef,
+        label: String,
+    },
     /// Remove a label (a no-op when it is absent).
-    RemoveLabel { item: ItemRef, label: String },
+    RemoveLabel {
+        item: ItemRef,
+        label: String,
+    },
     /// Post a new comment.
-    Comment { item: ItemRef, body: String },
+    Comment {
+        item: ItemRef,
+        body: String,
+    },
     /// Create the bot's comment carrying `marker`, or edit it in place when it exists, so one
     /// notice is kept up to date instead of a new one per event.
     UpsertBotComment {
@@ -23,7 +32,10 @@ pub enum Action {
         body: String,
     },
     /// Delete the bot's comment carrying `marker`, if there is one.
-    DeleteBotComment { item: ItemRef, marker: String },
+    DeleteBotComment {
+        item: ItemRef,
+        marker: String,
+    },
     /// Create a repository label if it is missing.
     CreateLabel {
         forge: ForgeKind,
@@ -31,8 +43,14 @@ pub enum Action {
         name: String,
         color: String,
     },
-    Assign { item: ItemRef, users: Vec<Login> },
-    Unassign { item: ItemRef, users: Vec<Login> },
+    Assign {
+        item: ItemRef,
+        users: Vec<Login>,
+    },
+    Unassign {
+        item: ItemRef,
+        users: Vec<Login>,
+    },
     RequestReviewers {
         item: ItemRef,
         users: Vec<Login>,
@@ -43,9 +61,16 @@ pub enum Action {
         users: Vec<Login>,
         teams: Vec<String>,
     },
-    SetTitle { item: ItemRef, title: String },
-    Close { item: ItemRef },
-    Reopen { item: ItemRef },
+    SetTitle {
+        item: ItemRef,
+        title: String,
+    },
+    Close {
+        item: ItemRef,
+    },
+    Reopen {
+        item: ItemRef,
+    },
     /// Merge, refusing if the head is no longer `sha`.
     Merge {
         item: ItemRef,
@@ -104,22 +129,39 @@ impl Action {
 
     /// A one-line human description of the target, for the audit log.
     pub fn target(&self) -> String {
-        let logins = |users: &[Login]| users.iter().map(|u| format!("@{u}")).collect::<Vec<_>>().join(" ");
+        let logins = |users: &[Login]| {
+            users
+                .iter()
+                .map(|u| format!("@{u}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
         match self {
-            Action::AddLabel { item, label } | Action::RemoveLabel { item, label } => format!("{item} {label}"),
-            Action::UpsertBotComment { item, marker, .. } | Action::DeleteBotComment { item, marker } => {
+            Action::AddLabel { item, label } | Action::RemoveLabel { item, label } => {
+                format!("{item} {label}")
+            }
+            Action::UpsertBotComment { item, marker, .. }
+            | Action::DeleteBotComment { item, marker } => {
                 format!("{item} [{marker}]")
             }
             Action::CreateLabel { repo, name, .. } => format!("{repo} {name}"),
-            Action::Assign { item, users } | Action::Unassign { item, users } => format!("{item} {}", logins(users)),
-            Action::RequestReviewers { item, users, teams } | Action::UnrequestReviewers { item, users, teams } => {
-                format!("{item} {} {}", logins(users), teams.join(" ")).trim_end().to_string()
+            Action::Assign { item, users } | Action::Unassign { item, users } => {
+                format!("{item} {}", logins(users))
+            }
+            Action::RequestReviewers { item, users, teams }
+            | Action::UnrequestReviewers { item, users, teams } => {
+                format!("{item} {} {}", logins(users), teams.join(" "))
+                    .trim_end()
+                    .to_string()
             }
             Action::SetTitle { item, title } => format!("{item} {title:?}"),
-            Action::SetStatus { repo, sha, status, .. } => format!("{repo}@{sha} {}", status.context),
-            Action::Comment { item, .. } | Action::Close { item } | Action::Reopen { item } | Action::Merge { item, .. } => {
-                item.to_string()
-            }
+            Action::SetStatus {
+                repo, sha, status, ..
+            } => format!("{repo}@{sha} {}", status.context),
+            Action::Comment { item, .. }
+            | Action::Close { item }
+            | Action::Reopen { item }
+            | Action::Merge { item, .. } => item.to_string(),
         }
     }
 }

@@ -9,17 +9,25 @@
 
 use crate::command::{GO_SPACE, command_text};
 use crate::reply::format_response;
-use crate::{Action, CommandHelp, CommentAction, CommentEvent, Context, Event, ForgeKind, Login, Plugin, PluginError, PluginHelp};
+use crate::{
+    Action, CommandHelp, CommentAction, CommentEvent, Context, Event, ForgeKind, Login, Plugin,
+    PluginError, PluginHelp,
+};
 use async_trait::async_trait;
 use regex::Regex;
 use std::sync::LazyLock;
 
 const W: &str = "0-9A-Za-z_";
 
-static ASSIGN: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(&format!(r"(?mi)^/(un)?assign((?: @?[-{W}]+?)*){GO_SPACE}*$")).expect("static regex"));
-static CC: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(&format!(r"(?mi)^/(un)?cc((?: +@?[-/{W}]+?)*){GO_SPACE}*$")).expect("static regex"));
+static ASSIGN: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(&format!(
+        r"(?mi)^/(un)?assign((?: @?[-{W}]+?)*){GO_SPACE}*$"
+    ))
+    .expect("static regex")
+});
+static CC: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(&format!(r"(?mi)^/(un)?cc((?: +@?[-/{W}]+?)*){GO_SPACE}*$")).expect("static regex")
+});
 
 /// Which list a command changes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,7 +48,11 @@ impl Changes {
         let same = |n: &String| n.eq_ignore_ascii_case(&name);
         self.add.retain(|n| !same(n));
         self.remove.retain(|n| !same(n));
-        if add { self.add.push(name) } else { self.remove.push(name) }
+        if add {
+            self.add.push(name)
+        } else {
+            self.remove.push(name)
+        }
     }
 }
 
@@ -54,7 +66,11 @@ pub fn parse(text: &str, target: Target, commenter: &Login) -> Changes {
     for caps in re.captures_iter(text) {
         let add = caps.get(1).is_none();
         let args = caps.get(2).map_or("", |m| m.as_str());
-        let names: Vec<String> = args.split(' ').map(|t| t.trim().trim_start_matches('@').to_string()).filter(|t| !t.is_empty()).collect();
+        let names: Vec<String> = args
+            .split(' ')
+            .map(|t| t.trim().trim_start_matches('@').to_string())
+            .filter(|t| !t.is_empty())
+            .collect();
         if names.is_empty() {
             changes.set(commenter.as_str().to_string(), add);
         }
@@ -79,16 +95,27 @@ fn refusal(c: &CommentEvent, target: Target, refused: &[String], help_url: &str)
         (Target::Reviewers, ForgeKind::GitHub) => format!(
             "GitHub didn't allow me to request PR reviews from the following users: {list}.\n\nNote that only [{org} members](https://github.com/orgs/{org}/people) and repo collaborators can review this PR, and authors cannot review their own PRs."
         ),
-        (Target::Assignees, ForgeKind::GitLab) => format!("GitLab didn't allow me to assign the following users: {list}.\n\nNote that only project members can be assigned."),
+        (Target::Assignees, ForgeKind::GitLab) => format!(
+            "GitLab didn't allow me to assign the following users: {list}.\n\nNote that only project members can be assigned."
+        ),
         (Target::Reviewers, ForgeKind::GitLab) => format!(
             "GitLab didn't allow me to request reviews from the following users: {list}.\n\nNote that only project members can review this merge request, and authors cannot review their own merge requests."
         ),
     };
-    Action::Comment { item: c.item.reference.clone(), body: format_response(&c.author, &text, &c.body, &c.html_url, help_url) }
+    Action::Comment {
+        item: c.item.reference.clone(),
+        body: format_response(&c.author, &text, &c.body, &c.html_url, help_url),
+    }
 }
 
 impl Assign {
-    async fn apply(&self, c: &CommentEvent, target: Target, changes: Changes, cx: &Context<'_>) -> Result<Vec<Action>, PluginError> {
+    async fn apply(
+        &self,
+        c: &CommentEvent,
+        target: Target,
+        changes: Changes,
+        cx: &Context<'_>,
+    ) -> Result<Vec<Action>, PluginError> {
         let item = c.item.reference.clone();
         let repo = &item.repo;
         let (mut users, mut teams, mut refused) = (Vec::new(), Vec::new(), Vec::new());
@@ -103,31 +130,55 @@ impl Assign {
             }
             let login = Login::new(name);
             let is_author = login == c.item.author;
-            let allowed = cx.forge.is_collaborator(repo, &login).await? || cx.forge.is_org_member(repo.owner(), &login).await?;
+            let allowed = cx.forge.is_collaborator(repo, &login).await?
+                || cx.forge.is_org_member(repo.owner(), &login).await?;
             if allowed && !(target == Target::Reviewers && is_author) {
                 users.push(login);
             } else {
                 refused.push(name.clone());
             }
         }
-        let removed_users: Vec<Login> = changes.remove.iter().filter(|n| !n.contains('/')).map(|n| Login::new(n)).collect();
-        let removed_teams: Vec<String> = changes.remove.iter().filter_map(|n| n.split_once('/').map(|(_, t)| t.to_string())).collect();
+        let removed_users: Vec<Login> = changes
+            .remove
+            .iter()
+            .filter(|n| !n.contains('/'))
+            .map(|n| Login::new(n))
+            .collect();
+        let removed_teams: Vec<String> = changes
+            .remove
+            .iter()
+            .filter_map(|n| n.split_once('/').map(|(_, t)| t.to_string()))
+            .collect();
         let mut actions = Vec::new();
         match target {
             Target::Assignees => {
                 if !removed_users.is_empty() {
-                    actions.push(Action::Unassign { item: item.clone(), users: removed_users });
+                    actions.push(Action::Unassign {
+                        item: item.clone(),
+                        users: removed_users,
+                    });
                 }
                 if !users.is_empty() {
-                    actions.push(Action::Assign { item: item.clone(), users });
+                    actions.push(Action::Assign {
+                        item: item.clone(),
+                        users,
+                    });
                 }
             }
             Target::Reviewers => {
                 if !removed_users.is_empty() || !removed_teams.is_empty() {
-                    actions.push(Action::UnrequestReviewers { item: item.clone(), users: removed_users, teams: removed_teams });
+                    actions.push(Action::UnrequestReviewers {
+                        item: item.clone(),
+                        users: removed_users,
+                        teams: removed_teams,
+                    });
                 }
                 if !users.is_empty() || !teams.is_empty() {
-                    actions.push(Action::RequestReviewers { item: item.clone(), users, teams });
+                    actions.push(Action::RequestReviewers {
+                        item: item.clone(),
+                        users,
+                        teams,
+                    });
                 }
             }
         }
@@ -167,7 +218,9 @@ impl Plugin for Assign {
     }
 
     async fn handle(&self, event: &Event, cx: &Context<'_>) -> Result<Vec<Action>, PluginError> {
-        let Event::Comment(c) = event else { return Ok(vec![]) };
+        let Event::Comment(c) = event else {
+            return Ok(vec![]);
+        };
         if matches!(c.action, CommentAction::Deleted) {
             return Ok(vec![]);
         }
@@ -198,66 +251,169 @@ mod tests {
     fn parses_names_and_defaults_to_the_commenter() {
         let me = login("me");
         assert_eq!(parse("/assign", Target::Assignees, &me).add, vec!["me"]);
-        assert_eq!(parse("/assign @a b", Target::Assignees, &me).add, vec!["a", "b"]);
-        assert_eq!(parse("/unassign @a", Target::Assignees, &me).remove, vec!["a"]);
-        assert_eq!(parse("/assign @a\n/unassign a", Target::Assignees, &me), Changes { add: vec![], remove: vec!["a".into()] }, "last mention wins");
-        assert_eq!(parse("/assign org/team", Target::Assignees, &me), Changes::default(), "no teams for /assign");
-        assert_eq!(parse("/cc  @a   @org/team", Target::Reviewers, &me).add, vec!["a", "org/team"]);
+        assert_eq!(
+            parse("/assign @a b", Target::Assignees, &me).add,
+            vec!["a", "b"]
+        );
+        assert_eq!(
+            parse("/unassign @a", Target::Assignees, &me).remove,
+            vec!["a"]
+        );
+        assert_eq!(
+            parse("/assign @a\n/unassign a", Target::Assignees, &me),
+            Changes {
+                add: vec![],
+                remove: vec!["a".into()]
+            },
+            "last mention wins"
+        );
+        assert_eq!(
+            parse("/assign org/team", Target::Assignees, &me),
+            Changes::default(),
+            "no teams for /assign"
+        );
+        assert_eq!(
+            parse("/cc  @a   @org/team", Target::Reviewers, &me).add,
+            vec!["a", "org/team"]
+        );
         assert_eq!(parse("/cc", Target::Reviewers, &me).add, vec!["me"]);
         assert_eq!(parse("/uncc @a", Target::Reviewers, &me).remove, vec!["a"]);
-        assert_eq!(parse("/assign  @a", Target::Assignees, &me), Changes::default(), "assign takes single spaces");
+        assert_eq!(
+            parse("/assign  @a", Target::Assignees, &me),
+            Changes::default(),
+            "assign takes single spaces"
+        );
     }
 
     #[tokio::test]
     async fn assigns_collaborators_and_names_the_others() {
         let forge = MemoryForge::default();
         forge.add_collaborators(&["alice", "bob"]);
-        let actions = forge.run(&Assign, &comment_on_pr("carol", "/assign @alice @bob @nobody")).await.expect("handled");
-        assert_eq!(actions[0], Action::Assign { item: pr_ref(), users: vec![login("alice"), login("bob")] });
-        let Action::Comment { body, .. } = &actions[1] else { panic!("{actions:?}") };
-        assert!(body.starts_with("@carol: GitHub didn't allow me to assign the following users: nobody."), "{body}");
+        let actions = forge
+            .run(
+                &Assign,
+                &comment_on_pr("carol", "/assign @alice @bob @nobody"),
+            )
+            .await
+            .expect("handled");
+        assert_eq!(
+            actions[0],
+            Action::Assign {
+                item: pr_ref(),
+                users: vec![login("alice"), login("bob")]
+            }
+        );
+        let Action::Comment { body, .. } = &actions[1] else {
+            panic!("{actions:?}")
+        };
+        assert!(
+            body.starts_with(
+                "@carol: GitHub didn't allow me to assign the following users: nobody."
+            ),
+            "{body}"
+        );
     }
 
     #[tokio::test]
     async fn unassign_comes_before_assign() {
         let forge = MemoryForge::default();
         forge.add_collaborators(&["alice"]);
-        let actions = forge.run(&Assign, &comment_on_pr("carol", "/assign @alice\n/unassign @bob")).await.expect("handled");
-        assert_eq!(actions, vec![
-            Action::Unassign { item: pr_ref(), users: vec![login("bob")] },
-            Action::Assign { item: pr_ref(), users: vec![login("alice")] },
-        ]);
+        let actions = forge
+            .run(
+                &Assign,
+                &comment_on_pr("carol", "/assign @alice\n/unassign @bob"),
+            )
+            .await
+            .expect("handled");
+        assert_eq!(
+            actions,
+            vec![
+                Action::Unassign {
+                    item: pr_ref(),
+                    users: vec![login("bob")]
+                },
+                Action::Assign {
+                    item: pr_ref(),
+                    users: vec![login("alice")]
+                },
+            ]
+        );
     }
 
     #[tokio::test]
     async fn cc_requests_reviews_and_teams_but_not_the_author() {
         let forge = MemoryForge::default();
         forge.add_collaborators(&["alice", "pr-author"]);
-        let actions = forge.run(&Assign, &comment_on_pr("carol", "/cc @alice @org/reviewers @pr-author")).await.expect("handled");
-        assert_eq!(actions[0], Action::RequestReviewers { item: pr_ref(), users: vec![login("alice")], teams: vec!["reviewers".into()] });
-        assert!(matches!(&actions[1], Action::Comment { body, .. } if body.contains("request PR reviews from the following users: pr-author.")));
-        let actions = forge.run(&Assign, &comment_on_pr("carol", "/uncc @alice")).await.expect("handled");
-        assert_eq!(actions, vec![Action::UnrequestReviewers { item: pr_ref(), users: vec![login("alice")], teams: vec![] }]);
+        let actions = forge
+            .run(
+                &Assign,
+                &comment_on_pr("carol", "/cc @alice @org/reviewers @pr-author"),
+            )
+            .await
+            .expect("handled");
+        assert_eq!(
+            actions[0],
+            Action::RequestReviewers {
+                item: pr_ref(),
+                users: vec![login("alice")],
+                teams: vec!["reviewers".into()]
+            }
+        );
+        assert!(
+            matches!(&actions[1], Action::Comment { body, .. } if body.contains("request PR reviews from the following users: pr-author."))
+        );
+        let actions = forge
+            .run(&Assign, &comment_on_pr("carol", "/uncc @alice"))
+            .await
+            .expect("handled");
+        assert_eq!(
+            actions,
+            vec![Action::UnrequestReviewers {
+                item: pr_ref(),
+                users: vec![login("alice")],
+                teams: vec![]
+            }]
+        );
     }
 
     #[tokio::test]
     async fn cc_only_on_pull_requests() {
         let forge = MemoryForge::default();
         forge.add_collaborators(&["alice"]);
-        let Event::Comment(mut c) = comment_on_pr("carol", "/cc @alice") else { unreachable!() };
+        let Event::Comment(mut c) = comment_on_pr("carol", "/cc @alice") else {
+            unreachable!()
+        };
         c.item.reference.kind = crate::ItemKind::Issue;
-        assert!(forge.run(&Assign, &Event::Comment(c)).await.expect("handled").is_empty());
+        assert!(
+            forge
+                .run(&Assign, &Event::Comment(c))
+                .await
+                .expect("handled")
+                .is_empty()
+        );
     }
 
     #[tokio::test]
     async fn gitlab_needs_the_bosun_prefix() {
         let forge = MemoryForge::default();
         forge.add_collaborators(&["alice"]);
-        let Event::Comment(mut c) = comment_on_pr("carol", "/assign @alice") else { unreachable!() };
+        let Event::Comment(mut c) = comment_on_pr("carol", "/assign @alice") else {
+            unreachable!()
+        };
         c.item.reference.forge = ForgeKind::GitLab;
-        assert!(forge.run(&Assign, &Event::Comment(c.clone())).await.expect("handled").is_empty(), "GitLab ran /assign itself");
+        assert!(
+            forge
+                .run(&Assign, &Event::Comment(c.clone()))
+                .await
+                .expect("handled")
+                .is_empty(),
+            "GitLab ran /assign itself"
+        );
         c.body = "/bosun-assign @alice".into();
-        let actions = forge.run(&Assign, &Event::Comment(c)).await.expect("handled");
+        let actions = forge
+            .run(&Assign, &Event::Comment(c))
+            .await
+            .expect("handled");
         assert_eq!(actions.len(), 1);
     }
 }

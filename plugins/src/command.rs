@@ -56,8 +56,17 @@ pub fn command_lines(body: &str) -> Vec<&str> {
 
 /// GitLab runs these verbs itself as quick actions; there bosun answers only their
 /// `/bosun-<verb>` form, so one note never triggers both.
-pub const GITLAB_OWNED_VERBS: [&str; 9] =
-    ["assign", "unassign", "cc", "label", "close", "reopen", "approve", "unapprove", "merge"];
+pub const GITLAB_OWNED_VERBS: [&str; 9] = [
+    "assign",
+    "unassign",
+    "cc",
+    "label",
+    "close",
+    "reopen",
+    "approve",
+    "unapprove",
+    "merge",
+];
 
 /// The prefix that addresses a command to bosun on GitLab (`/bosun-assign @alice`).
 pub const GITLAB_PREFIX: &str = "bosun-";
@@ -68,12 +77,20 @@ fn for_forge(line: &str, forge: ForgeKind) -> Option<String> {
     if forge == ForgeKind::GitHub {
         return Some(line.to_string());
     }
-    let Some(rest) = line.strip_prefix('/') else { return Some(line.to_string()) };
+    let Some(rest) = line.strip_prefix('/') else {
+        return Some(line.to_string());
+    };
     if let Some(addressed) = rest.strip_prefix(GITLAB_PREFIX) {
         return Some(format!("/{addressed}"));
     }
-    let verb: String = rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-').collect();
-    if GITLAB_OWNED_VERBS.iter().any(|v| verb.eq_ignore_ascii_case(v)) {
+    let verb: String = rest
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
+        .collect();
+    if GITLAB_OWNED_VERBS
+        .iter()
+        .any(|v| verb.eq_ignore_ascii_case(v))
+    {
         None
     } else {
         Some(line.to_string())
@@ -81,7 +98,11 @@ fn for_forge(line: &str, forge: ForgeKind) -> Option<String> {
 }
 
 fn joined(lines: Vec<&str>, forge: ForgeKind) -> String {
-    lines.into_iter().filter_map(|l| for_forge(l, forge)).collect::<Vec<_>>().join("\n")
+    lines
+        .into_iter()
+        .filter_map(|l| for_forge(l, forge))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Drops HTML comments (`<!-- … -->`), which Prow's label plugin ignores.
@@ -117,7 +138,13 @@ pub fn command_text(event: &CommentEvent) -> String {
             match previous_body {
                 // Without the old body we cannot tell what is new, so nothing runs.
                 None => String::new(),
-                Some(_) => joined(command_lines(&event.body).into_iter().filter(|l| !old.contains(l)).collect(), forge),
+                Some(_) => joined(
+                    command_lines(&event.body)
+                        .into_iter()
+                        .filter(|l| !old.contains(l))
+                        .collect(),
+                    forge,
+                ),
             }
         }
         CommentAction::Deleted => String::new(),
@@ -148,11 +175,23 @@ mod tests {
     #[test]
     fn gitlab_owned_verbs_need_the_prefix() {
         assert_eq!(for_forge("/assign @a", ForgeKind::GitLab), None);
-        assert_eq!(for_forge("/bosun-assign @a", ForgeKind::GitLab).as_deref(), Some("/assign @a"));
-        assert_eq!(for_forge("/hold", ForgeKind::GitLab).as_deref(), Some("/hold"));
-        assert_eq!(for_forge("/assign @a", ForgeKind::GitHub).as_deref(), Some("/assign @a"));
+        assert_eq!(
+            for_forge("/bosun-assign @a", ForgeKind::GitLab).as_deref(),
+            Some("/assign @a")
+        );
+        assert_eq!(
+            for_forge("/hold", ForgeKind::GitLab).as_deref(),
+            Some("/hold")
+        );
+        assert_eq!(
+            for_forge("/assign @a", ForgeKind::GitHub).as_deref(),
+            Some("/assign @a")
+        );
         assert_eq!(for_forge("/label x", ForgeKind::GitLab), None);
-        assert_eq!(for_forge("/lgtm", ForgeKind::GitLab).as_deref(), Some("/lgtm"));
+        assert_eq!(
+            for_forge("/lgtm", ForgeKind::GitLab).as_deref(),
+            Some("/lgtm")
+        );
     }
 
     #[test]

@@ -152,7 +152,12 @@ pub trait ForgeRead: Send + Sync {
     /// Every file a PR changes (all pages).
     async fn changed_files(&self, item: &ItemRef) -> Result<Vec<ChangedFile>, ForgeError>;
     /// A file's bytes at a ref; `None` when the file does not exist there.
-    async fn file_content(&self, repo: &RepoPath, path: &str, git_ref: &str) -> Result<Option<Vec<u8>>, ForgeError>;
+    async fn file_content(
+        &self,
+        repo: &RepoPath,
+        path: &str,
+        git_ref: &str,
+    ) -> Result<Option<Vec<u8>>, ForgeError>;
     /// The recursive tree at a ref (branch, tag or commit SHA).
     async fn tree(&self, repo: &RepoPath, git_ref: &str) -> Result<Tree, ForgeError>;
     /// The tree SHA of a commit: equal trees mean equal content (lgtm's `store_tree_hash`).
@@ -165,7 +170,8 @@ pub trait ForgeRead: Send + Sync {
     /// GitHub org membership; GitLab group membership (inherited memberships count).
     async fn is_org_member(&self, org: &str, user: &Login) -> Result<bool, ForgeError>;
     /// GitHub team membership (`org/team-slug`); GitLab: membership of the subgroup `team`.
-    async fn is_team_member(&self, org: &str, team: &str, user: &Login) -> Result<bool, ForgeError>;
+    async fn is_team_member(&self, org: &str, team: &str, user: &Login)
+    -> Result<bool, ForgeError>;
 }
 
 /// The writes, used only by the executor.
@@ -176,7 +182,12 @@ pub trait Forge: ForgeRead {
     /// Removes one label; an absent label is not an error.
     async fn remove_label(&self, item: &ItemRef, label: &str) -> Result<(), ForgeError>;
     /// Creates a repository label; an existing one is not an error.
-    async fn create_label(&self, repo: &RepoPath, name: &str, color: &str) -> Result<(), ForgeError>;
+    async fn create_label(
+        &self,
+        repo: &RepoPath,
+        name: &str,
+        color: &str,
+    ) -> Result<(), ForgeError>;
     /// Posts a comment and returns its id.
     async fn create_comment(&self, item: &ItemRef, body: &str) -> Result<u64, ForgeError>;
     /// Replaces the body of one of the bot's comments.
@@ -188,9 +199,19 @@ pub trait Forge: ForgeRead {
     /// Removes assignees.
     async fn unassign(&self, item: &ItemRef, users: &[Login]) -> Result<(), ForgeError>;
     /// Requests reviews from users and (GitHub) teams.
-    async fn request_reviewers(&self, item: &ItemRef, users: &[Login], teams: &[String]) -> Result<(), ForgeError>;
+    async fn request_reviewers(
+        &self,
+        item: &ItemRef,
+        users: &[Login],
+        teams: &[String],
+    ) -> Result<(), ForgeError>;
     /// Withdraws review requests.
-    async fn unrequest_reviewers(&self, item: &ItemRef, users: &[Login], teams: &[String]) -> Result<(), ForgeError>;
+    async fn unrequest_reviewers(
+        &self,
+        item: &ItemRef,
+        users: &[Login],
+        teams: &[String],
+    ) -> Result<(), ForgeError>;
     /// Sets the title.
     async fn set_title(&self, item: &ItemRef, title: &str) -> Result<(), ForgeError>;
     /// Closes a PR/issue.
@@ -198,9 +219,19 @@ pub trait Forge: ForgeRead {
     /// Reopens a PR/issue.
     async fn reopen(&self, item: &ItemRef) -> Result<(), ForgeError>;
     /// Merges; with `expected_head` the forge refuses (`Conflict`) if the head moved.
-    async fn merge(&self, item: &ItemRef, method: MergeMethod, expected_head: Option<&str>) -> Result<(), ForgeError>;
+    async fn merge(
+        &self,
+        item: &ItemRef,
+        method: MergeMethod,
+        expected_head: Option<&str>,
+    ) -> Result<(), ForgeError>;
     /// Sets a commit status.
-    async fn set_status(&self, repo: &RepoPath, sha: &str, status: &CommitStatus) -> Result<(), ForgeError>;
+    async fn set_status(
+        &self,
+        repo: &RepoPath,
+        sha: &str,
+        status: &CommitStatus,
+    ) -> Result<(), ForgeError>;
 }
 
 /// A commit status to set.

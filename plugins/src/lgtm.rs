@@ -25,12 +25,16 @@ pub const TREE_HASH_MARKER: &str = "lgtm-tree-hash";
 /// Marker of the notice saying new commits removed the label.
 pub const REMOVED_MARKER: &str = "lgtm-removed";
 
-static ADD: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(&format!(r"(?mi)^/lgtm(?: no-issue)?{GO_SPACE}*$")).expect("static regex"));
-static CANCEL: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(&format!(r"(?mi)^/(remove-lgtm|lgtm cancel){GO_SPACE}*$")).expect("static regex"));
-static TREE_HASH: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"LGTM label has been added\.  <details>Git tree hash: ([^<\s]+)</details>").expect("static regex"));
+static ADD: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(&format!(r"(?mi)^/lgtm(?: no-issue)?{GO_SPACE}*$")).expect("static regex")
+});
+static CANCEL: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(&format!(r"(?mi)^/(remove-lgtm|lgtm cancel){GO_SPACE}*$")).expect("static regex")
+});
+static TREE_HASH: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"LGTM label has been added\.  <details>Git tree hash: ([^<\s]+)</details>")
+        .expect("static regex")
+});
 
 /// `[settings.lgtm."org/repo"]`
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -68,7 +72,10 @@ fn command_of(c: &CommentEvent, settings: &LgtmSettings) -> Option<LgtmCommand> 
     if let Some(cmd) = parse(&command_text(c)) {
         return Some(cmd);
     }
-    if !settings.review_acts_as_lgtm || c.source != CommentSource::Review || c.action != CommentAction::Created {
+    if !settings.review_acts_as_lgtm
+        || c.source != CommentSource::Review
+        || c.action != CommentAction::Created
+    {
         return None;
     }
     match c.review {
@@ -111,26 +118,43 @@ pub fn decide(f: &Facts<'_>) -> Vec<Action> {
     }
     let mut actions = Vec::new();
     if !is_author && !c.item.assignees.contains(&c.author) {
-        actions.push(Action::Assign { item: item.clone(), users: vec![c.author.clone()] });
+        actions.push(Action::Assign {
+            item: item.clone(),
+            users: vec![c.author.clone()],
+        });
     }
     match (f.cmd, f.has_label) {
         (LgtmCommand::Cancel, true) => {
-            actions.push(Action::RemoveLabel { item: item.clone(), label: LABEL.into() });
+            actions.push(Action::RemoveLabel {
+                item: item.clone(),
+                label: LABEL.into(),
+            });
             if f.tree_sha.is_some() {
-                actions.push(Action::DeleteBotComment { item, marker: TREE_HASH_MARKER.into() });
+                actions.push(Action::DeleteBotComment {
+                    item,
+                    marker: TREE_HASH_MARKER.into(),
+                });
             }
         }
         (LgtmCommand::Add, false) => {
-            actions.push(Action::AddLabel { item: item.clone(), label: LABEL.into() });
+            actions.push(Action::AddLabel {
+                item: item.clone(),
+                label: LABEL.into(),
+            });
             if !f.sticky_author {
                 if let Some(tree) = &f.tree_sha {
                     actions.push(Action::UpsertBotComment {
                         item: item.clone(),
                         marker: TREE_HASH_MARKER.into(),
-                        body: format!("LGTM label has been added.  <details>Git tree hash: {tree}</details>"),
+                        body: format!(
+                            "LGTM label has been added.  <details>Git tree hash: {tree}</details>"
+                        ),
                     });
                 }
-                actions.push(Action::DeleteBotComment { item, marker: REMOVED_MARKER.into() });
+                actions.push(Action::DeleteBotComment {
+                    item,
+                    marker: REMOVED_MARKER.into(),
+                });
             }
         }
         _ => {}
@@ -139,13 +163,21 @@ pub fn decide(f: &Facts<'_>) -> Vec<Action> {
 }
 
 /// On new commits: keep or remove the label.
-pub fn decide_on_push(pr: &PullRequestEvent, has_label: bool, sticky_author: bool, same_tree: bool) -> Vec<Action> {
+pub fn decide_on_push(
+    pr: &PullRequestEvent,
+    has_label: bool,
+    sticky_author: bool,
+    same_tree: bool,
+) -> Vec<Action> {
     if sticky_author || !has_label || same_tree {
         return vec![];
     }
     let item = pr.pr.reference.clone();
     vec![
-        Action::RemoveLabel { item: item.clone(), label: LABEL.into() },
+        Action::RemoveLabel {
+            item: item.clone(),
+            label: LABEL.into(),
+        },
         Action::UpsertBotComment {
             item,
             marker: REMOVED_MARKER.into(),
@@ -157,7 +189,12 @@ pub fn decide_on_push(pr: &PullRequestEvent, has_label: bool, sticky_author: boo
 /// The lgtm plugin.
 pub struct Lgtm;
 
-async fn is_sticky(cx: &Context<'_>, settings: &LgtmSettings, repo: &crate::RepoPath, author: &Login) -> Result<bool, PluginError> {
+async fn is_sticky(
+    cx: &Context<'_>,
+    settings: &LgtmSettings,
+    repo: &crate::RepoPath,
+    author: &Login,
+) -> Result<bool, PluginError> {
     match &settings.trusted_team_for_sticky_lgtm {
         Some(team) => Ok(cx.forge.is_team_member(repo.owner(), team, author).await?),
         None => Ok(false),
@@ -165,15 +202,26 @@ async fn is_sticky(cx: &Context<'_>, settings: &LgtmSettings, repo: &crate::Repo
 }
 
 impl Lgtm {
-    async fn on_comment(&self, c: &CommentEvent, cx: &Context<'_>) -> Result<Vec<Action>, PluginError> {
+    async fn on_comment(
+        &self,
+        c: &CommentEvent,
+        cx: &Context<'_>,
+    ) -> Result<Vec<Action>, PluginError> {
         let settings: LgtmSettings = cx.settings()?;
         if !c.item.is_pr() || c.item.state != crate::ItemState::Open {
             return Ok(vec![]);
         }
-        let Some(cmd) = command_of(c, &settings) else { return Ok(vec![]) };
+        let Some(cmd) = command_of(c, &settings) else {
+            return Ok(vec![]);
+        };
         let item = &c.item.reference;
         let is_collaborator = cx.forge.is_collaborator(&item.repo, &c.author).await?;
-        let has_label = cx.forge.labels(item).await?.iter().any(|l| l.eq_ignore_ascii_case(LABEL));
+        let has_label = cx
+            .forge
+            .labels(item)
+            .await?
+            .iter()
+            .any(|l| l.eq_ignore_ascii_case(LABEL));
         let sticky_author = is_sticky(cx, &settings, &item.repo, &c.item.author).await?;
         let tree_sha = if settings.store_tree_hash && cmd == LgtmCommand::Add && !has_label {
             let pr = cx.forge.pull_request(item).await?;
@@ -183,16 +231,33 @@ impl Lgtm {
         } else {
             None
         };
-        Ok(decide(&Facts { cmd, comment: c, is_collaborator, has_label, sticky_author, tree_sha, help_url: cx.help_url }))
+        Ok(decide(&Facts {
+            cmd,
+            comment: c,
+            is_collaborator,
+            has_label,
+            sticky_author,
+            tree_sha,
+            help_url: cx.help_url,
+        }))
     }
 
-    async fn on_new_commits(&self, pr: &PullRequestEvent, cx: &Context<'_>) -> Result<Vec<Action>, PluginError> {
+    async fn on_new_commits(
+        &self,
+        pr: &PullRequestEvent,
+        cx: &Context<'_>,
+    ) -> Result<Vec<Action>, PluginError> {
         let settings: LgtmSettings = cx.settings()?;
         let item = &pr.pr.reference;
         if is_sticky(cx, &settings, &item.repo, &pr.pr.author).await? {
             return Ok(vec![]);
         }
-        let has_label = cx.forge.labels(item).await?.iter().any(|l| l.eq_ignore_ascii_case(LABEL));
+        let has_label = cx
+            .forge
+            .labels(item)
+            .await?
+            .iter()
+            .any(|l| l.eq_ignore_ascii_case(LABEL));
         if !has_label {
             return Ok(vec![]);
         }
@@ -205,7 +270,12 @@ impl Lgtm {
                 .iter()
                 .rev()
                 .filter(|c| &c.author == bot && c.body.contains(&marker))
-                .find_map(|c| TREE_HASH.captures(&c.body).and_then(|m| m.get(1)).map(|m| m.as_str().to_string()));
+                .find_map(|c| {
+                    TREE_HASH
+                        .captures(&c.body)
+                        .and_then(|m| m.get(1))
+                        .map(|m| m.as_str().to_string())
+                });
             if let Some(recorded) = recorded {
                 let now = cx.forge.commit_tree_sha(&item.repo, &pr.head_sha).await?;
                 same_tree = recorded == now;
@@ -237,7 +307,9 @@ impl Plugin for Lgtm {
     async fn handle(&self, event: &Event, cx: &Context<'_>) -> Result<Vec<Action>, PluginError> {
         match event {
             Event::Comment(c) => self.on_comment(c, cx).await,
-            Event::PullRequest(pr) if matches!(pr.action, PrAction::Synchronized { .. }) => self.on_new_commits(pr, cx).await,
+            Event::PullRequest(pr) if matches!(pr.action, PrAction::Synchronized { .. }) => {
+                self.on_new_commits(pr, cx).await
+            }
             _ => Ok(vec![]),
         }
     }
@@ -249,11 +321,20 @@ mod tests {
     use crate::testing::{MemoryForge, comment_on_pr, pr_ref};
 
     fn labels_added(actions: &[Action]) -> Vec<&str> {
-        actions.iter().filter_map(|a| match a { Action::AddLabel { label, .. } => Some(label.as_str()), _ => None }).collect()
+        actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::AddLabel { label, .. } => Some(label.as_str()),
+                _ => None,
+            })
+            .collect()
     }
 
     fn reply_text(actions: &[Action]) -> Option<&str> {
-        actions.iter().find_map(|a| match a { Action::Comment { body, .. } => Some(body.as_str()), _ => None })
+        actions.iter().find_map(|a| match a {
+            Action::Comment { body, .. } => Some(body.as_str()),
+            _ => None,
+        })
     }
 
     #[test]
@@ -264,8 +345,16 @@ mod tests {
         assert_eq!(parse("/lgtm cancel"), Some(LgtmCommand::Cancel));
         assert_eq!(parse("/remove-lgtm"), Some(LgtmCommand::Cancel));
         assert_eq!(parse("/lgtm please"), None);
-        assert_eq!(parse("/lgtm\r"), Some(LgtmCommand::Add), "\\s* swallows a trailing \\r");
-        assert_eq!(parse("/lgtm\n/lgtm cancel"), Some(LgtmCommand::Add), "add is checked first");
+        assert_eq!(
+            parse("/lgtm\r"),
+            Some(LgtmCommand::Add),
+            "\\s* swallows a trailing \\r"
+        );
+        assert_eq!(
+            parse("/lgtm\n/lgtm cancel"),
+            Some(LgtmCommand::Add),
+            "add is checked first"
+        );
     }
 
     /// Prow lgtm: a collaborator's /lgtm adds the label and assigns the commenter.
@@ -273,9 +362,15 @@ mod tests {
     async fn collaborator_lgtm_adds_label_and_assigns() {
         let forge = MemoryForge::default();
         forge.add_collaborators(&["alice"]);
-        let actions = forge.run(&Lgtm, &comment_on_pr("alice", "/lgtm")).await.expect("handled");
+        let actions = forge
+            .run(&Lgtm, &comment_on_pr("alice", "/lgtm"))
+            .await
+            .expect("handled");
         assert_eq!(labels_added(&actions), vec![LABEL]);
-        assert!(actions.contains(&Action::Assign { item: pr_ref(), users: vec![Login::new("alice")] }));
+        assert!(actions.contains(&Action::Assign {
+            item: pr_ref(),
+            users: vec![Login::new("alice")]
+        }));
     }
 
     /// Prow lgtm: the author cannot LGTM their own PR.
@@ -283,9 +378,16 @@ mod tests {
     async fn author_lgtm_is_refused() {
         let forge = MemoryForge::default();
         forge.add_collaborators(&["pr-author"]);
-        let actions = forge.run(&Lgtm, &comment_on_pr("pr-author", "/lgtm")).await.expect("handled");
+        let actions = forge
+            .run(&Lgtm, &comment_on_pr("pr-author", "/lgtm"))
+            .await
+            .expect("handled");
         assert_eq!(actions.len(), 1);
-        assert!(reply_text(&actions).expect("reply").starts_with("@pr-author: you cannot LGTM your own PR."));
+        assert!(
+            reply_text(&actions)
+                .expect("reply")
+                .starts_with("@pr-author: you cannot LGTM your own PR.")
+        );
     }
 
     /// Prow lgtm: the author may cancel.
@@ -293,8 +395,17 @@ mod tests {
     async fn author_may_cancel() {
         let forge = MemoryForge::default();
         forge.set_labels(&["lgtm"]);
-        let actions = forge.run(&Lgtm, &comment_on_pr("pr-author", "/lgtm cancel")).await.expect("handled");
-        assert_eq!(actions, vec![Action::RemoveLabel { item: pr_ref(), label: LABEL.into() }]);
+        let actions = forge
+            .run(&Lgtm, &comment_on_pr("pr-author", "/lgtm cancel"))
+            .await
+            .expect("handled");
+        assert_eq!(
+            actions,
+            vec![Action::RemoveLabel {
+                item: pr_ref(),
+                label: LABEL.into()
+            }]
+        );
     }
 
     /// Prow lgtm: non-collaborators cannot even cancel.
@@ -303,8 +414,15 @@ mod tests {
         let forge = MemoryForge::default();
         forge.set_labels(&["lgtm"]);
         for body in ["/lgtm", "/lgtm cancel"] {
-            let actions = forge.run(&Lgtm, &comment_on_pr("mallory", body)).await.expect("handled");
-            assert!(reply_text(&actions).expect("reply").contains("changing LGTM is restricted to collaborators"));
+            let actions = forge
+                .run(&Lgtm, &comment_on_pr("mallory", body))
+                .await
+                .expect("handled");
+            assert!(
+                reply_text(&actions)
+                    .expect("reply")
+                    .contains("changing LGTM is restricted to collaborators")
+            );
             assert_eq!(actions.len(), 1);
         }
     }
@@ -315,12 +433,17 @@ mod tests {
         let forge = MemoryForge::default();
         forge.add_collaborators(&["alice"]);
         forge.set_labels(&["LGTM"]);
-        let actions = forge.run(&Lgtm, &comment_on_pr("alice", "/lgtm")).await.expect("handled");
+        let actions = forge
+            .run(&Lgtm, &comment_on_pr("alice", "/lgtm"))
+            .await
+            .expect("handled");
         assert!(labels_added(&actions).is_empty());
     }
 
     fn review(state: ReviewState, body: &str) -> Event {
-        let Event::Comment(mut c) = comment_on_pr("alice", body) else { unreachable!() };
+        let Event::Comment(mut c) = comment_on_pr("alice", body) else {
+            unreachable!()
+        };
         c.source = CommentSource::Review;
         c.review = Some(state);
         Event::Comment(c)
@@ -331,14 +454,36 @@ mod tests {
     async fn reviews_act_as_lgtm_only_when_configured() {
         let forge = MemoryForge::default();
         forge.add_collaborators(&["alice"]);
-        assert!(forge.run(&Lgtm, &review(ReviewState::Approved, "")).await.expect("handled").is_empty());
+        assert!(
+            forge
+                .run(&Lgtm, &review(ReviewState::Approved, ""))
+                .await
+                .expect("handled")
+                .is_empty()
+        );
         let on = serde_json::json!({"review_acts_as_lgtm": true});
-        let actions = forge.run_with(&Lgtm, &review(ReviewState::Approved, "looks fine"), &on).await.expect("handled");
+        let actions = forge
+            .run_with(&Lgtm, &review(ReviewState::Approved, "looks fine"), &on)
+            .await
+            .expect("handled");
         assert_eq!(labels_added(&actions), vec![LABEL]);
         forge.set_labels(&["lgtm"]);
-        let actions = forge.run_with(&Lgtm, &review(ReviewState::ChangesRequested, ""), &on).await.expect("handled");
-        assert!(actions.contains(&Action::RemoveLabel { item: pr_ref(), label: LABEL.into() }));
-        assert!(forge.run_with(&Lgtm, &review(ReviewState::Commented, ""), &on).await.expect("handled").iter().all(|a| !matches!(a, Action::AddLabel { .. } | Action::RemoveLabel { .. })));
+        let actions = forge
+            .run_with(&Lgtm, &review(ReviewState::ChangesRequested, ""), &on)
+            .await
+            .expect("handled");
+        assert!(actions.contains(&Action::RemoveLabel {
+            item: pr_ref(),
+            label: LABEL.into()
+        }));
+        assert!(
+            forge
+                .run_with(&Lgtm, &review(ReviewState::Commented, ""), &on)
+                .await
+                .expect("handled")
+                .iter()
+                .all(|a| !matches!(a, Action::AddLabel { .. } | Action::RemoveLabel { .. }))
+        );
     }
 
     fn synchronize() -> Event {
@@ -347,7 +492,9 @@ mod tests {
                 Event::Comment(c) => c.item,
                 _ => unreachable!(),
             },
-            action: PrAction::Synchronized { before: Some("head0".into()) },
+            action: PrAction::Synchronized {
+                before: Some("head0".into()),
+            },
             sender: Login::new("pr-author"),
             head_sha: "head1".into(),
             base_sha: None,
@@ -360,11 +507,26 @@ mod tests {
     #[tokio::test]
     async fn new_commits_remove_lgtm() {
         let forge = MemoryForge::default();
-        assert!(forge.run(&Lgtm, &synchronize()).await.expect("handled").is_empty(), "no label, nothing to do");
+        assert!(
+            forge
+                .run(&Lgtm, &synchronize())
+                .await
+                .expect("handled")
+                .is_empty(),
+            "no label, nothing to do"
+        );
         forge.set_labels(&["lgtm"]);
         let actions = forge.run(&Lgtm, &synchronize()).await.expect("handled");
-        assert_eq!(actions[0], Action::RemoveLabel { item: pr_ref(), label: LABEL.into() });
-        assert!(matches!(&actions[1], Action::UpsertBotComment { body, .. } if body == "New changes are detected. LGTM label has been removed."));
+        assert_eq!(
+            actions[0],
+            Action::RemoveLabel {
+                item: pr_ref(),
+                label: LABEL.into()
+            }
+        );
+        assert!(
+            matches!(&actions[1], Action::UpsertBotComment { body, .. } if body == "New changes are detected. LGTM label has been removed.")
+        );
     }
 
     /// Prow lgtm: with store_tree_hash, a push with the same tree keeps the label.
@@ -377,16 +539,45 @@ mod tests {
             s.commit_trees.insert("head1".into(), "tree-a".into());
         });
         let on = serde_json::json!({"store_tree_hash": true});
-        let actions = forge.run_with(&Lgtm, &comment_on_pr("alice", "/lgtm"), &on).await.expect("handled");
-        let notice = actions.iter().find_map(|a| match a { Action::UpsertBotComment { body, .. } => Some(body.clone()), _ => None }).expect("tree hash notice");
-        assert_eq!(notice, "LGTM label has been added.  <details>Git tree hash: tree-a</details>");
+        let actions = forge
+            .run_with(&Lgtm, &comment_on_pr("alice", "/lgtm"), &on)
+            .await
+            .expect("handled");
+        let notice = actions
+            .iter()
+            .find_map(|a| match a {
+                Action::UpsertBotComment { body, .. } => Some(body.clone()),
+                _ => None,
+            })
+            .expect("tree hash notice");
+        assert_eq!(
+            notice,
+            "LGTM label has been added.  <details>Git tree hash: tree-a</details>"
+        );
         forge.with(|s| {
             s.pr.labels = vec!["lgtm".into()];
-            s.comments.push(crate::BotComment { id: 9, author: Login::new("bosun-bot"), body: format!("{notice}\n\n<!-- bosun:{TREE_HASH_MARKER} -->") });
+            s.comments.push(crate::BotComment {
+                id: 9,
+                author: Login::new("bosun-bot"),
+                body: format!("{notice}\n\n<!-- bosun:{TREE_HASH_MARKER} -->"),
+            });
         });
-        assert!(forge.run_with(&Lgtm, &synchronize(), &on).await.expect("handled").is_empty());
+        assert!(
+            forge
+                .run_with(&Lgtm, &synchronize(), &on)
+                .await
+                .expect("handled")
+                .is_empty()
+        );
         forge.with(|s| s.commit_trees.insert("head1".into(), "tree-b".into()));
-        assert_eq!(forge.run_with(&Lgtm, &synchronize(), &on).await.expect("handled").len(), 2);
+        assert_eq!(
+            forge
+                .run_with(&Lgtm, &synchronize(), &on)
+                .await
+                .expect("handled")
+                .len(),
+            2
+        );
     }
 
     /// Prow lgtm: authors in the sticky team keep lgtm on new commits.
@@ -395,10 +586,19 @@ mod tests {
         let forge = MemoryForge::default();
         forge.set_labels(&["lgtm"]);
         forge.with(|s| {
-            s.teams.insert("trusted".into(), [Login::new("pr-author")].into_iter().collect());
+            s.teams.insert(
+                "trusted".into(),
+                [Login::new("pr-author")].into_iter().collect(),
+            );
         });
         let on = serde_json::json!({"trusted_team_for_sticky_lgtm": "trusted"});
-        assert!(forge.run_with(&Lgtm, &synchronize(), &on).await.expect("handled").is_empty());
+        assert!(
+            forge
+                .run_with(&Lgtm, &synchronize(), &on)
+                .await
+                .expect("handled")
+                .is_empty()
+        );
     }
 
     /// Closed PRs and issues are left alone.
@@ -406,11 +606,25 @@ mod tests {
     async fn only_open_prs() {
         let forge = MemoryForge::default();
         forge.add_collaborators(&["alice"]);
-        let Event::Comment(mut c) = comment_on_pr("alice", "/lgtm") else { unreachable!() };
+        let Event::Comment(mut c) = comment_on_pr("alice", "/lgtm") else {
+            unreachable!()
+        };
         c.item.state = crate::ItemState::Closed;
-        assert!(forge.run(&Lgtm, &Event::Comment(c.clone())).await.expect("handled").is_empty());
+        assert!(
+            forge
+                .run(&Lgtm, &Event::Comment(c.clone()))
+                .await
+                .expect("handled")
+                .is_empty()
+        );
         c.item.state = crate::ItemState::Open;
         c.item.reference.kind = crate::ItemKind::Issue;
-        assert!(forge.run(&Lgtm, &Event::Comment(c)).await.expect("handled").is_empty());
+        assert!(
+            forge
+                .run(&Lgtm, &Event::Comment(c))
+                .await
+                .expect("handled")
+                .is_empty()
+        );
     }
 }

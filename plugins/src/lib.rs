@@ -10,6 +10,7 @@ pub mod assign;
 pub mod command;
 pub mod event;
 pub mod forge;
+pub mod help;
 pub mod hold;
 pub mod label;
 pub mod lgtm;
@@ -17,6 +18,7 @@ pub mod lifecycle;
 pub mod permissions;
 pub mod plugin;
 pub mod reply;
+pub mod retitle;
 pub mod testing;
 pub mod wip;
 
@@ -27,12 +29,21 @@ pub use event::{
     RepoPath, ReviewState,
 };
 pub use forge::{
-    BotComment, ChangedFile, CommitStatus, Forge, ForgeError, ForgeRead, MergeMethod, PullRequestInfo,
-    StatusState, Tree, TreeEntry, TreeEntryKind,
+    BotComment, ChangedFile, CommitStatus, Forge, ForgeError, ForgeRead, MergeMethod,
+    PullRequestInfo, StatusState, Tree, TreeEntry, TreeEntryKind,
 };
 pub use plugin::{CommandHelp, Context, Plugin, PluginError, PluginHelp};
 
 /// Every plugin bosun ships, in a plain list so go-to-definition works.
 pub fn all_plugins() -> Vec<Box<dyn Plugin>> {
-    vec![Box::new(assign::Assign), Box::new(hold::Hold), Box::new(label::Label), Box::new(lgtm::Lgtm), Box::new(lifecycle::Lifecycle), Box::new(wip::Wip)]
+    vec![
+        Box::new(assign::Assign),
+        Box::new(help::Help),
+        Box::new(hold::Hold),
+        Box::new(label::Label),
+        Box::new(lgtm::Lgtm),
+        Box::new(lifecycle::Lifecycle),
+        Box::new(retitle::Retitle),
+        Box::new(wip::Wip),
+    ]
 }

@@ -17,18 +17,29 @@ pub struct CachedForgeRead<'a> {
 impl<'a> CachedForgeRead<'a> {
     /// Wraps a forge for the length of one delivery.
     pub fn new(inner: &'a dyn ForgeRead) -> Self {
-        CachedForgeRead { inner, answers: Mutex::new(HashMap::new()) }
+        CachedForgeRead {
+            inner,
+            answers: Mutex::new(HashMap::new()),
+        }
     }
 
     async fn remembered<F>(&self, key: String, ask: F) -> Result<bool, ForgeError>
     where
         F: std::future::Future<Output = Result<bool, ForgeError>>,
     {
-        if let Some(v) = self.answers.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+        if let Some(v) = self
+            .answers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key)
+        {
             return Ok(*v);
         }
         let v = ask.await?;
-        self.answers.lock().unwrap_or_else(|e| e.into_inner()).insert(key, v);
+        self.answers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key, v);
         Ok(v)
     }
 }
@@ -50,7 +61,12 @@ impl ForgeRead for CachedForgeRead<'_> {
     async fn changed_files(&self, item: &ItemRef) -> Result<Vec<ChangedFile>, ForgeError> {
         self.inner.changed_files(item).await
     }
-    async fn file_content(&self, repo: &RepoPath, path: &str, git_ref: &str) -> Result<Option<Vec<u8>>, ForgeError> {
+    async fn file_content(
+        &self,
+        repo: &RepoPath,
+        path: &str,
+        git_ref: &str,
+    ) -> Result<Option<Vec<u8>>, ForgeError> {
         self.inner.file_content(repo, path, git_ref).await
     }
     async fn tree(&self, repo: &RepoPath, git_ref: &str) -> Result<Tree, ForgeError> {
@@ -64,15 +80,23 @@ impl ForgeRead for CachedForgeRead<'_> {
     }
     async fn is_collaborator(&self, repo: &RepoPath, user: &Login) -> Result<bool, ForgeError> {
         let key = format!("collaborator {repo} {}", user.as_str().to_ascii_lowercase());
-        self.remembered(key, self.inner.is_collaborator(repo, user)).await
+        self.remembered(key, self.inner.is_collaborator(repo, user))
+            .await
     }
     async fn is_org_member(&self, org: &str, user: &Login) -> Result<bool, ForgeError> {
         let key = format!("member {org} {}", user.as_str().to_ascii_lowercase());
-        self.remembered(key, self.inner.is_org_member(org, user)).await
+        self.remembered(key, self.inner.is_org_member(org, user))
+            .await
     }
-    async fn is_team_member(&self, org: &str, team: &str, user: &Login) -> Result<bool, ForgeError> {
+    async fn is_team_member(
+        &self,
+        org: &str,
+        team: &str,
+        user: &Login,
+    ) -> Result<bool, ForgeError> {
         let key = format!("team {org}/{team} {}", user.as_str().to_ascii_lowercase());
-        self.remembered(key, self.inner.is_team_member(org, team, user)).await
+        self.remembered(key, self.inner.is_team_member(org, team, user))
+            .await
     }
 }
 
@@ -89,8 +113,17 @@ mod tests {
         let repo = RepoPath::parse("org/repo").expect("repo");
         let before = forge.snapshot().calls;
         for _ in 0..3 {
-            assert!(cached.is_collaborator(&repo, &Login::new("Alice")).await.expect("answer"));
+            assert!(
+                cached
+                    .is_collaborator(&repo, &Login::new("Alice"))
+                    .await
+                    .expect("answer")
+            );
         }
-        assert_eq!(forge.snapshot().calls - before, 2, "one question plus the snapshot itself");
+        assert_eq!(
+            forge.snapshot().calls - before,
+            2,
+            "one question plus the snapshot itself"
+        );
     }
 }

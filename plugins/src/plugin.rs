@@ -53,7 +53,8 @@ impl Context<'_> {
         if self.settings.is_null() {
             return Ok(T::default());
         }
-        serde_json::from_value(self.settings.clone()).map_err(|e| PluginError::Config(e.to_string()))
+        serde_json::from_value(self.settings.clone())
+            .map_err(|e| PluginError::Config(e.to_string()))
     }
 }
 

@@ -12,8 +12,17 @@ pub fn footer(help_url: &str) -> String {
 
 /// Prow's `FormatResponseRaw`: mention the commenter, say what happened, and quote the comment
 /// that caused it inside a `<details>` block with the footer.
-pub fn format_response(login: &Login, reply: &str, comment_body: &str, comment_url: &str, help_url: &str) -> String {
-    let quoted: String = comment_body.split('\n').map(|l| format!(">{l}\n")).collect();
+pub fn format_response(
+    login: &Login,
+    reply: &str,
+    comment_body: &str,
+    comment_url: &str,
+    help_url: &str,
+) -> String {
+    let quoted: String = comment_body
+        .split('\n')
+        .map(|l| format!(">{l}\n"))
+        .collect();
     format!(
         "@{login}: {reply}\n\n<details>\n\nIn response to [this]({comment_url}):\n\n{quoted}\n\n{}\n</details>",
         footer(help_url)
@@ -31,7 +40,13 @@ mod tests {
 
     #[test]
     fn response_quotes_every_line() {
-        let r = format_response(&Login::new("alice"), "you cannot LGTM your own PR.", "/lgtm\nthanks", "https://x/1", "https://bosun/command-help");
+        let r = format_response(
+            &Login::new("alice"),
+            "you cannot LGTM your own PR.",
+            "/lgtm\nthanks",
+            "https://x/1",
+            "https://bosun/command-help",
+        );
         assert!(r.starts_with("@alice: you cannot LGTM your own PR.\n\n<details>\n\nIn response to [this](https://x/1):\n\n>/lgtm\n>thanks\n"), "{r}");
         assert!(r.contains("[here](https://bosun/command-help).  If you have questions"));
         assert!(r.ends_with("</details>"));

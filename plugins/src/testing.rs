@@ -1,7 +1,9 @@
 //! An in-memory forge and event builders for plugin unit tests: one repository (`org/repo`)
 //! with one pull request (`#1`), whose state tests seed and inspect.
 
-use crate::forge::{ChangedFile, CommitStatus, MergeMethod, PullRequestInfo, Tree, TreeEntry, TreeEntryKind};
+use crate::forge::{
+    ChangedFile, CommitStatus, MergeMethod, PullRequestInfo, Tree, TreeEntry, TreeEntryKind,
+};
 use crate::{
     Action, BotComment, CommentAction, CommentEvent, CommentSource, Context, Event, Forge,
     ForgeError, ForgeKind, ForgeRead, Item, ItemKind, ItemRef, ItemState, Login, Plugin,
@@ -101,17 +103,33 @@ impl MemoryForge {
 
     /// Makes users collaborators.
     pub fn add_collaborators(&self, users: &[&str]) {
-        self.lock().collaborators.extend(users.iter().map(|u| Login::new(u)));
+        self.lock()
+            .collaborators
+            .extend(users.iter().map(|u| Login::new(u)));
     }
 
     /// Runs a plugin on an event with no settings.
-    pub async fn run(&self, plugin: &dyn Plugin, event: &Event) -> Result<Vec<Action>, PluginError> {
+    pub async fn run(
+        &self,
+        plugin: &dyn Plugin,
+        event: &Event,
+    ) -> Result<Vec<Action>, PluginError> {
         self.run_with(plugin, event, &serde_json::Value::Null).await
     }
 
     /// Runs a plugin on an event with settings.
-    pub async fn run_with(&self, plugin: &dyn Plugin, event: &Event, settings: &serde_json::Value) -> Result<Vec<Action>, PluginError> {
-        let cx = Context { forge: self, settings, bot: &self.bot, help_url: "https://bosun.example/command-help" };
+    pub async fn run_with(
+        &self,
+        plugin: &dyn Plugin,
+        event: &Event,
+        settings: &serde_json::Value,
+    ) -> Result<Vec<Action>, PluginError> {
+        let cx = Context {
+            forge: self,
+            settings,
+            bot: &self.bot,
+            help_url: "https://bosun.example/command-help",
+        };
         plugin.handle(event, &cx).await
     }
 
@@ -143,7 +161,12 @@ impl ForgeRead for MemoryForge {
     async fn changed_files(&self, _item: &ItemRef) -> Result<Vec<ChangedFile>, ForgeError> {
         Ok(self.lock().changed_files.clone())
     }
-    async fn file_content(&self, _repo: &RepoPath, path: &str, _git_ref: &str) -> Result<Option<Vec<u8>>, ForgeError> {
+    async fn file_content(
+        &self,
+        _repo: &RepoPath,
+        path: &str,
+        _git_ref: &str,
+    ) -> Result<Option<Vec<u8>>, ForgeError> {
         Ok(self.lock().files.get(path).cloned())
     }
     async fn tree(&self, _repo: &RepoPath, git_ref: &str) -> Result<Tree, ForgeError> {
@@ -156,13 +179,29 @@ impl ForgeRead for MemoryForge {
                 dirs.insert(dir.to_string());
                 parent = dir;
             }
-            entries.push(TreeEntry { path: path.clone(), kind: TreeEntryKind::Blob, sha: format!("blob-{}", fingerprint(content)) });
+            entries.push(TreeEntry {
+                path: path.clone(),
+                kind: TreeEntryKind::Blob,
+                sha: format!("blob-{}", fingerprint(content)),
+            });
         }
-        entries.extend(dirs.into_iter().map(|d| TreeEntry { sha: format!("tree-{d}"), path: d, kind: TreeEntryKind::Tree }));
-        Ok(Tree { sha: format!("tree-at-{git_ref}"), entries, truncated: false })
+        entries.extend(dirs.into_iter().map(|d| TreeEntry {
+            sha: format!("tree-{d}"),
+            path: d,
+            kind: TreeEntryKind::Tree,
+        }));
+        Ok(Tree {
+            sha: format!("tree-at-{git_ref}"),
+            entries,
+            truncated: false,
+        })
     }
     async fn commit_tree_sha(&self, _repo: &RepoPath, sha: &str) -> Result<String, ForgeError> {
-        self.lock().commit_trees.get(sha).cloned().ok_or_else(|| ForgeError::NotFound(format!("commit {sha}")))
+        self.lock()
+            .commit_trees
+            .get(sha)
+            .cloned()
+            .ok_or_else(|| ForgeError::NotFound(format!("commit {sha}")))
     }
     async fn repo_labels(&self, _repo: &RepoPath) -> Result<Vec<String>, ForgeError> {
         Ok(self.lock().repo_labels.clone())
@@ -173,14 +212,25 @@ impl ForgeRead for MemoryForge {
     async fn is_org_member(&self, _org: &str, user: &Login) -> Result<bool, ForgeError> {
         Ok(self.lock().org_members.contains(user))
     }
-    async fn is_team_member(&self, _org: &str, team: &str, user: &Login) -> Result<bool, ForgeError> {
-        Ok(self.lock().teams.get(team).is_some_and(|t| t.contains(user)))
+    async fn is_team_member(
+        &self,
+        _org: &str,
+        team: &str,
+        user: &Login,
+    ) -> Result<bool, ForgeError> {
+        Ok(self
+            .lock()
+            .teams
+            .get(team)
+            .is_some_and(|t| t.contains(user)))
     }
 }
 
 /// A stable stand-in for a content hash.
 fn fingerprint(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3))
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3)
+    })
 }
 
 #[async_trait]
@@ -195,10 +245,18 @@ impl Forge for MemoryForge {
         Ok(())
     }
     async fn remove_label(&self, _item: &ItemRef, label: &str) -> Result<(), ForgeError> {
-        self.lock().pr.labels.retain(|l| !l.eq_ignore_ascii_case(label));
+        self.lock()
+            .pr
+            .labels
+            .retain(|l| !l.eq_ignore_ascii_case(label));
         Ok(())
     }
-    async fn create_label(&self, _repo: &RepoPath, name: &str, _color: &str) -> Result<(), ForgeError> {
+    async fn create_label(
+        &self,
+        _repo: &RepoPath,
+        name: &str,
+        _color: &str,
+    ) -> Result<(), ForgeError> {
         let mut s = self.lock();
         if !has(&s.repo_labels, name) {
             s.repo_labels.push(name.to_string());
@@ -208,12 +266,20 @@ impl Forge for MemoryForge {
     async fn create_comment(&self, _item: &ItemRef, body: &str) -> Result<u64, ForgeError> {
         let mut s = self.lock();
         let id = s.comments.iter().map(|c| c.id).max().unwrap_or(0) + 1;
-        s.comments.push(BotComment { id, author: self.bot.clone(), body: body.to_string() });
+        s.comments.push(BotComment {
+            id,
+            author: self.bot.clone(),
+            body: body.to_string(),
+        });
         Ok(id)
     }
     async fn edit_comment(&self, _item: &ItemRef, id: u64, body: &str) -> Result<(), ForgeError> {
         let mut s = self.lock();
-        let c = s.comments.iter_mut().find(|c| c.id == id).ok_or_else(|| ForgeError::NotFound(format!("comment {id}")))?;
+        let c = s
+            .comments
+            .iter_mut()
+            .find(|c| c.id == id)
+            .ok_or_else(|| ForgeError::NotFound(format!("comment {id}")))?;
         c.body = body.to_string();
         Ok(())
     }
@@ -234,7 +300,12 @@ impl Forge for MemoryForge {
         self.lock().pr.assignees.retain(|a| !users.contains(a));
         Ok(())
     }
-    async fn request_reviewers(&self, _item: &ItemRef, users: &[Login], _teams: &[String]) -> Result<(), ForgeError> {
+    async fn request_reviewers(
+        &self,
+        _item: &ItemRef,
+        users: &[Login],
+        _teams: &[String],
+    ) -> Result<(), ForgeError> {
         let mut s = self.lock();
         for u in users {
             if !s.pr.requested_reviewers.contains(u) {
@@ -243,8 +314,16 @@ impl Forge for MemoryForge {
         }
         Ok(())
     }
-    async fn unrequest_reviewers(&self, _item: &ItemRef, users: &[Login], _teams: &[String]) -> Result<(), ForgeError> {
-        self.lock().pr.requested_reviewers.retain(|r| !users.contains(r));
+    async fn unrequest_reviewers(
+        &self,
+        _item: &ItemRef,
+        users: &[Login],
+        _teams: &[String],
+    ) -> Result<(), ForgeError> {
+        self.lock()
+            .pr
+            .requested_reviewers
+            .retain(|r| !users.contains(r));
         Ok(())
     }
     async fn set_title(&self, _item: &ItemRef, title: &str) -> Result<(), ForgeError> {
@@ -259,7 +338,12 @@ impl Forge for MemoryForge {
         self.lock().pr.state = ItemState::Open;
         Ok(())
     }
-    async fn merge(&self, _item: &ItemRef, method: MergeMethod, expected_head: Option<&str>) -> Result<(), ForgeError> {
+    async fn merge(
+        &self,
+        _item: &ItemRef,
+        method: MergeMethod,
+        expected_head: Option<&str>,
+    ) -> Result<(), ForgeError> {
         let mut s = self.lock();
         if expected_head.is_some_and(|h| h != s.pr.head_sha) {
             return Err(ForgeError::Conflict("Head branch was modified".into()));
@@ -268,7 +352,12 @@ impl Forge for MemoryForge {
         s.merged_with = Some(method);
         Ok(())
     }
-    async fn set_status(&self, _repo: &RepoPath, sha: &str, status: &CommitStatus) -> Result<(), ForgeError> {
+    async fn set_status(
+        &self,
+        _repo: &RepoPath,
+        sha: &str,
+        status: &CommitStatus,
+    ) -> Result<(), ForgeError> {
         self.lock().statuses.push((sha.to_string(), status.clone()));
         Ok(())
     }

@@ -9,7 +9,8 @@ use std::sync::LazyLock;
 /// The label.
 pub const LABEL: &str = "do-not-merge/work-in-progress";
 
-static TITLE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?i)^[^0-9A-Za-z_]?WIP[^0-9A-Za-z_]").expect("static regex"));
+static TITLE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)^[^0-9A-Za-z_]?WIP[^0-9A-Za-z_]").expect("static regex"));
 
 /// Whether a PR should carry the label.
 pub fn needs_label(title: &str, draft: bool) -> bool {
@@ -21,8 +22,14 @@ pub fn decide(pr: &PullRequestEvent, labels: &[String]) -> Vec<Action> {
     let has = labels.iter().any(|l| l == LABEL);
     let item = pr.pr.reference.clone();
     match (needs_label(&pr.pr.title, pr.pr.draft), has) {
-        (true, false) => vec![Action::AddLabel { item, label: LABEL.into() }],
-        (false, true) => vec![Action::RemoveLabel { item, label: LABEL.into() }],
+        (true, false) => vec![Action::AddLabel {
+            item,
+            label: LABEL.into(),
+        }],
+        (false, true) => vec![Action::RemoveLabel {
+            item,
+            label: LABEL.into(),
+        }],
         _ => vec![],
     }
 }
@@ -44,10 +51,16 @@ impl Plugin for Wip {
     }
 
     async fn handle(&self, event: &Event, cx: &Context<'_>) -> Result<Vec<Action>, PluginError> {
-        let Event::PullRequest(pr) = event else { return Ok(vec![]) };
+        let Event::PullRequest(pr) = event else {
+            return Ok(vec![]);
+        };
         let relevant = matches!(
             pr.action,
-            PrAction::Opened | PrAction::Reopened | PrAction::Edited | PrAction::ReadyForReview | PrAction::ConvertedToDraft
+            PrAction::Opened
+                | PrAction::Reopened
+                | PrAction::Edited
+                | PrAction::ReadyForReview
+                | PrAction::ConvertedToDraft
         );
         if !relevant {
             return Ok(vec![]);
