@@ -415,7 +415,7 @@ impl RawConfig {
         {
             errors.push(problem("gitlab.url", "is plain http; set gitlab.allow_http = true to allow it"));
         }
-        let known: Vec<&str> = bosun_plugins::all_plugins().iter().map(|p| p.name()).collect();
+        let known: Vec<&'static str> = bosun_plugins::all_plugins().iter().map(|p| p.name()).collect();
         for (scope, entry) in &self.plugins {
             if RepoPath::parse(&format!("{scope}/x")).is_none() {
                 errors.push(problem(format!("plugins.\"{scope}\""), "must be an org/group or a repo path"));
@@ -436,14 +436,19 @@ impl RawConfig {
             }
         }
         let mut settings = BTreeMap::new();
+        let plugins = bosun_plugins::all_plugins();
         for (plugin, by_scope) in self.settings {
-            if !known.contains(&plugin.as_str()) {
+            let Some(owner) = plugins.iter().find(|p| p.name() == plugin) else {
                 errors.push(problem(format!("settings.{plugin}"), "unknown plugin"));
-            }
+                continue;
+            };
             let mut converted = BTreeMap::new();
             for (scope, value) in by_scope {
                 match serde_json::to_value(&value) {
                     Ok(v) => {
+                        if let Err(e) = owner.check_settings(&v) {
+                            errors.push(problem(format!("settings.{plugin}.\"{scope}\""), one_line(&e)));
+                        }
                         converted.insert(scope, v);
                     }
                     Err(e) => errors.push(problem(format!("settings.{plugin}.\"{scope}\""), e.to_string())),
@@ -594,6 +599,14 @@ mod tests {
         let both = "[plugins.\"org\"]\nenabled=[\"hold\"]\n[plugins.\"org/app\"]\nenabled=[\"hold\"]";
         let errors = RawConfig::parse(both, &[]).expect("parses").validate(&[]).expect_err("dup");
         assert_eq!(errors[0].key, "plugins.\"org/app\".enabled");
+    }
+
+    #[test]
+    fn plugin_settings_are_checked_at_startup() {
+        let text = "[settings.lgtm.\"org\"]\nreview_acts_as_lgtm = \"yes\"\n[settings.hold.\"org\"]\nx = 1\n[settings.label.\"org/r\"]\nprefixes = [\"kind\"]";
+        let errors = RawConfig::parse(text, &[]).expect("parses").validate(&[]).expect_err("invalid");
+        let keys: Vec<&str> = errors.iter().map(|e| e.key.as_str()).collect();
+        assert_eq!(keys, vec!["settings.hold.\"org\"", "settings.lgtm.\"org\""], "{errors:?}");
     }
 
     #[test]

@@ -81,6 +81,10 @@ impl Plugin for Help {
         "help"
     }
 
+    fn check_settings(&self, settings: &serde_json::Value) -> Result<(), String> {
+        crate::plugin::check_settings_as::<HelpSettings>(settings)
+    }
+
     fn help(&self) -> PluginHelp {
         PluginHelp {
             description: "Marks issues as needing help from contributors (`help wanted`) or as suitable for new contributors (`good first issue`).",

@@ -305,6 +305,12 @@ impl Plugin for Label {
         "label"
     }
 
+    fn check_settings(&self, settings: &serde_json::Value) -> Result<(), String> {
+        crate::plugin::check_settings_as::<LabelSettings>(settings)?;
+        let parsed: LabelSettings = serde_json::from_value(settings.clone()).map_err(|e| e.to_string())?;
+        regexes(&parsed.prefixes).map(|_| ()).map_err(|e| e.to_string())
+    }
+
     fn help(&self) -> PluginHelp {
         PluginHelp {
             description: "Adds and removes labels by category (kind, area, priority, triage, sig …) and configured extra labels.",

@@ -291,6 +291,10 @@ impl Plugin for Lgtm {
         "lgtm"
     }
 
+    fn check_settings(&self, settings: &serde_json::Value) -> Result<(), String> {
+        crate::plugin::check_settings_as::<LgtmSettings>(settings)
+    }
+
     fn help(&self) -> PluginHelp {
         PluginHelp {
             description: "Adds or removes the `lgtm` label, which marks a pull request as reviewed and ready to merge once approved.",
