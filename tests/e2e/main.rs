@@ -1,6 +1,9 @@
 //! End-to-end tests: real bosun, real database, fake forge over real HTTP. One binary.
 
 mod cli;
+mod commands;
+mod fault_storm;
+mod forge_calls;
 mod hold;
 mod intake;
 mod processes;
