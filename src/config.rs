@@ -6,7 +6,7 @@ use bosun_plugins::{ForgeKind, RepoPath};
 use secrecy::SecretString;
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// The file as written, before validation.
@@ -38,6 +38,10 @@ pub struct RawConfig {
     /// Per-plugin settings keyed by plugin, then by org or org/repo (the repo entry wins).
     #[serde(default)]
     pub settings: BTreeMap<String, BTreeMap<String, toml::Value>>,
+    /// The directory of the file this was read from; relative paths in it (the GitHub App
+    /// key) are read from there, never from the working directory. Not a key of the file.
+    #[serde(skip)]
+    pub config_dir: Option<PathBuf>,
 }
 
 /// `[server]`
@@ -130,6 +134,14 @@ pub struct GitHubConfig {
     /// secrets; several per scope allow rotation; only the most specific scope is tried.
     #[serde(default)]
     pub webhook_secrets: BTreeMap<String, Vec<String>>,
+    /// Act as this GitHub App (its numeric id) instead of with a token; needs
+    /// `private_key_file`. Default none (token authentication).
+    #[serde(default)]
+    pub app_id: Option<u64>,
+    /// The GitHub App's private key, a PEM file as GitHub issues it; a relative path is read
+    /// from the config file's directory. Default none; required with `app_id`.
+    #[serde(default)]
+    pub private_key_file: Option<String>,
 }
 
 /// `[gitlab]`
@@ -216,7 +228,24 @@ pub struct ForgeSettings {
     /// GitLab only: a plain-http instance URL was explicitly allowed.
     pub allow_http: bool,
     pub token: Option<SecretString>,
+    /// GitHub only: act as this App; takes precedence over `token`.
+    pub app: Option<GitHubAppSettings>,
     pub webhook_secrets: ScopedSecrets,
+}
+
+impl ForgeSettings {
+    /// Whether bosun can act on this forge (a token or an App); without, it only dry-runs.
+    pub fn has_credentials(&self) -> bool {
+        self.token.is_some() || self.app.is_some()
+    }
+}
+
+/// A GitHub App's identity, with its key already read and checked at startup.
+#[derive(Debug)]
+pub struct GitHubAppSettings {
+    pub app_id: u64,
+    /// The PEM key file's contents.
+    pub private_key: SecretString,
 }
 
 /// Secrets by scope; lookup uses only the most specific configured scope (Prow's rule).
@@ -308,7 +337,9 @@ impl Settings {
     pub fn load_with_env(path: &Path, env: &[(String, String)]) -> Result<Settings, Vec<ConfigError>> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| vec![problem(path.display().to_string(), format!("cannot read: {e}"))])?;
-        RawConfig::parse(&text, env)?.validate(env)
+        let mut raw = RawConfig::parse(&text, env)?;
+        raw.config_dir = path.parent().map(Path::to_path_buf);
+        raw.validate(env)
     }
 
     /// Whether actions for this forge and repo are only recorded.
@@ -317,7 +348,7 @@ impl Settings {
             ForgeKind::GitHub => &self.github,
             ForgeKind::GitLab => &self.gitlab,
         };
-        let no_token = forge_settings.as_ref().is_none_or(|f| f.token.is_none());
+        let no_token = forge_settings.as_ref().is_none_or(|f| !f.has_credentials());
         let repo_listed = repo.is_some_and(|r| {
             r.scopes().iter().any(|s| self.dry_run_repos.iter().any(|d| d == s))
         });
@@ -401,6 +432,7 @@ impl RawConfig {
                 allow_http: false,
                 api_url: url.trim_end_matches('/').to_string(),
                 token: lookup(token_env).filter(|t| !t.is_empty()).map(SecretString::from),
+                app: None,
                 webhook_secrets: ScopedSecrets::new(resolved),
             }
         };
@@ -409,6 +441,16 @@ impl RawConfig {
             allow_http: g.allow_http,
             ..forge("gitlab", &g.url, &g.token_env, &g.webhook_tokens)
         });
+        let github = match (github, &self.github) {
+            (Some(mut settings), Some(g)) => {
+                settings.app = github_app(g, self.config_dir.as_deref(), &mut errors);
+                if settings.app.is_some() && settings.token.is_some() {
+                    warnings.push(problem("github.app_id", format!("both an App and a token ({}) are configured; the App is used", g.token_env)));
+                }
+                Some(settings)
+            }
+            (settings, _) => settings,
+        };
         if let Some(g) = &self.gitlab
             && g.url.starts_with("http://")
             && !g.allow_http
@@ -476,6 +518,39 @@ impl RawConfig {
             warnings,
         })
     }
+}
+
+/// Reads and checks the GitHub App settings: `app_id` and `private_key_file` go together, and
+/// the key must be a readable RSA PEM key, so a bad key stops startup instead of the first call.
+fn github_app(g: &GitHubConfig, config_dir: Option<&Path>, errors: &mut Vec<ConfigError>) -> Option<GitHubAppSettings> {
+    let (app_id, file) = match (g.app_id, g.private_key_file.as_deref()) {
+        (None, None) => return None,
+        (Some(id), Some(file)) => (id, file),
+        (Some(_), None) => {
+            errors.push(problem("github.private_key_file", "is required with github.app_id"));
+            return None;
+        }
+        (None, Some(_)) => {
+            errors.push(problem("github.app_id", "is required with github.private_key_file"));
+            return None;
+        }
+    };
+    let path = match config_dir {
+        Some(dir) if Path::new(file).is_relative() => dir.join(file),
+        _ => PathBuf::from(file),
+    };
+    let pem = match std::fs::read_to_string(&path) {
+        Ok(pem) => pem,
+        Err(e) => {
+            errors.push(problem("github.private_key_file", format!("cannot read {}: {e}", path.display())));
+            return None;
+        }
+    };
+    if let Err(e) = octocrab::EncodingKey::from_rsa_pem(pem.as_bytes()) {
+        errors.push(problem("github.private_key_file", format!("{} is not an RSA private key in PEM form: {e}", path.display())));
+        return None;
+    }
+    Some(GitHubAppSettings { app_id, private_key: SecretString::from(pem) })
 }
 
 fn one_line(s: &str) -> String {
@@ -607,6 +682,35 @@ mod tests {
         let errors = RawConfig::parse(text, &[]).expect("parses").validate(&[]).expect_err("invalid");
         let keys: Vec<&str> = errors.iter().map(|e| e.key.as_str()).collect();
         assert_eq!(keys, vec!["settings.hold.\"org\"", "settings.lgtm.\"org\""], "{errors:?}");
+    }
+
+    #[test]
+    fn github_app_needs_id_and_a_readable_rsa_key() {
+        let errors = RawConfig::parse("[github]\napp_id = 7", &[]).expect("parses").validate(&[]).expect_err("no key");
+        assert_eq!(errors[0].key, "github.private_key_file");
+        let errors = RawConfig::parse("[github]\nprivate_key_file = \"k.pem\"", &[]).expect("parses").validate(&[]).expect_err("no id");
+        assert_eq!(errors[0].key, "github.app_id");
+        let errors = RawConfig::parse("[github]\napp_id = 7\nprivate_key_file = \"/nonexistent/k.pem\"", &[])
+            .expect("parses")
+            .validate(&[])
+            .expect_err("unreadable");
+        assert_eq!(errors[0].key, "github.private_key_file");
+        assert!(errors[0].message.contains("/nonexistent/k.pem"), "{errors:?}");
+
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::write(dir.path().join("not-a-key.pem"), "hello").expect("write");
+        std::fs::write(dir.path().join("app.pem"), fake_forge::TEST_APP_PRIVATE_KEY_PEM).expect("write");
+        let mut raw = RawConfig::parse("[github]\napp_id = 7\nprivate_key_file = \"not-a-key.pem\"", &[]).expect("parses");
+        raw.config_dir = Some(dir.path().to_path_buf());
+        let errors = raw.validate(&[]).expect_err("not a key");
+        assert!(errors[0].message.contains("not an RSA private key"), "{errors:?}");
+
+        let mut raw = RawConfig::parse("[github]\napp_id = 7\nprivate_key_file = \"app.pem\"", &[]).expect("parses");
+        raw.config_dir = Some(dir.path().to_path_buf());
+        let s = raw.validate(&[]).expect("valid");
+        let gh = s.github.as_ref().expect("github");
+        assert_eq!(gh.app.as_ref().map(|a| a.app_id), Some(7));
+        assert!(!s.is_dry_run(ForgeKind::GitHub, None), "an App can act without a token");
     }
 
     #[test]

@@ -185,7 +185,7 @@ impl Engine {
     async fn decide(&self, events: &[Event], live: &dyn Forge) -> Result<(Vec<PlannedAction>, Vec<String>), ForgeError> {
         let mut planned = Vec::new();
         let mut problems = Vec::new();
-        let has_token = events.first().and_then(|e| self.settings.forge(e.forge())).is_some_and(|f| f.token.is_some());
+        let has_token = events.first().and_then(|e| self.settings.forge(e.forge())).is_some_and(|f| f.has_credentials());
         let snapshot = events.iter().find_map(Event::item).map(|i| WebhookSnapshot { labels: i.labels.clone() });
         let uncached: &dyn ForgeRead = match (&snapshot, has_token) {
             (Some(snapshot), false) => snapshot,

@@ -134,8 +134,12 @@ fn build_forges(settings: &Settings) -> anyhow::Result<Forges> {
     let mut github: Option<Arc<dyn Forge>> = None;
     let mut gitlab: Option<Arc<dyn Forge>> = None;
     if let Some(gh) = &settings.github {
-        let token = gh.token.as_ref().map(|t| t.expose_secret().to_string());
-        let forge = GitHubForge::new(&gh.api_url, token).map_err(|e| anyhow::anyhow!("github client: {e}"))?;
+        // An App takes precedence over a token: it acts per installation, as `name[bot]`.
+        let forge = match &gh.app {
+            Some(app) => GitHubForge::new_app(&gh.api_url, app.app_id, app.private_key.expose_secret().as_bytes()),
+            None => GitHubForge::new(&gh.api_url, gh.token.as_ref().map(|t| t.expose_secret().to_string())),
+        }
+        .map_err(|e| anyhow::anyhow!("github client: {e}"))?;
         github = Some(Arc::new(forge));
     }
     if let Some(gl) = &settings.gitlab {
