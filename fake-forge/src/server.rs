@@ -30,6 +30,9 @@ pub struct RecordedRequest {
     pub answered: Option<SystemTime>,
     /// The status answered, or `None` while the request is still being served.
     pub status: Option<u16>,
+    /// The status the fake's API produced, when the request reached it: it differs from
+    /// `status` for a [`Fault::LostResponse`], and is `None` when a fault answered instead.
+    pub served_status: Option<u16>,
     /// The headers answered (names as sent), for checks on `retry-after` and the like.
     pub response_headers: Vec<(String, String)>,
     /// False when no route matched (answered 404).
@@ -147,6 +150,9 @@ pub enum Fault {
     },
     /// Waits this long, then serves the request normally.
     Delay(Duration),
+    /// Serves the request (its change to the world happens) but answers `502 Bad Gateway`,
+    /// as when a proxy loses the forge's answer: the client cannot tell whether it worked.
+    LostResponse,
 }
 
 /// What a router answers; kept free of actix types so the routers are plain functions.
@@ -399,16 +405,18 @@ impl Shared {
             received: SystemTime::now(),
             answered: None,
             status: None,
+            served_status: None,
             response_headers: Vec::new(),
             routed: true,
         });
         log.len() - 1
     }
 
-    fn finish(&self, idx: usize, reply: &Reply, routed: bool) {
+    fn finish(&self, idx: usize, reply: &Reply, routed: bool, served: Option<u16>) {
         if let Some(r) = self.log().get_mut(idx) {
             r.answered = Some(SystemTime::now());
             r.status = Some(reply.status);
+            r.served_status = served;
             r.response_headers = reply.headers.clone();
             r.routed = routed;
         }
@@ -454,12 +462,15 @@ async fn dispatch(req: HttpRequest, body: Bytes, shared: web::Data<Shared>) -> H
     let path = req.path().to_string();
     let gitlab = path.starts_with("/api/v4/") || path == "/api/v4";
     let fault = shared.take_fault(&path);
-    if let Some(Fault::Delay(d)) = fault {
-        actix_web::rt::time::sleep(d).await;
-    } else if let Some(fault) = fault {
-        let reply = fault_reply(&fault, gitlab);
-        shared.finish(idx, &reply, true);
-        return into_response(reply);
+    let lose_response = fault == Some(Fault::LostResponse);
+    match fault {
+        Some(Fault::Delay(d)) => actix_web::rt::time::sleep(d).await,
+        Some(Fault::LostResponse) | None => {}
+        Some(fault) => {
+            let reply = fault_reply(&fault, gitlab);
+            shared.finish(idx, &reply, true, None);
+            return into_response(reply);
+        }
     }
 
     let host = req.connection_info().host().to_string();
@@ -510,7 +521,13 @@ async fn dispatch(req: HttpRequest, body: Bytes, shared: web::Data<Shared>) -> H
     };
     let routed = reply.is_some();
     let reply = reply.unwrap_or_else(|| not_routed(gitlab));
-    shared.finish(idx, &reply, routed);
+    let served = Some(reply.status);
+    let reply = if lose_response {
+        fault_reply(&Fault::LostResponse, gitlab)
+    } else {
+        reply
+    };
+    shared.finish(idx, &reply, routed, served);
     into_response(reply)
 }
 
@@ -568,6 +585,7 @@ fn fault_reply(fault: &Fault, gitlab: bool) -> Reply {
             .header("x-ratelimit-reset", reset_epoch)
             .header("x-ratelimit-resource", "core"),
         Fault::Delay(_) => error(500, "unreachable: delays are served"),
+        Fault::LostResponse => error(502, "502 Bad Gateway"),
     }
 }
 

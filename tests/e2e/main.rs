@@ -1,5 +1,6 @@
 //! End-to-end tests: real bosun, real database, fake forge over real HTTP. One binary.
 
+mod actions;
 mod cli;
 mod commands;
 mod fault_storm;
