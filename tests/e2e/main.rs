@@ -5,6 +5,7 @@ mod cli;
 mod commands;
 mod fault_storm;
 mod forge_calls;
+mod github_app;
 mod hold;
 mod intake;
 mod processes;
