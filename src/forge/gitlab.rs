@@ -672,13 +672,15 @@ fn tree_digest<'a>(root: impl Iterator<Item = &'a RawTreeEntry>) -> String {
         .collect()
 }
 
-/// Counts the added and removed lines of a unified diff (GitLab's diffs carry no counts).
+/// Counts the added and removed lines of a diff as GitLab's `/diffs` gives it: hunks without
+/// the `---`/`+++` file header, so every line starting with `+` or `-` is a changed line (an
+/// added line `++i` reads `+++i`).
 fn count_lines(diff: &str) -> (u64, u64) {
     let mut counts = (0, 0);
     for line in diff.lines() {
-        if line.starts_with('+') && !line.starts_with("+++") {
+        if line.starts_with('+') {
             counts.0 += 1;
-        } else if line.starts_with('-') && !line.starts_with("---") {
+        } else if line.starts_with('-') {
             counts.1 += 1;
         }
     }
@@ -1304,6 +1306,74 @@ mod tests {
         assert_eq!((f.host.as_str(), f.insecure), ("127.0.0.1:8080", true));
         let f = GitLabForge::new("git.corp/gitlab", None, false).expect("valid");
         assert_eq!(f.host, "git.corp/gitlab");
+    }
+
+    #[test]
+    fn diff_lines_are_counted_without_file_headers() {
+        let diff =
+            "@@ -1,2 +1,3 @@\n context\n-old\n+++i;\n+new\n--x\n\\ No newline at end of file\n";
+        assert_eq!(count_lines(diff), (2, 2));
+        assert_eq!(count_lines(""), (0, 0));
+    }
+
+    #[test]
+    fn label_colours_parse_with_or_without_hash() {
+        assert_eq!(rgb("#e11d21"), Some((0xe1, 0x1d, 0x21)));
+        assert_eq!(rgb("EDEDED"), Some((0xed, 0xed, 0xed)));
+        assert_eq!(rgb("red"), None);
+        assert_eq!(rgb("#ééé"), None);
+    }
+
+    #[test]
+    fn tree_digest_follows_root_content_not_order() {
+        let entry = |name: &str, id: &str| RawTreeEntry {
+            id: id.into(),
+            name: name.into(),
+            kind: "blob".into(),
+            path: name.into(),
+            mode: "100644".into(),
+        };
+        let a = [entry("a", "1"), entry("b", "2")];
+        let b = [entry("b", "2"), entry("a", "1")];
+        let c = [entry("a", "1"), entry("b", "3")];
+        assert_eq!(tree_digest(a.iter()), tree_digest(b.iter()));
+        assert_ne!(tree_digest(a.iter()), tree_digest(c.iter()));
+    }
+
+    #[test]
+    fn raw_429s_wait_for_retry_after_then_the_reset() {
+        let now = SystemTime::now();
+        let mut headers = HeaderMap::new();
+        headers.insert("retry-after", "30".parse().expect("header"));
+        assert_eq!(
+            classify_response(429, &headers, b"Retry later", now),
+            ForgeError::RateLimited {
+                reset: now + Duration::from_secs(30)
+            }
+        );
+        let reset = now
+            .duration_since(UNIX_EPOCH)
+            .expect("after 1970")
+            .as_secs()
+            + 90;
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "ratelimit-reset",
+            reset.to_string().parse().expect("header"),
+        );
+        assert_eq!(
+            classify_response(429, &headers, b"", now),
+            ForgeError::RateLimited {
+                reset: UNIX_EPOCH + Duration::from_secs(reset)
+            }
+        );
+        let err = classify_response(
+            404,
+            &HeaderMap::new(),
+            br#"{"message":"404 File Not Found"}"#,
+            now,
+        );
+        assert_eq!(err, ForgeError::NotFound("404: 404 File Not Found".into()));
     }
 
     #[test]

@@ -68,7 +68,6 @@ fn adapter(bosun: &TestBosun, forge: ForgeKind) -> Box<dyn Forge> {
 }
 
 /// Applies one journaled action and returns its forge calls as stored.
-#[track_caller]
 async fn apply(store: &dyn Store, forge: &dyn Forge, action: &StoredAction) -> i32 {
     match apply_action(store, forge, action, false).await {
         Ok(Applied::Done { forge_calls }) => forge_calls,
