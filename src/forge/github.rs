@@ -78,7 +78,8 @@ enum Scope<'a> {
     Repo(&'a RepoPath),
     /// A call on an org or user account (membership): the installation on that account.
     Account(&'a str),
-    /// A call about the App itself (`GET /app`).
+    /// A call about bosun's own identity, with the credentials themselves: `GET /user` with
+    /// a token, `GET /app` with the App's JWT.
     App,
 }
 
