@@ -88,7 +88,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             for w in &settings.warnings {
                 tracing::warn!(problem = %w, "configuration");
             }
-            for forge in [bosun_plugins::ForgeKind::GitHub, bosun_plugins::ForgeKind::GitLab] {
+            for forge in [
+                bosun_plugins::ForgeKind::GitHub,
+                bosun_plugins::ForgeKind::GitLab,
+            ] {
                 if settings.forge(forge).is_some() && settings.is_dry_run(forge, None) {
                     tracing::warn!(%forge, "dry-run: actions are recorded, not applied (no token, or dry_run set)");
                 }
@@ -101,7 +104,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let settings = load(&config)?;
             let store = crate::store::connect(&settings.database.url, 2).await?;
             store.migrate().await?;
-            println!("migrations applied to {}", redact_url(&settings.database.url));
+            println!(
+                "migrations applied to {}",
+                redact_url(&settings.database.url)
+            );
             Ok(())
         }
         Command::CheckConfig { file } => match Settings::load(&file) {
@@ -120,7 +126,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
         },
         Command::Send(args) => send(args).await,
-        Command::Replay { config, delivery_id, failed } => {
+        Command::Replay {
+            config,
+            delivery_id,
+            failed,
+        } => {
             let settings = load(&config)?;
             let store = crate::store::connect(&settings.database.url, 2).await?;
             store.migrate().await?;
@@ -144,14 +154,20 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 fn load(path: &Path) -> anyhow::Result<Settings> {
     Settings::load(path).map_err(|errors| {
         let lines: Vec<String> = errors.iter().map(|e| format!("  {e}")).collect();
-        anyhow::anyhow!("invalid configuration {}:\n{}", path.display(), lines.join("\n"))
+        anyhow::anyhow!(
+            "invalid configuration {}:\n{}",
+            path.display(),
+            lines.join("\n")
+        )
     })
 }
 
 /// Hides a password in a database URL for printing.
 pub fn redact_url(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => format!("{}://***@{}", &url[..scheme], &url[at + 1..]),
+        (Some(scheme), Some(at)) if at > scheme => {
+            format!("{}://***@{}", &url[..scheme], &url[at + 1..])
+        }
         _ => url.to_string(),
     }
 }
@@ -170,7 +186,13 @@ pub fn gitlab_event_for_dir(dir: &str) -> Option<&'static str> {
 }
 
 /// The headers and body a forge would send for a payload.
-pub fn signed_request(forge: SendForge, event: &str, secret: &str, delivery_id: &str, body: &[u8]) -> Vec<(&'static str, String)> {
+pub fn signed_request(
+    forge: SendForge,
+    event: &str,
+    secret: &str,
+    delivery_id: &str,
+    body: &[u8],
+) -> Vec<(&'static str, String)> {
     match forge {
         SendForge::Github => {
             let signature = <Hmac<Sha256> as KeyInit>::new_from_slice(secret.as_bytes())
@@ -199,31 +221,52 @@ pub fn signed_request(forge: SendForge, event: &str, secret: &str, delivery_id: 
 }
 
 async fn send(args: SendArgs) -> anyhow::Result<()> {
-    let body = std::fs::read(&args.payload).with_context(|| format!("reading {}", args.payload.display()))?;
-    let parts: Vec<String> = args.payload.iter().map(|p| p.to_string_lossy().into_owned()).collect();
+    let body = std::fs::read(&args.payload)
+        .with_context(|| format!("reading {}", args.payload.display()))?;
+    let parts: Vec<String> = args
+        .payload
+        .iter()
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect();
     let forge = match args.forge {
         Some(f) => f,
         None if parts.iter().any(|p| p == "gitlab") => SendForge::Gitlab,
         None if parts.iter().any(|p| p == "github") => SendForge::Github,
         None => bail!("cannot tell the forge from the path; pass --forge"),
     };
-    let dir = parts.len().checked_sub(2).and_then(|i| parts.get(i)).cloned().unwrap_or_default();
+    let dir = parts
+        .len()
+        .checked_sub(2)
+        .and_then(|i| parts.get(i))
+        .cloned()
+        .unwrap_or_default();
     let event = match (&args.event, forge) {
         (Some(e), _) => e.clone(),
         (None, SendForge::Github) if !dir.is_empty() => dir,
-        (None, SendForge::Gitlab) => gitlab_event_for_dir(&dir).map(str::to_string).context("pass --event")?,
+        (None, SendForge::Gitlab) => gitlab_event_for_dir(&dir)
+            .map(str::to_string)
+            .context("pass --event")?,
         _ => bail!("pass --event"),
     };
-    let delivery_id = args.delivery_id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let delivery_id = args
+        .delivery_id
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     let client = reqwest::Client::new();
     let mut request = client.post(&args.url).body(body.clone());
     for (name, value) in signed_request(forge, &event, &args.secret, &delivery_id, &body) {
         request = request.header(name, value);
     }
-    let response = request.send().await.with_context(|| format!("posting to {}", args.url))?;
+    let response = request
+        .send()
+        .await
+        .with_context(|| format!("posting to {}", args.url))?;
     let status = response.status();
     let text = response.text().await.unwrap_or_default();
-    println!("{} {} (delivery {delivery_id}, event {event})", status.as_u16(), text.trim());
+    println!(
+        "{} {} (delivery {delivery_id}, event {event})",
+        status.as_u16(),
+        text.trim()
+    );
     if !status.is_success() {
         bail!("bosun answered {status}");
     }

@@ -6,7 +6,7 @@ use bosun_plugins::{ForgeKind, RepoPath};
 use secrecy::SecretString;
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// The file as written, before validation.
@@ -38,6 +38,10 @@ pub struct RawConfig {
     /// Per-plugin settings keyed by plugin, then by org or org/repo (the repo entry wins).
     #[serde(default)]
     pub settings: BTreeMap<String, BTreeMap<String, toml::Value>>,
+    /// The directory of the file this was read from; relative paths in it (the GitHub App
+    /// key) are read from there, never from the working directory. Not a key of the file.
+    #[serde(skip)]
+    pub config_dir: Option<PathBuf>,
 }
 
 /// `[server]`
@@ -52,6 +56,9 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
     /// On SIGTERM, how long in-flight work may take before it is released. Default 30 s.
     pub shutdown_grace_seconds: u64,
+    /// The URL people reach bosun's pages at; reply footers link to `<public_url>/command-help`.
+    /// Default `http://127.0.0.1:8888`.
+    pub public_url: String,
 }
 
 impl Default for ServerConfig {
@@ -61,6 +68,7 @@ impl Default for ServerConfig {
             http_workers: 2,
             max_body_bytes: 25 * 1024 * 1024,
             shutdown_grace_seconds: 30,
+            public_url: "http://127.0.0.1:8888".into(),
         }
     }
 }
@@ -77,7 +85,10 @@ pub struct DatabaseConfig {
 
 impl Default for DatabaseConfig {
     fn default() -> Self {
-        DatabaseConfig { url: "sqlite://bosun.db".into(), max_connections: 10 }
+        DatabaseConfig {
+            url: "sqlite://bosun.db".into(),
+            max_connections: 10,
+        }
     }
 }
 
@@ -126,6 +137,14 @@ pub struct GitHubConfig {
     /// secrets; several per scope allow rotation; only the most specific scope is tried.
     #[serde(default)]
     pub webhook_secrets: BTreeMap<String, Vec<String>>,
+    /// Act as this GitHub App (its numeric id) instead of with a token; needs
+    /// `private_key_file`. Default none (token authentication).
+    #[serde(default)]
+    pub app_id: Option<u64>,
+    /// The GitHub App's private key, a PEM file as GitHub issues it; a relative path is read
+    /// from the config file's directory. Default none; required with `app_id`.
+    #[serde(default)]
+    pub private_key_file: Option<String>,
 }
 
 /// `[gitlab]`
@@ -180,7 +199,10 @@ pub struct ConfigError {
 }
 
 fn problem(key: impl Into<String>, message: impl Into<String>) -> ConfigError {
-    ConfigError { key: key.into(), message: message.into() }
+    ConfigError {
+        key: key.into(),
+        message: message.into(),
+    }
 }
 
 /// Validated, frozen settings; every value here is usable as is.
@@ -190,6 +212,8 @@ pub struct Settings {
     pub http_workers: usize,
     pub max_body_bytes: usize,
     pub shutdown_grace: Duration,
+    /// `<public_url>/command-help`, linked from every reply.
+    pub help_url: String,
     pub database: DatabaseConfig,
     pub queue: QueueConfig,
     pub dry_run: bool,
@@ -210,7 +234,24 @@ pub struct ForgeSettings {
     /// GitLab only: a plain-http instance URL was explicitly allowed.
     pub allow_http: bool,
     pub token: Option<SecretString>,
+    /// GitHub only: act as this App; takes precedence over `token`.
+    pub app: Option<GitHubAppSettings>,
     pub webhook_secrets: ScopedSecrets,
+}
+
+impl ForgeSettings {
+    /// Whether bosun can act on this forge (a token or an App); without, it only dry-runs.
+    pub fn has_credentials(&self) -> bool {
+        self.token.is_some() || self.app.is_some()
+    }
+}
+
+/// A GitHub App's identity, with its key already read and checked at startup.
+#[derive(Debug)]
+pub struct GitHubAppSettings {
+    pub app_id: u64,
+    /// The PEM key file's contents.
+    pub private_key: SecretString,
 }
 
 /// Secrets by scope; lookup uses only the most specific configured scope (Prow's rule).
@@ -256,7 +297,9 @@ impl PluginMatrix {
         let mut out: Vec<String> = Vec::new();
         let scopes = repo.scopes();
         for scope in scopes.iter().rev() {
-            let Some(entry) = self.scopes.get(*scope) else { continue };
+            let Some(entry) = self.scopes.get(*scope) else {
+                continue;
+            };
             let is_repo_entry = *scope == repo.as_str();
             let excluded = !is_repo_entry
                 && entry
@@ -277,7 +320,9 @@ impl PluginMatrix {
 
     /// A plugin's settings for a repo: the most specific entry wins, no merging.
     pub fn settings_for(&self, plugin: &str, repo: &RepoPath) -> serde_json::Value {
-        let Some(by_scope) = self.settings.get(plugin) else { return serde_json::Value::Null };
+        let Some(by_scope) = self.settings.get(plugin) else {
+            return serde_json::Value::Null;
+        };
         repo.scopes()
             .into_iter()
             .find_map(|s| by_scope.get(s))
@@ -299,10 +344,19 @@ impl Settings {
     }
 
     /// As [`Settings::load`] with an explicit environment, so tests need not touch the process's.
-    pub fn load_with_env(path: &Path, env: &[(String, String)]) -> Result<Settings, Vec<ConfigError>> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| vec![problem(path.display().to_string(), format!("cannot read: {e}"))])?;
-        RawConfig::parse(&text, env)?.validate(env)
+    pub fn load_with_env(
+        path: &Path,
+        env: &[(String, String)],
+    ) -> Result<Settings, Vec<ConfigError>> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            vec![problem(
+                path.display().to_string(),
+                format!("cannot read: {e}"),
+            )]
+        })?;
+        let mut raw = RawConfig::parse(&text, env)?;
+        raw.config_dir = path.parent().map(Path::to_path_buf);
+        raw.validate(env)
     }
 
     /// Whether actions for this forge and repo are only recorded.
@@ -311,9 +365,11 @@ impl Settings {
             ForgeKind::GitHub => &self.github,
             ForgeKind::GitLab => &self.gitlab,
         };
-        let no_token = forge_settings.as_ref().is_none_or(|f| f.token.is_none());
+        let no_token = forge_settings.as_ref().is_none_or(|f| !f.has_credentials());
         let repo_listed = repo.is_some_and(|r| {
-            r.scopes().iter().any(|s| self.dry_run_repos.iter().any(|d| d == s))
+            r.scopes()
+                .iter()
+                .any(|s| self.dry_run_repos.iter().any(|d| d == s))
         });
         self.dry_run || no_token || repo_listed
     }
@@ -344,7 +400,15 @@ impl RawConfig {
         let mut warnings = Vec::new();
         let lookup = |name: &str| env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
         if self.server.listen.parse::<std::net::SocketAddr>().is_err() {
-            errors.push(problem("server.listen", "must be an address like 127.0.0.1:8888"));
+            errors.push(problem(
+                "server.listen",
+                "must be an address like 127.0.0.1:8888",
+            ));
+        }
+        if !(self.server.public_url.starts_with("http://")
+            || self.server.public_url.starts_with("https://"))
+        {
+            errors.push(problem("server.public_url", "must be an http(s) URL"));
         }
         if self.server.http_workers == 0 {
             errors.push(problem("server.http_workers", "must be at least 1"));
@@ -353,8 +417,14 @@ impl RawConfig {
             errors.push(problem("server.max_body_bytes", "must be at least 1024"));
         }
         let db = &self.database.url;
-        if !(db.starts_with("sqlite:") || db.starts_with("postgres://") || db.starts_with("postgresql://")) {
-            errors.push(problem("database.url", "must start with sqlite: or postgres://"));
+        if !(db.starts_with("sqlite:")
+            || db.starts_with("postgres://")
+            || db.starts_with("postgresql://"))
+        {
+            errors.push(problem(
+                "database.url",
+                "must start with sqlite: or postgres://",
+            ));
         }
         if self.database.max_connections == 0 {
             errors.push(problem("database.max_connections", "must be at least 1"));
@@ -365,19 +435,35 @@ impl RawConfig {
         if self.queue.lease_seconds < 5 {
             errors.push(problem("queue.lease_seconds", "must be at least 5"));
         }
-        let mut forge = |name: &str, url: &str, token_env: &str, secrets: &BTreeMap<String, Vec<String>>| {
+        let mut forge = |name: &str,
+                         url: &str,
+                         token_env: &str,
+                         secrets: &BTreeMap<String, Vec<String>>| {
             let url_key = if name == "github" { "api_url" } else { "url" };
-            let secrets_key = if name == "github" { "webhook_secrets" } else { "webhook_tokens" };
+            let secrets_key = if name == "github" {
+                "webhook_secrets"
+            } else {
+                "webhook_tokens"
+            };
             if !(url.starts_with("https://") || url.starts_with("http://")) {
-                errors.push(problem(format!("{name}.{url_key}"), "must be an http(s) URL"));
+                errors.push(problem(
+                    format!("{name}.{url_key}"),
+                    "must be an http(s) URL",
+                ));
             }
             let mut resolved = HashMap::new();
             for (scope, vars) in secrets {
                 if scope != "*" && RepoPath::parse(&format!("{scope}/x")).is_none() {
-                    errors.push(problem(format!("{name}.{secrets_key}.\"{scope}\""), "scope must be \"*\", an org/group or a repo path"));
+                    errors.push(problem(
+                        format!("{name}.{secrets_key}.\"{scope}\""),
+                        "scope must be \"*\", an org/group or a repo path",
+                    ));
                 }
                 if vars.is_empty() {
-                    errors.push(problem(format!("{name}.{secrets_key}.\"{scope}\""), "lists no environment variable"));
+                    errors.push(problem(
+                        format!("{name}.{secrets_key}.\"{scope}\""),
+                        "lists no environment variable",
+                    ));
                 }
                 let mut values = Vec::new();
                 for var in vars {
@@ -391,53 +477,104 @@ impl RawConfig {
             ForgeSettings {
                 allow_http: false,
                 api_url: url.trim_end_matches('/').to_string(),
-                token: lookup(token_env).filter(|t| !t.is_empty()).map(SecretString::from),
+                token: lookup(token_env)
+                    .filter(|t| !t.is_empty())
+                    .map(SecretString::from),
+                app: None,
                 webhook_secrets: ScopedSecrets::new(resolved),
             }
         };
-        let github = self.github.as_ref().map(|g| forge("github", &g.api_url, &g.token_env, &g.webhook_secrets));
+        let github = self
+            .github
+            .as_ref()
+            .map(|g| forge("github", &g.api_url, &g.token_env, &g.webhook_secrets));
         let gitlab = self.gitlab.as_ref().map(|g| ForgeSettings {
             allow_http: g.allow_http,
             ..forge("gitlab", &g.url, &g.token_env, &g.webhook_tokens)
         });
+        let github = match (github, &self.github) {
+            (Some(mut settings), Some(g)) => {
+                settings.app = github_app(g, self.config_dir.as_deref(), &mut errors);
+                if settings.app.is_some() && settings.token.is_some() {
+                    warnings.push(problem(
+                        "github.app_id",
+                        format!(
+                            "both an App and a token ({}) are configured; the App is used",
+                            g.token_env
+                        ),
+                    ));
+                }
+                Some(settings)
+            }
+            (settings, _) => settings,
+        };
         if let Some(g) = &self.gitlab
             && g.url.starts_with("http://")
             && !g.allow_http
         {
-            errors.push(problem("gitlab.url", "is plain http; set gitlab.allow_http = true to allow it"));
+            errors.push(problem(
+                "gitlab.url",
+                "is plain http; set gitlab.allow_http = true to allow it",
+            ));
         }
-        let known: Vec<&str> = bosun_plugins::all_plugins().iter().map(|p| p.name()).collect();
+        let known: Vec<&'static str> = bosun_plugins::all_plugins()
+            .iter()
+            .map(|p| p.name())
+            .collect();
         for (scope, entry) in &self.plugins {
             if RepoPath::parse(&format!("{scope}/x")).is_none() {
-                errors.push(problem(format!("plugins.\"{scope}\""), "must be an org/group or a repo path"));
+                errors.push(problem(
+                    format!("plugins.\"{scope}\""),
+                    "must be an org/group or a repo path",
+                ));
             }
             for p in &entry.enabled {
                 if !known.contains(&p.as_str()) {
-                    errors.push(problem(format!("plugins.\"{scope}\".enabled"), format!("unknown plugin {p:?} (known: {})", known.join(", "))));
+                    errors.push(problem(
+                        format!("plugins.\"{scope}\".enabled"),
+                        format!("unknown plugin {p:?} (known: {})", known.join(", ")),
+                    ));
                 }
             }
             // Prow refuses a plugin enabled at both the org and the repo level.
             if let Some((org, repo)) = scope.rsplit_once('/')
                 && let Some(parent) = self.plugins.get(org)
-                && !parent.excluded_repos.iter().any(|r| r == repo || r == scope)
+                && !parent
+                    .excluded_repos
+                    .iter()
+                    .any(|r| r == repo || r == scope)
             {
                 for p in entry.enabled.iter().filter(|p| parent.enabled.contains(p)) {
-                    errors.push(problem(format!("plugins.\"{scope}\".enabled"), format!("{p} is already enabled for {org}")));
+                    errors.push(problem(
+                        format!("plugins.\"{scope}\".enabled"),
+                        format!("{p} is already enabled for {org}"),
+                    ));
                 }
             }
         }
         let mut settings = BTreeMap::new();
+        let plugins = bosun_plugins::all_plugins();
         for (plugin, by_scope) in self.settings {
-            if !known.contains(&plugin.as_str()) {
+            let Some(owner) = plugins.iter().find(|p| p.name() == plugin) else {
                 errors.push(problem(format!("settings.{plugin}"), "unknown plugin"));
-            }
+                continue;
+            };
             let mut converted = BTreeMap::new();
             for (scope, value) in by_scope {
                 match serde_json::to_value(&value) {
                     Ok(v) => {
+                        if let Err(e) = owner.check_settings(&v) {
+                            errors.push(problem(
+                                format!("settings.{plugin}.\"{scope}\""),
+                                one_line(&e),
+                            ));
+                        }
                         converted.insert(scope, v);
                     }
-                    Err(e) => errors.push(problem(format!("settings.{plugin}.\"{scope}\""), e.to_string())),
+                    Err(e) => errors.push(problem(
+                        format!("settings.{plugin}.\"{scope}\""),
+                        e.to_string(),
+                    )),
                 }
             }
             settings.insert(plugin, converted);
@@ -450,6 +587,10 @@ impl RawConfig {
             http_workers: self.server.http_workers,
             max_body_bytes: self.server.max_body_bytes,
             shutdown_grace: Duration::from_secs(self.server.shutdown_grace_seconds),
+            help_url: format!(
+                "{}/command-help",
+                self.server.public_url.trim_end_matches('/')
+            ),
             database: self.database,
             queue: self.queue,
             dry_run: self.dry_run,
@@ -457,10 +598,68 @@ impl RawConfig {
             bot_accounts: self.bot_accounts,
             github,
             gitlab,
-            plugins: PluginMatrix { scopes: self.plugins, settings },
+            plugins: PluginMatrix {
+                scopes: self.plugins,
+                settings,
+            },
             warnings,
         })
     }
+}
+
+/// Reads and checks the GitHub App settings: `app_id` and `private_key_file` go together, and
+/// the key must be a readable RSA PEM key, so a bad key stops startup instead of the first call.
+fn github_app(
+    g: &GitHubConfig,
+    config_dir: Option<&Path>,
+    errors: &mut Vec<ConfigError>,
+) -> Option<GitHubAppSettings> {
+    let (app_id, file) = match (g.app_id, g.private_key_file.as_deref()) {
+        (None, None) => return None,
+        (Some(id), Some(file)) => (id, file),
+        (Some(_), None) => {
+            errors.push(problem(
+                "github.private_key_file",
+                "is required with github.app_id",
+            ));
+            return None;
+        }
+        (None, Some(_)) => {
+            errors.push(problem(
+                "github.app_id",
+                "is required with github.private_key_file",
+            ));
+            return None;
+        }
+    };
+    let path = match config_dir {
+        Some(dir) if Path::new(file).is_relative() => dir.join(file),
+        _ => PathBuf::from(file),
+    };
+    let pem = match std::fs::read_to_string(&path) {
+        Ok(pem) => pem,
+        Err(e) => {
+            errors.push(problem(
+                "github.private_key_file",
+                format!("cannot read {}: {e}", path.display()),
+            ));
+            return None;
+        }
+    };
+    if let Err(e) = octocrab::EncodingKey::from_rsa_pem(pem.as_bytes()) {
+        errors.push(problem(
+            "github.private_key_file",
+            format!(
+                "{} is not an RSA private key in PEM form: {e}",
+                path.display()
+            ),
+        ));
+        return None;
+    }
+    Some(GitHubAppSettings {
+        app_id,
+        private_key: SecretString::from(pem),
+    })
 }
 
 fn one_line(s: &str) -> String {
@@ -472,7 +671,9 @@ fn one_line(s: &str) -> String {
 /// else as strings. Variables without `__` (like the token variables) are not overrides.
 fn apply_env_overrides(table: &mut toml::Table, env: &[(String, String)]) {
     for (name, value) in env {
-        let Some(path) = name.strip_prefix("BOSUN_") else { continue };
+        let Some(path) = name.strip_prefix("BOSUN_") else {
+            continue;
+        };
         if !path.contains("__") {
             continue;
         }
@@ -490,7 +691,9 @@ fn apply_env_overrides(table: &mut toml::Table, env: &[(String, String)]) {
             if !entry.is_table() {
                 *entry = toml::Value::Table(toml::Table::new());
             }
-            let toml::Value::Table(next) = entry else { return };
+            let toml::Value::Table(next) = entry else {
+                return;
+            };
             cursor = next;
         }
         if let Some(last) = keys.last() {
@@ -504,7 +707,10 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -519,7 +725,10 @@ mod tests {
             [plugins."org"]
             enabled = ["hold", "nope"]
         "#;
-        let errors = RawConfig::parse(text, &[]).expect("parses").validate(&[]).expect_err("invalid");
+        let errors = RawConfig::parse(text, &[])
+            .expect("parses")
+            .validate(&[])
+            .expect_err("invalid");
         let keys: Vec<&str> = errors.iter().map(|e| e.key.as_str()).collect();
         assert!(keys.contains(&"server.listen"), "{keys:?}");
         assert!(keys.contains(&"database.url"), "{keys:?}");
@@ -530,7 +739,10 @@ mod tests {
     #[test]
     fn unset_secret_variable_is_a_warning() {
         let text = "[github.webhook_secrets]\n\"*\" = [\"MISSING_SECRET\"]";
-        let s = RawConfig::parse(text, &[]).expect("parses").validate(&[]).expect("valid");
+        let s = RawConfig::parse(text, &[])
+            .expect("parses")
+            .validate(&[])
+            .expect("valid");
         assert_eq!(s.warnings.len(), 1);
         assert!(s.warnings[0].message.contains("MISSING_SECRET"));
     }
@@ -543,7 +755,10 @@ mod tests {
 
     #[test]
     fn env_overrides_nest_with_double_underscore() {
-        let e = env(&[("BOSUN_DATABASE__URL", "postgres://h/db"), ("BOSUN_QUEUE__WORKERS", "7")]);
+        let e = env(&[
+            ("BOSUN_DATABASE__URL", "postgres://h/db"),
+            ("BOSUN_QUEUE__WORKERS", "7"),
+        ]);
         let raw = RawConfig::parse("", &e).expect("parses");
         assert_eq!(raw.database.url, "postgres://h/db");
         assert_eq!(raw.queue.workers, 7);
@@ -558,10 +773,19 @@ mod tests {
             "org/special" = ["R"]
         "#;
         let e = env(&[("G", "g"), ("O1", "o1"), ("O2", "o2"), ("R", "r")]);
-        let s = RawConfig::parse(text, &e).expect("parses").validate(&e).expect("valid");
+        let s = RawConfig::parse(text, &e)
+            .expect("parses")
+            .validate(&e)
+            .expect("valid");
         let secrets = &s.github.as_ref().expect("github").webhook_secrets;
         use secrecy::ExposeSecret;
-        let got = |p: Option<&str>| secrets.for_path(p).iter().map(|s| s.expose_secret().to_string()).collect::<Vec<_>>();
+        let got = |p: Option<&str>| {
+            secrets
+                .for_path(p)
+                .iter()
+                .map(|s| s.expose_secret().to_string())
+                .collect::<Vec<_>>()
+        };
         assert_eq!(got(Some("org/special")), vec!["r"]);
         assert_eq!(got(Some("org/other")), vec!["o1", "o2"]);
         assert_eq!(got(Some("org")), vec!["o1", "o2"]);
@@ -576,22 +800,106 @@ mod tests {
             enabled = ["hold"]
             excluded_repos = ["legacy"]
         "#;
-        let s = RawConfig::parse(text, &[]).expect("parses").validate(&[]).expect("valid");
+        let s = RawConfig::parse(text, &[])
+            .expect("parses")
+            .validate(&[])
+            .expect("valid");
         let repo = |p: &str| RepoPath::parse(p).expect("repo");
         assert_eq!(s.plugins.enabled_for(&repo("org/app")), vec!["hold"]);
         assert!(s.plugins.enabled_for(&repo("org/legacy")).is_empty());
         assert!(s.plugins.enabled_for(&repo("other/app")).is_empty());
-        let both = "[plugins.\"org\"]\nenabled=[\"hold\"]\n[plugins.\"org/app\"]\nenabled=[\"hold\"]";
-        let errors = RawConfig::parse(both, &[]).expect("parses").validate(&[]).expect_err("dup");
+        let both =
+            "[plugins.\"org\"]\nenabled=[\"hold\"]\n[plugins.\"org/app\"]\nenabled=[\"hold\"]";
+        let errors = RawConfig::parse(both, &[])
+            .expect("parses")
+            .validate(&[])
+            .expect_err("dup");
         assert_eq!(errors[0].key, "plugins.\"org/app\".enabled");
     }
 
     #[test]
+    fn plugin_settings_are_checked_at_startup() {
+        let text = "[settings.lgtm.\"org\"]\nreview_acts_as_lgtm = \"yes\"\n[settings.hold.\"org\"]\nx = 1\n[settings.label.\"org/r\"]\nprefixes = [\"kind\"]";
+        let errors = RawConfig::parse(text, &[])
+            .expect("parses")
+            .validate(&[])
+            .expect_err("invalid");
+        let keys: Vec<&str> = errors.iter().map(|e| e.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            vec!["settings.hold.\"org\"", "settings.lgtm.\"org\""],
+            "{errors:?}"
+        );
+    }
+
+    #[test]
+    fn github_app_needs_id_and_a_readable_rsa_key() {
+        let errors = RawConfig::parse("[github]\napp_id = 7", &[])
+            .expect("parses")
+            .validate(&[])
+            .expect_err("no key");
+        assert_eq!(errors[0].key, "github.private_key_file");
+        let errors = RawConfig::parse("[github]\nprivate_key_file = \"k.pem\"", &[])
+            .expect("parses")
+            .validate(&[])
+            .expect_err("no id");
+        assert_eq!(errors[0].key, "github.app_id");
+        let errors = RawConfig::parse(
+            "[github]\napp_id = 7\nprivate_key_file = \"/nonexistent/k.pem\"",
+            &[],
+        )
+        .expect("parses")
+        .validate(&[])
+        .expect_err("unreadable");
+        assert_eq!(errors[0].key, "github.private_key_file");
+        assert!(
+            errors[0].message.contains("/nonexistent/k.pem"),
+            "{errors:?}"
+        );
+
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::write(dir.path().join("not-a-key.pem"), "hello").expect("write");
+        std::fs::write(
+            dir.path().join("app.pem"),
+            fake_forge::TEST_APP_PRIVATE_KEY_PEM,
+        )
+        .expect("write");
+        let mut raw = RawConfig::parse(
+            "[github]\napp_id = 7\nprivate_key_file = \"not-a-key.pem\"",
+            &[],
+        )
+        .expect("parses");
+        raw.config_dir = Some(dir.path().to_path_buf());
+        let errors = raw.validate(&[]).expect_err("not a key");
+        assert!(
+            errors[0].message.contains("not an RSA private key"),
+            "{errors:?}"
+        );
+
+        let mut raw = RawConfig::parse("[github]\napp_id = 7\nprivate_key_file = \"app.pem\"", &[])
+            .expect("parses");
+        raw.config_dir = Some(dir.path().to_path_buf());
+        let s = raw.validate(&[]).expect("valid");
+        let gh = s.github.as_ref().expect("github");
+        assert_eq!(gh.app.as_ref().map(|a| a.app_id), Some(7));
+        assert!(
+            !s.is_dry_run(ForgeKind::GitHub, None),
+            "an App can act without a token"
+        );
+    }
+
+    #[test]
     fn no_token_means_dry_run() {
-        let s = RawConfig::parse("[github]\n", &[]).expect("parses").validate(&[]).expect("valid");
+        let s = RawConfig::parse("[github]\n", &[])
+            .expect("parses")
+            .validate(&[])
+            .expect("valid");
         assert!(s.is_dry_run(ForgeKind::GitHub, None));
         let e = env(&[("BOSUN_GITHUB_TOKEN", "t")]);
-        let s = RawConfig::parse("[github]\n", &e).expect("parses").validate(&e).expect("valid");
+        let s = RawConfig::parse("[github]\n", &e)
+            .expect("parses")
+            .validate(&e)
+            .expect("valid");
         assert!(!s.is_dry_run(ForgeKind::GitHub, None));
     }
 }

@@ -10,8 +10,8 @@ use crate::store::{
 };
 use crate::webhook::{self, Normalized};
 use bosun_plugins::{
-    Action, Context, Event, Forge, ForgeError, ForgeKind, ForgeRead, ItemState, Login, Plugin,
-    PluginError,
+    Action, Context, Event, Forge, ForgeError, ForgeKind, ForgeRead, ItemRef, ItemState, Login,
+    Plugin, PluginError, RepoPath,
 };
 use rand::Rng;
 use std::sync::Arc;
@@ -242,17 +242,19 @@ impl Engine {
         let has_token = events
             .first()
             .and_then(|e| self.settings.forge(e.forge()))
-            .is_some_and(|f| f.token.is_some());
+            .is_some_and(|f| f.has_credentials());
         let snapshot = events
             .iter()
             .find_map(Event::item)
             .map(|i| WebhookSnapshot {
                 labels: i.labels.clone(),
             });
-        let forge: &dyn ForgeRead = match (&snapshot, has_token) {
+        let uncached: &dyn ForgeRead = match (&snapshot, has_token) {
             (Some(snapshot), false) => snapshot,
             _ => live,
         };
+        let cached = bosun_plugins::permissions::CachedForgeRead::new(uncached);
+        let forge: &dyn ForgeRead = &cached;
         let bot = match forge.bot_login().await {
             Ok(login) => login,
             Err(e) if e.is_retryable() => return Err(e),
@@ -274,6 +276,7 @@ impl Engine {
                     forge,
                     settings: &settings,
                     bot: &bot,
+                    help_url: &self.settings.help_url,
                 };
                 match plugin.handle(event, &cx).await {
                     Ok(actions) => {
@@ -366,19 +369,72 @@ struct WebhookSnapshot {
     labels: Vec<String>,
 }
 
+fn tokenless(what: &str) -> ForgeError {
+    ForgeError::Permanent(format!(
+        "no API token configured, so {what} cannot be read (dry-run decides from the webhook alone)"
+    ))
+}
+
 #[async_trait::async_trait]
 impl ForgeRead for WebhookSnapshot {
-    async fn labels(&self, _item: &bosun_plugins::ItemRef) -> Result<Vec<String>, ForgeError> {
+    async fn labels(&self, _item: &ItemRef) -> Result<Vec<String>, ForgeError> {
         Ok(self.labels.clone())
     }
     async fn comments(
         &self,
-        _item: &bosun_plugins::ItemRef,
+        _item: &ItemRef,
     ) -> Result<Vec<bosun_plugins::BotComment>, ForgeError> {
         Ok(Vec::new())
     }
     async fn bot_login(&self) -> Result<Login, ForgeError> {
         Ok(Login::new("bosun"))
+    }
+    async fn pull_request(
+        &self,
+        _item: &ItemRef,
+    ) -> Result<bosun_plugins::PullRequestInfo, ForgeError> {
+        Err(tokenless("the pull request"))
+    }
+    async fn changed_files(
+        &self,
+        _item: &ItemRef,
+    ) -> Result<Vec<bosun_plugins::ChangedFile>, ForgeError> {
+        Err(tokenless("the changed files"))
+    }
+    async fn file_content(
+        &self,
+        _repo: &RepoPath,
+        _path: &str,
+        _git_ref: &str,
+    ) -> Result<Option<Vec<u8>>, ForgeError> {
+        Err(tokenless("a file"))
+    }
+    async fn tree(
+        &self,
+        _repo: &RepoPath,
+        _git_ref: &str,
+    ) -> Result<bosun_plugins::Tree, ForgeError> {
+        Err(tokenless("the tree"))
+    }
+    async fn commit_tree_sha(&self, _repo: &RepoPath, _sha: &str) -> Result<String, ForgeError> {
+        Err(tokenless("a commit"))
+    }
+    async fn repo_labels(&self, _repo: &RepoPath) -> Result<Vec<String>, ForgeError> {
+        Err(tokenless("the repository's labels"))
+    }
+    async fn is_collaborator(&self, _repo: &RepoPath, _user: &Login) -> Result<bool, ForgeError> {
+        Err(tokenless("collaborators"))
+    }
+    async fn is_org_member(&self, _org: &str, _user: &Login) -> Result<bool, ForgeError> {
+        Err(tokenless("org membership"))
+    }
+    async fn is_team_member(
+        &self,
+        _org: &str,
+        _team: &str,
+        _user: &Login,
+    ) -> Result<bool, ForgeError> {
+        Err(tokenless("team membership"))
     }
 }
 

@@ -2,10 +2,10 @@
 //! migrate, start the intake, the HTTP server and the workers; stop cleanly on SIGTERM.
 
 use crate::config::Settings;
+use crate::forge::Forges;
 use crate::forge::github::GitHubForge;
 use crate::forge::gitlab::GitLabForge;
 use crate::intake::Intake;
-use crate::forge::Forges;
 use crate::queue::Engine;
 use crate::server::{AppState, routes};
 use crate::store::{self, Store};
@@ -37,11 +37,16 @@ impl Application {
             .context("opening the database")?;
         store.migrate().await.context("applying migrations")?;
         let forges = build_forges(&settings)?;
-        let listener = TcpListener::bind(&settings.listen).with_context(|| format!("binding {}", settings.listen))?;
+        let listener = TcpListener::bind(&settings.listen)
+            .with_context(|| format!("binding {}", settings.listen))?;
         let port = listener.local_addr()?.port();
         let work_available = Arc::new(Notify::new());
         let shutting_down = Arc::new(AtomicBool::new(false));
-        let concurrent_commits = if settings.database.url.starts_with("sqlite:") { 1 } else { 4 };
+        let concurrent_commits = if settings.database.url.starts_with("sqlite:") {
+            1
+        } else {
+            4
+        };
         let state = web::Data::new(AppState {
             settings: settings.clone(),
             store: store.clone(),
@@ -64,7 +69,13 @@ impl Application {
             plugins: bosun_plugins::all_plugins(),
             work_available,
         });
-        Ok(Application { port, server, engine, shutting_down, store })
+        Ok(Application {
+            port,
+            server,
+            engine,
+            shutting_down,
+            store,
+        })
     }
 
     /// The bound port (useful when configured with port 0).
@@ -85,13 +96,20 @@ impl Application {
 
     /// As [`Application::run_until_stopped`], stopping when `stop` completes instead of on a
     /// signal (tests, embedding).
-    pub async fn run_until(self, stop: impl std::future::Future<Output = ()>) -> anyhow::Result<()> {
+    pub async fn run_until(
+        self,
+        stop: impl std::future::Future<Output = ()>,
+    ) -> anyhow::Result<()> {
         let (stop_tx, stop_rx) = watch::channel(false);
         let grace = self.engine.settings.shutdown_grace;
         let mut workers = tokio::task::JoinSet::new();
         for n in 0..self.engine.settings.queue.workers {
             let worker_id = format!("{}-{}-{n}", hostname(), std::process::id());
-            workers.spawn(self.engine.clone().run_worker(worker_id, stop_rx.clone(), grace));
+            workers.spawn(
+                self.engine
+                    .clone()
+                    .run_worker(worker_id, stop_rx.clone(), grace),
+            );
         }
         let handle = self.server.handle();
         let server = tokio::spawn(self.server);
@@ -115,7 +133,10 @@ async fn wait_for_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+        match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) {
             (Ok(mut term), Ok(mut int)) => {
                 tokio::select! { _ = term.recv() => {}, _ = int.recv() => {} }
             }
@@ -134,13 +155,25 @@ fn build_forges(settings: &Settings) -> anyhow::Result<Forges> {
     let mut github: Option<Arc<dyn Forge>> = None;
     let mut gitlab: Option<Arc<dyn Forge>> = None;
     if let Some(gh) = &settings.github {
-        let token = gh.token.as_ref().map(|t| t.expose_secret().to_string());
-        let forge = GitHubForge::new(&gh.api_url, token).map_err(|e| anyhow::anyhow!("github client: {e}"))?;
+        // An App takes precedence over a token: it acts per installation, as `name[bot]`.
+        let forge = match &gh.app {
+            Some(app) => GitHubForge::new_app(
+                &gh.api_url,
+                app.app_id,
+                app.private_key.expose_secret().as_bytes(),
+            ),
+            None => GitHubForge::new(
+                &gh.api_url,
+                gh.token.as_ref().map(|t| t.expose_secret().to_string()),
+            ),
+        }
+        .map_err(|e| anyhow::anyhow!("github client: {e}"))?;
         github = Some(Arc::new(forge));
     }
     if let Some(gl) = &settings.gitlab {
         let token = gl.token.as_ref().map(|t| t.expose_secret().to_string());
-        let forge = GitLabForge::new(&gl.api_url, token, gl.allow_http).map_err(|e| anyhow::anyhow!("gitlab client: {e}"))?;
+        let forge = GitLabForge::new(&gl.api_url, token, gl.allow_http)
+            .map_err(|e| anyhow::anyhow!("gitlab client: {e}"))?;
         gitlab = Some(Arc::new(forge));
     }
     Ok(Forges::new(github, gitlab))

@@ -4,7 +4,10 @@
 
 use bosun::forge::github::GitHubForge;
 use bosun::forge::gitlab::GitLabForge;
-use bosun_plugins::{Forge, ForgeError, ForgeKind, ForgeRead, ItemRef, Login};
+use bosun_plugins::{
+    CommitStatus, Forge, ForgeError, ForgeKind, ForgeRead, ItemRef, ItemState, Login, MergeMethod,
+    RepoPath, StatusState, TreeEntryKind,
+};
 use fake_forge::{FakeForge, Fault, RecordedRequest};
 use serde_json::json;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -732,4 +735,1259 @@ async fn fake_github_responses_fit_octocrab_models() {
         .expect("GET comments as Page<Comment>");
     assert_eq!(comments.items.len(), 1);
     assert!(s.fake.unrouted_requests().is_empty());
+}
+
+// ---------------------------------------------------------------------------------------------
+// The rest of the interface: reads
+// ---------------------------------------------------------------------------------------------
+
+impl Setup {
+    /// The repository path as the item references carry it.
+    fn repo(&self) -> RepoPath {
+        self.pr.repo.clone()
+    }
+
+    /// The encoded API root of the repository.
+    fn repo_api(&self) -> &'static str {
+        match self.kind {
+            ForgeKind::GitHub => "/repos/org/repo",
+            ForgeKind::GitLab => "/api/v4/projects/group%2Fsub%2Fproject",
+        }
+    }
+
+    /// Requests made since `before` (an index into the log).
+    fn requests_since(&self, before: usize) -> Vec<RecordedRequest> {
+        self.fake.requests().into_iter().skip(before).collect()
+    }
+
+    /// Sorted `METHOD path` lines of the API requests since `before`.
+    fn calls_since(&self, before: usize) -> Vec<String> {
+        self.requests_since(before)
+            .into_iter()
+            .filter(|r| !r.path.ends_with("/user"))
+            .map(|r| format!("{} {}", r.method, r.path))
+            .collect()
+    }
+}
+
+#[tokio::test]
+async fn pull_request_reads_state_refs_and_people() {
+    for kind in FORGES {
+        let s = Setup::new(kind);
+        s.fake.ensure_user("carol");
+        s.fake.ensure_user("dave");
+        s.fake.set_labels(&s.pr, &["lgtm"]);
+        let (head, base) = s.fake.update_item(&s.pr, |i| {
+            i.title = "Fix the flake".into();
+            i.draft = true;
+            i.head_ref = "fix/flake".into();
+            i.assignees = vec!["carol".into()];
+            i.requested_reviewers = vec!["dave".into()];
+            (i.head_sha.clone(), i.base_sha.clone())
+        });
+        let forge = s.forge();
+        let pr = forge.pull_request(&s.pr).await.expect("read");
+        assert_eq!(pr.author, Login::new("alice"), "{kind}");
+        assert_eq!(pr.state, ItemState::Open, "{kind}");
+        assert!(pr.draft, "{kind}");
+        assert_eq!(pr.title, "Fix the flake", "{kind}");
+        assert_eq!((pr.head_sha, pr.base_sha), (head, base), "{kind}");
+        assert_eq!(
+            (pr.head_ref.as_str(), pr.base_ref.as_str()),
+            ("fix/flake", "main"),
+            "{kind}"
+        );
+        assert_eq!(pr.labels, ["lgtm"], "{kind}");
+        assert_eq!(pr.assignees, [Login::new("carol")], "{kind}");
+        assert_eq!(pr.requested_reviewers, [Login::new("dave")], "{kind}");
+        let r = s.last_request();
+        let path = match kind {
+            ForgeKind::GitHub => "/repos/org/repo/pulls/7".to_string(),
+            ForgeKind::GitLab => s.item_path(&s.pr),
+        };
+        assert_eq!((r.method.as_str(), r.path), ("GET", path), "{kind}");
+
+        s.fake.update_item(&s.pr, |i| i.state = ItemState::Merged);
+        let pr = forge.pull_request(&s.pr).await.expect("read");
+        assert_eq!(pr.state, ItemState::Merged, "{kind}");
+
+        let err = forge.pull_request(&s.issue).await.expect_err("an issue");
+        assert!(
+            matches!(err, ForgeError::NotFound(_) | ForgeError::Invalid(_)),
+            "{kind}: {err:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn changed_files_reads_every_page_with_counts_and_renames() {
+    for kind in FORGES {
+        let s = Setup::new(kind);
+        // Past GitHub's 300-file first listing and several pages of 100.
+        let mut files: Vec<fake_forge::ChangedFile> = (0..350)
+            .map(|i| fake_forge::ChangedFile {
+                path: format!("pkg/file{i:03}.go"),
+                previous_path: None,
+                additions: i % 7,
+                deletions: i % 3,
+            })
+            .collect();
+        files[0].previous_path = Some("old/file000.go".into());
+        files[0].additions = 2;
+        files[0].deletions = 1;
+        s.fake
+            .update_item(&s.pr, |i| i.changed_files = files.clone());
+        let forge = s.forge();
+        let before = s.fake.requests().len();
+
+        let got = forge.changed_files(&s.pr).await.expect("files");
+        assert_eq!(got.len(), 350, "{kind}");
+        for (want, got) in files.iter().zip(&got) {
+            assert_eq!(got.path, want.path, "{kind}");
+            assert_eq!(
+                (got.additions, got.deletions),
+                (want.additions, want.deletions),
+                "{kind}: {}",
+                want.path
+            );
+        }
+        assert_eq!(
+            got[0].previous_path.as_deref(),
+            Some("old/file000.go"),
+            "{kind}"
+        );
+        assert_eq!(got[1].previous_path, None, "{kind}");
+
+        let pages: Vec<RecordedRequest> = s
+            .requests_since(before)
+            .into_iter()
+            .filter(|r| !r.path.ends_with("/user"))
+            .collect();
+        assert_eq!(pages.len(), 4, "{kind}: four pages of 100");
+        let suffix = if kind == ForgeKind::GitHub {
+            "/pulls/7/files"
+        } else {
+            "/merge_requests/7/diffs"
+        };
+        assert!(
+            pages
+                .iter()
+                .all(|r| r.method == "GET" && r.path.ends_with(suffix)),
+            "{kind}: {pages:?}"
+        );
+        assert!(
+            pages.iter().all(|r| r.auth().is_some()),
+            "{kind}: every page authenticated"
+        );
+    }
+}
+
+#[tokio::test]
+async fn file_content_reads_bytes_at_a_ref_and_none_when_missing() {
+    for kind in FORGES {
+        let s = Setup::new(kind);
+        let repo = s.repo();
+        let binary: &[u8] = &[0, 159, 146, 150, 255];
+        let old = s.fake.seed_commit(
+            kind,
+            repo.as_str(),
+            &[("dir/OWNERS", b"approvers:\n- alice\n")],
+        );
+        let new = s.fake.seed_commit(
+            kind,
+            repo.as_str(),
+            &[("dir/OWNERS", b"approvers:\n- bob\n"), ("logo.bin", binary)],
+        );
+        s.fake.set_ref(kind, repo.as_str(), "main", &old);
+        s.fake.set_ref(kind, repo.as_str(), "feature/x", &new);
+        let forge = s.forge();
+
+        let got = forge
+            .file_content(&repo, "dir/OWNERS", "main")
+            .await
+            .expect("read");
+        assert_eq!(
+            got.as_deref(),
+            Some(&b"approvers:\n- alice\n"[..]),
+            "{kind}"
+        );
+        let r = s.last_request();
+        match kind {
+            ForgeKind::GitHub => {
+                assert_eq!(
+                    (r.method.as_str(), r.path.as_str()),
+                    ("GET", "/repos/org/repo/contents/dir/OWNERS")
+                );
+                assert!(
+                    r.header("accept")
+                        .is_some_and(|a| a.contains("vnd.github.raw")),
+                    "{r:?}"
+                );
+            }
+            ForgeKind::GitLab => assert_eq!(
+                (r.method.as_str(), r.path.as_str()),
+                (
+                    "GET",
+                    "/api/v4/projects/group%2Fsub%2Fproject/repository/files/dir%2FOWNERS/raw"
+                )
+            ),
+        }
+        assert!(
+            r.query_pairs().contains(&("ref".into(), "main".into())),
+            "{kind}: {r:?}"
+        );
+
+        let at_branch = forge
+            .file_content(&repo, "dir/OWNERS", "feature/x")
+            .await
+            .expect("read");
+        assert_eq!(
+            at_branch.as_deref(),
+            Some(&b"approvers:\n- bob\n"[..]),
+            "{kind}"
+        );
+        let at_sha = forge
+            .file_content(&repo, "logo.bin", &new)
+            .await
+            .expect("read");
+        assert_eq!(at_sha.as_deref(), Some(binary), "{kind}: bytes, not text");
+        assert_eq!(
+            forge.file_content(&repo, "logo.bin", "main").await,
+            Ok(None),
+            "{kind}"
+        );
+        assert_eq!(
+            forge.file_content(&repo, "nope/OWNERS", &new).await,
+            Ok(None),
+            "{kind}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn tree_lists_every_entry_and_tree_shas_follow_content() {
+    for kind in FORGES {
+        let s = Setup::new(kind);
+        let repo = s.repo();
+        // More than a page of entries on GitLab (100 per page).
+        let contents: Vec<(String, Vec<u8>)> = (0..120)
+            .map(|i| {
+                (
+                    format!("dir{}/sub/file{i}.txt", i % 4),
+                    format!("content {i}").into_bytes(),
+                )
+            })
+            .chain([("OWNERS".to_string(), b"approvers: [alice]".to_vec())])
+            .collect();
+        let files: Vec<(&str, &[u8])> = contents
+            .iter()
+            .map(|(p, c)| (p.as_str(), c.as_slice()))
+            .collect();
+        let one = s.fake.seed_commit(kind, repo.as_str(), &files);
+        let same_content = s.fake.seed_commit(kind, repo.as_str(), &files);
+        let mut changed = files.clone();
+        changed[0].1 = b"changed";
+        let other = s.fake.seed_commit(kind, repo.as_str(), &changed);
+        s.fake.set_ref(kind, repo.as_str(), "main", &one);
+        let forge = s.forge();
+
+        let tree = forge.tree(&repo, "main").await.expect("tree");
+        let (_, listing) = fake_forge::tree_listing(&contents.iter().cloned().collect());
+        assert_eq!(
+            tree.entries.len(),
+            listing.len(),
+            "{kind}: 121 blobs, 8 trees"
+        );
+        assert!(!tree.truncated, "{kind}");
+        for (want, got) in listing.iter().zip(&tree.entries) {
+            assert_eq!(
+                (got.path.as_str(), got.sha.as_str()),
+                (want.path.as_str(), want.sha.as_str()),
+                "{kind}"
+            );
+            let kind_name = match got.kind {
+                TreeEntryKind::Blob => "blob",
+                TreeEntryKind::Tree => "tree",
+                TreeEntryKind::Commit => "commit",
+            };
+            assert_eq!(kind_name, want.kind, "{kind}: {}", got.path);
+        }
+        let r = s.last_request();
+        match kind {
+            ForgeKind::GitHub => {
+                assert_eq!(r.path, "/repos/org/repo/git/trees/main");
+                assert!(r.query_pairs().contains(&("recursive".into(), "1".into())));
+                assert_eq!(
+                    tree.sha,
+                    fake_forge::tree_sha(&contents.iter().cloned().collect())
+                );
+            }
+            ForgeKind::GitLab => {
+                assert_eq!(
+                    r.path,
+                    "/api/v4/projects/group%2Fsub%2Fproject/repository/tree"
+                );
+                assert!(
+                    r.query_pairs()
+                        .contains(&("recursive".into(), "true".into())),
+                    "{r:?}"
+                );
+                assert!(
+                    r.query_pairs().contains(&("page".into(), "2".into())),
+                    "{kind}: the second page"
+                );
+            }
+        }
+
+        let sha_one = forge.commit_tree_sha(&repo, &one).await.expect("tree sha");
+        assert_eq!(
+            sha_one, tree.sha,
+            "{kind}: the tree at main is commit one's tree"
+        );
+        assert_eq!(
+            forge.commit_tree_sha(&repo, &same_content).await.as_ref(),
+            Ok(&sha_one),
+            "{kind}: same content"
+        );
+        assert_ne!(
+            forge
+                .commit_tree_sha(&repo, &other)
+                .await
+                .expect("tree sha"),
+            sha_one,
+            "{kind}: changed content"
+        );
+        let r = s.last_request();
+        match kind {
+            ForgeKind::GitHub => assert_eq!(r.path, format!("/repos/org/repo/git/commits/{other}")),
+            ForgeKind::GitLab => assert!(
+                r.query_pairs().contains(&("ref".into(), other.clone())),
+                "{r:?}"
+            ),
+        }
+        let missing = forge
+            .tree(&repo, "no-such-branch")
+            .await
+            .expect_err("missing ref");
+        assert!(
+            matches!(missing, ForgeError::NotFound(_)),
+            "{kind}: {missing:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn repo_labels_lists_every_label() {
+    for kind in FORGES {
+        let s = Setup::new(kind);
+        let names: Vec<String> = (0..130).map(|i| format!("area/{i}")).collect();
+        s.fake.set_labels(
+            &s.issue,
+            &names.iter().map(String::as_str).collect::<Vec<_>>(),
+        );
+        let got = s.forge().repo_labels(&s.repo()).await.expect("labels");
+        assert_eq!(got, names, "{kind}");
+        assert_eq!(s.calls_since(0).len(), 2, "{kind}: two pages");
+        assert!(
+            s.calls_since(0)
+                .iter()
+                .all(|c| c.starts_with(&format!("GET {}/labels", s.repo_api()))),
+            "{kind}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn collaborators_are_repo_members_with_write_access_on_gitlab() {
+    use fake_forge::access::{DEVELOPER, MAINTAINER, REPORTER};
+    for kind in FORGES {
+        let s = Setup::new(kind);
+        let repo = s.repo();
+        s.fake.add_member(kind, repo.as_str(), "dev", DEVELOPER);
+        s.fake.add_member(kind, repo.as_str(), "reporter", REPORTER);
+        // A maintainer of the group two levels up (GitLab inherits; GitHub has no such thing).
+        s.fake
+            .add_group_member(kind, "group", "inherited", MAINTAINER);
+        s.fake.ensure_user("stranger");
+        let forge = s.forge();
+        let yes = |u: &str| Login::new(u);
+
+        assert_eq!(
+            forge.is_collaborator(&repo, &yes("dev")).await,
+            Ok(true),
+            "{kind}"
+        );
+        let r = s.last_request();
+        match kind {
+            ForgeKind::GitHub => assert_eq!(r.path, "/repos/org/repo/collaborators/dev"),
+            ForgeKind::GitLab => {
+                let id = s.fake.ensure_user("dev");
+                assert_eq!(
+                    r.path,
+                    format!("/api/v4/projects/group%2Fsub%2Fproject/members/all/{id}")
+                );
+            }
+        }
+        // GitHub counts any collaborator; GitLab wants Developer or more.
+        assert_eq!(
+            forge.is_collaborator(&repo, &yes("reporter")).await,
+            Ok(kind == ForgeKind::GitHub),
+            "{kind}"
+        );
+        assert_eq!(
+            forge.is_collaborator(&repo, &yes("inherited")).await,
+            Ok(kind == ForgeKind::GitLab),
+            "{kind}"
+        );
+        assert_eq!(
+            forge.is_collaborator(&repo, &yes("stranger")).await,
+            Ok(false),
+            "{kind}"
+        );
+        assert_eq!(
+            forge.is_collaborator(&repo, &yes("nobody-at-all")).await,
+            Ok(false),
+            "{kind}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn org_and_team_membership() {
+    use fake_forge::access::{DEVELOPER, GUEST};
+    for kind in FORGES {
+        let s = Setup::new(kind);
+        s.fake.add_group_member(kind, "acme", "olive", DEVELOPER);
+        s.fake
+            .add_group_member(kind, "acme/reviewers", "tess", GUEST);
+        s.fake.ensure_user("stranger");
+        let forge = s.forge();
+        let user = |u: &str| Login::new(u);
+
+        assert_eq!(
+            forge.is_org_member("acme", &user("olive")).await,
+            Ok(true),
+            "{kind}"
+        );
+        let r = s.last_request();
+        match kind {
+            ForgeKind::GitHub => assert_eq!(r.path, "/orgs/acme/members/olive"),
+            ForgeKind::GitLab => {
+                assert_eq!(r.path, "/api/v4/groups/acme/members/all");
+                let id = s.fake.ensure_user("olive");
+                assert!(
+                    r.query_pairs()
+                        .contains(&("user_ids[]".into(), id.to_string())),
+                    "{r:?}"
+                );
+            }
+        }
+        assert_eq!(
+            forge.is_org_member("acme", &user("stranger")).await,
+            Ok(false),
+            "{kind}"
+        );
+        assert_eq!(
+            forge.is_org_member("no-such-org", &user("olive")).await,
+            Ok(false),
+            "{kind}"
+        );
+
+        assert_eq!(
+            forge
+                .is_team_member("acme", "reviewers", &user("tess"))
+                .await,
+            Ok(true),
+            "{kind}"
+        );
+        let r = s.last_request();
+        match kind {
+            ForgeKind::GitHub => assert_eq!(r.path, "/orgs/acme/teams/reviewers/memberships/tess"),
+            ForgeKind::GitLab => assert_eq!(r.path, "/api/v4/groups/acme%2Freviewers/members/all"),
+        }
+        assert_eq!(
+            forge
+                .is_team_member("acme", "reviewers", &user("stranger"))
+                .await,
+            Ok(false),
+            "{kind}"
+        );
+        // GitLab subgroups inherit the parent group's members; GitHub teams do not.
+        assert_eq!(
+            forge
+                .is_team_member("acme", "reviewers", &user("olive"))
+                .await,
+            Ok(kind == ForgeKind::GitLab),
+            "{kind}"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The rest of the interface: writes
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn create_label_creates_once_and_an_existing_label_is_not_an_error() {
+    for kind in FORGES {
+        let s = Setup::new(kind);
+        let repo = s.repo();
+        let forge = s.forge();
+        assert_eq!(
+            forge.create_label(&repo, "needs-rebase", "#e11d21").await,
+            Ok(()),
+            "{kind}"
+        );
+        let labels = s.fake.repo_labels(kind, repo.as_str());
+        assert_eq!(labels.len(), 1, "{kind}");
+        assert_eq!(
+            (labels[0].name.as_str(), labels[0].color.as_str()),
+            ("needs-rebase", "e11d21"),
+            "{kind}"
+        );
+        let r = s.last_request();
+        assert_eq!(
+            (r.method.as_str(), r.path.clone()),
+            ("POST", format!("{}/labels", s.repo_api())),
+            "{kind}"
+        );
+        match kind {
+            ForgeKind::GitHub => assert_eq!(
+                r.json(),
+                Some(json!({"name": "needs-rebase", "color": "e11d21"}))
+            ),
+            ForgeKind::GitLab => {
+                assert_eq!(r.form_field("name").as_deref(), Some("needs-rebase"));
+                assert_eq!(r.form_field("color").as_deref(), Some("#e11d21"));
+            }
+        }
+
+        assert_eq!(
+            forge.create_label(&repo, "Needs-Rebase", "e11d21").await,
+            Ok(()),
+            "{kind}: exists"
+        );
+        assert_eq!(
+            s.last_request().status,
+            Some(if kind == ForgeKind::GitHub { 422 } else { 409 }),
+            "{kind}"
+        );
+        assert_eq!(s.fake.repo_labels(kind, repo.as_str()).len(), 1, "{kind}");
+        let bad = forge.create_label(&repo, "x", "not-a-colour").await;
+        assert!(
+            matches!(bad, Err(ForgeError::Invalid(_))),
+            "{kind}: {bad:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn delete_comment_deletes_and_a_deleted_comment_is_not_an_error() {
+    for kind in FORGES {
+        let s = Setup::new(kind);
+        let forge = s.forge();
+        for item in [&s.pr, &s.issue] {
+            let keep = forge.create_comment(item, "keep").await.expect("created");
+            let id = forge
+                .create_comment(item, "delete me")
+                .await
+                .expect("created");
+            assert_eq!(forge.delete_comment(item, id).await, Ok(()), "{kind}");
+            let left: Vec<u64> = s.fake.comments(item).iter().map(|c| c.id).collect();
+            assert_eq!(left, [keep], "{kind}");
+            let r = s.last_request();
+            let path = match kind {
+                ForgeKind::GitHub => format!("/repos/org/repo/issues/comments/{id}"),
+                ForgeKind::GitLab => format!("{}/notes/{id}", s.item_path(item)),
+            };
+            assert_eq!(
+                (r.method.as_str(), r.path, r.status),
+                ("DELETE", path, Some(204)),
+                "{kind}"
+            );
+            assert_eq!(
+                forge.delete_comment(item, id).await,
+                Ok(()),
+                "{kind}: already gone"
+            );
+            assert_eq!(s.last_request().status, Some(404), "{kind}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn assign_and_unassign_keep_the_other_assignees() {
+    for kind in FORGES {
+        let s = Setup::new(kind);
+        for u in ["carol", "dave"] {
+            s.fake.ensure_user(u);
+        }
+        let forge = s.forge();
+        for item in [s.pr.clone(), s.issue.clone()] {
+            s.fake
+                .update_item(&item, |i| i.assignees = vec!["carol".into()]);
+            let before = s.fake.requests().len();
+            assert_eq!(
+                forge.assign(&item, &[Login::new("dave")]).await,
+                Ok(()),
+                "{kind}"
+            );
+            assert_eq!(s.fake.item(&item).assignees, ["carol", "dave"], "{kind}");
+            let r = s.last_request();
+            match kind {
+                ForgeKind::GitHub => {
+                    assert_eq!(
+                        s.calls_since(before),
+                        [format!(
+                            "POST /repos/org/repo/issues/{}/assignees",
+                            item.number
+                        )]
+                    );
+                    assert_eq!(r.json(), Some(json!({"assignees": ["dave"]})));
+                }
+                ForgeKind::GitLab => {
+                    // Read-modify-write of the id list: the item, the user lookup (only the
+                    // first time: ids are cached), the edit.
+                    let path = s.item_path(&item);
+                    let mut want = vec![
+                        format!("GET {path}"),
+                        "GET /api/v4/users".to_string(),
+                        format!("PUT {path}"),
+                    ];
+                    if item.kind == bosun_plugins::ItemKind::Issue {
+                        want.remove(1);
+                    }
+                    assert_eq!(s.calls_since(before), want);
+                    let ids = [s.fake.ensure_user("carol"), s.fake.ensure_user("dave")]
+                        .map(|i| i.to_string());
+                    assert_eq!(r.form_values("assignee_ids[]"), ids, "{r:?}");
+                }
+            }
+
+            assert_eq!(
+                forge.unassign(&item, &[Login::new("carol")]).await,
+                Ok(()),
+                "{kind}"
+            );
+            assert_eq!(s.fake.item(&item).assignees, ["dave"], "{kind}");
+            let r = s.last_request();
+            if kind == ForgeKind::GitHub {
+                assert_eq!(
+                    (r.method.as_str(), r.json()),
+                    ("DELETE", Some(json!({"assignees": ["carol"]})))
+                );
+            }
+            assert_eq!(
+                forge.unassign(&item, &[Login::new("dave")]).await,
+                Ok(()),
+                "{kind}"
+            );
+            assert!(s.fake.item(&item).assignees.is_empty(), "{kind}");
+            if kind == ForgeKind::GitLab {
+                let r = s.last_request();
+                let cleared = r
+                    .form_field("assignee_ids")
+                    .or_else(|| r.form_field("assignee_ids[]"));
+                assert_eq!(cleared.as_deref(), Some("0"), "{r:?}");
+                // An unknown user changes nothing, so nothing is written.
+                let before = s.fake.requests().len();
+                assert_eq!(
+                    forge.assign(&item, &[Login::new("ghost-user")]).await,
+                    Ok(())
+                );
+                assert!(
+                    s.calls_since(before).iter().all(|c| c.starts_with("GET")),
+                    "{:?}",
+                    s.calls_since(before)
+                );
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn request_and_unrequest_reviewers() {
+    for kind in FORGES {
+        let s = Setup::new(kind);
+        for u in ["carol", "dave"] {
+            s.fake.ensure_user(u);
+        }
+        let forge = s.forge();
+        let teams = vec!["core".to_string()];
+        assert_eq!(
+            forge
+                .request_reviewers(&s.pr, &[Login::new("carol"), Login::new("dave")], &teams)
+                .await,
+            Ok(()),
+            "{kind}"
+        );
+        let pr = s.fake.item(&s.pr);
+        assert_eq!(pr.requested_reviewers, ["carol", "dave"], "{kind}");
+        let r = s.last_request();
+        match kind {
+            ForgeKind::GitHub => {
+                assert_eq!(
+                    (r.method.as_str(), r.path.as_str()),
+                    ("POST", "/repos/org/repo/pulls/7/requested_reviewers")
+                );
+                assert_eq!(
+                    r.json(),
+                    Some(json!({"reviewers": ["carol", "dave"], "team_reviewers": ["core"]}))
+                );
+                assert_eq!(pr.requested_teams, ["core"]);
+            }
+            ForgeKind::GitLab => {
+                assert_eq!(
+                    (r.method.as_str(), r.path.clone()),
+                    ("PUT", s.item_path(&s.pr))
+                );
+                assert_eq!(r.form_values("reviewer_ids[]").len(), 2, "{r:?}");
+                assert!(
+                    pr.requested_teams.is_empty(),
+                    "GitLab has no team reviewers"
+                );
+            }
+        }
+        assert_eq!(
+            forge
+                .unrequest_reviewers(&s.pr, &[Login::new("carol")], &teams)
+                .await,
+            Ok(()),
+            "{kind}"
+        );
+        assert_eq!(s.fake.item(&s.pr).requested_reviewers, ["dave"], "{kind}");
+        if kind == ForgeKind::GitHub {
+            let r = s.last_request();
+            assert_eq!(
+                (r.method.as_str(), r.json()),
+                (
+                    "DELETE",
+                    Some(json!({"reviewers": ["carol"], "team_reviewers": ["core"]}))
+                )
+            );
+        }
+        assert_eq!(
+            forge
+                .unrequest_reviewers(&s.pr, &[Login::new("dave")], &[])
+                .await,
+            Ok(()),
+            "{kind}"
+        );
+        assert!(s.fake.item(&s.pr).requested_reviewers.is_empty(), "{kind}");
+
+        // Issues have no reviewers: refused before any request.
+        let before = s.fake.requests().len();
+        let err = forge
+            .request_reviewers(&s.issue, &[Login::new("carol")], &[])
+            .await;
+        assert!(
+            matches!(err, Err(ForgeError::Invalid(_))),
+            "{kind}: {err:?}"
+        );
+        assert_eq!(s.fake.requests().len(), before, "{kind}");
+    }
+}
+
+#[tokio::test]
+async fn set_title_close_and_reopen() {
+    for kind in FORGES {
+        let s = Setup::new(kind);
+        let forge = s.forge();
+        for item in [&s.pr, &s.issue] {
+            assert_eq!(
+                forge.set_title(item, "[WIP] New title").await,
+                Ok(()),
+                "{kind}"
+            );
+            assert_eq!(s.fake.item(item).title, "[WIP] New title", "{kind}");
+            let r = s.last_request();
+            match kind {
+                ForgeKind::GitHub => {
+                    assert_eq!(
+                        (r.method.as_str(), r.path.clone()),
+                        ("PATCH", s.item_path(item))
+                    );
+                    assert_eq!(r.json(), Some(json!({"title": "[WIP] New title"})));
+                }
+                ForgeKind::GitLab => {
+                    assert_eq!(
+                        (r.method.as_str(), r.path.clone()),
+                        ("PUT", s.item_path(item))
+                    );
+                    assert_eq!(r.form_field("title").as_deref(), Some("[WIP] New title"));
+                }
+            }
+
+            assert_eq!(forge.close(item).await, Ok(()), "{kind}");
+            assert_eq!(s.fake.item(item).state, ItemState::Closed, "{kind}");
+            let r = s.last_request();
+            match kind {
+                ForgeKind::GitHub => assert_eq!(r.json(), Some(json!({"state": "closed"}))),
+                ForgeKind::GitLab => {
+                    assert_eq!(r.form_field("state_event").as_deref(), Some("close"))
+                }
+            }
+            assert_eq!(
+                forge.close(item).await,
+                Ok(()),
+                "{kind}: closing again is harmless"
+            );
+            assert_eq!(forge.reopen(item).await, Ok(()), "{kind}");
+            assert_eq!(s.fake.item(item).state, ItemState::Open, "{kind}");
+            let r = s.last_request();
+            match kind {
+                ForgeKind::GitHub => assert_eq!(r.json(), Some(json!({"state": "open"}))),
+                ForgeKind::GitLab => {
+                    assert_eq!(r.form_field("state_event").as_deref(), Some("reopen"))
+                }
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn merge_uses_the_method_and_refuses_a_moved_head() {
+    for kind in FORGES {
+        let s = Setup::new(kind);
+        let forge = s.forge();
+        let head = s.fake.item(&s.pr).head_sha;
+
+        let moved = forge
+            .merge(
+                &s.pr,
+                MergeMethod::Squash,
+                Some("0000000000000000000000000000000000000000"),
+            )
+            .await;
+        assert!(
+            matches!(moved, Err(ForgeError::Conflict(_))),
+            "{kind}: {moved:?}"
+        );
+        assert_eq!(s.last_request().status, Some(409), "{kind}");
+        assert_eq!(s.fake.item(&s.pr).state, ItemState::Open, "{kind}");
+
+        s.fake.update_item(&s.pr, |i| i.mergeable = false);
+        let refused = forge.merge(&s.pr, MergeMethod::Merge, None).await;
+        assert!(
+            matches!(refused, Err(ForgeError::Conflict(_))),
+            "{kind}: {refused:?}"
+        );
+        s.fake.update_item(&s.pr, |i| i.mergeable = true);
+
+        assert_eq!(
+            forge.merge(&s.pr, MergeMethod::Squash, Some(&head)).await,
+            Ok(()),
+            "{kind}"
+        );
+        let pr = s.fake.item(&s.pr);
+        assert_eq!(
+            (pr.state, pr.merged_with.as_deref()),
+            (ItemState::Merged, Some("squash")),
+            "{kind}"
+        );
+        let r = s.last_request();
+        match kind {
+            ForgeKind::GitHub => {
+                assert_eq!(
+                    (r.method.as_str(), r.path.as_str()),
+                    ("PUT", "/repos/org/repo/pulls/7/merge")
+                );
+                assert_eq!(
+                    r.json(),
+                    Some(json!({"merge_method": "squash", "sha": head}))
+                );
+            }
+            ForgeKind::GitLab => {
+                assert_eq!(
+                    (r.method.as_str(), r.path.clone()),
+                    ("PUT", format!("{}/merge", s.item_path(&s.pr)))
+                );
+                assert_eq!(r.form_field("squash").as_deref(), Some("true"));
+                assert_eq!(r.form_field("sha"), Some(head.clone()));
+            }
+        }
+        let again = forge.merge(&s.pr, MergeMethod::Merge, None).await;
+        assert!(
+            matches!(again, Err(ForgeError::Conflict(_))),
+            "{kind}: already merged: {again:?}"
+        );
+    }
+
+    // GitHub rebases on request; GitLab has no per-merge rebase and says so without a request.
+    let s = Setup::new(ForgeKind::GitHub);
+    assert_eq!(
+        s.forge().merge(&s.pr, MergeMethod::Rebase, None).await,
+        Ok(())
+    );
+    assert_eq!(s.fake.item(&s.pr).merged_with.as_deref(), Some("rebase"));
+    let s = Setup::new(ForgeKind::GitLab);
+    let rebase = s.forge().merge(&s.pr, MergeMethod::Rebase, None).await;
+    assert!(matches!(rebase, Err(ForgeError::Invalid(_))), "{rebase:?}");
+    assert!(s.api_requests().is_empty());
+    // A draft MR cannot be merged (405), nor one with conflicts (406).
+    s.fake.update_item(&s.pr, |i| i.draft = true);
+    let draft = s.forge().merge(&s.pr, MergeMethod::Merge, None).await;
+    assert!(matches!(draft, Err(ForgeError::Conflict(_))), "{draft:?}");
+    assert_eq!(s.last_request().status, Some(405));
+}
+
+#[tokio::test]
+async fn set_status_maps_states_per_forge() {
+    for kind in FORGES {
+        let s = Setup::new(kind);
+        let repo = s.repo();
+        let forge = s.forge();
+        let sha = s.fake.item(&s.pr).head_sha;
+        let cases = [
+            (StatusState::Pending, "pending", "pending"),
+            (StatusState::Success, "success", "success"),
+            (StatusState::Failure, "failure", "failed"),
+            (StatusState::Error, "error", "failed"),
+        ];
+        for (state, github, gitlab) in cases {
+            let status = CommitStatus {
+                state,
+                context: "bosun/lgtm".into(),
+                description: "Looks good".into(),
+                target_url: Some("https://bosun.example/d/1".into()),
+            };
+            assert_eq!(
+                forge.set_status(&repo, &sha, &status).await,
+                Ok(()),
+                "{kind}"
+            );
+            let want = if kind == ForgeKind::GitHub {
+                github
+            } else {
+                gitlab
+            };
+            let stored = s
+                .fake
+                .statuses(kind, repo.as_str())
+                .pop()
+                .expect("a status");
+            assert_eq!(
+                (
+                    stored.sha.as_str(),
+                    stored.state.as_str(),
+                    stored.context.as_str()
+                ),
+                (sha.as_str(), want, "bosun/lgtm"),
+                "{kind}"
+            );
+            assert_eq!(
+                stored.target_url.as_deref(),
+                Some("https://bosun.example/d/1"),
+                "{kind}"
+            );
+            let r = s.last_request();
+            assert_eq!(
+                (r.method.as_str(), r.path.clone()),
+                ("POST", format!("{}/statuses/{sha}", s.repo_api())),
+                "{kind}"
+            );
+            match kind {
+                ForgeKind::GitHub => assert_eq!(
+                    r.json(),
+                    Some(
+                        json!({"state": github, "context": "bosun/lgtm", "description": "Looks good", "target_url": "https://bosun.example/d/1"})
+                    )
+                ),
+                ForgeKind::GitLab => {
+                    assert_eq!(r.form_field("state").as_deref(), Some(gitlab));
+                    assert_eq!(r.form_field("name").as_deref(), Some("bosun/lgtm"));
+                }
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn gitlab_raw_reads_and_deletes_keep_the_rate_limit_wait() {
+    let s = Setup::new(ForgeKind::GitLab);
+    let repo = s.repo();
+    let forge = s.forge();
+    s.fake.fail_next(
+        "/repository/files/",
+        1,
+        Fault::TooManyRequests {
+            retry_after_secs: 30,
+        },
+    );
+    let err = forge
+        .file_content(&repo, "OWNERS", "main")
+        .await
+        .expect_err("429");
+    let wait = err.retry_after().expect("a wait");
+    assert!(
+        wait > Duration::from_secs(28) && wait <= Duration::from_secs(30),
+        "{err:?}"
+    );
+    let gated = forge.delete_comment(&s.pr, 1).await;
+    assert!(
+        matches!(gated, Err(ForgeError::RateLimited { .. })),
+        "{gated:?}"
+    );
+
+    let s = Setup::new(ForgeKind::GitLab);
+    let forge = s.forge();
+    s.fake.fail_next("/notes/", 1, Fault::Status500);
+    let err = forge.delete_comment(&s.pr, 1).await.expect_err("500");
+    assert!(matches!(err, ForgeError::Transient { .. }), "{err:?}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// GitHub App authentication
+// ---------------------------------------------------------------------------------------------
+
+const APP_ID: u64 = 4242;
+
+/// A fake GitHub with the App installed on `org` (installation 77) and an App adapter.
+fn app_setup() -> (Setup, GitHubForge) {
+    let s = Setup::new(ForgeKind::GitHub);
+    s.fake
+        .enable_github_app(APP_ID, "bosun-app", fake_forge::TEST_APP_PUBLIC_KEY_PEM);
+    s.fake.install_github_app("org", 77);
+    let forge = GitHubForge::new_app(
+        &s.fake.url(),
+        APP_ID,
+        fake_forge::TEST_APP_PRIVATE_KEY_PEM.as_bytes(),
+    )
+    .expect("App client")
+    .with_timeout(Duration::from_secs(10));
+    (s, forge)
+}
+
+/// The claims of the JWT a request carried.
+fn jwt_claims(r: &RecordedRequest) -> serde_json::Value {
+    let token = r
+        .auth()
+        .and_then(|a| a.strip_prefix("Bearer "))
+        .expect("a bearer token");
+    let parts: Vec<&str> = token.split('.').collect();
+    assert_eq!(parts.len(), 3, "a JWT: {token}");
+    let decode = |p: &str| -> serde_json::Value {
+        let bytes = base64url(p);
+        serde_json::from_slice(&bytes).expect("JSON")
+    };
+    assert_eq!(decode(parts[0])["alg"], "RS256");
+    decode(parts[1])
+}
+
+/// Decodes unpadded base64url (JWT segments).
+fn base64url(s: &str) -> Vec<u8> {
+    let value = |c: u8| -> u32 {
+        match c {
+            b'A'..=b'Z' => u32::from(c - b'A'),
+            b'a'..=b'z' => u32::from(c - b'a') + 26,
+            b'0'..=b'9' => u32::from(c - b'0') + 52,
+            b'-' => 62,
+            b'_' => 63,
+            other => panic!("not base64url: {other}"),
+        }
+    };
+    let mut out = Vec::new();
+    let (mut acc, mut bits) = (0u32, 0);
+    for c in s.bytes() {
+        acc = (acc << 6) | value(c);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn github_app_finds_the_installation_mints_a_token_and_reuses_it() {
+    let (s, forge) = app_setup();
+    s.fake.set_labels(&s.pr, &["lgtm"]);
+
+    assert_eq!(forge.labels(&s.pr).await, Ok(vec!["lgtm".to_string()]));
+    let log = s.fake.requests();
+    let calls: Vec<String> = log
+        .iter()
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    assert_eq!(
+        calls,
+        [
+            "GET /repos/org/repo/installation",
+            "POST /app/installations/77/access_tokens",
+            "GET /repos/org/repo/issues/7/labels",
+        ]
+    );
+    for jwt_request in &log[..2] {
+        let claims = jwt_claims(jwt_request);
+        assert_eq!(claims["iss"], json!(APP_ID), "{claims}");
+        let lifetime = claims["exp"].as_u64().unwrap_or(0) - claims["iat"].as_u64().unwrap_or(0);
+        assert!(lifetime <= 660, "{claims}");
+    }
+    let tokens = s.fake.minted_tokens();
+    assert_eq!(tokens.len(), 1);
+    assert_eq!(
+        log[2].auth(),
+        Some(format!("Bearer {}", tokens[0].token).as_str())
+    );
+
+    // Later calls reuse the installation and the token: one token request in all.
+    forge
+        .add_labels(&s.pr, &["approved".into()])
+        .await
+        .expect("added");
+    assert!(
+        forge
+            .is_org_member("org", &Login::new("nobody"))
+            .await
+            .is_ok()
+    );
+    assert_eq!(s.fake.minted_tokens().len(), 1);
+    assert_eq!(s.fake.count_requests("GET", "/installation"), 1);
+    let last = s.last_request();
+    assert_eq!(
+        last.auth(),
+        Some(format!("Bearer {}", tokens[0].token).as_str())
+    );
+
+    // The App's own login comes from GET /app with the JWT.
+    assert_eq!(forge.bot_login().await, Ok(Login::new("bosun-app[bot]")));
+    let r = s.last_request();
+    assert_eq!(r.path, "/app");
+    assert_eq!(jwt_claims(&r)["iss"], json!(APP_ID));
+    assert!(s.fake.unrouted_requests().is_empty());
+}
+
+#[tokio::test]
+async fn github_app_mints_a_new_token_when_the_cached_one_is_about_to_expire() {
+    let (s, forge) = app_setup();
+    // Inside octocrab's 30-second refresh margin from the start.
+    s.fake.set_app_token_ttl(Duration::from_secs(20));
+    forge.labels(&s.pr).await.expect("first call");
+    forge.labels(&s.pr).await.expect("second call");
+    let tokens = s.fake.minted_tokens();
+    assert_eq!(tokens.len(), 2, "a token close to expiry is replaced");
+    let label_reads: Vec<RecordedRequest> = s
+        .fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.ends_with("/labels"))
+        .collect();
+    assert_eq!(
+        label_reads[1].auth(),
+        Some(format!("Bearer {}", tokens[1].token).as_str())
+    );
+    assert_eq!(
+        s.fake.count_requests("GET", "/installation"),
+        1,
+        "the installation is still cached"
+    );
+
+    // With an hour to go the token is kept.
+    s.fake.set_app_token_ttl(Duration::from_secs(3600));
+    forge.labels(&s.pr).await.expect("third call");
+    forge.labels(&s.pr).await.expect("fourth call");
+    assert_eq!(s.fake.minted_tokens().len(), 3);
+}
+
+#[tokio::test]
+async fn github_app_uses_one_installation_per_account() {
+    let (s, forge) = app_setup();
+    s.fake.install_github_app("solo-dev", 88);
+    s.fake
+        .seed_pr(ForgeKind::GitHub, "solo-dev/tool", 1, "solo-dev");
+    s.fake.add_group_member(
+        ForgeKind::GitHub,
+        "org",
+        "olive",
+        fake_forge::access::DEVELOPER,
+    );
+
+    let tool = ItemRef {
+        repo: RepoPath::parse("solo-dev/tool").expect("repo"),
+        number: 1,
+        ..s.pr.clone()
+    };
+    forge.labels(&tool).await.expect("user-owned repo");
+    forge.labels(&s.pr).await.expect("org repo");
+    assert_eq!(
+        forge.is_org_member("org", &Login::new("olive")).await,
+        Ok(true)
+    );
+    let installations: Vec<u64> = s
+        .fake
+        .minted_tokens()
+        .iter()
+        .map(|t| t.installation)
+        .collect();
+    assert_eq!(installations, [88, 77], "one token per installation");
+    assert_eq!(
+        forge.is_org_member("solo-dev", &Login::new("olive")).await,
+        Ok(false)
+    );
+    assert_eq!(
+        s.fake.count_requests("GET", "/installation"),
+        2,
+        "both found through their repositories"
+    );
+
+    // An account bosun has seen no repository of: the org lookup, then the user lookup.
+    s.fake.install_github_app("lonely", 99);
+    assert_eq!(
+        forge.is_org_member("lonely", &Login::new("olive")).await,
+        Ok(false)
+    );
+    assert_eq!(s.fake.count_requests("GET", "/orgs/lonely/installation"), 1);
+    assert_eq!(
+        s.fake.count_requests("GET", "/users/lonely/installation"),
+        1
+    );
+    assert_eq!(
+        s.fake.minted_tokens().last().map(|t| t.installation),
+        Some(99)
+    );
+}
+
+#[tokio::test]
+async fn github_app_not_installed_or_misidentified_is_refused() {
+    let (s, forge) = app_setup();
+    let elsewhere = ItemRef {
+        repo: RepoPath::parse("other/repo").expect("repo"),
+        ..s.pr.clone()
+    };
+    let err = forge.labels(&elsewhere).await.expect_err("not installed");
+    assert!(
+        matches!(&err, ForgeError::Forbidden(m) if m.contains("other")),
+        "{err:?}"
+    );
+    // "Not installed" is an error, not "not a member"; the org is tried, then the user.
+    let err = forge.is_org_member("stranger-org", &Login::new("x")).await;
+    assert!(matches!(err, Err(ForgeError::Forbidden(_))), "{err:?}");
+    assert_eq!(
+        s.fake
+            .count_requests("GET", "/orgs/stranger-org/installation"),
+        1
+    );
+    assert_eq!(
+        s.fake
+            .count_requests("GET", "/users/stranger-org/installation"),
+        1
+    );
+
+    // The wrong App id: GitHub rejects the JWT.
+    let wrong = GitHubForge::new_app(
+        &s.fake.url(),
+        APP_ID + 1,
+        fake_forge::TEST_APP_PRIVATE_KEY_PEM.as_bytes(),
+    )
+    .expect("client");
+    let err = wrong.labels(&s.pr).await.expect_err("bad JWT");
+    assert!(matches!(err, ForgeError::Forbidden(_)), "{err:?}");
+    assert!(s.fake.minted_tokens().is_empty());
+
+    assert!(matches!(
+        GitHubForge::new_app(&s.fake.url(), APP_ID, b"not a key"),
+        Err(ForgeError::Invalid(_))
+    ));
 }

@@ -2,7 +2,7 @@
 //! `gitlab` crate sends them) or JSON.
 
 use crate::server::{Reply, Req, decode};
-use crate::world::{Comment, Item, World};
+use crate::world::{Comment, Item, RepoLabel, Status, World, tree_listing};
 use bosun_plugins::{ForgeKind, ItemKind, ItemState};
 use serde_json::{Value, json};
 
@@ -10,41 +10,69 @@ const GL: ForgeKind = ForgeKind::GitLab;
 
 /// Routes one request (path after `/api/v4`); `None` if no route matches.
 pub(crate) fn route(world: &mut World, req: &Req<'_>) -> Option<Reply> {
-    let s = &req.segments;
-    if let ("GET", ["user"]) = (req.method, s.as_slice()) {
-        return Some(current_user(world, req));
-    }
-    let ["projects", project, kind, iid, rest @ ..] = s.as_slice() else {
-        return None;
-    };
-    let kind = match *kind {
-        "merge_requests" => ItemKind::PullRequest,
-        "issues" => ItemKind::Issue,
+    let reply = match (req.method, req.segments.as_slice()) {
+        ("GET", ["user"]) => current_user(world, req),
+        ("GET", ["users"]) => find_users(world, req),
+        ("GET", ["groups", group, "members", "all"]) => group_members(world, req, &decode(group)),
+        (_, ["projects", project, rest @ ..]) => {
+            let Some(repo) = find_project(world, &decode(project)) else {
+                return Some(error(404, "404 Project Not Found"));
+            };
+            return project_route(world, req, &repo, rest);
+        }
         _ => return None,
     };
-    let iid: u64 = iid.parse().ok()?;
-    let Some(repo) = find_project(world, &decode(project)) else {
-        return Some(error(404, "404 Project Not Found"));
-    };
-    let Some(idx) = world
-        .gitlab
-        .repo(&repo)
-        .and_then(|r| r.item_index(Some(kind), iid))
-    else {
-        let what = match kind {
-            ItemKind::PullRequest => "Merge Request",
-            ItemKind::Issue => "Issue",
-        };
-        return Some(error(404, &format!("404 {what} Not Found")));
-    };
-    let at = Target { repo, idx };
+    Some(reply)
+}
+
+/// Routes under `/projects/:id`.
+fn project_route(world: &mut World, req: &Req<'_>, repo: &str, rest: &[&str]) -> Option<Reply> {
     let reply = match (req.method, rest) {
-        ("GET", []) => get_item(world, req, &at),
-        ("PUT", []) => edit_item(world, req, &at),
-        ("GET", ["notes"]) => list_notes(world, req, &at),
-        ("POST", ["notes"]) => create_note(world, req, &at),
-        ("GET", ["notes", id]) => get_note(world, req, &at, id.parse().ok()?, 200),
-        ("PUT", ["notes", id]) => edit_note(world, req, &at, id.parse().ok()?),
+        ("GET", ["labels"]) => list_labels(world, req, repo),
+        ("POST", ["labels"]) => create_label(world, req, repo),
+        ("GET", ["members", "all", user]) => {
+            project_member(world, req, repo, user.parse().ok()?, true)
+        }
+        ("GET", ["members", user]) => project_member(world, req, repo, user.parse().ok()?, false),
+        ("GET", ["repository", "tree"]) => tree(world, req, repo),
+        ("GET", ["repository", "files", path, "raw"]) => raw_file(world, req, repo, &decode(path)),
+        ("POST", ["statuses", sha]) => create_status(world, req, repo, &decode(sha)),
+        (_, [kind, iid, rest @ ..]) => {
+            let kind = match *kind {
+                "merge_requests" => ItemKind::PullRequest,
+                "issues" => ItemKind::Issue,
+                _ => return None,
+            };
+            let iid: u64 = iid.parse().ok()?;
+            let Some(idx) = world
+                .gitlab
+                .repo(repo)
+                .and_then(|r| r.item_index(Some(kind), iid))
+            else {
+                let what = match kind {
+                    ItemKind::PullRequest => "Merge Request",
+                    ItemKind::Issue => "Issue",
+                };
+                return Some(error(404, &format!("404 {what} Not Found")));
+            };
+            let at = Target {
+                repo: repo.to_string(),
+                idx,
+            };
+            let mr = kind == ItemKind::PullRequest;
+            match (req.method, rest) {
+                ("GET", []) => get_item(world, req, &at),
+                ("PUT", []) => edit_item(world, req, &at),
+                ("GET", ["notes"]) => list_notes(world, req, &at),
+                ("POST", ["notes"]) => create_note(world, req, &at),
+                ("GET", ["notes", id]) => get_note(world, req, &at, id.parse().ok()?, 200),
+                ("PUT", ["notes", id]) => edit_note(world, req, &at, id.parse().ok()?),
+                ("DELETE", ["notes", id]) => delete_note(world, &at, id.parse().ok()?),
+                ("GET", ["diffs"]) if mr => diffs(world, req, &at),
+                ("PUT", ["merge"]) if mr => merge(world, req, &at),
+                _ => return None,
+            }
+        }
         _ => return None,
     };
     Some(reply)
@@ -106,6 +134,11 @@ fn item_json(world: &mut World, req: &Req<'_>, at: &Target) -> Option<Value> {
         (repo.id, repo.items.get(at.idx)?.clone())
     };
     let author = user_json(world, req, &item.author);
+    let assignees: Vec<Value> = item
+        .assignees
+        .iter()
+        .map(|a| user_json(world, req, a))
+        .collect();
     let host = req.base.trim_end_matches("/api/v4");
     let (state, path) = match (item.kind, item.state) {
         (_, ItemState::Open) => ("opened", item_path(item.kind)),
@@ -129,8 +162,8 @@ fn item_json(world: &mut World, req: &Req<'_>, at: &Target) -> Option<Value> {
         "closed_at": null,
         "labels": item.labels,
         "author": author,
-        "assignees": [],
-        "assignee": null,
+        "assignee": assignees.first().cloned(),
+        "assignees": assignees,
         "milestone": null,
         "user_notes_count": item.comments.len(),
         "upvotes": 0,
@@ -144,21 +177,34 @@ fn item_json(world: &mut World, req: &Req<'_>, at: &Target) -> Option<Value> {
         },
     });
     if item.kind == ItemKind::PullRequest {
+        let reviewers: Vec<Value> = item
+            .requested_reviewers
+            .iter()
+            .map(|r| user_json(world, req, r))
+            .collect();
+        let merged = item.state == ItemState::Merged;
         let mr = json!({
-            "target_branch": "main",
-            "source_branch": format!("feature-{}", item.number),
+            "target_branch": item.base_ref,
+            "source_branch": item.head_ref,
             "source_project_id": project_id,
             "target_project_id": project_id,
-            "reviewers": [],
-            "draft": false,
-            "work_in_progress": false,
-            "merge_status": "can_be_merged",
-            "detailed_merge_status": "mergeable",
-            "sha": format!("{:040x}", item.id),
+            "reviewers": reviewers,
+            "draft": item.draft,
+            "work_in_progress": item.draft,
+            "merge_status": if item.mergeable { "can_be_merged" } else { "cannot_be_merged" },
+            "detailed_merge_status": if item.mergeable { "mergeable" } else { "conflict" },
+            "has_conflicts": !item.mergeable,
+            "sha": item.head_sha,
+            "diff_refs": {
+                "base_sha": item.base_sha,
+                "head_sha": item.head_sha,
+                "start_sha": item.base_sha,
+            },
+            "squash": item.merged_with.as_deref() == Some("squash"),
             "merge_commit_sha": null,
             "squash_commit_sha": null,
             "merged_by": null,
-            "merged_at": null,
+            "merged_at": if merged { json!("2024-01-01T00:00:00.000Z") } else { Value::Null },
         });
         if let (Some(o), Some(extra)) = (v.as_object_mut(), mr.as_object()) {
             o.extend(extra.clone());
@@ -190,33 +236,77 @@ fn label_list(s: &str) -> Vec<String> {
         .collect()
 }
 
+/// The edit parameters GitLab reads on `PUT` of an MR or issue; at least one is required.
+const EDIT_PARAMS: [&str; 9] = [
+    "labels",
+    "add_labels",
+    "remove_labels",
+    "title",
+    "state_event",
+    "assignee_ids",
+    "assignee_id",
+    "reviewer_ids",
+    "description",
+];
+
 fn edit_item(world: &mut World, req: &Req<'_>, at: &Target) -> Reply {
-    let replace = req.body_field("labels");
-    let add = req.body_field("add_labels");
-    let remove = req.body_field("remove_labels");
-    if replace.is_none() && add.is_none() && remove.is_none() {
+    if EDIT_PARAMS.iter().all(|p| req.body_list(p).is_none()) {
         return Reply::json(
             400,
             json!({"error": "assignee_id, assignee_ids, description, labels, add_labels, \
                    remove_labels, … are missing, at least one parameter must be provided"}),
         );
     }
-    if let Some(all) = replace {
+    if let Some(all) = req.body_field("labels") {
         if let Some(r) = world.gitlab.repo_mut(&at.repo) {
             r.items[at.idx].labels.clear();
         }
         world.add_labels(GL, &at.repo, at.idx, &label_list(&all));
     }
-    if let Some(add) = add {
+    if let Some(add) = req.body_field("add_labels") {
         world.add_labels(GL, &at.repo, at.idx, &label_list(&add));
     }
-    if let (Some(remove), Some(r)) = (remove, world.gitlab.repo_mut(&at.repo)) {
+    let assignees = req
+        .body_list("assignee_ids")
+        .or_else(|| req.body_list("assignee_id"))
+        .map(|ids| logins(world, &ids));
+    let reviewers = req.body_list("reviewer_ids").map(|ids| logins(world, &ids));
+    let Some(item) = world
+        .gitlab
+        .repo_mut(&at.repo)
+        .and_then(|r| r.items.get_mut(at.idx))
+    else {
+        return error(404, "404 Not found");
+    };
+    if let Some(remove) = req.body_field("remove_labels") {
         let gone = label_list(&remove);
-        r.items[at.idx]
-            .labels
-            .retain(|l| !gone.iter().any(|g| g == l));
+        item.labels.retain(|l| !gone.iter().any(|g| g == l));
+    }
+    if let Some(title) = req.body_field("title") {
+        item.title = title;
+    }
+    match req.body_field("state_event").as_deref() {
+        Some("close") if item.state == ItemState::Open => item.state = ItemState::Closed,
+        Some("reopen") if item.state == ItemState::Closed => item.state = ItemState::Open,
+        _ => {}
+    }
+    if let Some(assignees) = assignees {
+        item.assignees = assignees;
+    }
+    if let (Some(reviewers), ItemKind::PullRequest) = (reviewers, item.kind) {
+        item.requested_reviewers = reviewers;
     }
     get_item(world, req, at)
+}
+
+/// The logins of user ids (GitLab's `assignee_ids`/`reviewer_ids`); `0` and unknown ids
+/// are dropped, so `[0]` clears the list.
+fn logins(world: &World, ids: &[String]) -> Vec<String> {
+    ids.iter()
+        .flat_map(|v| v.split(','))
+        .filter_map(|id| id.trim().parse::<u64>().ok())
+        .filter_map(|id| world.login_of(id))
+        .collect()
 }
 
 fn note_json(world: &mut World, req: &Req<'_>, at: &Target, c: &Comment) -> Option<Value> {
@@ -271,6 +361,15 @@ fn list_notes(world: &mut World, req: &Req<'_>, at: &Target) -> Reply {
     if req.query_param("sort") != Some("asc") {
         notes.reverse();
     }
+    let items: Vec<Value> = notes
+        .iter()
+        .filter_map(|c| note_json(world, req, at, c))
+        .collect();
+    paged(req, items)
+}
+
+/// GitLab's offset pagination: `page`/`per_page` (default 20, max 100) and its `X-*` headers.
+fn paged(req: &Req<'_>, all: Vec<Value>) -> Reply {
     let per_page = req
         .query_param("per_page")
         .and_then(|v| v.parse::<usize>().ok())
@@ -281,13 +380,12 @@ fn list_notes(world: &mut World, req: &Req<'_>, at: &Target) -> Reply {
         .and_then(|v| v.parse::<usize>().ok())
         .unwrap_or(1)
         .max(1);
-    let total = notes.len();
+    let total = all.len();
     let pages = total.div_ceil(per_page).max(1);
-    let items: Vec<Value> = notes
-        .iter()
+    let items: Vec<Value> = all
+        .into_iter()
         .skip((page - 1) * per_page)
         .take(per_page)
-        .filter_map(|c| note_json(world, req, at, c))
         .collect();
     let next = if page < pages { page + 1 } else { 0 };
     let prev = page.saturating_sub(1);
@@ -340,4 +438,329 @@ fn edit_note(world: &mut World, req: &Req<'_>, at: &Target, id: u64) -> Reply {
     note.body = body;
     note.updated_at = now;
     get_note(world, req, at, id, 200)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Users and members
+// ---------------------------------------------------------------------------------------------
+
+/// `GET /users?username=…`: zero or one user; only users the world has seen exist.
+fn find_users(world: &mut World, req: &Req<'_>) -> Reply {
+    let found = req
+        .query_param("username")
+        .and_then(|name| world.known_user(name).and_then(|id| world.login_of(id)));
+    let users: Vec<Value> = found
+        .iter()
+        .map(|login| user_json(world, req, login))
+        .collect();
+    Reply::json(200, Value::Array(users))
+}
+
+fn member_json(world: &mut World, req: &Req<'_>, login: &str, level: u32) -> Value {
+    let mut v = user_json(world, req, login);
+    if let Some(o) = v.as_object_mut() {
+        o.insert("access_level".into(), json!(level));
+        o.insert("created_at".into(), json!("2024-01-01T00:00:00.000Z"));
+        o.insert("expires_at".into(), Value::Null);
+        o.insert("membership_state".into(), json!("active"));
+    }
+    v
+}
+
+/// `GET /groups/:id/members/all`, with inherited members and the `user_ids[]` filter.
+fn group_members(world: &mut World, req: &Req<'_>, group: &str) -> Reply {
+    if !world.gitlab.groups.contains_key(group) {
+        return error(404, "404 Group Not Found");
+    }
+    let wanted: Vec<u64> = req
+        .query
+        .iter()
+        .filter(|(k, _)| k == "user_ids[]" || k == "user_ids")
+        .filter_map(|(_, v)| v.parse().ok())
+        .collect();
+    let mut logins: Vec<String> = Vec::new();
+    let mut scope = Some(group);
+    while let Some(path) = scope {
+        for login in world
+            .gitlab
+            .groups
+            .get(path)
+            .into_iter()
+            .flat_map(|m| m.keys())
+        {
+            if !logins.contains(login) {
+                logins.push(login.clone());
+            }
+        }
+        scope = path.rsplit_once('/').map(|(parent, _)| parent);
+    }
+    let mut members = Vec::new();
+    for login in logins {
+        let id = world.user_id(&login);
+        if !wanted.is_empty() && !wanted.contains(&id) {
+            continue;
+        }
+        if let Some(level) = world.gitlab.group_level(group, &login, true) {
+            members.push(member_json(world, req, &login, level));
+        }
+    }
+    paged(req, members)
+}
+
+/// `GET /projects/:id/members[/all]/:user_id`.
+fn project_member(
+    world: &mut World,
+    req: &Req<'_>,
+    repo: &str,
+    user: u64,
+    inherited: bool,
+) -> Reply {
+    let Some(login) = world.login_of(user) else {
+        return error(404, "404 Not found");
+    };
+    let site = &world.gitlab;
+    let level = site
+        .repo(repo)
+        .and_then(|r| r.member_level(site, &login, inherited));
+    match level {
+        Some(level) => Reply::json(200, member_json(world, req, &login, level)),
+        None => error(404, "404 Not found"),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Labels, repository, statuses
+// ---------------------------------------------------------------------------------------------
+
+fn gitlab_label_json(l: &RepoLabel) -> Value {
+    json!({
+        "id": l.id,
+        "name": l.name,
+        "color": format!("#{}", l.color),
+        "text_color": "#FFFFFF",
+        "description": l.description,
+        "open_issues_count": 0,
+        "closed_issues_count": 0,
+        "open_merge_requests_count": 0,
+        "subscribed": false,
+        "priority": null,
+        "is_project_label": true,
+    })
+}
+
+fn list_labels(world: &mut World, req: &Req<'_>, repo: &str) -> Reply {
+    let labels = world
+        .gitlab
+        .repo(repo)
+        .map(|r| r.labels.iter().map(gitlab_label_json).collect())
+        .unwrap_or_default();
+    paged(req, labels)
+}
+
+fn create_label(world: &mut World, req: &Req<'_>, repo: &str) -> Reply {
+    let Some(name) = req.body_field("name").filter(|n| !n.is_empty()) else {
+        return Reply::json(400, json!({"error": "name is missing"}));
+    };
+    let Some(color) = req.body_field("color").filter(|c| !c.is_empty()) else {
+        return Reply::json(400, json!({"error": "color is missing"}));
+    };
+    let hex = color.trim_start_matches('#');
+    if !color.starts_with('#') || hex.len() != 6 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Reply::json(
+            400,
+            json!({"message": {"color": ["must be a valid color code"]}}),
+        );
+    }
+    let id = world.next_id();
+    let description = req.body_field("description");
+    let Some(r) = world.gitlab.repo_mut(repo) else {
+        return error(404, "404 Project Not Found");
+    };
+    if r.label(&name).is_some() {
+        return error(409, "Label already exists");
+    }
+    let label = RepoLabel {
+        id,
+        name,
+        color: hex.to_ascii_lowercase(),
+        description,
+    };
+    r.labels.push(label.clone());
+    Reply::json(201, gitlab_label_json(&label))
+}
+
+/// `GET /projects/:id/repository/tree`: entries under `path` at `ref` (default `main`), all
+/// levels with `recursive=true`; `id` is the blob or tree SHA.
+fn tree(world: &mut World, req: &Req<'_>, repo: &str) -> Reply {
+    let git_ref = req.query_param("ref").unwrap_or("main");
+    let Some(files) = world.gitlab.repo(repo).and_then(|r| r.files_at(git_ref)) else {
+        return error(404, "404 Tree Not Found");
+    };
+    let recursive = req.query_param("recursive") == Some("true");
+    let dir = req
+        .query_param("path")
+        .map(|p| p.trim_matches('/'))
+        .filter(|p| !p.is_empty());
+    let (_, listing) = tree_listing(files);
+    let entries: Vec<Value> = listing
+        .iter()
+        .filter(|e| {
+            let rest = match dir {
+                Some(d) => e.path.strip_prefix(&format!("{d}/")),
+                None => Some(e.path.as_str()),
+            };
+            rest.is_some_and(|r| recursive || !r.contains('/'))
+        })
+        .map(|e| {
+            json!({
+                "id": e.sha,
+                "name": e.path.rsplit('/').next().unwrap_or(&e.path),
+                "type": e.kind,
+                "path": e.path,
+                "mode": e.mode,
+            })
+        })
+        .collect();
+    if entries.is_empty() && dir.is_some() {
+        return error(404, "404 Tree Not Found");
+    }
+    paged(req, entries)
+}
+
+/// `GET /projects/:id/repository/files/:path/raw?ref=…`.
+fn raw_file(world: &mut World, req: &Req<'_>, repo: &str, path: &str) -> Reply {
+    let git_ref = req.query_param("ref").unwrap_or("main");
+    let Some(repo) = world.gitlab.repo(repo) else {
+        return error(404, "404 Project Not Found");
+    };
+    let Some(content) = repo.files_at(git_ref).and_then(|f| f.get(path)) else {
+        return error(404, "404 File Not Found");
+    };
+    let commit = repo.resolve(git_ref).unwrap_or_default();
+    Reply::raw(200, "text/plain; charset=utf-8", content.clone())
+        .header("X-Gitlab-File-Path", path)
+        .header("X-Gitlab-Size", content.len())
+        .header("X-Gitlab-Blob-Id", crate::world::blob_sha(content))
+        .header("X-Gitlab-Commit-Id", commit)
+        .header("X-Gitlab-Ref", git_ref)
+}
+
+/// `POST /projects/:id/statuses/:sha`.
+fn create_status(world: &mut World, req: &Req<'_>, repo: &str, sha: &str) -> Reply {
+    const STATES: [&str; 6] = [
+        "pending", "running", "success", "failed", "canceled", "skipped",
+    ];
+    let Some(state) = req
+        .body_field("state")
+        .filter(|s| STATES.contains(&s.as_str()))
+    else {
+        return Reply::json(400, json!({"error": "state does not have a valid value"}));
+    };
+    let status = Status {
+        sha: sha.to_string(),
+        state,
+        context: req
+            .body_field("name")
+            .or_else(|| req.body_field("context"))
+            .unwrap_or_else(|| "default".into()),
+        description: req.body_field("description"),
+        target_url: req.body_field("target_url"),
+    };
+    let id = world.next_id();
+    let bot = world.gitlab.bot.clone();
+    let author = user_json(world, req, &bot);
+    let Some(r) = world.gitlab.repo_mut(repo) else {
+        return error(404, "404 Project Not Found");
+    };
+    r.statuses.push(status.clone());
+    Reply::json(
+        201,
+        json!({
+            "id": id, "sha": sha, "ref": req.body_field("ref"), "status": status.state,
+            "name": status.context, "target_url": status.target_url,
+            "description": status.description, "created_at": "2024-01-01T00:00:00.000Z",
+            "started_at": null, "finished_at": null, "allow_failure": false,
+            "coverage": null, "author": author,
+        }),
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
+// Notes, diffs, merge
+// ---------------------------------------------------------------------------------------------
+
+fn delete_note(world: &mut World, at: &Target, id: u64) -> Reply {
+    let Some(item) = world
+        .gitlab
+        .repo_mut(&at.repo)
+        .and_then(|r| r.items.get_mut(at.idx))
+    else {
+        return error(404, "404 Not found");
+    };
+    let before = item.comments.len();
+    item.comments.retain(|c| c.id != id);
+    if item.comments.len() == before {
+        return error(404, "404 Note Not Found");
+    }
+    Reply::empty(204)
+}
+
+/// `GET /merge_requests/:iid/diffs`: one unified hunk per file with as many `+`/`-` lines as
+/// the file's counts, so clients counting lines get the seeded numbers back.
+fn diffs(world: &mut World, req: &Req<'_>, at: &Target) -> Reply {
+    let Some(item) = world
+        .gitlab
+        .repo(&at.repo)
+        .and_then(|r| r.items.get(at.idx))
+    else {
+        return error(404, "404 Not found");
+    };
+    let all: Vec<Value> = item
+        .changed_files
+        .iter()
+        .map(|f| {
+            let mut diff = format!("@@ -1,{} +1,{} @@\n", f.deletions, f.additions);
+            diff.push_str(&"-old line\n".repeat(f.deletions as usize));
+            diff.push_str(&"+new line\n".repeat(f.additions as usize));
+            let renamed = f.previous_path.is_some();
+            json!({
+                "old_path": f.previous_path.clone().unwrap_or_else(|| f.path.clone()),
+                "new_path": f.path,
+                "a_mode": "100644",
+                "b_mode": "100644",
+                "diff": diff,
+                "new_file": !renamed && f.deletions == 0 && f.additions > 0,
+                "renamed_file": renamed,
+                "deleted_file": !renamed && f.additions == 0 && f.deletions > 0,
+                "generated_file": false,
+            })
+        })
+        .collect();
+    paged(req, all)
+}
+
+/// `PUT /merge_requests/:iid/merge` with GitLab's refusals: 405 when not open or a draft,
+/// 406 on conflicts, 409 when `sha` is not the head.
+fn merge(world: &mut World, req: &Req<'_>, at: &Target) -> Reply {
+    let expected = req.body_field("sha");
+    let squash = req.body_field("squash").as_deref() == Some("true");
+    let Some(item) = world
+        .gitlab
+        .repo_mut(&at.repo)
+        .and_then(|r| r.items.get_mut(at.idx))
+    else {
+        return error(404, "404 Not found");
+    };
+    if item.state != ItemState::Open || item.draft {
+        return error(405, "405 Method Not Allowed");
+    }
+    if !item.mergeable {
+        return error(406, "Branch cannot be merged");
+    }
+    if expected.is_some_and(|sha| sha != item.head_sha) {
+        return error(409, "SHA does not match HEAD of source branch");
+    }
+    item.state = ItemState::Merged;
+    item.merged_with = Some(if squash { "squash" } else { "merge" }.to_string());
+    get_item(world, req, at)
 }

@@ -10,11 +10,24 @@
 //! async, and stops when the [`FakeForge`] is dropped.
 //!
 //! Served (GitHub paths also under an `/api/v3` prefix, as on GitHub Enterprise):
-//! - GitHub: `GET /user`; `GET|POST /repos/{o}/{r}/issues/{n}/labels`;
-//!   `DELETE /repos/{o}/{r}/issues/{n}/labels/{name}`; `GET|POST /repos/{o}/{r}/issues/{n}/comments`;
-//!   `GET|PATCH /repos/{o}/{r}/issues/comments/{id}`.
-//! - GitLab: `GET /api/v4/user`; `GET|PUT /api/v4/projects/{id}/merge_requests/{iid}` and
-//!   `/issues/{iid}`; `GET|POST …/notes`; `GET|PUT …/notes/{note_id}`.
+//! - GitHub: `GET /user`; under `/repos/{o}/{r}`: `PATCH /issues/{n}`,
+//!   `GET|POST /issues/{n}/labels`, `DELETE /issues/{n}/labels/{name}`,
+//!   `GET|POST /issues/{n}/comments`, `GET|PATCH|DELETE /issues/comments/{id}`,
+//!   `POST|DELETE /issues/{n}/assignees`, `GET /pulls/{n}`, `GET /pulls/{n}/files`,
+//!   `GET|POST|DELETE /pulls/{n}/requested_reviewers`, `PUT /pulls/{n}/merge`,
+//!   `GET|POST /labels`, `GET /contents/{path}?ref=`, `GET /git/trees/{ref}?recursive=1`,
+//!   `GET /git/commits/{sha}`, `GET /collaborators/{user}`, `POST /statuses/{sha}`;
+//!   `GET /orgs/{org}/members/{user}`, `GET /orgs/{org}/teams/{team}/memberships/{user}`.
+//!   GitHub App: `GET /app`, `POST /app/installations/{id}/access_tokens`,
+//!   `GET /repos/{o}/{r}/installation`, `/orgs/{org}/installation`, `/users/{u}/installation`
+//!   (all checked for an RS256 JWT signed by the App's key with `iss` = the App id); minted
+//!   `ghs_…` tokens are checked on every later call (known, unexpired, right owner).
+//! - GitLab (under `/api/v4`): `GET /user`, `GET /users?username=`,
+//!   `GET /groups/{id}/members/all`; under `/projects/{id}`: `GET|PUT /merge_requests/{iid}`
+//!   and `/issues/{iid}`, `GET|POST …/notes`, `GET|PUT|DELETE …/notes/{note_id}`,
+//!   `GET /merge_requests/{iid}/diffs`, `PUT /merge_requests/{iid}/merge`, `GET|POST /labels`,
+//!   `GET /members/all/{user_id}`, `GET /members/{user_id}`, `GET /repository/tree`,
+//!   `GET /repository/files/{path}/raw`, `POST /statuses/{sha}`.
 
 mod github;
 mod gitlab;
@@ -23,11 +36,27 @@ mod world;
 
 pub use bosun_plugins::{ForgeKind, ItemKind, ItemRef, ItemState, RepoPath};
 pub use server::{Fault, RecordedRequest};
-pub use world::{Comment, Item, Repo, RepoLabel, Site, World};
+pub use world::{
+    ChangedFile, Comment, Commit, GitHubApp, InstallationToken, Item, Repo, RepoLabel, Site,
+    Status, TreeEntry, World, access, blob_sha, tree_listing, tree_sha,
+};
 
 use server::Shared;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
+
+/// A throwaway RSA private key (PKCS#1 PEM, GitHub's format) for GitHub App tests.
+pub const TEST_APP_PRIVATE_KEY_PEM: &str = include_str!("../tests/data/github-app-test-key.pem");
+
+/// The public half of [`TEST_APP_PRIVATE_KEY_PEM`], which the fake verifies JWTs with.
+pub const TEST_APP_PUBLIC_KEY_PEM: &str = include_str!("../tests/data/github-app-test-key.pub.pem");
+
+/// Where [`TEST_APP_PRIVATE_KEY_PEM`] lives, for configs that take a key file path.
+pub fn test_app_private_key_path() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/github-app-test-key.pem")
+}
 
 /// A running fake forge; dropping it stops the server.
 pub struct FakeForge {
@@ -155,9 +184,146 @@ impl FakeForge {
         self.shared.add_fault(path_substring, n, fault);
     }
 
+    /// Answers every `every`th request whose path contains `path_substring` (the `every`th,
+    /// the `2·every`th, …) with the next fault of `faults` in turn, for ever: a deterministic
+    /// failure rate (every 5th = 20 %) that makes storm tests reproducible.
+    pub fn fail_every(&self, path_substring: &str, every: usize, faults: Vec<Fault>) {
+        self.shared
+            .add_periodic_fault(path_substring, every, faults);
+    }
+
     /// Forgets every injected fault that has not fired yet.
     pub fn clear_faults(&self) {
         self.shared.clear_faults();
+    }
+
+    /// A copy of an item (assignees, reviewers, title, state, merge method, …); panics if it
+    /// was never seeded.
+    #[track_caller]
+    pub fn item(&self, item: &ItemRef) -> Item {
+        self.update(|w| w.item_mut(item).clone())
+    }
+
+    /// Changes one item (draft, mergeable, head SHA, changed files, …); panics if it was never
+    /// seeded.
+    #[track_caller]
+    pub fn update_item<R>(&self, item: &ItemRef, f: impl FnOnce(&mut Item) -> R) -> R {
+        self.update(|w| f(w.item_mut(item)))
+    }
+
+    /// Makes a user known to the forge (GitLab's user search finds only known users) and
+    /// returns the user's id.
+    pub fn ensure_user(&self, login: &str) -> u64 {
+        self.update(|w| w.user_id(login))
+    }
+
+    /// Makes `login` a collaborator (GitHub, any level counts) or a direct project member
+    /// (GitLab) at `level` (see [`access`]).
+    pub fn add_member(&self, forge: ForgeKind, repo: &str, login: &str, level: u32) {
+        self.update(|w| {
+            w.user_id(login);
+            w.ensure_repo(forge, repo)
+                .members
+                .insert(login.to_string(), level);
+        });
+    }
+
+    /// Adds `login` to an org or team (GitHub: `org`, `org/team-slug`) or a group or subgroup
+    /// (GitLab: `group`, `group/sub`), creating it if needed.
+    pub fn add_group_member(&self, forge: ForgeKind, group: &str, login: &str, level: u32) {
+        self.update(|w| {
+            w.user_id(login);
+            w.site_mut(forge)
+                .groups
+                .entry(group.to_string())
+                .or_default()
+                .insert(login.to_string(), level);
+        });
+    }
+
+    /// Stores a commit with exactly these files and returns its SHA.
+    pub fn seed_commit(&self, forge: ForgeKind, repo: &str, files: &[(&str, &[u8])]) -> String {
+        let files = files
+            .iter()
+            .map(|(p, c)| (p.to_string(), c.to_vec()))
+            .collect();
+        self.update(|w| w.add_commit(forge, repo, files))
+    }
+
+    /// Points a branch or tag at a commit.
+    pub fn set_ref(&self, forge: ForgeKind, repo: &str, name: &str, sha: &str) {
+        self.update(|w| {
+            w.ensure_repo(forge, repo)
+                .refs
+                .insert(name.to_string(), sha.to_string());
+        });
+    }
+
+    /// The label definitions of a repository.
+    pub fn repo_labels(&self, forge: ForgeKind, repo: &str) -> Vec<RepoLabel> {
+        self.read(|w| {
+            w.site(forge)
+                .repo(repo)
+                .map(|r| r.labels.clone())
+                .unwrap_or_default()
+        })
+    }
+
+    /// The commit statuses set on a repository, oldest first.
+    pub fn statuses(&self, forge: ForgeKind, repo: &str) -> Vec<Status> {
+        self.read(|w| {
+            w.site(forge)
+                .repo(repo)
+                .map(|r| r.statuses.clone())
+                .unwrap_or_default()
+        })
+    }
+
+    /// Registers a GitHub App whose JWTs are verified with `public_key_pem`; installation
+    /// tokens live an hour unless [`FakeForge::set_app_token_ttl`] says otherwise.
+    pub fn enable_github_app(&self, app_id: u64, slug: &str, public_key_pem: &str) {
+        self.update(|w| {
+            w.github.app = Some(GitHubApp {
+                id: app_id,
+                slug: slug.to_string(),
+                public_key_pem: public_key_pem.to_string(),
+                installations: Default::default(),
+                token_ttl: Duration::from_secs(3600),
+                tokens: Vec::new(),
+            });
+        });
+    }
+
+    /// Installs the App on an org or user account; panics if no App was enabled.
+    #[track_caller]
+    pub fn install_github_app(&self, owner: &str, installation_id: u64) {
+        self.update(|w| match w.github.app.as_mut() {
+            Some(app) => {
+                app.installations
+                    .insert(owner.to_ascii_lowercase(), installation_id);
+            }
+            None => panic!("fake forge: enable_github_app first"),
+        });
+    }
+
+    /// How long installation tokens minted from now on live.
+    pub fn set_app_token_ttl(&self, ttl: Duration) {
+        self.update(|w| {
+            if let Some(app) = w.github.app.as_mut() {
+                app.token_ttl = ttl;
+            }
+        });
+    }
+
+    /// Every installation token minted so far, oldest first.
+    pub fn minted_tokens(&self) -> Vec<InstallationToken> {
+        self.read(|w| {
+            w.github
+                .app
+                .as_ref()
+                .map(|a| a.tokens.clone())
+                .unwrap_or_default()
+        })
     }
 
     #[track_caller]

@@ -26,8 +26,15 @@ pub struct RecordedRequest {
     pub headers: Vec<(String, String)>,
     /// When the request arrived (before any injected delay).
     pub received: SystemTime,
+    /// When the answer was ready to send, or `None` while the request is still being served.
+    pub answered: Option<SystemTime>,
     /// The status answered, or `None` while the request is still being served.
     pub status: Option<u16>,
+    /// The status the fake's API produced, when the request reached it: it differs from
+    /// `status` for a [`Fault::LostResponse`], and is `None` when a fault answered instead.
+    pub served_status: Option<u16>,
+    /// The headers answered (names as sent), for checks on `retry-after` and the like.
+    pub response_headers: Vec<(String, String)>,
     /// False when no route matched (answered 404).
     pub routed: bool,
 }
@@ -73,6 +80,45 @@ impl RecordedRequest {
             .into_owned()
             .collect()
     }
+
+    /// Every value of a repeated form field (`assignee_ids[]=1&assignee_ids[]=2`).
+    pub fn form_values(&self, name: &str) -> Vec<String> {
+        self.form()
+            .into_iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v)
+            .collect()
+    }
+
+    /// The first value of a response header (name in any case).
+    pub fn response_header(&self, name: &str) -> Option<&str> {
+        self.response_headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Whether the fake answered the client to wait (429, or GitHub's 403 rate limits), and
+    /// until when: `answered` plus `retry-after`, or the `x-ratelimit-reset` epoch.
+    pub fn wait_until(&self) -> Option<SystemTime> {
+        let answered = self.answered?;
+        let limited = self.status == Some(429)
+            || (self.status == Some(403)
+                && (self.response_header("retry-after").is_some()
+                    || self.response_header("x-ratelimit-remaining") == Some("0")));
+        if !limited {
+            return None;
+        }
+        if let Some(secs) = self
+            .response_header("retry-after")
+            .and_then(|v| v.trim().parse::<u64>().ok())
+        {
+            return Some(answered + Duration::from_secs(secs));
+        }
+        self.response_header("x-ratelimit-reset")
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(|epoch| SystemTime::UNIX_EPOCH + Duration::from_secs(epoch))
+    }
 }
 
 /// A failure the fake answers with instead of serving a request.
@@ -104,6 +150,9 @@ pub enum Fault {
     },
     /// Waits this long, then serves the request normally.
     Delay(Duration),
+    /// Serves the request (its change to the world happens) but answers `502 Bad Gateway`,
+    /// as when a proxy loses the forge's answer: the client cannot tell whether it worked.
+    LostResponse,
 }
 
 /// What a router answers; kept free of actix types so the routers are plain functions.
@@ -111,8 +160,10 @@ pub(crate) struct Reply {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: Option<Value>,
-    /// A non-JSON body (GitLab's plain-text 429), used when `body` is `None`.
+    /// A non-JSON body (GitLab's plain-text 429, raw file contents), used when `body` is `None`.
     pub text: Option<String>,
+    /// Raw bytes with their content type (raw file reads), used when `body` and `text` are `None`.
+    pub bytes: Option<(String, Vec<u8>)>,
 }
 
 impl Reply {
@@ -122,6 +173,26 @@ impl Reply {
             headers: Vec::new(),
             body: Some(body),
             text: None,
+            bytes: None,
+        }
+    }
+
+    /// A reply without a body (`204 No Content`).
+    pub fn empty(status: u16) -> Reply {
+        Reply {
+            status,
+            headers: Vec::new(),
+            body: None,
+            text: None,
+            bytes: None,
+        }
+    }
+
+    /// Raw bytes (a raw file read).
+    pub fn raw(status: u16, content_type: &str, bytes: Vec<u8>) -> Reply {
+        Reply {
+            bytes: Some((content_type.to_string(), bytes)),
+            ..Reply::empty(status)
         }
     }
 
@@ -134,6 +205,10 @@ impl Reply {
 /// A request as the routers see it.
 pub(crate) struct Req<'a> {
     pub method: &'a str,
+    /// The `Authorization` header, if any.
+    pub authorization: Option<String>,
+    /// The `Accept` header, if any (GitHub's raw file reads ask for `vnd.github.raw`).
+    pub accept: Option<String>,
     /// Path segments after the API prefix, still percent-encoded.
     pub segments: Vec<&'a str>,
     pub query: Vec<(String, String)>,
@@ -157,6 +232,29 @@ impl Req<'_> {
     /// The body as a JSON value, if it is JSON.
     pub fn json_body(&self) -> Option<Value> {
         serde_json::from_slice(self.body).ok()
+    }
+
+    /// Every value of a list field: a form's repeated `name[]` (or a single `name`), or a JSON
+    /// array (or a single value) under `name`; numbers come back as decimal strings.
+    pub fn body_list(&self, name: &str) -> Option<Vec<String>> {
+        if self.content_type.contains("json") {
+            let v = self.json_body()?;
+            let scalar = |x: &Value| match x {
+                Value::String(s) => Some(s.clone()),
+                Value::Number(n) => Some(n.to_string()),
+                _ => None,
+            };
+            return match v.get(name)? {
+                Value::Array(a) => Some(a.iter().filter_map(scalar).collect()),
+                other => scalar(other).map(|s| vec![s]),
+            };
+        }
+        let list = format!("{name}[]");
+        let values: Vec<String> = form_urlencoded::parse(self.body)
+            .filter(|(k, _)| *k == list || *k == name)
+            .map(|(_, v)| v.into_owned())
+            .collect();
+        (!values.is_empty()).then_some(values)
     }
 
     /// A body field from a form or JSON body (arrays joined with commas), as GitLab reads both.
@@ -187,10 +285,47 @@ pub(crate) fn decode(segment: &str) -> String {
         .into_owned()
 }
 
+/// When a fault rule fires.
+enum Schedule {
+    /// On the next `remaining` matching requests.
+    Next { remaining: usize },
+    /// On every `n`th matching request (the `n`th, `2n`th, …), for ever.
+    Every { n: usize, seen: usize },
+}
+
 struct FaultRule {
     path_substring: String,
-    remaining: usize,
-    fault: Fault,
+    schedule: Schedule,
+    /// The faults answered in turn, one per firing.
+    faults: Vec<Fault>,
+    fired: usize,
+}
+
+impl FaultRule {
+    /// Counts a matching request; the fault to answer it with, if this rule fires.
+    fn fire(&mut self) -> Option<Fault> {
+        let fires = match &mut self.schedule {
+            Schedule::Next { remaining } if *remaining > 0 => {
+                *remaining -= 1;
+                true
+            }
+            Schedule::Next { .. } => false,
+            Schedule::Every { n, seen } => {
+                *seen += 1;
+                *seen % (*n).max(1) == 0
+            }
+        };
+        if !fires || self.faults.is_empty() {
+            return None;
+        }
+        let fault = self.faults[self.fired % self.faults.len()].clone();
+        self.fired += 1;
+        Some(fault)
+    }
+
+    fn spent(&self) -> bool {
+        matches!(self.schedule, Schedule::Next { remaining: 0 })
+    }
 }
 
 /// State shared between the test thread and the server thread.
@@ -217,8 +352,18 @@ impl Shared {
     pub fn add_fault(&self, path_substring: &str, n: usize, fault: Fault) {
         self.faults().push(FaultRule {
             path_substring: path_substring.to_string(),
-            remaining: n,
-            fault,
+            schedule: Schedule::Next { remaining: n },
+            faults: vec![fault],
+            fired: 0,
+        });
+    }
+
+    pub fn add_periodic_fault(&self, path_substring: &str, every: usize, faults: Vec<Fault>) {
+        self.faults().push(FaultRule {
+            path_substring: path_substring.to_string(),
+            schedule: Schedule::Every { n: every, seen: 0 },
+            faults,
+            fired: 0,
         });
     }
 
@@ -227,16 +372,16 @@ impl Shared {
         self.faults().clear();
     }
 
-    /// Takes one use of the first rule matching the path.
+    /// Counts the request against every live rule matching the path, in the order the rules
+    /// were added, until one fires.
     fn take_fault(&self, path: &str) -> Option<Fault> {
         let mut faults = self.faults();
-        let rule = faults
+        let fault = faults
             .iter_mut()
-            .find(|r| r.remaining > 0 && path.contains(&r.path_substring))?;
-        rule.remaining -= 1;
-        let fault = rule.fault.clone();
-        faults.retain(|r| r.remaining > 0);
-        Some(fault)
+            .filter(|r| !r.spent() && path.contains(&r.path_substring))
+            .find_map(FaultRule::fire);
+        faults.retain(|r| !r.spent());
+        fault
     }
 
     fn record(&self, req: &HttpRequest, body: &Bytes) -> usize {
@@ -258,15 +403,21 @@ impl Shared {
             body: String::from_utf8_lossy(body).into_owned(),
             headers,
             received: SystemTime::now(),
+            answered: None,
             status: None,
+            served_status: None,
+            response_headers: Vec::new(),
             routed: true,
         });
         log.len() - 1
     }
 
-    fn finish(&self, idx: usize, status: u16, routed: bool) {
+    fn finish(&self, idx: usize, reply: &Reply, routed: bool, served: Option<u16>) {
         if let Some(r) = self.log().get_mut(idx) {
-            r.status = Some(status);
+            r.answered = Some(SystemTime::now());
+            r.status = Some(reply.status);
+            r.served_status = served;
+            r.response_headers = reply.headers.clone();
             r.routed = routed;
         }
     }
@@ -311,12 +462,15 @@ async fn dispatch(req: HttpRequest, body: Bytes, shared: web::Data<Shared>) -> H
     let path = req.path().to_string();
     let gitlab = path.starts_with("/api/v4/") || path == "/api/v4";
     let fault = shared.take_fault(&path);
-    if let Some(Fault::Delay(d)) = fault {
-        actix_web::rt::time::sleep(d).await;
-    } else if let Some(fault) = fault {
-        let reply = fault_reply(&fault, gitlab);
-        shared.finish(idx, reply.status, true);
-        return into_response(reply);
+    let lose_response = fault == Some(Fault::LostResponse);
+    match fault {
+        Some(Fault::Delay(d)) => actix_web::rt::time::sleep(d).await,
+        Some(Fault::LostResponse) | None => {}
+        Some(fault) => {
+            let reply = fault_reply(&fault, gitlab);
+            shared.finish(idx, &reply, true, None);
+            return into_response(reply);
+        }
     }
 
     let host = req.connection_info().host().to_string();
@@ -336,8 +490,20 @@ async fn dispatch(req: HttpRequest, body: Bytes, shared: web::Data<Shared>) -> H
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_string();
+    let authorization = req
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let accept = req
+        .headers()
+        .get("accept")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
     let r = Req {
         method: req.method().as_str(),
+        authorization,
+        accept,
         segments: rest.split('/').filter(|s| !s.is_empty()).collect(),
         query,
         body: &body,
@@ -355,7 +521,13 @@ async fn dispatch(req: HttpRequest, body: Bytes, shared: web::Data<Shared>) -> H
     };
     let routed = reply.is_some();
     let reply = reply.unwrap_or_else(|| not_routed(gitlab));
-    shared.finish(idx, reply.status, routed);
+    let served = Some(reply.status);
+    let reply = if lose_response {
+        fault_reply(&Fault::LostResponse, gitlab)
+    } else {
+        reply
+    };
+    shared.finish(idx, &reply, routed, served);
     into_response(reply)
 }
 
@@ -383,10 +555,8 @@ fn fault_reply(fault: &Fault, gitlab: bool) -> Reply {
         Fault::Status500 => error(500, "500 Internal Server Error"),
         Fault::Status { status, message } => error(*status, message),
         Fault::TooManyRequests { retry_after_secs } if gitlab => Reply {
-            status: 429,
-            headers: Vec::new(),
-            body: None,
             text: Some("Retry later\n".to_string()),
+            ..Reply::empty(429)
         }
         .header("Retry-After", retry_after_secs)
         .header("RateLimit-Name", "throttle_authenticated_api")
@@ -415,6 +585,7 @@ fn fault_reply(fault: &Fault, gitlab: bool) -> Reply {
             .header("x-ratelimit-reset", reset_epoch)
             .header("x-ratelimit-resource", "core"),
         Fault::Delay(_) => error(500, "unreachable: delays are served"),
+        Fault::LostResponse => error(502, "502 Bad Gateway"),
     }
 }
 
@@ -424,9 +595,10 @@ fn into_response(reply: Reply) -> HttpResponse {
     for (k, v) in &reply.headers {
         res.insert_header((k.as_str(), v.as_str()));
     }
-    match (reply.body, reply.text) {
-        (Some(json), _) => res.content_type("application/json").body(json.to_string()),
-        (None, Some(text)) => res.content_type("text/plain").body(text),
-        (None, None) => res.finish(),
+    match (reply.body, reply.text, reply.bytes) {
+        (Some(json), _, _) => res.content_type("application/json").body(json.to_string()),
+        (None, Some(text), _) => res.content_type("text/plain").body(text),
+        (None, None, Some((content_type, bytes))) => res.content_type(content_type).body(bytes),
+        (None, None, None) => res.finish(),
     }
 }

@@ -6,7 +6,24 @@
 
 use bosun_plugins::{ForgeKind, ItemKind, ItemRef, ItemState};
 use chrono::{DateTime, TimeZone, Utc};
-use std::collections::BTreeMap;
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::SystemTime;
+
+/// GitLab's access levels, also used for GitHub collaborators, org members and team members
+/// (any level counts as a collaborator/member there; 40 and up is a team `maintainer`).
+pub mod access {
+    /// Guest.
+    pub const GUEST: u32 = 10;
+    /// Reporter.
+    pub const REPORTER: u32 = 20;
+    /// Developer: the least a GitLab project member needs to count as a collaborator.
+    pub const DEVELOPER: u32 = 30;
+    /// Maintainer.
+    pub const MAINTAINER: u32 = 40;
+    /// Owner.
+    pub const OWNER: u32 = 50;
+}
 
 /// Everything the fake knows, for both forges.
 #[derive(Debug, Clone)]
@@ -28,6 +45,40 @@ pub struct Site {
     pub bot: String,
     /// Repositories (GitHub) or projects (GitLab), in creation order.
     pub repos: Vec<Repo>,
+    /// Organizations and teams (GitHub: `org`, `org/team-slug`) or groups and subgroups
+    /// (GitLab: `group`, `group/sub`): full path → member login → access level. On GitLab a
+    /// member of a group is also a member of its subgroups and projects (`members/all`).
+    pub groups: BTreeMap<String, BTreeMap<String, u32>>,
+    /// The GitHub App bosun may authenticate as (GitHub only).
+    pub app: Option<GitHubApp>,
+}
+
+/// A GitHub App: who it is, where it is installed, and the installation tokens minted so far.
+#[derive(Debug, Clone)]
+pub struct GitHubApp {
+    /// The App id: JWTs must carry it as `iss`.
+    pub id: u64,
+    /// The slug; the App acts as `{slug}[bot]`.
+    pub slug: String,
+    /// The PEM public key JWT signatures are verified with.
+    pub public_key_pem: String,
+    /// Installations: owner (org or user, lower case) → installation id.
+    pub installations: BTreeMap<String, u64>,
+    /// How long minted installation tokens live (GitHub: one hour).
+    pub token_ttl: std::time::Duration,
+    /// Every installation token minted, oldest first.
+    pub tokens: Vec<InstallationToken>,
+}
+
+/// An installation access token the fake minted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstallationToken {
+    /// The token (`ghs_…`).
+    pub token: String,
+    /// The installation it acts for.
+    pub installation: u64,
+    /// When it stops being accepted (real time: clients compare it with their clock).
+    pub expires_at: SystemTime,
 }
 
 /// A repository or project.
@@ -41,6 +92,65 @@ pub struct Repo {
     pub labels: Vec<RepoLabel>,
     /// PRs/MRs and issues.
     pub items: Vec<Item>,
+    /// GitHub collaborators (any level counts) or GitLab direct project members: login →
+    /// access level (see [`access`]).
+    pub members: BTreeMap<String, u32>,
+    /// Commits by SHA: each is a full snapshot of the repository's files.
+    pub commits: BTreeMap<String, Commit>,
+    /// Branches and tags → commit SHA.
+    pub refs: BTreeMap<String, String>,
+    /// Commit statuses in the order they were set (the latest per context is current).
+    pub statuses: Vec<Status>,
+}
+
+/// A commit: the files of the repository at that point.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Commit {
+    /// Path → contents.
+    pub files: BTreeMap<String, Vec<u8>>,
+}
+
+/// One entry of a tree listing, with content-derived SHAs: equal content, equal SHA.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TreeEntry {
+    /// The full path.
+    pub path: String,
+    /// `blob` or `tree`.
+    pub kind: &'static str,
+    /// The blob or tree SHA.
+    pub sha: String,
+    /// `100644` or `040000`.
+    pub mode: &'static str,
+    /// A blob's size in bytes.
+    pub size: Option<usize>,
+}
+
+/// A commit status as set through the API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Status {
+    /// The commit.
+    pub sha: String,
+    /// The state as the forge spells it (`success`, `failure`, `failed`, …).
+    pub state: String,
+    /// GitHub's `context` or GitLab's `name`.
+    pub context: String,
+    /// The description, if any.
+    pub description: Option<String>,
+    /// The link, if any.
+    pub target_url: Option<String>,
+}
+
+/// One file a pull request changes, as the fake reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangedFile {
+    /// The path after the change.
+    pub path: String,
+    /// The path before a rename.
+    pub previous_path: Option<String>,
+    /// Lines added.
+    pub additions: u64,
+    /// Lines removed.
+    pub deletions: u64,
 }
 
 /// A label defined on a repository.
@@ -77,6 +187,28 @@ pub struct Item {
     pub comments: Vec<Comment>,
     /// When it was opened (fake clock).
     pub created_at: DateTime<Utc>,
+    /// Assignee logins, in the order they were added.
+    pub assignees: Vec<String>,
+    /// Users asked for a review (PRs only).
+    pub requested_reviewers: Vec<String>,
+    /// Team slugs asked for a review (GitHub PRs only).
+    pub requested_teams: Vec<String>,
+    /// A draft PR/MR.
+    pub draft: bool,
+    /// The PR's head commit SHA.
+    pub head_sha: String,
+    /// The PR's base commit SHA.
+    pub base_sha: String,
+    /// The source branch.
+    pub head_ref: String,
+    /// The target branch.
+    pub base_ref: String,
+    /// Whether a merge would succeed (false: the forge refuses as not mergeable).
+    pub mergeable: bool,
+    /// How it was merged (`merge`, `squash`, `rebase`), once merged through the API.
+    pub merged_with: Option<String>,
+    /// The files a PR changes.
+    pub changed_files: Vec<ChangedFile>,
 }
 
 /// A comment (GitHub) or note (GitLab).
@@ -150,6 +282,39 @@ impl World {
         id
     }
 
+    /// The id of a user the world has seen, without creating one (GitLab's user search).
+    pub fn known_user(&self, login: &str) -> Option<u64> {
+        self.users
+            .iter()
+            .find(|(l, _)| l.eq_ignore_ascii_case(login))
+            .map(|(_, id)| *id)
+    }
+
+    /// The login of a user id, if the world knows it.
+    pub fn login_of(&self, id: u64) -> Option<String> {
+        self.users
+            .iter()
+            .find(|(_, i)| **i == id)
+            .map(|(l, _)| l.clone())
+    }
+
+    /// Stores a commit with these files and returns its SHA (the same files twice give two
+    /// commits with different SHAs but the same tree).
+    pub fn add_commit(
+        &mut self,
+        kind: ForgeKind,
+        repo: &str,
+        files: BTreeMap<String, Vec<u8>>,
+    ) -> String {
+        let serial = self.next_id();
+        let tree = tree_sha(&files);
+        let sha = hash_hex(&[b"commit", serial.to_string().as_bytes(), tree.as_bytes()]);
+        self.ensure_repo(kind, repo)
+            .commits
+            .insert(sha.clone(), Commit { files });
+        sha
+    }
+
     /// Creates the repository if it does not exist yet.
     pub fn ensure_repo(&mut self, kind: ForgeKind, path: &str) -> &mut Repo {
         let id = self.next_id();
@@ -162,6 +327,10 @@ impl World {
                     path: path.to_string(),
                     labels: Vec::new(),
                     items: Vec::new(),
+                    members: BTreeMap::new(),
+                    commits: BTreeMap::new(),
+                    refs: BTreeMap::new(),
+                    statuses: Vec::new(),
                 });
                 site.repos.len() - 1
             }
@@ -195,6 +364,17 @@ impl World {
             labels: Vec::new(),
             comments: Vec::new(),
             created_at,
+            assignees: Vec::new(),
+            requested_reviewers: Vec::new(),
+            requested_teams: Vec::new(),
+            draft: false,
+            head_sha: hash_hex(&[b"head", id.to_string().as_bytes()]),
+            base_sha: hash_hex(&[b"base", id.to_string().as_bytes()]),
+            head_ref: format!("feature-{}", item.number),
+            base_ref: "main".to_string(),
+            mergeable: true,
+            merged_with: None,
+            changed_files: Vec::new(),
         });
     }
 
@@ -291,7 +471,31 @@ impl Site {
         Site {
             bot: bot.to_string(),
             repos: Vec::new(),
+            groups: BTreeMap::new(),
+            app: None,
         }
+    }
+
+    /// A member's access level in a group or team, counting (on GitLab) memberships
+    /// inherited from parent groups: the highest level wins.
+    pub fn group_level(&self, path: &str, login: &str, inherited: bool) -> Option<u32> {
+        let mut best = None;
+        let mut scope = Some(path);
+        while let Some(p) = scope {
+            let level = self.groups.get(p).and_then(|members| {
+                members
+                    .iter()
+                    .find(|(l, _)| l.eq_ignore_ascii_case(login))
+                    .map(|(_, level)| *level)
+            });
+            best = best.max(level);
+            scope = if inherited {
+                p.rsplit_once('/').map(|(parent, _)| parent)
+            } else {
+                None
+            };
+        }
+        best
     }
 
     /// A repository by its path.
@@ -334,8 +538,44 @@ impl Repo {
             .find(|l| l.name.eq_ignore_ascii_case(name))
     }
 
+    /// A branch, tag or commit SHA resolved to a commit SHA.
+    pub fn resolve(&self, git_ref: &str) -> Option<String> {
+        if self.commits.contains_key(git_ref) {
+            return Some(git_ref.to_string());
+        }
+        let name = git_ref
+            .strip_prefix("refs/heads/")
+            .or_else(|| git_ref.strip_prefix("refs/tags/"))
+            .unwrap_or(git_ref);
+        self.refs.get(name).cloned()
+    }
+
+    /// The files at a ref, if the ref resolves.
+    pub fn files_at(&self, git_ref: &str) -> Option<&BTreeMap<String, Vec<u8>>> {
+        let sha = self.resolve(git_ref)?;
+        self.commits.get(&sha).map(|c| &c.files)
+    }
+
+    /// A member's access level on the repository; on GitLab (`inherited`) memberships of
+    /// the groups above the project count too.
+    pub fn member_level(&self, site: &Site, login: &str, inherited: bool) -> Option<u32> {
+        let direct = self
+            .members
+            .iter()
+            .find(|(l, _)| l.eq_ignore_ascii_case(login))
+            .map(|(_, level)| *level);
+        let from_groups = if inherited {
+            self.path
+                .rsplit_once('/')
+                .and_then(|(ns, _)| site.group_level(ns, login, true))
+        } else {
+            None
+        };
+        direct.max(from_groups)
+    }
+
     /// Defines a label unless one with that name exists; returns the name as defined.
-    fn ensure_label(&mut self, id: u64, name: &str) -> String {
+    pub fn ensure_label(&mut self, id: u64, name: &str) -> String {
         if let Some(l) = self.label(name) {
             return l.name.clone();
         }
@@ -347,4 +587,82 @@ impl Repo {
         });
         name.to_string()
     }
+}
+
+/// A 40-hex-digit content hash (SHA-256, cut to SHA-1's length so it looks like a git SHA).
+pub fn hash_hex(parts: &[&[u8]]) -> String {
+    let mut hasher = Sha256::new();
+    for p in parts {
+        hasher.update((p.len() as u64).to_be_bytes());
+        hasher.update(p);
+    }
+    let digest = hasher.finalize();
+    digest.iter().take(20).map(|b| format!("{b:02x}")).collect()
+}
+
+/// The SHA of a blob with these contents.
+pub fn blob_sha(content: &[u8]) -> String {
+    hash_hex(&[b"blob", content])
+}
+
+/// Every entry of the tree these files form, sorted by path, and the root tree's SHA. Tree
+/// SHAs hash their children's names, kinds and SHAs, so equal content gives equal SHAs at
+/// every level, as in git.
+pub fn tree_listing(files: &BTreeMap<String, Vec<u8>>) -> (String, Vec<TreeEntry>) {
+    let mut dirs: BTreeSet<String> = BTreeSet::new();
+    for path in files.keys() {
+        let mut rest = path.as_str();
+        while let Some((dir, _)) = rest.rsplit_once('/') {
+            dirs.insert(dir.to_string());
+            rest = dir;
+        }
+    }
+    let mut entries: BTreeMap<String, TreeEntry> = files
+        .iter()
+        .map(|(path, content)| {
+            let entry = TreeEntry {
+                path: path.clone(),
+                kind: "blob",
+                sha: blob_sha(content),
+                mode: "100644",
+                size: Some(content.len()),
+            };
+            (path.clone(), entry)
+        })
+        .collect();
+    // Deepest directories first, so every child's SHA is known when its parent is hashed.
+    let mut by_depth: Vec<&String> = dirs.iter().collect();
+    by_depth.sort_by_key(|d| std::cmp::Reverse(d.matches('/').count()));
+    for dir in by_depth {
+        let sha = children_sha(&entries, Some(dir));
+        let entry = TreeEntry {
+            path: dir.clone(),
+            kind: "tree",
+            sha,
+            mode: "040000",
+            size: None,
+        };
+        entries.insert(dir.clone(), entry);
+    }
+    let root = children_sha(&entries, None);
+    (root, entries.into_values().collect())
+}
+
+/// The root tree SHA of these files.
+pub fn tree_sha(files: &BTreeMap<String, Vec<u8>>) -> String {
+    tree_listing(files).0
+}
+
+/// Hashes the direct children of `dir` (`None`: the root).
+fn children_sha(entries: &BTreeMap<String, TreeEntry>, dir: Option<&str>) -> String {
+    let mut parts: Vec<Vec<u8>> = vec![b"tree".to_vec()];
+    for e in entries.values() {
+        let parent = e.path.rsplit_once('/').map(|(p, _)| p);
+        if parent == dir {
+            let name = e.path.rsplit('/').next().unwrap_or(&e.path);
+            parts.push(format!("{} {} {}", e.kind, name, e.sha).into_bytes());
+        }
+    }
+    let refs: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();
+    hash_hex(&refs)
 }

@@ -42,10 +42,10 @@ fn get(fake: &FakeForge, path: &str) -> (u16, String) {
 #[test]
 fn an_unknown_route_is_404_and_reported() {
     let fake = FakeForge::start();
-    assert_eq!(get(&fake, "/repos/o/r/pulls/1/files").0, 404);
+    assert_eq!(get(&fake, "/repos/o/r/hooks").0, 404);
     let unrouted = fake.unrouted_requests();
     assert_eq!(unrouted.len(), 1);
-    assert_eq!(unrouted[0].path, "/repos/o/r/pulls/1/files");
+    assert_eq!(unrouted[0].path, "/repos/o/r/hooks");
     assert_eq!(unrouted[0].status, Some(404));
 }
 
@@ -115,4 +115,143 @@ fn github_paths_are_also_served_under_the_enterprise_prefix() {
     let (status, body) = get(&fake, "/api/v3/user");
     assert_eq!(status, 200);
     assert!(body.contains("\"login\":\"robot\""), "{body}");
+}
+
+fn get_with_auth(fake: &FakeForge, path: &str, auth: &str) -> (u16, String) {
+    let mut stream = TcpStream::connect(fake.addr()).expect("connect");
+    let request = format!(
+        "GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nAuthorization: {auth}\r\n\r\n",
+        fake.addr()
+    );
+    stream.write_all(request.as_bytes()).expect("write");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("read");
+    let status = response
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("a status line");
+    (status, response)
+}
+
+#[test]
+fn a_periodic_fault_fires_on_every_nth_matching_request_cycling_its_faults() {
+    let fake = FakeForge::start();
+    fake.seed_pr(ForgeKind::GitHub, "o/r", 1, "alice");
+    fake.fail_every(
+        "/labels",
+        3,
+        vec![
+            Fault::Status500,
+            Fault::Status {
+                status: 502,
+                message: "bad gateway".into(),
+            },
+        ],
+    );
+    let statuses: Vec<u16> = (0..9)
+        .map(|_| get(&fake, "/repos/o/r/issues/1/labels").0)
+        .collect();
+    assert_eq!(statuses, [200, 200, 500, 200, 200, 502, 200, 200, 500]);
+    assert_eq!(get(&fake, "/user").0, 200, "other paths are not counted");
+}
+
+#[test]
+fn a_rate_limit_answer_records_when_the_client_may_call_again() {
+    let fake = FakeForge::start();
+    fake.fail_next(
+        "/user",
+        1,
+        Fault::TooManyRequests {
+            retry_after_secs: 7,
+        },
+    );
+    assert_eq!(get(&fake, "/user").0, 429);
+    assert_eq!(get(&fake, "/user").0, 200);
+    let log = fake.requests();
+    let answered = log[0].answered.expect("answered");
+    assert_eq!(
+        log[0].wait_until(),
+        Some(answered + std::time::Duration::from_secs(7))
+    );
+    assert_eq!(log[1].wait_until(), None);
+}
+
+#[test]
+fn app_endpoints_want_an_rs256_jwt_from_the_app() {
+    let fake = FakeForge::start();
+    fake.enable_github_app(1, "app", fake_forge::TEST_APP_PUBLIC_KEY_PEM);
+    fake.install_github_app("o", 5);
+    assert_eq!(get(&fake, "/app").0, 401, "no credentials");
+    assert_eq!(get_with_auth(&fake, "/app", "Bearer not.a.jwt").0, 401);
+    // An HS256 token (header {"alg":"HS256","typ":"JWT"}) is refused whatever it claims.
+    let hs256 =
+        "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOjEsImlhdCI6MSwiZXhwIjo5OTk5OTk5OTk5fQ.c2ln";
+    assert_eq!(
+        get_with_auth(&fake, "/app", &format!("Bearer {hs256}")).0,
+        401
+    );
+    assert_eq!(
+        get(&fake, "/repos/o/r/installation").0,
+        401,
+        "installation lookups are App calls too"
+    );
+}
+
+#[test]
+fn installation_tokens_must_be_minted_by_the_fake() {
+    let fake = FakeForge::start();
+    fake.enable_github_app(1, "app", fake_forge::TEST_APP_PUBLIC_KEY_PEM);
+    fake.seed_pr(ForgeKind::GitHub, "o/r", 1, "alice");
+    let (status, body) = get_with_auth(&fake, "/repos/o/r/issues/1/labels", "Bearer ghs_made_up");
+    assert_eq!(status, 401, "{body}");
+    assert!(body.contains("Bad credentials"), "{body}");
+    assert_eq!(
+        get_with_auth(&fake, "/repos/o/r/issues/1/labels", "Bearer personal-token").0,
+        200,
+        "other tokens are not checked"
+    );
+}
+
+#[test]
+fn gitlab_members_of_a_group_are_members_of_its_subgroups_and_projects() {
+    use fake_forge::access::{DEVELOPER, REPORTER};
+    let fake = FakeForge::start();
+    fake.seed_repo(ForgeKind::GitLab, "g/sub/p");
+    fake.add_group_member(ForgeKind::GitLab, "g", "gina", DEVELOPER);
+    fake.add_group_member(ForgeKind::GitLab, "g/sub", "gina", REPORTER);
+    fake.add_group_member(ForgeKind::GitLab, "g/sub", "sam", REPORTER);
+    let gina = fake.ensure_user("gina");
+    let sam = fake.ensure_user("sam");
+    let (status, body) = get(
+        &fake,
+        &format!("/api/v4/projects/g%2Fsub%2Fp/members/all/{gina}"),
+    );
+    assert_eq!(status, 200);
+    assert!(
+        body.contains("\"access_level\":30"),
+        "the higher level wins: {body}"
+    );
+    assert_eq!(
+        get(
+            &fake,
+            &format!("/api/v4/projects/g%2Fsub%2Fp/members/{gina}")
+        )
+        .0,
+        404,
+        "not a direct member"
+    );
+    let (_, body) = get(
+        &fake,
+        &format!("/api/v4/groups/g%2Fsub/members/all?user_ids[]={sam}"),
+    );
+    assert!(
+        body.contains("\"username\":\"sam\"") && !body.contains("gina"),
+        "{body}"
+    );
+    let (_, body) = get(&fake, "/api/v4/groups/g/members/all");
+    assert!(
+        body.contains("gina") && !body.contains("sam"),
+        "parents do not inherit: {body}"
+    );
 }

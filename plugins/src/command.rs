@@ -5,7 +5,7 @@
 //! (```` ``` ```` / `~~~`) or indented code blocks and `>` quoted lines. For an edited comment
 //! only lines that were not in the previous body count, and a deleted comment carries nothing.
 
-use crate::event::{CommentAction, CommentEvent};
+use crate::event::{CommentAction, CommentEvent, ForgeKind};
 use std::collections::HashSet;
 
 /// Go's `\s`: `[\t\n\f\r ]` (no vertical tab, nothing beyond ASCII). Use it inside regexes.
@@ -54,11 +54,80 @@ pub fn command_lines(body: &str) -> Vec<&str> {
     out
 }
 
+/// GitLab runs these verbs itself as quick actions; there bosun answers only their
+/// `/bosun-<verb>` form, so one note never triggers both.
+pub const GITLAB_OWNED_VERBS: [&str; 9] = [
+    "assign",
+    "unassign",
+    "cc",
+    "label",
+    "close",
+    "reopen",
+    "approve",
+    "unapprove",
+    "merge",
+];
+
+/// The prefix that addresses a command to bosun on GitLab (`/bosun-assign @alice`).
+pub const GITLAB_PREFIX: &str = "bosun-";
+
+/// Rewrites one line for the forge: on GitLab `/bosun-x` becomes `/x`, and a bare GitLab-owned
+/// verb is dropped (GitLab already ran it). GitHub lines pass unchanged.
+fn for_forge(line: &str, forge: ForgeKind) -> Option<String> {
+    if forge == ForgeKind::GitHub {
+        return Some(line.to_string());
+    }
+    let Some(rest) = line.strip_prefix('/') else {
+        return Some(line.to_string());
+    };
+    if let Some(addressed) = rest.strip_prefix(GITLAB_PREFIX) {
+        return Some(format!("/{addressed}"));
+    }
+    let verb: String = rest
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
+        .collect();
+    if GITLAB_OWNED_VERBS
+        .iter()
+        .any(|v| verb.eq_ignore_ascii_case(v))
+    {
+        None
+    } else {
+        Some(line.to_string())
+    }
+}
+
+fn joined(lines: Vec<&str>, forge: ForgeKind) -> String {
+    lines
+        .into_iter()
+        .filter_map(|l| for_forge(l, forge))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Drops HTML comments (`<!-- … -->`), which Prow's label plugin ignores.
+pub fn strip_html_comments(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("<!--") {
+        out.push_str(&rest[..start]);
+        match rest[start + 4..].find("-->") {
+            Some(end) => rest = &rest[start + 4 + end + 3..],
+            None => {
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 /// The text of a comment event that may carry new commands: the eligible lines joined with
 /// `\n` (a trailing `\r` kept, so Go's `\s*$` behaviour is reproduced by the regexes).
 pub fn command_text(event: &CommentEvent) -> String {
+    let forge = event.item.reference.forge;
     match &event.action {
-        CommentAction::Created => command_lines(&event.body).join("\n"),
+        CommentAction::Created => joined(command_lines(&event.body), forge),
         CommentAction::Edited { previous_body } => {
             let old: HashSet<&str> = previous_body
                 .as_deref()
@@ -69,11 +138,13 @@ pub fn command_text(event: &CommentEvent) -> String {
             match previous_body {
                 // Without the old body we cannot tell what is new, so nothing runs.
                 None => String::new(),
-                Some(_) => command_lines(&event.body)
-                    .into_iter()
-                    .filter(|l| !old.contains(l))
-                    .collect::<Vec<_>>()
-                    .join("\n"),
+                Some(_) => joined(
+                    command_lines(&event.body)
+                        .into_iter()
+                        .filter(|l| !old.contains(l))
+                        .collect(),
+                    forge,
+                ),
             }
         }
         CommentAction::Deleted => String::new(),
@@ -99,6 +170,33 @@ mod tests {
     #[test]
     fn carriage_return_is_kept_for_go_semantics() {
         assert_eq!(command_lines("/hold\r\n/lgtm"), vec!["/hold\r", "/lgtm"]);
+    }
+
+    #[test]
+    fn gitlab_owned_verbs_need_the_prefix() {
+        assert_eq!(for_forge("/assign @a", ForgeKind::GitLab), None);
+        assert_eq!(
+            for_forge("/bosun-assign @a", ForgeKind::GitLab).as_deref(),
+            Some("/assign @a")
+        );
+        assert_eq!(
+            for_forge("/hold", ForgeKind::GitLab).as_deref(),
+            Some("/hold")
+        );
+        assert_eq!(
+            for_forge("/assign @a", ForgeKind::GitHub).as_deref(),
+            Some("/assign @a")
+        );
+        assert_eq!(for_forge("/label x", ForgeKind::GitLab), None);
+        assert_eq!(
+            for_forge("/lgtm", ForgeKind::GitLab).as_deref(),
+            Some("/lgtm")
+        );
+    }
+
+    #[test]
+    fn html_comments_are_stripped() {
+        assert_eq!(strip_html_comments("a<!-- /kind bug -->b<!-- x"), "ab");
     }
 
     #[test]

@@ -49,7 +49,8 @@ impl RepoPath {
     pub fn parse(s: &str) -> Option<Self> {
         let ok = s.len() <= 1024
             && s.split('/').count() >= 2
-            && s.split('/').all(|seg| !seg.is_empty() && !seg.chars().any(char::is_whitespace));
+            && s.split('/')
+                .all(|seg| !seg.is_empty() && !seg.chars().any(char::is_whitespace));
         ok.then(|| RepoPath(s.to_string()))
     }
 
@@ -249,9 +250,15 @@ pub enum PrAction {
     Closed,
     Merged,
     /// New commits: GitHub `synchronize`, GitLab `update` with `oldrev`.
-    Synchronized { before: Option<String> },
-    Labeled { label: String },
-    Unlabeled { label: String },
+    Synchronized {
+        before: Option<String>,
+    },
+    Labeled {
+        label: String,
+    },
+    Unlabeled {
+        label: String,
+    },
     Edited,
     ReadyForReview,
     ConvertedToDraft,

@@ -4,7 +4,7 @@
 //! [`ForgeError`]; the queue decides on retries from [`ForgeError::is_retryable`] and
 //! [`ForgeError::retry_after`]; call sites never retry on their own.
 
-use crate::event::{ItemRef, Login};
+use crate::event::{ItemRef, ItemState, Login, RepoPath};
 use async_trait::async_trait;
 use std::time::{Duration, SystemTime};
 
@@ -65,6 +65,79 @@ pub struct BotComment {
     pub body: String,
 }
 
+/// A pull/merge request as the forge reports it now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PullRequestInfo {
+    pub author: Login,
+    pub state: ItemState,
+    pub draft: bool,
+    pub title: String,
+    pub head_sha: String,
+    pub base_sha: String,
+    pub head_ref: String,
+    pub base_ref: String,
+    pub labels: Vec<String>,
+    pub assignees: Vec<Login>,
+    pub requested_reviewers: Vec<Login>,
+}
+
+/// One file a pull request changes, with its line counts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangedFile {
+    pub path: String,
+    /// The old path of a renamed file.
+    pub previous_path: Option<String>,
+    pub additions: u64,
+    pub deletions: u64,
+}
+
+/// What a tree entry is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TreeEntryKind {
+    Blob,
+    Tree,
+    /// A submodule.
+    Commit,
+}
+
+/// One entry of a recursive tree listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TreeEntry {
+    pub path: String,
+    pub kind: TreeEntryKind,
+    /// The blob or tree SHA: equal SHAs mean equal content (OWNERS files are cached by it).
+    pub sha: String,
+}
+
+/// A repository tree at one ref.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tree {
+    /// The tree's own SHA.
+    pub sha: String,
+    pub entries: Vec<TreeEntry>,
+    /// The forge cut the listing short (GitHub: over 100,000 entries).
+    pub truncated: bool,
+}
+
+/// How to merge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MergeMethod {
+    Merge,
+    Squash,
+    Rebase,
+}
+
+/// A commit status's state (GitHub's names; GitLab maps `failure` to `failed`, `error` to `failed`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StatusState {
+    Pending,
+    Success,
+    Failure,
+    Error,
+}
+
 /// Read access for plugins: everything they may look at, nothing they may change.
 #[async_trait]
 pub trait ForgeRead: Send + Sync {
@@ -74,6 +147,31 @@ pub trait ForgeRead: Send + Sync {
     async fn comments(&self, item: &ItemRef) -> Result<Vec<BotComment>, ForgeError>;
     /// The account bosun acts as.
     async fn bot_login(&self) -> Result<Login, ForgeError>;
+    /// A pull/merge request now.
+    async fn pull_request(&self, item: &ItemRef) -> Result<PullRequestInfo, ForgeError>;
+    /// Every file a PR changes (all pages).
+    async fn changed_files(&self, item: &ItemRef) -> Result<Vec<ChangedFile>, ForgeError>;
+    /// A file's bytes at a ref; `None` when the file does not exist there.
+    async fn file_content(
+        &self,
+        repo: &RepoPath,
+        path: &str,
+        git_ref: &str,
+    ) -> Result<Option<Vec<u8>>, ForgeError>;
+    /// The recursive tree at a ref (branch, tag or commit SHA).
+    async fn tree(&self, repo: &RepoPath, git_ref: &str) -> Result<Tree, ForgeError>;
+    /// The tree SHA of a commit: equal trees mean equal content (lgtm's `store_tree_hash`).
+    async fn commit_tree_sha(&self, repo: &RepoPath, sha: &str) -> Result<String, ForgeError>;
+    /// The labels that exist in a repository.
+    async fn repo_labels(&self, repo: &RepoPath) -> Result<Vec<String>, ForgeError>;
+    /// Prow's "collaborator": GitHub repo collaborator; GitLab project member with Developer
+    /// access or more.
+    async fn is_collaborator(&self, repo: &RepoPath, user: &Login) -> Result<bool, ForgeError>;
+    /// GitHub org membership; GitLab group membership (inherited memberships count).
+    async fn is_org_member(&self, org: &str, user: &Login) -> Result<bool, ForgeError>;
+    /// GitHub team membership (`org/team-slug`); GitLab: membership of the subgroup `team`.
+    async fn is_team_member(&self, org: &str, team: &str, user: &Login)
+    -> Result<bool, ForgeError>;
 }
 
 /// The writes, used only by the executor.
@@ -83,8 +181,64 @@ pub trait Forge: ForgeRead {
     async fn add_labels(&self, item: &ItemRef, labels: &[String]) -> Result<(), ForgeError>;
     /// Removes one label; an absent label is not an error.
     async fn remove_label(&self, item: &ItemRef, label: &str) -> Result<(), ForgeError>;
+    /// Creates a repository label; an existing one is not an error.
+    async fn create_label(
+        &self,
+        repo: &RepoPath,
+        name: &str,
+        color: &str,
+    ) -> Result<(), ForgeError>;
     /// Posts a comment and returns its id.
     async fn create_comment(&self, item: &ItemRef, body: &str) -> Result<u64, ForgeError>;
     /// Replaces the body of one of the bot's comments.
     async fn edit_comment(&self, item: &ItemRef, id: u64, body: &str) -> Result<(), ForgeError>;
+    /// Deletes one of the bot's comments; an already deleted one is not an error.
+    async fn delete_comment(&self, item: &ItemRef, id: u64) -> Result<(), ForgeError>;
+    /// Adds assignees (GitLab: read-modify-write of the id list).
+    async fn assign(&self, item: &ItemRef, users: &[Login]) -> Result<(), ForgeError>;
+    /// Removes assignees.
+    async fn unassign(&self, item: &ItemRef, users: &[Login]) -> Result<(), ForgeError>;
+    /// Requests reviews from users and (GitHub) teams.
+    async fn request_reviewers(
+        &self,
+        item: &ItemRef,
+        users: &[Login],
+        teams: &[String],
+    ) -> Result<(), ForgeError>;
+    /// Withdraws review requests.
+    async fn unrequest_reviewers(
+        &self,
+        item: &ItemRef,
+        users: &[Login],
+        teams: &[String],
+    ) -> Result<(), ForgeError>;
+    /// Sets the title.
+    async fn set_title(&self, item: &ItemRef, title: &str) -> Result<(), ForgeError>;
+    /// Closes a PR/issue.
+    async fn close(&self, item: &ItemRef) -> Result<(), ForgeError>;
+    /// Reopens a PR/issue.
+    async fn reopen(&self, item: &ItemRef) -> Result<(), ForgeError>;
+    /// Merges; with `expected_head` the forge refuses (`Conflict`) if the head moved.
+    async fn merge(
+        &self,
+        item: &ItemRef,
+        method: MergeMethod,
+        expected_head: Option<&str>,
+    ) -> Result<(), ForgeError>;
+    /// Sets a commit status.
+    async fn set_status(
+        &self,
+        repo: &RepoPath,
+        sha: &str,
+        status: &CommitStatus,
+    ) -> Result<(), ForgeError>;
+}
+
+/// A commit status to set.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct CommitStatus {
+    pub state: StatusState,
+    pub context: String,
+    pub description: String,
+    pub target_url: Option<String>,
 }

@@ -6,7 +6,8 @@
 
 use crate::command::{GO_SPACE, command_text};
 use crate::{
-    Action, CommandHelp, Context, Event, ForgeKind, Plugin, PluginError, PluginHelp, forge::ForgeRead,
+    Action, CommandHelp, Context, Event, ForgeKind, Plugin, PluginError, PluginHelp,
+    forge::ForgeRead,
 };
 use async_trait::async_trait;
 use regex::Regex;
@@ -15,9 +16,8 @@ use std::sync::LazyLock;
 /// The label a hold puts on a PR.
 pub const LABEL: &str = "do-not-merge/hold";
 
-static HOLD: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(&format!(r"(?mi)^/hold({GO_SPACE}.*)?$")).expect("static regex")
-});
+static HOLD: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(&format!(r"(?mi)^/hold({GO_SPACE}.*)?$")).expect("static regex"));
 static CANCEL: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(&format!(
         r"(?mi)^/(remove-hold|hold{GO_SPACE}+cancel|unhold)({GO_SPACE}.*)?$"
@@ -47,8 +47,14 @@ pub fn parse(text: &str) -> Option<HoldCommand> {
 pub fn decide(cmd: HoldCommand, item: &crate::ItemRef, has_label: bool) -> Vec<Action> {
     let label = LABEL.to_string();
     match (cmd, has_label) {
-        (HoldCommand::Hold, false) => vec![Action::AddLabel { item: item.clone(), label }],
-        (HoldCommand::Cancel, true) => vec![Action::RemoveLabel { item: item.clone(), label }],
+        (HoldCommand::Hold, false) => vec![Action::AddLabel {
+            item: item.clone(),
+            label,
+        }],
+        (HoldCommand::Cancel, true) => vec![Action::RemoveLabel {
+            item: item.clone(),
+            label,
+        }],
         _ => vec![],
     }
 }
@@ -76,11 +82,15 @@ impl Plugin for Hold {
     }
 
     async fn handle(&self, event: &Event, cx: &Context<'_>) -> Result<Vec<Action>, PluginError> {
-        let Event::Comment(comment) = event else { return Ok(vec![]) };
+        let Event::Comment(comment) = event else {
+            return Ok(vec![]);
+        };
         if !comment.item.is_pr() {
             return Ok(vec![]);
         }
-        let Some(cmd) = parse(&command_text(comment)) else { return Ok(vec![]) };
+        let Some(cmd) = parse(&command_text(comment)) else {
+            return Ok(vec![]);
+        };
         let labels = ForgeRead::labels(cx.forge, &comment.item.reference).await?;
         let has_label = labels.iter().any(|l| l.eq_ignore_ascii_case(LABEL));
         Ok(decide(cmd, &comment.item.reference, has_label))
@@ -114,7 +124,13 @@ mod tests {
         let forge = MemoryForge::default();
         let ev = comment_on_pr("alice", "/hold");
         let actions = forge.run(&Hold, &ev).await.expect("handled");
-        assert_eq!(actions, vec![Action::AddLabel { item: forge.pr_ref(), label: LABEL.into() }]);
+        assert_eq!(
+            actions,
+            vec![Action::AddLabel {
+                item: forge.pr_ref(),
+                label: LABEL.into()
+            }]
+        );
         forge.set_labels(&[LABEL]);
         assert!(forge.run(&Hold, &ev).await.expect("handled").is_empty());
     }
@@ -126,7 +142,13 @@ mod tests {
         assert!(forge.run(&Hold, &ev).await.expect("handled").is_empty());
         forge.set_labels(&["Do-Not-Merge/Hold"]);
         let actions = forge.run(&Hold, &ev).await.expect("handled");
-        assert_eq!(actions, vec![Action::RemoveLabel { item: forge.pr_ref(), label: LABEL.into() }]);
+        assert_eq!(
+            actions,
+            vec![Action::RemoveLabel {
+                item: forge.pr_ref(),
+                label: LABEL.into()
+            }]
+        );
     }
 
     #[tokio::test]

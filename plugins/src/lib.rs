@@ -6,12 +6,21 @@
 //! in-memory forge in [`testing`] and makes dry-run exact.
 
 pub mod action;
+pub mod assign;
 pub mod command;
 pub mod event;
 pub mod forge;
+pub mod help;
 pub mod hold;
+pub mod label;
+pub mod lgtm;
+pub mod lifecycle;
+pub mod permissions;
 pub mod plugin;
+pub mod reply;
+pub mod retitle;
 pub mod testing;
+pub mod wip;
 
 pub use action::Action;
 pub use event::{
@@ -19,10 +28,22 @@ pub use event::{
     ItemKind, ItemRef, ItemState, Login, PingEvent, PrAction, PullRequestEvent, PushEvent,
     RepoPath, ReviewState,
 };
-pub use forge::{BotComment, Forge, ForgeError, ForgeRead};
+pub use forge::{
+    BotComment, ChangedFile, CommitStatus, Forge, ForgeError, ForgeRead, MergeMethod,
+    PullRequestInfo, StatusState, Tree, TreeEntry, TreeEntryKind,
+};
 pub use plugin::{CommandHelp, Context, Plugin, PluginError, PluginHelp};
 
 /// Every plugin bosun ships, in a plain list so go-to-definition works.
 pub fn all_plugins() -> Vec<Box<dyn Plugin>> {
-    vec![Box::new(hold::Hold)]
+    vec![
+        Box::new(assign::Assign),
+        Box::new(help::Help),
+        Box::new(hold::Hold),
+        Box::new(label::Label),
+        Box::new(lgtm::Lgtm),
+        Box::new(lifecycle::Lifecycle),
+        Box::new(retitle::Retitle),
+        Box::new(wip::Wip),
+    ]
 }

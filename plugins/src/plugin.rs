@@ -43,6 +43,28 @@ pub struct Context<'a> {
     pub settings: &'a serde_json::Value,
     /// The account bosun acts as; its own comments are never acted on.
     pub bot: &'a Login,
+    /// bosun's command-help page, linked from every reply's footer.
+    pub help_url: &'a str,
+}
+
+/// `check_settings` for a plugin whose settings deserialize into `T`.
+pub fn check_settings_as<T: serde::de::DeserializeOwned>(
+    settings: &serde_json::Value,
+) -> Result<(), String> {
+    serde_json::from_value::<T>(settings.clone())
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
+impl Context<'_> {
+    /// The plugin's settings as its own typed struct; missing settings give the defaults.
+    pub fn settings<T: serde::de::DeserializeOwned + Default>(&self) -> Result<T, PluginError> {
+        if self.settings.is_null() {
+            return Ok(T::default());
+        }
+        serde_json::from_value(self.settings.clone())
+            .map_err(|e| PluginError::Config(e.to_string()))
+    }
 }
 
 /// A plugin: reads, then decides; it never writes.
@@ -52,6 +74,15 @@ pub trait Plugin: Send + Sync {
     fn name(&self) -> &'static str;
     /// Help for people, shown by `/help` and the command-help page.
     fn help(&self) -> PluginHelp;
+    /// Checks this plugin's settings for one scope at startup, so a bad value stops bosun
+    /// instead of failing on the first event. Plugins without settings accept only none.
+    fn check_settings(&self, settings: &serde_json::Value) -> Result<(), String> {
+        if settings.as_object().is_some_and(|m| m.is_empty()) || settings.is_null() {
+            Ok(())
+        } else {
+            Err(format!("{} has no settings", self.name()))
+        }
+    }
     /// Decides the actions for one event.
     async fn handle(&self, event: &Event, cx: &Context<'_>) -> Result<Vec<Action>, PluginError>;
 }

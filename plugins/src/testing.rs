@@ -1,28 +1,77 @@
-//! An in-memory forge and event builders for plugin unit tests.
+//! An in-memory forge and event builders for plugin unit tests: one repository (`org/repo`)
+//! with one pull request (`#1`), whose state tests seed and inspect.
 
+use crate::forge::{
+    ChangedFile, CommitStatus, MergeMethod, PullRequestInfo, Tree, TreeEntry, TreeEntryKind,
+};
 use crate::{
     Action, BotComment, CommentAction, CommentEvent, CommentSource, Context, Event, Forge,
     ForgeError, ForgeKind, ForgeRead, Item, ItemKind, ItemRef, ItemState, Login, Plugin,
     PluginError, RepoPath,
 };
 use async_trait::async_trait;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Mutex;
 
-/// One repo with one PR (`org/repo#1`), its labels and comments, all in memory.
-pub struct MemoryForge {
-    state: Mutex<State>,
-    bot: Login,
+/// The world a plugin test sees and changes.
+#[derive(Debug, Clone)]
+pub struct MemoryState {
+    pub pr: PullRequestInfo,
+    pub comments: Vec<BotComment>,
+    pub changed_files: Vec<ChangedFile>,
+    /// Files at every ref, by path.
+    pub files: BTreeMap<String, Vec<u8>>,
+    pub repo_labels: Vec<String>,
+    pub collaborators: HashSet<Login>,
+    pub org_members: HashSet<Login>,
+    /// `team slug` → members.
+    pub teams: HashMap<String, HashSet<Login>>,
+    /// Commit SHA → tree SHA.
+    pub commit_trees: HashMap<String, String>,
+    pub statuses: Vec<(String, CommitStatus)>,
+    pub merged_with: Option<MergeMethod>,
+    /// Counts every read and write, so tests can assert how many calls a plugin made.
+    pub calls: usize,
 }
 
-#[derive(Default)]
-struct State {
-    labels: Vec<String>,
-    comments: Vec<BotComment>,
+/// The in-memory forge.
+pub struct MemoryForge {
+    state: Mutex<MemoryState>,
+    bot: Login,
 }
 
 impl Default for MemoryForge {
     fn default() -> Self {
-        MemoryForge { state: Mutex::new(State::default()), bot: Login::new("bosun-bot") }
+        let pr = PullRequestInfo {
+            author: Login::new("pr-author"),
+            state: ItemState::Open,
+            draft: false,
+            title: "A change".into(),
+            head_sha: "head0".into(),
+            base_sha: "base0".into(),
+            head_ref: "feature".into(),
+            base_ref: "main".into(),
+            labels: vec![],
+            assignees: vec![],
+            requested_reviewers: vec![],
+        };
+        MemoryForge {
+            state: Mutex::new(MemoryState {
+                pr,
+                comments: vec![],
+                changed_files: vec![],
+                files: BTreeMap::new(),
+                repo_labels: vec![],
+                collaborators: HashSet::new(),
+                org_members: HashSet::new(),
+                teams: HashMap::new(),
+                commit_trees: HashMap::new(),
+                statuses: vec![],
+                merged_with: None,
+                calls: 0,
+            }),
+            bot: Login::new("bosun-bot"),
+        }
     }
 }
 
@@ -32,32 +81,73 @@ impl MemoryForge {
         pr_ref()
     }
 
+    /// Changes the world.
+    pub fn with<R>(&self, f: impl FnOnce(&mut MemoryState) -> R) -> R {
+        f(&mut self.lock())
+    }
+
+    /// A copy of the world.
+    pub fn snapshot(&self) -> MemoryState {
+        self.lock().clone()
+    }
+
     /// Replaces the PR's labels.
     pub fn set_labels(&self, labels: &[&str]) {
-        self.lock().labels = labels.iter().map(|s| s.to_string()).collect();
+        self.lock().pr.labels = labels.iter().map(|s| s.to_string()).collect();
     }
 
     /// The PR's labels now.
     pub fn current_labels(&self) -> Vec<String> {
-        self.lock().labels.clone()
+        self.lock().pr.labels.clone()
+    }
+
+    /// Makes users collaborators.
+    pub fn add_collaborators(&self, users: &[&str]) {
+        self.lock()
+            .collaborators
+            .extend(users.iter().map(|u| Login::new(u)));
     }
 
     /// Runs a plugin on an event with no settings.
-    pub async fn run(&self, plugin: &dyn Plugin, event: &Event) -> Result<Vec<Action>, PluginError> {
-        let settings = serde_json::Value::Null;
-        let cx = Context { forge: self, settings: &settings, bot: &self.bot };
+    pub async fn run(
+        &self,
+        plugin: &dyn Plugin,
+        event: &Event,
+    ) -> Result<Vec<Action>, PluginError> {
+        self.run_with(plugin, event, &serde_json::Value::Null).await
+    }
+
+    /// Runs a plugin on an event with settings.
+    pub async fn run_with(
+        &self,
+        plugin: &dyn Plugin,
+        event: &Event,
+        settings: &serde_json::Value,
+    ) -> Result<Vec<Action>, PluginError> {
+        let cx = Context {
+            forge: self,
+            settings,
+            bot: &self.bot,
+            help_url: "https://bosun.example/command-help",
+        };
         plugin.handle(event, &cx).await
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    fn lock(&self) -> std::sync::MutexGuard<'_, MemoryState> {
+        let mut guard = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        guard.calls += 1;
+        guard
     }
+}
+
+fn has(list: &[String], name: &str) -> bool {
+    list.iter().any(|l| l.eq_ignore_ascii_case(name))
 }
 
 #[async_trait]
 impl ForgeRead for MemoryForge {
     async fn labels(&self, _item: &ItemRef) -> Result<Vec<String>, ForgeError> {
-        Ok(self.lock().labels.clone())
+        Ok(self.lock().pr.labels.clone())
     }
     async fn comments(&self, _item: &ItemRef) -> Result<Vec<BotComment>, ForgeError> {
         Ok(self.lock().comments.clone())
@@ -65,6 +155,82 @@ impl ForgeRead for MemoryForge {
     async fn bot_login(&self) -> Result<Login, ForgeError> {
         Ok(self.bot.clone())
     }
+    async fn pull_request(&self, _item: &ItemRef) -> Result<PullRequestInfo, ForgeError> {
+        Ok(self.lock().pr.clone())
+    }
+    async fn changed_files(&self, _item: &ItemRef) -> Result<Vec<ChangedFile>, ForgeError> {
+        Ok(self.lock().changed_files.clone())
+    }
+    async fn file_content(
+        &self,
+        _repo: &RepoPath,
+        path: &str,
+        _git_ref: &str,
+    ) -> Result<Option<Vec<u8>>, ForgeError> {
+        Ok(self.lock().files.get(path).cloned())
+    }
+    async fn tree(&self, _repo: &RepoPath, git_ref: &str) -> Result<Tree, ForgeError> {
+        let s = self.lock();
+        let mut dirs = std::collections::BTreeSet::new();
+        let mut entries = Vec::new();
+        for (path, content) in &s.files {
+            let mut parent = path.as_str();
+            while let Some((dir, _)) = parent.rsplit_once('/') {
+                dirs.insert(dir.to_string());
+                parent = dir;
+            }
+            entries.push(TreeEntry {
+                path: path.clone(),
+                kind: TreeEntryKind::Blob,
+                sha: format!("blob-{}", fingerprint(content)),
+            });
+        }
+        entries.extend(dirs.into_iter().map(|d| TreeEntry {
+            sha: format!("tree-{d}"),
+            path: d,
+            kind: TreeEntryKind::Tree,
+        }));
+        Ok(Tree {
+            sha: format!("tree-at-{git_ref}"),
+            entries,
+            truncated: false,
+        })
+    }
+    async fn commit_tree_sha(&self, _repo: &RepoPath, sha: &str) -> Result<String, ForgeError> {
+        self.lock()
+            .commit_trees
+            .get(sha)
+            .cloned()
+            .ok_or_else(|| ForgeError::NotFound(format!("commit {sha}")))
+    }
+    async fn repo_labels(&self, _repo: &RepoPath) -> Result<Vec<String>, ForgeError> {
+        Ok(self.lock().repo_labels.clone())
+    }
+    async fn is_collaborator(&self, _repo: &RepoPath, user: &Login) -> Result<bool, ForgeError> {
+        Ok(self.lock().collaborators.contains(user))
+    }
+    async fn is_org_member(&self, _org: &str, user: &Login) -> Result<bool, ForgeError> {
+        Ok(self.lock().org_members.contains(user))
+    }
+    async fn is_team_member(
+        &self,
+        _org: &str,
+        team: &str,
+        user: &Login,
+    ) -> Result<bool, ForgeError> {
+        Ok(self
+            .lock()
+            .teams
+            .get(team)
+            .is_some_and(|t| t.contains(user)))
+    }
+}
+
+/// A stable stand-in for a content hash.
+fn fingerprint(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3)
+    })
 }
 
 #[async_trait]
@@ -72,27 +238,127 @@ impl Forge for MemoryForge {
     async fn add_labels(&self, _item: &ItemRef, labels: &[String]) -> Result<(), ForgeError> {
         let mut s = self.lock();
         for l in labels {
-            if !s.labels.iter().any(|x| x.eq_ignore_ascii_case(l)) {
-                s.labels.push(l.clone());
+            if !has(&s.pr.labels, l) {
+                s.pr.labels.push(l.clone());
             }
         }
         Ok(())
     }
     async fn remove_label(&self, _item: &ItemRef, label: &str) -> Result<(), ForgeError> {
-        self.lock().labels.retain(|l| !l.eq_ignore_ascii_case(label));
+        self.lock()
+            .pr
+            .labels
+            .retain(|l| !l.eq_ignore_ascii_case(label));
+        Ok(())
+    }
+    async fn create_label(
+        &self,
+        _repo: &RepoPath,
+        name: &str,
+        _color: &str,
+    ) -> Result<(), ForgeError> {
+        let mut s = self.lock();
+        if !has(&s.repo_labels, name) {
+            s.repo_labels.push(name.to_string());
+        }
         Ok(())
     }
     async fn create_comment(&self, _item: &ItemRef, body: &str) -> Result<u64, ForgeError> {
         let mut s = self.lock();
-        let id = s.comments.len() as u64 + 1;
-        s.comments.push(BotComment { id, author: self.bot.clone(), body: body.to_string() });
+        let id = s.comments.iter().map(|c| c.id).max().unwrap_or(0) + 1;
+        s.comments.push(BotComment {
+            id,
+            author: self.bot.clone(),
+            body: body.to_string(),
+        });
         Ok(id)
     }
     async fn edit_comment(&self, _item: &ItemRef, id: u64, body: &str) -> Result<(), ForgeError> {
         let mut s = self.lock();
-        let c = s.comments.iter_mut().find(|c| c.id == id);
-        let c = c.ok_or_else(|| ForgeError::NotFound(format!("comment {id}")))?;
+        let c = s
+            .comments
+            .iter_mut()
+            .find(|c| c.id == id)
+            .ok_or_else(|| ForgeError::NotFound(format!("comment {id}")))?;
         c.body = body.to_string();
+        Ok(())
+    }
+    async fn delete_comment(&self, _item: &ItemRef, id: u64) -> Result<(), ForgeError> {
+        self.lock().comments.retain(|c| c.id != id);
+        Ok(())
+    }
+    async fn assign(&self, _item: &ItemRef, users: &[Login]) -> Result<(), ForgeError> {
+        let mut s = self.lock();
+        for u in users {
+            if !s.pr.assignees.contains(u) {
+                s.pr.assignees.push(u.clone());
+            }
+        }
+        Ok(())
+    }
+    async fn unassign(&self, _item: &ItemRef, users: &[Login]) -> Result<(), ForgeError> {
+        self.lock().pr.assignees.retain(|a| !users.contains(a));
+        Ok(())
+    }
+    async fn request_reviewers(
+        &self,
+        _item: &ItemRef,
+        users: &[Login],
+        _teams: &[String],
+    ) -> Result<(), ForgeError> {
+        let mut s = self.lock();
+        for u in users {
+            if !s.pr.requested_reviewers.contains(u) {
+                s.pr.requested_reviewers.push(u.clone());
+            }
+        }
+        Ok(())
+    }
+    async fn unrequest_reviewers(
+        &self,
+        _item: &ItemRef,
+        users: &[Login],
+        _teams: &[String],
+    ) -> Result<(), ForgeError> {
+        self.lock()
+            .pr
+            .requested_reviewers
+            .retain(|r| !users.contains(r));
+        Ok(())
+    }
+    async fn set_title(&self, _item: &ItemRef, title: &str) -> Result<(), ForgeError> {
+        self.lock().pr.title = title.to_string();
+        Ok(())
+    }
+    async fn close(&self, _item: &ItemRef) -> Result<(), ForgeError> {
+        self.lock().pr.state = ItemState::Closed;
+        Ok(())
+    }
+    async fn reopen(&self, _item: &ItemRef) -> Result<(), ForgeError> {
+        self.lock().pr.state = ItemState::Open;
+        Ok(())
+    }
+    async fn merge(
+        &self,
+        _item: &ItemRef,
+        method: MergeMethod,
+        expected_head: Option<&str>,
+    ) -> Result<(), ForgeError> {
+        let mut s = self.lock();
+        if expected_head.is_some_and(|h| h != s.pr.head_sha) {
+            return Err(ForgeError::Conflict("Head branch was modified".into()));
+        }
+        s.pr.state = ItemState::Merged;
+        s.merged_with = Some(method);
+        Ok(())
+    }
+    async fn set_status(
+        &self,
+        _repo: &RepoPath,
+        sha: &str,
+        status: &CommitStatus,
+    ) -> Result<(), ForgeError> {
+        self.lock().statuses.push((sha.to_string(), status.clone()));
         Ok(())
     }
 }

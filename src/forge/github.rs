@@ -1,21 +1,40 @@
 //! [`Forge`] for GitHub, through octocrab.
 //!
 //! Every request goes through `GitHubForge::send`, which uses octocrab's raw `_get`/`_post`/
-//! `_patch`/`_delete` so that response headers (`Link`, `x-ratelimit-*`, `retry-after`) stay
-//! readable, and classifies failures in one place, `classify`. Responses are read into narrow
-//! structs of our own: no octocrab model leaves this module, and a field GitHub adds or drops
-//! elsewhere in the object cannot break a read.
+//! `_put`/`_patch`/`_delete` so that response headers (`Link`, `x-ratelimit-*`, `retry-after`)
+//! stay readable, and classifies failures in one place, `classify`. Responses are read into
+//! narrow structs of our own: no octocrab model leaves this module, and a field GitHub adds or
+//! drops elsewhere in the object cannot break a read.
 //!
 //! octocrab is used without its `retry` feature: it would re-POST on a 5xx and could duplicate
 //! a comment. The queue owns retries.
+//!
+//! Credentials are either one token (or none) for everything, or a GitHub App. As an App,
+//! bosun signs a JWT with the App's key, finds the installation that covers a repository's
+//! owner (`GET /repos/{o}/{r}/installation`, or `/orgs/{org}/installation` then
+//! `/users/{user}/installation` for account-level calls) and calls through that
+//! installation's client. octocrab keeps the installation token inside the client value and
+//! re-mints it 30 s before it expires; because `Clone` deep-copies that cache, the adapter
+//! keeps exactly one client per installation id for its whole life. The first calls on a new
+//! installation made at the same instant may each mint a token; GitHub allows that, and the
+//! cache settles on one.
 
 use super::{DEFAULT_RATE_LIMIT_WAIT, DEFAULT_TIMEOUT, RateGate, encode_segment, status_error};
 use async_trait::async_trait;
-use bosun_plugins::{BotComment, Forge, ForgeError, ForgeKind, ForgeRead, ItemRef, Login};
-use reqwest::header::HeaderMap;
+use bosun_plugins::{
+    BotComment, ChangedFile, CommitStatus, Forge, ForgeError, ForgeKind, ForgeRead, ItemKind,
+    ItemRef, ItemState, Login, MergeMethod, PullRequestInfo, RepoPath, StatusState, Tree,
+    TreeEntry, TreeEntryKind,
+};
+use http_body_util::BodyExt;
+use octocrab::Octocrab;
+use octocrab::models::{AppId, InstallationId};
+use reqwest::header::{HeaderMap, HeaderValue};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::OnceCell;
 
@@ -24,26 +43,63 @@ const PER_PAGE: u32 = 100;
 /// A list longer than this many pages is treated as a forge bug rather than read forever.
 const MAX_PAGES: usize = 500;
 
-/// bosun's GitHub adapter: one octocrab client, the bot's login once known, and the
-/// rate-limit gate.
+/// bosun's GitHub adapter: its credentials, the bot's login once known, and the rate-limit
+/// gate.
 pub struct GitHubForge {
-    client: octocrab::Octocrab,
+    auth: Auth,
     timeout: Duration,
     gate: RateGate,
     bot: OnceCell<Login>,
 }
 
+/// How requests are authenticated.
+enum Auth {
+    /// One client for every call: a token, or none for dry-run reads.
+    Token(Arc<Octocrab>),
+    /// A GitHub App, calling through per-installation clients.
+    App(AppAuth),
+}
+
+/// A GitHub App's clients: the App itself (JWT) and one client per installation.
+struct AppAuth {
+    /// Authenticates as the App; octocrab signs a fresh JWT for each request.
+    app: Arc<Octocrab>,
+    /// Installation id per account (lower case), looked up once.
+    installations: Mutex<HashMap<String, u64>>,
+    /// One client per installation id. octocrab caches the installation token inside the
+    /// client value, so reusing the value is what makes the token cache work.
+    clients: Mutex<HashMap<u64, Arc<Octocrab>>>,
+}
+
+/// Which credentials a request needs; an App picks the installation by account.
+#[derive(Clone, Copy)]
+enum Scope<'a> {
+    /// A call on a repository: the installation covering it.
+    Repo(&'a RepoPath),
+    /// A call on an org or user account (membership): the installation on that account.
+    Account(&'a str),
+    /// A call about bosun's own identity, with the credentials themselves: `GET /user` with
+    /// a token, `GET /app` with the App's JWT.
+    App,
+}
+
 /// An HTTP verb with its JSON body.
+#[derive(Clone, Copy)]
 enum Verb<'a> {
     Get,
+    /// `GET` asking for the raw bytes (`Accept: application/vnd.github.raw`).
+    GetRaw,
     Post(&'a Value),
+    Put(&'a Value),
     Patch(&'a Value),
     Delete,
+    /// `DELETE` with a JSON body (assignees, requested reviewers).
+    DeleteWith(&'a Value),
 }
 
 /// What bosun needs of a successful response.
 struct Reply {
-    body: String,
+    body: Vec<u8>,
     /// The path and query of the `Link: rel="next"` page, if any.
     next: Option<String>,
 }
@@ -71,6 +127,92 @@ struct Created {
     id: u64,
 }
 
+#[derive(Deserialize)]
+struct RawBranch {
+    sha: String,
+    #[serde(rename = "ref")]
+    name: String,
+}
+
+#[derive(Deserialize)]
+struct RawPull {
+    user: Option<User>,
+    state: String,
+    #[serde(default)]
+    merged: bool,
+    merged_at: Option<String>,
+    #[serde(default)]
+    draft: bool,
+    title: String,
+    head: RawBranch,
+    base: RawBranch,
+    #[serde(default)]
+    labels: Vec<LabelName>,
+    #[serde(default)]
+    assignees: Vec<User>,
+    #[serde(default)]
+    requested_reviewers: Vec<User>,
+}
+
+#[derive(Deserialize)]
+struct RawFile {
+    filename: String,
+    previous_filename: Option<String>,
+    #[serde(default)]
+    additions: u64,
+    #[serde(default)]
+    deletions: u64,
+}
+
+#[derive(Deserialize)]
+struct RawTreeEntry {
+    path: String,
+    #[serde(rename = "type")]
+    kind: String,
+    sha: String,
+}
+
+#[derive(Deserialize)]
+struct RawTree {
+    sha: String,
+    #[serde(default)]
+    truncated: bool,
+    tree: Vec<RawTreeEntry>,
+}
+
+#[derive(Deserialize)]
+struct Sha {
+    sha: String,
+}
+
+#[derive(Deserialize)]
+struct RawCommit {
+    tree: Sha,
+}
+
+#[derive(Deserialize)]
+struct TeamMembership {
+    state: String,
+}
+
+#[derive(Deserialize)]
+struct MergeResult {
+    #[serde(default)]
+    merged: bool,
+    #[serde(default)]
+    message: String,
+}
+
+#[derive(Deserialize)]
+struct App {
+    slug: String,
+}
+
+#[derive(Deserialize)]
+struct Installation {
+    id: u64,
+}
+
 impl GitHubForge {
     /// A client for `api_url` (`https://api.github.com`, or `https://HOST/api/v3` for GitHub
     /// Enterprise). Without a token the client is unauthenticated, which is enough for a
@@ -79,23 +221,40 @@ impl GitHubForge {
     /// octocrab starts a background task when built, so call this inside the Tokio runtime
     /// that will use the adapter.
     pub fn new(api_url: &str, token: Option<String>) -> Result<Self, ForgeError> {
-        let invalid = |e: octocrab::Error| {
-            ForgeError::Invalid(format!("GitHub API URL {api_url:?}: {}", first_line(&e)))
-        };
-        let builder = octocrab::Octocrab::builder()
-            .base_uri(api_url)
-            .map_err(invalid)?;
+        let builder = builder(api_url)?;
         let client = match token {
             Some(token) => builder.personal_token(token).build(),
             None => builder.build(),
         }
         .map_err(|e| ForgeError::Permanent(format!("building the GitHub client: {e}")))?;
-        Ok(GitHubForge {
-            client,
+        Ok(Self::with_auth(Auth::Token(Arc::new(client))))
+    }
+
+    /// A client that authenticates as the GitHub App `app_id` with its private key (PEM, as
+    /// GitHub issues it), calling each repository through the App's installation on its
+    /// owner. Makes no network call; an unreadable key is `Invalid`.
+    pub fn new_app(api_url: &str, app_id: u64, private_key_pem: &[u8]) -> Result<Self, ForgeError> {
+        let key = octocrab::EncodingKey::from_rsa_pem(private_key_pem).map_err(|e| {
+            ForgeError::Invalid(format!("GitHub App private key is not an RSA PEM key: {e}"))
+        })?;
+        let app = builder(api_url)?
+            .app(AppId(app_id), key)
+            .build()
+            .map_err(|e| ForgeError::Permanent(format!("building the GitHub App client: {e}")))?;
+        Ok(Self::with_auth(Auth::App(AppAuth {
+            app: Arc::new(app),
+            installations: Mutex::new(HashMap::new()),
+            clients: Mutex::new(HashMap::new()),
+        })))
+    }
+
+    fn with_auth(auth: Auth) -> Self {
+        GitHubForge {
+            auth,
             timeout: DEFAULT_TIMEOUT,
             gate: RateGate::default(),
             bot: OnceCell::new(),
-        })
+        }
     }
 
     /// Sets how long one request may take before it fails as `Transient`
@@ -106,27 +265,17 @@ impl GitHubForge {
     }
 
     /// Sends one request, unless a known rate-limit reset lies ahead, and classifies failures.
-    async fn send(&self, verb: Verb<'_>, route: &str) -> Result<Reply, ForgeError> {
+    /// For an App the installation lookup and token minting count against the same deadline.
+    async fn send(
+        &self,
+        scope: Scope<'_>,
+        verb: Verb<'_>,
+        route: &str,
+    ) -> Result<Reply, ForgeError> {
         self.gate.check()?;
         let call = async {
-            let c = &self.client;
-            let response = match verb {
-                Verb::Get => c._get(route).await,
-                Verb::Post(body) => c._post(route, Some(body)).await,
-                Verb::Patch(body) => c._patch(route, Some(body)).await,
-                Verb::Delete => c._delete(route, None::<&()>).await,
-            }
-            .map_err(classify)?;
-            let response = octocrab::map_github_error(response)
-                .await
-                .map_err(classify)?;
-            if let Some(reset) = exhausted_until(response.headers()) {
-                // The call succeeded but was the last one allowed before the reset.
-                self.gate.close_until(reset);
-            }
-            let next = next_page(response.headers());
-            let body = c.body_to_string(response).await.map_err(classify)?;
-            Ok(Reply { body, next })
+            let client = self.client_for(scope).await?;
+            self.exchange(&client, verb, route).await
         };
         let result = super::within(self.timeout, "GitHub", call).await;
         if let Err(e) = &result {
@@ -135,25 +284,131 @@ impl GitHubForge {
         result
     }
 
+    /// One request on one client, with the response read whole.
+    async fn exchange(
+        &self,
+        client: &Octocrab,
+        verb: Verb<'_>,
+        route: &str,
+    ) -> Result<Reply, ForgeError> {
+        let response = match verb {
+            Verb::Get => client._get(route).await,
+            Verb::GetRaw => {
+                let mut headers = HeaderMap::new();
+                headers.insert(
+                    reqwest::header::ACCEPT,
+                    HeaderValue::from_static("application/vnd.github.raw"),
+                );
+                client._get_with_headers(route, Some(headers)).await
+            }
+            Verb::Post(body) => client._post(route, Some(body)).await,
+            Verb::Put(body) => client._put(route, Some(body)).await,
+            Verb::Patch(body) => client._patch(route, Some(body)).await,
+            Verb::Delete => client._delete(route, None::<&()>).await,
+            Verb::DeleteWith(body) => client._delete(route, Some(body)).await,
+        }
+        .map_err(classify)?;
+        let response = octocrab::map_github_error(response)
+            .await
+            .map_err(classify)?;
+        if let Some(reset) = exhausted_until(response.headers()) {
+            // The call succeeded but was the last one allowed before the reset.
+            self.gate.close_until(reset);
+        }
+        let next = next_page(response.headers());
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .map_err(classify)?
+            .to_bytes()
+            .to_vec();
+        Ok(Reply { body, next })
+    }
+
+    /// The client a call in `scope` goes through.
+    async fn client_for(&self, scope: Scope<'_>) -> Result<Arc<Octocrab>, ForgeError> {
+        let app = match &self.auth {
+            Auth::Token(client) => return Ok(client.clone()),
+            Auth::App(app) => app,
+        };
+        let account = match scope {
+            Scope::App => return Ok(app.app.clone()),
+            Scope::Repo(repo) => repo.owner(),
+            Scope::Account(account) => account,
+        };
+        let id = self.installation_id(app, scope, account).await?;
+        let mut clients = lock(&app.clients);
+        if let Some(client) = clients.get(&id) {
+            return Ok(client.clone());
+        }
+        let client = Arc::new(app.app.installation(InstallationId(id)).map_err(classify)?);
+        clients.insert(id, client.clone());
+        Ok(client)
+    }
+
+    /// The App's installation on `account`, looked up with the App's JWT once and remembered.
+    async fn installation_id(
+        &self,
+        app: &AppAuth,
+        scope: Scope<'_>,
+        account: &str,
+    ) -> Result<u64, ForgeError> {
+        let key = account.to_ascii_lowercase();
+        if let Some(id) = lock(&app.installations).get(&key) {
+            return Ok(*id);
+        }
+        let lookup = |route: String| async move {
+            let reply = self.exchange(&app.app, Verb::Get, &route).await?;
+            parse::<Installation>(&reply.body, &route)
+        };
+        let found = match scope {
+            Scope::Repo(repo) => lookup(format!("{}/installation", repo_path_route(repo)?)).await,
+            _ => match lookup(format!("/orgs/{}/installation", encode_segment(account))).await {
+                Err(ForgeError::NotFound(_)) => {
+                    lookup(format!("/users/{}/installation", encode_segment(account))).await
+                }
+                other => other,
+            },
+        };
+        let id = match found {
+            Ok(installation) => installation.id,
+            // Forbidden, not NotFound: "no installation" must not read as "no such member".
+            Err(ForgeError::NotFound(_)) => {
+                return Err(ForgeError::Forbidden(format!(
+                    "the GitHub App is not installed on {account}"
+                )));
+            }
+            Err(e) => return Err(e),
+        };
+        lock(&app.installations).insert(key, id);
+        Ok(id)
+    }
+
     /// Sends a request and reads its JSON body.
     async fn send_json<T: DeserializeOwned>(
         &self,
+        scope: Scope<'_>,
         verb: Verb<'_>,
         route: &str,
     ) -> Result<T, ForgeError> {
-        let reply = self.send(verb, route).await?;
+        let reply = self.send(scope, verb, route).await?;
         parse(&reply.body, route)
     }
 
     /// Reads every page of a list, following `Link: rel="next"`.
-    async fn get_all<T: DeserializeOwned>(&self, route: &str) -> Result<Vec<T>, ForgeError> {
+    async fn get_all<T: DeserializeOwned>(
+        &self,
+        scope: Scope<'_>,
+        route: &str,
+    ) -> Result<Vec<T>, ForgeError> {
         let mut out = Vec::new();
         let mut next = Some(format!("{route}?per_page={PER_PAGE}"));
         for _ in 0..MAX_PAGES {
             let Some(page) = next.take() else {
                 return Ok(out);
             };
-            let reply = self.send(Verb::Get, &page).await?;
+            let reply = self.send(scope, Verb::Get, &page).await?;
             out.extend(parse::<Vec<T>>(&reply.body, &page)?);
             next = reply.next.filter(|n| *n != page);
         }
@@ -161,37 +416,85 @@ impl GitHubForge {
             "{route}: more than {MAX_PAGES} pages"
         )))
     }
+
+    /// A request whose only answer is "yes" (2xx) or "no" (404).
+    async fn exists(&self, scope: Scope<'_>, route: &str) -> Result<bool, ForgeError> {
+        match self.send(scope, Verb::Get, route).await {
+            Ok(_) => Ok(true),
+            Err(ForgeError::NotFound(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
 }
 
-/// `/repos/{owner}/{repo}/issues/{number}`; PRs are issues for labels and comments.
-fn issue_route(item: &ItemRef) -> Result<String, ForgeError> {
-    if item.forge != ForgeKind::GitHub {
-        return Err(ForgeError::Invalid(format!("{item} is not a GitHub item")));
-    }
-    let (owner, name) = (item.repo.owner(), item.repo.name());
+/// An octocrab builder for `api_url`.
+fn builder(
+    api_url: &str,
+) -> Result<
+    octocrab::OctocrabBuilder<
+        octocrab::NoSvc,
+        octocrab::DefaultOctocrabBuilderConfig,
+        octocrab::NoAuth,
+        octocrab::NotLayerReady,
+    >,
+    ForgeError,
+> {
+    octocrab::Octocrab::builder()
+        .base_uri(api_url)
+        .map_err(|e| ForgeError::Invalid(format!("GitHub API URL {api_url:?}: {}", first_line(&e))))
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// `/repos/{owner}/{repo}`, refusing paths that are not `owner/repo`.
+fn repo_path_route(repo: &RepoPath) -> Result<String, ForgeError> {
+    let (owner, name) = (repo.owner(), repo.name());
     if owner.contains('/') {
         return Err(ForgeError::Invalid(format!(
-            "{} is not an owner/repo path",
-            item.repo
+            "{repo} is not an owner/repo path"
         )));
     }
     Ok(format!(
-        "/repos/{}/{}/issues/{}",
+        "/repos/{}/{}",
         encode_segment(owner),
-        encode_segment(name),
-        item.number
+        encode_segment(name)
     ))
 }
 
-/// `/repos/{owner}/{repo}`, for routes not under an issue.
+/// `/repos/{owner}/{repo}` of a GitHub item.
 fn repo_route(item: &ItemRef) -> Result<String, ForgeError> {
-    let issue = issue_route(item)?;
-    let cut = issue.rfind("/issues/").unwrap_or(issue.len());
-    Ok(issue[..cut].to_string())
+    if item.forge != ForgeKind::GitHub {
+        return Err(ForgeError::Invalid(format!("{item} is not a GitHub item")));
+    }
+    repo_path_route(&item.repo)
 }
 
-fn parse<T: DeserializeOwned>(body: &str, route: &str) -> Result<T, ForgeError> {
-    serde_json::from_str(body).map_err(|e| {
+/// `/repos/{owner}/{repo}/issues/{number}`; PRs are issues for labels, comments, assignees,
+/// title and state.
+fn issue_route(item: &ItemRef) -> Result<String, ForgeError> {
+    Ok(format!("{}/issues/{}", repo_route(item)?, item.number))
+}
+
+/// `/repos/{owner}/{repo}/pulls/{number}`, refusing issues without a request.
+fn pull_route(item: &ItemRef) -> Result<String, ForgeError> {
+    if item.kind != ItemKind::PullRequest {
+        return Err(ForgeError::Invalid(format!("{item} is not a pull request")));
+    }
+    Ok(format!("{}/pulls/{}", repo_route(item)?, item.number))
+}
+
+/// A repository path or git ref as URL path segments: each part encoded, `/` kept.
+fn encode_path(path: &str) -> String {
+    path.split('/')
+        .map(encode_segment)
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+fn parse<T: DeserializeOwned>(body: &[u8], route: &str) -> Result<T, ForgeError> {
+    serde_json::from_slice(body).map_err(|e| {
         ForgeError::Permanent(format!("unexpected response from GitHub for {route}: {e}"))
     })
 }
@@ -199,12 +502,26 @@ fn parse<T: DeserializeOwned>(body: &str, route: &str) -> Result<T, ForgeError> 
 /// The only place a GitHub failure becomes a [`ForgeError`].
 fn classify(err: octocrab::Error) -> ForgeError {
     match err {
-        octocrab::Error::GitHub { source, .. } => classify_status(
-            source.status_code.as_u16(),
-            source.headers.as_ref(),
-            &source.message,
-            SystemTime::now(),
-        ),
+        octocrab::Error::GitHub { source, .. } => {
+            // A 422 says what was wrong in `errors[].code` (`already_exists`, `invalid`, …).
+            let codes: Vec<&str> = source
+                .errors
+                .iter()
+                .flatten()
+                .filter_map(|e| e.get("code").and_then(Value::as_str))
+                .collect();
+            let message = if codes.is_empty() {
+                source.message.clone()
+            } else {
+                format!("{} [{}]", source.message, codes.join(", "))
+            };
+            classify_status(
+                source.status_code.as_u16(),
+                source.headers.as_ref(),
+                &message,
+                SystemTime::now(),
+            )
+        }
         // Connection refused or reset, TLS, timeouts inside the client, a body cut short.
         octocrab::Error::Service { .. } | octocrab::Error::Hyper { .. } => ForgeError::Transient {
             message: format!("GitHub unreachable: {}", chain(&err)),
@@ -213,10 +530,13 @@ fn classify(err: octocrab::Error) -> ForgeError {
         octocrab::Error::Json { .. } | octocrab::Error::Serde { .. } => ForgeError::Permanent(
             format!("unexpected response from GitHub: {}", first_line(&err)),
         ),
+        // Signing the App's JWT failed: the key is unusable, which no retry mends.
+        octocrab::Error::JWT { .. } => {
+            ForgeError::Invalid(format!("GitHub App JWT: {}", first_line(&err)))
+        }
         other => ForgeError::Permanent(format!("GitHub client: {}", first_line(&other))),
     }
 }
-
 /// Applies GitHub's rate-limit rules, then the shared status table.
 ///
 /// GitHub answers 403 or 429 for both limits: the primary one sets `x-ratelimit-remaining: 0`
@@ -307,17 +627,26 @@ fn first_line(err: &dyn std::error::Error) -> String {
         .to_string()
 }
 
+/// The JSON body GitHub's issue edit takes for a new state.
+fn state_body(state: &str) -> Value {
+    json!({ "state": state })
+}
+
+fn logins(users: &[Login]) -> Vec<&str> {
+    users.iter().map(Login::as_str).collect()
+}
+
 #[async_trait]
 impl ForgeRead for GitHubForge {
     async fn labels(&self, item: &ItemRef) -> Result<Vec<String>, ForgeError> {
         let route = format!("{}/labels", issue_route(item)?);
-        let labels: Vec<LabelName> = self.get_all(&route).await?;
+        let labels: Vec<LabelName> = self.get_all(Scope::Repo(&item.repo), &route).await?;
         Ok(labels.into_iter().map(|l| l.name).collect())
     }
 
     async fn comments(&self, item: &ItemRef) -> Result<Vec<BotComment>, ForgeError> {
         let route = format!("{}/comments", issue_route(item)?);
-        let comments: Vec<RawComment> = self.get_all(&route).await?;
+        let comments: Vec<RawComment> = self.get_all(Scope::Repo(&item.repo), &route).await?;
         Ok(comments
             .into_iter()
             .map(|c| BotComment {
@@ -328,15 +657,173 @@ impl ForgeRead for GitHubForge {
             .collect())
     }
 
+    /// The token's user; for an App, `{slug}[bot]`, the login its comments carry.
     async fn bot_login(&self) -> Result<Login, ForgeError> {
         let login = self
             .bot
             .get_or_try_init(|| async {
-                let user: User = self.send_json(Verb::Get, "/user").await?;
-                Ok::<_, ForgeError>(Login::new(&user.login))
+                match &self.auth {
+                    Auth::Token(_) => {
+                        let user: User = self.send_json(Scope::App, Verb::Get, "/user").await?;
+                        Ok::<_, ForgeError>(Login::new(&user.login))
+                    }
+                    Auth::App(_) => {
+                        let app: App = self.send_json(Scope::App, Verb::Get, "/app").await?;
+                        Ok(Login::new(&format!("{}[bot]", app.slug)))
+                    }
+                }
             })
             .await?;
         Ok(login.clone())
+    }
+
+    async fn pull_request(&self, item: &ItemRef) -> Result<PullRequestInfo, ForgeError> {
+        let route = pull_route(item)?;
+        let pr: RawPull = self
+            .send_json(Scope::Repo(&item.repo), Verb::Get, &route)
+            .await?;
+        let state = match pr.state.as_str() {
+            "open" => ItemState::Open,
+            _ if pr.merged || pr.merged_at.is_some() => ItemState::Merged,
+            _ => ItemState::Closed,
+        };
+        Ok(PullRequestInfo {
+            author: Login::new(pr.user.as_ref().map_or("ghost", |u| u.login.as_str())),
+            state,
+            draft: pr.draft,
+            title: pr.title,
+            head_sha: pr.head.sha,
+            base_sha: pr.base.sha,
+            head_ref: pr.head.name,
+            base_ref: pr.base.name,
+            labels: pr.labels.into_iter().map(|l| l.name).collect(),
+            assignees: pr.assignees.iter().map(|u| Login::new(&u.login)).collect(),
+            requested_reviewers: pr
+                .requested_reviewers
+                .iter()
+                .map(|u| Login::new(&u.login))
+                .collect(),
+        })
+    }
+
+    /// Pages through `/pulls/{n}/files` (GitHub lists up to 3,000 files this way).
+    async fn changed_files(&self, item: &ItemRef) -> Result<Vec<ChangedFile>, ForgeError> {
+        let route = format!("{}/files", pull_route(item)?);
+        let files: Vec<RawFile> = self.get_all(Scope::Repo(&item.repo), &route).await?;
+        Ok(files
+            .into_iter()
+            .map(|f| ChangedFile {
+                path: f.filename,
+                previous_path: f.previous_filename,
+                additions: f.additions,
+                deletions: f.deletions,
+            })
+            .collect())
+    }
+
+    async fn file_content(
+        &self,
+        repo: &RepoPath,
+        path: &str,
+        git_ref: &str,
+    ) -> Result<Option<Vec<u8>>, ForgeError> {
+        let route = format!(
+            "{}/contents/{}?ref={}",
+            repo_path_route(repo)?,
+            encode_path(path.trim_start_matches('/')),
+            encode_segment(git_ref)
+        );
+        match self.send(Scope::Repo(repo), Verb::GetRaw, &route).await {
+            Ok(reply) => Ok(Some(reply.body)),
+            Err(ForgeError::NotFound(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn tree(&self, repo: &RepoPath, git_ref: &str) -> Result<Tree, ForgeError> {
+        let route = format!(
+            "{}/git/trees/{}?recursive=1",
+            repo_path_route(repo)?,
+            encode_path(git_ref)
+        );
+        let tree: RawTree = self.send_json(Scope::Repo(repo), Verb::Get, &route).await?;
+        Ok(Tree {
+            sha: tree.sha,
+            truncated: tree.truncated,
+            entries: tree
+                .tree
+                .into_iter()
+                .map(|e| TreeEntry {
+                    kind: match e.kind.as_str() {
+                        "tree" => TreeEntryKind::Tree,
+                        "commit" => TreeEntryKind::Commit,
+                        _ => TreeEntryKind::Blob,
+                    },
+                    path: e.path,
+                    sha: e.sha,
+                })
+                .collect(),
+        })
+    }
+
+    async fn commit_tree_sha(&self, repo: &RepoPath, sha: &str) -> Result<String, ForgeError> {
+        let route = format!(
+            "{}/git/commits/{}",
+            repo_path_route(repo)?,
+            encode_segment(sha)
+        );
+        let commit: RawCommit = self.send_json(Scope::Repo(repo), Verb::Get, &route).await?;
+        Ok(commit.tree.sha)
+    }
+
+    async fn repo_labels(&self, repo: &RepoPath) -> Result<Vec<String>, ForgeError> {
+        let route = format!("{}/labels", repo_path_route(repo)?);
+        let labels: Vec<LabelName> = self.get_all(Scope::Repo(repo), &route).await?;
+        Ok(labels.into_iter().map(|l| l.name).collect())
+    }
+
+    /// `GET /repos/{o}/{r}/collaborators/{user}`: 204 yes, 404 no (any permission counts).
+    async fn is_collaborator(&self, repo: &RepoPath, user: &Login) -> Result<bool, ForgeError> {
+        let route = format!(
+            "{}/collaborators/{}",
+            repo_path_route(repo)?,
+            encode_segment(user.as_str())
+        );
+        self.exists(Scope::Repo(repo), &route).await
+    }
+
+    /// `GET /orgs/{org}/members/{user}`: 204 yes, 404 no. (A caller outside the org is
+    /// redirected to the public-members check, which octocrab follows.)
+    async fn is_org_member(&self, org: &str, user: &Login) -> Result<bool, ForgeError> {
+        let route = format!(
+            "/orgs/{}/members/{}",
+            encode_segment(org),
+            encode_segment(user.as_str())
+        );
+        self.exists(Scope::Account(org), &route).await
+    }
+
+    /// An `active` team membership counts; a `pending` invitation does not.
+    async fn is_team_member(
+        &self,
+        org: &str,
+        team: &str,
+        user: &Login,
+    ) -> Result<bool, ForgeError> {
+        let route = format!(
+            "/orgs/{}/teams/{}/memberships/{}",
+            encode_segment(org),
+            encode_segment(team),
+            encode_segment(user.as_str())
+        );
+        match self
+            .send_json::<TeamMembership>(Scope::Account(org), Verb::Get, &route)
+            .await
+        {
+            Ok(m) => Ok(m.state == "active"),
+            Err(ForgeError::NotFound(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
     }
 }
 
@@ -348,30 +835,206 @@ impl Forge for GitHubForge {
             // GitHub reads an empty list as "remove every label".
             return Ok(());
         }
-        self.send(Verb::Post(&json!({ "labels": labels })), &route)
+        let body = json!({ "labels": labels });
+        self.send(Scope::Repo(&item.repo), Verb::Post(&body), &route)
             .await
             .map(drop)
     }
 
     async fn remove_label(&self, item: &ItemRef, label: &str) -> Result<(), ForgeError> {
         let route = format!("{}/labels/{}", issue_route(item)?, encode_segment(label));
-        match self.send(Verb::Delete, &route).await {
+        match self
+            .send(Scope::Repo(&item.repo), Verb::Delete, &route)
+            .await
+        {
             Ok(_) | Err(ForgeError::NotFound(_)) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// GitHub answers 422 with `already_exists` for an existing label: that is success here.
+    async fn create_label(
+        &self,
+        repo: &RepoPath,
+        name: &str,
+        color: &str,
+    ) -> Result<(), ForgeError> {
+        let route = format!("{}/labels", repo_path_route(repo)?);
+        let body = json!({ "name": name, "color": color.trim_start_matches('#') });
+        match self
+            .send(Scope::Repo(repo), Verb::Post(&body), &route)
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(ForgeError::Invalid(m)) if m.contains("already_exists") => Ok(()),
             Err(e) => Err(e),
         }
     }
 
     async fn create_comment(&self, item: &ItemRef, body: &str) -> Result<u64, ForgeError> {
         let route = format!("{}/comments", issue_route(item)?);
+        let body = json!({ "body": body });
         let created: Created = self
-            .send_json(Verb::Post(&json!({ "body": body })), &route)
+            .send_json(Scope::Repo(&item.repo), Verb::Post(&body), &route)
             .await?;
         Ok(created.id)
     }
 
     async fn edit_comment(&self, item: &ItemRef, id: u64, body: &str) -> Result<(), ForgeError> {
         let route = format!("{}/issues/comments/{id}", repo_route(item)?);
-        self.send(Verb::Patch(&json!({ "body": body })), &route)
+        let body = json!({ "body": body });
+        self.send(Scope::Repo(&item.repo), Verb::Patch(&body), &route)
+            .await
+            .map(drop)
+    }
+
+    async fn delete_comment(&self, item: &ItemRef, id: u64) -> Result<(), ForgeError> {
+        let route = format!("{}/issues/comments/{id}", repo_route(item)?);
+        match self
+            .send(Scope::Repo(&item.repo), Verb::Delete, &route)
+            .await
+        {
+            Ok(_) | Err(ForgeError::NotFound(_)) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// GitHub adds to the existing assignees and silently skips users who cannot be assigned.
+    async fn assign(&self, item: &ItemRef, users: &[Login]) -> Result<(), ForgeError> {
+        let route = format!("{}/assignees", issue_route(item)?);
+        if users.is_empty() {
+            return Ok(());
+        }
+        let body = json!({ "assignees": logins(users) });
+        self.send(Scope::Repo(&item.repo), Verb::Post(&body), &route)
+            .await
+            .map(drop)
+    }
+
+    async fn unassign(&self, item: &ItemRef, users: &[Login]) -> Result<(), ForgeError> {
+        let route = format!("{}/assignees", issue_route(item)?);
+        if users.is_empty() {
+            return Ok(());
+        }
+        let body = json!({ "assignees": logins(users) });
+        self.send(Scope::Repo(&item.repo), Verb::DeleteWith(&body), &route)
+            .await
+            .map(drop)
+    }
+
+    async fn request_reviewers(
+        &self,
+        item: &ItemRef,
+        users: &[Login],
+        teams: &[String],
+    ) -> Result<(), ForgeError> {
+        let route = format!("{}/requested_reviewers", pull_route(item)?);
+        if users.is_empty() && teams.is_empty() {
+            return Ok(());
+        }
+        let body = json!({ "reviewers": logins(users), "team_reviewers": teams });
+        self.send(Scope::Repo(&item.repo), Verb::Post(&body), &route)
+            .await
+            .map(drop)
+    }
+
+    async fn unrequest_reviewers(
+        &self,
+        item: &ItemRef,
+        users: &[Login],
+        teams: &[String],
+    ) -> Result<(), ForgeError> {
+        let route = format!("{}/requested_reviewers", pull_route(item)?);
+        if users.is_empty() && teams.is_empty() {
+            return Ok(());
+        }
+        let body = json!({ "reviewers": logins(users), "team_reviewers": teams });
+        self.send(Scope::Repo(&item.repo), Verb::DeleteWith(&body), &route)
+            .await
+            .map(drop)
+    }
+
+    async fn set_title(&self, item: &ItemRef, title: &str) -> Result<(), ForgeError> {
+        let route = issue_route(item)?;
+        let body = json!({ "title": title });
+        self.send(Scope::Repo(&item.repo), Verb::Patch(&body), &route)
+            .await
+            .map(drop)
+    }
+
+    /// Through the issues API, which closes pull requests too.
+    async fn close(&self, item: &ItemRef) -> Result<(), ForgeError> {
+        let route = issue_route(item)?;
+        let body = state_body("closed");
+        self.send(Scope::Repo(&item.repo), Verb::Patch(&body), &route)
+            .await
+            .map(drop)
+    }
+
+    async fn reopen(&self, item: &ItemRef) -> Result<(), ForgeError> {
+        let route = issue_route(item)?;
+        let body = state_body("open");
+        self.send(Scope::Repo(&item.repo), Verb::Patch(&body), &route)
+            .await
+            .map(drop)
+    }
+
+    /// `PUT /pulls/{n}/merge` with `merge_method` and, when given, `sha`: GitHub answers 405
+    /// when the PR is not mergeable and 409 when the head moved (both `Conflict`), 422 for a
+    /// request it cannot take (`Invalid`).
+    async fn merge(
+        &self,
+        item: &ItemRef,
+        method: MergeMethod,
+        expected_head: Option<&str>,
+    ) -> Result<(), ForgeError> {
+        let route = format!("{}/merge", pull_route(item)?);
+        let method = match method {
+            MergeMethod::Merge => "merge",
+            MergeMethod::Squash => "squash",
+            MergeMethod::Rebase => "rebase",
+        };
+        let mut body = json!({ "merge_method": method });
+        if let (Some(sha), Some(o)) = (expected_head, body.as_object_mut()) {
+            o.insert("sha".into(), json!(sha));
+        }
+        let result: MergeResult = self
+            .send_json(Scope::Repo(&item.repo), Verb::Put(&body), &route)
+            .await?;
+        if result.merged {
+            Ok(())
+        } else {
+            Err(ForgeError::Conflict(format!(
+                "GitHub did not merge {item}: {}",
+                result.message
+            )))
+        }
+    }
+
+    async fn set_status(
+        &self,
+        repo: &RepoPath,
+        sha: &str,
+        status: &CommitStatus,
+    ) -> Result<(), ForgeError> {
+        let route = format!(
+            "{}/statuses/{}",
+            repo_path_route(repo)?,
+            encode_segment(sha)
+        );
+        let state = match status.state {
+            StatusState::Pending => "pending",
+            StatusState::Success => "success",
+            StatusState::Failure => "failure",
+            StatusState::Error => "error",
+        };
+        let body = json!({
+            "state": state,
+            "context": status.context,
+            "description": status.description,
+            "target_url": status.target_url,
+        });
+        self.send(Scope::Repo(repo), Verb::Post(&body), &route)
             .await
             .map(drop)
     }

@@ -104,7 +104,9 @@ pub(crate) fn status_error(
     match status {
         401 | 403 => ForgeError::Forbidden(message),
         404 | 410 => ForgeError::NotFound(message),
-        409 => ForgeError::Conflict(message),
+        // 405 and 406 come from the merge endpoints ("not mergeable", "cannot be merged"):
+        // the item's state refuses the call, which only a change on the forge can mend.
+        405 | 406 | 409 => ForgeError::Conflict(message),
         400 | 422 => ForgeError::Invalid(message),
         429 => ForgeError::RateLimited {
             reset: SystemTime::now() + retry_after.unwrap_or(DEFAULT_RATE_LIMIT_WAIT),
@@ -151,10 +153,12 @@ mod tests {
             status_error(403, "x", None),
             ForgeError::Forbidden(_)
         ));
-        assert!(matches!(
-            status_error(409, "x", None),
-            ForgeError::Conflict(_)
-        ));
+        for merge_refusal in [405, 406, 409] {
+            assert!(matches!(
+                status_error(merge_refusal, "x", None),
+                ForgeError::Conflict(_)
+            ));
+        }
         assert!(matches!(
             status_error(422, "x", None),
             ForgeError::Invalid(_)

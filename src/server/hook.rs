@@ -53,12 +53,18 @@ impl ResponseError for ReceiveError {
         if matches!(self, ReceiveError::Unavailable(_)) {
             response.insert_header(("Retry-After", "5"));
         }
-        response.content_type("text/plain; charset=utf-8").body(format!("{self}\n"))
+        response
+            .content_type("text/plain; charset=utf-8")
+            .body(format!("{self}\n"))
     }
 }
 
 /// The handler.
-pub async fn receive(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>) -> Result<HttpResponse, ReceiveError> {
+pub async fn receive(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ReceiveError> {
     let started = Instant::now();
     let result = receive_inner(&req, payload, &state).await;
     let (forge, outcome) = match &result {
@@ -67,15 +73,18 @@ pub async fn receive(req: HttpRequest, payload: web::Payload, state: web::Data<A
         Err(e) => ("unknown", reason_label(e)),
     };
     metrics::counter!("bosun_webhooks_total", "forge" => forge, "result" => outcome).increment(1);
-    metrics::histogram!("bosun_ack_latency_seconds", "result" => outcome).record(started.elapsed().as_secs_f64());
+    metrics::histogram!("bosun_ack_latency_seconds", "result" => outcome)
+        .record(started.elapsed().as_secs_f64());
     match result? {
         (_, InsertOutcome::Inserted) => {
             state.work_available.notify_waiters();
-            Ok(HttpResponse::Accepted().content_type("text/plain; charset=utf-8").body("accepted\n"))
+            Ok(HttpResponse::Accepted()
+                .content_type("text/plain; charset=utf-8")
+                .body("accepted\n"))
         }
-        (_, InsertOutcome::Duplicate) => {
-            Ok(HttpResponse::Ok().content_type("text/plain; charset=utf-8").body("already received\n"))
-        }
+        (_, InsertOutcome::Duplicate) => Ok(HttpResponse::Ok()
+            .content_type("text/plain; charset=utf-8")
+            .body("already received\n")),
     }
 }
 
@@ -90,17 +99,31 @@ fn reason_label(e: &ReceiveError) -> &'static str {
 }
 
 fn header<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
-    req.headers().get(name).and_then(|v| v.to_str().ok()).map(str::trim).filter(|v| !v.is_empty())
+    req.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
 }
 
-async fn receive_inner(req: &HttpRequest, payload: web::Payload, state: &AppState) -> Result<(ForgeKind, InsertOutcome), ReceiveError> {
+async fn receive_inner(
+    req: &HttpRequest,
+    payload: web::Payload,
+    state: &AppState,
+) -> Result<(ForgeKind, InsertOutcome), ReceiveError> {
     if state.shutting_down.load(Ordering::Relaxed) {
-        return Err(ReceiveError::Unavailable("bosun is shutting down; retry later"));
+        return Err(ReceiveError::Unavailable(
+            "bosun is shutting down; retry later",
+        ));
     }
     let (forge, event) = match (header(req, "x-github-event"), header(req, "x-gitlab-event")) {
         (Some(e), _) => (ForgeKind::GitHub, e),
         (None, Some(e)) => (ForgeKind::GitLab, e),
-        (None, None) => return Err(ReceiveError::BadRequest("missing X-GitHub-Event or X-Gitlab-Event header")),
+        (None, None) => {
+            return Err(ReceiveError::BadRequest(
+                "missing X-GitHub-Event or X-Gitlab-Event header",
+            ));
+        }
     };
     let Some(forge_settings) = state.settings.forge(forge) else {
         return Err(ReceiveError::BadRequest("this forge is not configured"));
@@ -115,9 +138,12 @@ async fn receive_inner(req: &HttpRequest, payload: web::Payload, state: &AppStat
             if header(req, "x-github-delivery").is_none() {
                 return Err(ReceiveError::BadRequest("missing X-GitHub-Delivery header"));
             }
-            header(req, "x-hub-signature-256").ok_or(ReceiveError::Unauthorized("missing X-Hub-Signature-256 header"))?
+            header(req, "x-hub-signature-256").ok_or(ReceiveError::Unauthorized(
+                "missing X-Hub-Signature-256 header",
+            ))?
         }
-        ForgeKind::GitLab => header(req, "x-gitlab-token").ok_or(ReceiveError::Unauthorized("missing X-Gitlab-Token header"))?,
+        ForgeKind::GitLab => header(req, "x-gitlab-token")
+            .ok_or(ReceiveError::Unauthorized("missing X-Gitlab-Token header"))?,
     };
     let body = read_body(req, payload, state.settings.max_body_bytes).await?;
     let route = match forge {
@@ -136,11 +162,16 @@ async fn receive_inner(req: &HttpRequest, payload: web::Payload, state: &AppStat
         });
     }
     let delivery_id = match forge {
-        ForgeKind::GitHub => format!("github:{}", header(req, "x-github-delivery").unwrap_or_default()),
-        ForgeKind::GitLab => match header(req, "idempotency-key").or_else(|| header(req, "x-gitlab-event-uuid")) {
-            Some(id) => format!("gitlab:{id}"),
-            None => format!("gitlab:sha256:{}", hex::encode(Sha256::digest(&body))),
-        },
+        ForgeKind::GitHub => format!(
+            "github:{}",
+            header(req, "x-github-delivery").unwrap_or_default()
+        ),
+        ForgeKind::GitLab => {
+            match header(req, "idempotency-key").or_else(|| header(req, "x-gitlab-event-uuid")) {
+                Some(id) => format!("gitlab:{id}"),
+                None => format!("gitlab:sha256:{}", hex::encode(Sha256::digest(&body))),
+            }
+        }
     };
     if delivery_id.len() > 200 {
         return Err(ReceiveError::BadRequest("delivery id header is too long"));
@@ -171,14 +202,19 @@ async fn receive_inner(req: &HttpRequest, payload: web::Payload, state: &AppStat
         })
 }
 
-async fn read_body(req: &HttpRequest, mut payload: web::Payload, limit: usize) -> Result<Bytes, ReceiveError> {
+async fn read_body(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+    limit: usize,
+) -> Result<Bytes, ReceiveError> {
     let declared = header(req, "content-length").and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|n| n > limit) {
         return Err(ReceiveError::TooLarge(limit));
     }
     let mut body = BytesMut::with_capacity(declared.unwrap_or(8192).min(limit));
     while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|_| ReceiveError::BadRequest("could not read the request body"))?;
+        let chunk =
+            chunk.map_err(|_| ReceiveError::BadRequest("could not read the request body"))?;
         if body.len() + chunk.len() > limit {
             return Err(ReceiveError::TooLarge(limit));
         }
@@ -238,33 +274,72 @@ fn invalid_json(_: serde_json::Error) -> ReceiveError {
 
 fn route_github(body: &[u8]) -> Result<Route, ReceiveError> {
     let r: GitHubRouting = serde_json::from_slice(body).map_err(invalid_json)?;
-    let repo = r.repository.and_then(|x| x.full_name).filter(|s| !s.is_empty());
-    let org = r.organization.and_then(|x| x.login).filter(|s| !s.is_empty());
-    let number = r.number.or(r.pull_request.and_then(|p| p.number)).or(r.issue.and_then(|i| i.number));
-    Ok(Route { scope: repo.clone().or(org), repo, number, item_sigil: '#' })
+    let repo = r
+        .repository
+        .and_then(|x| x.full_name)
+        .filter(|s| !s.is_empty());
+    let org = r
+        .organization
+        .and_then(|x| x.login)
+        .filter(|s| !s.is_empty());
+    let number = r
+        .number
+        .or(r.pull_request.and_then(|p| p.number))
+        .or(r.issue.and_then(|i| i.number));
+    Ok(Route {
+        scope: repo.clone().or(org),
+        repo,
+        number,
+        item_sigil: '#',
+    })
 }
 
 fn route_gitlab(body: &[u8]) -> Result<Route, ReceiveError> {
     let r: GitLabRouting = serde_json::from_slice(body).map_err(invalid_json)?;
-    let repo = r.project.and_then(|p| p.path_with_namespace).filter(|s| !s.is_empty());
+    let repo = r
+        .project
+        .and_then(|p| p.path_with_namespace)
+        .filter(|s| !s.is_empty());
     let (number, sigil) = match r.object_kind.as_deref() {
         Some("merge_request") => (r.object_attributes.and_then(|o| o.iid), '!'),
         Some("issue") => (r.object_attributes.and_then(|o| o.iid), '#'),
-        Some("note") => match (r.merge_request.and_then(|m| m.iid), r.issue.and_then(|i| i.iid)) {
+        Some("note") => match (
+            r.merge_request.and_then(|m| m.iid),
+            r.issue.and_then(|i| i.iid),
+        ) {
             (Some(mr), _) => (Some(mr), '!'),
             (None, issue) => (issue, '#'),
         },
         _ => (None, '#'),
     };
-    Ok(Route { scope: repo.clone(), repo, number, item_sigil: sigil })
+    Ok(Route {
+        scope: repo.clone(),
+        repo,
+        number,
+        item_sigil: sigil,
+    })
 }
 
 /// HMAC-SHA256 of the raw body against every secret of the most specific scope, each
 /// comparison in constant time.
-pub fn verify_github(secrets: &ScopedSecrets, scope: Option<&str>, signature: &str, body: &[u8]) -> bool {
-    let Some(expected) = signature.strip_prefix("sha256=").and_then(|h| hex::decode(h).ok()) else { return false };
+pub fn verify_github(
+    secrets: &ScopedSecrets,
+    scope: Option<&str>,
+    signature: &str,
+    body: &[u8],
+) -> bool {
+    let Some(expected) = signature
+        .strip_prefix("sha256=")
+        .and_then(|h| hex::decode(h).ok())
+    else {
+        return false;
+    };
     secrets.for_path(scope).iter().any(|secret| {
-        let Ok(mut mac) = <Hmac<Sha256> as KeyInit>::new_from_slice(secret.expose_secret().as_bytes()) else { return false };
+        let Ok(mut mac) =
+            <Hmac<Sha256> as KeyInit>::new_from_slice(secret.expose_secret().as_bytes())
+        else {
+            return false;
+        };
         mac.update(body);
         mac.verify_slice(&expected).is_ok()
     })
@@ -272,10 +347,9 @@ pub fn verify_github(secrets: &ScopedSecrets, scope: Option<&str>, signature: &s
 
 /// GitLab sends the token itself; compare it in constant time with each candidate.
 pub fn verify_gitlab(secrets: &ScopedSecrets, scope: Option<&str>, token: &str) -> bool {
-    secrets
-        .for_path(scope)
-        .iter()
-        .fold(false, |found, secret| found | bool::from(secret.expose_secret().as_bytes().ct_eq(token.as_bytes())))
+    secrets.for_path(scope).iter().fold(false, |found, secret| {
+        found | bool::from(secret.expose_secret().as_bytes().ct_eq(token.as_bytes()))
+    })
 }
 
 /// The headers worth keeping with a delivery (never the signature or token).
@@ -293,7 +367,14 @@ fn kept_headers(req: &HttpRequest) -> String {
     ];
     let map: serde_json::Map<String, serde_json::Value> = KEPT
         .iter()
-        .filter_map(|name| header(req, name).map(|v| (name.to_string(), serde_json::Value::String(v.chars().take(200).collect()))))
+        .filter_map(|name| {
+            header(req, name).map(|v| {
+                (
+                    name.to_string(),
+                    serde_json::Value::String(v.chars().take(200).collect()),
+                )
+            })
+        })
         .collect();
     serde_json::Value::Object(map).to_string()
 }
@@ -305,7 +386,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn secrets(scope: &str, value: &str) -> ScopedSecrets {
-        ScopedSecrets::new(HashMap::from([(scope.to_string(), vec![SecretString::from(value.to_string())])]))
+        ScopedSecrets::new(HashMap::from([(
+            scope.to_string(),
+            vec![SecretString::from(value.to_string())],
+        )]))
     }
 
     #[test]
@@ -329,6 +413,9 @@ mod tests {
     #[test]
     fn gitlab_notes_route_to_their_merge_request() {
         let r = route_gitlab(br#"{"object_kind":"note","project":{"path_with_namespace":"g/p"},"object_attributes":{"id":9},"merge_request":{"iid":4}}"#).expect("routes");
-        assert_eq!((r.repo.as_deref(), r.number, r.item_sigil), (Some("g/p"), Some(4), '!'));
+        assert_eq!(
+            (r.repo.as_deref(), r.number, r.item_sigil),
+            (Some("g/p"), Some(4), '!')
+        );
     }
 }

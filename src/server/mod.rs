@@ -33,17 +33,25 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 
 /// Alive: the process answers.
 async fn healthz() -> HttpResponse {
-    HttpResponse::Ok().content_type("text/plain; charset=utf-8").body("ok\n")
+    HttpResponse::Ok()
+        .content_type("text/plain; charset=utf-8")
+        .body("ok\n")
 }
 
 /// Ready: not stopping, and the store answers.
 async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     if state.shutting_down.load(Ordering::Relaxed) {
-        return HttpResponse::ServiceUnavailable().content_type("text/plain; charset=utf-8").body("shutting down\n");
+        return HttpResponse::ServiceUnavailable()
+            .content_type("text/plain; charset=utf-8")
+            .body("shutting down\n");
     }
     match state.store.ping().await {
-        Ok(()) => HttpResponse::Ok().content_type("text/plain; charset=utf-8").body("ready\n"),
-        Err(_) => HttpResponse::ServiceUnavailable().content_type("text/plain; charset=utf-8").body("store unreachable\n"),
+        Ok(()) => HttpResponse::Ok()
+            .content_type("text/plain; charset=utf-8")
+            .body("ready\n"),
+        Err(_) => HttpResponse::ServiceUnavailable()
+            .content_type("text/plain; charset=utf-8")
+            .body("store unreachable\n"),
     }
 }
 
@@ -54,8 +62,11 @@ async fn metrics(state: web::Data<AppState>) -> HttpResponse {
             let n = counts.get(status).copied().unwrap_or(0);
             metrics::gauge!("bosun_deliveries_stored", "status" => status).set(n as f64);
         }
-        let depth = counts.get("queued").copied().unwrap_or(0) + counts.get("running").copied().unwrap_or(0);
+        let depth = counts.get("queued").copied().unwrap_or(0)
+            + counts.get("running").copied().unwrap_or(0);
         metrics::gauge!("bosun_queue_depth").set(depth as f64);
     }
-    HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(state.metrics.render())
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(state.metrics.render())
 }

@@ -119,7 +119,11 @@ impl ActionOutcome {
             "applied" => ActionOutcome::Applied,
             "dry-run" => ActionOutcome::DryRun,
             "failed" => ActionOutcome::Failed,
-            other => return Err(StoreError::Corrupt(format!("unknown action outcome {other:?}"))),
+            other => {
+                return Err(StoreError::Corrupt(format!(
+                    "unknown action outcome {other:?}"
+                )));
+            }
         })
     }
 }
@@ -183,14 +187,33 @@ pub trait Store: Send + Sync {
     async fn ping(&self) -> Result<(), StoreError>;
     /// Journals a batch in one transaction (group commit); an id already stored, or repeated in
     /// the batch after its first occurrence, is a `Duplicate` and stores nothing.
-    async fn insert_deliveries(&self, batch: &[NewDelivery]) -> Result<Vec<InsertOutcome>, StoreError>;
+    async fn insert_deliveries(
+        &self,
+        batch: &[NewDelivery],
+    ) -> Result<Vec<InsertOutcome>, StoreError>;
     /// Takes the oldest runnable delivery whose item has nothing older pending, under a lease.
     /// A running delivery whose lease expired is runnable again.
-    async fn claim_next_delivery(&self, worker: &str, lease: Duration) -> Result<Option<ClaimedDelivery>, StoreError>;
+    async fn claim_next_delivery(
+        &self,
+        worker: &str,
+        lease: Duration,
+    ) -> Result<Option<ClaimedDelivery>, StoreError>;
     /// Ends a delivery held by `worker`; false when the lease was lost.
-    async fn finish_delivery(&self, id: i64, worker: &str, status: FinalStatus, note: Option<&str>) -> Result<bool, StoreError>;
+    async fn finish_delivery(
+        &self,
+        id: i64,
+        worker: &str,
+        status: FinalStatus,
+        note: Option<&str>,
+    ) -> Result<bool, StoreError>;
     /// Puts a delivery back to run after `delay`, keeping the error.
-    async fn retry_delivery(&self, id: i64, worker: &str, error: &str, delay: Duration) -> Result<bool, StoreError>;
+    async fn retry_delivery(
+        &self,
+        id: i64,
+        worker: &str,
+        error: &str,
+        delay: Duration,
+    ) -> Result<bool, StoreError>;
     /// Gives a delivery back unfinished (shutdown); the attempt does not count.
     async fn release_delivery(&self, id: i64, worker: &str) -> Result<bool, StoreError>;
     /// Journals every action the plugins decided and marks the delivery decided, atomically.
@@ -198,15 +221,30 @@ pub trait Store: Send + Sync {
     /// A delivery's actions in order.
     async fn delivery_actions(&self, id: i64) -> Result<Vec<StoredAction>, StoreError>;
     /// Moves an action along.
-    async fn set_action_outcome(&self, action_id: i64, outcome: ActionOutcome, error: Option<&str>, forge_calls: i32) -> Result<(), StoreError>;
+    async fn set_action_outcome(
+        &self,
+        action_id: i64,
+        outcome: ActionOutcome,
+        error: Option<&str>,
+        forge_calls: i32,
+    ) -> Result<(), StoreError>;
     /// Records a PR's current state.
     async fn upsert_pull_request(&self, pr: &PullRequestState) -> Result<(), StoreError>;
     /// A PR's recorded state.
-    async fn pull_request(&self, forge: ForgeKind, repo: &str, number: i64) -> Result<Option<PullRequestState>, StoreError>;
+    async fn pull_request(
+        &self,
+        forge: ForgeKind,
+        repo: &str,
+        number: i64,
+    ) -> Result<Option<PullRequestState>, StoreError>;
     /// One delivery by its forge id.
     async fn delivery(&self, delivery_id: &str) -> Result<Option<DeliveryRecord>, StoreError>;
     /// Newest first, up to `limit`, older than `before_id` when given.
-    async fn recent_deliveries(&self, limit: i64, before_id: Option<i64>) -> Result<Vec<DeliveryRecord>, StoreError>;
+    async fn recent_deliveries(
+        &self,
+        limit: i64,
+        before_id: Option<i64>,
+    ) -> Result<Vec<DeliveryRecord>, StoreError>;
     /// Queues a delivery again (replay); failed actions become pending, applied ones stay.
     async fn requeue(&self, delivery_id: &str) -> Result<bool, StoreError>;
     /// Queues every failed delivery again.
@@ -218,9 +256,13 @@ pub trait Store: Send + Sync {
 /// Opens the store a URL names: `sqlite:…` or `postgres://…`.
 pub async fn connect(url: &str, max_connections: u32) -> Result<Arc<dyn Store>, StoreError> {
     if url.starts_with("sqlite:") {
-        Ok(Arc::new(sqlite::SqliteStore::connect(url, max_connections).await?))
+        Ok(Arc::new(
+            sqlite::SqliteStore::connect(url, max_connections).await?,
+        ))
     } else {
-        Ok(Arc::new(postgres::PgStore::connect(url, max_connections).await?))
+        Ok(Arc::new(
+            postgres::PgStore::connect(url, max_connections).await?,
+        ))
     }
 }
 
@@ -239,11 +281,18 @@ fn encode_action(action: &Action) -> Result<String, StoreError> {
 /// Keeps the first occurrence of each delivery id in a batch; later ones are duplicates.
 fn first_occurrences(batch: &[NewDelivery]) -> Vec<bool> {
     let mut seen = std::collections::HashSet::new();
-    batch.iter().map(|d| seen.insert(d.delivery_id.as_str())).collect()
+    batch
+        .iter()
+        .map(|d| seen.insert(d.delivery_id.as_str()))
+        .collect()
 }
 
 /// Maps the ids the database reported as inserted back onto the batch.
-fn outcomes(batch: &[NewDelivery], first: &[bool], inserted: &std::collections::HashSet<String>) -> Vec<InsertOutcome> {
+fn outcomes(
+    batch: &[NewDelivery],
+    first: &[bool],
+    inserted: &std::collections::HashSet<String>,
+) -> Vec<InsertOutcome> {
     batch
         .iter()
         .zip(first)

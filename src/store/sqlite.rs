@@ -67,7 +67,10 @@ fn delivery_record(row: &sqlx::sqlite::SqliteRow) -> Result<DeliveryRecord, Stor
 #[async_trait]
 impl Store for SqliteStore {
     async fn migrate(&self) -> Result<(), StoreError> {
-        MIGRATOR.run(&self.pool).await.map_err(|e| StoreError::Unavailable(e.to_string()))
+        MIGRATOR
+            .run(&self.pool)
+            .await
+            .map_err(|e| StoreError::Unavailable(e.to_string()))
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
@@ -75,9 +78,17 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn insert_deliveries(&self, batch: &[NewDelivery]) -> Result<Vec<InsertOutcome>, StoreError> {
+    async fn insert_deliveries(
+        &self,
+        batch: &[NewDelivery],
+    ) -> Result<Vec<InsertOutcome>, StoreError> {
         let first = first_occurrences(batch);
-        let unique: Vec<&NewDelivery> = batch.iter().zip(&first).filter(|(_, f)| **f).map(|(d, _)| d).collect();
+        let unique: Vec<&NewDelivery> = batch
+            .iter()
+            .zip(&first)
+            .filter(|(_, f)| **f)
+            .map(|(d, _)| d)
+            .collect();
         let now = now_ms();
         let mut qb = QueryBuilder::<sqlx::Sqlite>::new(
             "INSERT INTO deliveries (delivery_id, forge, event, repo, number, item_key, headers, payload, received_at, run_after) ",
@@ -96,11 +107,18 @@ impl Store for SqliteStore {
         });
         qb.push(" ON CONFLICT (delivery_id) DO NOTHING RETURNING delivery_id");
         let rows = qb.build().fetch_all(&self.pool).await?;
-        let inserted: HashSet<String> = rows.iter().map(|r| r.try_get("delivery_id")).collect::<Result<_, _>>()?;
+        let inserted: HashSet<String> = rows
+            .iter()
+            .map(|r| r.try_get("delivery_id"))
+            .collect::<Result<_, _>>()?;
         Ok(outcomes(batch, &first, &inserted))
     }
 
-    async fn claim_next_delivery(&self, worker: &str, lease: Duration) -> Result<Option<ClaimedDelivery>, StoreError> {
+    async fn claim_next_delivery(
+        &self,
+        worker: &str,
+        lease: Duration,
+    ) -> Result<Option<ClaimedDelivery>, StoreError> {
         let now = now_ms();
         let row = sqlx::query(
             "UPDATE deliveries
@@ -137,7 +155,13 @@ impl Store for SqliteStore {
         }))
     }
 
-    async fn finish_delivery(&self, id: i64, worker: &str, status: FinalStatus, note: Option<&str>) -> Result<bool, StoreError> {
+    async fn finish_delivery(
+        &self,
+        id: i64,
+        worker: &str,
+        status: FinalStatus,
+        note: Option<&str>,
+    ) -> Result<bool, StoreError> {
         let r = sqlx::query(
             "UPDATE deliveries SET status = $3, last_error = coalesce($4, last_error), finished_at = $5,
                     lease_owner = NULL, lease_until = NULL
@@ -153,7 +177,13 @@ impl Store for SqliteStore {
         Ok(r.rows_affected() == 1)
     }
 
-    async fn retry_delivery(&self, id: i64, worker: &str, error: &str, delay: Duration) -> Result<bool, StoreError> {
+    async fn retry_delivery(
+        &self,
+        id: i64,
+        worker: &str,
+        error: &str,
+        delay: Duration,
+    ) -> Result<bool, StoreError> {
         let r = sqlx::query(
             "UPDATE deliveries SET status = 'queued', last_error = $3, run_after = $4, lease_owner = NULL, lease_until = NULL
              WHERE id = $1 AND lease_owner = $2 AND status = 'running'",
@@ -197,7 +227,10 @@ impl Store for SqliteStore {
             .execute(&mut *tx)
             .await?;
         }
-        sqlx::query("UPDATE deliveries SET decided = 1 WHERE id = $1").bind(id).execute(&mut *tx).await?;
+        sqlx::query("UPDATE deliveries SET decided = 1 WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -226,7 +259,13 @@ impl Store for SqliteStore {
             .collect()
     }
 
-    async fn set_action_outcome(&self, action_id: i64, outcome: ActionOutcome, error: Option<&str>, forge_calls: i32) -> Result<(), StoreError> {
+    async fn set_action_outcome(
+        &self,
+        action_id: i64,
+        outcome: ActionOutcome,
+        error: Option<&str>,
+        forge_calls: i32,
+    ) -> Result<(), StoreError> {
         sqlx::query(
             "UPDATE actions SET outcome = $2, error = $3, forge_calls = forge_calls + $4,
                     applied_at = CASE WHEN $2 IN ('applied', 'dry-run') THEN $5 ELSE applied_at END
@@ -243,7 +282,8 @@ impl Store for SqliteStore {
     }
 
     async fn upsert_pull_request(&self, pr: &PullRequestState) -> Result<(), StoreError> {
-        let labels = serde_json::to_string(&pr.labels).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let labels =
+            serde_json::to_string(&pr.labels).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         sqlx::query(
             "INSERT INTO pull_requests (forge, repo, number, state, head_sha, labels, updated_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7)
@@ -263,7 +303,12 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn pull_request(&self, forge: ForgeKind, repo: &str, number: i64) -> Result<Option<PullRequestState>, StoreError> {
+    async fn pull_request(
+        &self,
+        forge: ForgeKind,
+        repo: &str,
+        number: i64,
+    ) -> Result<Option<PullRequestState>, StoreError> {
         let row = sqlx::query("SELECT state, head_sha, labels FROM pull_requests WHERE forge = $1 AND repo = $2 AND number = $3")
             .bind(forge.as_str())
             .bind(repo)
@@ -278,21 +323,35 @@ impl Store for SqliteStore {
             number,
             state: row.try_get("state")?,
             head_sha: row.try_get("head_sha")?,
-            labels: serde_json::from_str(&labels).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            labels: serde_json::from_str(&labels)
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?,
         }))
     }
 
     async fn delivery(&self, delivery_id: &str) -> Result<Option<DeliveryRecord>, StoreError> {
-        let sql = sqlx::AssertSqlSafe(format!("SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE delivery_id = $1"));
-        let row = sqlx::query(sql).bind(delivery_id).fetch_optional(&self.pool).await?;
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE delivery_id = $1"
+        ));
+        let row = sqlx::query(sql)
+            .bind(delivery_id)
+            .fetch_optional(&self.pool)
+            .await?;
         row.as_ref().map(delivery_record).transpose()
     }
 
-    async fn recent_deliveries(&self, limit: i64, before_id: Option<i64>) -> Result<Vec<DeliveryRecord>, StoreError> {
+    async fn recent_deliveries(
+        &self,
+        limit: i64,
+        before_id: Option<i64>,
+    ) -> Result<Vec<DeliveryRecord>, StoreError> {
         let sql = sqlx::AssertSqlSafe(format!(
             "SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE ($2 IS NULL OR id < $2) ORDER BY id DESC LIMIT $1"
         ));
-        let rows = sqlx::query(sql).bind(limit).bind(before_id).fetch_all(&self.pool).await?;
+        let rows = sqlx::query(sql)
+            .bind(limit)
+            .bind(before_id)
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter().map(delivery_record).collect()
     }
 
@@ -336,7 +395,11 @@ impl Store for SqliteStore {
     }
 
     async fn status_counts(&self) -> Result<BTreeMap<String, i64>, StoreError> {
-        let rows = sqlx::query("SELECT status, count(*) AS n FROM deliveries GROUP BY status").fetch_all(&self.pool).await?;
-        rows.iter().map(|r| Ok((r.try_get("status")?, r.try_get("n")?))).collect()
+        let rows = sqlx::query("SELECT status, count(*) AS n FROM deliveries GROUP BY status")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("status")?, r.try_get("n")?)))
+            .collect()
     }
 }

@@ -24,10 +24,12 @@ use bosun_plugins::{
     ItemKind, ItemRef, ItemState, Login, PingEvent, PrAction, PullRequestEvent, PushEvent,
     RepoPath, ReviewState,
 };
-use serde::de::IgnoredAny;
 use serde::Deserialize;
+use serde::de::IgnoredAny;
 
-use super::{NormalizeError, Normalized, clip, ignored_action, malformed, need, null_as_default, parse};
+use super::{
+    NormalizeError, Normalized, clip, ignored_action, malformed, need, null_as_default, parse,
+};
 
 /// Turns one GitHub delivery into events; `event` is the `X-GitHub-Event` header.
 ///

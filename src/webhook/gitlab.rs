@@ -32,10 +32,12 @@ use bosun_plugins::{
     ItemKind, ItemRef, ItemState, Login, PrAction, PullRequestEvent, PushEvent, RepoPath,
     ReviewState,
 };
-use serde::de::IgnoredAny;
 use serde::Deserialize;
+use serde::de::IgnoredAny;
 
-use super::{NormalizeError, Normalized, clip, ignored_action, malformed, need, null_as_default, parse};
+use super::{
+    NormalizeError, Normalized, clip, ignored_action, malformed, need, null_as_default, parse,
+};
 
 const MR_HOOK: &str = "Merge Request Hook";
 const NOTE_HOOK: &str = "Note Hook";

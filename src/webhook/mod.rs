@@ -79,4 +79,3 @@ pub(super) fn clip(s: &str) -> &str {
         None => s,
     }
 }
-

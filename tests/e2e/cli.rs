@@ -15,8 +15,16 @@ fn bosun() -> Command {
 #[test]
 fn check_config_accepts_the_example() {
     let example = concat!(env!("CARGO_MANIFEST_DIR"), "/config.example.toml");
-    let out = bosun().args(["check-config", example]).env_remove("BOSUN_GITHUB_WEBHOOK_SECRET").output().expect("runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = bosun()
+        .args(["check-config", example])
+        .env_remove("BOSUN_GITHUB_WEBHOOK_SECRET")
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stderr).contains("warning: github.webhook_secrets"));
 }
 
@@ -26,11 +34,22 @@ fn check_config_reports_every_problem() {
     let dir = tempfile::tempdir().expect("dir");
     let file = dir.path().join("bad.toml");
     std::fs::write(&file, "[server]\nlisten = \"x\"\n[queue]\nmax_attempts = 0\n[plugins.\"org\"]\nenabled = [\"nope\"]\n").expect("write");
-    let out = bosun().arg("check-config").arg(&file).output().expect("runs");
+    let out = bosun()
+        .arg("check-config")
+        .arg(&file)
+        .output()
+        .expect("runs");
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    for key in ["server.listen", "queue.max_attempts", "plugins.\"org\".enabled"] {
-        assert!(err.lines().any(|l| l.contains(key)), "{key} missing in:\n{err}");
+    for key in [
+        "server.listen",
+        "queue.max_attempts",
+        "plugins.\"org\".enabled",
+    ] {
+        assert!(
+            err.lines().any(|l| l.contains(key)),
+            "{key} missing in:\n{err}"
+        );
     }
     assert!(!err.contains("panicked"), "{err}");
 }
@@ -52,18 +71,35 @@ async fn send_posts_a_signed_fixture() {
     })
     .await
     .expect("join");
-    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
     assert!(String::from_utf8_lossy(&first.stdout).starts_with("202"));
     bosun_app.run_until_idle().await;
-    assert_eq!(bosun_app.status_of("github:cli-1").await.as_deref(), Some("done"));
+    assert_eq!(
+        bosun_app.status_of("github:cli-1").await.as_deref(),
+        Some("done")
+    );
     let gitlab = fixtures().join("gitlab/note/merge_request.json");
     let url = bosun_app.hook_url();
     let out = tokio::task::spawn_blocking(move || {
-        bosun().arg("send").arg(&gitlab).args(["--url", &url, "--delivery-id", "cli-2"]).env("BOSUN_SEND_SECRET", GITLAB_TOKEN).output().expect("runs")
+        bosun()
+            .arg("send")
+            .arg(&gitlab)
+            .args(["--url", &url, "--delivery-id", "cli-2"])
+            .env("BOSUN_SEND_SECRET", GITLAB_TOKEN)
+            .output()
+            .expect("runs")
     })
     .await
     .expect("join");
-    assert!(String::from_utf8_lossy(&out.stdout).starts_with("202"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).starts_with("202"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     bosun_app.run_until_idle().await;
     assert!(bosun_app.status_of("gitlab:cli-2").await.is_some());
     bosun_app.shutdown().await;
@@ -73,19 +109,41 @@ async fn send_posts_a_signed_fixture() {
 #[tokio::test]
 async fn replay_failed_from_the_command_line() {
     let app = spawn_bosun(Options::new(Db::Sqlite)).await;
-    let pr = app.forge.seed_pr(ForgeKind::GitHub, GITHUB_REPO, 947, "spxtr");
-    app.forge.fail_next("/issues/947/labels", 1000, Fault::Status500);
-    app.post(ForgeKind::GitHub, "issue_comment", "rp-1", &github_pr_comment(947, "alice", "/hold")).await;
+    let pr = app
+        .forge
+        .seed_pr(ForgeKind::GitHub, GITHUB_REPO, 947, "spxtr");
+    app.forge
+        .fail_next("/issues/947/labels", 1000, Fault::Status500);
+    app.post(
+        ForgeKind::GitHub,
+        "issue_comment",
+        "rp-1",
+        &github_pr_comment(947, "alice", "/hold"),
+    )
+    .await;
     app.run_until_idle().await;
-    assert_eq!(app.status_of("github:rp-1").await.as_deref(), Some("failed"));
+    assert_eq!(
+        app.status_of("github:rp-1").await.as_deref(),
+        Some("failed")
+    );
     app.forge.clear_faults();
     let dir = tempfile::tempdir().expect("dir");
     let file = dir.path().join("c.toml");
     std::fs::write(&file, format!("[database]\nurl = \"{}\"\n", app.db_url())).expect("write");
-    let out = tokio::task::spawn_blocking(move || bosun().args(["replay", "--failed", "--config"]).arg(&file).output().expect("runs"))
-        .await
-        .expect("join");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = tokio::task::spawn_blocking(move || {
+        bosun()
+            .args(["replay", "--failed", "--config"])
+            .arg(&file)
+            .output()
+            .expect("runs")
+    })
+    .await
+    .expect("join");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("queued 1"));
     app.run_until_idle().await;
     assert_eq!(app.status_of("github:rp-1").await.as_deref(), Some("done"));

@@ -11,16 +11,37 @@ const HOLD: &str = "do-not-merge/hold";
 async fn hold_and_cancel_on_github() {
     for db in databases() {
         let bosun = spawn_bosun(Options::new(db)).await;
-        let pr = bosun.forge.seed_pr(ForgeKind::GitHub, GITHUB_REPO, 947, "spxtr");
-        let (s, _) = bosun.post(ForgeKind::GitHub, "issue_comment", "h-1", &github_pr_comment(947, "alice", "/hold")).await;
+        let pr = bosun
+            .forge
+            .seed_pr(ForgeKind::GitHub, GITHUB_REPO, 947, "spxtr");
+        let (s, _) = bosun
+            .post(
+                ForgeKind::GitHub,
+                "issue_comment",
+                "h-1",
+                &github_pr_comment(947, "alice", "/hold"),
+            )
+            .await;
         assert_eq!(s, 202);
         bosun.run_until_idle().await;
         assert_eq!(bosun.forge.labels(&pr), vec![HOLD], "{db:?}");
         assert_eq!(bosun.status_of("github:h-1").await.as_deref(), Some("done"));
-        let state = bosun.store.pull_request(ForgeKind::GitHub, GITHUB_REPO, 947).await.expect("store").expect("pr row");
+        let state = bosun
+            .store
+            .pull_request(ForgeKind::GitHub, GITHUB_REPO, 947)
+            .await
+            .expect("store")
+            .expect("pr row");
         assert!(state.labels.iter().any(|l| l == HOLD), "{state:?}");
 
-        bosun.post(ForgeKind::GitHub, "issue_comment", "h-2", &github_pr_comment(947, "alice", "/hold cancel")).await;
+        bosun
+            .post(
+                ForgeKind::GitHub,
+                "issue_comment",
+                "h-2",
+                &github_pr_comment(947, "alice", "/hold cancel"),
+            )
+            .await;
         bosun.run_until_idle().await;
         assert!(bosun.forge.labels(&pr).is_empty(), "{db:?}");
         bosun.shutdown().await;
@@ -32,11 +53,27 @@ async fn hold_and_cancel_on_github() {
 async fn hold_and_cancel_on_gitlab() {
     for db in databases() {
         let bosun = spawn_bosun(Options::new(db)).await;
-        let mr = bosun.forge.seed_pr(ForgeKind::GitLab, GITLAB_REPO, 1, "sytses");
-        bosun.post(ForgeKind::GitLab, "Note Hook", "gh-1", &gitlab_mr_note(1, "alice", "/hold")).await;
+        let mr = bosun
+            .forge
+            .seed_pr(ForgeKind::GitLab, GITLAB_REPO, 1, "sytses");
+        bosun
+            .post(
+                ForgeKind::GitLab,
+                "Note Hook",
+                "gh-1",
+                &gitlab_mr_note(1, "alice", "/hold"),
+            )
+            .await;
         bosun.run_until_idle().await;
         assert_eq!(bosun.forge.labels(&mr), vec![HOLD], "{db:?}");
-        bosun.post(ForgeKind::GitLab, "Note Hook", "gh-2", &gitlab_mr_note(1, "alice", "/unhold")).await;
+        bosun
+            .post(
+                ForgeKind::GitLab,
+                "Note Hook",
+                "gh-2",
+                &gitlab_mr_note(1, "alice", "/unhold"),
+            )
+            .await;
         bosun.run_until_idle().await;
         assert!(bosun.forge.labels(&mr).is_empty(), "{db:?}");
         bosun.shutdown().await;
@@ -47,8 +84,17 @@ async fn hold_and_cancel_on_gitlab() {
 #[tokio::test]
 async fn the_bots_own_comment_is_ignored() {
     let bosun = spawn_bosun(Options::new(Db::Sqlite)).await;
-    let pr = bosun.forge.seed_pr(ForgeKind::GitHub, GITHUB_REPO, 947, "spxtr");
-    bosun.post(ForgeKind::GitHub, "issue_comment", "b-1", &github_pr_comment(947, BOT, "/hold")).await;
+    let pr = bosun
+        .forge
+        .seed_pr(ForgeKind::GitHub, GITHUB_REPO, 947, "spxtr");
+    bosun
+        .post(
+            ForgeKind::GitHub,
+            "issue_comment",
+            "b-1",
+            &github_pr_comment(947, BOT, "/hold"),
+        )
+        .await;
     bosun.run_until_idle().await;
     assert!(bosun.forge.labels(&pr).is_empty());
     assert_eq!(bosun.status_of("github:b-1").await.as_deref(), Some("done"));
@@ -62,13 +108,34 @@ async fn dry_run_records_without_applying() {
     let mut options = Options::new(Db::Sqlite);
     options.tokens = false;
     let bosun = spawn_bosun(options).await;
-    let pr = bosun.forge.seed_pr(ForgeKind::GitHub, GITHUB_REPO, 947, "spxtr");
-    bosun.post(ForgeKind::GitHub, "issue_comment", "dr-1", &github_pr_comment(947, "alice", "/hold")).await;
+    let pr = bosun
+        .forge
+        .seed_pr(ForgeKind::GitHub, GITHUB_REPO, 947, "spxtr");
+    bosun
+        .post(
+            ForgeKind::GitHub,
+            "issue_comment",
+            "dr-1",
+            &github_pr_comment(947, "alice", "/hold"),
+        )
+        .await;
     bosun.run_until_idle().await;
     assert!(bosun.forge.labels(&pr).is_empty());
-    assert!(bosun.forge.requests().is_empty(), "no token: the forge is neither read nor written");
-    let record = bosun.store.delivery("github:dr-1").await.expect("store").expect("row");
-    let actions = bosun.store.delivery_actions(record.id).await.expect("actions");
+    assert!(
+        bosun.forge.requests().is_empty(),
+        "no token: the forge is neither read nor written"
+    );
+    let record = bosun
+        .store
+        .delivery("github:dr-1")
+        .await
+        .expect("store")
+        .expect("row");
+    let actions = bosun
+        .store
+        .delivery_actions(record.id)
+        .await
+        .expect("actions");
     assert_eq!(actions.len(), 1);
     assert_eq!(actions[0].outcome, bosun::store::ActionOutcome::DryRun);
     bosun.shutdown().await;
@@ -78,12 +145,28 @@ async fn dry_run_records_without_applying() {
 #[tokio::test]
 async fn transient_forge_errors_are_retried() {
     let bosun = spawn_bosun(Options::new(Db::Sqlite)).await;
-    let pr = bosun.forge.seed_pr(ForgeKind::GitHub, GITHUB_REPO, 947, "spxtr");
-    bosun.forge.fail_next("/issues/947/labels", 2, Fault::Status500);
-    bosun.post(ForgeKind::GitHub, "issue_comment", "t-1", &github_pr_comment(947, "alice", "/hold")).await;
+    let pr = bosun
+        .forge
+        .seed_pr(ForgeKind::GitHub, GITHUB_REPO, 947, "spxtr");
+    bosun
+        .forge
+        .fail_next("/issues/947/labels", 2, Fault::Status500);
+    bosun
+        .post(
+            ForgeKind::GitHub,
+            "issue_comment",
+            "t-1",
+            &github_pr_comment(947, "alice", "/hold"),
+        )
+        .await;
     bosun.run_until_idle().await;
     assert_eq!(bosun.forge.labels(&pr), vec![HOLD]);
-    let record = bosun.store.delivery("github:t-1").await.expect("store").expect("row");
+    let record = bosun
+        .store
+        .delivery("github:t-1")
+        .await
+        .expect("store")
+        .expect("row");
     assert_eq!(record.status, "done");
     assert!(record.attempts >= 2, "{record:?}");
     bosun.shutdown().await;
@@ -93,13 +176,36 @@ async fn transient_forge_errors_are_retried() {
 #[tokio::test]
 async fn exhausted_retries_fail_and_replay_recovers() {
     let bosun = spawn_bosun(Options::new(Db::Sqlite)).await;
-    let pr = bosun.forge.seed_pr(ForgeKind::GitHub, GITHUB_REPO, 947, "spxtr");
-    bosun.forge.fail_next("/issues/947/labels", 100, Fault::Status500);
-    bosun.post(ForgeKind::GitHub, "issue_comment", "f-1", &github_pr_comment(947, "alice", "/hold")).await;
+    let pr = bosun
+        .forge
+        .seed_pr(ForgeKind::GitHub, GITHUB_REPO, 947, "spxtr");
+    bosun
+        .forge
+        .fail_next("/issues/947/labels", 100, Fault::Status500);
+    bosun
+        .post(
+            ForgeKind::GitHub,
+            "issue_comment",
+            "f-1",
+            &github_pr_comment(947, "alice", "/hold"),
+        )
+        .await;
     bosun.run_until_idle().await;
-    let record = bosun.store.delivery("github:f-1").await.expect("store").expect("row");
+    let record = bosun
+        .store
+        .delivery("github:f-1")
+        .await
+        .expect("store")
+        .expect("row");
     assert_eq!(record.status, "failed");
-    assert!(record.last_error.as_deref().unwrap_or("").contains("attempts"), "{record:?}");
+    assert!(
+        record
+            .last_error
+            .as_deref()
+            .unwrap_or("")
+            .contains("attempts"),
+        "{record:?}"
+    );
     bosun.forge.clear_faults();
     assert!(bosun.store.requeue("github:f-1").await.expect("requeue"));
     bosun.run_until_idle().await;

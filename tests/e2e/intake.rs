@@ -4,7 +4,13 @@ use crate::support::*;
 use bosun_plugins::ForgeKind;
 
 async fn stored_count(bosun: &TestBosun) -> i64 {
-    bosun.store.status_counts().await.expect("counts").values().sum()
+    bosun
+        .store
+        .status_counts()
+        .await
+        .expect("counts")
+        .values()
+        .sum()
 }
 
 async fn raw_post(bosun: &TestBosun, headers: &[(&str, &str)], body: Vec<u8>) -> (u16, String) {
@@ -13,7 +19,10 @@ async fn raw_post(bosun: &TestBosun, headers: &[(&str, &str)], body: Vec<u8>) ->
         req = req.header(*k, *v);
     }
     let resp = req.send().await.expect("answer");
-    (resp.status().as_u16(), resp.text().await.unwrap_or_default())
+    (
+        resp.status().as_u16(),
+        resp.text().await.unwrap_or_default(),
+    )
 }
 
 /// Every refusal has its status, a one-line reason without the payload, and stores nothing.
@@ -23,46 +32,165 @@ async fn every_status_code_of_the_receiver() {
         let bosun = spawn_bosun(Options::new(db)).await;
         let body = github_pr_comment(947, "alice", "/hold SECRET-PAYLOAD-TEXT");
 
-        let (s, _) = bosun.post(ForgeKind::GitHub, "issue_comment", "d-1", &body).await;
+        let (s, _) = bosun
+            .post(ForgeKind::GitHub, "issue_comment", "d-1", &body)
+            .await;
         assert_eq!(s, 202, "{db:?}: a signed delivery is accepted");
-        let (s, text) = bosun.post(ForgeKind::GitHub, "issue_comment", "d-1", &body).await;
+        let (s, text) = bosun
+            .post(ForgeKind::GitHub, "issue_comment", "d-1", &body)
+            .await;
         assert_eq!(s, 200, "{db:?}: a redelivery is acknowledged");
         assert!(text.contains("already"), "{text}");
         assert_eq!(stored_count(&bosun).await, 1);
 
         let sig = |b: &[u8]| {
-            let headers = bosun::cli::signed_request(bosun::cli::SendForge::Github, "issue_comment", GITHUB_SECRET, "x", b);
-            headers.into_iter().find(|(k, _)| *k == "x-hub-signature-256").map(|(_, v)| v).expect("sig")
+            let headers = bosun::cli::signed_request(
+                bosun::cli::SendForge::Github,
+                "issue_comment",
+                GITHUB_SECRET,
+                "x",
+                b,
+            );
+            headers
+                .into_iter()
+                .find(|(k, _)| *k == "x-hub-signature-256")
+                .map(|(_, v)| v)
+                .expect("sig")
         };
         let good_sig = sig(&body);
         let cases: Vec<(&str, Vec<(&str, &str)>, Vec<u8>, u16)> = vec![
-            ("no event header", vec![("content-type", "application/json"), ("x-github-delivery", "d-2"), ("x-hub-signature-256", &good_sig)], body.clone(), 400),
-            ("no delivery header", vec![("content-type", "application/json"), ("x-github-event", "issue_comment"), ("x-hub-signature-256", &good_sig)], body.clone(), 400),
-            ("no signature", vec![("content-type", "application/json"), ("x-github-event", "issue_comment"), ("x-github-delivery", "d-3")], body.clone(), 401),
-            ("wrong signature", vec![("content-type", "application/json"), ("x-github-event", "issue_comment"), ("x-github-delivery", "d-4"), ("x-hub-signature-256", "sha256=00ff")], body.clone(), 401),
-            ("form content type", vec![("content-type", "application/x-www-form-urlencoded"), ("x-github-event", "issue_comment"), ("x-github-delivery", "d-5"), ("x-hub-signature-256", &good_sig)], body.clone(), 415),
-            ("gitlab without token", vec![("content-type", "application/json"), ("x-gitlab-event", "Note Hook")], gitlab_mr_note(1, "a", "/hold"), 401),
-            ("gitlab wrong token", vec![("content-type", "application/json"), ("x-gitlab-event", "Note Hook"), ("x-gitlab-token", "nope")], gitlab_mr_note(1, "a", "/hold"), 401),
+            (
+                "no event header",
+                vec![
+                    ("content-type", "application/json"),
+                    ("x-github-delivery", "d-2"),
+                    ("x-hub-signature-256", &good_sig),
+                ],
+                body.clone(),
+                400,
+            ),
+            (
+                "no delivery header",
+                vec![
+                    ("content-type", "application/json"),
+                    ("x-github-event", "issue_comment"),
+                    ("x-hub-signature-256", &good_sig),
+                ],
+                body.clone(),
+                400,
+            ),
+            (
+                "no signature",
+                vec![
+                    ("content-type", "application/json"),
+                    ("x-github-event", "issue_comment"),
+                    ("x-github-delivery", "d-3"),
+                ],
+                body.clone(),
+                401,
+            ),
+            (
+                "wrong signature",
+                vec![
+                    ("content-type", "application/json"),
+                    ("x-github-event", "issue_comment"),
+                    ("x-github-delivery", "d-4"),
+                    ("x-hub-signature-256", "sha256=00ff"),
+                ],
+                body.clone(),
+                401,
+            ),
+            (
+                "form content type",
+                vec![
+                    ("content-type", "application/x-www-form-urlencoded"),
+                    ("x-github-event", "issue_comment"),
+                    ("x-github-delivery", "d-5"),
+                    ("x-hub-signature-256", &good_sig),
+                ],
+                body.clone(),
+                415,
+            ),
+            (
+                "gitlab without token",
+                vec![
+                    ("content-type", "application/json"),
+                    ("x-gitlab-event", "Note Hook"),
+                ],
+                gitlab_mr_note(1, "a", "/hold"),
+                401,
+            ),
+            (
+                "gitlab wrong token",
+                vec![
+                    ("content-type", "application/json"),
+                    ("x-gitlab-event", "Note Hook"),
+                    ("x-gitlab-token", "nope"),
+                ],
+                gitlab_mr_note(1, "a", "/hold"),
+                401,
+            ),
         ];
         for (what, headers, body, want) in cases {
             let (s, text) = raw_post(&bosun, &headers, body).await;
             assert_eq!(s, want, "{db:?}: {what}: {text}");
-            assert_eq!(text.trim_end().lines().count(), 1, "{what}: one line: {text:?}");
-            assert!(!text.contains("SECRET-PAYLOAD-TEXT"), "{what}: payload echoed");
+            assert_eq!(
+                text.trim_end().lines().count(),
+                1,
+                "{what}: one line: {text:?}"
+            );
+            assert!(
+                !text.contains("SECRET-PAYLOAD-TEXT"),
+                "{what}: payload echoed"
+            );
         }
 
         let not_json = b"{not json".to_vec();
         let s = sig(&not_json);
-        let (status, text) = raw_post(&bosun, &[("content-type", "application/json"), ("x-github-event", "issue_comment"), ("x-github-delivery", "d-6"), ("x-hub-signature-256", &s)], not_json).await;
+        let (status, text) = raw_post(
+            &bosun,
+            &[
+                ("content-type", "application/json"),
+                ("x-github-event", "issue_comment"),
+                ("x-github-delivery", "d-6"),
+                ("x-hub-signature-256", &s),
+            ],
+            not_json,
+        )
+        .await;
         assert_eq!(status, 400, "{db:?}: invalid JSON: {text}");
 
         let huge = vec![b' '; 25 * 1024 * 1024 + 1];
-        let (status, _) = raw_post(&bosun, &[("content-type", "application/json"), ("x-github-event", "issue_comment"), ("x-github-delivery", "d-7"), ("x-hub-signature-256", "sha256=00")], huge).await;
+        let (status, _) = raw_post(
+            &bosun,
+            &[
+                ("content-type", "application/json"),
+                ("x-github-event", "issue_comment"),
+                ("x-github-delivery", "d-7"),
+                ("x-hub-signature-256", "sha256=00"),
+            ],
+            huge,
+        )
+        .await;
         assert_eq!(status, 413, "{db:?}: body over 25 MiB");
 
-        assert_eq!(stored_count(&bosun).await, 1, "{db:?}: rejected requests stored nothing");
-        let (s, _) = bosun.post(ForgeKind::GitLab, "Note Hook", "g-1", &gitlab_mr_note(1, "a", "hi")).await;
-        assert_eq!(s, 202, "{db:?}: a GitLab delivery with its token is accepted");
+        assert_eq!(
+            stored_count(&bosun).await,
+            1,
+            "{db:?}: rejected requests stored nothing"
+        );
+        let (s, _) = bosun
+            .post(
+                ForgeKind::GitLab,
+                "Note Hook",
+                "g-1",
+                &gitlab_mr_note(1, "a", "hi"),
+            )
+            .await;
+        assert_eq!(
+            s, 202,
+            "{db:?}: a GitLab delivery with its token is accepted"
+        );
         bosun.run_until_idle().await;
         bosun.shutdown().await;
     }
@@ -73,16 +201,35 @@ async fn every_status_code_of_the_receiver() {
 async fn concurrent_redeliveries_store_one_row() {
     for db in databases() {
         let bosun = spawn_bosun(Options::new(db)).await;
-        let pr = bosun.forge.seed_pr(ForgeKind::GitHub, GITHUB_REPO, 947, "spxtr");
+        let pr = bosun
+            .forge
+            .seed_pr(ForgeKind::GitHub, GITHUB_REPO, 947, "spxtr");
         let body = github_pr_comment(947, "alice", "/hold");
-        let posts = (0..10).map(|_| bosun.post(ForgeKind::GitHub, "issue_comment", "same-id", &body));
-        let statuses: Vec<u16> = futures::future::join_all(posts).await.into_iter().map(|(s, _)| s).collect();
-        assert_eq!(statuses.iter().filter(|s| **s == 202).count(), 1, "{db:?}: {statuses:?}");
-        assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 9, "{db:?}: {statuses:?}");
+        let posts =
+            (0..10).map(|_| bosun.post(ForgeKind::GitHub, "issue_comment", "same-id", &body));
+        let statuses: Vec<u16> = futures::future::join_all(posts)
+            .await
+            .into_iter()
+            .map(|(s, _)| s)
+            .collect();
+        assert_eq!(
+            statuses.iter().filter(|s| **s == 202).count(),
+            1,
+            "{db:?}: {statuses:?}"
+        );
+        assert_eq!(
+            statuses.iter().filter(|s| **s == 200).count(),
+            9,
+            "{db:?}: {statuses:?}"
+        );
         bosun.run_until_idle().await;
         assert_eq!(stored_count(&bosun).await, 1);
         assert_eq!(bosun.forge.labels(&pr), vec!["do-not-merge/hold"]);
-        assert_eq!(bosun.forge.count_requests("POST", "/issues/947/labels"), 1, "{db:?}: processed once");
+        assert_eq!(
+            bosun.forge.count_requests("POST", "/issues/947/labels"),
+            1,
+            "{db:?}: processed once"
+        );
         bosun.shutdown().await;
     }
 }
@@ -92,7 +239,11 @@ async fn concurrent_redeliveries_store_one_row() {
 async fn gitlab_delivery_without_id_is_deduplicated_by_body() {
     let bosun = spawn_bosun(Options::new(Db::Sqlite)).await;
     let body = gitlab_mr_note(1, "alice", "hello");
-    let headers = [("content-type", "application/json"), ("x-gitlab-event", "Note Hook"), ("x-gitlab-token", GITLAB_TOKEN)];
+    let headers = [
+        ("content-type", "application/json"),
+        ("x-gitlab-event", "Note Hook"),
+        ("x-gitlab-token", GITLAB_TOKEN),
+    ];
     assert_eq!(raw_post(&bosun, &headers, body.clone()).await.0, 202);
     assert_eq!(raw_post(&bosun, &headers, body).await.0, 200);
     bosun.run_until_idle().await;
@@ -104,12 +255,27 @@ async fn gitlab_delivery_without_id_is_deduplicated_by_body() {
 async fn operational_endpoints_answer() {
     let bosun = spawn_bosun(Options::new(Db::Sqlite)).await;
     let get = |p: &str| bosun.http.get(bosun.url(p)).send();
-    assert_eq!(get("/healthz").await.expect("healthz").status().as_u16(), 200);
+    assert_eq!(
+        get("/healthz").await.expect("healthz").status().as_u16(),
+        200
+    );
     assert_eq!(get("/readyz").await.expect("readyz").status().as_u16(), 200);
-    let (s, _) = bosun.post(ForgeKind::GitHub, "ping", "p-1", &fixture_bytes("github/ping/payload.json")).await;
+    let (s, _) = bosun
+        .post(
+            ForgeKind::GitHub,
+            "ping",
+            "p-1",
+            &fixture_bytes("github/ping/payload.json"),
+        )
+        .await;
     assert_eq!(s, 202);
     bosun.run_until_idle().await;
-    let text = get("/metrics").await.expect("metrics").text().await.expect("text");
+    let text = get("/metrics")
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
     assert!(text.contains("bosun_webhooks_total"), "{text}");
     assert!(text.contains("bosun_ack_latency_seconds"), "{text}");
     assert!(text.contains("bosun_queue_depth"), "{text}");

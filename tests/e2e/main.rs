@@ -1,6 +1,11 @@
 //! End-to-end tests: real bosun, real database, fake forge over real HTTP. One binary.
 
+mod actions;
 mod cli;
+mod commands;
+mod fault_storm;
+mod forge_calls;
+mod github_app;
 mod hold;
 mod intake;
 mod processes;

@@ -199,11 +199,13 @@ pub struct Options {
     pub extra: String,
     /// Whether API tokens are set (false means dry-run).
     pub tokens: bool,
+    /// More environment, e.g. `BOSUN_QUEUE__WORKERS` overrides of the generated config.
+    pub env: Vec<(String, String)>,
 }
 
 impl Options {
     pub fn new(db: Db) -> Options {
-        Options { db, extra: "[plugins.\"kubernetes\"]\nenabled = [\"hold\"]\n[plugins.\"gitlab-org\"]\nenabled = [\"hold\"]\n".into(), tokens: true }
+        Options { db, extra: "[plugins.\"kubernetes\"]\nenabled = [\"hold\"]\n[plugins.\"gitlab-org\"]\nenabled = [\"hold\"]\n".into(), tokens: true, env: Vec::new() }
     }
 }
 
@@ -217,7 +219,8 @@ pub async fn spawn_bosun(options: Options) -> TestBosun {
     forge.set_bot(ForgeKind::GitLab, BOT);
     let db = TestDb::new(options.db).await;
     let text = config_text(&db.url, &forge.url(), &options.extra);
-    let env = test_env(options.tokens);
+    let mut env = test_env(options.tokens);
+    env.extend(options.env.iter().cloned());
     let settings: Settings = RawConfig::parse(&text, &env)
         .and_then(|raw| raw.validate(&env))
         .unwrap_or_else(|e| panic!("test config: {e:?}"));

@@ -1,0 +1,419 @@
+//! `assign`: `/assign`, `/unassign` (issues and PRs) and `/cc`, `/uncc` (PRs: review
+//! requests), each with `@users`, defaulting to the commenter (Prow §3.3). Anyone may use them.
+//! `/cc` also takes `org/team` on GitHub. Every matching line counts; for each user the last
+//! mention wins; removals are applied before additions.
+//!
+//! Differences from Prow: bosun checks who can be assigned or asked to review (collaborators
+//! and org members) before acting, and names the others in one reply; on GitLab the commands are
+//! `/bosun-assign`, `/bosun-unassign` and `/bosun-cc` (GitLab runs `/assign` and `/cc` itself).
+
+use crate::command::{GO_SPACE, command_text};
+use crate::reply::format_response;
+use crate::{
+    Action, CommandHelp, CommentAction, CommentEvent, Context, Event, ForgeKind, Login, Plugin,
+    PluginError, PluginHelp,
+};
+use async_trait::async_trait;
+use regex::Regex;
+use std::sync::LazyLock;
+
+const W: &str = "0-9A-Za-z_";
+
+static ASSIGN: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(&format!(
+        r"(?mi)^/(un)?assign((?: @?[-{W}]+?)*){GO_SPACE}*$"
+    ))
+    .expect("static regex")
+});
+static CC: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(&format!(r"(?mi)^/(un)?cc((?: +@?[-/{W}]+?)*){GO_SPACE}*$")).expect("static regex")
+});
+
+/// Which list a command changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    Assignees,
+    Reviewers,
+}
+
+/// For one list: who is added and who removed (last mention wins).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Changes {
+    pub add: Vec<String>,
+    pub remove: Vec<String>,
+}
+
+impl Changes {
+    fn set(&mut self, name: String, add: bool) {
+        let same = |n: &String| n.eq_ignore_ascii_case(&name);
+        self.add.retain(|n| !same(n));
+        self.remove.retain(|n| !same(n));
+        if add {
+            self.add.push(name)
+        } else {
+            self.remove.push(name)
+        }
+    }
+}
+
+/// Reads every `/assign` or `/cc` line; names are kept as typed, without `@`.
+pub fn parse(text: &str, target: Target, commenter: &Login) -> Changes {
+    let re = match target {
+        Target::Assignees => &*ASSIGN,
+        Target::Reviewers => &*CC,
+    };
+    let mut changes = Changes::default();
+    for caps in re.captures_iter(text) {
+        let add = caps.get(1).is_none();
+        let args = caps.get(2).map_or("", |m| m.as_str());
+        let names: Vec<String> = args
+            .split(' ')
+            .map(|t| t.trim().trim_start_matches('@').to_string())
+            .filter(|t| !t.is_empty())
+            .collect();
+        if names.is_empty() {
+            changes.set(commenter.as_str().to_string(), add);
+        }
+        for n in names {
+            changes.set(n, add);
+        }
+    }
+    changes
+}
+
+/// The assign plugin.
+pub struct Assign;
+
+/// The reply for users the forge would not take.
+fn refusal(c: &CommentEvent, target: Target, refused: &[String], help_url: &str) -> Action {
+    let org = c.item.reference.repo.owner();
+    let list = refused.join(", ");
+    let text = match (target, c.item.reference.forge) {
+        (Target::Assignees, ForgeKind::GitHub) => format!(
+            "GitHub didn't allow me to assign the following users: {list}.\n\nNote that only [{org} members](https://github.com/orgs/{org}/people) with read permissions, repo collaborators and people who have commented on this issue/PR can be assigned. Additionally, issues/PRs can only have 10 assignees at the same time."
+        ),
+        (Target::Reviewers, ForgeKind::GitHub) => format!(
+            "GitHub didn't allow me to request PR reviews from the following users: {list}.\n\nNote that only [{org} members](https://github.com/orgs/{org}/people) and repo collaborators can review this PR, and authors cannot review their own PRs."
+        ),
+        (Target::Assignees, ForgeKind::GitLab) => format!(
+            "GitLab didn't allow me to assign the following users: {list}.\n\nNote that only project members can be assigned."
+        ),
+        (Target::Reviewers, ForgeKind::GitLab) => format!(
+            "GitLab didn't allow me to request reviews from the following users: {list}.\n\nNote that only project members can review this merge request, and authors cannot review their own merge requests."
+        ),
+    };
+    Action::Comment {
+        item: c.item.reference.clone(),
+        body: format_response(&c.author, &text, &c.body, &c.html_url, help_url),
+    }
+}
+
+impl Assign {
+    async fn apply(
+        &self,
+        c: &CommentEvent,
+        target: Target,
+        changes: Changes,
+        cx: &Context<'_>,
+    ) -> Result<Vec<Action>, PluginError> {
+        let item = c.item.reference.clone();
+        let repo = &item.repo;
+        let (mut users, mut teams, mut refused) = (Vec::new(), Vec::new(), Vec::new());
+        for name in &changes.add {
+            if let Some((_, team)) = name.split_once('/') {
+                if target == Target::Reviewers && item.forge == ForgeKind::GitHub {
+                    teams.push(team.to_string());
+                } else {
+                    refused.push(name.clone());
+                }
+                continue;
+            }
+            let login = Login::new(name);
+            let is_author = login == c.item.author;
+            let allowed = cx.forge.is_collaborator(repo, &login).await?
+                || cx.forge.is_org_member(repo.owner(), &login).await?;
+            if allowed && !(target == Target::Reviewers && is_author) {
+                users.push(login);
+            } else {
+                refused.push(name.clone());
+            }
+        }
+        let removed_users: Vec<Login> = changes
+            .remove
+            .iter()
+            .filter(|n| !n.contains('/'))
+            .map(|n| Login::new(n))
+            .collect();
+        let removed_teams: Vec<String> = changes
+            .remove
+            .iter()
+            .filter_map(|n| n.split_once('/').map(|(_, t)| t.to_string()))
+            .collect();
+        let mut actions = Vec::new();
+        match target {
+            Target::Assignees => {
+                if !removed_users.is_empty() {
+                    actions.push(Action::Unassign {
+                        item: item.clone(),
+                        users: removed_users,
+                    });
+                }
+                if !users.is_empty() {
+                    actions.push(Action::Assign {
+                        item: item.clone(),
+                        users,
+                    });
+                }
+            }
+            Target::Reviewers => {
+                if !removed_users.is_empty() || !removed_teams.is_empty() {
+                    actions.push(Action::UnrequestReviewers {
+                        item: item.clone(),
+                        users: removed_users,
+                        teams: removed_teams,
+                    });
+                }
+                if !users.is_empty() || !teams.is_empty() {
+                    actions.push(Action::RequestReviewers {
+                        item: item.clone(),
+                        users,
+                        teams,
+                    });
+                }
+            }
+        }
+        if !refused.is_empty() {
+            actions.push(refusal(c, target, &refused, cx.help_url));
+        }
+        Ok(actions)
+    }
+}
+
+#[async_trait]
+impl Plugin for Assign {
+    fn name(&self) -> &'static str {
+        "assign"
+    }
+
+    fn help(&self) -> PluginHelp {
+        PluginHelp {
+            description: "Assigns people to issues and pull requests, and requests reviews.",
+            commands: vec![
+                CommandHelp {
+                    usage: "/[un]assign [[@]<username>...]",
+                    description: "Assigns or unassigns users (the commenter when none are named). On GitLab: /bosun-assign, /bosun-unassign.",
+                    examples: vec!["/assign", "/assign @alice @bob", "/unassign @alice"],
+                    who_can_use: "Anyone; only collaborators and org members can be assigned.",
+                    forges: vec![ForgeKind::GitHub, ForgeKind::GitLab],
+                },
+                CommandHelp {
+                    usage: "/[un]cc [[@]<username>...|[@]<org>/<team>...]",
+                    description: "Requests or withdraws reviews on a pull request. Teams on GitHub only. On GitLab: /bosun-cc, /bosun-uncc.",
+                    examples: vec!["/cc @alice", "/cc @my-org/reviewers", "/uncc"],
+                    who_can_use: "Anyone; only collaborators and org members other than the author can be asked.",
+                    forges: vec![ForgeKind::GitHub, ForgeKind::GitLab],
+                },
+            ],
+        }
+    }
+
+    async fn handle(&self, event: &Event, cx: &Context<'_>) -> Result<Vec<Action>, PluginError> {
+        let Event::Comment(c) = event else {
+            return Ok(vec![]);
+        };
+        if matches!(c.action, CommentAction::Deleted) {
+            return Ok(vec![]);
+        }
+        let text = command_text(c);
+        let mut actions = Vec::new();
+        let assign = parse(&text, Target::Assignees, &c.author);
+        if assign != Changes::default() {
+            actions.extend(self.apply(c, Target::Assignees, assign, cx).await?);
+        }
+        let cc = parse(&text, Target::Reviewers, &c.author);
+        if c.item.is_pr() && cc != Changes::default() {
+            actions.extend(self.apply(c, Target::Reviewers, cc, cx).await?);
+        }
+        Ok(actions)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{MemoryForge, comment_on_pr, pr_ref};
+
+    fn login(s: &str) -> Login {
+        Login::new(s)
+    }
+
+    #[test]
+    fn parses_names_and_defaults_to_the_commenter() {
+        let me = login("me");
+        assert_eq!(parse("/assign", Target::Assignees, &me).add, vec!["me"]);
+        assert_eq!(
+            parse("/assign @a b", Target::Assignees, &me).add,
+            vec!["a", "b"]
+        );
+        assert_eq!(
+            parse("/unassign @a", Target::Assignees, &me).remove,
+            vec!["a"]
+        );
+        assert_eq!(
+            parse("/assign @a\n/unassign a", Target::Assignees, &me),
+            Changes {
+                add: vec![],
+                remove: vec!["a".into()]
+            },
+            "last mention wins"
+        );
+        assert_eq!(
+            parse("/assign org/team", Target::Assignees, &me),
+            Changes::default(),
+            "no teams for /assign"
+        );
+        assert_eq!(
+            parse("/cc  @a   @org/team", Target::Reviewers, &me).add,
+            vec!["a", "org/team"]
+        );
+        assert_eq!(parse("/cc", Target::Reviewers, &me).add, vec!["me"]);
+        assert_eq!(parse("/uncc @a", Target::Reviewers, &me).remove, vec!["a"]);
+        assert_eq!(
+            parse("/assign  @a", Target::Assignees, &me),
+            Changes::default(),
+            "assign takes single spaces"
+        );
+    }
+
+    #[tokio::test]
+    async fn assigns_collaborators_and_names_the_others() {
+        let forge = MemoryForge::default();
+        forge.add_collaborators(&["alice", "bob"]);
+        let actions = forge
+            .run(
+                &Assign,
+                &comment_on_pr("carol", "/assign @alice @bob @nobody"),
+            )
+            .await
+            .expect("handled");
+        assert_eq!(
+            actions[0],
+            Action::Assign {
+                item: pr_ref(),
+                users: vec![login("alice"), login("bob")]
+            }
+        );
+        let Action::Comment { body, .. } = &actions[1] else {
+            panic!("{actions:?}")
+        };
+        assert!(
+            body.starts_with(
+                "@carol: GitHub didn't allow me to assign the following users: nobody."
+            ),
+            "{body}"
+        );
+    }
+
+    #[tokio::test]
+    async fn unassign_comes_before_assign() {
+        let forge = MemoryForge::default();
+        forge.add_collaborators(&["alice"]);
+        let actions = forge
+            .run(
+                &Assign,
+                &comment_on_pr("carol", "/assign @alice\n/unassign @bob"),
+            )
+            .await
+            .expect("handled");
+        assert_eq!(
+            actions,
+            vec![
+                Action::Unassign {
+                    item: pr_ref(),
+                    users: vec![login("bob")]
+                },
+                Action::Assign {
+                    item: pr_ref(),
+                    users: vec![login("alice")]
+                },
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn cc_requests_reviews_and_teams_but_not_the_author() {
+        let forge = MemoryForge::default();
+        forge.add_collaborators(&["alice", "pr-author"]);
+        let actions = forge
+            .run(
+                &Assign,
+                &comment_on_pr("carol", "/cc @alice @org/reviewers @pr-author"),
+            )
+            .await
+            .expect("handled");
+        assert_eq!(
+            actions[0],
+            Action::RequestReviewers {
+                item: pr_ref(),
+                users: vec![login("alice")],
+                teams: vec!["reviewers".into()]
+            }
+        );
+        assert!(
+            matches!(&actions[1], Action::Comment { body, .. } if body.contains("request PR reviews from the following users: pr-author."))
+        );
+        let actions = forge
+            .run(&Assign, &comment_on_pr("carol", "/uncc @alice"))
+            .await
+            .expect("handled");
+        assert_eq!(
+            actions,
+            vec![Action::UnrequestReviewers {
+                item: pr_ref(),
+                users: vec![login("alice")],
+                teams: vec![]
+            }]
+        );
+    }
+
+    #[tokio::test]
+    async fn cc_only_on_pull_requests() {
+        let forge = MemoryForge::default();
+        forge.add_collaborators(&["alice"]);
+        let Event::Comment(mut c) = comment_on_pr("carol", "/cc @alice") else {
+            unreachable!()
+        };
+        c.item.reference.kind = crate::ItemKind::Issue;
+        assert!(
+            forge
+                .run(&Assign, &Event::Comment(c))
+                .await
+                .expect("handled")
+                .is_empty()
+        );
+    }
+
+    #[tokio::test]
+    async fn gitlab_needs_the_bosun_prefix() {
+        let forge = MemoryForge::default();
+        forge.add_collaborators(&["alice"]);
+        let Event::Comment(mut c) = comment_on_pr("carol", "/assign @alice") else {
+            unreachable!()
+        };
+        c.item.reference.forge = ForgeKind::GitLab;
+        assert!(
+            forge
+                .run(&Assign, &Event::Comment(c.clone()))
+                .await
+                .expect("handled")
+                .is_empty(),
+            "GitLab ran /assign itself"
+        );
+        c.body = "/bosun-assign @alice".into();
+        let actions = forge
+            .run(&Assign, &Event::Comment(c))
+            .await
+            .expect("handled");
+        assert_eq!(actions.len(), 1);
+    }
+}

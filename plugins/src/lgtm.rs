@@ -1,0 +1,634 @@
+//! `lgtm`: `/lgtm` adds the `lgtm` label, `/lgtm cancel` (or `/remove-lgtm`) removes it
+//! (Prow §3.1). Collaborators may use it; the PR author may only cancel. A collaborator who
+//! LGTMs is assigned to the PR. With `review_acts_as_lgtm`, an approving review (GitHub) or a
+//! native approval (GitLab) acts as `/lgtm` and a changes-requested review as a cancel. New
+//! commits remove the label, unless `store_tree_hash` shows the same tree or the author is in
+//! the sticky team.
+//!
+//! Differences from Prow: bosun's notices are found by a hidden marker rather than by text.
+
+use crate::command::{GO_SPACE, command_text};
+use crate::reply::format_response;
+use crate::{
+    Action, CommandHelp, CommentAction, CommentEvent, CommentSource, Context, Event, ForgeKind,
+    Login, Plugin, PluginError, PluginHelp, PrAction, PullRequestEvent, ReviewState,
+};
+use async_trait::async_trait;
+use regex::Regex;
+use serde::Deserialize;
+use std::sync::LazyLock;
+
+/// The label.
+pub const LABEL: &str = "lgtm";
+/// Marker of the notice recording the tree hash at LGTM time.
+pub const TREE_HASH_MARKER: &str = "lgtm-tree-hash";
+/// Marker of the notice saying new commits removed the label.
+pub const REMOVED_MARKER: &str = "lgtm-removed";
+
+static ADD: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(&format!(r"(?mi)^/lgtm(?: no-issue)?{GO_SPACE}*$")).expect("static regex")
+});
+static CANCEL: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(&format!(r"(?mi)^/(remove-lgtm|lgtm cancel){GO_SPACE}*$")).expect("static regex")
+});
+static TREE_HASH: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"LGTM label has been added\.  <details>Git tree hash: ([^<\s]+)</details>")
+        .expect("static regex")
+});
+
+/// `[settings.lgtm."org/repo"]`
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LgtmSettings {
+    /// An approving review counts as `/lgtm`, a changes-requested review as a cancel. Default false.
+    pub review_acts_as_lgtm: bool,
+    /// Record the tree hash at LGTM time and keep the label when new commits have the same tree.
+    /// Default false.
+    pub store_tree_hash: bool,
+    /// A team (slug, in the repo's org) whose members' PRs keep `lgtm` on new commits. Default none.
+    pub trusted_team_for_sticky_lgtm: Option<String>,
+}
+
+/// What a comment or review asks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LgtmCommand {
+    Add,
+    Cancel,
+}
+
+/// Finds the command in command text; an add wins, as in Prow (cancel is checked only if no add).
+pub fn parse(text: &str) -> Option<LgtmCommand> {
+    if ADD.is_match(text) {
+        Some(LgtmCommand::Add)
+    } else if CANCEL.is_match(text) {
+        Some(LgtmCommand::Cancel)
+    } else {
+        None
+    }
+}
+
+/// The command a comment event carries: its text first, then (when configured) the review verdict.
+fn command_of(c: &CommentEvent, settings: &LgtmSettings) -> Option<LgtmCommand> {
+    if let Some(cmd) = parse(&command_text(c)) {
+        return Some(cmd);
+    }
+    if !settings.review_acts_as_lgtm
+        || c.source != CommentSource::Review
+        || c.action != CommentAction::Created
+    {
+        return None;
+    }
+    match c.review {
+        Some(ReviewState::Approved) => Some(LgtmCommand::Add),
+        Some(ReviewState::ChangesRequested) => Some(LgtmCommand::Cancel),
+        _ => None,
+    }
+}
+
+/// What the plugin knows when deciding on a command.
+pub struct Facts<'a> {
+    pub cmd: LgtmCommand,
+    pub comment: &'a CommentEvent,
+    pub is_collaborator: bool,
+    pub has_label: bool,
+    pub sticky_author: bool,
+    /// The PR head's tree SHA, when `store_tree_hash` is on.
+    pub tree_sha: Option<String>,
+    pub help_url: &'a str,
+}
+
+fn reply(f: &Facts<'_>, text: &str) -> Action {
+    let c = f.comment;
+    Action::Comment {
+        item: c.item.reference.clone(),
+        body: format_response(&c.author, text, &c.body, &c.html_url, f.help_url),
+    }
+}
+
+/// Prow's comment flow, purely.
+pub fn decide(f: &Facts<'_>) -> Vec<Action> {
+    let c = f.comment;
+    let item = c.item.reference.clone();
+    let is_author = c.author == c.item.author;
+    if is_author && f.cmd == LgtmCommand::Add {
+        return vec![reply(f, "you cannot LGTM your own PR.")];
+    }
+    if !is_author && !f.is_collaborator {
+        return vec![reply(f, "changing LGTM is restricted to collaborators")];
+    }
+    let mut actions = Vec::new();
+    if !is_author && !c.item.assignees.contains(&c.author) {
+        actions.push(Action::Assign {
+            item: item.clone(),
+            users: vec![c.author.clone()],
+        });
+    }
+    match (f.cmd, f.has_label) {
+        (LgtmCommand::Cancel, true) => {
+            actions.push(Action::RemoveLabel {
+                item: item.clone(),
+                label: LABEL.into(),
+            });
+            if f.tree_sha.is_some() {
+                actions.push(Action::DeleteBotComment {
+                    item,
+                    marker: TREE_HASH_MARKER.into(),
+                });
+            }
+        }
+        (LgtmCommand::Add, false) => {
+            actions.push(Action::AddLabel {
+                item: item.clone(),
+                label: LABEL.into(),
+            });
+            if !f.sticky_author {
+                if let Some(tree) = &f.tree_sha {
+                    actions.push(Action::UpsertBotComment {
+                        item: item.clone(),
+                        marker: TREE_HASH_MARKER.into(),
+                        body: format!(
+                            "LGTM label has been added.  <details>Git tree hash: {tree}</details>"
+                        ),
+                    });
+                }
+                actions.push(Action::DeleteBotComment {
+                    item,
+                    marker: REMOVED_MARKER.into(),
+                });
+            }
+        }
+        _ => {}
+    }
+    actions
+}
+
+/// On new commits: keep or remove the label.
+pub fn decide_on_push(
+    pr: &PullRequestEvent,
+    has_label: bool,
+    sticky_author: bool,
+    same_tree: bool,
+) -> Vec<Action> {
+    if sticky_author || !has_label || same_tree {
+        return vec![];
+    }
+    let item = pr.pr.reference.clone();
+    vec![
+        Action::RemoveLabel {
+            item: item.clone(),
+            label: LABEL.into(),
+        },
+        Action::UpsertBotComment {
+            item,
+            marker: REMOVED_MARKER.into(),
+            body: "New changes are detected. LGTM label has been removed.".into(),
+        },
+    ]
+}
+
+/// The lgtm plugin.
+pub struct Lgtm;
+
+async fn is_sticky(
+    cx: &Context<'_>,
+    settings: &LgtmSettings,
+    repo: &crate::RepoPath,
+    author: &Login,
+) -> Result<bool, PluginError> {
+    match &settings.trusted_team_for_sticky_lgtm {
+        Some(team) => Ok(cx.forge.is_team_member(repo.owner(), team, author).await?),
+        None => Ok(false),
+    }
+}
+
+impl Lgtm {
+    async fn on_comment(
+        &self,
+        c: &CommentEvent,
+        cx: &Context<'_>,
+    ) -> Result<Vec<Action>, PluginError> {
+        let settings: LgtmSettings = cx.settings()?;
+        if !c.item.is_pr() || c.item.state != crate::ItemState::Open {
+            return Ok(vec![]);
+        }
+        let Some(cmd) = command_of(c, &settings) else {
+            return Ok(vec![]);
+        };
+        let item = &c.item.reference;
+        let is_collaborator = cx.forge.is_collaborator(&item.repo, &c.author).await?;
+        let has_label = cx
+            .forge
+            .labels(item)
+            .await?
+            .iter()
+            .any(|l| l.eq_ignore_ascii_case(LABEL));
+        let sticky_author = is_sticky(cx, &settings, &item.repo, &c.item.author).await?;
+        let tree_sha = if settings.store_tree_hash && cmd == LgtmCommand::Add && !has_label {
+            let pr = cx.forge.pull_request(item).await?;
+            Some(cx.forge.commit_tree_sha(&item.repo, &pr.head_sha).await?)
+        } else if settings.store_tree_hash {
+            Some(String::new())
+        } else {
+            None
+        };
+        Ok(decide(&Facts {
+            cmd,
+            comment: c,
+            is_collaborator,
+            has_label,
+            sticky_author,
+            tree_sha,
+            help_url: cx.help_url,
+        }))
+    }
+
+    async fn on_new_commits(
+        &self,
+        pr: &PullRequestEvent,
+        cx: &Context<'_>,
+    ) -> Result<Vec<Action>, PluginError> {
+        let settings: LgtmSettings = cx.settings()?;
+        let item = &pr.pr.reference;
+        if is_sticky(cx, &settings, &item.repo, &pr.pr.author).await? {
+            return Ok(vec![]);
+        }
+        let has_label = cx
+            .forge
+            .labels(item)
+            .await?
+            .iter()
+            .any(|l| l.eq_ignore_ascii_case(LABEL));
+        if !has_label {
+            return Ok(vec![]);
+        }
+        let mut same_tree = false;
+        if settings.store_tree_hash {
+            let bot = cx.bot;
+            let marker = format!("<!-- bosun:{TREE_HASH_MARKER} -->");
+            let comments = cx.forge.comments(item).await?;
+            let recorded = comments
+                .iter()
+                .rev()
+                .filter(|c| &c.author == bot && c.body.contains(&marker))
+                .find_map(|c| {
+                    TREE_HASH
+                        .captures(&c.body)
+                        .and_then(|m| m.get(1))
+                        .map(|m| m.as_str().to_string())
+                });
+            if let Some(recorded) = recorded {
+                let now = cx.forge.commit_tree_sha(&item.repo, &pr.head_sha).await?;
+                same_tree = recorded == now;
+            }
+        }
+        Ok(decide_on_push(pr, has_label, false, same_tree))
+    }
+}
+
+#[async_trait]
+impl Plugin for Lgtm {
+    fn name(&self) -> &'static str {
+        "lgtm"
+    }
+
+    fn check_settings(&self, settings: &serde_json::Value) -> Result<(), String> {
+        crate::plugin::check_settings_as::<LgtmSettings>(settings)
+    }
+
+    fn help(&self) -> PluginHelp {
+        PluginHelp {
+            description: "Adds or removes the `lgtm` label, which marks a pull request as reviewed and ready to merge once approved.",
+            commands: vec![CommandHelp {
+                usage: "/[remove-]lgtm [cancel] or an approving review",
+                description: "Adds or removes the `lgtm` label. The commenter is assigned to the PR. New commits remove the label.",
+                examples: vec!["/lgtm", "/lgtm cancel", "/remove-lgtm"],
+                who_can_use: "Collaborators on the repository. The PR author can only cancel.",
+                forges: vec![ForgeKind::GitHub, ForgeKind::GitLab],
+            }],
+        }
+    }
+
+    async fn handle(&self, event: &Event, cx: &Context<'_>) -> Result<Vec<Action>, PluginError> {
+        match event {
+            Event::Comment(c) => self.on_comment(c, cx).await,
+            Event::PullRequest(pr) if matches!(pr.action, PrAction::Synchronized { .. }) => {
+                self.on_new_commits(pr, cx).await
+            }
+            _ => Ok(vec![]),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{MemoryForge, comment_on_pr, pr_ref};
+
+    fn labels_added(actions: &[Action]) -> Vec<&str> {
+        actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::AddLabel { label, .. } => Some(label.as_str()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn reply_text(actions: &[Action]) -> Option<&str> {
+        actions.iter().find_map(|a| match a {
+            Action::Comment { body, .. } => Some(body.as_str()),
+            _ => None,
+        })
+    }
+
+    #[test]
+    fn parses_prow_regexes() {
+        assert_eq!(parse("/lgtm"), Some(LgtmCommand::Add));
+        assert_eq!(parse("/LGTM  "), Some(LgtmCommand::Add));
+        assert_eq!(parse("/lgtm no-issue"), Some(LgtmCommand::Add));
+        assert_eq!(parse("/lgtm cancel"), Some(LgtmCommand::Cancel));
+        assert_eq!(parse("/remove-lgtm"), Some(LgtmCommand::Cancel));
+        assert_eq!(parse("/lgtm please"), None);
+        assert_eq!(
+            parse("/lgtm\r"),
+            Some(LgtmCommand::Add),
+            "\\s* swallows a trailing \\r"
+        );
+        assert_eq!(
+            parse("/lgtm\n/lgtm cancel"),
+            Some(LgtmCommand::Add),
+            "add is checked first"
+        );
+    }
+
+    /// Prow lgtm: a collaborator's /lgtm adds the label and assigns the commenter.
+    #[tokio::test]
+    async fn collaborator_lgtm_adds_label_and_assigns() {
+        let forge = MemoryForge::default();
+        forge.add_collaborators(&["alice"]);
+        let actions = forge
+            .run(&Lgtm, &comment_on_pr("alice", "/lgtm"))
+            .await
+            .expect("handled");
+        assert_eq!(labels_added(&actions), vec![LABEL]);
+        assert!(actions.contains(&Action::Assign {
+            item: pr_ref(),
+            users: vec![Login::new("alice")]
+        }));
+    }
+
+    /// Prow lgtm: the author cannot LGTM their own PR.
+    #[tokio::test]
+    async fn author_lgtm_is_refused() {
+        let forge = MemoryForge::default();
+        forge.add_collaborators(&["pr-author"]);
+        let actions = forge
+            .run(&Lgtm, &comment_on_pr("pr-author", "/lgtm"))
+            .await
+            .expect("handled");
+        assert_eq!(actions.len(), 1);
+        assert!(
+            reply_text(&actions)
+                .expect("reply")
+                .starts_with("@pr-author: you cannot LGTM your own PR.")
+        );
+    }
+
+    /// Prow lgtm: the author may cancel.
+    #[tokio::test]
+    async fn author_may_cancel() {
+        let forge = MemoryForge::default();
+        forge.set_labels(&["lgtm"]);
+        let actions = forge
+            .run(&Lgtm, &comment_on_pr("pr-author", "/lgtm cancel"))
+            .await
+            .expect("handled");
+        assert_eq!(
+            actions,
+            vec![Action::RemoveLabel {
+                item: pr_ref(),
+                label: LABEL.into()
+            }]
+        );
+    }
+
+    /// Prow lgtm: non-collaborators cannot even cancel.
+    #[tokio::test]
+    async fn outsider_is_refused_even_to_cancel() {
+        let forge = MemoryForge::default();
+        forge.set_labels(&["lgtm"]);
+        for body in ["/lgtm", "/lgtm cancel"] {
+            let actions = forge
+                .run(&Lgtm, &comment_on_pr("mallory", body))
+                .await
+                .expect("handled");
+            assert!(
+                reply_text(&actions)
+                    .expect("reply")
+                    .contains("changing LGTM is restricted to collaborators")
+            );
+            assert_eq!(actions.len(), 1);
+        }
+    }
+
+    /// Already in the desired state: nothing but the assignment.
+    #[tokio::test]
+    async fn no_change_when_already_lgtm() {
+        let forge = MemoryForge::default();
+        forge.add_collaborators(&["alice"]);
+        forge.set_labels(&["LGTM"]);
+        let actions = forge
+            .run(&Lgtm, &comment_on_pr("alice", "/lgtm"))
+            .await
+            .expect("handled");
+        assert!(labels_added(&actions).is_empty());
+    }
+
+    fn review(state: ReviewState, body: &str) -> Event {
+        let Event::Comment(mut c) = comment_on_pr("alice", body) else {
+            unreachable!()
+        };
+        c.source = CommentSource::Review;
+        c.review = Some(state);
+        Event::Comment(c)
+    }
+
+    /// Prow lgtm: with review_acts_as_lgtm, an approval adds and changes-requested removes.
+    #[tokio::test]
+    async fn reviews_act_as_lgtm_only_when_configured() {
+        let forge = MemoryForge::default();
+        forge.add_collaborators(&["alice"]);
+        assert!(
+            forge
+                .run(&Lgtm, &review(ReviewState::Approved, ""))
+                .await
+                .expect("handled")
+                .is_empty()
+        );
+        let on = serde_json::json!({"review_acts_as_lgtm": true});
+        let actions = forge
+            .run_with(&Lgtm, &review(ReviewState::Approved, "looks fine"), &on)
+            .await
+            .expect("handled");
+        assert_eq!(labels_added(&actions), vec![LABEL]);
+        forge.set_labels(&["lgtm"]);
+        let actions = forge
+            .run_with(&Lgtm, &review(ReviewState::ChangesRequested, ""), &on)
+            .await
+            .expect("handled");
+        assert!(actions.contains(&Action::RemoveLabel {
+            item: pr_ref(),
+            label: LABEL.into()
+        }));
+        assert!(
+            forge
+                .run_with(&Lgtm, &review(ReviewState::Commented, ""), &on)
+                .await
+                .expect("handled")
+                .iter()
+                .all(|a| !matches!(a, Action::AddLabel { .. } | Action::RemoveLabel { .. }))
+        );
+    }
+
+    fn synchronize() -> Event {
+        Event::PullRequest(PullRequestEvent {
+            pr: match comment_on_pr("x", "") {
+                Event::Comment(c) => c.item,
+                _ => unreachable!(),
+            },
+            action: PrAction::Synchronized {
+                before: Some("head0".into()),
+            },
+            sender: Login::new("pr-author"),
+            head_sha: "head1".into(),
+            base_sha: None,
+            head_ref: "feature".into(),
+            base_ref: "main".into(),
+        })
+    }
+
+    /// Prow lgtm: new commits remove the label and say so.
+    #[tokio::test]
+    async fn new_commits_remove_lgtm() {
+        let forge = MemoryForge::default();
+        assert!(
+            forge
+                .run(&Lgtm, &synchronize())
+                .await
+                .expect("handled")
+                .is_empty(),
+            "no label, nothing to do"
+        );
+        forge.set_labels(&["lgtm"]);
+        let actions = forge.run(&Lgtm, &synchronize()).await.expect("handled");
+        assert_eq!(
+            actions[0],
+            Action::RemoveLabel {
+                item: pr_ref(),
+                label: LABEL.into()
+            }
+        );
+        assert!(
+            matches!(&actions[1], Action::UpsertBotComment { body, .. } if body == "New changes are detected. LGTM label has been removed.")
+        );
+    }
+
+    /// Prow lgtm: with store_tree_hash, a push with the same tree keeps the label.
+    #[tokio::test]
+    async fn same_tree_keeps_lgtm() {
+        let forge = MemoryForge::default();
+        forge.add_collaborators(&["alice"]);
+        forge.with(|s| {
+            s.commit_trees.insert("head0".into(), "tree-a".into());
+            s.commit_trees.insert("head1".into(), "tree-a".into());
+        });
+        let on = serde_json::json!({"store_tree_hash": true});
+        let actions = forge
+            .run_with(&Lgtm, &comment_on_pr("alice", "/lgtm"), &on)
+            .await
+            .expect("handled");
+        let notice = actions
+            .iter()
+            .find_map(|a| match a {
+                Action::UpsertBotComment { body, .. } => Some(body.clone()),
+                _ => None,
+            })
+            .expect("tree hash notice");
+        assert_eq!(
+            notice,
+            "LGTM label has been added.  <details>Git tree hash: tree-a</details>"
+        );
+        forge.with(|s| {
+            s.pr.labels = vec!["lgtm".into()];
+            s.comments.push(crate::BotComment {
+                id: 9,
+                author: Login::new("bosun-bot"),
+                body: format!("{notice}\n\n<!-- bosun:{TREE_HASH_MARKER} -->"),
+            });
+        });
+        assert!(
+            forge
+                .run_with(&Lgtm, &synchronize(), &on)
+                .await
+                .expect("handled")
+                .is_empty()
+        );
+        forge.with(|s| s.commit_trees.insert("head1".into(), "tree-b".into()));
+        assert_eq!(
+            forge
+                .run_with(&Lgtm, &synchronize(), &on)
+                .await
+                .expect("handled")
+                .len(),
+            2
+        );
+    }
+
+    /// Prow lgtm: authors in the sticky team keep lgtm on new commits.
+    #[tokio::test]
+    async fn sticky_team_keeps_lgtm() {
+        let forge = MemoryForge::default();
+        forge.set_labels(&["lgtm"]);
+        forge.with(|s| {
+            s.teams.insert(
+                "trusted".into(),
+                [Login::new("pr-author")].into_iter().collect(),
+            );
+        });
+        let on = serde_json::json!({"trusted_team_for_sticky_lgtm": "trusted"});
+        assert!(
+            forge
+                .run_with(&Lgtm, &synchronize(), &on)
+                .await
+                .expect("handled")
+                .is_empty()
+        );
+    }
+
+    /// Closed PRs and issues are left alone.
+    #[tokio::test]
+    async fn only_open_prs() {
+        let forge = MemoryForge::default();
+        forge.add_collaborators(&["alice"]);
+        let Event::Comment(mut c) = comment_on_pr("alice", "/lgtm") else {
+            unreachable!()
+        };
+        c.item.state = crate::ItemState::Closed;
+        assert!(
+            forge
+                .run(&Lgtm, &Event::Comment(c.clone()))
+                .await
+                .expect("handled")
+                .is_empty()
+        );
+        c.item.state = crate::ItemState::Open;
+        c.item.reference.kind = crate::ItemKind::Issue;
+        assert!(
+            forge
+                .run(&Lgtm, &Event::Comment(c))
+                .await
+                .expect("handled")
+                .is_empty()
+        );
+    }
+}

@@ -1,0 +1,129 @@
+//! Who may do what, asked once per delivery: a [`ForgeRead`] wrapper that remembers the
+//! answers to membership questions, so several plugins checking the same commenter cost one
+//! API call.
+
+use crate::event::{ItemRef, Login, RepoPath};
+use crate::forge::{BotComment, ChangedFile, ForgeError, ForgeRead, PullRequestInfo, Tree};
+use async_trait::async_trait;
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+/// Caches `is_collaborator`, `is_org_member` and `is_team_member` for one delivery.
+pub struct CachedForgeRead<'a> {
+    inner: &'a dyn ForgeRead,
+    answers: Mutex<HashMap<String, bool>>,
+}
+
+impl<'a> CachedForgeRead<'a> {
+    /// Wraps a forge for the length of one delivery.
+    pub fn new(inner: &'a dyn ForgeRead) -> Self {
+        CachedForgeRead {
+            inner,
+            answers: Mutex::new(HashMap::new()),
+        }
+    }
+
+    async fn remembered<F>(&self, key: String, ask: F) -> Result<bool, ForgeError>
+    where
+        F: std::future::Future<Output = Result<bool, ForgeError>>,
+    {
+        if let Some(v) = self
+            .answers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key)
+        {
+            return Ok(*v);
+        }
+        let v = ask.await?;
+        self.answers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key, v);
+        Ok(v)
+    }
+}
+
+#[async_trait]
+impl ForgeRead for CachedForgeRead<'_> {
+    async fn labels(&self, item: &ItemRef) -> Result<Vec<String>, ForgeError> {
+        self.inner.labels(item).await
+    }
+    async fn comments(&self, item: &ItemRef) -> Result<Vec<BotComment>, ForgeError> {
+        self.inner.comments(item).await
+    }
+    async fn bot_login(&self) -> Result<Login, ForgeError> {
+        self.inner.bot_login().await
+    }
+    async fn pull_request(&self, item: &ItemRef) -> Result<PullRequestInfo, ForgeError> {
+        self.inner.pull_request(item).await
+    }
+    async fn changed_files(&self, item: &ItemRef) -> Result<Vec<ChangedFile>, ForgeError> {
+        self.inner.changed_files(item).await
+    }
+    async fn file_content(
+        &self,
+        repo: &RepoPath,
+        path: &str,
+        git_ref: &str,
+    ) -> Result<Option<Vec<u8>>, ForgeError> {
+        self.inner.file_content(repo, path, git_ref).await
+    }
+    async fn tree(&self, repo: &RepoPath, git_ref: &str) -> Result<Tree, ForgeError> {
+        self.inner.tree(repo, git_ref).await
+    }
+    async fn commit_tree_sha(&self, repo: &RepoPath, sha: &str) -> Result<String, ForgeError> {
+        self.inner.commit_tree_sha(repo, sha).await
+    }
+    async fn repo_labels(&self, repo: &RepoPath) -> Result<Vec<String>, ForgeError> {
+        self.inner.repo_labels(repo).await
+    }
+    async fn is_collaborator(&self, repo: &RepoPath, user: &Login) -> Result<bool, ForgeError> {
+        let key = format!("collaborator {repo} {}", user.as_str().to_ascii_lowercase());
+        self.remembered(key, self.inner.is_collaborator(repo, user))
+            .await
+    }
+    async fn is_org_member(&self, org: &str, user: &Login) -> Result<bool, ForgeError> {
+        let key = format!("member {org} {}", user.as_str().to_ascii_lowercase());
+        self.remembered(key, self.inner.is_org_member(org, user))
+            .await
+    }
+    async fn is_team_member(
+        &self,
+        org: &str,
+        team: &str,
+        user: &Login,
+    ) -> Result<bool, ForgeError> {
+        let key = format!("team {org}/{team} {}", user.as_str().to_ascii_lowercase());
+        self.remembered(key, self.inner.is_team_member(org, team, user))
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::MemoryForge;
+
+    #[tokio::test]
+    async fn membership_is_asked_once_per_delivery() {
+        let forge = MemoryForge::default();
+        forge.add_collaborators(&["alice"]);
+        let cached = CachedForgeRead::new(&forge);
+        let repo = RepoPath::parse("org/repo").expect("repo");
+        let before = forge.snapshot().calls;
+        for _ in 0..3 {
+            assert!(
+                cached
+                    .is_collaborator(&repo, &Login::new("Alice"))
+                    .await
+                    .expect("answer")
+            );
+        }
+        assert_eq!(
+            forge.snapshot().calls - before,
+            2,
+            "one question plus the snapshot itself"
+        );
+    }
+}

@@ -1,0 +1,414 @@
+//! The core Prow commands end to end on both forges: a real fixture webhook → bosun → the
+//! fake forge's state (labels, assignees, reviewers, comments, state).
+
+use crate::support::*;
+use bosun_plugins::{ForgeKind, ItemRef, ItemState};
+use fake_forge::access::DEVELOPER;
+
+const ALL: &str = r#"["assign", "help", "hold", "label", "lgtm", "lifecycle", "retitle", "wip"]"#;
+
+fn options(db: Db, lgtm_settings: &str) -> Options {
+    let mut o = Options::new(db);
+    o.extra = format!(
+        "[plugins.\"kubernetes\"]\nenabled = {ALL}\n[plugins.\"gitlab-org\"]\nenabled = {ALL}\n[plugins.\"Codertocat\"]\nenabled = {ALL}\n[plugins.\"anbraten\"]\nenabled = {ALL}\n{lgtm_settings}"
+    );
+    o
+}
+
+/// One PR/MR on one forge, with the author the fixtures name.
+#[derive(Clone, Copy)]
+struct Case {
+    forge: ForgeKind,
+    repo: &'static str,
+    number: u64,
+    author: &'static str,
+}
+
+const GITHUB: Case = Case {
+    forge: ForgeKind::GitHub,
+    repo: GITHUB_REPO,
+    number: 947,
+    author: "spxtr",
+};
+const GITLAB: Case = Case {
+    forge: ForgeKind::GitLab,
+    repo: GITLAB_REPO,
+    number: 1,
+    author: "mr-author",
+};
+const GITLAB_AUTHOR_ID: u64 = 51764;
+
+impl Case {
+    /// GitLab runs its own quick actions; bosun's form of `verb` there is `/bosun-verb`.
+    fn verb(&self, command: &str) -> String {
+        match self.forge {
+            ForgeKind::GitHub => command.to_string(),
+            ForgeKind::GitLab => command.replacen('/', "/bosun-", 1),
+        }
+    }
+
+    fn comment(&self, who: &str, body: &str) -> (&'static str, Vec<u8>) {
+        match self.forge {
+            ForgeKind::GitHub => ("issue_comment", github_pr_comment(self.number, who, body)),
+            ForgeKind::GitLab => {
+                let mut v = fixture("gitlab/note/merge_request.json");
+                patch(&mut v, "/object_attributes/note", body.into());
+                patch(&mut v, "/user/username", who.into());
+                patch(&mut v, "/merge_request/iid", self.number.into());
+                // The MR names its author by id only; the note's user is the author when the ids match.
+                let id = if who == self.author {
+                    GITLAB_AUTHOR_ID
+                } else {
+                    7
+                };
+                v["user"]["id"] = id.into();
+                ("Note Hook", serde_json::to_vec(&v).expect("json"))
+            }
+        }
+    }
+}
+
+async fn setup(bosun: &TestBosun, case: Case) -> ItemRef {
+    let pr = bosun
+        .forge
+        .seed_pr(case.forge, case.repo, case.number, case.author);
+    for user in ["alice", "bob", case.author] {
+        bosun
+            .forge
+            .add_member(case.forge, case.repo, user, DEVELOPER);
+    }
+    pr
+}
+
+async fn say(bosun: &TestBosun, case: Case, who: &str, body: &str) {
+    let (event, payload) = case.comment(who, body);
+    let id = uuid::Uuid::new_v4().to_string();
+    let (status, text) = bosun.post(case.forge, event, &id, &payload).await;
+    assert_eq!(status, 202, "{text}");
+    bosun.run_until_idle().await;
+}
+
+fn bot_comments(bosun: &TestBosun, pr: &ItemRef) -> Vec<String> {
+    bosun
+        .forge
+        .comments(pr)
+        .into_iter()
+        .filter(|c| c.author == BOT)
+        .map(|c| c.body)
+        .collect()
+}
+
+/// Prow lgtm: a collaborator's /lgtm adds `lgtm` and assigns them; /lgtm cancel removes it.
+#[tokio::test]
+async fn lgtm_by_a_collaborator_then_cancel() {
+    for db in databases() {
+        for case in [GITHUB, GITLAB] {
+            let bosun = spawn_bosun(options(db, "")).await;
+            let pr = setup(&bosun, case).await;
+            say(&bosun, case, "alice", "/lgtm").await;
+            assert_eq!(bosun.forge.labels(&pr), vec!["lgtm"], "{:?}", case.forge);
+            assert!(
+                bosun
+                    .forge
+                    .item(&pr)
+                    .assignees
+                    .contains(&"alice".to_string()),
+                "{:?}",
+                case.forge
+            );
+            say(&bosun, case, "alice", "/lgtm cancel").await;
+            assert!(bosun.forge.labels(&pr).is_empty(), "{:?}", case.forge);
+            bosun.shutdown().await;
+        }
+    }
+}
+
+/// Prow lgtm: the author's /lgtm is refused with Prow's reply and adds nothing.
+#[tokio::test]
+async fn lgtm_by_the_author_is_refused() {
+    for case in [GITHUB, GITLAB] {
+        let bosun = spawn_bosun(options(Db::Sqlite, "")).await;
+        let pr = setup(&bosun, case).await;
+        say(&bosun, case, case.author, "/lgtm").await;
+        assert!(bosun.forge.labels(&pr).is_empty(), "{:?}", case.forge);
+        let replies = bot_comments(&bosun, &pr);
+        assert_eq!(replies.len(), 1, "{:?}: {replies:?}", case.forge);
+        assert!(
+            replies[0].starts_with(&format!("@{}: you cannot LGTM your own PR.", case.author)),
+            "{}",
+            replies[0]
+        );
+        bosun.shutdown().await;
+    }
+}
+
+fn github_push(number: u64, head: &str) -> Vec<u8> {
+    let mut v = fixture("github/pull_request/synchronize.json");
+    patch(&mut v, "/number", number.into());
+    patch(&mut v, "/pull_request/number", number.into());
+    patch(&mut v, "/pull_request/head/sha", head.into());
+    serde_json::to_vec(&v).expect("json")
+}
+
+/// Prow lgtm: new commits remove `lgtm`; with `store_tree_hash` a push with the same tree keeps it.
+#[tokio::test]
+async fn new_commits_remove_lgtm_unless_the_tree_is_the_same() {
+    let settings = "[settings.lgtm.\"Codertocat\"]\nstore_tree_hash = true\n";
+    let bosun = spawn_bosun(options(Db::Sqlite, settings)).await;
+    let case = Case {
+        forge: ForgeKind::GitHub,
+        repo: "Codertocat/Hello-World",
+        number: 2,
+        author: "Codertocat",
+    };
+    let pr = setup(&bosun, case).await;
+    let first = bosun
+        .forge
+        .seed_commit(case.forge, case.repo, &[("README.md", b"hello")]);
+    bosun.forge.update_item(&pr, |i| i.head_sha = first.clone());
+    let mut v = fixture("github/issue_comment/created.on-pull-request.lgtm.json");
+    patch(&mut v, "/repository/full_name", case.repo.into());
+    patch(&mut v, "/issue/number", 2.into());
+    patch(&mut v, "/issue/user/login", case.author.into());
+    patch(&mut v, "/comment/user/login", "alice".into());
+    bosun
+        .post(
+            case.forge,
+            "issue_comment",
+            "t-lgtm",
+            &serde_json::to_vec(&v).expect("json"),
+        )
+        .await;
+    bosun.run_until_idle().await;
+    assert_eq!(bosun.forge.labels(&pr), vec!["lgtm"]);
+    assert!(
+        bot_comments(&bosun, &pr)
+            .iter()
+            .any(|c| c.contains("Git tree hash:"))
+    );
+
+    let rebased = bosun
+        .forge
+        .seed_commit(case.forge, case.repo, &[("README.md", b"hello")]);
+    bosun
+        .post(
+            case.forge,
+            "pull_request",
+            "t-push-1",
+            &github_push(2, &rebased),
+        )
+        .await;
+    bosun.run_until_idle().await;
+    assert_eq!(bosun.forge.labels(&pr), vec!["lgtm"], "same tree: kept");
+
+    let changed = bosun
+        .forge
+        .seed_commit(case.forge, case.repo, &[("README.md", b"changed")]);
+    bosun
+        .post(
+            case.forge,
+            "pull_request",
+            "t-push-2",
+            &github_push(2, &changed),
+        )
+        .await;
+    bosun.run_until_idle().await;
+    assert!(bosun.forge.labels(&pr).is_empty(), "new content: removed");
+    assert!(
+        bot_comments(&bosun, &pr)
+            .iter()
+            .any(|c| c.contains("New changes are detected. LGTM label has been removed."))
+    );
+    bosun.shutdown().await;
+}
+
+/// GitLab: new commits (an MR update with oldrev) remove `lgtm`.
+#[tokio::test]
+async fn gitlab_new_commits_remove_lgtm() {
+    let bosun = spawn_bosun(options(Db::Sqlite, "")).await;
+    let case = Case {
+        forge: ForgeKind::GitLab,
+        repo: "anbraten/woodpecker",
+        number: 3,
+        author: "anbraten",
+    };
+    let pr = setup(&bosun, case).await;
+    bosun.forge.set_labels(&pr, &["lgtm"]);
+    bosun
+        .post(
+            case.forge,
+            "Merge Request Hook",
+            "gl-push",
+            &fixture_bytes("gitlab/merge_request/update.oldrev.json"),
+        )
+        .await;
+    bosun.run_until_idle().await;
+    assert!(bosun.forge.labels(&pr).is_empty());
+    bosun.shutdown().await;
+}
+
+/// Prow assign: /assign, /unassign, /cc, /uncc (GitLab: the /bosun- forms).
+#[tokio::test]
+async fn assign_and_cc() {
+    for case in [GITHUB, GITLAB] {
+        let bosun = spawn_bosun(options(Db::Sqlite, "")).await;
+        let pr = setup(&bosun, case).await;
+        say(&bosun, case, "carol", &case.verb("/assign @alice @bob")).await;
+        assert_eq!(
+            bosun.forge.item(&pr).assignees,
+            vec!["alice", "bob"],
+            "{:?}",
+            case.forge
+        );
+        say(&bosun, case, "carol", &case.verb("/unassign @bob")).await;
+        assert_eq!(
+            bosun.forge.item(&pr).assignees,
+            vec!["alice"],
+            "{:?}",
+            case.forge
+        );
+        say(&bosun, case, "carol", &case.verb("/cc @bob")).await;
+        assert_eq!(
+            bosun.forge.item(&pr).requested_reviewers,
+            vec!["bob"],
+            "{:?}",
+            case.forge
+        );
+        say(&bosun, case, "carol", &case.verb("/uncc @bob")).await;
+        assert!(
+            bosun.forge.item(&pr).requested_reviewers.is_empty(),
+            "{:?}",
+            case.forge
+        );
+        if case.forge == ForgeKind::GitLab {
+            say(&bosun, case, "carol", "/assign @bob").await;
+            assert_eq!(
+                bosun.forge.item(&pr).assignees,
+                vec!["alice"],
+                "GitLab ran /assign itself; bosun leaves it"
+            );
+        }
+        bosun.shutdown().await;
+    }
+}
+
+fn seed_repo_labels(bosun: &TestBosun, case: Case, names: &[&str]) {
+    bosun.forge.update(|w| {
+        let repo = w.ensure_repo(case.forge, case.repo);
+        for (i, n) in names.iter().enumerate() {
+            repo.labels.push(fake_forge::RepoLabel {
+                id: 9000 + i as u64,
+                name: n.to_string(),
+                color: "ededed".into(),
+                description: None,
+            });
+        }
+    });
+}
+
+/// Prow label: /kind bug adds `kind/bug`, /remove-kind bug removes it; a label the repo lacks is refused.
+#[tokio::test]
+async fn kind_and_missing_labels() {
+    for case in [GITHUB, GITLAB] {
+        let bosun = spawn_bosun(options(Db::Sqlite, "")).await;
+        let pr = setup(&bosun, case).await;
+        seed_repo_labels(&bosun, case, &["kind/bug"]);
+        say(&bosun, case, "carol", "/kind bug").await;
+        assert_eq!(
+            bosun.forge.labels(&pr),
+            vec!["kind/bug"],
+            "{:?}",
+            case.forge
+        );
+        say(&bosun, case, "carol", "/remove-kind bug").await;
+        assert!(bosun.forge.labels(&pr).is_empty(), "{:?}", case.forge);
+        say(&bosun, case, "carol", "/kind nonexistent").await;
+        assert!(bosun.forge.labels(&pr).is_empty());
+        let replies = bot_comments(&bosun, &pr);
+        assert!(replies.iter().any(|r| r.contains("The label(s) `kind/nonexistent` cannot be applied, because the repository doesn't have them.")), "{replies:?}");
+        bosun.shutdown().await;
+    }
+}
+
+/// Prow lifecycle: the author closes and reopens (GitLab: /bosun-close, /bosun-reopen).
+#[tokio::test]
+async fn close_and_reopen() {
+    for case in [GITHUB, GITLAB] {
+        let bosun = spawn_bosun(options(Db::Sqlite, "")).await;
+        let pr = setup(&bosun, case).await;
+        say(&bosun, case, "alice", &case.verb("/close")).await;
+        assert_eq!(
+            bosun.forge.item(&pr).state,
+            ItemState::Closed,
+            "{:?}",
+            case.forge
+        );
+        // The next webhook carries the closed state, as the forge would send it.
+        let (event, mut payload) = case.comment("alice", &case.verb("/reopen"));
+        let mut v: serde_json::Value = serde_json::from_slice(&payload).expect("json");
+        match case.forge {
+            ForgeKind::GitHub => v["issue"]["state"] = "closed".into(),
+            ForgeKind::GitLab => v["merge_request"]["state"] = "closed".into(),
+        }
+        payload = serde_json::to_vec(&v).expect("json");
+        bosun.post(case.forge, event, "reopen-1", &payload).await;
+        bosun.run_until_idle().await;
+        assert_eq!(
+            bosun.forge.item(&pr).state,
+            ItemState::Open,
+            "{:?}",
+            case.forge
+        );
+        let replies = bot_comments(&bosun, &pr);
+        assert!(
+            replies.iter().any(|r| r.contains("Closed this PR."))
+                && replies.iter().any(|r| r.contains("Reopened this PR.")),
+            "{replies:?}"
+        );
+        bosun.shutdown().await;
+    }
+}
+
+/// Prow help: /help on an issue adds `help wanted` and a notice.
+#[tokio::test]
+async fn help_on_an_issue() {
+    let bosun = spawn_bosun(options(Db::Sqlite, "")).await;
+    let mut v = fixture("github/issue_comment/created.on-pull-request.lgtm.json");
+    v["issue"]
+        .as_object_mut()
+        .expect("issue")
+        .remove("pull_request");
+    patch(&mut v, "/comment/body", "/help".into());
+    let issue = bosun
+        .forge
+        .seed_issue(ForgeKind::GitHub, GITHUB_REPO, 947, "spxtr");
+    bosun
+        .post(
+            ForgeKind::GitHub,
+            "issue_comment",
+            "help-1",
+            &serde_json::to_vec(&v).expect("json"),
+        )
+        .await;
+    bosun.run_until_idle().await;
+    assert_eq!(bosun.forge.labels(&issue), vec!["help wanted"]);
+    assert!(
+        bot_comments(&bosun, &issue)
+            .iter()
+            .any(|c| c.contains("needing help from a contributor"))
+    );
+    bosun.shutdown().await;
+}
+
+/// A comment by bosun itself changes nothing, whatever it says.
+#[tokio::test]
+async fn the_bots_own_commands_do_nothing() {
+    for case in [GITHUB, GITLAB] {
+        let bosun = spawn_bosun(options(Db::Sqlite, "")).await;
+        let pr = setup(&bosun, case).await;
+        say(&bosun, case, BOT, "/hold\n/lgtm\n/kind bug").await;
+        assert!(bosun.forge.labels(&pr).is_empty());
+        assert!(bot_comments(&bosun, &pr).is_empty());
+        bosun.shutdown().await;
+    }
+}
