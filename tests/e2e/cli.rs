@@ -57,96 +57,100 @@ fn check_config_reports_every_problem() {
 /// `bosun send` signs a fixture like the forge; a second send with the same id is a duplicate.
 #[tokio::test]
 async fn send_posts_a_signed_fixture() {
-    let bosun_app = spawn_bosun(Options::new(Db::Sqlite)).await;
-    let fixture = fixtures().join("github/issue_comment/created.on-pull-request.lgtm.json");
-    let url = bosun_app.hook_url();
-    let first = tokio::task::spawn_blocking(move || {
-        bosun()
-            .arg("send")
-            .arg(&fixture)
-            .args(["--url", &url, "--delivery-id", "cli-1"])
-            .env("BOSUN_SEND_SECRET", GITHUB_SECRET)
-            .output()
-            .expect("runs")
-    })
-    .await
-    .expect("join");
-    assert!(
-        first.status.success(),
-        "{}",
-        String::from_utf8_lossy(&first.stderr)
-    );
-    assert!(String::from_utf8_lossy(&first.stdout).starts_with("202"));
-    bosun_app.run_until_idle().await;
-    assert_eq!(
-        bosun_app.status_of("github:cli-1").await.as_deref(),
-        Some("done")
-    );
-    let gitlab = fixtures().join("gitlab/note/merge_request.json");
-    let url = bosun_app.hook_url();
-    let out = tokio::task::spawn_blocking(move || {
-        bosun()
-            .arg("send")
-            .arg(&gitlab)
-            .args(["--url", &url, "--delivery-id", "cli-2"])
-            .env("BOSUN_SEND_SECRET", GITLAB_TOKEN)
-            .output()
-            .expect("runs")
-    })
-    .await
-    .expect("join");
-    assert!(
-        String::from_utf8_lossy(&out.stdout).starts_with("202"),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    bosun_app.run_until_idle().await;
-    assert!(bosun_app.status_of("gitlab:cli-2").await.is_some());
-    bosun_app.shutdown().await;
+    for db in databases() {
+        let bosun_app = spawn_bosun(Options::new(db)).await;
+        let fixture = fixtures().join("github/issue_comment/created.on-pull-request.lgtm.json");
+        let url = bosun_app.hook_url();
+        let first = tokio::task::spawn_blocking(move || {
+            bosun()
+                .arg("send")
+                .arg(&fixture)
+                .args(["--url", &url, "--delivery-id", "cli-1"])
+                .env("BOSUN_SEND_SECRET", GITHUB_SECRET)
+                .output()
+                .expect("runs")
+        })
+        .await
+        .expect("join");
+        assert!(
+            first.status.success(),
+            "{}",
+            String::from_utf8_lossy(&first.stderr)
+        );
+        assert!(String::from_utf8_lossy(&first.stdout).starts_with("202"));
+        bosun_app.run_until_idle().await;
+        assert_eq!(
+            bosun_app.status_of("github:cli-1").await.as_deref(),
+            Some("done")
+        );
+        let gitlab = fixtures().join("gitlab/note/merge_request.json");
+        let url = bosun_app.hook_url();
+        let out = tokio::task::spawn_blocking(move || {
+            bosun()
+                .arg("send")
+                .arg(&gitlab)
+                .args(["--url", &url, "--delivery-id", "cli-2"])
+                .env("BOSUN_SEND_SECRET", GITLAB_TOKEN)
+                .output()
+                .expect("runs")
+        })
+        .await
+        .expect("join");
+        assert!(
+            String::from_utf8_lossy(&out.stdout).starts_with("202"),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        bosun_app.run_until_idle().await;
+        assert!(bosun_app.status_of("gitlab:cli-2").await.is_some());
+        bosun_app.shutdown().await;
+    }
 }
 
 /// `bosun replay --failed` queues failed deliveries again and the running bosun finishes them.
 #[tokio::test]
 async fn replay_failed_from_the_command_line() {
-    let app = spawn_bosun(Options::new(Db::Sqlite)).await;
-    let pr = app
-        .forge
-        .seed_pr(ForgeKind::GitHub, GITHUB_REPO, 947, "spxtr");
-    app.forge
-        .fail_next("/issues/947/labels", 1000, Fault::Status500);
-    app.post(
-        ForgeKind::GitHub,
-        "issue_comment",
-        "rp-1",
-        &github_pr_comment(947, "alice", "/hold"),
-    )
-    .await;
-    app.run_until_idle().await;
-    assert_eq!(
-        app.status_of("github:rp-1").await.as_deref(),
-        Some("failed")
-    );
-    app.forge.clear_faults();
-    let dir = tempfile::tempdir().expect("dir");
-    let file = dir.path().join("c.toml");
-    std::fs::write(&file, format!("[database]\nurl = \"{}\"\n", app.db_url())).expect("write");
-    let out = tokio::task::spawn_blocking(move || {
-        bosun()
-            .args(["replay", "--failed", "--config"])
-            .arg(&file)
-            .output()
-            .expect("runs")
-    })
-    .await
-    .expect("join");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("queued 1"));
-    app.run_until_idle().await;
-    assert_eq!(app.status_of("github:rp-1").await.as_deref(), Some("done"));
-    assert_eq!(app.forge.labels(&pr), vec!["do-not-merge/hold"]);
-    app.shutdown().await;
+    for db in databases() {
+        let app = spawn_bosun(Options::new(db)).await;
+        let pr = app
+            .forge
+            .seed_pr(ForgeKind::GitHub, GITHUB_REPO, 947, "spxtr");
+        app.forge
+            .fail_next("/issues/947/labels", 1000, Fault::Status500);
+        app.post(
+            ForgeKind::GitHub,
+            "issue_comment",
+            "rp-1",
+            &github_pr_comment(947, "alice", "/hold"),
+        )
+        .await;
+        app.run_until_idle().await;
+        assert_eq!(
+            app.status_of("github:rp-1").await.as_deref(),
+            Some("failed")
+        );
+        app.forge.clear_faults();
+        let dir = tempfile::tempdir().expect("dir");
+        let file = dir.path().join("c.toml");
+        std::fs::write(&file, format!("[database]\nurl = \"{}\"\n", app.db_url())).expect("write");
+        let out = tokio::task::spawn_blocking(move || {
+            bosun()
+                .args(["replay", "--failed", "--config"])
+                .arg(&file)
+                .output()
+                .expect("runs")
+        })
+        .await
+        .expect("join");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(String::from_utf8_lossy(&out.stdout).contains("queued 1"));
+        app.run_until_idle().await;
+        assert_eq!(app.status_of("github:rp-1").await.as_deref(), Some("done"));
+        assert_eq!(app.forge.labels(&pr), vec!["do-not-merge/hold"]);
+        app.shutdown().await;
+    }
 }

@@ -126,19 +126,21 @@ async fn lgtm_by_a_collaborator_then_cancel() {
 /// Prow lgtm: the author's /lgtm is refused with Prow's reply and adds nothing.
 #[tokio::test]
 async fn lgtm_by_the_author_is_refused() {
-    for case in [GITHUB, GITLAB] {
-        let bosun = spawn_bosun(options(Db::Sqlite, "")).await;
-        let pr = setup(&bosun, case).await;
-        say(&bosun, case, case.author, "/lgtm").await;
-        assert!(bosun.forge.labels(&pr).is_empty(), "{:?}", case.forge);
-        let replies = bot_comments(&bosun, &pr);
-        assert_eq!(replies.len(), 1, "{:?}: {replies:?}", case.forge);
-        assert!(
-            replies[0].starts_with(&format!("@{}: you cannot LGTM your own PR.", case.author)),
-            "{}",
-            replies[0]
-        );
-        bosun.shutdown().await;
+    for db in databases() {
+        for case in [GITHUB, GITLAB] {
+            let bosun = spawn_bosun(options(db, "")).await;
+            let pr = setup(&bosun, case).await;
+            say(&bosun, case, case.author, "/lgtm").await;
+            assert!(bosun.forge.labels(&pr).is_empty(), "{:?}", case.forge);
+            let replies = bot_comments(&bosun, &pr);
+            assert_eq!(replies.len(), 1, "{:?}: {replies:?}", case.forge);
+            assert!(
+                replies[0].starts_with(&format!("@{}: you cannot LGTM your own PR.", case.author)),
+                "{}",
+                replies[0]
+            );
+            bosun.shutdown().await;
+        }
     }
 }
 
@@ -153,142 +155,148 @@ fn github_push(number: u64, head: &str) -> Vec<u8> {
 /// Prow lgtm: new commits remove `lgtm`; with `store_tree_hash` a push with the same tree keeps it.
 #[tokio::test]
 async fn new_commits_remove_lgtm_unless_the_tree_is_the_same() {
-    let settings = "[settings.lgtm.\"Codertocat\"]\nstore_tree_hash = true\n";
-    let bosun = spawn_bosun(options(Db::Sqlite, settings)).await;
-    let case = Case {
-        forge: ForgeKind::GitHub,
-        repo: "Codertocat/Hello-World",
-        number: 2,
-        author: "Codertocat",
-    };
-    let pr = setup(&bosun, case).await;
-    let first = bosun
-        .forge
-        .seed_commit(case.forge, case.repo, &[("README.md", b"hello")]);
-    bosun.forge.update_item(&pr, |i| i.head_sha = first.clone());
-    let mut v = fixture("github/issue_comment/created.on-pull-request.lgtm.json");
-    patch(&mut v, "/repository/full_name", case.repo.into());
-    patch(&mut v, "/issue/number", 2.into());
-    patch(&mut v, "/issue/user/login", case.author.into());
-    patch(&mut v, "/comment/user/login", "alice".into());
-    bosun
-        .post(
-            case.forge,
-            "issue_comment",
-            "t-lgtm",
-            &serde_json::to_vec(&v).expect("json"),
-        )
-        .await;
-    bosun.run_until_idle().await;
-    assert_eq!(bosun.forge.labels(&pr), vec!["lgtm"]);
-    assert!(
-        bot_comments(&bosun, &pr)
-            .iter()
-            .any(|c| c.contains("Git tree hash:"))
-    );
+    for db in databases() {
+        let settings = "[settings.lgtm.\"Codertocat\"]\nstore_tree_hash = true\n";
+        let bosun = spawn_bosun(options(db, settings)).await;
+        let case = Case {
+            forge: ForgeKind::GitHub,
+            repo: "Codertocat/Hello-World",
+            number: 2,
+            author: "Codertocat",
+        };
+        let pr = setup(&bosun, case).await;
+        let first = bosun
+            .forge
+            .seed_commit(case.forge, case.repo, &[("README.md", b"hello")]);
+        bosun.forge.update_item(&pr, |i| i.head_sha = first.clone());
+        let mut v = fixture("github/issue_comment/created.on-pull-request.lgtm.json");
+        patch(&mut v, "/repository/full_name", case.repo.into());
+        patch(&mut v, "/issue/number", 2.into());
+        patch(&mut v, "/issue/user/login", case.author.into());
+        patch(&mut v, "/comment/user/login", "alice".into());
+        bosun
+            .post(
+                case.forge,
+                "issue_comment",
+                "t-lgtm",
+                &serde_json::to_vec(&v).expect("json"),
+            )
+            .await;
+        bosun.run_until_idle().await;
+        assert_eq!(bosun.forge.labels(&pr), vec!["lgtm"]);
+        assert!(
+            bot_comments(&bosun, &pr)
+                .iter()
+                .any(|c| c.contains("Git tree hash:"))
+        );
 
-    let rebased = bosun
-        .forge
-        .seed_commit(case.forge, case.repo, &[("README.md", b"hello")]);
-    bosun
-        .post(
-            case.forge,
-            "pull_request",
-            "t-push-1",
-            &github_push(2, &rebased),
-        )
-        .await;
-    bosun.run_until_idle().await;
-    assert_eq!(bosun.forge.labels(&pr), vec!["lgtm"], "same tree: kept");
+        let rebased = bosun
+            .forge
+            .seed_commit(case.forge, case.repo, &[("README.md", b"hello")]);
+        bosun
+            .post(
+                case.forge,
+                "pull_request",
+                "t-push-1",
+                &github_push(2, &rebased),
+            )
+            .await;
+        bosun.run_until_idle().await;
+        assert_eq!(bosun.forge.labels(&pr), vec!["lgtm"], "same tree: kept");
 
-    let changed = bosun
-        .forge
-        .seed_commit(case.forge, case.repo, &[("README.md", b"changed")]);
-    bosun
-        .post(
-            case.forge,
-            "pull_request",
-            "t-push-2",
-            &github_push(2, &changed),
-        )
-        .await;
-    bosun.run_until_idle().await;
-    assert!(bosun.forge.labels(&pr).is_empty(), "new content: removed");
-    assert!(
-        bot_comments(&bosun, &pr)
-            .iter()
-            .any(|c| c.contains("New changes are detected. LGTM label has been removed."))
-    );
-    bosun.shutdown().await;
+        let changed = bosun
+            .forge
+            .seed_commit(case.forge, case.repo, &[("README.md", b"changed")]);
+        bosun
+            .post(
+                case.forge,
+                "pull_request",
+                "t-push-2",
+                &github_push(2, &changed),
+            )
+            .await;
+        bosun.run_until_idle().await;
+        assert!(bosun.forge.labels(&pr).is_empty(), "new content: removed");
+        assert!(
+            bot_comments(&bosun, &pr)
+                .iter()
+                .any(|c| c.contains("New changes are detected. LGTM label has been removed."))
+        );
+        bosun.shutdown().await;
+    }
 }
 
 /// GitLab: new commits (an MR update with oldrev) remove `lgtm`.
 #[tokio::test]
 async fn gitlab_new_commits_remove_lgtm() {
-    let bosun = spawn_bosun(options(Db::Sqlite, "")).await;
-    let case = Case {
-        forge: ForgeKind::GitLab,
-        repo: "anbraten/woodpecker",
-        number: 3,
-        author: "anbraten",
-    };
-    let pr = setup(&bosun, case).await;
-    bosun.forge.set_labels(&pr, &["lgtm"]);
-    bosun
-        .post(
-            case.forge,
-            "Merge Request Hook",
-            "gl-push",
-            &fixture_bytes("gitlab/merge_request/update.oldrev.json"),
-        )
-        .await;
-    bosun.run_until_idle().await;
-    assert!(bosun.forge.labels(&pr).is_empty());
-    bosun.shutdown().await;
+    for db in databases() {
+        let bosun = spawn_bosun(options(db, "")).await;
+        let case = Case {
+            forge: ForgeKind::GitLab,
+            repo: "anbraten/woodpecker",
+            number: 3,
+            author: "anbraten",
+        };
+        let pr = setup(&bosun, case).await;
+        bosun.forge.set_labels(&pr, &["lgtm"]);
+        bosun
+            .post(
+                case.forge,
+                "Merge Request Hook",
+                "gl-push",
+                &fixture_bytes("gitlab/merge_request/update.oldrev.json"),
+            )
+            .await;
+        bosun.run_until_idle().await;
+        assert!(bosun.forge.labels(&pr).is_empty());
+        bosun.shutdown().await;
+    }
 }
 
 /// Prow assign: /assign, /unassign, /cc, /uncc (GitLab: the /bosun- forms).
 #[tokio::test]
 async fn assign_and_cc() {
-    for case in [GITHUB, GITLAB] {
-        let bosun = spawn_bosun(options(Db::Sqlite, "")).await;
-        let pr = setup(&bosun, case).await;
-        say(&bosun, case, "carol", &case.verb("/assign @alice @bob")).await;
-        assert_eq!(
-            bosun.forge.item(&pr).assignees,
-            vec!["alice", "bob"],
-            "{:?}",
-            case.forge
-        );
-        say(&bosun, case, "carol", &case.verb("/unassign @bob")).await;
-        assert_eq!(
-            bosun.forge.item(&pr).assignees,
-            vec!["alice"],
-            "{:?}",
-            case.forge
-        );
-        say(&bosun, case, "carol", &case.verb("/cc @bob")).await;
-        assert_eq!(
-            bosun.forge.item(&pr).requested_reviewers,
-            vec!["bob"],
-            "{:?}",
-            case.forge
-        );
-        say(&bosun, case, "carol", &case.verb("/uncc @bob")).await;
-        assert!(
-            bosun.forge.item(&pr).requested_reviewers.is_empty(),
-            "{:?}",
-            case.forge
-        );
-        if case.forge == ForgeKind::GitLab {
-            say(&bosun, case, "carol", "/assign @bob").await;
+    for db in databases() {
+        for case in [GITHUB, GITLAB] {
+            let bosun = spawn_bosun(options(db, "")).await;
+            let pr = setup(&bosun, case).await;
+            say(&bosun, case, "carol", &case.verb("/assign @alice @bob")).await;
+            assert_eq!(
+                bosun.forge.item(&pr).assignees,
+                vec!["alice", "bob"],
+                "{:?}",
+                case.forge
+            );
+            say(&bosun, case, "carol", &case.verb("/unassign @bob")).await;
             assert_eq!(
                 bosun.forge.item(&pr).assignees,
                 vec!["alice"],
-                "GitLab ran /assign itself; bosun leaves it"
+                "{:?}",
+                case.forge
             );
+            say(&bosun, case, "carol", &case.verb("/cc @bob")).await;
+            assert_eq!(
+                bosun.forge.item(&pr).requested_reviewers,
+                vec!["bob"],
+                "{:?}",
+                case.forge
+            );
+            say(&bosun, case, "carol", &case.verb("/uncc @bob")).await;
+            assert!(
+                bosun.forge.item(&pr).requested_reviewers.is_empty(),
+                "{:?}",
+                case.forge
+            );
+            if case.forge == ForgeKind::GitLab {
+                say(&bosun, case, "carol", "/assign @bob").await;
+                assert_eq!(
+                    bosun.forge.item(&pr).assignees,
+                    vec!["alice"],
+                    "GitLab ran /assign itself; bosun leaves it"
+                );
+            }
+            bosun.shutdown().await;
         }
-        bosun.shutdown().await;
     }
 }
 
@@ -309,106 +317,114 @@ fn seed_repo_labels(bosun: &TestBosun, case: Case, names: &[&str]) {
 /// Prow label: /kind bug adds `kind/bug`, /remove-kind bug removes it; a label the repo lacks is refused.
 #[tokio::test]
 async fn kind_and_missing_labels() {
-    for case in [GITHUB, GITLAB] {
-        let bosun = spawn_bosun(options(Db::Sqlite, "")).await;
-        let pr = setup(&bosun, case).await;
-        seed_repo_labels(&bosun, case, &["kind/bug"]);
-        say(&bosun, case, "carol", "/kind bug").await;
-        assert_eq!(
-            bosun.forge.labels(&pr),
-            vec!["kind/bug"],
-            "{:?}",
-            case.forge
-        );
-        say(&bosun, case, "carol", "/remove-kind bug").await;
-        assert!(bosun.forge.labels(&pr).is_empty(), "{:?}", case.forge);
-        say(&bosun, case, "carol", "/kind nonexistent").await;
-        assert!(bosun.forge.labels(&pr).is_empty());
-        let replies = bot_comments(&bosun, &pr);
-        assert!(replies.iter().any(|r| r.contains("The label(s) `kind/nonexistent` cannot be applied, because the repository doesn't have them.")), "{replies:?}");
-        bosun.shutdown().await;
+    for db in databases() {
+        for case in [GITHUB, GITLAB] {
+            let bosun = spawn_bosun(options(db, "")).await;
+            let pr = setup(&bosun, case).await;
+            seed_repo_labels(&bosun, case, &["kind/bug"]);
+            say(&bosun, case, "carol", "/kind bug").await;
+            assert_eq!(
+                bosun.forge.labels(&pr),
+                vec!["kind/bug"],
+                "{:?}",
+                case.forge
+            );
+            say(&bosun, case, "carol", "/remove-kind bug").await;
+            assert!(bosun.forge.labels(&pr).is_empty(), "{:?}", case.forge);
+            say(&bosun, case, "carol", "/kind nonexistent").await;
+            assert!(bosun.forge.labels(&pr).is_empty());
+            let replies = bot_comments(&bosun, &pr);
+            assert!(replies.iter().any(|r| r.contains("The label(s) `kind/nonexistent` cannot be applied, because the repository doesn't have them.")), "{replies:?}");
+            bosun.shutdown().await;
+        }
     }
 }
 
 /// Prow lifecycle: the author closes and reopens (GitLab: /bosun-close, /bosun-reopen).
 #[tokio::test]
 async fn close_and_reopen() {
-    for case in [GITHUB, GITLAB] {
-        let bosun = spawn_bosun(options(Db::Sqlite, "")).await;
-        let pr = setup(&bosun, case).await;
-        say(&bosun, case, "alice", &case.verb("/close")).await;
-        assert_eq!(
-            bosun.forge.item(&pr).state,
-            ItemState::Closed,
-            "{:?}",
-            case.forge
-        );
-        // The next webhook carries the closed state, as the forge would send it.
-        let (event, mut payload) = case.comment("alice", &case.verb("/reopen"));
-        let mut v: serde_json::Value = serde_json::from_slice(&payload).expect("json");
-        match case.forge {
-            ForgeKind::GitHub => v["issue"]["state"] = "closed".into(),
-            ForgeKind::GitLab => v["merge_request"]["state"] = "closed".into(),
+    for db in databases() {
+        for case in [GITHUB, GITLAB] {
+            let bosun = spawn_bosun(options(db, "")).await;
+            let pr = setup(&bosun, case).await;
+            say(&bosun, case, "alice", &case.verb("/close")).await;
+            assert_eq!(
+                bosun.forge.item(&pr).state,
+                ItemState::Closed,
+                "{:?}",
+                case.forge
+            );
+            // The next webhook carries the closed state, as the forge would send it.
+            let (event, mut payload) = case.comment("alice", &case.verb("/reopen"));
+            let mut v: serde_json::Value = serde_json::from_slice(&payload).expect("json");
+            match case.forge {
+                ForgeKind::GitHub => v["issue"]["state"] = "closed".into(),
+                ForgeKind::GitLab => v["merge_request"]["state"] = "closed".into(),
+            }
+            payload = serde_json::to_vec(&v).expect("json");
+            bosun.post(case.forge, event, "reopen-1", &payload).await;
+            bosun.run_until_idle().await;
+            assert_eq!(
+                bosun.forge.item(&pr).state,
+                ItemState::Open,
+                "{:?}",
+                case.forge
+            );
+            let replies = bot_comments(&bosun, &pr);
+            assert!(
+                replies.iter().any(|r| r.contains("Closed this PR."))
+                    && replies.iter().any(|r| r.contains("Reopened this PR.")),
+                "{replies:?}"
+            );
+            bosun.shutdown().await;
         }
-        payload = serde_json::to_vec(&v).expect("json");
-        bosun.post(case.forge, event, "reopen-1", &payload).await;
-        bosun.run_until_idle().await;
-        assert_eq!(
-            bosun.forge.item(&pr).state,
-            ItemState::Open,
-            "{:?}",
-            case.forge
-        );
-        let replies = bot_comments(&bosun, &pr);
-        assert!(
-            replies.iter().any(|r| r.contains("Closed this PR."))
-                && replies.iter().any(|r| r.contains("Reopened this PR.")),
-            "{replies:?}"
-        );
-        bosun.shutdown().await;
     }
 }
 
 /// Prow help: /help on an issue adds `help wanted` and a notice.
 #[tokio::test]
 async fn help_on_an_issue() {
-    let bosun = spawn_bosun(options(Db::Sqlite, "")).await;
-    let mut v = fixture("github/issue_comment/created.on-pull-request.lgtm.json");
-    v["issue"]
-        .as_object_mut()
-        .expect("issue")
-        .remove("pull_request");
-    patch(&mut v, "/comment/body", "/help".into());
-    let issue = bosun
-        .forge
-        .seed_issue(ForgeKind::GitHub, GITHUB_REPO, 947, "spxtr");
-    bosun
-        .post(
-            ForgeKind::GitHub,
-            "issue_comment",
-            "help-1",
-            &serde_json::to_vec(&v).expect("json"),
-        )
-        .await;
-    bosun.run_until_idle().await;
-    assert_eq!(bosun.forge.labels(&issue), vec!["help wanted"]);
-    assert!(
-        bot_comments(&bosun, &issue)
-            .iter()
-            .any(|c| c.contains("needing help from a contributor"))
-    );
-    bosun.shutdown().await;
+    for db in databases() {
+        let bosun = spawn_bosun(options(db, "")).await;
+        let mut v = fixture("github/issue_comment/created.on-pull-request.lgtm.json");
+        v["issue"]
+            .as_object_mut()
+            .expect("issue")
+            .remove("pull_request");
+        patch(&mut v, "/comment/body", "/help".into());
+        let issue = bosun
+            .forge
+            .seed_issue(ForgeKind::GitHub, GITHUB_REPO, 947, "spxtr");
+        bosun
+            .post(
+                ForgeKind::GitHub,
+                "issue_comment",
+                "help-1",
+                &serde_json::to_vec(&v).expect("json"),
+            )
+            .await;
+        bosun.run_until_idle().await;
+        assert_eq!(bosun.forge.labels(&issue), vec!["help wanted"]);
+        assert!(
+            bot_comments(&bosun, &issue)
+                .iter()
+                .any(|c| c.contains("needing help from a contributor"))
+        );
+        bosun.shutdown().await;
+    }
 }
 
 /// A comment by bosun itself changes nothing, whatever it says.
 #[tokio::test]
 async fn the_bots_own_commands_do_nothing() {
-    for case in [GITHUB, GITLAB] {
-        let bosun = spawn_bosun(options(Db::Sqlite, "")).await;
-        let pr = setup(&bosun, case).await;
-        say(&bosun, case, BOT, "/hold\n/lgtm\n/kind bug").await;
-        assert!(bosun.forge.labels(&pr).is_empty());
-        assert!(bot_comments(&bosun, &pr).is_empty());
-        bosun.shutdown().await;
+    for db in databases() {
+        for case in [GITHUB, GITLAB] {
+            let bosun = spawn_bosun(options(db, "")).await;
+            let pr = setup(&bosun, case).await;
+            say(&bosun, case, BOT, "/hold\n/lgtm\n/kind bug").await;
+            assert!(bosun.forge.labels(&pr).is_empty());
+            assert!(bot_comments(&bosun, &pr).is_empty());
+            bosun.shutdown().await;
+        }
     }
 }

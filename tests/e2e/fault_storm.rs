@@ -57,130 +57,133 @@ fn storm() -> Vec<Fault> {
 /// repeats it, and its rate limits are honoured.
 #[tokio::test]
 async fn a_fault_storm_delays_but_never_loses_repeats_or_rushes_work() {
-    let started = Instant::now();
-    let mut options = Options::new(Db::Sqlite);
-    options.extra = "[plugins.\"kubernetes\"]\nenabled = [\"hold\", \"lgtm\"]\n\
-                     [plugins.\"gitlab-org\"]\nenabled = [\"hold\", \"lgtm\"]\n"
-        .into();
-    options.env = vec![
-        ("BOSUN_QUEUE__WORKERS".into(), "1".into()),
-        // Deliveries claimed while a forge's gate is closed go back without a call; they may
-        // meet many gates, so attempts are plenty here (the backoff still caps at 2 s).
-        ("BOSUN_QUEUE__MAX_ATTEMPTS".into(), "200".into()),
-    ];
-    let bosun = spawn_bosun(options).await;
-    let f = &bosun.forge;
-    let prs: Vec<_> = (1..=PRS)
-        .flat_map(|n| {
-            [
-                f.seed_pr(ForgeKind::GitHub, GITHUB_REPO, n, "spxtr"),
-                f.seed_pr(ForgeKind::GitLab, GITLAB_REPO, n, "sytses"),
-            ]
-        })
-        .collect();
-    f.fail_every("/", 5, storm());
-
-    let mut deliveries = Vec::new();
-    for round in 0..ROUNDS {
-        for pr in &prs {
-            let (body, _) = command(round);
-            let id = format!("storm-{}-{}-{round}", pr.forge, pr.number);
-            let (payload, event, stored) = match pr.forge {
-                // The fixture's PR is by spxtr: their /lgtm is refused with a reply.
-                ForgeKind::GitHub => (
-                    github_pr_comment(pr.number, "spxtr", body),
-                    "issue_comment",
-                    format!("github:{id}"),
-                ),
-                // GitLab's fixture note is by the MR's author, whoever it names.
-                ForgeKind::GitLab => (
-                    gitlab_mr_note(pr.number, "sytses", body),
-                    "Note Hook",
-                    format!("gitlab:{id}"),
-                ),
-            };
-            let (status, text) = bosun.post(pr.forge, event, &id, &payload).await;
-            assert_eq!(status, 202, "{text}");
-            deliveries.push(stored);
-        }
-    }
-    assert_eq!(deliveries.len(), 500);
-
-    wait_until(
-        "the storm's deliveries finished",
-        Duration::from_secs(100),
-        || async {
-            let counts = bosun.store.status_counts().await.expect("counts");
-            counts.get("queued").copied().unwrap_or(0) + counts.get("running").copied().unwrap_or(0)
-                == 0
-        },
-    )
-    .await;
-    for d in &deliveries {
-        let record = bosun
-            .store
-            .delivery(d)
-            .await
-            .expect("store")
-            .expect("stored");
-        assert_eq!(record.status, "done", "{record:?}");
-    }
-
-    let log = f.requests();
-    let statuses = |code: u16| log.iter().filter(|r| r.status == Some(code)).count();
-    let lost_writes = log
-        .iter()
-        .filter(|r| r.status == Some(502) && r.method != "GET" && r.served_status.is_some())
-        .count();
-    assert!(
-        statuses(500) > 100 && statuses(429) > 10 && lost_writes > 10,
-        "the storm happened: {} 500s, {} 429s, {lost_writes} lost answers to writes",
-        statuses(500),
-        statuses(429)
-    );
-    for pr in &prs {
-        let writes = successful_label_writes(&log, pr);
-        let want = |e: Expect| (0..ROUNDS).filter(|r| command(*r).1 == e).count();
-        assert_eq!(writes.0, want(Expect::AddHold), "{pr}: adds");
-        assert_eq!(writes.1, want(Expect::RemoveHold), "{pr}: removals");
-        assert_eq!(
-            f.labels(pr),
-            [HOLD],
-            "{pr}: the last label command was /hold"
-        );
-
-        let replies = f.comments(pr);
-        assert_eq!(
-            replies.len(),
-            want(Expect::Reply),
-            "{pr}: one reply per /lgtm: {replies:?}"
-        );
-        assert!(
-            replies
-                .iter()
-                .all(|c| c.author == BOT && c.body.contains("you cannot LGTM your own PR")),
-            "{pr}"
-        );
-        let markers: BTreeSet<&str> = replies
-            .iter()
-            .filter_map(|c| c.body.split("<!-- bosun-action:").nth(1))
+    for db in databases() {
+        let started = Instant::now();
+        let mut options = Options::new(db);
+        options.extra = "[plugins.\"kubernetes\"]\nenabled = [\"hold\", \"lgtm\"]\n\
+                         [plugins.\"gitlab-org\"]\nenabled = [\"hold\", \"lgtm\"]\n"
+            .into();
+        options.env = vec![
+            ("BOSUN_QUEUE__WORKERS".into(), "1".into()),
+            // Deliveries claimed while a forge's gate is closed go back without a call; they may
+            // meet many gates, so attempts are plenty here (the backoff still caps at 2 s).
+            ("BOSUN_QUEUE__MAX_ATTEMPTS".into(), "200".into()),
+        ];
+        let bosun = spawn_bosun(options).await;
+        let f = &bosun.forge;
+        let prs: Vec<_> = (1..=PRS)
+            .flat_map(|n| {
+                [
+                    f.seed_pr(ForgeKind::GitHub, GITHUB_REPO, n, "spxtr"),
+                    f.seed_pr(ForgeKind::GitLab, GITLAB_REPO, n, "sytses"),
+                ]
+            })
             .collect();
-        assert_eq!(
-            markers.len(),
-            replies.len(),
-            "{pr}: each reply belongs to its own action"
+        f.fail_every("/", 5, storm());
+
+        let mut deliveries = Vec::new();
+        for round in 0..ROUNDS {
+            for pr in &prs {
+                let (body, _) = command(round);
+                let id = format!("storm-{}-{}-{round}", pr.forge, pr.number);
+                let (payload, event, stored) = match pr.forge {
+                    // The fixture's PR is by spxtr: their /lgtm is refused with a reply.
+                    ForgeKind::GitHub => (
+                        github_pr_comment(pr.number, "spxtr", body),
+                        "issue_comment",
+                        format!("github:{id}"),
+                    ),
+                    // GitLab's fixture note is by the MR's author, whoever it names.
+                    ForgeKind::GitLab => (
+                        gitlab_mr_note(pr.number, "sytses", body),
+                        "Note Hook",
+                        format!("gitlab:{id}"),
+                    ),
+                };
+                let (status, text) = bosun.post(pr.forge, event, &id, &payload).await;
+                assert_eq!(status, 202, "{text}");
+                deliveries.push(stored);
+            }
+        }
+        assert_eq!(deliveries.len(), 500);
+
+        wait_until(
+            "the storm's deliveries finished",
+            Duration::from_secs(100),
+            || async {
+                let counts = bosun.store.status_counts().await.expect("counts");
+                counts.get("queued").copied().unwrap_or(0)
+                    + counts.get("running").copied().unwrap_or(0)
+                    == 0
+            },
+        )
+        .await;
+        for d in &deliveries {
+            let record = bosun
+                .store
+                .delivery(d)
+                .await
+                .expect("store")
+                .expect("stored");
+            assert_eq!(record.status, "done", "{record:?}");
+        }
+
+        let log = f.requests();
+        let statuses = |code: u16| log.iter().filter(|r| r.status == Some(code)).count();
+        let lost_writes = log
+            .iter()
+            .filter(|r| r.status == Some(502) && r.method != "GET" && r.served_status.is_some())
+            .count();
+        assert!(
+            statuses(500) > 100 && statuses(429) > 10 && lost_writes > 10,
+            "the storm happened: {} 500s, {} 429s, {lost_writes} lost answers to writes",
+            statuses(500),
+            statuses(429)
         );
+        for pr in &prs {
+            let writes = successful_label_writes(&log, pr);
+            let want = |e: Expect| (0..ROUNDS).filter(|r| command(*r).1 == e).count();
+            assert_eq!(writes.0, want(Expect::AddHold), "{pr}: adds");
+            assert_eq!(writes.1, want(Expect::RemoveHold), "{pr}: removals");
+            assert_eq!(
+                f.labels(pr),
+                [HOLD],
+                "{pr}: the last label command was /hold"
+            );
+
+            let replies = f.comments(pr);
+            assert_eq!(
+                replies.len(),
+                want(Expect::Reply),
+                "{pr}: one reply per /lgtm: {replies:?}"
+            );
+            assert!(
+                replies
+                    .iter()
+                    .all(|c| c.author == BOT && c.body.contains("you cannot LGTM your own PR")),
+                "{pr}"
+            );
+            let markers: BTreeSet<&str> = replies
+                .iter()
+                .filter_map(|c| c.body.split("<!-- bosun-action:").nth(1))
+                .collect();
+            assert_eq!(
+                markers.len(),
+                replies.len(),
+                "{pr}: each reply belongs to its own action"
+            );
+        }
+        assert_no_call_before_the_wait_passed(&log);
+        eprintln!(
+            "fault storm: {} requests ({} answered 500, {} answered 429, {lost_writes} writes done \
+             but answered 502) in {:.1?}",
+            log.len(),
+            statuses(500),
+            statuses(429),
+            started.elapsed()
+        );
+        bosun.shutdown().await;
     }
-    assert_no_call_before_the_wait_passed(&log);
-    eprintln!(
-        "fault storm: {} requests ({} answered 500, {} answered 429, {lost_writes} writes done \
-         but answered 502) in {:.1?}",
-        log.len(),
-        statuses(500),
-        statuses(429),
-        started.elapsed()
-    );
-    bosun.shutdown().await;
 }
 
 /// The hold label additions and removals the fake carried out on one PR (whether or not bosun

@@ -40,65 +40,67 @@ async fn deliver(bosun: &TestBosun, forge: ForgeKind, id: &str, body: &str) -> C
 /// (with the one-time identity lookups) and steady state.
 #[tokio::test]
 async fn hold_costs_one_read_and_at_most_one_write_per_delivery() {
-    let mut table = Vec::new();
-    for forge in [ForgeKind::GitHub, ForgeKind::GitLab] {
-        let bosun = spawn_bosun(Options::new(Db::Sqlite)).await;
-        let (repo, number) = match forge {
-            ForgeKind::GitHub => (GITHUB_REPO, 947),
-            ForgeKind::GitLab => (GITLAB_REPO, 1),
-        };
-        bosun.forge.seed_pr(forge, repo, number, "someone");
+    for db in databases() {
+        let mut table = Vec::new();
+        for forge in [ForgeKind::GitHub, ForgeKind::GitLab] {
+            let bosun = spawn_bosun(Options::new(db)).await;
+            let (repo, number) = match forge {
+                ForgeKind::GitHub => (GITHUB_REPO, 947),
+                ForgeKind::GitLab => (GITLAB_REPO, 1),
+            };
+            bosun.forge.seed_pr(forge, repo, number, "someone");
 
-        let first = deliver(&bosun, forge, "c-1", "/hold").await;
-        let cancel = deliver(&bosun, forge, "c-2", "/hold cancel").await;
-        let again = deliver(&bosun, forge, "c-3", "/hold").await;
-        let noop = deliver(&bosun, forge, "c-4", "/hold").await;
+            let first = deliver(&bosun, forge, "c-1", "/hold").await;
+            let cancel = deliver(&bosun, forge, "c-2", "/hold cancel").await;
+            let again = deliver(&bosun, forge, "c-3", "/hold").await;
+            let noop = deliver(&bosun, forge, "c-4", "/hold").await;
 
-        // The first delivery also learns who bosun is (GitLab: building the client asks too).
-        let identity = match forge {
-            ForgeKind::GitHub => 1,
-            ForgeKind::GitLab => 2,
-        };
-        assert_eq!(
-            (first.reads.len(), first.writes.len()),
-            (identity + 1, 1),
-            "{forge}: {first:?}"
-        );
-        for (what, calls) in [("cancel", &cancel), ("hold", &again)] {
+            // The first delivery also learns who bosun is (GitLab: building the client asks too).
+            let identity = match forge {
+                ForgeKind::GitHub => 1,
+                ForgeKind::GitLab => 2,
+            };
             assert_eq!(
-                (calls.reads.len(), calls.writes.len()),
-                (1, 1),
-                "{forge} {what}: {calls:?}"
+                (first.reads.len(), first.writes.len()),
+                (identity + 1, 1),
+                "{forge}: {first:?}"
             );
+            for (what, calls) in [("cancel", &cancel), ("hold", &again)] {
+                assert_eq!(
+                    (calls.reads.len(), calls.writes.len()),
+                    (1, 1),
+                    "{forge} {what}: {calls:?}"
+                );
+            }
+            assert_eq!(
+                (noop.reads.len(), noop.writes.len()),
+                (1, 0),
+                "{forge}: already held: {noop:?}"
+            );
+            for (what, calls) in [
+                ("/hold (first delivery)", &first),
+                ("/hold cancel", &cancel),
+                ("/hold", &again),
+                ("/hold (already held)", &noop),
+            ] {
+                table.push(format!(
+                    "| {forge} | {what} | {} | {} | {} |",
+                    calls.reads.len(),
+                    calls.writes.len(),
+                    calls
+                        .reads
+                        .iter()
+                        .chain(&calls.writes)
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                ));
+            }
+            bosun.shutdown().await;
         }
-        assert_eq!(
-            (noop.reads.len(), noop.writes.len()),
-            (1, 0),
-            "{forge}: already held: {noop:?}"
+        println!(
+            "| forge | delivery | reads | writes | requests |\n|---|---|---|---|---|\n{}",
+            table.join("\n")
         );
-        for (what, calls) in [
-            ("/hold (first delivery)", &first),
-            ("/hold cancel", &cancel),
-            ("/hold", &again),
-            ("/hold (already held)", &noop),
-        ] {
-            table.push(format!(
-                "| {forge} | {what} | {} | {} | {} |",
-                calls.reads.len(),
-                calls.writes.len(),
-                calls
-                    .reads
-                    .iter()
-                    .chain(&calls.writes)
-                    .cloned()
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            ));
-        }
-        bosun.shutdown().await;
     }
-    println!(
-        "| forge | delivery | reads | writes | requests |\n|---|---|---|---|---|\n{}",
-        table.join("\n")
-    );
 }

@@ -83,133 +83,141 @@ async fn hold_and_cancel_on_gitlab() {
 /// A comment by bosun itself changes nothing.
 #[tokio::test]
 async fn the_bots_own_comment_is_ignored() {
-    let bosun = spawn_bosun(Options::new(Db::Sqlite)).await;
-    let pr = bosun
-        .forge
-        .seed_pr(ForgeKind::GitHub, GITHUB_REPO, 947, "spxtr");
-    bosun
-        .post(
-            ForgeKind::GitHub,
-            "issue_comment",
-            "b-1",
-            &github_pr_comment(947, BOT, "/hold"),
-        )
-        .await;
-    bosun.run_until_idle().await;
-    assert!(bosun.forge.labels(&pr).is_empty());
-    assert_eq!(bosun.status_of("github:b-1").await.as_deref(), Some("done"));
-    bosun.shutdown().await;
+    for db in databases() {
+        let bosun = spawn_bosun(Options::new(db)).await;
+        let pr = bosun
+            .forge
+            .seed_pr(ForgeKind::GitHub, GITHUB_REPO, 947, "spxtr");
+        bosun
+            .post(
+                ForgeKind::GitHub,
+                "issue_comment",
+                "b-1",
+                &github_pr_comment(947, BOT, "/hold"),
+            )
+            .await;
+        bosun.run_until_idle().await;
+        assert!(bosun.forge.labels(&pr).is_empty());
+        assert_eq!(bosun.status_of("github:b-1").await.as_deref(), Some("done"));
+        bosun.shutdown().await;
+    }
 }
 
 /// Dry-run (no API token): plugins decide from the webhook, the action is recorded as
 /// `dry-run`, and the forge is not called at all.
 #[tokio::test]
 async fn dry_run_records_without_applying() {
-    let mut options = Options::new(Db::Sqlite);
-    options.tokens = false;
-    let bosun = spawn_bosun(options).await;
-    let pr = bosun
-        .forge
-        .seed_pr(ForgeKind::GitHub, GITHUB_REPO, 947, "spxtr");
-    bosun
-        .post(
-            ForgeKind::GitHub,
-            "issue_comment",
-            "dr-1",
-            &github_pr_comment(947, "alice", "/hold"),
-        )
-        .await;
-    bosun.run_until_idle().await;
-    assert!(bosun.forge.labels(&pr).is_empty());
-    assert!(
-        bosun.forge.requests().is_empty(),
-        "no token: the forge is neither read nor written"
-    );
-    let record = bosun
-        .store
-        .delivery("github:dr-1")
-        .await
-        .expect("store")
-        .expect("row");
-    let actions = bosun
-        .store
-        .delivery_actions(record.id)
-        .await
-        .expect("actions");
-    assert_eq!(actions.len(), 1);
-    assert_eq!(actions[0].outcome, bosun::store::ActionOutcome::DryRun);
-    bosun.shutdown().await;
+    for db in databases() {
+        let mut options = Options::new(db);
+        options.tokens = false;
+        let bosun = spawn_bosun(options).await;
+        let pr = bosun
+            .forge
+            .seed_pr(ForgeKind::GitHub, GITHUB_REPO, 947, "spxtr");
+        bosun
+            .post(
+                ForgeKind::GitHub,
+                "issue_comment",
+                "dr-1",
+                &github_pr_comment(947, "alice", "/hold"),
+            )
+            .await;
+        bosun.run_until_idle().await;
+        assert!(bosun.forge.labels(&pr).is_empty());
+        assert!(
+            bosun.forge.requests().is_empty(),
+            "no token: the forge is neither read nor written"
+        );
+        let record = bosun
+            .store
+            .delivery("github:dr-1")
+            .await
+            .expect("store")
+            .expect("row");
+        let actions = bosun
+            .store
+            .delivery_actions(record.id)
+            .await
+            .expect("actions");
+        assert_eq!(actions.len(), 1);
+        assert_eq!(actions[0].outcome, bosun::store::ActionOutcome::DryRun);
+        bosun.shutdown().await;
+    }
 }
 
 /// Transient forge errors are retried with backoff; the label is added exactly once.
 #[tokio::test]
 async fn transient_forge_errors_are_retried() {
-    let bosun = spawn_bosun(Options::new(Db::Sqlite)).await;
-    let pr = bosun
-        .forge
-        .seed_pr(ForgeKind::GitHub, GITHUB_REPO, 947, "spxtr");
-    bosun
-        .forge
-        .fail_next("/issues/947/labels", 2, Fault::Status500);
-    bosun
-        .post(
-            ForgeKind::GitHub,
-            "issue_comment",
-            "t-1",
-            &github_pr_comment(947, "alice", "/hold"),
-        )
-        .await;
-    bosun.run_until_idle().await;
-    assert_eq!(bosun.forge.labels(&pr), vec![HOLD]);
-    let record = bosun
-        .store
-        .delivery("github:t-1")
-        .await
-        .expect("store")
-        .expect("row");
-    assert_eq!(record.status, "done");
-    assert!(record.attempts >= 2, "{record:?}");
-    bosun.shutdown().await;
+    for db in databases() {
+        let bosun = spawn_bosun(Options::new(db)).await;
+        let pr = bosun
+            .forge
+            .seed_pr(ForgeKind::GitHub, GITHUB_REPO, 947, "spxtr");
+        bosun
+            .forge
+            .fail_next("/issues/947/labels", 2, Fault::Status500);
+        bosun
+            .post(
+                ForgeKind::GitHub,
+                "issue_comment",
+                "t-1",
+                &github_pr_comment(947, "alice", "/hold"),
+            )
+            .await;
+        bosun.run_until_idle().await;
+        assert_eq!(bosun.forge.labels(&pr), vec![HOLD]);
+        let record = bosun
+            .store
+            .delivery("github:t-1")
+            .await
+            .expect("store")
+            .expect("row");
+        assert_eq!(record.status, "done");
+        assert!(record.attempts >= 2, "{record:?}");
+        bosun.shutdown().await;
+    }
 }
 
 /// A delivery that keeps failing ends `failed` with its error kept, and replay runs it again.
 #[tokio::test]
 async fn exhausted_retries_fail_and_replay_recovers() {
-    let bosun = spawn_bosun(Options::new(Db::Sqlite)).await;
-    let pr = bosun
-        .forge
-        .seed_pr(ForgeKind::GitHub, GITHUB_REPO, 947, "spxtr");
-    bosun
-        .forge
-        .fail_next("/issues/947/labels", 100, Fault::Status500);
-    bosun
-        .post(
-            ForgeKind::GitHub,
-            "issue_comment",
-            "f-1",
-            &github_pr_comment(947, "alice", "/hold"),
-        )
-        .await;
-    bosun.run_until_idle().await;
-    let record = bosun
-        .store
-        .delivery("github:f-1")
-        .await
-        .expect("store")
-        .expect("row");
-    assert_eq!(record.status, "failed");
-    assert!(
-        record
-            .last_error
-            .as_deref()
-            .unwrap_or("")
-            .contains("attempts"),
-        "{record:?}"
-    );
-    bosun.forge.clear_faults();
-    assert!(bosun.store.requeue("github:f-1").await.expect("requeue"));
-    bosun.run_until_idle().await;
-    assert_eq!(bosun.status_of("github:f-1").await.as_deref(), Some("done"));
-    assert_eq!(bosun.forge.labels(&pr), vec![HOLD]);
-    bosun.shutdown().await;
+    for db in databases() {
+        let bosun = spawn_bosun(Options::new(db)).await;
+        let pr = bosun
+            .forge
+            .seed_pr(ForgeKind::GitHub, GITHUB_REPO, 947, "spxtr");
+        bosun
+            .forge
+            .fail_next("/issues/947/labels", 100, Fault::Status500);
+        bosun
+            .post(
+                ForgeKind::GitHub,
+                "issue_comment",
+                "f-1",
+                &github_pr_comment(947, "alice", "/hold"),
+            )
+            .await;
+        bosun.run_until_idle().await;
+        let record = bosun
+            .store
+            .delivery("github:f-1")
+            .await
+            .expect("store")
+            .expect("row");
+        assert_eq!(record.status, "failed");
+        assert!(
+            record
+                .last_error
+                .as_deref()
+                .unwrap_or("")
+                .contains("attempts"),
+            "{record:?}"
+        );
+        bosun.forge.clear_faults();
+        assert!(bosun.store.requeue("github:f-1").await.expect("requeue"));
+        bosun.run_until_idle().await;
+        assert_eq!(bosun.status_of("github:f-1").await.as_deref(), Some("done"));
+        assert_eq!(bosun.forge.labels(&pr), vec![HOLD]);
+        bosun.shutdown().await;
+    }
 }

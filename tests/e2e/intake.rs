@@ -237,48 +237,52 @@ async fn concurrent_redeliveries_store_one_row() {
 /// GitLab deliveries without a delivery id header are identified by a hash of the body.
 #[tokio::test]
 async fn gitlab_delivery_without_id_is_deduplicated_by_body() {
-    let bosun = spawn_bosun(Options::new(Db::Sqlite)).await;
-    let body = gitlab_mr_note(1, "alice", "hello");
-    let headers = [
-        ("content-type", "application/json"),
-        ("x-gitlab-event", "Note Hook"),
-        ("x-gitlab-token", GITLAB_TOKEN),
-    ];
-    assert_eq!(raw_post(&bosun, &headers, body.clone()).await.0, 202);
-    assert_eq!(raw_post(&bosun, &headers, body).await.0, 200);
-    bosun.run_until_idle().await;
-    bosun.shutdown().await;
+    for db in databases() {
+        let bosun = spawn_bosun(Options::new(db)).await;
+        let body = gitlab_mr_note(1, "alice", "hello");
+        let headers = [
+            ("content-type", "application/json"),
+            ("x-gitlab-event", "Note Hook"),
+            ("x-gitlab-token", GITLAB_TOKEN),
+        ];
+        assert_eq!(raw_post(&bosun, &headers, body.clone()).await.0, 202);
+        assert_eq!(raw_post(&bosun, &headers, body).await.0, 200);
+        bosun.run_until_idle().await;
+        bosun.shutdown().await;
+    }
 }
 
 /// Health, readiness and metrics answer; metrics count what was received.
 #[tokio::test]
 async fn operational_endpoints_answer() {
-    let bosun = spawn_bosun(Options::new(Db::Sqlite)).await;
-    let get = |p: &str| bosun.http.get(bosun.url(p)).send();
-    assert_eq!(
-        get("/healthz").await.expect("healthz").status().as_u16(),
-        200
-    );
-    assert_eq!(get("/readyz").await.expect("readyz").status().as_u16(), 200);
-    let (s, _) = bosun
-        .post(
-            ForgeKind::GitHub,
-            "ping",
-            "p-1",
-            &fixture_bytes("github/ping/payload.json"),
-        )
-        .await;
-    assert_eq!(s, 202);
-    bosun.run_until_idle().await;
-    let text = get("/metrics")
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
-    assert!(text.contains("bosun_webhooks_total"), "{text}");
-    assert!(text.contains("bosun_ack_latency_seconds"), "{text}");
-    assert!(text.contains("bosun_queue_depth"), "{text}");
-    assert!(text.contains("bosun_deliveries_total"), "{text}");
-    bosun.shutdown().await;
+    for db in databases() {
+        let bosun = spawn_bosun(Options::new(db)).await;
+        let get = |p: &str| bosun.http.get(bosun.url(p)).send();
+        assert_eq!(
+            get("/healthz").await.expect("healthz").status().as_u16(),
+            200
+        );
+        assert_eq!(get("/readyz").await.expect("readyz").status().as_u16(), 200);
+        let (s, _) = bosun
+            .post(
+                ForgeKind::GitHub,
+                "ping",
+                "p-1",
+                &fixture_bytes("github/ping/payload.json"),
+            )
+            .await;
+        assert_eq!(s, 202);
+        bosun.run_until_idle().await;
+        let text = get("/metrics")
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("text");
+        assert!(text.contains("bosun_webhooks_total"), "{text}");
+        assert!(text.contains("bosun_ack_latency_seconds"), "{text}");
+        assert!(text.contains("bosun_queue_depth"), "{text}");
+        assert!(text.contains("bosun_deliveries_total"), "{text}");
+        bosun.shutdown().await;
+    }
 }
