@@ -18,10 +18,11 @@ use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use anyhow::{Context as _, bail};
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
-use sqlx::Connection as _;
+use sqlx::{ConnectOptions as _, Connection as _};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::str::FromStr as _;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -34,6 +35,8 @@ const SECRET_ENV: &str = "BOSUN_BENCH_SECRET";
 const EVENT: &str = "pull_request";
 /// Fixture files of about this size are picked when no `--payload` is given.
 const FIXTURE_SIZES: std::ops::RangeInclusive<u64> = 24_000..=27_000;
+/// The longest a request may wait for its response before it counts as failed.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 /// The Linux `USER_HZ` that `/proc/*/stat` CPU times are counted in (fixed at 100 on x86_64).
 const TICKS_PER_SECOND: f64 = 100.0;
 
@@ -133,6 +136,10 @@ pub struct IngestArgs {
     /// How long a server may take to answer GET /healthz after it is started.
     #[arg(long, default_value_t = 60)]
     pub startup_timeout_seconds: u64,
+    /// SQL run in each Postgres bench database after bosun migrated it and before the warm-up
+    /// (experiments, e.g. a different TOAST compression; see BENCHMARKS.md).
+    #[arg(long, hide = true)]
+    pub postgres_sql: Option<String>,
     /// Print the results as one JSON object on stdout (progress goes to stderr).
     #[arg(long)]
     pub json: bool,
@@ -172,7 +179,14 @@ async fn baseline(args: BaselineArgs) -> anyhow::Result<()> {
             .app_data(secret.clone())
             .app_data(web::PayloadConfig::new(25 * 1024 * 1024))
             .route("/hook", web::post().to(baseline_hook))
-            .route("/healthz", web::get().to(|| async { HttpResponse::Ok().content_type("text/plain; charset=utf-8").body("ok\n") }))
+            .route(
+                "/healthz",
+                web::get().to(|| async {
+                    HttpResponse::Ok()
+                        .content_type("text/plain; charset=utf-8")
+                        .body("ok\n")
+                }),
+            )
     })
     .workers(args.workers.max(1))
     .backlog(2048)
@@ -183,7 +197,11 @@ async fn baseline(args: BaselineArgs) -> anyhow::Result<()> {
     .context("baseline server")
 }
 
-async fn baseline_hook(req: HttpRequest, body: web::Bytes, secret: web::Data<BaselineSecret>) -> HttpResponse {
+async fn baseline_hook(
+    req: HttpRequest,
+    body: web::Bytes,
+    secret: web::Data<BaselineSecret>,
+) -> HttpResponse {
     let expected = req
         .headers()
         .get("x-hub-signature-256")
@@ -197,9 +215,13 @@ async fn baseline_hook(req: HttpRequest, body: web::Bytes, secret: web::Data<Bas
         })
     });
     if authentic {
-        HttpResponse::Accepted().content_type("text/plain; charset=utf-8").body("accepted\n")
+        HttpResponse::Accepted()
+            .content_type("text/plain; charset=utf-8")
+            .body("accepted\n")
     } else {
-        HttpResponse::Unauthorized().content_type("text/plain; charset=utf-8").body("invalid X-Hub-Signature-256\n")
+        HttpResponse::Unauthorized()
+            .content_type("text/plain; charset=utf-8")
+            .body("invalid X-Hub-Signature-256\n")
     }
 }
 
@@ -225,19 +247,31 @@ fn fixtures_dir(explicit: Option<&Path>) -> anyhow::Result<PathBuf> {
     if let Some(dir) = explicit {
         return Ok(dir.to_path_buf());
     }
-    let candidates = [PathBuf::from("../shared/fixtures"), Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures")];
+    let candidates = [
+        PathBuf::from("../shared/fixtures"),
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures"),
+    ];
     candidates
         .iter()
         .find(|c| c.is_dir())
         .cloned()
-        .with_context(|| format!("no fixtures directory at {}; pass --fixtures", candidates[0].display()))
+        .with_context(|| {
+            format!(
+                "no fixtures directory at {}; pass --fixtures",
+                candidates[0].display()
+            )
+        })
 }
 
 fn load_payloads(args: &IngestArgs, secret: &str) -> anyhow::Result<Vec<Payload>> {
     let files = if args.payloads.is_empty() {
-        let dir = fixtures_dir(args.fixtures.as_deref())?.join("github").join(EVENT);
+        let dir = fixtures_dir(args.fixtures.as_deref())?
+            .join("github")
+            .join(EVENT);
         let mut files = Vec::new();
-        for entry in std::fs::read_dir(&dir).with_context(|| format!("listing {}", dir.display()))? {
+        for entry in
+            std::fs::read_dir(&dir).with_context(|| format!("listing {}", dir.display()))?
+        {
             let entry = entry?;
             let path = entry.path();
             let size = entry.metadata()?.len();
@@ -247,7 +281,12 @@ fn load_payloads(args: &IngestArgs, secret: &str) -> anyhow::Result<Vec<Payload>
         }
         files.sort();
         if files.is_empty() {
-            bail!("no {}–{} byte .json fixtures in {}", FIXTURE_SIZES.start(), FIXTURE_SIZES.end(), dir.display());
+            bail!(
+                "no {}–{} byte .json fixtures in {}",
+                FIXTURE_SIZES.start(),
+                FIXTURE_SIZES.end(),
+                dir.display()
+            );
         }
         files
     } else {
@@ -256,13 +295,23 @@ fn load_payloads(args: &IngestArgs, secret: &str) -> anyhow::Result<Vec<Payload>
     files
         .iter()
         .map(|path| {
-            let body = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-            serde_json::from_slice::<serde::de::IgnoredAny>(&body).with_context(|| format!("{} is not JSON", path.display()))?;
-            let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(secret.as_bytes()).context("HMAC key")?;
+            let body =
+                std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+            serde_json::from_slice::<serde::de::IgnoredAny>(&body)
+                .with_context(|| format!("{} is not JSON", path.display()))?;
+            let mut mac =
+                <Hmac<Sha256> as KeyInit>::new_from_slice(secret.as_bytes()).context("HMAC key")?;
             mac.update(&body);
             let signature = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
-            let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-            Ok(Payload { name, body: Bytes::from(body), signature })
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            Ok(Payload {
+                name,
+                body: Bytes::from(body),
+                signature,
+            })
         })
         .collect()
 }
@@ -316,11 +365,13 @@ impl Phase {
     fn record(&mut self, started: Instant, result: anyhow::Result<u16>) {
         match result {
             Ok(status) => {
-                self.latencies.push(u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX));
+                self.latencies
+                    .push(u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX));
                 *self.statuses.entry(status).or_default() += 1;
                 if status != 202 {
                     self.errors += 1;
-                    self.first_error.get_or_insert_with(|| format!("HTTP {status}"));
+                    self.first_error
+                        .get_or_insert_with(|| format!("HTTP {status}"));
                 }
             }
             Err(e) => {
@@ -367,7 +418,9 @@ async fn drive(load: Load, concurrency: usize) -> anyhow::Result<Phase> {
 }
 
 async fn connect(port: u16) -> anyhow::Result<TcpStream> {
-    let stream = TcpStream::connect(("127.0.0.1", port)).await.with_context(|| format!("connecting to 127.0.0.1:{port}"))?;
+    let stream = TcpStream::connect(("127.0.0.1", port))
+        .await
+        .with_context(|| format!("connecting to 127.0.0.1:{port}"))?;
     stream.set_nodelay(true)?;
     Ok(stream)
 }
@@ -378,8 +431,7 @@ async fn raw_slot(load: &Load) -> Phase {
     let mut phase = Phase::default();
     let mut out = Vec::with_capacity(64 * 1024);
     let mut inbuf = Vec::with_capacity(4096);
-    loop {
-        let Some(request) = load.plan.get(load.next.fetch_add(1, Ordering::Relaxed)) else { break };
+    while let Some(request) = load.plan.get(load.next.fetch_add(1, Ordering::Relaxed)) {
         out.clear();
         out.extend_from_slice(&request.head);
         out.extend_from_slice(&load.payloads[request.payload].body);
@@ -391,12 +443,20 @@ async fn raw_slot(load: &Load) -> Phase {
 }
 
 /// One request/response on the slot's keep-alive connection, (re)connecting when needed.
-async fn raw_exchange(conn: &mut Option<TcpStream>, port: u16, request: &[u8], buf: &mut Vec<u8>) -> anyhow::Result<u16> {
+async fn raw_exchange(
+    conn: &mut Option<TcpStream>,
+    port: u16,
+    request: &[u8],
+    buf: &mut Vec<u8>,
+) -> anyhow::Result<u16> {
     let stream = match conn {
         Some(stream) => stream,
         None => conn.insert(connect(port).await?),
     };
-    let result = exchange(stream, request, buf).await;
+    let result = match tokio::time::timeout(REQUEST_TIMEOUT, exchange(stream, request, buf)).await {
+        Ok(result) => result,
+        Err(_) => Err(anyhow::anyhow!("no response within {REQUEST_TIMEOUT:?}")),
+    };
     match result {
         Ok((status, keep_alive)) => {
             if !keep_alive {
@@ -413,8 +473,15 @@ async fn raw_exchange(conn: &mut Option<TcpStream>, port: u16, request: &[u8], b
 
 /// Writes a whole request and reads one response; returns its status and whether the
 /// connection may be reused.
-async fn exchange(stream: &mut TcpStream, request: &[u8], buf: &mut Vec<u8>) -> anyhow::Result<(u16, bool)> {
-    stream.write_all(request).await.context("sending the request")?;
+async fn exchange(
+    stream: &mut TcpStream,
+    request: &[u8],
+    buf: &mut Vec<u8>,
+) -> anyhow::Result<(u16, bool)> {
+    stream
+        .write_all(request)
+        .await
+        .context("sending the request")?;
     buf.clear();
     let head_end = loop {
         if let Some(at) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
@@ -439,10 +506,14 @@ async fn exchange(stream: &mut TcpStream, request: &[u8], buf: &mut Vec<u8>) -> 
     let mut length = 0usize;
     let mut keep_alive = status_line.starts_with("HTTP/1.1");
     for line in lines {
-        let Some((name, value)) = line.split_once(':') else { continue };
+        let Some((name, value)) = line.split_once(':') else {
+            continue;
+        };
         let value = value.trim();
         if name.eq_ignore_ascii_case("content-length") {
-            length = value.parse().with_context(|| format!("bad content-length {value:?}"))?;
+            length = value
+                .parse()
+                .with_context(|| format!("bad content-length {value:?}"))?;
         } else if name.eq_ignore_ascii_case("transfer-encoding") {
             bail!("transfer-encoding {value} is not supported by the raw client");
         } else if name.eq_ignore_ascii_case("connection") {
@@ -452,7 +523,12 @@ async fn exchange(stream: &mut TcpStream, request: &[u8], buf: &mut Vec<u8>) -> 
     let end = head_end + length;
     while buf.len() < end {
         buf.reserve(end - buf.len());
-        if stream.read_buf(buf).await.context("reading the response body")? == 0 {
+        if stream
+            .read_buf(buf)
+            .await
+            .context("reading the response body")?
+            == 0
+        {
             bail!("connection closed inside a response body");
         }
     }
@@ -466,8 +542,7 @@ async fn reqwest_slot(load: &Load) -> Phase {
     load.start_line.wait().await;
     let url = format!("http://127.0.0.1:{}/hook", load.port);
     let mut phase = Phase::default();
-    loop {
-        let Some(request) = load.plan.get(load.next.fetch_add(1, Ordering::Relaxed)) else { break };
+    while let Some(request) = load.plan.get(load.next.fetch_add(1, Ordering::Relaxed)) {
         let payload = &load.payloads[request.payload];
         let started = Instant::now();
         let result = async {
@@ -505,6 +580,40 @@ struct CpuSnapshot {
     machine_total: u64,
     machine_idle: u64,
     machine_iowait: u64,
+    /// `/proc/PID/io` `write_bytes` of the server child and of the Postgres processes.
+    server_written: u64,
+    postgres_written: u64,
+    /// Sectors written to the machine's disks (`/sys/block/*/stat`), all processes.
+    disk_sectors: u64,
+}
+
+/// Bytes a process caused to be written to storage (`write_bytes` in `/proc/PID/io`).
+fn process_written(pid: &str) -> Option<u64> {
+    let io = std::fs::read_to_string(format!("/proc/{pid}/io")).ok()?;
+    io.lines()
+        .find_map(|l| l.strip_prefix("write_bytes:"))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// Sectors written to physical disks (virtio, SCSI/SATA, NVMe, Xen), partitions excluded.
+fn disk_sectors_written() -> u64 {
+    let Ok(dir) = std::fs::read_dir("/sys/block") else {
+        return 0;
+    };
+    dir.filter_map(Result::ok)
+        .filter(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            ["vd", "sd", "nvme", "xvd"]
+                .iter()
+                .any(|p| name.starts_with(p))
+        })
+        .filter_map(|e| std::fs::read_to_string(e.path().join("stat")).ok())
+        .filter_map(|stat| {
+            stat.split_whitespace()
+                .nth(6)
+                .and_then(|v| v.parse::<u64>().ok())
+        })
+        .sum()
 }
 
 /// utime + stime of a process, all threads.
@@ -518,25 +627,37 @@ fn process_ticks(pid: &str) -> Option<u64> {
     Some(utime + stime)
 }
 
-fn postgres_ticks() -> u64 {
-    let Ok(dir) = std::fs::read_dir("/proc") else { return 0 };
-    dir.filter_map(Result::ok)
-        .filter_map(|e| e.file_name().into_string().ok())
-        .filter(|pid| pid.bytes().all(|b| b.is_ascii_digit()))
-        .filter(|pid| std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "postgres"))
-        .filter_map(|pid| process_ticks(&pid))
-        .sum()
-}
-
-fn cpu_snapshot(server_pid: Option<u32>, with_postgres: bool) -> CpuSnapshot {
+/// `postgres` holds the pids of bosun's backends and of Postgres's own background processes
+/// (WAL writer, checkpointer …), not other clients' backends.
+fn cpu_snapshot(server_pid: Option<u32>, postgres: &[i32]) -> CpuSnapshot {
     let mut snap = CpuSnapshot {
-        server: server_pid.and_then(|p| process_ticks(&p.to_string())).unwrap_or(0),
-        postgres: if with_postgres { postgres_ticks() } else { 0 },
+        server: server_pid
+            .and_then(|p| process_ticks(&p.to_string()))
+            .unwrap_or(0),
+        postgres: postgres
+            .iter()
+            .filter_map(|pid| process_ticks(&pid.to_string()))
+            .sum(),
         client: process_ticks("self").unwrap_or(0),
+        server_written: server_pid
+            .and_then(|p| process_written(&p.to_string()))
+            .unwrap_or(0),
+        postgres_written: postgres
+            .iter()
+            .filter_map(|pid| process_written(&pid.to_string()))
+            .sum(),
+        disk_sectors: disk_sectors_written(),
         ..CpuSnapshot::default()
     };
-    if let Some(line) = std::fs::read_to_string("/proc/stat").ok().and_then(|s| s.lines().next().map(str::to_string)) {
-        let values: Vec<u64> = line.split_whitespace().skip(1).filter_map(|v| v.parse().ok()).collect();
+    if let Some(line) = std::fs::read_to_string("/proc/stat")
+        .ok()
+        .and_then(|s| s.lines().next().map(str::to_string))
+    {
+        let values: Vec<u64> = line
+            .split_whitespace()
+            .skip(1)
+            .filter_map(|v| v.parse().ok())
+            .collect();
         // user nice system idle iowait irq softirq steal (guest time is already in user).
         snap.machine_total = values.iter().take(8).sum();
         snap.machine_idle = values.get(3).copied().unwrap_or(0);
@@ -554,6 +675,9 @@ struct CpuUse {
     machine_busy: f64,
     machine_iowait: f64,
     machine_total: f64,
+    server_written: f64,
+    postgres_written: f64,
+    disk_written: f64,
 }
 
 impl CpuUse {
@@ -569,7 +693,15 @@ impl CpuUse {
             machine_busy: total - idle - iowait,
             machine_iowait: iowait,
             machine_total: total,
+            server_written: b.server_written.saturating_sub(a.server_written) as f64,
+            postgres_written: b.postgres_written.saturating_sub(a.postgres_written) as f64,
+            disk_written: b.disk_sectors.saturating_sub(a.disk_sectors) as f64 * 512.0,
         }
+    }
+
+    /// Machine CPU used by processes outside the benchmark (other builds and tests): noise.
+    fn other(&self) -> f64 {
+        (self.machine_busy - self.server_s - self.postgres_s - self.client_s).max(0.0)
     }
 
     fn add(&mut self, o: CpuUse) {
@@ -579,6 +711,9 @@ impl CpuUse {
         self.machine_busy += o.machine_busy;
         self.machine_iowait += o.machine_iowait;
         self.machine_total += o.machine_total;
+        self.server_written += o.server_written;
+        self.postgres_written += o.postgres_written;
+        self.disk_written += o.disk_written;
     }
 }
 
@@ -595,10 +730,16 @@ struct Server {
 impl Server {
     fn spawn(args: &[&str], port: u16, secret: &str, log: PathBuf) -> anyhow::Result<Server> {
         let exe = std::env::current_exe().context("finding this executable")?;
-        let out = std::fs::File::create(&log).with_context(|| format!("creating {}", log.display()))?;
+        let out =
+            std::fs::File::create(&log).with_context(|| format!("creating {}", log.display()))?;
         let err = out.try_clone()?;
         let mut command = tokio::process::Command::new(exe);
-        command.args(args).stdin(Stdio::null()).stdout(out).stderr(err).kill_on_drop(true);
+        command
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .kill_on_drop(true);
         // No BOSUN_* override from this shell may redirect the child (e.g. to another database).
         for (name, _) in std::env::vars_os() {
             if name.to_string_lossy().starts_with("BOSUN_") {
@@ -621,21 +762,31 @@ impl Server {
     }
 
     /// Polls GET /healthz until it answers 200, the child exits, or the deadline passes.
-    async fn wait_ready(&mut self, http: &reqwest::Client, timeout: Duration) -> anyhow::Result<()> {
+    async fn wait_ready(
+        &mut self,
+        http: &reqwest::Client,
+        timeout: Duration,
+    ) -> anyhow::Result<()> {
         let deadline = Instant::now() + timeout;
         let url = format!("http://127.0.0.1:{}/healthz", self.port);
         let mut poll = tokio::time::interval(Duration::from_millis(20));
         loop {
             poll.tick().await;
             if let Some(status) = self.child.try_wait()? {
-                bail!("the server exited ({status}) before it was ready:\n{}", self.log_tail());
+                bail!(
+                    "the server exited ({status}) before it was ready:\n{}",
+                    self.log_tail()
+                );
             }
             let answer = http.get(&url).timeout(Duration::from_secs(1)).send().await;
             if answer.is_ok_and(|r| r.status().is_success()) {
                 return Ok(());
             }
             if Instant::now() > deadline {
-                bail!("the server did not answer {url} within {timeout:?}:\n{}", self.log_tail());
+                bail!(
+                    "the server did not answer {url} within {timeout:?}:\n{}",
+                    self.log_tail()
+                );
             }
         }
     }
@@ -675,7 +826,13 @@ fn metric_sum(text: &str, name: &str) -> f64 {
 
 async fn scrape(http: &reqwest::Client, port: u16) -> anyhow::Result<String> {
     let url = format!("http://127.0.0.1:{port}/metrics");
-    Ok(http.get(&url).send().await?.error_for_status()?.text().await?)
+    Ok(http
+        .get(&url)
+        .send()
+        .await?
+        .error_for_status()?
+        .text()
+        .await?)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -710,14 +867,21 @@ struct WalUse {
 impl PgAdmin {
     async fn connect(url: &str) -> anyhow::Result<PgAdmin> {
         let base = reqwest::Url::parse(url).context("--postgres is not a URL")?;
-        let conn = sqlx::PgConnection::connect(url).await.with_context(|| format!("connecting to {}", crate::cli::redact_url(url)))?;
+        let options = sqlx::postgres::PgConnectOptions::from_str(url)
+            .context("--postgres is not a Postgres URL")?
+            .disable_statement_logging();
+        let conn = sqlx::PgConnection::connect_with(&options)
+            .await
+            .with_context(|| format!("connecting to {}", crate::cli::redact_url(url)))?;
         Ok(PgAdmin { conn, base })
     }
 
     /// Creates an empty database; returns its name and URL.
     async fn create_database(&mut self) -> anyhow::Result<(String, String)> {
         let name = format!("bosun_bench_{}", uuid::Uuid::new_v4().simple());
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut self.conn).await?;
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut self.conn)
+            .await?;
         let mut url = self.base.clone();
         url.set_path(&format!("/{name}"));
         Ok((name, url.to_string()))
@@ -730,36 +894,79 @@ impl PgAdmin {
         let mut poll = tokio::time::interval(Duration::from_millis(20));
         loop {
             poll.tick().await;
-            let open: i64 = sqlx::query_scalar("SELECT count(*) FROM pg_stat_activity WHERE datname = $1")
-                .bind(name)
-                .fetch_one(&mut self.conn)
-                .await?;
+            let open: i64 =
+                sqlx::query_scalar("SELECT count(*) FROM pg_stat_activity WHERE datname = $1")
+                    .bind(name)
+                    .fetch_one(&mut self.conn)
+                    .await?;
             if open == 0 || Instant::now() > deadline {
                 break;
             }
         }
-        sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).execute(&mut self.conn).await?;
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+        )))
+        .execute(&mut self.conn)
+        .await?;
         Ok(())
     }
 
-    async fn lsn(&mut self) -> anyhow::Result<String> {
-        Ok(sqlx::query_scalar("SELECT pg_current_wal_lsn()::text").fetch_one(&mut self.conn).await?)
+    /// Runs `sql` in `database`.
+    async fn run_in(&self, database: &str, sql: &str) -> anyhow::Result<()> {
+        let mut url = self.base.clone();
+        url.set_path(&format!("/{database}"));
+        let options =
+            sqlx::postgres::PgConnectOptions::from_str(url.as_str())?.disable_statement_logging();
+        let mut conn = sqlx::PgConnection::connect_with(&options).await?;
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string()))
+            .execute(&mut conn)
+            .await
+            .context("--postgres-sql")?;
+        conn.close().await?;
+        Ok(())
     }
 
-    async fn lsn_diff(&mut self, from: &str, to: &str) -> anyhow::Result<f64> {
-        Ok(sqlx::query_scalar("SELECT pg_wal_lsn_diff($2::text::pg_lsn, $1::text::pg_lsn)::float8")
-            .bind(from)
-            .bind(to)
+    /// Backends connected to `database` plus Postgres's background processes.
+    async fn server_pids(&mut self, database: &str) -> anyhow::Result<Vec<i32>> {
+        Ok(sqlx::query_scalar(
+            "SELECT pid FROM pg_stat_activity WHERE datname = $1 OR backend_type <> 'client backend'",
+        )
+        .bind(database)
+        .fetch_all(&mut self.conn)
+        .await?)
+    }
+
+    async fn lsn(&mut self) -> anyhow::Result<String> {
+        Ok(sqlx::query_scalar("SELECT pg_current_wal_lsn()::text")
             .fetch_one(&mut self.conn)
             .await?)
     }
 
+    async fn lsn_diff(&mut self, from: &str, to: &str) -> anyhow::Result<f64> {
+        Ok(
+            sqlx::query_scalar(
+                "SELECT pg_wal_lsn_diff($2::text::pg_lsn, $1::text::pg_lsn)::float8",
+            )
+            .bind(from)
+            .bind(to)
+            .fetch_one(&mut self.conn)
+            .await?,
+        )
+    }
+
     async fn wal_counters(&mut self) -> anyhow::Result<WalCounters> {
-        let (records, fpi, bytes, writes, syncs): (i64, i64, f64, i64, i64) =
-            sqlx::query_as("SELECT wal_records, wal_fpi, wal_bytes::float8, wal_write, wal_sync FROM pg_stat_wal")
-                .fetch_one(&mut self.conn)
-                .await?;
-        Ok(WalCounters { records, fpi, bytes, writes, syncs })
+        let (records, fpi, bytes, writes, syncs): (i64, i64, f64, i64, i64) = sqlx::query_as(
+            "SELECT wal_records, wal_fpi, wal_bytes::float8, wal_write, wal_sync FROM pg_stat_wal",
+        )
+        .fetch_one(&mut self.conn)
+        .await?;
+        Ok(WalCounters {
+            records,
+            fpi,
+            bytes,
+            writes,
+            syncs,
+        })
     }
 
     async fn settings(&mut self) -> anyhow::Result<Vec<(String, String)>> {
@@ -803,44 +1010,32 @@ fn progress(message: &str) {
     eprintln!("bench: {message}");
 }
 
+/// Starts the target's server (on a fresh database), measures it, stops it, and drops the
+/// Postgres database whatever happened.
 async fn run_target(ctx: &mut Context, target: Target, round: usize) -> anyhow::Result<Run> {
-    let port = free_port()?;
-    let log = ctx.dir.join(format!("{}-{round}.log", target.name()));
-    let mut database = None;
-    let server = match target {
-        Target::Baseline => {
-            let listen = format!("127.0.0.1:{port}");
-            Server::spawn(&["bench", "baseline", "--listen", &listen, "--workers", "2"], port, &ctx.secret, log)?
+    let (database, url) = match target {
+        Target::Baseline => (None, None),
+        Target::Sqlite => {
+            let file = ctx.dir.join(format!("bench-{round}.db"));
+            (None, Some(format!("sqlite://{}", file.display())))
         }
-        Target::Sqlite | Target::Postgres => {
-            let url = if target == Target::Sqlite {
-                format!("sqlite://{}", ctx.dir.join(format!("bench-{round}.db")).display())
-            } else {
-                let pg = ctx.pg.as_mut().context("no Postgres connection")?;
-                let (name, url) = pg.create_database().await?;
-                database = Some(name);
-                url
-            };
-            let config = ctx.dir.join(format!("{}-{round}.toml", target.name()));
-            std::fs::write(&config, bosun_config(port, &url)).with_context(|| format!("writing {}", config.display()))?;
-            let config = config.to_string_lossy().into_owned();
-            Server::spawn(&["serve", "--config", &config], port, &ctx.secret, log)?
+        Target::Postgres => {
+            let pg = ctx.pg.as_mut().context("no Postgres connection")?;
+            let (name, url) = pg.create_database().await?;
+            (Some(name), Some(url))
         }
     };
-    let wal_before = match ctx.pg.as_mut() {
-        Some(pg) if database.is_some() => Some(pg.wal_counters().await?),
-        _ => None,
+    let measured = start_and_measure(ctx, target, round, url.as_deref(), database.as_deref()).await;
+    let Some(name) = database else {
+        return measured.map(|(run, _)| run);
     };
-    let measured = measure(ctx, target, server).await;
-    let mut wal_after = None;
-    if let (Some(pg), Some(name)) = (ctx.pg.as_mut(), &database) {
-        let dropped = pg.drop_database(name).await;
-        wal_after = Some(pg.wal_counters().await);
-        dropped.with_context(|| format!("dropping database {name}"))?;
-    }
-    let mut run = measured?;
-    if let (Some(before), Some(after), Some(wal)) = (wal_before, wal_after, run.wal.as_mut()) {
-        let after = after?;
+    let pg = ctx.pg.as_mut().context("no Postgres connection")?;
+    let dropped = pg.drop_database(&name).await;
+    let wal_after = pg.wal_counters().await;
+    dropped.with_context(|| format!("dropping database {name}"))?;
+    let (mut run, wal_before) = measured?;
+    if let (Some(before), Some(wal)) = (wal_before, run.wal.as_mut()) {
+        let after = wal_after?;
         wal.lifetime = WalCounters {
             records: after.records - before.records,
             fpi: after.fpi - before.fpi,
@@ -853,17 +1048,63 @@ async fn run_target(ctx: &mut Context, target: Target, round: usize) -> anyhow::
     Ok(run)
 }
 
+/// Spawns the server child and measures it; also returns the `pg_stat_wal` counters from
+/// before the child started (Postgres only).
+async fn start_and_measure(
+    ctx: &mut Context,
+    target: Target,
+    round: usize,
+    database_url: Option<&str>,
+    database: Option<&str>,
+) -> anyhow::Result<(Run, Option<WalCounters>)> {
+    let port = free_port()?;
+    let log = ctx.dir.join(format!("{}-{round}.log", target.name()));
+    let server = match database_url {
+        None => {
+            let listen = format!("127.0.0.1:{port}");
+            let args = ["bench", "baseline", "--listen", &listen, "--workers", "2"];
+            Server::spawn(&args, port, &ctx.secret, log)?
+        }
+        Some(url) => {
+            let config = ctx.dir.join(format!("{}-{round}.toml", target.name()));
+            std::fs::write(&config, bosun_config(port, url))
+                .with_context(|| format!("writing {}", config.display()))?;
+            let config = config.to_string_lossy().into_owned();
+            Server::spawn(&["serve", "--config", &config], port, &ctx.secret, log)?
+        }
+    };
+    let wal_before = match (ctx.pg.as_mut(), database) {
+        (Some(pg), Some(_)) => Some(pg.wal_counters().await?),
+        _ => None,
+    };
+    let run = measure(ctx, target, server, database).await?;
+    Ok((run, wal_before))
+}
+
 /// Warm-up, then the measured phase, against a started server; stops it in every case.
-async fn measure(ctx: &mut Context, target: Target, mut server: Server) -> anyhow::Result<Run> {
+async fn measure(
+    ctx: &mut Context,
+    target: Target,
+    mut server: Server,
+    database: Option<&str>,
+) -> anyhow::Result<Run> {
     let result = async {
-        server.wait_ready(&ctx.http, Duration::from_secs(ctx.args.startup_timeout_seconds)).await?;
+        server
+            .wait_ready(
+                &ctx.http,
+                Duration::from_secs(ctx.args.startup_timeout_seconds),
+            )
+            .await?;
+        if let (Some(pg), Some(name), Some(sql)) = (&ctx.pg, database, &ctx.args.postgres_sql) {
+            pg.run_in(name, sql).await?;
+        }
         let is_bosun = target != Target::Baseline;
         // One client per server, so the reqwest pool opened in the warm-up is reused.
         let http = reqwest::Client::builder()
             .http1_only()
             .tcp_nodelay(true)
             .pool_max_idle_per_host(ctx.args.concurrency)
-            .timeout(Duration::from_secs(60))
+            .timeout(REQUEST_TIMEOUT)
             .build()?;
         let load = |plan| Load {
             client: ctx.args.client,
@@ -875,25 +1116,40 @@ async fn measure(ctx: &mut Context, target: Target, mut server: Server) -> anyho
             http: http.clone(),
         };
         if ctx.args.warmup > 0 {
-            let warm = drive(load(prepare(&ctx.payloads, server.port, ctx.args.warmup)), ctx.args.concurrency).await?;
+            let warm = drive(
+                load(prepare(&ctx.payloads, server.port, ctx.args.warmup)),
+                ctx.args.concurrency,
+            )
+            .await?;
             if warm.errors > 0 {
-                bail!("{} of {} warm-up requests failed; first: {}", warm.errors, ctx.args.warmup, warm.first_error.unwrap_or_default());
+                bail!(
+                    "{} of {} warm-up requests failed; first: {}",
+                    warm.errors,
+                    ctx.args.warmup,
+                    warm.first_error.unwrap_or_default()
+                );
             }
         }
-        let metrics_before = if is_bosun { Some(scrape(&ctx.http, server.port).await?) } else { None };
-        let plan = prepare(&ctx.payloads, server.port, ctx.args.n);
-        let with_postgres = target == Target::Postgres;
-        let lsn_before = match (&mut ctx.pg, with_postgres) {
-            (Some(pg), true) => Some(pg.lsn().await?),
-            _ => None,
+        let metrics_before = if is_bosun {
+            Some(scrape(&ctx.http, server.port).await?)
+        } else {
+            None
         };
-        let cpu_before = cpu_snapshot(server.pid(), with_postgres);
+        let plan = prepare(&ctx.payloads, server.port, ctx.args.n);
+        let (lsn_before, pg_pids) = match (&mut ctx.pg, database) {
+            (Some(pg), Some(name)) => (Some(pg.lsn().await?), pg.server_pids(name).await?),
+            _ => (None, Vec::new()),
+        };
+        let cpu_before = cpu_snapshot(server.pid(), &pg_pids);
         let phase = drive(load(plan), ctx.args.concurrency).await?;
-        let cpu_after = cpu_snapshot(server.pid(), with_postgres);
+        let cpu_after = cpu_snapshot(server.pid(), &pg_pids);
         let wal = match (&mut ctx.pg, lsn_before) {
             (Some(pg), Some(before)) => {
                 let after = pg.lsn().await?;
-                Some(WalUse { measured_bytes: pg.lsn_diff(&before, &after).await?, ..WalUse::default() })
+                Some(WalUse {
+                    measured_bytes: pg.lsn_diff(&before, &after).await?,
+                    ..WalUse::default()
+                })
             }
             _ => None,
         };
@@ -901,10 +1157,23 @@ async fn measure(ctx: &mut Context, target: Target, mut server: Server) -> anyho
         if let Some(before) = metrics_before {
             let after = scrape(&ctx.http, server.port).await?;
             let delta = |name: &str| metric_sum(&after, name) - metric_sum(&before, name);
-            commits = Some((delta("bosun_intake_batch_size_count"), delta("bosun_intake_batch_size_sum")));
-            server_ack = Some((delta("bosun_ack_latency_seconds_sum"), delta("bosun_ack_latency_seconds_count")));
+            commits = Some((
+                delta("bosun_intake_batch_size_count"),
+                delta("bosun_intake_batch_size_sum"),
+            ));
+            server_ack = Some((
+                delta("bosun_ack_latency_seconds_sum"),
+                delta("bosun_ack_latency_seconds_count"),
+            ));
         }
-        Ok(Run { n: ctx.args.n, phase, cpu: CpuUse::between(cpu_before, cpu_after), commits, server_ack, wal })
+        Ok(Run {
+            n: ctx.args.n,
+            phase,
+            cpu: CpuUse::between(cpu_before, cpu_after),
+            commits,
+            server_ack,
+            wal,
+        })
     }
     .await;
     let stopped = server.stop().await;
@@ -916,13 +1185,34 @@ async fn measure(ctx: &mut Context, target: Target, mut server: Server) -> anyho
 // ---------------------------------------------------------------------------------------------
 // Summaries.
 
+/// One round of one target.
+#[derive(Debug, Clone, Copy)]
+struct RoundStat {
+    rps: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    /// Machine CPU taken by processes outside the benchmark, in % of all cores.
+    other_pct: f64,
+}
+
+impl RoundStat {
+    fn json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "rps": round_to(self.rps, 1),
+            "p50_ms": round_to(self.p50_ms, 3),
+            "p99_ms": round_to(self.p99_ms, 3),
+            "other_load_pct": round_to(self.other_pct, 1),
+        })
+    }
+}
+
 /// All rounds of one target.
 struct Summary {
     target: Target,
     n: usize,
     wall: f64,
     rps: f64,
-    rounds_rps: Vec<f64>,
+    rounds: Vec<RoundStat>,
     p50_ms: f64,
     p99_ms: f64,
     max_ms: f64,
@@ -949,7 +1239,7 @@ fn summarize(target: Target, runs: Vec<Run>) -> Summary {
         n: 0,
         wall: 0.0,
         rps: 0.0,
-        rounds_rps: Vec::new(),
+        rounds: Vec::new(),
         p50_ms: 0.0,
         p99_ms: 0.0,
         max_ms: 0.0,
@@ -966,15 +1256,22 @@ fn summarize(target: Target, runs: Vec<Run>) -> Summary {
         let wall = run.phase.wall.as_secs_f64();
         s.n += run.n;
         s.wall += wall;
-        s.rounds_rps.push(run.n as f64 / wall.max(1e-9));
-        s.errors += run.phase.errors;
-        for (status, count) in &run.phase.statuses {
+        let mut phase = run.phase;
+        phase.latencies.sort_unstable();
+        s.rounds.push(RoundStat {
+            rps: run.n as f64 / wall.max(1e-9),
+            p50_ms: percentile(&phase.latencies, 0.50),
+            p99_ms: percentile(&phase.latencies, 0.99),
+            other_pct: 100.0 * run.cpu.other() / run.cpu.machine_total.max(1e-9),
+        });
+        s.errors += phase.errors;
+        for (status, count) in &phase.statuses {
             *s.statuses.entry(*status).or_default() += count;
         }
         if s.first_error.is_none() {
-            s.first_error = run.phase.first_error;
+            s.first_error = phase.first_error;
         }
-        latencies.extend(run.phase.latencies);
+        latencies.extend(phase.latencies);
         s.cpu.add(run.cpu);
         let add = |acc: Option<(f64, f64)>, x: Option<(f64, f64)>| match (acc, x) {
             (Some(a), Some(b)) => Some((a.0 + b.0, a.1 + b.1)),
@@ -1008,6 +1305,14 @@ fn round_to(x: f64, digits: i32) -> f64 {
 }
 
 impl Summary {
+    /// The round with the least foreign CPU load: the least disturbed measurement.
+    fn quietest(&self) -> Option<RoundStat> {
+        self.rounds
+            .iter()
+            .copied()
+            .min_by(|a, b| a.other_pct.total_cmp(&b.other_pct))
+    }
+
     fn per_delivery_us(&self, seconds: f64) -> f64 {
         seconds * 1e6 / self.n.max(1) as f64
     }
@@ -1022,7 +1327,7 @@ impl Summary {
             "max_ms": round_to(self.max_ms, 3),
             "n": self.n,
             "wall_s": round_to(self.wall, 3),
-            "rounds_rps": self.rounds_rps.iter().map(|r| round_to(*r, 1)).collect::<Vec<_>>(),
+            "rounds": self.rounds.iter().map(RoundStat::json).collect::<Vec<_>>(),
             "errors": self.errors,
             "statuses": self.statuses.iter().map(|(k, v)| (k.to_string(), serde_json::json!(v))).collect::<serde_json::Map<_, _>>(),
             "cpu_us_per_delivery": {
@@ -1031,7 +1336,14 @@ impl Summary {
                 "load_generator": round_to(self.per_delivery_us(cpu.client_s), 1),
             },
             "machine_busy_pct": round_to(100.0 * cpu.machine_busy / machine, 1),
+            "machine_other_pct": round_to(100.0 * cpu.other() / machine, 1),
             "machine_iowait_pct": round_to(100.0 * cpu.machine_iowait / machine, 1),
+            "written_kb_per_delivery": {
+                "server": round_to(cpu.server_written / 1e3 / self.n.max(1) as f64, 1),
+                "postgres": round_to(cpu.postgres_written / 1e3 / self.n.max(1) as f64, 1),
+                "disk_all_processes": round_to(cpu.disk_written / 1e3 / self.n.max(1) as f64, 1),
+            },
+            "disk_write_mb_per_s": round_to(cpu.disk_written / 1e6 / self.wall.max(1e-9), 1),
         });
         if let Some(e) = &self.first_error {
             v["first_error"] = serde_json::json!(e);
@@ -1069,8 +1381,11 @@ async fn ingest(args: IngestArgs) -> anyhow::Result<()> {
     if args.n == 0 || args.concurrency == 0 || args.rounds == 0 {
         bail!("--n, --concurrency and --rounds must be at least 1");
     }
-    let mut targets: Vec<Target> =
-        if args.only.is_empty() { vec![Target::Baseline, Target::Sqlite, Target::Postgres] } else { args.only.clone() };
+    let mut targets: Vec<Target> = if args.only.is_empty() {
+        vec![Target::Baseline, Target::Sqlite, Target::Postgres]
+    } else {
+        args.only.clone()
+    };
     targets.sort();
     targets.dedup();
     if args.skip_postgres {
@@ -1081,11 +1396,24 @@ async fn ingest(args: IngestArgs) -> anyhow::Result<()> {
     }
     let secret = uuid::Uuid::new_v4().simple().to_string();
     let payloads = Arc::new(load_payloads(&args, &secret)?);
-    let pg = if targets.contains(&Target::Postgres) { Some(PgAdmin::connect(&args.postgres).await?) } else { None };
+    let pg = if targets.contains(&Target::Postgres) {
+        Some(PgAdmin::connect(&args.postgres).await?)
+    } else {
+        None
+    };
     let dir = std::env::temp_dir().join(format!("bosun-bench-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build()?;
-    let mut ctx = Context { args, secret, payloads, dir, http, pg };
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()?;
+    let mut ctx = Context {
+        args,
+        secret,
+        payloads,
+        dir,
+        http,
+        pg,
+    };
     let outcome = run_all(&mut ctx, &targets).await;
     if outcome.is_ok() {
         let _ = std::fs::remove_dir_all(&ctx.dir);
@@ -1101,7 +1429,14 @@ async fn ingest(args: IngestArgs) -> anyhow::Result<()> {
     let failed: Vec<String> = summaries
         .iter()
         .filter(|s| s.errors > 0)
-        .map(|s| format!("{}: {} failed (first: {})", s.target.name(), s.errors, s.first_error.as_deref().unwrap_or("?")))
+        .map(|s| {
+            format!(
+                "{}: {} failed (first: {})",
+                s.target.name(),
+                s.errors,
+                s.first_error.as_deref().unwrap_or("?")
+            )
+        })
         .collect();
     if !failed.is_empty() {
         bail!("requests without a 202: {}", failed.join("; "));
@@ -1113,32 +1448,47 @@ async fn run_all(ctx: &mut Context, targets: &[Target]) -> anyhow::Result<Vec<Su
     let mut runs: BTreeMap<Target, Vec<Run>> = BTreeMap::new();
     for round in 1..=ctx.args.rounds {
         for &target in targets {
-            progress(&format!("round {round}/{}: {} …", ctx.args.rounds, target.name()));
-            let run = run_target(ctx, target, round).await.with_context(|| format!("target {}", target.name()))?;
+            progress(&format!(
+                "round {round}/{}: {} …",
+                ctx.args.rounds,
+                target.name()
+            ));
+            let run = run_target(ctx, target, round)
+                .await
+                .with_context(|| format!("target {}", target.name()))?;
             let wall = run.phase.wall.as_secs_f64();
-            progress(
-                &format!(
-                    "round {round}/{}: {}: {} deliveries in {wall:.2} s = {:.0}/s, {} errors",
-                    ctx.args.rounds,
-                    target.name(),
-                    run.n,
-                    run.n as f64 / wall.max(1e-9),
-                    run.phase.errors
-                ),
-            );
+            progress(&format!(
+                "round {round}/{}: {}: {} deliveries in {wall:.2} s = {:.0}/s, {} errors",
+                ctx.args.rounds,
+                target.name(),
+                run.n,
+                run.n as f64 / wall.max(1e-9),
+                run.phase.errors
+            ));
             runs.entry(target).or_default().push(run);
         }
     }
     Ok(runs.into_iter().map(|(t, r)| summarize(t, r)).collect())
 }
 
-fn report(ctx: &Context, summaries: &[Summary], pg_settings: &[(String, String)]) -> anyhow::Result<()> {
+fn report(
+    ctx: &Context,
+    summaries: &[Summary],
+    pg_settings: &[(String, String)],
+) -> anyhow::Result<()> {
     let find = |t: Target| summaries.iter().find(|s| s.target == t);
     let ratio = |t: Target| match (find(t), find(Target::Baseline)) {
         (Some(s), Some(b)) if b.rps > 0.0 => Some(s.rps / b.rps),
         _ => None,
     };
     let (ratio_pg, ratio_sqlite) = (ratio(Target::Postgres), ratio(Target::Sqlite));
+    let quiet_ratio = |t: Target| match (
+        find(t).and_then(Summary::quietest),
+        find(Target::Baseline).and_then(Summary::quietest),
+    ) {
+        (Some(s), Some(b)) if b.rps > 0.0 => Some(s.rps / b.rps),
+        _ => None,
+    };
     let p99_ok = |t: Target| find(t).map(|s| s.p99_ms <= 20.0);
     if ctx.args.json {
         let mut out = serde_json::json!({
@@ -1153,6 +1503,10 @@ fn report(ctx: &Context, summaries: &[Summary], pg_settings: &[(String, String)]
             "postgres": find(Target::Postgres).map(Summary::json),
             "ratio_postgres": ratio_pg.map(|r| round_to(r, 3)),
             "ratio_sqlite": ratio_sqlite.map(|r| round_to(r, 3)),
+            "quietest_rounds": {
+                "ratio_postgres": quiet_ratio(Target::Postgres).map(|r| round_to(r, 3)),
+                "ratio_sqlite": quiet_ratio(Target::Sqlite).map(|r| round_to(r, 3)),
+            },
             "targets_met": {
                 "ratio_postgres": ratio_pg.map(|r| r >= 0.5),
                 "ratio_sqlite": ratio_sqlite.map(|r| r >= 0.5),
@@ -1161,13 +1515,21 @@ fn report(ctx: &Context, summaries: &[Summary], pg_settings: &[(String, String)]
             },
         });
         if !pg_settings.is_empty() {
-            out["postgres_settings"] = pg_settings.iter().map(|(k, v)| (k.clone(), serde_json::json!(v))).collect::<serde_json::Map<_, _>>().into();
+            out["postgres_settings"] = pg_settings
+                .iter()
+                .map(|(k, v)| (k.clone(), serde_json::json!(v)))
+                .collect::<serde_json::Map<_, _>>()
+                .into();
         }
         println!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(());
     }
     let a = &ctx.args;
-    let files: Vec<String> = ctx.payloads.iter().map(|p| format!("{} ({} B)", p.name, p.body.len())).collect();
+    let files: Vec<String> = ctx
+        .payloads
+        .iter()
+        .map(|p| format!("{} ({} B)", p.name, p.body.len()))
+        .collect();
     println!(
         "bosun bench ingest: {} deliveries x {} round(s) per target, concurrency {}, warm-up {}, client {}",
         a.n,
@@ -1179,15 +1541,44 @@ fn report(ctx: &Context, summaries: &[Summary], pg_settings: &[(String, String)]
     println!("payloads: {}", files.join(", "));
     println!();
     println!(
-        "{:<9} {:>12} {:>8} {:>8} {:>8} {:>6} {:>9} {:>7} {:>8}  {:>22} {:>10}",
-        "target", "deliveries/s", "p50 ms", "p99 ms", "max ms", "errors", "commits/s", "batch", "ack ms", "CPU µs/deliv srv/pg/lg", "busy/iow %"
+        "{:<9} {:>12} {:>8} {:>8} {:>8} {:>7}",
+        "target", "deliveries/s", "p50 ms", "p99 ms", "max ms", "errors"
+    );
+    for s in summaries {
+        println!(
+            "{:<9} {:>12.0} {:>8.2} {:>8.2} {:>8.2} {:>7}",
+            s.target.name(),
+            s.rps,
+            s.p50_ms,
+            s.p99_ms,
+            s.max_ms,
+            s.errors
+        );
+    }
+    println!();
+    println!("where the time goes (per measured delivery unless noted):");
+    println!(
+        "{:<9} {:>9} {:>6} {:>7} {:>16} {:>16} {:>14} {:>10}",
+        "target",
+        "commits/s",
+        "batch",
+        "ack ms",
+        "CPU µs srv/pg/lg",
+        "busy/other/iow %",
+        "wrote KB srv/pg",
+        "disk MB/s"
     );
     for s in summaries {
         let (commits_s, batch) = match s.commits {
-            Some((count, sum)) => (format!("{:.0}", count / s.wall.max(1e-9)), format!("{:.1}", sum / count.max(1.0))),
+            Some((count, sum)) => (
+                format!("{:.0}", count / s.wall.max(1e-9)),
+                format!("{:.1}", sum / count.max(1.0)),
+            ),
             None => ("-".into(), "-".into()),
         };
-        let ack = s.server_ack.map_or("-".into(), |(sum, count)| format!("{:.2}", 1e3 * sum / count.max(1.0)));
+        let ack = s.server_ack.map_or("-".into(), |(sum, count)| {
+            format!("{:.2}", 1e3 * sum / count.max(1.0))
+        });
         let cpu = format!(
             "{:.0}/{:.0}/{:.0}",
             s.per_delivery_us(s.cpu.server_s),
@@ -1195,39 +1586,75 @@ fn report(ctx: &Context, summaries: &[Summary], pg_settings: &[(String, String)]
             s.per_delivery_us(s.cpu.client_s)
         );
         let machine = s.cpu.machine_total.max(1e-9);
-        let busy = format!("{:.0}/{:.0}", 100.0 * s.cpu.machine_busy / machine, 100.0 * s.cpu.machine_iowait / machine);
+        let busy = format!(
+            "{:.0}/{:.0}/{:.0}",
+            100.0 * s.cpu.machine_busy / machine,
+            100.0 * s.cpu.other() / machine,
+            100.0 * s.cpu.machine_iowait / machine
+        );
+        let n = s.n.max(1) as f64;
+        let written = format!(
+            "{:.1}/{:.1}",
+            s.cpu.server_written / 1e3 / n,
+            s.cpu.postgres_written / 1e3 / n
+        );
         println!(
-            "{:<9} {:>12.0} {:>8.2} {:>8.2} {:>8.2} {:>6} {:>9} {:>7} {:>8}  {:>22} {:>10}",
+            "{:<9} {:>9} {:>6} {:>7} {:>16} {:>16} {:>14} {:>10.1}",
             s.target.name(),
-            s.rps,
-            s.p50_ms,
-            s.p99_ms,
-            s.max_ms,
-            s.errors,
             commits_s,
             batch,
             ack,
             cpu,
-            busy
+            busy,
+            written,
+            s.cpu.disk_written / 1e6 / s.wall.max(1e-9)
         );
     }
     if ctx.args.rounds > 1 {
         for s in summaries {
-            let rounds: Vec<String> = s.rounds_rps.iter().map(|r| format!("{r:.0}")).collect();
-            println!("  {} per round: {}", s.target.name(), rounds.join(", "));
+            let rounds: Vec<String> = s
+                .rounds
+                .iter()
+                .map(|r| {
+                    format!(
+                        "{:.0}/s p50 {:.1} p99 {:.1} ms (other load {:.0} %)",
+                        r.rps, r.p50_ms, r.p99_ms, r.other_pct
+                    )
+                })
+                .collect();
+            println!("  {} per round: {}", s.target.name(), rounds.join("; "));
         }
     }
     println!();
     let verdict = |ok: bool| if ok { "met" } else { "NOT met" };
     if let Some(r) = ratio_pg {
-        println!("a/c postgres/baseline = {r:.3}  (target >= 0.5: {})", verdict(r >= 0.5));
+        println!(
+            "a/c postgres/baseline = {r:.3}  (target >= 0.5: {})",
+            verdict(r >= 0.5)
+        );
     }
     if let Some(r) = ratio_sqlite {
-        println!("b/c sqlite/baseline   = {r:.3}  (target >= 0.5: {})", verdict(r >= 0.5));
+        println!(
+            "b/c sqlite/baseline   = {r:.3}  (target >= 0.5: {})",
+            verdict(r >= 0.5)
+        );
+    }
+    if ctx.args.rounds > 1 {
+        let show = |r: Option<f64>| r.map_or("-".to_string(), |r| format!("{r:.3}"));
+        println!(
+            "quietest rounds only: a/c = {}, b/c = {}",
+            show(quiet_ratio(Target::Postgres)),
+            show(quiet_ratio(Target::Sqlite))
+        );
     }
     for t in [Target::Postgres, Target::Sqlite] {
         if let (Some(ok), Some(s)) = (p99_ok(t), find(t)) {
-            println!("p99 {:<8} = {:.2} ms (target <= 20 ms: {})", t.name(), s.p99_ms, verdict(ok));
+            println!(
+                "p99 {:<8} = {:.2} ms (target <= 20 ms: {})",
+                t.name(),
+                s.p99_ms,
+                verdict(ok)
+            );
         }
     }
     if let Some(w) = find(Target::Postgres).and_then(|s| s.wal.map(|w| (s, w))).map(|(s, w)| {
@@ -1244,13 +1671,17 @@ fn report(ctx: &Context, summaries: &[Summary], pg_settings: &[(String, String)]
         println!("{w}");
     }
     if !pg_settings.is_empty() {
-        let kv: Vec<String> = pg_settings.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let kv: Vec<String> = pg_settings
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
         println!("postgres settings: {}", kv.join(" "));
     }
     println!(
-        "columns: ack ms = bosun's own mean time in the handler (bosun_ack_latency_seconds); CPU = /proc utime+stime of the \
-         server child, all postgres processes, and this load generator, per measured delivery; busy/iow = machine CPU busy \
-         and iowait over the measured phase"
+        "columns: ack ms = bosun's own mean time in its handler (bosun_ack_latency_seconds); CPU = /proc utime+stime \
+         of the server child (srv), bosun's Postgres backends plus Postgres's background processes (pg) and this load \
+         generator (lg); busy/other/iow = machine CPU busy, busy in processes outside the benchmark (noise), and iowait, \
+         in % of all cores; wrote = /proc/PID/io write_bytes; disk = sectors written to the disks by every process"
     );
     Ok(())
 }
@@ -1286,21 +1717,39 @@ mod tests {
 
     #[tokio::test]
     async fn raw_client_reads_one_response_per_request() {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let port = listener.local_addr().expect("addr").port();
         tokio::spawn(async move {
             let (mut s, _) = listener.accept().await.expect("accept");
             let mut buf = vec![0u8; 1024];
             let _ = s.read(&mut buf).await;
-            let _ = s.write_all(b"HTTP/1.1 202 Accepted\r\ncontent-length: 9\r\n\r\naccepted\n").await;
+            let _ = s
+                .write_all(b"HTTP/1.1 202 Accepted\r\ncontent-length: 9\r\n\r\naccepted\n")
+                .await;
             let _ = s.read(&mut buf).await;
-            let _ = s.write_all(b"HTTP/1.1 401 Unauthorized\r\nconnection: close\r\ncontent-length: 0\r\n\r\n").await;
+            let _ = s
+                .write_all(
+                    b"HTTP/1.1 401 Unauthorized\r\nconnection: close\r\ncontent-length: 0\r\n\r\n",
+                )
+                .await;
         });
         let mut conn = Some(connect(port).await.expect("connect"));
         let mut buf = Vec::new();
-        assert_eq!(raw_exchange(&mut conn, port, b"x", &mut buf).await.expect("first"), 202);
+        assert_eq!(
+            raw_exchange(&mut conn, port, b"x", &mut buf)
+                .await
+                .expect("first"),
+            202
+        );
         assert!(conn.is_some());
-        assert_eq!(raw_exchange(&mut conn, port, b"y", &mut buf).await.expect("second"), 401);
+        assert_eq!(
+            raw_exchange(&mut conn, port, b"y", &mut buf)
+                .await
+                .expect("second"),
+            401
+        );
         assert!(conn.is_none(), "connection: close drops the connection");
     }
 }

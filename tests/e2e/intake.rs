@@ -3,6 +3,9 @@
 use crate::support::*;
 use bosun_plugins::ForgeKind;
 
+/// What to send and the status bosun must answer.
+type RefusalCase<'a> = (&'a str, Vec<(&'a str, &'a str)>, Vec<u8>, u16);
+
 async fn stored_count(bosun: &TestBosun) -> i64 {
     bosun
         .store
@@ -58,7 +61,7 @@ async fn every_status_code_of_the_receiver() {
                 .expect("sig")
         };
         let good_sig = sig(&body);
-        let cases: Vec<(&str, Vec<(&str, &str)>, Vec<u8>, u16)> = vec![
+        let cases: Vec<RefusalCase> = vec![
             (
                 "no event header",
                 vec![
