@@ -194,6 +194,41 @@ mod tests {
         );
     }
 
+    fn comment(body: &str, action: CommentAction) -> CommentEvent {
+        let crate::Event::Comment(mut c) = crate::testing::comment_on_pr("alice", body) else {
+            unreachable!()
+        };
+        c.action = action;
+        c
+    }
+
+    #[test]
+    fn an_edit_runs_only_new_lines_and_a_deletion_nothing() {
+        let edited = comment(
+            "/hold\n/lgtm",
+            CommentAction::Edited {
+                previous_body: Some("/hold".into()),
+            },
+        );
+        assert_eq!(command_text(&edited), "/lgtm");
+        let unknown_old = comment(
+            "/hold",
+            CommentAction::Edited {
+                previous_body: None,
+            },
+        );
+        assert_eq!(
+            command_text(&unknown_old),
+            "",
+            "without the old body nothing can be told new"
+        );
+        assert_eq!(command_text(&comment("/hold", CommentAction::Deleted)), "");
+        assert_eq!(
+            command_text(&comment("/hold", CommentAction::Created)),
+            "/hold"
+        );
+    }
+
     #[test]
     fn html_comments_are_stripped() {
         assert_eq!(strip_html_comments("a<!-- /kind bug -->b<!-- x"), "ab");

@@ -428,3 +428,57 @@ async fn the_bots_own_commands_do_nothing() {
         }
     }
 }
+
+/// GitLab: a native MR approval acts as `/lgtm` when `review_acts_as_lgtm` is set.
+#[tokio::test]
+async fn gitlab_approval_acts_as_lgtm() {
+    for db in databases() {
+        let settings = "[settings.lgtm.\"anbraten\"]\nreview_acts_as_lgtm = true\n";
+        let bosun = spawn_bosun(options(db, settings)).await;
+        // A real approval, given here by a collaborator who is not the MR's author.
+        let mut v = fixture("gitlab/merge_request/approved.json");
+        patch(&mut v, "/user/username", "alice".into());
+        patch(&mut v, "/user/id", 7.into());
+        let case = Case {
+            forge: ForgeKind::GitLab,
+            repo: "anbraten/woodpecker",
+            number: 3,
+            author: "anbraten",
+        };
+        let pr = setup(&bosun, case).await;
+        let (s, _) = bosun
+            .post(
+                ForgeKind::GitLab,
+                "Merge Request Hook",
+                "approved-1",
+                &serde_json::to_vec(&v).expect("json"),
+            )
+            .await;
+        assert_eq!(s, 202);
+        bosun.run_until_idle().await;
+        assert_eq!(bosun.forge.labels(&pr), vec!["lgtm"], "{db:?}");
+        bosun.shutdown().await;
+    }
+}
+
+/// Prow label: `/label` of a label that is not configured is refused with one reply.
+#[tokio::test]
+async fn label_of_an_unconfigured_label_is_refused() {
+    for db in databases() {
+        for case in [GITHUB, GITLAB] {
+            let bosun = spawn_bosun(options(db, "")).await;
+            let pr = setup(&bosun, case).await;
+            say(&bosun, case, "carol", &case.verb("/label nonexistent")).await;
+            assert!(bosun.forge.labels(&pr).is_empty());
+            let replies = bot_comments(&bosun, &pr);
+            assert!(
+                replies
+                    .iter()
+                    .any(|r| r.contains("The label(s) `/label nonexistent` cannot be applied.")),
+                "{:?}: {replies:?}",
+                case.forge
+            );
+            bosun.shutdown().await;
+        }
+    }
+}
