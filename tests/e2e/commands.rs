@@ -482,3 +482,120 @@ async fn label_of_an_unconfigured_label_is_refused() {
         }
     }
 }
+
+/// Prow help on GitLab: /help in a note on an issue adds `help wanted` and a notice.
+#[tokio::test]
+async fn help_on_a_gitlab_issue() {
+    for db in databases() {
+        let bosun = spawn_bosun(options(db, "")).await;
+        let issue = bosun
+            .forge
+            .seed_issue(ForgeKind::GitLab, GITLAB_REPO, 1, "sytses");
+        let mut v = fixture("gitlab/note/issue.json");
+        patch(&mut v, "/object_attributes/note", "/help".into());
+        let (s, _) = bosun
+            .post(
+                ForgeKind::GitLab,
+                "Note Hook",
+                "gl-help-1",
+                &serde_json::to_vec(&v).expect("json"),
+            )
+            .await;
+        assert_eq!(s, 202);
+        bosun.run_until_idle().await;
+        assert_eq!(bosun.forge.labels(&issue), vec!["help wanted"], "{db:?}");
+        assert!(
+            bot_comments(&bosun, &issue)
+                .iter()
+                .any(|c| c.contains("needing help from a contributor"))
+        );
+        bosun.shutdown().await;
+    }
+}
+
+fn gitlab_push(iid: u64, head: &str) -> Vec<u8> {
+    let mut v = fixture("gitlab/merge_request/update.oldrev.json");
+    patch(&mut v, "/object_attributes/iid", iid.into());
+    patch(&mut v, "/object_attributes/last_commit/id", head.into());
+    serde_json::to_vec(&v).expect("json")
+}
+
+/// Prow lgtm on GitLab: with `store_tree_hash`, new commits with the same content keep `lgtm`,
+/// and different content removes it.
+#[tokio::test]
+async fn gitlab_same_tree_keeps_lgtm() {
+    for db in databases() {
+        let settings = "[settings.lgtm.\"anbraten\"]\nstore_tree_hash = true\n";
+        let bosun = spawn_bosun(options(db, settings)).await;
+        let case = Case {
+            forge: ForgeKind::GitLab,
+            repo: "anbraten/woodpecker",
+            number: 3,
+            author: "anbraten",
+        };
+        let pr = setup(&bosun, case).await;
+        let first = bosun
+            .forge
+            .seed_commit(case.forge, case.repo, &[("README.md", b"hello")]);
+        bosun.forge.update_item(&pr, |i| i.head_sha = first.clone());
+        let mut v = fixture("gitlab/note/merge_request.json");
+        patch(&mut v, "/object_attributes/note", "/lgtm".into());
+        patch(&mut v, "/user/username", "alice".into());
+        patch(&mut v, "/merge_request/iid", 3.into());
+        patch(&mut v, "/project/path_with_namespace", case.repo.into());
+        // The captured note was written by the MR's author; here a collaborator writes it.
+        v["user"]["id"] = 7.into();
+        bosun
+            .post(
+                case.forge,
+                "Note Hook",
+                "gl-lgtm",
+                &serde_json::to_vec(&v).expect("json"),
+            )
+            .await;
+        bosun.run_until_idle().await;
+        assert_eq!(bosun.forge.labels(&pr), vec!["lgtm"], "{db:?}");
+
+        let rebased = bosun
+            .forge
+            .seed_commit(case.forge, case.repo, &[("README.md", b"hello")]);
+        bosun
+            .forge
+            .update_item(&pr, |i| i.head_sha = rebased.clone());
+        bosun
+            .post(
+                case.forge,
+                "Merge Request Hook",
+                "gl-push-1",
+                &gitlab_push(3, &rebased),
+            )
+            .await;
+        bosun.run_until_idle().await;
+        assert_eq!(
+            bosun.forge.labels(&pr),
+            vec!["lgtm"],
+            "{db:?}: same content keeps lgtm"
+        );
+
+        let changed = bosun
+            .forge
+            .seed_commit(case.forge, case.repo, &[("README.md", b"changed")]);
+        bosun
+            .forge
+            .update_item(&pr, |i| i.head_sha = changed.clone());
+        bosun
+            .post(
+                case.forge,
+                "Merge Request Hook",
+                "gl-push-2",
+                &gitlab_push(3, &changed),
+            )
+            .await;
+        bosun.run_until_idle().await;
+        assert!(
+            bosun.forge.labels(&pr).is_empty(),
+            "{db:?}: new content removes lgtm"
+        );
+        bosun.shutdown().await;
+    }
+}
