@@ -266,6 +266,81 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<Arc<dyn Store>, 
     }
 }
 
+/// The columns both backends decode the same way.
+trait SharedRow: sqlx::Row
+where
+    for<'c> &'c str: sqlx::ColumnIndex<Self>,
+{
+    fn text(&self, column: &str) -> Result<String, StoreError>;
+    fn optional_text(&self, column: &str) -> Result<Option<String>, StoreError>;
+    fn int(&self, column: &str) -> Result<i64, StoreError>;
+}
+
+macro_rules! shared_row {
+    ($row:ty) => {
+        impl SharedRow for $row {
+            fn text(&self, column: &str) -> Result<String, StoreError> {
+                Ok(sqlx::Row::try_get(self, column)?)
+            }
+            fn optional_text(&self, column: &str) -> Result<Option<String>, StoreError> {
+                Ok(sqlx::Row::try_get(self, column)?)
+            }
+            fn int(&self, column: &str) -> Result<i64, StoreError> {
+                // SQLite hands every integer back as i64; Postgres's INTEGER columns are i32.
+                let wide: Result<i64, sqlx::Error> = sqlx::Row::try_get(self, column);
+                match wide {
+                    Ok(v) => Ok(v),
+                    Err(_) => Ok(i64::from(sqlx::Row::try_get::<i32, _>(self, column)?)),
+                }
+            }
+        }
+    };
+}
+shared_row!(sqlx::postgres::PgRow);
+shared_row!(sqlx::sqlite::SqliteRow);
+
+/// An `actions` row, the same on both backends.
+fn stored_action<R: SharedRow>(r: &R) -> Result<StoredAction, StoreError>
+where
+    for<'c> &'c str: sqlx::ColumnIndex<R>,
+{
+    let small = |column: &str| -> Result<i32, StoreError> {
+        i32::try_from(r.int(column)?).map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))
+    };
+    Ok(StoredAction {
+        id: r.int("id")?,
+        plugin: r.text("plugin")?,
+        seq: small("seq")?,
+        kind: r.text("kind")?,
+        target: r.text("target")?,
+        action: parse_action(&r.text("details")?)?,
+        outcome: ActionOutcome::parse(&r.text("outcome")?)?,
+        error: r.optional_text("error")?,
+        forge_calls: small("forge_calls")?,
+    })
+}
+
+/// A `pull_requests` row (state, head_sha, labels), the same on both backends.
+fn pull_request_state<R: SharedRow>(
+    r: &R,
+    forge: ForgeKind,
+    repo: &str,
+    number: i64,
+) -> Result<PullRequestState, StoreError>
+where
+    for<'c> &'c str: sqlx::ColumnIndex<R>,
+{
+    Ok(PullRequestState {
+        forge,
+        repo: repo.to_string(),
+        number,
+        state: r.text("state")?,
+        head_sha: r.optional_text("head_sha")?,
+        labels: serde_json::from_str(&r.text("labels")?)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+    })
+}
+
 fn parse_forge(s: &str) -> Result<ForgeKind, StoreError> {
     ForgeKind::parse(s).ok_or_else(|| StoreError::Corrupt(format!("unknown forge {s:?}")))
 }

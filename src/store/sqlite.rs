@@ -242,21 +242,7 @@ impl Store for SqliteStore {
         .bind(id)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(StoredAction {
-                    id: r.try_get("id")?,
-                    plugin: r.try_get("plugin")?,
-                    seq: r.try_get("seq")?,
-                    kind: r.try_get("kind")?,
-                    target: r.try_get("target")?,
-                    action: parse_action(r.try_get("details")?)?,
-                    outcome: ActionOutcome::parse(r.try_get("outcome")?)?,
-                    error: r.try_get("error")?,
-                    forge_calls: r.try_get("forge_calls")?,
-                })
-            })
-            .collect()
+        rows.iter().map(stored_action).collect()
     }
 
     async fn set_action_outcome(
@@ -316,16 +302,7 @@ impl Store for SqliteStore {
             .fetch_optional(&self.pool)
             .await?;
         let Some(row) = row else { return Ok(None) };
-        let labels: String = row.try_get("labels")?;
-        Ok(Some(PullRequestState {
-            forge,
-            repo: repo.to_string(),
-            number,
-            state: row.try_get("state")?,
-            head_sha: row.try_get("head_sha")?,
-            labels: serde_json::from_str(&labels)
-                .map_err(|e| StoreError::Corrupt(e.to_string()))?,
-        }))
+        pull_request_state(&row, forge, repo, number).map(Some)
     }
 
     async fn delivery(&self, delivery_id: &str) -> Result<Option<DeliveryRecord>, StoreError> {
