@@ -92,7 +92,9 @@ pub struct Facts<'a> {
     pub is_collaborator: bool,
     pub has_label: bool,
     pub sticky_author: bool,
-    /// The PR head's tree SHA, when `store_tree_hash` is on.
+    /// `store_tree_hash` is on: the tree-hash notice is kept with the label.
+    pub store_tree_hash: bool,
+    /// The PR head's tree SHA, read only when the label is about to be added.
     pub tree_sha: Option<String>,
     pub help_url: &'a str,
 }
@@ -129,7 +131,7 @@ pub fn decide(f: &Facts<'_>) -> Vec<Action> {
                 item: item.clone(),
                 label: LABEL.into(),
             });
-            if f.tree_sha.is_some() {
+            if f.store_tree_hash {
                 actions.push(Action::DeleteBotComment {
                     item,
                     marker: TREE_HASH_MARKER.into(),
@@ -226,8 +228,6 @@ impl Lgtm {
         let tree_sha = if settings.store_tree_hash && cmd == LgtmCommand::Add && !has_label {
             let pr = cx.forge.pull_request(item).await?;
             Some(cx.forge.commit_tree_sha(&item.repo, &pr.head_sha).await?)
-        } else if settings.store_tree_hash {
-            Some(String::new())
         } else {
             None
         };
@@ -237,6 +237,7 @@ impl Lgtm {
             is_collaborator,
             has_label,
             sticky_author,
+            store_tree_hash: settings.store_tree_hash,
             tree_sha,
             help_url: cx.help_url,
         }))
@@ -581,6 +582,31 @@ mod tests {
                 .expect("handled")
                 .len(),
             2
+        );
+    }
+
+    /// Prow lgtm: with store_tree_hash, a cancel also drops the tree-hash notice.
+    #[tokio::test]
+    async fn cancel_with_tree_hash_drops_the_notice() {
+        let forge = MemoryForge::default();
+        forge.add_collaborators(&["alice"]);
+        forge.set_labels(&["lgtm"]);
+        let on = serde_json::json!({"store_tree_hash": true});
+        let actions = forge
+            .run_with(&Lgtm, &comment_on_pr("alice", "/lgtm cancel"), &on)
+            .await
+            .expect("handled");
+        assert!(actions.contains(&Action::DeleteBotComment {
+            item: pr_ref(),
+            marker: TREE_HASH_MARKER.into()
+        }));
+        let off = forge
+            .run(&Lgtm, &comment_on_pr("alice", "/lgtm cancel"))
+            .await
+            .expect("handled");
+        assert!(
+            !off.iter()
+                .any(|a| matches!(a, Action::DeleteBotComment { .. }))
         );
     }
 
