@@ -15,6 +15,7 @@ pub mod hold;
 pub mod label;
 pub mod lgtm;
 pub mod lifecycle;
+pub mod owners;
 pub mod permissions;
 pub mod plugin;
 pub mod reply;

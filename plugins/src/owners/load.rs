@@ -1,0 +1,359 @@
+//! Loading OWNERS through the forge API instead of a clone: the tree once per base SHA, then
+//! only the OWNERS blobs on the changed paths' ancestry, each parsed once per blob SHA.
+//!
+//! Two cache levels: a small in-process map of (repo, base SHA) → what was loaded, which makes
+//! a second event at the same base free; and an [`OwnersCache`] (the store's `owners_cache`
+//! table in bosun) holding tree listings and parsed files, shared by replicas and restarts, so
+//! a new base SHA costs one tree call plus the OWNERS files that really changed.
+
+use super::parse::{
+    AliasesFile, OwnersFile, OwnersProblem, parse_aliases, parse_markdown_front_matter,
+    parse_owners,
+};
+use super::resolve::{RepoOwners, owners_key, parent_dir};
+use crate::event::RepoPath;
+use crate::forge::{ForgeError, ForgeRead, TreeEntryKind};
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
+
+/// The OWNERS file name.
+pub const OWNERS_FILE: &str = "OWNERS";
+/// The aliases file name (repository root only).
+pub const ALIASES_FILE: &str = "OWNERS_ALIASES";
+
+/// A durable key-value cache for tree listings and parsed OWNERS files. Failures are the
+/// cache's own business: a miss only costs API calls.
+#[async_trait]
+pub trait OwnersCache: Send + Sync {
+    /// The value stored under `key`, if any.
+    async fn get(&self, key: &str) -> Option<Vec<u8>>;
+    /// Stores a value; values under one key never change, so writers may race.
+    async fn put(&self, key: &str, value: &[u8]);
+}
+
+/// A cache that keeps nothing beyond the process (tests, `bosun owners`).
+#[derive(Default)]
+pub struct MemoryOwnersCache(Mutex<HashMap<String, Vec<u8>>>);
+
+#[async_trait]
+impl OwnersCache for MemoryOwnersCache {
+    async fn get(&self, key: &str) -> Option<Vec<u8>> {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(key)
+            .cloned()
+    }
+    async fn put(&self, key: &str, value: &[u8]) {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key.to_string(), value.to_vec());
+    }
+}
+
+/// Where the OWNERS-relevant files of one commit are: derived from one tree listing.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OwnersIndex {
+    /// OWNERS key (directory) → blob SHA of its OWNERS file.
+    pub owners: BTreeMap<String, String>,
+    /// The root OWNERS_ALIASES blob SHA.
+    pub aliases: Option<String>,
+    /// Markdown file path → blob SHA (only kept when front matter is read).
+    pub markdown: BTreeMap<String, String>,
+    /// The forge cut the listing short; OWNERS beyond it are unseen.
+    pub truncated: bool,
+}
+
+/// A cached parse result: the file, or why it could not be used.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+enum Parsed<T> {
+    Ok(T),
+    Problem(String),
+}
+
+/// What has been loaded for one (repo, base SHA).
+#[derive(Default)]
+struct Loaded {
+    index: OwnersIndex,
+    aliases: Option<Option<AliasesFile>>,
+    /// OWNERS key → parsed file (`None`: unusable, see problems).
+    files: BTreeMap<String, Option<Arc<OwnersFile>>>,
+    problems: BTreeMap<String, String>,
+}
+
+/// Counts of forge calls, for benchmarks and tests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LoadStats {
+    pub tree_calls: usize,
+    pub blob_calls: usize,
+}
+
+/// How many (repo, base SHA) views stay in memory.
+const MEMORY_ENTRIES: usize = 64;
+
+/// Loads OWNERS for changes; one per process, shared by every plugin and delivery.
+pub struct OwnersLoader {
+    cache: Arc<dyn OwnersCache>,
+    markdown_front_matter: bool,
+    memory: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Loaded>>>>,
+    stats: Mutex<LoadStats>,
+}
+
+impl OwnersLoader {
+    /// A loader over a durable cache. With `markdown_front_matter`, `.md` files may carry their
+    /// own OWNERS front matter (Prow's opt-in md-yaml).
+    pub fn new(cache: Arc<dyn OwnersCache>, markdown_front_matter: bool) -> OwnersLoader {
+        OwnersLoader {
+            cache,
+            markdown_front_matter,
+            memory: Mutex::new(HashMap::new()),
+            stats: Mutex::new(LoadStats::default()),
+        }
+    }
+
+    /// A loader that caches in memory only.
+    pub fn in_memory() -> OwnersLoader {
+        OwnersLoader::new(Arc::new(MemoryOwnersCache::default()), false)
+    }
+
+    /// Forge calls made so far.
+    pub fn stats(&self) -> LoadStats {
+        *self.stats.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn count(&self, f: impl FnOnce(&mut LoadStats)) {
+        f(&mut self.stats.lock().unwrap_or_else(|e| e.into_inner()));
+    }
+
+    /// The OWNERS that decide about `paths` at commit `base_sha` of `repo`.
+    pub async fn owners_for(
+        &self,
+        forge: &dyn ForgeRead,
+        repo: &RepoPath,
+        base_sha: &str,
+        paths: &[String],
+    ) -> Result<RepoOwners, ForgeError> {
+        let slot = self.slot(forge, repo, base_sha).await?;
+        let mut loaded = slot.lock().await;
+        let mut needed = BTreeSet::new();
+        for path in paths {
+            let path = path.trim_matches('/');
+            if loaded.index.markdown.contains_key(path) {
+                needed.insert(path.to_string());
+            }
+            let mut dir = parent_dir(path);
+            loop {
+                if loaded.index.owners.contains_key(dir) {
+                    needed.insert(dir.to_string());
+                }
+                if dir.is_empty() {
+                    break;
+                }
+                dir = parent_dir(dir);
+            }
+        }
+        if loaded.aliases.is_none() {
+            let aliases = match loaded.index.aliases.clone() {
+                None => None,
+                Some(sha) => {
+                    match self
+                        .blob(forge, repo, base_sha, ALIASES_FILE, &sha, "aliases", |t| {
+                            parse_aliases(t)
+                        })
+                        .await?
+                    {
+                        Parsed::Ok(a) => Some(a),
+                        Parsed::Problem(reason) => {
+                            loaded.problems.insert(ALIASES_FILE.to_string(), reason);
+                            None
+                        }
+                    }
+                }
+            };
+            loaded.aliases = Some(aliases);
+        }
+        let missing: Vec<String> = needed
+            .iter()
+            .filter(|k| !loaded.files.contains_key(*k))
+            .cloned()
+            .collect();
+        for key in missing {
+            let (path, sha, markdown) = match loaded.index.owners.get(&key) {
+                Some(sha) if !loaded.index.markdown.contains_key(&key) => {
+                    let path = if key.is_empty() {
+                        OWNERS_FILE.to_string()
+                    } else {
+                        format!("{key}/{OWNERS_FILE}")
+                    };
+                    (path, sha.clone(), false)
+                }
+                _ => match loaded.index.markdown.get(&key) {
+                    Some(sha) => (key.clone(), sha.clone(), true),
+                    None => continue,
+                },
+            };
+            let parsed = if markdown {
+                self.blob(forge, repo, base_sha, &path, &sha, "md", |t| {
+                    parse_markdown_front_matter(t).unwrap_or_else(|| Ok(OwnersFile::default()))
+                })
+                .await?
+            } else {
+                self.blob(forge, repo, base_sha, &path, &sha, "owners", parse_owners)
+                    .await?
+            };
+            let file = match parsed {
+                Parsed::Ok(f) => Some(Arc::new(f)),
+                Parsed::Problem(reason) => {
+                    loaded.problems.insert(path, reason);
+                    None
+                }
+            };
+            loaded.files.insert(key, file);
+        }
+        let aliases = loaded.aliases.clone().flatten();
+        let files: Vec<(String, Arc<OwnersFile>)> = needed
+            .iter()
+            .filter_map(|k| Some((k.clone(), loaded.files.get(k)?.clone()?)))
+            .collect();
+        let mut owners = RepoOwners::new(
+            aliases.as_ref(),
+            files.iter().map(|(k, f)| (k.clone(), f.as_ref())),
+        );
+        owners.problems = loaded
+            .problems
+            .iter()
+            .map(|(path, reason)| OwnersProblem {
+                path: path.clone(),
+                reason: reason.clone(),
+            })
+            .collect();
+        if loaded.index.truncated {
+            owners.problems.push(OwnersProblem {
+                path: String::new(),
+                reason: "the forge truncated the tree listing; OWNERS files beyond it are not seen"
+                    .into(),
+            });
+        }
+        Ok(owners)
+    }
+
+    /// The in-memory view for (repo, base SHA), built from the cache or one tree call.
+    async fn slot(
+        &self,
+        forge: &dyn ForgeRead,
+        repo: &RepoPath,
+        base_sha: &str,
+    ) -> Result<Arc<tokio::sync::Mutex<Loaded>>, ForgeError> {
+        let key = format!(
+            "tree:{}@{base_sha}:{}",
+            repo.as_str(),
+            self.markdown_front_matter
+        );
+        if let Some(slot) = self
+            .memory
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key)
+        {
+            return Ok(slot.clone());
+        }
+        let index = match self
+            .cache
+            .get(&key)
+            .await
+            .and_then(|bytes| serde_json::from_slice::<OwnersIndex>(&bytes).ok())
+        {
+            Some(index) => index,
+            None => {
+                self.count(|s| s.tree_calls += 1);
+                let tree = forge.tree(repo, base_sha).await?;
+                let index = self.index(&tree);
+                if let Ok(bytes) = serde_json::to_vec(&index) {
+                    self.cache.put(&key, &bytes).await;
+                }
+                index
+            }
+        };
+        let slot = Arc::new(tokio::sync::Mutex::new(Loaded {
+            index,
+            ..Loaded::default()
+        }));
+        let mut memory = self.memory.lock().unwrap_or_else(|e| e.into_inner());
+        if memory.len() >= MEMORY_ENTRIES
+            && let Some(evict) = memory.keys().next().cloned()
+        {
+            memory.remove(&evict);
+        }
+        Ok(memory.entry(key).or_insert(slot).clone())
+    }
+
+    fn index(&self, tree: &crate::forge::Tree) -> OwnersIndex {
+        let mut index = OwnersIndex {
+            truncated: tree.truncated,
+            ..OwnersIndex::default()
+        };
+        for entry in tree
+            .entries
+            .iter()
+            .filter(|e| e.kind == TreeEntryKind::Blob)
+        {
+            let path = entry.path.trim_matches('/');
+            let name = path.rsplit('/').next().unwrap_or(path);
+            if name == OWNERS_FILE {
+                index
+                    .owners
+                    .insert(owners_key(path).to_string(), entry.sha.clone());
+            } else if path == ALIASES_FILE {
+                index.aliases = Some(entry.sha.clone());
+            } else if self.markdown_front_matter && name.ends_with(".md") {
+                index.markdown.insert(path.to_string(), entry.sha.clone());
+            }
+        }
+        index
+    }
+
+    /// One parsed file by blob SHA: from the cache, or fetched and parsed once.
+    #[allow(clippy::too_many_arguments)]
+    async fn blob<T, F>(
+        &self,
+        forge: &dyn ForgeRead,
+        repo: &RepoPath,
+        base_sha: &str,
+        path: &str,
+        sha: &str,
+        kind: &str,
+        parse: F,
+    ) -> Result<Parsed<T>, ForgeError>
+    where
+        T: Serialize + serde::de::DeserializeOwned,
+        F: FnOnce(&str) -> Result<T, String>,
+    {
+        let key = format!("blob:{kind}:{sha}");
+        if let Some(parsed) = self
+            .cache
+            .get(&key)
+            .await
+            .and_then(|bytes| serde_json::from_slice::<Parsed<T>>(&bytes).ok())
+        {
+            return Ok(parsed);
+        }
+        self.count(|s| s.blob_calls += 1);
+        let parsed = match forge.file_content(repo, path, base_sha).await? {
+            None => Parsed::Problem("listed in the tree but not found".into()),
+            Some(bytes) => match std::str::from_utf8(&bytes) {
+                Err(_) => Parsed::Problem("not UTF-8".into()),
+                Ok(text) => match parse(text) {
+                    Ok(v) => Parsed::Ok(v),
+                    Err(reason) => Parsed::Problem(reason),
+                },
+            },
+        };
+        if let Ok(bytes) = serde_json::to_vec(&parsed) {
+            self.cache.put(&key, &bytes).await;
+        }
+        Ok(parsed)
+    }
+}

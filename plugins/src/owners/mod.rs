@@ -1,0 +1,18 @@
+//! OWNERS files: who may approve and review which paths, and which labels they carry
+//! (reference/prow.md §4). Parsing, resolution and the approval computation are pure; loading
+//! goes through [`crate::ForgeRead`] with caches so no clone is ever needed.
+
+pub mod approvals;
+pub mod load;
+pub mod parse;
+pub mod resolve;
+pub mod reviewers;
+
+pub use approvals::{ApprovalCheck, logins};
+pub use load::{LoadStats, MemoryOwnersCache, OwnersCache, OwnersIndex, OwnersLoader};
+pub use parse::{
+    AliasesFile, OwnersFile, OwnersOptions, OwnersProblem, OwnersRule, parse_aliases,
+    parse_markdown_front_matter, parse_owners,
+};
+pub use resolve::{Logins, RepoOwners, Role, normalize_login, owners_key, parent_dir};
+pub use reviewers::{ReviewerChoice, ReviewerRequest, choose_reviewers};

@@ -1,0 +1,373 @@
+//! Per-file resolution over a set of parsed OWNERS files (reference/prow.md §4.2, §4.4).
+
+use super::parse::{AliasesFile, OwnersFile, OwnersOptions, OwnersProblem};
+use regex::Regex;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// A set of normalized logins.
+pub type Logins = BTreeSet<String>;
+
+/// Prow's `NormLogin`: lower case, no leading `@`.
+pub fn normalize_login(login: &str) -> String {
+    login.trim().trim_start_matches('@').to_lowercase()
+}
+
+/// One section of an OWNERS file with aliases expanded and logins normalized.
+#[derive(Debug, Clone)]
+struct Rule {
+    filter: Option<Regex>,
+    approvers: Logins,
+    reviewers: Logins,
+    required_reviewers: Logins,
+    labels: BTreeSet<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Entry {
+    options: OwnersOptions,
+    rules: Vec<Rule>,
+}
+
+/// Which people an OWNERS walk collects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Approvers,
+    Reviewers,
+    RequiredReviewers,
+}
+
+impl Rule {
+    fn people(&self, role: Role) -> &Logins {
+        match role {
+            Role::Approvers => &self.approvers,
+            Role::Reviewers => &self.reviewers,
+            Role::RequiredReviewers => &self.required_reviewers,
+        }
+    }
+}
+
+/// The OWNERS files of one repository at one commit (or the part of them a PR needs), ready to
+/// answer "who owns this path". Keys are directories relative to the root (`""` for the root)
+/// or, for Markdown front matter, the file's own path.
+#[derive(Debug, Clone, Default)]
+pub struct RepoOwners {
+    entries: BTreeMap<String, Entry>,
+    /// Files that could not be used, and why.
+    pub problems: Vec<OwnersProblem>,
+}
+
+/// The directory part of a repository path, `""` at the root (Go's `filepath.Dir`, with `.`
+/// spelled as `""`).
+pub fn parent_dir(path: &str) -> &str {
+    path.rfind('/').map_or("", |i| &path[..i])
+}
+
+/// The OWNERS key of an OWNERS file path: its directory.
+pub fn owners_key(owners_path: &str) -> &str {
+    parent_dir(owners_path)
+}
+
+/// `path` relative to `dir`, as filters are matched (Go's `filepath.Rel`).
+fn relative<'a>(dir: &str, path: &'a str) -> &'a str {
+    if dir.is_empty() {
+        path
+    } else if dir == path {
+        "."
+    } else {
+        path.get(dir.len() + 1..).unwrap_or(path)
+    }
+}
+
+/// Replaces alias names by their members (one level, not recursive) and normalizes logins.
+fn expand(names: &[String], aliases: &BTreeMap<String, Logins>) -> Logins {
+    let mut out = Logins::new();
+    for name in names {
+        let norm = normalize_login(name);
+        if norm.is_empty() {
+            continue;
+        }
+        match aliases.get(&norm) {
+            Some(members) => out.extend(members.iter().cloned()),
+            None => {
+                out.insert(norm);
+            }
+        }
+    }
+    out
+}
+
+impl RepoOwners {
+    /// Combines parsed files: `files` maps an OWNERS key (see [`owners_key`]) to its file.
+    pub fn new<'a>(
+        aliases: Option<&AliasesFile>,
+        files: impl IntoIterator<Item = (String, &'a OwnersFile)>,
+    ) -> RepoOwners {
+        let aliases: BTreeMap<String, Logins> = aliases
+            .map(|a| {
+                a.aliases
+                    .iter()
+                    .map(|(k, v)| {
+                        (
+                            normalize_login(k),
+                            v.iter()
+                                .map(|m| normalize_login(m))
+                                .filter(|m| !m.is_empty())
+                                .collect(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut entries = BTreeMap::new();
+        for (key, file) in files {
+            let rules = file
+                .rules
+                .iter()
+                .filter_map(|(pattern, rule)| {
+                    let filter = match pattern {
+                        None => None,
+                        Some(p) => Some(Regex::new(p).ok()?),
+                    };
+                    Some(Rule {
+                        filter,
+                        approvers: expand(&rule.approvers, &aliases),
+                        reviewers: expand(&rule.reviewers, &aliases),
+                        required_reviewers: expand(&rule.required_reviewers, &aliases),
+                        labels: rule.labels.iter().cloned().collect(),
+                    })
+                })
+                .collect();
+            entries.insert(
+                key,
+                Entry {
+                    options: file.options.clone(),
+                    rules,
+                },
+            );
+        }
+        RepoOwners {
+            entries,
+            problems: Vec::new(),
+        }
+    }
+
+    /// The options of the OWNERS at `key` (defaults where there is none).
+    pub fn options(&self, key: &str) -> OwnersOptions {
+        self.entries
+            .get(key)
+            .map(|e| e.options.clone())
+            .unwrap_or_default()
+    }
+
+    /// The OWNERS keys this view holds.
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.entries.keys().map(String::as_str)
+    }
+
+    /// The matching rules at one key for one file.
+    fn rules_at<'a>(&'a self, key: &str, path: &'a str) -> impl Iterator<Item = &'a Rule> + 'a {
+        let rel = relative(key, path);
+        self.entries
+            .get(key)
+            .into_iter()
+            .flat_map(|e| e.rules.iter())
+            .filter(move |r| r.filter.as_ref().is_none_or(|re| re.is_match(rel)))
+    }
+
+    /// Prow's `entriesForFile`: people of `role` for `path`, one layer per level walked, closest
+    /// first. Stops at the closest non-empty level when `leaf_only`, at the root, and at a
+    /// `no_parent_owners` directory once something was found.
+    pub fn layers(&self, path: &str, role: Role, leaf_only: bool) -> Vec<Logins> {
+        let mut layers = Vec::new();
+        let mut found = false;
+        let mut dir = path.trim_matches('/');
+        loop {
+            let mut layer = Logins::new();
+            for rule in self.rules_at(dir, path) {
+                layer.extend(rule.people(role).iter().cloned());
+            }
+            found |= !layer.is_empty();
+            layers.push(layer);
+            if (leaf_only && found) || dir.is_empty() {
+                break;
+            }
+            if found && self.options(dir).no_parent_owners {
+                break;
+            }
+            dir = parent_dir(dir);
+        }
+        layers.retain(|l| !l.is_empty());
+        layers
+    }
+
+    fn union(&self, path: &str, role: Role, leaf_only: bool) -> Logins {
+        self.layers(path, role, leaf_only)
+            .into_iter()
+            .flatten()
+            .collect()
+    }
+
+    /// Everyone who may approve `path` (every level up to `no_parent_owners`).
+    pub fn approvers(&self, path: &str) -> Logins {
+        self.union(path, Role::Approvers, false)
+    }
+
+    /// The approvers of the closest OWNERS that has any for `path`.
+    pub fn leaf_approvers(&self, path: &str) -> Logins {
+        self.union(path, Role::Approvers, true)
+    }
+
+    /// Everyone who may review `path`.
+    pub fn reviewers(&self, path: &str) -> Logins {
+        self.union(path, Role::Reviewers, false)
+    }
+
+    /// The reviewers of the closest OWNERS that has any for `path`.
+    pub fn leaf_reviewers(&self, path: &str) -> Logins {
+        self.union(path, Role::Reviewers, true)
+    }
+
+    /// Reviewers always requested for `path`, from every level.
+    pub fn required_reviewers(&self, path: &str) -> Logins {
+        self.union(path, Role::RequiredReviewers, false)
+    }
+
+    /// The labels every OWNERS from `path`'s directory up to the root (or `no_parent_owners`)
+    /// gives it.
+    pub fn labels(&self, path: &str) -> BTreeSet<String> {
+        let mut out = BTreeSet::new();
+        let mut dir = path.trim_matches('/');
+        loop {
+            let mut here = false;
+            for rule in self.rules_at(dir, path) {
+                here |= !rule.labels.is_empty();
+                out.extend(rule.labels.iter().cloned());
+            }
+            if dir.is_empty() || (self.options(dir).no_parent_owners && (here || !out.is_empty())) {
+                break;
+            }
+            dir = parent_dir(dir);
+        }
+        out
+    }
+
+    /// Prow's `FindApproverOwnersForFile` (or reviewers): the deepest key, starting with the
+    /// file itself, with people of `role` for `path`; the root when there is none.
+    pub fn owners_for_file(&self, path: &str, role: Role) -> String {
+        let mut dir = path.trim_matches('/');
+        while !dir.is_empty() {
+            if self.rules_at(dir, path).any(|r| !r.people(role).is_empty()) {
+                return dir.to_string();
+            }
+            dir = parent_dir(dir);
+        }
+        String::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::parse::{parse_aliases, parse_owners};
+    use super::*;
+
+    fn repo(files: &[(&str, &str)], aliases: Option<&str>) -> RepoOwners {
+        let parsed: Vec<(String, OwnersFile)> = files
+            .iter()
+            .map(|(k, t)| (k.to_string(), parse_owners(t).unwrap()))
+            .collect();
+        let aliases = aliases.map(|a| parse_aliases(a).unwrap());
+        RepoOwners::new(aliases.as_ref(), parsed.iter().map(|(k, f)| (k.clone(), f)))
+    }
+
+    fn set(v: &[&str]) -> Logins {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn approvers_walk_up_and_leaf_stops_at_the_closest() {
+        let r = repo(
+            &[
+                ("", "approvers: [root]\nreviewers: [rootrev]\n"),
+                ("a", "approvers: [alice]\n"),
+                ("a/b", "reviewers: [bob]\n"),
+            ],
+            None,
+        );
+        assert_eq!(r.approvers("a/b/c.go"), set(&["alice", "root"]));
+        assert_eq!(r.leaf_approvers("a/b/c.go"), set(&["alice"]));
+        assert_eq!(r.leaf_reviewers("a/b/c.go"), set(&["bob"]));
+        assert_eq!(r.reviewers("a/b/c.go"), set(&["bob", "rootrev"]));
+        assert_eq!(r.approvers("x.go"), set(&["root"]));
+        assert_eq!(r.owners_for_file("a/b/c.go", Role::Approvers), "a");
+        assert_eq!(r.owners_for_file("a/b/c.go", Role::Reviewers), "a/b");
+        assert_eq!(r.owners_for_file("z/y.go", Role::Approvers), "");
+    }
+
+    #[test]
+    fn logins_are_lower_cased_and_lose_the_at_sign_and_aliases_expand_once() {
+        let r = repo(
+            &[("", "approvers: [\"@Alice\", Leads, nested, Team/T1]\n")],
+            Some("aliases:\n  leads: [Bob, \"@carol\"]\n  nested: [leads]\n  team/t1: [dave]\n"),
+        );
+        assert_eq!(
+            r.approvers("f"),
+            set(&["alice", "bob", "carol", "leads", "dave"])
+        );
+    }
+
+    #[test]
+    fn no_parent_owners_cuts_inheritance_only_once_something_was_found() {
+        let r = repo(
+            &[
+                ("", "approvers: [root]\nlabels: [rootlabel]\n"),
+                (
+                    "a",
+                    "options:\n  no_parent_owners: true\napprovers: [alice]\nlabels: [alabel]\n",
+                ),
+                (
+                    "g",
+                    "options:\n  no_parent_owners: true\nfilters:\n  \"\\\\.go$\":\n    approvers: [gopher]\n",
+                ),
+            ],
+            None,
+        );
+        assert_eq!(r.approvers("a/x"), set(&["alice"]));
+        assert_eq!(r.labels("a/x"), ["alabel".to_string()].into());
+        // The filter does not match a .md file: nothing found there, so the walk goes on.
+        assert_eq!(r.approvers("g/doc.md"), set(&["root"]));
+        assert_eq!(r.approvers("g/main.go"), set(&["gopher"]));
+        assert_eq!(r.labels("b/x"), ["rootlabel".to_string()].into());
+    }
+
+    #[test]
+    fn filters_match_unanchored_relative_to_the_owners_directory() {
+        let r = repo(
+            &[(
+                "docs",
+                "filters:\n  \".*\":\n    approvers: [all]\n  \"^api/.*\\\\.md$\":\n    approvers: [apidocs]\n    labels: [area/api]\n  \"yaml\":\n    required_reviewers: [yamler]\n",
+            )],
+            None,
+        );
+        assert_eq!(r.approvers("docs/api/x.md"), set(&["all", "apidocs"]));
+        assert_eq!(r.approvers("docs/guide/api/x.md"), set(&["all"]));
+        assert_eq!(r.required_reviewers("docs/conf.yaml"), set(&["yamler"]));
+        assert_eq!(r.labels("docs/api/x.md"), ["area/api".to_string()].into());
+    }
+
+    #[test]
+    fn a_markdown_file_key_owns_that_file_only() {
+        let md =
+            super::super::parse::parse_markdown_front_matter("---\napprovers: [writer]\n---\n")
+                .unwrap()
+                .unwrap();
+        let root = parse_owners("approvers: [root]\n").unwrap();
+        let r = RepoOwners::new(
+            None,
+            [("".to_string(), &root), ("docs/a.md".to_string(), &md)],
+        );
+        assert_eq!(r.leaf_approvers("docs/a.md"), set(&["writer"]));
+        assert_eq!(r.approvers("docs/a.md"), set(&["writer", "root"]));
+        assert_eq!(r.owners_for_file("docs/a.md", Role::Approvers), "docs/a.md");
+        assert_eq!(r.approvers("docs/b.md"), set(&["root"]));
+    }
+}
