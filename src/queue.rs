@@ -28,6 +28,10 @@ pub struct Engine {
     pub store: Arc<dyn Store>,
     pub forges: Forges,
     pub plugins: Vec<Box<dyn Plugin>>,
+    /// OWNERS loading, shared by every worker so a base SHA is loaded once.
+    pub owners: Arc<bosun_plugins::owners::OwnersLoader>,
+    /// The store as plugin history.
+    pub history: Arc<dyn bosun_plugins::History>,
     /// Woken by the receiver when a delivery is committed.
     pub work_available: Arc<Notify>,
 }
@@ -277,6 +281,8 @@ impl Engine {
                     settings: &settings,
                     bot: &bot,
                     help_url: &self.settings.help_url,
+                    owners: &self.owners,
+                    history: self.history.as_ref(),
                 };
                 match plugin.handle(event, &cx).await {
                     Ok(actions) => {
@@ -385,6 +391,9 @@ impl ForgeRead for WebhookSnapshot {
         _item: &ItemRef,
     ) -> Result<Vec<bosun_plugins::BotComment>, ForgeError> {
         Ok(Vec::new())
+    }
+    async fn reviews(&self, _item: &ItemRef) -> Result<Vec<bosun_plugins::Review>, ForgeError> {
+        Err(tokenless("the reviews"))
     }
     async fn bot_login(&self) -> Result<Login, ForgeError> {
         Ok(Login::new("bosun"))

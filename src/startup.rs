@@ -67,6 +67,11 @@ impl Application {
             store: store.clone(),
             forges,
             plugins: bosun_plugins::all_plugins(),
+            owners: Arc::new(bosun_plugins::owners::OwnersLoader::new(
+                Arc::new(crate::store::plugin_state::StoreOwnersCache(store.clone())),
+                false,
+            )),
+            history: Arc::new(crate::store::plugin_state::StoreHistory(store.clone())),
             work_available,
         });
         Ok(Application {

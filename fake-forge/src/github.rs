@@ -114,6 +114,7 @@ fn pulls_route(
     let reply = match (method, rest) {
         ("GET", []) => get_pull(world, req, at),
         ("GET", ["files"]) => list_files(world, req, at),
+        ("GET", ["reviews"]) => list_reviews(world, req, at),
         ("GET", ["requested_reviewers"]) => list_requested_reviewers(world, req, at),
         ("POST", ["requested_reviewers"]) => edit_reviewers(world, req, at, true),
         ("DELETE", ["requested_reviewers"]) => edit_reviewers(world, req, at, false),
@@ -768,6 +769,29 @@ fn get_pull(world: &mut World, req: &Req<'_>, at: &Target) -> Reply {
 
 /// GitHub lists at most 3000 files of a pull request.
 const MAX_PULL_FILES: usize = 3000;
+
+fn list_reviews(world: &mut World, req: &Req<'_>, at: &Target) -> Reply {
+    let Some(it) = item(world, at).cloned() else {
+        return error(404, "Not Found");
+    };
+    let all = it
+        .reviews
+        .iter()
+        .map(|r| {
+            json!({
+                "id": r.id,
+                "node_id": format!("PRR_{}", r.id),
+                "user": user_json(world, req, &r.author),
+                "body": r.body,
+                "state": r.state,
+                "submitted_at": r.submitted_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                "commit_id": it.head_sha,
+                "author_association": "MEMBER",
+            })
+        })
+        .collect();
+    paginate(req, all)
+}
 
 fn list_files(world: &mut World, req: &Req<'_>, at: &Target) -> Reply {
     let Some(it) = item(world, at) else {

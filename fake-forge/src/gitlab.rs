@@ -69,6 +69,7 @@ fn project_route(world: &mut World, req: &Req<'_>, repo: &str, rest: &[&str]) ->
                 ("PUT", ["notes", id]) => edit_note(world, req, &at, id.parse().ok()?),
                 ("DELETE", ["notes", id]) => delete_note(world, &at, id.parse().ok()?),
                 ("GET", ["diffs"]) if mr => diffs(world, req, &at),
+                ("GET", ["approvals"]) if mr => approvals(world, req, &at),
                 ("PUT", ["merge"]) if mr => merge(world, req, &at),
                 _ => return None,
             }
@@ -703,6 +704,32 @@ fn delete_note(world: &mut World, at: &Target, id: u64) -> Reply {
         return error(404, "404 Note Not Found");
     }
     Reply::empty(204)
+}
+
+/// `GET /merge_requests/:iid/approvals`: who approves now (each user's latest review state).
+fn approvals(world: &mut World, req: &Req<'_>, at: &Target) -> Reply {
+    let Some(it) = world.gitlab.repo(&at.repo).map(|r| r.items[at.idx].clone()) else {
+        return error(404, "404 Not Found");
+    };
+    let mut latest: Vec<(String, String)> = Vec::new();
+    for r in &it.reviews {
+        latest.retain(|(who, _)| who != &r.author);
+        latest.push((r.author.clone(), r.state.clone()));
+    }
+    let approved_by: Vec<Value> = latest
+        .iter()
+        .filter(|(_, state)| state == "APPROVED")
+        .map(|(who, _)| json!({ "user": user_json(world, req, who) }))
+        .collect();
+    Reply::json(
+        200,
+        json!({
+            "id": it.id,
+            "iid": it.number,
+            "approved": !approved_by.is_empty(),
+            "approved_by": approved_by,
+        }),
+    )
 }
 
 /// `GET /merge_requests/:iid/diffs`: one unified hunk per file with as many `+`/`-` lines as

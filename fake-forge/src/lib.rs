@@ -37,8 +37,8 @@ mod world;
 pub use bosun_plugins::{ForgeKind, ItemKind, ItemRef, ItemState, RepoPath};
 pub use server::{Fault, RecordedRequest};
 pub use world::{
-    ChangedFile, Comment, Commit, GitHubApp, InstallationToken, Item, Repo, RepoLabel, Site,
-    Status, TreeEntry, World, access, blob_sha, tree_listing, tree_sha,
+    ChangedFile, Comment, Commit, GitHubApp, InstallationToken, Item, Repo, RepoLabel, Review,
+    Site, Status, TreeEntry, World, access, blob_sha, tree_listing, tree_sha,
 };
 
 use server::Shared;
@@ -134,6 +134,13 @@ impl FakeForge {
     #[track_caller]
     pub fn labels(&self, item: &ItemRef) -> Vec<String> {
         self.update(|w| w.item_mut(item).labels.clone())
+    }
+
+    /// Adds a submitted review (GitLab: `APPROVED` is a native approval, anything else from
+    /// the same user withdraws it).
+    #[track_caller]
+    pub fn add_review(&self, item: &ItemRef, author: &str, state: &str, body: &str) -> u64 {
+        self.update(|w| w.add_review(item, author, state, body))
     }
 
     /// Adds a comment/note by `author` and returns its id.

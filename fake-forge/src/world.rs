@@ -209,6 +209,24 @@ pub struct Item {
     pub merged_with: Option<String>,
     /// The files a PR changes.
     pub changed_files: Vec<ChangedFile>,
+    /// Submitted reviews, oldest first (GitLab reports the latest `APPROVED` per user as its
+    /// current approvals).
+    pub reviews: Vec<Review>,
+}
+
+/// A submitted review.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Review {
+    /// The review's id.
+    pub id: u64,
+    /// Who reviewed.
+    pub author: String,
+    /// GitHub's state: `APPROVED`, `CHANGES_REQUESTED`, `COMMENTED`, `DISMISSED`.
+    pub state: String,
+    /// The review body.
+    pub body: String,
+    /// When it was submitted (fake clock).
+    pub submitted_at: DateTime<Utc>,
 }
 
 /// A comment (GitHub) or note (GitLab).
@@ -375,6 +393,7 @@ impl World {
             mergeable: true,
             merged_with: None,
             changed_files: Vec::new(),
+            reviews: Vec::new(),
         });
     }
 
@@ -416,6 +435,22 @@ impl World {
 
     /// Adds a comment by `author` and returns its id; panics if the item was never seeded.
     #[track_caller]
+    /// Adds a submitted review; on GitLab `APPROVED` is a native approval and any other state
+    /// from the same user withdraws it.
+    pub fn add_review(&mut self, item: &ItemRef, author: &str, state: &str, body: &str) -> u64 {
+        let id = self.next_id();
+        let submitted_at = self.tick();
+        self.user_id(author);
+        self.item_mut(item).reviews.push(Review {
+            id,
+            author: author.to_string(),
+            state: state.to_string(),
+            body: body.to_string(),
+            submitted_at,
+        });
+        id
+    }
+
     pub fn seed_comment(&mut self, item: &ItemRef, author: &str, body: &str) -> u64 {
         let idx = self.locate(item);
         self.add_comment(item.forge, item.repo.as_str(), idx, author, body)

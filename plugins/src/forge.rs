@@ -4,7 +4,7 @@
 //! [`ForgeError`]; the queue decides on retries from [`ForgeError::is_retryable`] and
 //! [`ForgeError::retry_after`]; call sites never retry on their own.
 
-use crate::event::{ItemRef, ItemState, Login, RepoPath};
+use crate::event::{ItemRef, ItemState, Login, RepoPath, ReviewState};
 use async_trait::async_trait;
 use std::time::{Duration, SystemTime};
 
@@ -63,6 +63,18 @@ pub struct BotComment {
     pub id: u64,
     pub author: Login,
     pub body: String,
+    /// When it was written, as the forge spells it (RFC 3339); orders comments among reviews.
+    pub created_at: String,
+}
+
+/// A submitted review (GitHub) or a current native approval (GitLab, which has no time for
+/// it: `submitted_at` is empty there).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Review {
+    pub author: Login,
+    pub state: ReviewState,
+    pub body: String,
+    pub submitted_at: String,
 }
 
 /// A pull/merge request as the forge reports it now.
@@ -145,6 +157,8 @@ pub trait ForgeRead: Send + Sync {
     async fn labels(&self, item: &ItemRef) -> Result<Vec<String>, ForgeError>;
     /// All comments on a PR/issue, oldest first.
     async fn comments(&self, item: &ItemRef) -> Result<Vec<BotComment>, ForgeError>;
+    /// A PR's reviews, oldest first (GitHub: submitted reviews; GitLab: current approvals).
+    async fn reviews(&self, item: &ItemRef) -> Result<Vec<Review>, ForgeError>;
     /// The account bosun acts as.
     async fn bot_login(&self) -> Result<Login, ForgeError>;
     /// A pull/merge request now.

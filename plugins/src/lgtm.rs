@@ -565,6 +565,7 @@ mod tests {
                 id: 9,
                 author: Login::new("bosun-bot"),
                 body: format!("{notice}\n\n<!-- bosun:{TREE_HASH_MARKER} -->"),
+                created_at: "2024-01-01T00:00:09Z".into(),
             });
         });
         assert!(

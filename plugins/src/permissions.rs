@@ -3,7 +3,7 @@
 //! API call.
 
 use crate::event::{ItemRef, Login, RepoPath};
-use crate::forge::{BotComment, ChangedFile, ForgeError, ForgeRead, PullRequestInfo, Tree};
+use crate::forge::{BotComment, ChangedFile, ForgeError, ForgeRead, PullRequestInfo, Review, Tree};
 use async_trait::async_trait;
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -51,6 +51,9 @@ impl ForgeRead for CachedForgeRead<'_> {
     }
     async fn comments(&self, item: &ItemRef) -> Result<Vec<BotComment>, ForgeError> {
         self.inner.comments(item).await
+    }
+    async fn reviews(&self, item: &ItemRef) -> Result<Vec<Review>, ForgeError> {
+        self.inner.reviews(item).await
     }
     async fn bot_login(&self) -> Result<Login, ForgeError> {
         self.inner.bot_login().await

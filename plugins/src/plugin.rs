@@ -1,10 +1,12 @@
 //! The plugin trait and what a plugin gets to decide with.
 
 use crate::action::Action;
-use crate::event::{Event, ForgeKind, Login};
+use crate::event::{Event, ForgeKind, Login, RepoPath};
 use crate::forge::{ForgeError, ForgeRead};
+use crate::owners::OwnersLoader;
 use async_trait::async_trait;
 use serde::Serialize;
+use std::collections::BTreeMap;
 
 /// Help for one command, the single source for `/help` replies and the command-help page.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -45,6 +47,35 @@ pub struct Context<'a> {
     pub bot: &'a Login,
     /// bosun's command-help page, linked from every reply's footer.
     pub help_url: &'a str,
+    /// OWNERS for changes, loaded through `forge` and cached across events.
+    pub owners: &'a OwnersLoader,
+    /// What bosun remembers from earlier deliveries.
+    pub history: &'a dyn History,
+}
+
+/// What bosun remembers that the forge does not tell, for plugins that weigh it.
+#[async_trait]
+pub trait History: Send + Sync {
+    /// Review requests bosun made on still-open PRs of a repository, per normalized login.
+    async fn open_review_requests(
+        &self,
+        forge: ForgeKind,
+        repo: &RepoPath,
+    ) -> BTreeMap<String, usize>;
+}
+
+/// No memory at all (tokenless dry-run, tools).
+pub struct NoHistory;
+
+#[async_trait]
+impl History for NoHistory {
+    async fn open_review_requests(
+        &self,
+        _forge: ForgeKind,
+        _repo: &RepoPath,
+    ) -> BTreeMap<String, usize> {
+        BTreeMap::new()
+    }
 }
 
 /// `check_settings` for a plugin whose settings deserialize into `T`.

@@ -2,7 +2,7 @@
 //! with one pull request (`#1`), whose state tests seed and inspect.
 
 use crate::forge::{
-    ChangedFile, CommitStatus, MergeMethod, PullRequestInfo, Tree, TreeEntry, TreeEntryKind,
+    ChangedFile, CommitStatus, MergeMethod, PullRequestInfo, Review, Tree, TreeEntry, TreeEntryKind,
 };
 use crate::{
     Action, BotComment, CommentAction, CommentEvent, CommentSource, Context, Event, Forge,
@@ -18,6 +18,7 @@ use std::sync::Mutex;
 pub struct MemoryState {
     pub pr: PullRequestInfo,
     pub comments: Vec<BotComment>,
+    pub reviews: Vec<Review>,
     pub changed_files: Vec<ChangedFile>,
     /// Files at every ref, by path.
     pub files: BTreeMap<String, Vec<u8>>,
@@ -30,6 +31,8 @@ pub struct MemoryState {
     pub commit_trees: HashMap<String, String>,
     pub statuses: Vec<(String, CommitStatus)>,
     pub merged_with: Option<MergeMethod>,
+    /// Open review requests per login, as the store would remember them.
+    pub review_load: BTreeMap<String, usize>,
     /// Counts every read and write, so tests can assert how many calls a plugin made.
     pub calls: usize,
 }
@@ -38,6 +41,7 @@ pub struct MemoryState {
 pub struct MemoryForge {
     state: Mutex<MemoryState>,
     bot: Login,
+    owners: crate::owners::OwnersLoader,
 }
 
 impl Default for MemoryForge {
@@ -59,6 +63,7 @@ impl Default for MemoryForge {
             state: Mutex::new(MemoryState {
                 pr,
                 comments: vec![],
+                reviews: vec![],
                 changed_files: vec![],
                 files: BTreeMap::new(),
                 repo_labels: vec![],
@@ -68,9 +73,11 @@ impl Default for MemoryForge {
                 commit_trees: HashMap::new(),
                 statuses: vec![],
                 merged_with: None,
+                review_load: BTreeMap::new(),
                 calls: 0,
             }),
             bot: Login::new("bosun-bot"),
+            owners: crate::owners::OwnersLoader::in_memory(),
         }
     }
 }
@@ -129,6 +136,8 @@ impl MemoryForge {
             settings,
             bot: &self.bot,
             help_url: "https://bosun.example/command-help",
+            owners: &self.owners,
+            history: self,
         };
         plugin.handle(event, &cx).await
     }
@@ -145,12 +154,28 @@ fn has(list: &[String], name: &str) -> bool {
 }
 
 #[async_trait]
+impl crate::History for MemoryForge {
+    async fn open_review_requests(
+        &self,
+        _forge: ForgeKind,
+        _repo: &RepoPath,
+    ) -> BTreeMap<String, usize> {
+        // Not a forge call: read without counting.
+        let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        state.review_load.clone()
+    }
+}
+
+#[async_trait]
 impl ForgeRead for MemoryForge {
     async fn labels(&self, _item: &ItemRef) -> Result<Vec<String>, ForgeError> {
         Ok(self.lock().pr.labels.clone())
     }
     async fn comments(&self, _item: &ItemRef) -> Result<Vec<BotComment>, ForgeError> {
         Ok(self.lock().comments.clone())
+    }
+    async fn reviews(&self, _item: &ItemRef) -> Result<Vec<Review>, ForgeError> {
+        Ok(self.lock().reviews.clone())
     }
     async fn bot_login(&self) -> Result<Login, ForgeError> {
         Ok(self.bot.clone())
@@ -270,6 +295,7 @@ impl Forge for MemoryForge {
             id,
             author: self.bot.clone(),
             body: body.to_string(),
+            created_at: format!("2024-01-01T00:{:02}:{:02}Z", id / 60 % 60, id % 60),
         });
         Ok(id)
     }

@@ -23,8 +23,8 @@ use super::{DEFAULT_RATE_LIMIT_WAIT, DEFAULT_TIMEOUT, RateGate, encode_segment, 
 use async_trait::async_trait;
 use bosun_plugins::{
     BotComment, ChangedFile, CommitStatus, Forge, ForgeError, ForgeKind, ForgeRead, ItemKind,
-    ItemRef, ItemState, Login, MergeMethod, PullRequestInfo, RepoPath, StatusState, Tree,
-    TreeEntry, TreeEntryKind,
+    ItemRef, ItemState, Login, MergeMethod, PullRequestInfo, RepoPath, Review, ReviewState,
+    StatusState, Tree, TreeEntry, TreeEntryKind,
 };
 use http_body_util::BodyExt;
 use octocrab::Octocrab;
@@ -120,6 +120,16 @@ struct RawComment {
     /// `null` for comments by deleted accounts.
     user: Option<User>,
     body: Option<String>,
+    #[serde(default)]
+    created_at: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RawReview {
+    user: Option<User>,
+    state: String,
+    body: Option<String>,
+    submitted_at: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -653,6 +663,31 @@ impl ForgeRead for GitHubForge {
                 id: c.id,
                 author: Login::new(c.user.as_ref().map_or("ghost", |u| u.login.as_str())),
                 body: c.body.unwrap_or_default(),
+                created_at: c.created_at.unwrap_or_default(),
+            })
+            .collect())
+    }
+
+    async fn reviews(&self, item: &ItemRef) -> Result<Vec<Review>, ForgeError> {
+        let route = format!("{}/reviews", pull_route(item)?);
+        let reviews: Vec<RawReview> = self.get_all(Scope::Repo(&item.repo), &route).await?;
+        Ok(reviews
+            .into_iter()
+            .filter_map(|r| {
+                let state = match r.state.as_str() {
+                    "APPROVED" => ReviewState::Approved,
+                    "CHANGES_REQUESTED" => ReviewState::ChangesRequested,
+                    "COMMENTED" => ReviewState::Commented,
+                    "DISMISSED" => ReviewState::Dismissed,
+                    // PENDING reviews are drafts nobody else can see.
+                    _ => return None,
+                };
+                Some(Review {
+                    author: Login::new(r.user.as_ref().map_or("ghost", |u| u.login.as_str())),
+                    state,
+                    body: r.body.unwrap_or_default(),
+                    submitted_at: r.submitted_at.unwrap_or_default(),
+                })
             })
             .collect())
     }

@@ -33,8 +33,8 @@ use super::{DEFAULT_RATE_LIMIT_WAIT, DEFAULT_TIMEOUT, RateGate, status_error};
 use async_trait::async_trait;
 use bosun_plugins::{
     BotComment, ChangedFile, CommitStatus, Forge, ForgeError, ForgeKind, ForgeRead, ItemKind,
-    ItemRef, ItemState, Login, MergeMethod, PullRequestInfo, RepoPath, StatusState, Tree,
-    TreeEntry, TreeEntryKind,
+    ItemRef, ItemState, Login, MergeMethod, PullRequestInfo, RepoPath, Review, ReviewState,
+    StatusState, Tree, TreeEntry, TreeEntryKind,
 };
 use gitlab::api::common::{NameOrId, SortOrder};
 use gitlab::api::endpoint_prelude::{Method, QueryParams};
@@ -95,6 +95,19 @@ struct Note {
     body: String,
     #[serde(default)]
     system: bool,
+    #[serde(default)]
+    created_at: String,
+}
+
+#[derive(Deserialize)]
+struct Approvals {
+    #[serde(default)]
+    approved_by: Vec<Approver>,
+}
+
+#[derive(Deserialize)]
+struct Approver {
+    user: User,
 }
 
 #[derive(Deserialize)]
@@ -857,6 +870,28 @@ impl ForgeRead for GitLabForge {
                 id: n.id,
                 author: Login::new(&n.author.username),
                 body: n.body,
+                created_at: n.created_at,
+            })
+            .collect())
+    }
+
+    /// GitLab keeps no review history, only who approves now; each is an approving review.
+    async fn reviews(&self, item: &ItemRef) -> Result<Vec<Review>, ForgeError> {
+        let project = project(item)?;
+        let ep = mrs::approvals::MergeRequestApprovals::builder()
+            .project(project)
+            .merge_request(item.number)
+            .build()
+            .map_err(unbuildable)?;
+        let approvals: Approvals = self.query(ep).await?;
+        Ok(approvals
+            .approved_by
+            .into_iter()
+            .map(|a| Review {
+                author: Login::new(&a.user.username),
+                state: ReviewState::Approved,
+                body: String::new(),
+                submitted_at: String::new(),
             })
             .collect())
     }

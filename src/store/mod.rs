@@ -4,6 +4,7 @@
 //! (Postgres for production, SQLite embedded), and one behaviour suite run against both
 //! (`tests/store.rs`).
 
+pub mod plugin_state;
 pub mod postgres;
 pub mod sqlite;
 
@@ -251,6 +252,17 @@ pub trait Store: Send + Sync {
     async fn requeue_failed(&self) -> Result<u64, StoreError>;
     /// Deliveries per status.
     async fn status_counts(&self) -> Result<BTreeMap<String, i64>, StoreError>;
+    /// A cached tree listing or parsed OWNERS file.
+    async fn owners_cache_get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Stores one; an existing key keeps its value (values under a key never change).
+    async fn owners_cache_put(&self, key: &str, value: &[u8]) -> Result<(), StoreError>;
+    /// The `target` of every applied review request on a still-open PR of one repository, so
+    /// reviewer choice can prefer people bosun has asked least.
+    async fn open_review_request_targets(
+        &self,
+        forge: &str,
+        repo: &str,
+    ) -> Result<Vec<String>, StoreError>;
 }
 
 /// Opens the store a URL names: `sqlite:…` or `postgres://…`.

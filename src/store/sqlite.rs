@@ -379,4 +379,42 @@ impl Store for SqliteStore {
             .map(|r| Ok((r.try_get("status")?, r.try_get("n")?)))
             .collect()
     }
+
+    async fn owners_cache_get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let row = sqlx::query("SELECT value FROM owners_cache WHERE key = $1")
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.try_get("value")).transpose()?)
+    }
+
+    async fn owners_cache_put(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO owners_cache (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
+        )
+        .bind(key)
+        .bind(value)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn open_review_request_targets(
+        &self,
+        forge: &str,
+        repo: &str,
+    ) -> Result<Vec<String>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT a.target FROM actions a \
+             JOIN deliveries d ON d.id = a.delivery \
+             JOIN pull_requests p ON p.forge = d.forge AND p.repo = d.repo AND p.number = d.number \
+             WHERE d.forge = $1 AND d.repo = $2 AND a.kind = 'request_reviewers' \
+               AND a.outcome = 'applied' AND p.state = 'open'",
+        )
+        .bind(forge)
+        .bind(repo)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|r| Ok(r.try_get("target")?)).collect()
+    }
 }

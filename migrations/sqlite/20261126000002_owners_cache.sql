@@ -1,0 +1,7 @@
+-- Tree listings and parsed OWNERS files, keyed by commit or blob SHA. Values under a key never
+-- change, so replicas may race to write the same row.
+CREATE TABLE owners_cache (
+    key         TEXT PRIMARY KEY,
+    value       BLOB NOT NULL,
+    created_at  INTEGER NOT NULL DEFAULT (unixepoch())
+);
