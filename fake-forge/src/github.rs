@@ -656,7 +656,7 @@ fn issue_json(world: &mut World, req: &Req<'_>, at: &Target) -> Value {
         "assignees": assignees,
         "comments": it.comments.len(),
         "locked": false,
-        "body": null,
+        "body": it.body,
         "created_at": it.created_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         "updated_at": it.created_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         "closed_at": null,

@@ -156,7 +156,7 @@ fn item_json(world: &mut World, req: &Req<'_>, at: &Target) -> Option<Value> {
         "iid": item.number,
         "project_id": project_id,
         "title": item.title,
-        "description": "",
+        "description": item.body,
         "state": state,
         "created_at": time(item.created_at),
         "updated_at": time(item.created_at),

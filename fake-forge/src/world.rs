@@ -179,6 +179,8 @@ pub struct Item {
     pub author: String,
     /// The title.
     pub title: String,
+    /// The description.
+    pub body: String,
     /// Open, closed or merged.
     pub state: ItemState,
     /// Label names, in the order they were added.
@@ -378,6 +380,7 @@ impl World {
             kind: item.kind,
             author: author.to_string(),
             title,
+            body: String::new(),
             state: ItemState::Open,
             labels: Vec::new(),
             comments: Vec::new(),

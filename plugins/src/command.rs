@@ -122,6 +122,11 @@ pub fn strip_html_comments(text: &str) -> String {
     out
 }
 
+/// The text of a whole comment body that may carry commands (for replaying history).
+pub fn body_command_text(body: &str, forge: ForgeKind) -> String {
+    joined(command_lines(body), forge)
+}
+
 /// The text of a comment event that may carry new commands: the eligible lines joined with
 /// `\n` (a trailing `\r` kept, so Go's `\s*$` behaviour is reproduced by the regexes).
 pub fn command_text(event: &CommentEvent) -> String {

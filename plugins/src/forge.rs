@@ -84,6 +84,8 @@ pub struct PullRequestInfo {
     pub state: ItemState,
     pub draft: bool,
     pub title: String,
+    /// The description (approve looks for the associated issue there).
+    pub body: String,
     pub head_sha: String,
     pub base_sha: String,
     pub head_ref: String,

@@ -6,6 +6,7 @@
 //! in-memory forge in [`testing`] and makes dry-run exact.
 
 pub mod action;
+pub mod approve;
 pub mod assign;
 pub mod command;
 pub mod event;
@@ -38,6 +39,7 @@ pub use plugin::{CommandHelp, Context, History, NoHistory, Plugin, PluginError, 
 /// Every plugin bosun ships, in a plain list so go-to-definition works.
 pub fn all_plugins() -> Vec<Box<dyn Plugin>> {
     vec![
+        Box::new(approve::Approve),
         Box::new(assign::Assign),
         Box::new(help::Help),
         Box::new(hold::Hold),

@@ -51,6 +51,7 @@ impl Default for MemoryForge {
             state: ItemState::Open,
             draft: false,
             title: "A change".into(),
+            body: String::new(),
             head_sha: "head0".into(),
             base_sha: "base0".into(),
             head_ref: "feature".into(),
@@ -418,5 +419,27 @@ pub fn comment_on_pr(author: &str, body: &str) -> Event {
         source: CommentSource::Comment,
         review: None,
         html_url: "https://github.com/org/repo/pull/1#issuecomment-1".into(),
+    })
+}
+
+/// A pull request event on the PR every builder here refers to, sent by its author.
+pub fn pr_event(action: crate::PrAction) -> Event {
+    Event::PullRequest(crate::PullRequestEvent {
+        pr: Item {
+            reference: pr_ref(),
+            author: Login::new("pr-author"),
+            state: ItemState::Open,
+            title: "A change".into(),
+            labels: vec![],
+            assignees: vec![],
+            draft: false,
+            html_url: "https://github.com/org/repo/pull/1".into(),
+        },
+        action,
+        sender: Login::new("pr-author"),
+        head_sha: "head0".into(),
+        base_sha: Some("base0".into()),
+        head_ref: "feature".into(),
+        base_ref: "main".into(),
     })
 }

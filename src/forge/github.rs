@@ -154,6 +154,8 @@ struct RawPull {
     #[serde(default)]
     draft: bool,
     title: String,
+    #[serde(default)]
+    body: Option<String>,
     head: RawBranch,
     base: RawBranch,
     #[serde(default)]
@@ -727,6 +729,7 @@ impl ForgeRead for GitHubForge {
             state,
             draft: pr.draft,
             title: pr.title,
+            body: pr.body.unwrap_or_default(),
             head_sha: pr.head.sha,
             base_sha: pr.base.sha,
             head_ref: pr.head.name,

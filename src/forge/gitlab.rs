@@ -136,6 +136,8 @@ struct RawMr {
     #[serde(default)]
     work_in_progress: bool,
     title: String,
+    #[serde(default)]
+    description: Option<String>,
     sha: Option<String>,
     diff_refs: Option<DiffRefs>,
     source_branch: String,
@@ -938,6 +940,7 @@ impl ForgeRead for GitLabForge {
             state,
             draft: mr.draft || mr.work_in_progress,
             title: mr.title,
+            body: mr.description.unwrap_or_default(),
             head_sha,
             base_sha: refs.and_then(|r| r.base_sha).unwrap_or_default(),
             head_ref: mr.source_branch,
