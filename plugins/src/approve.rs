@@ -497,8 +497,7 @@ impl Approve {
         let comments = cx.forge.comments(reference).await?;
         let previous_notice = comments
             .iter()
-            .filter(|c| is_bot(&c.author, cx.bot) && c.body.starts_with("[APPROVALNOTIFIER]"))
-            .next_back()
+            .rfind(|c| is_bot(&c.author, cx.bot) && c.body.starts_with("[APPROVALNOTIFIER]"))
             .map(|c| c.body.clone());
         let reviews = cx.forge.reviews(reference).await?;
         let entries = history(comments, reviews, reference.forge);

@@ -25,7 +25,7 @@ static ASSIGN: LazyLock<Regex> = LazyLock::new(|| {
     ))
     .expect("static regex")
 });
-static CC: LazyLock<Regex> = LazyLock::new(|| {
+pub(crate) static CC: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(&format!(r"(?mi)^/(un)?cc((?: +@?[-/{W}]+?)*){GO_SPACE}*$")).expect("static regex")
 });
 

@@ -8,6 +8,7 @@
 pub mod action;
 pub mod approve;
 pub mod assign;
+pub mod blunderbuss;
 pub mod command;
 pub mod event;
 pub mod forge;
@@ -17,6 +18,7 @@ pub mod label;
 pub mod lgtm;
 pub mod lifecycle;
 pub mod owners;
+pub mod owners_label;
 pub mod permissions;
 pub mod plugin;
 pub mod reply;
@@ -41,11 +43,13 @@ pub fn all_plugins() -> Vec<Box<dyn Plugin>> {
     vec![
         Box::new(approve::Approve),
         Box::new(assign::Assign),
+        Box::new(blunderbuss::Blunderbuss),
         Box::new(help::Help),
         Box::new(hold::Hold),
         Box::new(label::Label),
         Box::new(lgtm::Lgtm),
         Box::new(lifecycle::Lifecycle),
+        Box::new(owners_label::OwnersLabel),
         Box::new(retitle::Retitle),
         Box::new(wip::Wip),
     ]

@@ -357,3 +357,123 @@ impl OwnersLoader {
         Ok(parsed)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::MemoryForge;
+
+    fn repo() -> RepoPath {
+        RepoPath::parse("org/repo").unwrap()
+    }
+
+    fn forge() -> MemoryForge {
+        let forge = MemoryForge::default();
+        forge.with(|s| {
+            s.files
+                .insert("OWNERS".into(), b"approvers: [root]\n".to_vec());
+            s.files
+                .insert("a/OWNERS".into(), b"approvers: [lead]\n".to_vec());
+            s.files
+                .insert("a/b/OWNERS".into(), b"reviewers: [rev]\n".to_vec());
+            s.files
+                .insert("c/OWNERS".into(), b"approvers: [c]\n".to_vec());
+            s.files
+                .insert("bad/OWNERS".into(), b"approvers: [x\n".to_vec());
+            s.files.insert(
+                "OWNERS_ALIASES".into(),
+                b"aliases:\n  leads: [one, two]\n".to_vec(),
+            );
+        });
+        forge
+    }
+
+    fn paths(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[tokio::test]
+    async fn fetches_only_the_ancestry_and_nothing_again_at_the_same_base() {
+        let forge = forge();
+        let loader = OwnersLoader::in_memory();
+        let owners = loader
+            .owners_for(&forge, &repo(), "base1", &paths(&["a/b/x.go"]))
+            .await
+            .unwrap();
+        assert_eq!(
+            owners.approvers("a/b/x.go"),
+            ["lead", "root"].map(String::from).into()
+        );
+        // Tree + aliases + OWNERS, a/OWNERS, a/b/OWNERS; not c/ or bad/.
+        assert_eq!(
+            loader.stats(),
+            LoadStats {
+                tree_calls: 1,
+                blob_calls: 4
+            }
+        );
+        loader
+            .owners_for(&forge, &repo(), "base1", &paths(&["a/b/y.go", "a/z"]))
+            .await
+            .unwrap();
+        assert_eq!(
+            loader.stats(),
+            LoadStats {
+                tree_calls: 1,
+                blob_calls: 4
+            }
+        );
+    }
+
+    #[tokio::test]
+    async fn a_durable_cache_shares_trees_and_parsed_blobs_between_loaders() {
+        let forge = forge();
+        let cache: Arc<dyn OwnersCache> = Arc::new(MemoryOwnersCache::default());
+        let first = OwnersLoader::new(cache.clone(), false);
+        first
+            .owners_for(&forge, &repo(), "base1", &paths(&["a/x"]))
+            .await
+            .unwrap();
+        // Another replica, same base: nothing from the forge.
+        let second = OwnersLoader::new(cache.clone(), false);
+        second
+            .owners_for(&forge, &repo(), "base1", &paths(&["a/x"]))
+            .await
+            .unwrap();
+        assert_eq!(second.stats(), LoadStats::default());
+        // A new base where one OWNERS changed: one tree call, one blob call.
+        forge.with(|s| {
+            s.files
+                .insert("a/OWNERS".into(), b"approvers: [new-lead]\n".to_vec());
+        });
+        let owners = second
+            .owners_for(&forge, &repo(), "base2", &paths(&["a/x"]))
+            .await
+            .unwrap();
+        assert_eq!(
+            second.stats(),
+            LoadStats {
+                tree_calls: 1,
+                blob_calls: 1
+            }
+        );
+        assert!(owners.approvers("a/x").contains("new-lead"));
+    }
+
+    #[tokio::test]
+    async fn a_malformed_file_is_reported_and_the_rest_still_resolves() {
+        let forge = forge();
+        let loader = OwnersLoader::in_memory();
+        let owners = loader
+            .owners_for(&forge, &repo(), "base1", &paths(&["bad/x", "c/y"]))
+            .await
+            .unwrap();
+        assert_eq!(owners.problems.len(), 1, "{:?}", owners.problems);
+        assert_eq!(owners.problems[0].path, "bad/OWNERS");
+        assert_eq!(owners.approvers("bad/x"), ["root".to_string()].into());
+        assert_eq!(
+            owners.approvers("c/y"),
+            ["c", "root"].map(String::from).into()
+        );
+    }
+}
