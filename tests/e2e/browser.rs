@@ -132,10 +132,10 @@ async fn walk(client: &Client, bosun: &TestBosun) -> anyhow::Result<()> {
 
     // The command help lists /lgtm.
     client.goto(&bosun.url("/command-help")).await?;
-    let usages = client.find_all(Locator::Css("code.usage")).await?;
+    let examples = client.find_all(Locator::Css("code.example")).await?;
     let mut found = false;
-    for u in usages {
-        found |= u.text().await?.contains("/lgtm");
+    for e in examples {
+        found |= e.text().await? == "/lgtm";
     }
     ensure(found, "/command-help lists /lgtm")?;
 
@@ -207,6 +207,11 @@ async fn the_pages_work_in_a_real_browser() {
         bosun
             .forge
             .seed_pr(ForgeKind::GitHub, GITHUB_REPO, 947, "spxtr");
+        // The plugin's read of the labels passes; every attempt to add the label fails, so the
+        // delivery ends failed with its action recorded.
+        bosun
+            .forge
+            .fail_next("/issues/947/labels", 1, Fault::Delay(Duration::ZERO));
         bosun
             .forge
             .fail_next("/issues/947/labels", 1000, Fault::Status500);
