@@ -57,6 +57,8 @@ pub enum BenchCommand {
     /// The baseline endpoint; `ingest` starts it as a child process.
     #[command(hide = true)]
     Baseline(BaselineArgs),
+    /// The dashboard's list page with many deliveries stored, on SQLite and Postgres.
+    Pages(crate::bench_pages::PagesArgs),
 }
 
 /// One server the load is aimed at.
@@ -164,6 +166,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     match args.command {
         BenchCommand::Ingest(args) => ingest(args).await,
         BenchCommand::Baseline(args) => baseline(args).await,
+        BenchCommand::Pages(args) => crate::bench_pages::run(args).await,
     }
 }
 

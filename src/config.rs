@@ -59,6 +59,12 @@ pub struct ServerConfig {
     /// The URL people reach bosun's pages at; reply footers link to `<public_url>/command-help`.
     /// Default `http://127.0.0.1:8888`.
     pub public_url: String,
+    /// Environment variable holding the admin token that replay (and private pages) require.
+    /// Default `BOSUN_ADMIN_TOKEN`; unset means the web pages cannot replay.
+    pub admin_token_env: String,
+    /// Require the admin token to read the dashboard, delivery and PR pages too (the
+    /// command-help page stays public: replies link to it). Default false.
+    pub private_pages: bool,
 }
 
 impl Default for ServerConfig {
@@ -69,6 +75,8 @@ impl Default for ServerConfig {
             max_body_bytes: 25 * 1024 * 1024,
             shutdown_grace_seconds: 30,
             public_url: "http://127.0.0.1:8888".into(),
+            admin_token_env: "BOSUN_ADMIN_TOKEN".into(),
+            private_pages: false,
         }
     }
 }
@@ -214,6 +222,10 @@ pub struct Settings {
     pub shutdown_grace: Duration,
     /// `<public_url>/command-help`, linked from every reply.
     pub help_url: String,
+    /// The token replay and private pages require; none means the pages cannot replay.
+    pub admin_token: Option<SecretString>,
+    /// Whether reading the dashboard needs the admin token.
+    pub private_pages: bool,
     pub database: DatabaseConfig,
     pub queue: QueueConfig,
     pub dry_run: bool,
@@ -333,6 +345,16 @@ impl PluginMatrix {
     /// Every configured scope and its plugins, for the help page.
     pub fn scopes(&self) -> impl Iterator<Item = (&String, &Vec<String>)> {
         self.scopes.iter().map(|(k, v)| (k, &v.enabled))
+    }
+
+    /// Every configured scope with its plugins and excluded repos, for the command-help page.
+    pub fn scope_entries(&self) -> impl Iterator<Item = (&String, &PluginScopeConfig)> {
+        self.scopes.iter()
+    }
+
+    /// Every plugin's settings by scope, for `/plugin-help`'s per-scope configuration.
+    pub fn settings_by_scope(&self, plugin: &str) -> Option<&BTreeMap<String, serde_json::Value>> {
+        self.settings.get(plugin)
     }
 }
 
@@ -579,6 +601,18 @@ impl RawConfig {
             }
             settings.insert(plugin, converted);
         }
+        let admin_token = lookup(&self.server.admin_token_env)
+            .filter(|t| !t.is_empty())
+            .map(SecretString::from);
+        if self.server.private_pages && admin_token.is_none() {
+            warnings.push(problem(
+                "server.private_pages",
+                format!(
+                    "environment variable {} is not set; the dashboard will refuse everyone",
+                    self.server.admin_token_env
+                ),
+            ));
+        }
         if !errors.is_empty() {
             return Err(errors);
         }
@@ -591,6 +625,8 @@ impl RawConfig {
                 "{}/command-help",
                 self.server.public_url.trim_end_matches('/')
             ),
+            admin_token,
+            private_pages: self.server.private_pages,
             database: self.database,
             queue: self.queue,
             dry_run: self.dry_run,

@@ -1,6 +1,7 @@
-//! The HTTP side: the webhook receiver and the operational endpoints.
+//! The HTTP side: the webhook receiver, the web pages and the operational endpoints.
 
 pub mod hook;
+pub mod pages;
 
 use crate::config::Settings;
 use crate::intake::Intake;
@@ -28,7 +29,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/hook", web::post().to(hook::receive))
         .route("/healthz", web::get().to(healthz))
         .route("/readyz", web::get().to(readyz))
-        .route("/metrics", web::get().to(metrics));
+        .route("/metrics", web::get().to(metrics))
+        .configure(pages::routes);
 }
 
 /// Alive: the process answers.

@@ -4,9 +4,12 @@
 //! (Postgres for production, SQLite embedded), and one behaviour suite run against both
 //! (`tests/store.rs`).
 
+pub mod pages;
 pub mod plugin_state;
 pub mod postgres;
 pub mod sqlite;
+
+pub use pages::{ActionRecord, Cursor, DeliveryDetail, DeliveryFilter, PageStore, PullRequestView};
 
 use async_trait::async_trait;
 use bosun_plugins::{Action, ForgeKind};
@@ -181,7 +184,7 @@ pub struct PullRequestState {
 
 /// The store's operations, named for what they mean.
 #[async_trait]
-pub trait Store: Send + Sync {
+pub trait Store: PageStore + Send + Sync {
     /// Applies pending migrations.
     async fn migrate(&self) -> Result<(), StoreError>;
     /// Cheap reachability check for `/readyz`.

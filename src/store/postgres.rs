@@ -33,9 +33,9 @@ impl PgStore {
     }
 }
 
-const DELIVERY_COLUMNS: &str = "id, delivery_id, forge, event, repo, number, status, attempts, last_error, received_at, started_at, finished_at";
+pub(super) const DELIVERY_COLUMNS: &str = "id, delivery_id, forge, event, repo, number, status, attempts, last_error, received_at, started_at, finished_at";
 
-fn delivery_record(row: &sqlx::postgres::PgRow) -> Result<DeliveryRecord, StoreError> {
+pub(super) fn delivery_record(row: &sqlx::postgres::PgRow) -> Result<DeliveryRecord, StoreError> {
     Ok(DeliveryRecord {
         id: row.try_get("id")?,
         delivery_id: row.try_get("delivery_id")?,

@@ -19,7 +19,7 @@ fn now_ms() -> i64 {
     Utc::now().timestamp_millis()
 }
 
-fn from_ms(ms: i64) -> DateTime<Utc> {
+pub(super) fn from_ms(ms: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(ms).unwrap_or_default()
 }
 
@@ -43,11 +43,16 @@ impl SqliteStore {
             .await?;
         Ok(SqliteStore { pool })
     }
+
+    /// The pool, for the dashboard's queries and for benchmarks that need the raw database.
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
 }
 
-const DELIVERY_COLUMNS: &str = "id, delivery_id, forge, event, repo, number, status, attempts, last_error, received_at, started_at, finished_at";
+pub(super) const DELIVERY_COLUMNS: &str = "id, delivery_id, forge, event, repo, number, status, attempts, last_error, received_at, started_at, finished_at";
 
-fn delivery_record(row: &sqlx::sqlite::SqliteRow) -> Result<DeliveryRecord, StoreError> {
+pub(super) fn delivery_record(row: &sqlx::sqlite::SqliteRow) -> Result<DeliveryRecord, StoreError> {
     Ok(DeliveryRecord {
         id: row.try_get("id")?,
         delivery_id: row.try_get("delivery_id")?,

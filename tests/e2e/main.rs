@@ -1,6 +1,7 @@
 //! End-to-end tests: real bosun, real database, fake forge over real HTTP. One binary.
 
 mod actions;
+mod browser;
 mod cli;
 mod commands;
 mod fault_storm;
@@ -8,6 +9,7 @@ mod forge_calls;
 mod github_app;
 mod hold;
 mod intake;
+mod pages;
 mod processes;
 mod store;
 mod support;

@@ -1,0 +1,159 @@
+//! `/deliveries/{id}`: one delivery — the headers that matter, what it normalized to, every
+//! action the plugins decided with its outcome, error and timings, and the raw payload.
+
+use super::auth::require_reader;
+use super::dashboard::Row;
+use super::{Chrome, PageError, html, time, took};
+use crate::server::AppState;
+use crate::store::{ActionRecord, DeliveryDetail};
+use crate::webhook::{self, Normalized};
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use bosun_plugins::ForgeKind;
+use serde::Deserialize;
+
+/// Payloads larger than this are shown cut (the page stays usable; the database has it all).
+const PAYLOAD_SHOWN: usize = 256 * 1024;
+
+/// One action as the page shows it.
+pub struct ActionView {
+    pub seq: i32,
+    pub plugin: String,
+    pub kind: String,
+    pub target: String,
+    pub outcome: &'static str,
+    pub error: Option<String>,
+    pub forge_calls: i32,
+    pub decided: String,
+    pub applied: String,
+    pub took: String,
+    pub details: String,
+}
+
+impl ActionView {
+    /// A journaled action with its timings.
+    pub fn of(a: &ActionRecord) -> ActionView {
+        ActionView {
+            seq: a.action.seq,
+            plugin: a.action.plugin.clone(),
+            kind: a.action.kind.clone(),
+            target: a.action.target.clone(),
+            outcome: a.action.outcome.as_str(),
+            error: a.action.error.clone(),
+            forge_calls: a.action.forge_calls,
+            decided: time(a.created_at),
+            applied: a.applied_at.map(time).unwrap_or_default(),
+            took: took(a.created_at, a.applied_at),
+            details: serde_json::to_string_pretty(&a.action.action).unwrap_or_default(),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "delivery.html")]
+struct DeliveryPage {
+    chrome: Chrome,
+    row: Row,
+    started: String,
+    finished: String,
+    last_error: Option<String>,
+    headers: Vec<(String, String)>,
+    normalized: String,
+    actions: Vec<ActionView>,
+    payload: String,
+    payload_cut: bool,
+    notice: Option<&'static str>,
+}
+
+/// What a payload means to bosun, as text: the events as JSON, or why there are none.
+pub fn normalized_text(forge: &str, event: &str, payload: &[u8]) -> String {
+    let result = match ForgeKind::parse(forge) {
+        Some(ForgeKind::GitHub) => webhook::github::normalize(event, payload),
+        Some(ForgeKind::GitLab) => webhook::gitlab::normalize(event, payload),
+        None => return format!("unknown forge {forge:?}"),
+    };
+    match result {
+        Ok(Normalized::Events(events)) => serde_json::to_string_pretty(&events)
+            .unwrap_or_else(|e| format!("events could not be shown: {e}")),
+        Ok(Normalized::Ignored(reason)) => format!("ignored: {reason}"),
+        Err(e) => format!("not normalized: {e}"),
+    }
+}
+
+/// The stored headers object as name/value pairs.
+fn header_pairs(text: &str) -> Vec<(String, String)> {
+    match serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(text) {
+        Ok(map) => map
+            .into_iter()
+            .map(|(k, v)| match v {
+                serde_json::Value::String(s) => (k, s),
+                other => (k, other.to_string()),
+            })
+            .collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+/// The payload pretty-printed when it is JSON, cut at [`PAYLOAD_SHOWN`].
+fn payload_text(payload: &[u8]) -> (String, bool) {
+    let text = match serde_json::from_slice::<serde_json::Value>(payload) {
+        Ok(v) => serde_json::to_string_pretty(&v).unwrap_or_default(),
+        Err(_) => String::from_utf8_lossy(payload).into_owned(),
+    };
+    if text.len() <= PAYLOAD_SHOWN {
+        return (text, false);
+    }
+    let mut end = PAYLOAD_SHOWN;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    (text[..end].to_string(), true)
+}
+
+/// `?replayed=1` after a replay from this page.
+#[derive(Debug, Deserialize)]
+pub struct DeliveryQuery {
+    replayed: Option<String>,
+}
+
+/// `GET /deliveries/{id}`.
+pub async fn page(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    query: web::Query<DeliveryQuery>,
+) -> Result<HttpResponse, PageError> {
+    require_reader(&req, &state.settings)?;
+    let Some(DeliveryDetail {
+        record,
+        headers,
+        payload,
+    }) = state.store.delivery_detail(&id).await?
+    else {
+        return Err(PageError::NotFound(format!(
+            "no delivery {:?}",
+            id.as_str()
+        )));
+    };
+    let actions = state.store.actions_of(&[record.id]).await?;
+    let normalized = normalized_text(&record.forge, &record.event, &payload);
+    let (payload, payload_cut) = payload_text(&payload);
+    html(&DeliveryPage {
+        chrome: Chrome {
+            private_pages: state.settings.private_pages,
+        },
+        started: record.started_at.map(time).unwrap_or_default(),
+        finished: record.finished_at.map(time).unwrap_or_default(),
+        last_error: record.last_error.clone(),
+        headers: header_pairs(&headers),
+        normalized,
+        actions: actions.iter().map(ActionView::of).collect(),
+        row: Row::of(&record),
+        payload,
+        payload_cut,
+        notice: query
+            .replayed
+            .as_ref()
+            .map(|_| "Queued again; reload to follow it."),
+    })
+}
