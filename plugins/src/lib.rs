@@ -15,10 +15,13 @@ pub mod hold;
 pub mod label;
 pub mod lgtm;
 pub mod lifecycle;
+pub mod path_label;
+pub mod pathglob;
 pub mod permissions;
 pub mod plugin;
 pub mod reply;
 pub mod retitle;
+pub mod size;
 pub mod testing;
 pub mod wip;
 
@@ -43,7 +46,9 @@ pub fn all_plugins() -> Vec<Box<dyn Plugin>> {
         Box::new(label::Label),
         Box::new(lgtm::Lgtm),
         Box::new(lifecycle::Lifecycle),
+        Box::new(path_label::PathLabel),
         Box::new(retitle::Retitle),
+        Box::new(size::Size),
         Box::new(wip::Wip),
     ]
 }
