@@ -49,7 +49,10 @@ mod tests {
     use super::*;
 
     fn matches(pattern: &str, path: &str) -> bool {
-        glob(pattern).expect("valid").compile_matcher().is_match(path)
+        glob(pattern)
+            .expect("valid")
+            .compile_matcher()
+            .is_match(path)
     }
 
     #[test]
@@ -60,12 +63,21 @@ mod tests {
         assert!(matches("/go.sum", "go.sum"));
         assert!(!matches("/go.sum", "sub/go.sum"));
         assert!(matches("docs/*.md", "docs/a.md"));
-        assert!(!matches("docs/*.md", "docs/a/b.md"), "* stays in one directory");
-        assert!(!matches("docs/*.md", "x/docs/a.md"), "a / anchors at the root");
+        assert!(
+            !matches("docs/*.md", "docs/a/b.md"),
+            "* stays in one directory"
+        );
+        assert!(
+            !matches("docs/*.md", "x/docs/a.md"),
+            "a / anchors at the root"
+        );
         assert!(matches("docs/**", "docs/a/b.md"));
         assert!(matches("docs/", "docs/a/b.md"));
         assert!(matches("**/testdata/**", "pkg/x/testdata/f.json"));
-        assert!(matches("zz_generated.*", "pkg/apis/zz_generated.deepcopy.go"));
+        assert!(matches(
+            "zz_generated.*",
+            "pkg/apis/zz_generated.deepcopy.go"
+        ));
     }
 
     #[test]

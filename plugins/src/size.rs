@@ -85,7 +85,13 @@ impl SizeSettings {
     /// Bounds that do not increase would make a bucket unreachable: refuse them at startup.
     fn check(&self) -> Result<(), String> {
         let t = self.thresholds();
-        let bounds = [("s", t.s), ("m", t.m), ("l", t.l), ("xl", t.xl), ("xxl", t.xxl)];
+        let bounds = [
+            ("s", t.s),
+            ("m", t.m),
+            ("l", t.l),
+            ("xl", t.xl),
+            ("xxl", t.xxl),
+        ];
         for pair in bounds.windows(2) {
             let ((a, va), (b, vb)) = (pair[0], pair[1]);
             if va >= vb {
@@ -328,8 +334,7 @@ async fn load_generated(
     git_ref: &str,
     settings: &SizeSettings,
 ) -> Result<Generated, PluginError> {
-    let configured =
-        crate::pathglob::glob_set(&settings.generated).map_err(PluginError::Config)?;
+    let configured = crate::pathglob::glob_set(&settings.generated).map_err(PluginError::Config)?;
     let mut files = GeneratedFiles::default();
     if let Some(text) = read_text(cx, repo, ".generated_files", git_ref).await? {
         let (parsed, warnings) = parse_generated_files(&text);
@@ -442,5 +447,293 @@ impl Plugin for Size {
             actions.push(add);
         }
         Ok(actions)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{MemoryForge, pr_event, pr_ref};
+    use serde_json::json;
+
+    fn file(path: &str, additions: u64, deletions: u64) -> ChangedFile {
+        ChangedFile {
+            path: path.into(),
+            previous_path: None,
+            additions,
+            deletions,
+        }
+    }
+
+    fn opened() -> Event {
+        pr_event(PrAction::Opened)
+    }
+
+    fn forge_with(files: Vec<ChangedFile>, labels: &[&str]) -> MemoryForge {
+        let forge = MemoryForge::default();
+        forge.with(|s| {
+            s.changed_files = files;
+            s.repo_labels = LABELS.iter().map(|(l, _)| l.to_string()).collect();
+        });
+        forge.set_labels(labels);
+        forge
+    }
+
+    fn added(actions: &[Action]) -> Vec<&str> {
+        actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::AddLabel { label, .. } => Some(label.as_str()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn removed(actions: &[Action]) -> Vec<&str> {
+        actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::RemoveLabel { label, .. } => Some(label.as_str()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Prow §3.7: XS < 10 ≤ S < 30 ≤ M < 100 ≤ L < 500 ≤ XL < 1000 ≤ XXL.
+    #[test]
+    fn default_buckets_and_their_boundaries() {
+        let t = Thresholds::default();
+        for (lines, label) in [
+            (0, "size/XS"),
+            (9, "size/XS"),
+            (10, "size/S"),
+            (29, "size/S"),
+            (30, "size/M"),
+            (99, "size/M"),
+            (100, "size/L"),
+            (499, "size/L"),
+            (500, "size/XL"),
+            (999, "size/XL"),
+            (1000, "size/XXL"),
+            (u64::MAX, "size/XXL"),
+        ] {
+            assert_eq!(label_for(lines, &t), label, "{lines} lines");
+        }
+    }
+
+    /// Prow: configured bounds are lower bounds, and 0 means the default.
+    #[test]
+    fn configured_bounds_with_zero_meaning_default() {
+        let s: SizeSettings = serde_json::from_value(json!({"s": 5, "l": 50})).expect("valid");
+        let t = s.thresholds();
+        assert_eq!((t.s, t.m, t.l, t.xl, t.xxl), (5, 30, 50, 500, 1000));
+        assert_eq!(label_for(4, &t), "size/XS");
+        assert_eq!(label_for(5, &t), "size/S");
+        assert_eq!(label_for(49, &t), "size/M");
+        assert_eq!(label_for(50, &t), "size/L");
+    }
+
+    #[test]
+    fn settings_are_checked() {
+        let check = |v: serde_json::Value| Size.check_settings(&v);
+        assert!(check(serde_json::Value::Null).is_ok());
+        assert!(check(json!({})).is_ok());
+        assert!(check(json!({"s": 1, "m": 2, "l": 3, "xl": 4, "xxl": 5})).is_ok());
+        let e = check(json!({"m": 200})).expect_err("m above l");
+        assert_eq!(e, "thresholds must increase: m = 200 is not below l = 100");
+        assert!(check(json!({"xl": 1000})).is_err(), "equal bounds");
+        let e = check(json!({"generated": ["gen/[x"]})).expect_err("bad glob");
+        assert!(e.starts_with("generated: bad glob \"gen/[x\""), "{e}");
+        assert!(check(json!({"small": 3})).is_err(), "unknown key");
+    }
+
+    /// Prow's `.generated_files` directives, with its `path` quirk (a file-name match).
+    #[test]
+    fn generated_files_directives() {
+        let text = "# generated\n\npath-prefix vendor/\nprefix third_party/\nfile-prefix zz_generated\nfile-name go.sum\npath api/openapi.json\npaths-from-repo hack/generated.txt\nbogus x\nfile-name\n";
+        let (g, warnings) = parse_generated_files(text);
+        assert_eq!(g.path_prefixes, vec!["vendor/", "third_party/"]);
+        assert_eq!(g.file_prefixes, vec!["zz_generated"]);
+        assert_eq!(
+            g.file_names.iter().collect::<Vec<_>>(),
+            vec!["api/openapi.json", "go.sum"]
+        );
+        assert_eq!(g.path_files, vec!["hack/generated.txt"]);
+        assert_eq!(warnings.len(), 2, "{warnings:?}");
+        assert!(warnings[0].starts_with("line 9: unknown directive"));
+        assert!(warnings[1].starts_with("line 10: expected"));
+    }
+
+    #[test]
+    fn gitattributes_linguist_generated() {
+        let text = "* text=auto\n*.pb.go linguist-generated=true\n/gen/** linguist-generated\n\
+                    gen/keep.go -linguist-generated\ndocs/ linguist-generated\n!neg linguist-generated\n\
+                    other.txt linguist-generated=false binary\n";
+        let (a, warnings) = parse_gitattributes(text);
+        assert!(a.is_generated("api/v1/types.pb.go"));
+        assert!(a.is_generated("types.pb.go"));
+        assert!(a.is_generated("gen/a/b.go"));
+        assert!(!a.is_generated("gen/keep.go"), "a later line unsets it");
+        assert!(!a.is_generated("x/gen/a.go"), "a / anchors at the root");
+        assert!(
+            !a.is_generated("docs/a.md"),
+            "directory patterns never match files"
+        );
+        assert!(!a.is_generated("other.txt"));
+        assert!(!a.is_generated("main.go"));
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+    }
+
+    #[tokio::test]
+    async fn counts_additions_and_deletions() {
+        let forge = forge_with(vec![file("a.go", 5, 4), file("b.go", 1, 0)], &[]);
+        let actions = forge.run(&Size, &opened()).await.expect("handled");
+        assert_eq!(
+            actions,
+            vec![Action::AddLabel {
+                item: pr_ref(),
+                label: "size/S".into()
+            }]
+        );
+    }
+
+    /// Each source of generated files is left out of the count.
+    #[tokio::test]
+    async fn generated_files_do_not_count() {
+        let files = vec![
+            file("main.go", 3, 2),
+            file("vendor/lib/x.go", 400, 0),
+            file("pkg/zz_generated.deepcopy.go", 400, 0),
+            file("api/types.pb.go", 400, 0),
+            file("docs/api.md", 400, 0),
+            file("hack/listed.json", 400, 0),
+        ];
+        let sources: [(&str, &[(&str, &str)], serde_json::Value); 4] = [
+            ("none", &[], serde_json::Value::Null),
+            (
+                ".generated_files",
+                &[
+                    (
+                        ".generated_files",
+                        "path-prefix vendor/\nfile-prefix zz_generated\nfile-name types.pb.go\npath api.md\npaths-from-repo hack/list\n",
+                    ),
+                    ("hack/list", "# listed\nhack/listed.json\n"),
+                ],
+                serde_json::Value::Null,
+            ),
+            (
+                ".gitattributes",
+                &[(
+                    ".gitattributes",
+                    "vendor/** linguist-generated=true\nzz_generated.* linguist-generated\n*.pb.go linguist-generated\ndocs/*.md linguist-generated\nhack/*.json linguist-generated\n",
+                )],
+                serde_json::Value::Null,
+            ),
+            (
+                "settings",
+                &[],
+                json!({"generated": ["vendor/", "zz_generated.*", "*.pb.go", "docs/**", "hack/listed.json"]}),
+            ),
+        ];
+        for (source, repo_files, settings) in sources {
+            let forge = forge_with(files.clone(), &[]);
+            forge.with(|s| {
+                for (path, text) in repo_files {
+                    s.files.insert(path.to_string(), text.as_bytes().to_vec());
+                }
+            });
+            let actions = forge
+                .run_with(&Size, &opened(), &settings)
+                .await
+                .expect("handled");
+            let want = if source == "none" {
+                "size/XXL"
+            } else {
+                "size/XS"
+            };
+            assert_eq!(added(&actions), vec![want], "{source}");
+        }
+    }
+
+    /// Prow: every other `size/` label goes, the new one comes; the repo lacks it, so it is
+    /// created first with Kubernetes' colour.
+    #[tokio::test]
+    async fn replaces_the_old_label_and_creates_a_missing_one() {
+        let forge = forge_with(vec![file("a.go", 120, 30)], &["size/S", "lgtm", "size/XL"]);
+        forge.with(|s| s.repo_labels.clear());
+        let actions = forge
+            .run(&Size, &pr_event(PrAction::Synchronized { before: None }))
+            .await
+            .expect("handled");
+        assert_eq!(removed(&actions), vec!["size/S", "size/XL"]);
+        assert_eq!(added(&actions), vec!["size/L"]);
+        assert!(actions.contains(&Action::CreateLabel {
+            forge: pr_ref().forge,
+            repo: pr_ref().repo,
+            name: "size/L".into(),
+            color: "ee9900".into(),
+        }));
+        let create = actions
+            .iter()
+            .position(|a| matches!(a, Action::CreateLabel { .. }));
+        let add = actions
+            .iter()
+            .position(|a| matches!(a, Action::AddLabel { .. }));
+        assert!(create < add, "created before it is added");
+    }
+
+    #[tokio::test]
+    async fn nothing_to_do_when_the_label_is_right() {
+        let forge = forge_with(vec![file("a.go", 20, 0)], &["size/S", "lgtm"]);
+        let calls_before = forge.snapshot().calls;
+        let actions = forge
+            .run(&Size, &pr_event(PrAction::Edited))
+            .await
+            .expect("handled");
+        assert!(actions.is_empty(), "{actions:?}");
+        let reads = forge.snapshot().calls - calls_before - 1;
+        assert_eq!(
+            reads, 4,
+            "generated files, attributes, changed files, labels"
+        );
+    }
+
+    #[tokio::test]
+    async fn other_events_are_ignored() {
+        let forge = forge_with(vec![file("a.go", 20, 0)], &[]);
+        for action in [
+            PrAction::Closed,
+            PrAction::Labeled {
+                label: "size/XS".into(),
+            },
+            PrAction::ReadyForReview,
+            PrAction::Updated,
+        ] {
+            let actions = forge
+                .run(&Size, &pr_event(action.clone()))
+                .await
+                .expect("handled");
+            assert!(actions.is_empty(), "{action:?}");
+        }
+        let comment = crate::testing::comment_on_pr("alice", "/size");
+        assert!(
+            forge
+                .run(&Size, &comment)
+                .await
+                .expect("handled")
+                .is_empty()
+        );
+    }
+
+    /// GitLab MR events carry no base SHA: the PR's own base is read instead.
+    #[tokio::test]
+    async fn without_a_base_sha_in_the_event_the_pr_is_asked() {
+        let forge = forge_with(vec![file("a.go", 20, 0)], &[]);
+        let mut event = opened();
+        if let Event::PullRequest(pr) = &mut event {
+            pr.base_sha = None;
+        }
+        let actions = forge.run(&Size, &event).await.expect("handled");
+        assert_eq!(added(&actions), vec!["size/S"]);
     }
 }

@@ -7,7 +7,7 @@ use crate::forge::{
 use crate::{
     Action, BotComment, CommentAction, CommentEvent, CommentSource, Context, Event, Forge,
     ForgeError, ForgeKind, ForgeRead, Item, ItemKind, ItemRef, ItemState, Login, Plugin,
-    PluginError, RepoPath,
+    PluginError, PrAction, PullRequestEvent, RepoPath,
 };
 use async_trait::async_trait;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -371,6 +371,22 @@ pub fn pr_ref() -> ItemRef {
         number: 1,
         kind: ItemKind::PullRequest,
     }
+}
+
+/// `org/repo#1` changed by `pr-author` (`action`), based on `base0` with head `head0`.
+pub fn pr_event(action: PrAction) -> Event {
+    let Event::Comment(c) = comment_on_pr("pr-author", "") else {
+        unreachable!("comment_on_pr builds a comment")
+    };
+    Event::PullRequest(PullRequestEvent {
+        pr: c.item,
+        action,
+        sender: Login::new("pr-author"),
+        head_sha: "head0".into(),
+        base_sha: Some("base0".into()),
+        head_ref: "feature".into(),
+        base_ref: "main".into(),
+    })
 }
 
 /// A new comment by `author` on `org/repo#1`, a PR opened by `pr-author`.
