@@ -597,6 +597,13 @@ mod tests {
         );
     }
 
+    /// A generated-file source: its name, the repo files it needs, the settings.
+    type Source = (
+        &'static str,
+        &'static [(&'static str, &'static str)],
+        serde_json::Value,
+    );
+
     /// Each source of generated files is left out of the count.
     #[tokio::test]
     async fn generated_files_do_not_count() {
@@ -608,7 +615,7 @@ mod tests {
             file("docs/api.md", 400, 0),
             file("hack/listed.json", 400, 0),
         ];
-        let sources: [(&str, &[(&str, &str)], serde_json::Value); 4] = [
+        let sources: [Source; 4] = [
             ("none", &[], serde_json::Value::Null),
             (
                 ".generated_files",
