@@ -9,5 +9,6 @@ mod github_app;
 mod hold;
 mod intake;
 mod processes;
+mod size_labels;
 mod store;
 mod support;
