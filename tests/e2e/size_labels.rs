@@ -167,3 +167,24 @@ async fn size_and_path_labels_on_open_and_push() {
         }
     }
 }
+
+/// Bad size bounds and bad globs stop bosun at startup, each with its key and a clear reason.
+#[test]
+fn bad_settings_are_refused_with_their_key() {
+    let text = "[settings.size.\"org\"]\nm = 5\n\
+                [settings.path-label.\"org/repo\"]\nrules = [{ globs = [\"docs/[x\"], label = \"area/docs\" }]\n";
+    let errors = bosun::config::RawConfig::parse(text, &[])
+        .expect("parses")
+        .validate(&[])
+        .expect_err("invalid");
+    let lines: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert_eq!(
+        lines[0],
+        "settings.path-label.\"org/repo\": rules[0] (label \"area/docs\"): bad glob \"docs/[x\": unclosed character class; missing ']'"
+    );
+    assert_eq!(
+        lines[1],
+        "settings.size.\"org\": thresholds must increase: s = 10 is not below m = 5"
+    );
+}
