@@ -19,10 +19,13 @@ pub mod lgtm;
 pub mod lifecycle;
 pub mod owners;
 pub mod owners_label;
+pub mod path_label;
+pub mod pathglob;
 pub mod permissions;
 pub mod plugin;
 pub mod reply;
 pub mod retitle;
+pub mod size;
 pub mod testing;
 pub mod wip;
 
@@ -50,7 +53,9 @@ pub fn all_plugins() -> Vec<Box<dyn Plugin>> {
         Box::new(lgtm::Lgtm),
         Box::new(lifecycle::Lifecycle),
         Box::new(owners_label::OwnersLabel),
+        Box::new(path_label::PathLabel),
         Box::new(retitle::Retitle),
+        Box::new(size::Size),
         Box::new(wip::Wip),
     ]
 }

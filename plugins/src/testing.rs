@@ -7,7 +7,7 @@ use crate::forge::{
 use crate::{
     Action, BotComment, CommentAction, CommentEvent, CommentSource, Context, Event, Forge,
     ForgeError, ForgeKind, ForgeRead, Item, ItemKind, ItemRef, ItemState, Login, Plugin,
-    PluginError, RepoPath,
+    PluginError, PrAction, PullRequestEvent, RepoPath,
 };
 use async_trait::async_trait;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -400,6 +400,22 @@ pub fn pr_ref() -> ItemRef {
     }
 }
 
+/// `org/repo#1` changed by `pr-author` (`action`), based on `base0` with head `head0`.
+pub fn pr_event(action: PrAction) -> Event {
+    let Event::Comment(c) = comment_on_pr("pr-author", "") else {
+        unreachable!("comment_on_pr builds a comment")
+    };
+    Event::PullRequest(PullRequestEvent {
+        pr: c.item,
+        action,
+        sender: Login::new("pr-author"),
+        head_sha: "head0".into(),
+        base_sha: Some("base0".into()),
+        head_ref: "feature".into(),
+        base_ref: "main".into(),
+    })
+}
+
 /// A new comment by `author` on `org/repo#1`, a PR opened by `pr-author`.
 pub fn comment_on_pr(author: &str, body: &str) -> Event {
     Event::Comment(CommentEvent {
@@ -419,27 +435,5 @@ pub fn comment_on_pr(author: &str, body: &str) -> Event {
         source: CommentSource::Comment,
         review: None,
         html_url: "https://github.com/org/repo/pull/1#issuecomment-1".into(),
-    })
-}
-
-/// A pull request event on the PR every builder here refers to, sent by its author.
-pub fn pr_event(action: crate::PrAction) -> Event {
-    Event::PullRequest(crate::PullRequestEvent {
-        pr: Item {
-            reference: pr_ref(),
-            author: Login::new("pr-author"),
-            state: ItemState::Open,
-            title: "A change".into(),
-            labels: vec![],
-            assignees: vec![],
-            draft: false,
-            html_url: "https://github.com/org/repo/pull/1".into(),
-        },
-        action,
-        sender: Login::new("pr-author"),
-        head_sha: "head0".into(),
-        base_sha: Some("base0".into()),
-        head_ref: "feature".into(),
-        base_ref: "main".into(),
     })
 }

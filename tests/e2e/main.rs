@@ -11,5 +11,6 @@ mod hold;
 mod intake;
 mod pages;
 mod processes;
+mod size_labels;
 mod store;
 mod support;
