@@ -9,6 +9,7 @@ mod forge_calls;
 mod github_app;
 mod hold;
 mod intake;
+mod owners;
 mod pages;
 mod processes;
 mod size_labels;
