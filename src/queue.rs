@@ -336,6 +336,12 @@ impl Engine {
             _ => None,
         });
         let mut labels = item.labels.clone();
+        let mut lgtm = None;
+        let mut approvals = None;
+        let commenter = events.iter().find_map(|e| match e {
+            Event::Comment(c) => Some(c.author.to_string()),
+            _ => None,
+        });
         if !dry_run {
             for stored in before {
                 match &stored.action {
@@ -347,7 +353,25 @@ impl Engine {
                     Action::RemoveLabel { label, .. } => {
                         labels.retain(|l| !l.eq_ignore_ascii_case(label))
                     }
+                    Action::UpsertBotComment { marker, body, .. }
+                        if marker == bosun_plugins::approve::NOTIFIER_MARKER =>
+                    {
+                        approvals = Some(bosun_plugins::approve::approvals_in_notice(body));
+                    }
                     _ => {}
+                }
+                if stored.plugin == "lgtm" {
+                    match &stored.action {
+                        Action::AddLabel { label, .. } if label == bosun_plugins::lgtm::LABEL => {
+                            lgtm = Some(commenter.clone().into_iter().collect());
+                        }
+                        Action::RemoveLabel { label, .. }
+                            if label == bosun_plugins::lgtm::LABEL =>
+                        {
+                            lgtm = Some(Vec::new());
+                        }
+                        _ => {}
+                    }
                 }
             }
         }
@@ -364,6 +388,8 @@ impl Engine {
                 state: state.into(),
                 head_sha,
                 labels,
+                lgtm,
+                approvals,
             })
             .await
     }

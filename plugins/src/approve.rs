@@ -104,6 +104,20 @@ pub struct HistoryEntry {
     pub native_approval: bool,
 }
 
+/// The approvals a notifier lists, as `login (how)`, for bosun's record of the PR.
+pub fn approvals_in_notice(body: &str) -> Vec<String> {
+    static APPROVAL: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r#"title="([^"]*)">([^<]*)</a>"#).expect("static regex"));
+    let first_paragraph = body
+        .split("\n\n")
+        .find(|p| p.starts_with("This pull-request has been approved by:"))
+        .unwrap_or("");
+    APPROVAL
+        .captures_iter(first_paragraph)
+        .map(|c| format!("{} ({})", &c[2], &c[1]))
+        .collect()
+}
+
 /// Merges comments and reviews by time; reviews without a time (GitLab approvals) go last.
 pub fn history(
     comments: Vec<BotComment>,

@@ -253,6 +253,19 @@ async fn owners_plugins_on_both_forges() {
                 bosun.forge.labels(&pr).contains(&"approved".to_string()),
                 "{what}"
             );
+            // The PR page shows the approvals bosun recorded.
+            let page =
+                bosun::server::pages::item_href(case.forge.as_str(), case.repo, case.number as i64);
+            let html = bosun
+                .http
+                .get(bosun.url(&page))
+                .send()
+                .await
+                .expect("bosun answers")
+                .text()
+                .await
+                .unwrap_or_default();
+            assert!(html.contains("alice (Approved)"), "{what}: {html}");
 
             say(&bosun, case, &pr, "alice", &format!("{approve} cancel")).await;
             let bodies = notifiers(&bosun, &pr);
