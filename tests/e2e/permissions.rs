@@ -111,7 +111,7 @@ enum Effect {
 struct Row {
     /// As written on GitHub; on GitLab, verbs GitLab owns get the `/bosun-` prefix.
     command: &'static str,
-    /// What the README calls it, when the command text alone is not enough.
+    /// What the README shows (Markdown), when the command text alone is not enough.
     shown: &'static str,
     on: ItemKind,
     setup: Setup,
@@ -306,7 +306,7 @@ fn matrix() -> Vec<Row> {
             E::HasLabel(EXTRA_LABEL),
             ANYONE,
         )
-        .shown("/label x (x in additional_labels)"),
+        .shown("`/label x` (x in `additional_labels`)"),
         row("/close", Pr, S::Fresh, E::Closed, [Y, Y, N, N, N, N, N]).refused_with(CLOSE_REFUSED),
         row(
             "/close",
@@ -315,7 +315,7 @@ fn matrix() -> Vec<Row> {
             E::Closed,
             ANYONE,
         )
-        .shown("/close (item is lifecycle/stale)"),
+        .shown("`/close` on a `lifecycle/stale` item"),
         row("/reopen", Pr, S::Closed, E::Open, [Y, Y, N, N, N, N, N]).refused_with(REOPEN_REFUSED),
         row(
             "/retitle Retitled through bosun",
@@ -327,7 +327,7 @@ fn matrix() -> Vec<Row> {
         .refused_with(
             "Re-titling can only be requested by trusted users, like repository collaborators.",
         )
-        .shown("/retitle <title>"),
+        .shown("`/retitle <title>`"),
         row(
             "/lifecycle stale",
             Pr,
@@ -342,7 +342,7 @@ fn matrix() -> Vec<Row> {
             E::LacksLabel("lifecycle/stale"),
             ANYONE,
         ),
-        row("/help", Issue, S::Fresh, E::HasLabel("help wanted"), ANYONE).shown("/help (issue)"),
+        row("/help", Issue, S::Fresh, E::HasLabel("help wanted"), ANYONE).shown("`/help` (issues)"),
         row(
             "/good-first-issue",
             Issue,
@@ -350,7 +350,7 @@ fn matrix() -> Vec<Row> {
             E::HasLabel("good first issue"),
             ANYONE,
         )
-        .shown("/good-first-issue (issue)"),
+        .shown("`/good-first-issue` (issues)"),
         row(
             "/remove-help",
             Issue,
@@ -358,7 +358,7 @@ fn matrix() -> Vec<Row> {
             E::LacksLabel("help wanted"),
             ANYONE,
         )
-        .shown("/remove-help (issue)"),
+        .shown("`/remove-help` (issues)"),
         row("/auto-cc", Pr, S::Fresh, E::SomeReviewerRequested, ANYONE),
     ]
 }
@@ -375,11 +375,11 @@ fn markdown(rows: &[Row]) -> String {
     let mark = |b: bool| if b { "✓" } else { "✗" };
     for r in rows {
         let shown = if r.shown.is_empty() {
-            r.command
+            format!("`{}`", r.command)
         } else {
-            r.shown
+            r.shown.to_string()
         };
-        out.push_str(&format!("| `{shown}`{} |", r.note));
+        out.push_str(&format!("| {shown}{} |", r.note));
         for i in 0..ROLES.len() {
             let github = r.allowed[i];
             let gitlab = r.allowed(ForgeKind::GitLab, i);
@@ -608,6 +608,7 @@ fn readme_shows_the_matrix() {
 #[tokio::test]
 async fn permission_matrix_on_both_forges() {
     let rows = matrix();
+    println!("{}", markdown(&rows));
     for db in databases() {
         for site in [GITHUB, GITLAB] {
             let started = Instant::now();
