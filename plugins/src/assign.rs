@@ -3,9 +3,12 @@
 //! `/cc` also takes `org/team` on GitHub. Every matching line counts; for each user the last
 //! mention wins; removals are applied before additions.
 //!
-//! Differences from Prow: bosun checks who can be assigned or asked to review (collaborators
-//! and org members) before acting, and names the others in one reply; on GitLab the commands are
-//! `/bosun-assign`, `/bosun-unassign` and `/bosun-cc` (GitLab runs `/assign` and `/cc` itself).
+//! Differences from Prow: bosun checks who can be assigned or asked to review before acting,
+//! and names the others in one reply; on GitLab the commands are `/bosun-assign`,
+//! `/bosun-unassign` and `/bosun-cc` (GitLab runs `/assign` and `/cc` itself). The check follows
+//! the forge: collaborators and org members everywhere; on GitHub also anyone who has commented
+//! on the issue or PR, so the commenter can always assign themself (GitHub, and so Prow, allow
+//! it); on GitLab only members can be assigned.
 
 use crate::command::{GO_SPACE, command_text};
 use crate::reply::format_response;
@@ -119,6 +122,9 @@ impl Assign {
         let item = c.item.reference.clone();
         let repo = &item.repo;
         let (mut users, mut teams, mut refused) = (Vec::new(), Vec::new(), Vec::new());
+        // GitHub assigns anyone who has commented on the item; read the comments at most once.
+        let github_assign = target == Target::Assignees && item.forge == ForgeKind::GitHub;
+        let mut commenters: Option<Vec<Login>> = None;
         for name in &changes.add {
             if let Some((_, team)) = name.split_once('/') {
                 if target == Target::Reviewers && item.forge == ForgeKind::GitHub {
@@ -130,8 +136,16 @@ impl Assign {
             }
             let login = Login::new(name);
             let is_author = login == c.item.author;
-            let allowed = cx.forge.is_collaborator(repo, &login).await?
+            let mut allowed = (github_assign && login == c.author)
+                || cx.forge.is_collaborator(repo, &login).await?
                 || cx.forge.is_org_member(repo.owner(), &login).await?;
+            if !allowed && github_assign {
+                if commenters.is_none() {
+                    let comments = cx.forge.comments(&item).await?;
+                    commenters = Some(comments.into_iter().map(|c| c.author).collect());
+                }
+                allowed = commenters.as_ref().is_some_and(|v| v.contains(&login));
+            }
             if allowed && !(target == Target::Reviewers && is_author) {
                 users.push(login);
             } else {
@@ -203,7 +217,7 @@ impl Plugin for Assign {
                     usage: "/[un]assign [[@]<username>...]",
                     description: "Assigns or unassigns users (the commenter when none are named). On GitLab: /bosun-assign, /bosun-unassign.",
                     examples: vec!["/assign", "/assign @alice @bob", "/unassign @alice"],
-                    who_can_use: "Anyone; only collaborators and org members can be assigned.",
+                    who_can_use: "Anyone; only collaborators, org members and (GitHub) people who have commented can be assigned.",
                     forges: vec![ForgeKind::GitHub, ForgeKind::GitLab],
                 },
                 CommandHelp {
@@ -311,6 +325,52 @@ mod tests {
                 "@carol: GitHub didn't allow me to assign the following users: nobody."
             ),
             "{body}"
+        );
+    }
+
+    /// GitHub assigns anyone who has commented on the issue or PR: the commenter themself
+    /// (the command is a comment) and earlier commenters; GitLab only members.
+    #[tokio::test]
+    async fn github_assigns_people_who_commented() {
+        let forge = MemoryForge::default();
+        forge.with(|s| {
+            s.comments.push(crate::forge::BotComment {
+                id: 1,
+                author: login("earlier"),
+                body: "I can take this".into(),
+                created_at: "2024-01-01T00:00:00Z".into(),
+            })
+        });
+        let actions = forge
+            .run(
+                &Assign,
+                &comment_on_pr("outsider", "/assign\n/assign @Earlier @nobody"),
+            )
+            .await
+            .expect("handled");
+        assert_eq!(
+            actions[0],
+            Action::Assign {
+                item: pr_ref(),
+                users: vec![login("outsider"), login("Earlier")]
+            }
+        );
+        assert!(
+            matches!(&actions[1], Action::Comment { body, .. } if body.contains("assign the following users: nobody.")),
+            "{actions:?}"
+        );
+
+        let Event::Comment(mut c) = comment_on_pr("outsider", "/bosun-assign") else {
+            unreachable!()
+        };
+        c.item.reference.forge = ForgeKind::GitLab;
+        let actions = forge
+            .run(&Assign, &Event::Comment(c))
+            .await
+            .expect("handled");
+        assert!(
+            matches!(&actions[..], [Action::Comment { body, .. }] if body.contains("GitLab didn't allow me to assign the following users: outsider.")),
+            "{actions:?}"
         );
     }
 

@@ -11,6 +11,7 @@ mod hold;
 mod intake;
 mod owners;
 mod pages;
+mod permissions;
 mod processes;
 mod size_labels;
 mod store;
