@@ -280,6 +280,7 @@ impl Engine {
                     forge,
                     settings: &settings,
                     bot: &bot,
+                    bot_accounts: &self.settings.bot_accounts,
                     help_url: &self.settings.help_url,
                     owners: &self.owners,
                     history: self.history.as_ref(),

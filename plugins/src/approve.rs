@@ -172,7 +172,7 @@ pub fn replay(
     entries: &[HistoryEntry],
     settings: &ApproveSettings,
     forge: ForgeKind,
-    bot: &Login,
+    is_bot: &dyn Fn(&Login) -> bool,
 ) -> BTreeMap<String, Approval> {
     let mut approvals: BTreeMap<String, Approval> = BTreeMap::new();
     let add =
@@ -192,7 +192,7 @@ pub fn replay(
         add(&mut approvals, author, How::AuthorSelfApproved, false);
     }
     for entry in entries {
-        if is_bot(&entry.author, bot) {
+        if is_bot(&entry.author) {
             continue;
         }
         let key = normalize_login(entry.author.as_str());
@@ -234,12 +234,11 @@ pub fn replay(
     approvals
 }
 
-/// bosun itself and GitHub App accounts never approve.
-fn is_bot(login: &Login, bot: &Login) -> bool {
+/// bosun's own account (its notifier).
+fn is_self(login: &Login, bot: &Login) -> bool {
     login
         .without_bot_suffix()
         .eq_ignore_ascii_case(bot.without_bot_suffix())
-        || login.as_str().ends_with("[bot]")
 }
 
 /// The issue a PR description references: `#N` or `<org>/<repo>/issues/N` (Prow's regex).
@@ -511,11 +510,13 @@ impl Approve {
         let comments = cx.forge.comments(reference).await?;
         let previous_notice = comments
             .iter()
-            .rfind(|c| is_bot(&c.author, cx.bot) && c.body.starts_with("[APPROVALNOTIFIER]"))
+            .rfind(|c| is_self(&c.author, cx.bot) && c.body.starts_with("[APPROVALNOTIFIER]"))
             .map(|c| c.body.clone());
         let reviews = cx.forge.reviews(reference).await?;
         let entries = history(comments, reviews, reference.forge);
-        let approvals = replay(&pr.author, &entries, settings, reference.forge, cx.bot);
+        let approvals = replay(&pr.author, &entries, settings, reference.forge, &|l| {
+            cx.is_bot(l)
+        });
         let approver_logins: Logins = approvals.keys().cloned().collect();
         let check = ApprovalCheck::new(&owners, &files);
         let files_approved = check.files_approved(&approver_logins);
@@ -656,9 +657,9 @@ impl Approve {
         }
     }
 
-    fn pr_triggers<'e>(pr: &'e PullRequestEvent, bot: &Login) -> Option<Trigger<'e>> {
+    fn pr_triggers<'e>(pr: &'e PullRequestEvent, cx: &Context<'_>) -> Option<Trigger<'e>> {
         let labeled_by_human = matches!(&pr.action, PrAction::Labeled { label } if label == LABEL)
-            && !is_bot(&pr.sender, bot);
+            && !cx.is_bot(&pr.sender);
         let relevant = matches!(
             pr.action,
             PrAction::Opened
@@ -710,7 +711,7 @@ impl Plugin for Approve {
                 item: &c.item,
                 labeled_by_human: false,
             },
-            Event::PullRequest(pr) => match Self::pr_triggers(pr, cx.bot) {
+            Event::PullRequest(pr) => match Self::pr_triggers(pr, cx) {
                 Some(t) => t,
                 None => return Ok(vec![]),
             },
@@ -1083,6 +1084,7 @@ mod tests {
         let forge = forge();
         say(&forge, "bosun-bot", "/approve");
         say(&forge, "dependabot[bot]", "/approve");
+        say(&forge, "CI-Robot", "/approve");
         let actions = forge
             .run(&Approve, &say(&forge, "bob", "/approve"))
             .await
@@ -1143,7 +1145,7 @@ mod tests {
             require_self_approval: true,
             ..Default::default()
         };
-        let bot = Login::new("bosun-bot");
+        let bot = |_: &Login| false;
         assert!(
             replay(
                 &Login::new("x"),

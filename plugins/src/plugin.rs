@@ -45,6 +45,9 @@ pub struct Context<'a> {
     pub settings: &'a serde_json::Value,
     /// The account bosun acts as; its own comments are never acted on.
     pub bot: &'a Login,
+    /// Other bot accounts (config `bot_accounts`): their comments never count, not even when a
+    /// plugin replays a PR's history.
+    pub bot_accounts: &'a [String],
     /// bosun's command-help page, linked from every reply's footer.
     pub help_url: &'a str,
     /// OWNERS for changes, loaded through `forge` and cached across events.
@@ -88,6 +91,17 @@ pub fn check_settings_as<T: serde::de::DeserializeOwned>(
 }
 
 impl Context<'_> {
+    /// bosun itself, a configured bot account, or a GitHub App (`…[bot]`).
+    pub fn is_bot(&self, login: &Login) -> bool {
+        let name = login.without_bot_suffix();
+        name.eq_ignore_ascii_case(self.bot.without_bot_suffix())
+            || login.as_str().ends_with("[bot]")
+            || self
+                .bot_accounts
+                .iter()
+                .any(|b| b.eq_ignore_ascii_case(login.as_str()) || b.eq_ignore_ascii_case(name))
+    }
+
     /// The plugin's settings as its own typed struct; missing settings give the defaults.
     pub fn settings<T: serde::de::DeserializeOwned + Default>(&self) -> Result<T, PluginError> {
         if self.settings.is_null() {

@@ -41,6 +41,8 @@ pub struct MemoryState {
 pub struct MemoryForge {
     state: Mutex<MemoryState>,
     bot: Login,
+    /// Configured bot accounts, as `bot_accounts` in bosun's config.
+    pub bot_accounts: Vec<String>,
     owners: crate::owners::OwnersLoader,
 }
 
@@ -78,6 +80,7 @@ impl Default for MemoryForge {
                 calls: 0,
             }),
             bot: Login::new("bosun-bot"),
+            bot_accounts: vec!["ci-robot".into()],
             owners: crate::owners::OwnersLoader::in_memory(),
         }
     }
@@ -136,6 +139,7 @@ impl MemoryForge {
             forge: self,
             settings,
             bot: &self.bot,
+            bot_accounts: &self.bot_accounts,
             help_url: "https://bosun.example/command-help",
             owners: &self.owners,
             history: self,
