@@ -32,7 +32,7 @@ pub use forge::{
     BotComment, ChangedFile, CommitStatus, Forge, ForgeError, ForgeRead, MergeMethod,
     PullRequestInfo, StatusState, Tree, TreeEntry, TreeEntryKind,
 };
-pub use plugin::{CommandHelp, Context, Plugin, PluginError, PluginHelp};
+pub use plugin::{CommandHelp, Context, Plugin, PluginError, PluginHelp, PluginLimits};
 
 /// Every plugin bosun ships, in a plain list so go-to-definition works.
 pub fn all_plugins() -> Vec<Box<dyn Plugin>> {

@@ -34,6 +34,23 @@ pub enum PluginError {
     Config(String),
 }
 
+/// Resource limits a plugin must respect, from the service's `[limits]` configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PluginLimits {
+    /// Most changed files of one pull request a plugin considers (size, OWNERS); a plugin
+    /// reading `changed_files` looks at no more than this many.
+    pub max_changed_files: usize,
+}
+
+impl Default for PluginLimits {
+    /// The service's defaults, so tests and tools see the same limits as production.
+    fn default() -> Self {
+        PluginLimits {
+            max_changed_files: 3000,
+        }
+    }
+}
+
 /// Everything a plugin may consult while deciding.
 pub struct Context<'a> {
     /// Read-only forge access.
@@ -45,6 +62,8 @@ pub struct Context<'a> {
     pub bot: &'a Login,
     /// bosun's command-help page, linked from every reply's footer.
     pub help_url: &'a str,
+    /// Limits this plugin must respect (`[limits]` in the configuration).
+    pub limits: PluginLimits,
 }
 
 /// `check_settings` for a plugin whose settings deserialize into `T`.

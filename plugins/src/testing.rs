@@ -129,6 +129,7 @@ impl MemoryForge {
             settings,
             bot: &self.bot,
             help_url: "https://bosun.example/command-help",
+            limits: crate::PluginLimits::default(),
         };
         plugin.handle(event, &cx).await
     }

@@ -145,7 +145,7 @@ async fn receive_inner(
         ForgeKind::GitLab => header(req, "x-gitlab-token")
             .ok_or(ReceiveError::Unauthorized("missing X-Gitlab-Token header"))?,
     };
-    let body = read_body(req, payload, state.settings.max_body_bytes).await?;
+    let body = read_body(req, payload, state.settings.limits.max_body_bytes).await?;
     let route = match forge {
         ForgeKind::GitHub => route_github(&body)?,
         ForgeKind::GitLab => route_gitlab(&body)?,

@@ -201,11 +201,13 @@ pub struct Options {
     pub tokens: bool,
     /// More environment, e.g. `BOSUN_QUEUE__WORKERS` overrides of the generated config.
     pub env: Vec<(String, String)>,
+    /// Top-level keys (TOML before any table), e.g. `bot_accounts = ["ci-robot"]`.
+    pub top: String,
 }
 
 impl Options {
     pub fn new(db: Db) -> Options {
-        Options { db, extra: "[plugins.\"kubernetes\"]\nenabled = [\"hold\"]\n[plugins.\"gitlab-org\"]\nenabled = [\"hold\"]\n".into(), tokens: true, env: Vec::new() }
+        Options { db, extra: "[plugins.\"kubernetes\"]\nenabled = [\"hold\"]\n[plugins.\"gitlab-org\"]\nenabled = [\"hold\"]\n".into(), tokens: true, env: Vec::new(), top: String::new() }
     }
 }
 
@@ -218,7 +220,11 @@ pub async fn spawn_bosun(options: Options) -> TestBosun {
     forge.set_bot(ForgeKind::GitHub, BOT);
     forge.set_bot(ForgeKind::GitLab, BOT);
     let db = TestDb::new(options.db).await;
-    let text = config_text(&db.url, &forge.url(), &options.extra);
+    let text = format!(
+        "{}\n{}",
+        options.top,
+        config_text(&db.url, &forge.url(), &options.extra)
+    );
     let mut env = test_env(options.tokens);
     env.extend(options.env.iter().cloned());
     let settings: Settings = RawConfig::parse(&text, &env)
