@@ -4,8 +4,8 @@
 
 use crate::support::*;
 use bosun_plugins::ForgeKind;
-use fake_forge::{Fault, RecordedRequest};
-use std::time::{Duration, SystemTime};
+use fake_forge::Fault;
+use std::time::Duration;
 
 const HOLD: &str = "do-not-merge/hold";
 
@@ -102,23 +102,6 @@ async fn a_forge_call_slower_than_the_timeout_is_retried() {
     }
 }
 
-/// The most requests the fake forge was serving at one instant.
-pub fn most_in_flight(requests: &[RecordedRequest]) -> usize {
-    let mut edges: Vec<(SystemTime, i32)> = Vec::new();
-    for r in requests {
-        edges.push((r.received, 1));
-        edges.push((r.answered.unwrap_or(SystemTime::now()), -1));
-    }
-    // At one instant, an answer ends before the next request starts.
-    edges.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(&b.1)));
-    let (mut now, mut most) = (0i32, 0i32);
-    for (_, step) in edges {
-        now += step;
-        most = most.max(now);
-    }
-    most as usize
-}
-
 /// With many workers busy on different PRs, the forge never sees more calls at once than
 /// `limits.max_concurrent_forge_calls`.
 #[tokio::test]
@@ -147,7 +130,7 @@ async fn concurrent_forge_calls_stay_under_the_cap() {
             for pr in &prs {
                 assert_eq!(bosun.forge.labels(pr), vec![HOLD], "{db:?} {forge}");
             }
-            let most = most_in_flight(&bosun.forge.requests());
+            let most = bosun.forge.most_requests_in_flight();
             assert!(most <= 2, "{db:?} {forge}: {most} calls at once");
             bosun.forge.clear_faults();
             bosun.shutdown().await;
