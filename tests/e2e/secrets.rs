@@ -27,6 +27,17 @@ enum GitHubAuth {
     App,
 }
 
+/// One webhook the scenario sends: what it is, forge, event, secret it is signed with, body,
+/// and the status expected.
+type Sent = (
+    &'static str,
+    SendForge,
+    &'static str,
+    &'static str,
+    Vec<u8>,
+    u16,
+);
+
 /// Everything bosun said or showed in one run, labelled by where it came from.
 #[derive(Default)]
 struct Seen(Vec<(String, String)>);
@@ -189,7 +200,7 @@ async fn scenario(db: Db, auth: GitHubAuth) -> (Seen, Vec<String>) {
     );
     let gh = |n: u64, body: &str| github_pr_comment(n, "alice", body);
     let gl = |n: u64, body: &str| gitlab_mr_note(n, "alice", body);
-    let deliveries: Vec<(&str, SendForge, &str, &str, Vec<u8>, u16)> = vec![
+    let deliveries: Vec<Sent> = vec![
         (
             "good github",
             SendForge::Github,
