@@ -19,6 +19,8 @@ pub struct RawConfig {
     pub database: DatabaseConfig,
     #[serde(default)]
     pub queue: QueueConfig,
+    #[serde(default)]
+    pub limits: LimitsConfig,
     /// Record actions without applying them, everywhere. Default false; a forge without a
     /// token is always dry-run.
     #[serde(default)]
@@ -52,8 +54,8 @@ pub struct ServerConfig {
     pub listen: String,
     /// HTTP worker threads. Default 2.
     pub http_workers: usize,
-    /// Largest webhook body accepted, in bytes. Default 25 MiB (GitHub's cap).
-    pub max_body_bytes: usize,
+    /// The older name of `limits.max_body_bytes`, still accepted. Default unset.
+    pub max_body_bytes: Option<usize>,
     /// On SIGTERM, how long in-flight work may take before it is released. Default 30 s.
     pub shutdown_grace_seconds: u64,
     /// The URL people reach bosun's pages at; reply footers link to `<public_url>/command-help`.
@@ -72,7 +74,7 @@ impl Default for ServerConfig {
         ServerConfig {
             listen: "127.0.0.1:8888".into(),
             http_workers: 2,
-            max_body_bytes: 25 * 1024 * 1024,
+            max_body_bytes: None,
             shutdown_grace_seconds: 30,
             public_url: "http://127.0.0.1:8888".into(),
             admin_token_env: "BOSUN_ADMIN_TOKEN".into(),
@@ -127,6 +129,143 @@ impl Default for QueueConfig {
             backoff_base_ms: 1000,
             backoff_max_seconds: 600,
             poll_interval_ms: 500,
+        }
+    }
+}
+
+/// `[limits]`: bounds on what one delivery, comment or forge call may cost. Every limit has
+/// a safe default; the README's "Limits" section lists them.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// Largest webhook body accepted, in bytes; larger bodies get 413. Default 25 MiB
+    /// (GitHub's cap). `server.max_body_bytes` is the older name of this key.
+    pub max_body_bytes: Option<usize>,
+    /// A comment, review body or description longer than this many bytes is not read for
+    /// commands at all (no partial reading that could cut a command's arguments). Default
+    /// 256 KiB, more than any GitHub comment (65,536 characters) can take in practice.
+    pub max_comment_bytes: usize,
+    /// Only the first this many command lines (`/…` outside code and quotes) of one comment
+    /// are acted on; the rest of the comment is not read. Default 20.
+    pub max_commands_per_comment: usize,
+    /// Most changed files of one pull request that plugins consider (size, OWNERS). Default
+    /// 3000, the most GitHub's files API lists.
+    pub max_changed_files: usize,
+    /// How long one forge API call may take before it fails as transient (and the delivery is
+    /// retried). Default 30 s.
+    pub forge_timeout_seconds: u64,
+    /// Forge API calls in flight at once per credential: the token, or each GitHub App
+    /// installation. Default 8.
+    pub max_concurrent_forge_calls: usize,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            max_body_bytes: None,
+            max_comment_bytes: 256 * 1024,
+            max_commands_per_comment: 20,
+            max_changed_files: 3000,
+            forge_timeout_seconds: 30,
+            max_concurrent_forge_calls: 8,
+        }
+    }
+}
+
+/// The default `limits.max_body_bytes`: 25 MiB, GitHub's own cap on webhook payloads.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 25 * 1024 * 1024;
+
+/// Validated limits, as bosun applies them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub max_body_bytes: usize,
+    pub max_comment_bytes: usize,
+    pub max_commands_per_comment: usize,
+    pub max_changed_files: usize,
+    pub forge_timeout: Duration,
+    pub max_concurrent_forge_calls: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        let raw = LimitsConfig::default();
+        Limits {
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            max_comment_bytes: raw.max_comment_bytes,
+            max_commands_per_comment: raw.max_commands_per_comment,
+            max_changed_files: raw.max_changed_files,
+            forge_timeout: Duration::from_secs(raw.forge_timeout_seconds),
+            max_concurrent_forge_calls: raw.max_concurrent_forge_calls,
+        }
+    }
+}
+
+impl Limits {
+    /// The limits plugins must respect, as the plugin [`bosun_plugins::Context`] carries them.
+    pub fn for_plugins(&self) -> bosun_plugins::PluginLimits {
+        bosun_plugins::PluginLimits {
+            max_changed_files: self.max_changed_files,
+        }
+    }
+}
+
+impl LimitsConfig {
+    /// Checks each limit (pushing problems with their keys); `legacy_body` is
+    /// `server.max_body_bytes`.
+    fn validate(&self, legacy_body: Option<usize>, errors: &mut Vec<ConfigError>) -> Limits {
+        let max_body_bytes = match (self.max_body_bytes, legacy_body) {
+            (Some(a), Some(b)) if a != b => {
+                errors.push(problem(
+                    "limits.max_body_bytes",
+                    "differs from server.max_body_bytes (its older name); set only one",
+                ));
+                a
+            }
+            (Some(a), _) | (None, Some(a)) => a,
+            (None, None) => DEFAULT_MAX_BODY_BYTES,
+        };
+        if max_body_bytes < 1024 {
+            let key = if self.max_body_bytes.is_some() {
+                "limits.max_body_bytes"
+            } else {
+                "server.max_body_bytes"
+            };
+            errors.push(problem(key, "must be at least 1024"));
+        }
+        let mut at_least = |key: &str, value: u64, min: u64| {
+            if value < min {
+                errors.push(problem(
+                    format!("limits.{key}"),
+                    format!("must be at least {min}"),
+                ));
+            }
+        };
+        at_least("max_comment_bytes", self.max_comment_bytes as u64, 1024);
+        at_least(
+            "max_commands_per_comment",
+            self.max_commands_per_comment as u64,
+            1,
+        );
+        at_least("max_changed_files", self.max_changed_files as u64, 1);
+        at_least("forge_timeout_seconds", self.forge_timeout_seconds, 1);
+        at_least(
+            "max_concurrent_forge_calls",
+            self.max_concurrent_forge_calls as u64,
+            1,
+        );
+        if self.forge_timeout_seconds > 600 {
+            errors.push(problem(
+                "limits.forge_timeout_seconds",
+                "must be at most 600",
+            ));
+        }
+        Limits {
+            max_body_bytes,
+            max_comment_bytes: self.max_comment_bytes,
+            max_commands_per_comment: self.max_commands_per_comment,
+            max_changed_files: self.max_changed_files,
+            forge_timeout: Duration::from_secs(self.forge_timeout_seconds),
+            max_concurrent_forge_calls: self.max_concurrent_forge_calls,
         }
     }
 }
@@ -218,7 +357,6 @@ fn problem(key: impl Into<String>, message: impl Into<String>) -> ConfigError {
 pub struct Settings {
     pub listen: String,
     pub http_workers: usize,
-    pub max_body_bytes: usize,
     pub shutdown_grace: Duration,
     /// `<public_url>/command-help`, linked from every reply.
     pub help_url: String,
@@ -228,6 +366,8 @@ pub struct Settings {
     pub private_pages: bool,
     pub database: DatabaseConfig,
     pub queue: QueueConfig,
+    /// `[limits]`, validated.
+    pub limits: Limits,
     pub dry_run: bool,
     pub dry_run_repos: Vec<String>,
     pub bot_accounts: Vec<String>,
@@ -435,9 +575,9 @@ impl RawConfig {
         if self.server.http_workers == 0 {
             errors.push(problem("server.http_workers", "must be at least 1"));
         }
-        if self.server.max_body_bytes < 1024 {
-            errors.push(problem("server.max_body_bytes", "must be at least 1024"));
-        }
+        let limits = self
+            .limits
+            .validate(self.server.max_body_bytes, &mut errors);
         let db = &self.database.url;
         if !(db.starts_with("sqlite:")
             || db.starts_with("postgres://")
@@ -619,7 +759,6 @@ impl RawConfig {
         Ok(Settings {
             listen: self.server.listen,
             http_workers: self.server.http_workers,
-            max_body_bytes: self.server.max_body_bytes,
             shutdown_grace: Duration::from_secs(self.server.shutdown_grace_seconds),
             help_url: format!(
                 "{}/command-help",
@@ -629,6 +768,7 @@ impl RawConfig {
             private_pages: self.server.private_pages,
             database: self.database,
             queue: self.queue,
+            limits,
             dry_run: self.dry_run,
             dry_run_repos: self.dry_run_repos,
             bot_accounts: self.bot_accounts,
@@ -672,7 +812,7 @@ fn github_app(
         Some(dir) if Path::new(file).is_relative() => dir.join(file),
         _ => PathBuf::from(file),
     };
-    let pem = match std::fs::read_to_string(&path) {
+    let pem = match read_small(&path, MAX_KEY_FILE_BYTES) {
         Ok(pem) => pem,
         Err(e) => {
             errors.push(problem(
@@ -696,6 +836,25 @@ fn github_app(
         app_id,
         private_key: SecretString::from(pem),
     })
+}
+
+/// The largest private key file read; an RSA PEM key is a few KiB. Bounds what a wrong path
+/// (`/dev/zero`, a log file) can make bosun read at startup.
+const MAX_KEY_FILE_BYTES: u64 = 64 * 1024;
+
+/// Reads a text file of at most `limit` bytes; a longer one is an error, not a truncation.
+fn read_small(path: &Path, limit: u64) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut text = String::new();
+    std::fs::File::open(path)?
+        .take(limit + 1)
+        .read_to_string(&mut text)?;
+    if text.len() as u64 > limit {
+        return Err(std::io::Error::other(format!(
+            "larger than {limit} bytes, so not a private key"
+        )));
+    }
+    Ok(text)
 }
 
 fn one_line(s: &str) -> String {
@@ -922,6 +1081,92 @@ mod tests {
             !s.is_dry_run(ForgeKind::GitHub, None),
             "an App can act without a token"
         );
+    }
+
+    #[test]
+    fn limits_have_safe_defaults_and_are_checked() {
+        let s = RawConfig::parse("", &[])
+            .expect("parses")
+            .validate(&[])
+            .expect("valid");
+        assert_eq!(s.limits, Limits::default());
+        assert_eq!(s.limits.max_body_bytes, 25 * 1024 * 1024);
+        assert_eq!(s.limits.forge_timeout, Duration::from_secs(30));
+
+        let e = env(&[("BOSUN_LIMITS__MAX_COMMANDS_PER_COMMENT", "3")]);
+        let text = "[limits]\nmax_comment_bytes = 4096\nmax_changed_files = 50\nforge_timeout_seconds = 5\nmax_concurrent_forge_calls = 2";
+        let s = RawConfig::parse(text, &e)
+            .expect("parses")
+            .validate(&e)
+            .expect("valid");
+        assert_eq!(s.limits.max_comment_bytes, 4096);
+        assert_eq!(s.limits.max_commands_per_comment, 3);
+        assert_eq!(s.limits.max_changed_files, 50);
+        assert_eq!(s.limits.for_plugins().max_changed_files, 50);
+        assert_eq!(s.limits.forge_timeout, Duration::from_secs(5));
+        assert_eq!(s.limits.max_concurrent_forge_calls, 2);
+
+        let text = "[limits]\nmax_comment_bytes = 10\nmax_commands_per_comment = 0\nmax_changed_files = 0\nforge_timeout_seconds = 0\nmax_concurrent_forge_calls = 0\nmax_body_bytes = 1";
+        let errors = RawConfig::parse(text, &[])
+            .expect("parses")
+            .validate(&[])
+            .expect_err("invalid");
+        let keys: Vec<&str> = errors.iter().map(|e| e.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            vec![
+                "limits.max_body_bytes",
+                "limits.max_comment_bytes",
+                "limits.max_commands_per_comment",
+                "limits.max_changed_files",
+                "limits.forge_timeout_seconds",
+                "limits.max_concurrent_forge_calls"
+            ],
+            "{errors:?}"
+        );
+    }
+
+    #[test]
+    fn the_older_body_limit_key_still_works() {
+        let s = RawConfig::parse("[server]\nmax_body_bytes = 2048", &[])
+            .expect("parses")
+            .validate(&[])
+            .expect("valid");
+        assert_eq!(s.limits.max_body_bytes, 2048);
+        let s = RawConfig::parse(
+            "[server]\nmax_body_bytes = 2048\n[limits]\nmax_body_bytes = 2048",
+            &[],
+        )
+        .expect("parses")
+        .validate(&[])
+        .expect("the same value twice is fine");
+        assert_eq!(s.limits.max_body_bytes, 2048);
+        let errors = RawConfig::parse(
+            "[server]\nmax_body_bytes = 2048\n[limits]\nmax_body_bytes = 4096",
+            &[],
+        )
+        .expect("parses")
+        .validate(&[])
+        .expect_err("two different values");
+        assert_eq!(errors[0].key, "limits.max_body_bytes");
+        let errors = RawConfig::parse("[server]\nmax_body_bytes = 10", &[])
+            .expect("parses")
+            .validate(&[])
+            .expect_err("too small");
+        assert_eq!(errors[0].key, "server.max_body_bytes");
+    }
+
+    #[test]
+    fn an_oversized_key_file_is_refused_without_reading_it_all() {
+        let mut raw = RawConfig::parse(
+            "[github]\napp_id = 7\nprivate_key_file = \"/dev/zero\"",
+            &[],
+        )
+        .expect("parses");
+        raw.config_dir = None;
+        let errors = raw.validate(&[]).expect_err("not a key");
+        assert_eq!(errors[0].key, "github.private_key_file");
+        assert!(errors[0].message.contains("larger than"), "{errors:?}");
     }
 
     #[test]

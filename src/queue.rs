@@ -268,6 +268,10 @@ impl Engine {
             if self.is_from_a_bot(event, &bot) {
                 continue;
             }
+            let Some(limited) = self.within_limits(event) else {
+                continue;
+            };
+            let event = limited.as_ref();
             let Some(repo) = event.repo() else { continue };
             let enabled = self.settings.plugins.enabled_for(repo);
             for plugin in self
@@ -284,6 +288,7 @@ impl Engine {
                     help_url: &self.settings.help_url,
                     owners: &self.owners,
                     history: self.history.as_ref(),
+                    limits: self.settings.limits.for_plugins(),
                 };
                 match plugin.handle(event, &cx).await {
                     Ok(actions) => {
@@ -307,18 +312,56 @@ impl Engine {
         Ok((planned, problems))
     }
 
-    /// Comments by bosun itself or by configured bot accounts are never acted on.
+    /// Comments by bosun itself, by configured bot accounts, or by accounts the forge marks as
+    /// machines (GitHub Apps' `name[bot]`, GitLab's access-token bots) are never acted on.
     fn is_from_a_bot(&self, event: &Event, bot: &Login) -> bool {
         let Event::Comment(c) = event else {
             return false;
         };
         let author = Login::new(c.author.without_bot_suffix());
         author == Login::new(bot.without_bot_suffix())
+            || is_machine_account(c.item.reference.forge, &c.author)
             || self
                 .settings
                 .bot_accounts
                 .iter()
                 .any(|b| Login::new(b) == c.author || Login::new(b) == author)
+    }
+
+    /// The event as plugins may see it under `[limits]`: `None` for a comment too long to read
+    /// for commands; a comment with more command lines than allowed is cut after the last one
+    /// that counts.
+    fn within_limits<'e>(&self, event: &'e Event) -> Option<std::borrow::Cow<'e, Event>> {
+        use std::borrow::Cow;
+        let Event::Comment(c) = event else {
+            return Some(Cow::Borrowed(event));
+        };
+        let limits = &self.settings.limits;
+        let previous_len = match &c.action {
+            bosun_plugins::CommentAction::Edited {
+                previous_body: Some(p),
+            } => p.len(),
+            _ => 0,
+        };
+        if c.body.len().max(previous_len) > limits.max_comment_bytes {
+            tracing::info!(
+                bytes = c.body.len().max(previous_len),
+                limit = limits.max_comment_bytes,
+                "comment longer than limits.max_comment_bytes; not read for commands"
+            );
+            return None;
+        }
+        let kept = bosun_plugins::command::first_commands(&c.body, limits.max_commands_per_comment);
+        if kept.len() == c.body.len() {
+            return Some(Cow::Borrowed(event));
+        }
+        tracing::info!(
+            limit = limits.max_commands_per_comment,
+            "comment has more commands than limits.max_commands_per_comment; the rest are not read"
+        );
+        let mut cut = c.clone();
+        cut.body = kept.to_string();
+        Some(Cow::Owned(Event::Comment(cut)))
     }
 
     /// Keeps `pull_requests` current: state and head from the event, labels as the event saw
@@ -474,10 +517,50 @@ impl ForgeRead for WebhookSnapshot {
     }
 }
 
+/// Accounts the forge itself marks as machines: GitHub App accounts (`name[bot]`; a person's
+/// login cannot hold brackets) and GitLab's project and group access-token users
+/// (`project_<id>_bot…`, `group_<id>_bot…`).
+fn is_machine_account(forge: ForgeKind, login: &Login) -> bool {
+    let name = login.as_str();
+    match forge {
+        ForgeKind::GitHub => name.to_ascii_lowercase().ends_with("[bot]"),
+        ForgeKind::GitLab => ["project_", "group_"].iter().any(|prefix| {
+            name.strip_prefix(prefix).is_some_and(|rest| {
+                let digits = rest.chars().take_while(char::is_ascii_digit).count();
+                digits > 0
+                    && rest[digits..]
+                        .strip_prefix("_bot")
+                        .is_some_and(|tail| tail.is_empty() || tail.starts_with('_'))
+            })
+        }),
+    }
+}
+
 fn status_name(s: FinalStatus) -> &'static str {
     match s {
         FinalStatus::Done => "done",
         FinalStatus::Ignored => "ignored",
         FinalStatus::Failed => "failed",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn machine_accounts_are_recognised_per_forge() {
+        let gh = |l: &str| is_machine_account(ForgeKind::GitHub, &Login::new(l));
+        let gl = |l: &str| is_machine_account(ForgeKind::GitLab, &Login::new(l));
+        assert!(gh("dependabot[bot]"));
+        assert!(gh("Renovate[BOT]"));
+        assert!(!gh("alice"));
+        assert!(!gh("bot"));
+        assert!(gl("project_278964_bot_2f4c1d9e"));
+        assert!(gl("project_7_bot"));
+        assert!(gl("group_9_bot_abc"));
+        assert!(!gl("project_bot"));
+        assert!(!gl("project_12_botany"));
+        assert!(!gl("alice"));
     }
 }

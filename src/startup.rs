@@ -172,13 +172,17 @@ fn build_forges(settings: &Settings) -> anyhow::Result<Forges> {
                 gh.token.as_ref().map(|t| t.expose_secret().to_string()),
             ),
         }
-        .map_err(|e| anyhow::anyhow!("github client: {e}"))?;
+        .map_err(|e| anyhow::anyhow!("github client: {e}"))?
+        .with_timeout(settings.limits.forge_timeout)
+        .with_max_concurrent_calls(settings.limits.max_concurrent_forge_calls);
         github = Some(Arc::new(forge));
     }
     if let Some(gl) = &settings.gitlab {
         let token = gl.token.as_ref().map(|t| t.expose_secret().to_string());
         let forge = GitLabForge::new(&gl.api_url, token, gl.allow_http)
-            .map_err(|e| anyhow::anyhow!("gitlab client: {e}"))?;
+            .map_err(|e| anyhow::anyhow!("gitlab client: {e}"))?
+            .with_timeout(settings.limits.forge_timeout)
+            .with_max_concurrent_calls(settings.limits.max_concurrent_forge_calls);
         gitlab = Some(Arc::new(forge));
     }
     Ok(Forges::new(github, gitlab))

@@ -686,6 +686,50 @@ async fn a_forge_slower_than_the_timeout_is_transient() {
     }
 }
 
+#[tokio::test]
+async fn calls_in_flight_never_exceed_the_cap_per_credential() {
+    for kind in FORGES {
+        let s = Setup::new(kind);
+        let url = s.fake.url();
+        let forge: Box<dyn Forge> = match kind {
+            ForgeKind::GitHub => Box::new(
+                GitHubForge::new(&url, Some("gh-token".into()))
+                    .expect("GitHub client")
+                    .with_max_concurrent_calls(2),
+            ),
+            ForgeKind::GitLab => Box::new(
+                GitLabForge::new(&url, Some("gl-token".into()), true)
+                    .expect("GitLab client")
+                    .with_max_concurrent_calls(2),
+            ),
+        };
+        // Build the GitLab client (its GET /user) before the burst.
+        forge.labels(&s.pr).await.expect("labels");
+        s.fake.clear_requests();
+        s.fake.fail_every(
+            &s.labels_read(&s.pr),
+            1,
+            vec![Fault::Delay(Duration::from_millis(300))],
+        );
+        let calls = (0..6).map(|_| forge.labels(&s.pr));
+        let started = Instant::now();
+        for result in futures::future::join_all(calls).await {
+            result.expect("labels");
+        }
+        assert_eq!(s.fake.requests().len(), 6, "{kind}");
+        assert_eq!(
+            s.fake.most_requests_in_flight(),
+            2,
+            "{kind}: two at a time, no more and no fewer"
+        );
+        assert!(
+            started.elapsed() >= Duration::from_millis(900),
+            "{kind}: six 300 ms calls two at a time take three rounds: {:?}",
+            started.elapsed()
+        );
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // The fake itself
 // ---------------------------------------------------------------------------------------------

@@ -169,6 +169,25 @@ impl FakeForge {
             .count()
     }
 
+    /// The most requests the fake was serving at one instant (arrival to answer, injected
+    /// delays included), to check a client's concurrency cap.
+    pub fn most_requests_in_flight(&self) -> usize {
+        let now = std::time::SystemTime::now();
+        let mut edges: Vec<(std::time::SystemTime, i32)> = Vec::new();
+        for r in self.shared.log().iter() {
+            edges.push((r.received, 1));
+            edges.push((r.answered.unwrap_or(now), -1));
+        }
+        // At one instant, an answer ends before the next request starts.
+        edges.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(&b.1)));
+        let (mut serving, mut most) = (0i32, 0i32);
+        for (_, step) in edges {
+            serving += step;
+            most = most.max(serving);
+        }
+        most.max(0) as usize
+    }
+
     /// Requests no route matched; a test that ends with any usually has a bug.
     pub fn unrouted_requests(&self) -> Vec<RecordedRequest> {
         self.shared

@@ -296,6 +296,8 @@ struct Notice<'a> {
     approved: bool,
     manual: bool,
     files_approved: bool,
+    /// The change has more files than bosun looks at: this many were looked at.
+    cut_at: Option<usize>,
     approvals: &'a BTreeMap<String, Approval>,
     pr_url: &'a str,
     assigned_ccs: Vec<String>,
@@ -351,6 +353,12 @@ impl Notice<'_> {
         let _ = write!(m, "[APPROVALNOTIFIER] This PR is {title}\n\n");
         if self.manual && !self.files_approved {
             let _ = write!(m, "{MANUAL_TEXT}\n\n");
+        }
+        if let Some(n) = self.cut_at {
+            let _ = write!(
+                m,
+                "This pull request changes more than {n} files, more than bosun examines (`[limits] max_changed_files`), so approvals cannot cover it; an `approved` label added by a person approves it.\n\n"
+            );
         }
         let _ = write!(
             m,
@@ -496,13 +504,8 @@ impl Approve {
         if pr.state != ItemState::Open {
             return Ok(vec![]);
         }
-        let files: Vec<String> = cx
-            .forge
-            .changed_files(reference)
-            .await?
-            .into_iter()
-            .map(|f| f.path)
-            .collect();
+        let (changed, too_many) = cx.changed_files(reference).await?;
+        let files: Vec<String> = changed.into_iter().map(|f| f.path).collect();
         let owners = cx
             .owners
             .owners_for(cx.forge, &reference.repo, &pr.base_sha, &files)
@@ -529,6 +532,8 @@ impl Approve {
                     .iter()
                     .any(|f| owners.approvers(f).contains(&normalize_login(&a.login)))
         });
+        // With more files than bosun looks at, unseen files might need other approvers.
+        let files_approved = files_approved && !too_many;
         let requirements_met =
             files_approved && (!settings.issue_required || issue.is_some() || no_issue_helps);
         let has_label = pr.labels.iter().any(|l| l == LABEL);
@@ -584,6 +589,7 @@ impl Approve {
             approved,
             manual,
             files_approved,
+            cut_at: too_many.then_some(cx.limits.max_changed_files),
             approvals: &approvals,
             pr_url: &item.html_url,
             assigned_ccs,
@@ -1077,6 +1083,20 @@ mod tests {
             Some(7)
         );
         assert_eq!(associated_issue("no issue here", "org"), None);
+    }
+
+    #[tokio::test]
+    async fn more_files_than_bosun_examines_cannot_be_approved_by_comments() {
+        let mut forge = forge();
+        forge.limits.max_changed_files = 1;
+        let actions = forge
+            .run(&Approve, &say(&forge, "alice", "/approve"))
+            .await
+            .unwrap();
+        assert!(!adds_label(&actions), "{actions:?}");
+        let body = notifier(&actions).unwrap();
+        assert!(body.contains("changes more than 1 files"), "{body}");
+        assert!(body.contains("**NOT APPROVED**"), "{body}");
     }
 
     #[tokio::test]

@@ -86,13 +86,8 @@ impl Blunderbuss {
                 return Ok(vec![]);
             }
         }
-        let files: Vec<String> = cx
-            .forge
-            .changed_files(reference)
-            .await?
-            .into_iter()
-            .map(|f| f.path)
-            .collect();
+        let (changed, _) = cx.changed_files(reference).await?;
+        let files: Vec<String> = changed.into_iter().map(|f| f.path).collect();
         let owners = cx
             .owners
             .owners_for(cx.forge, &reference.repo, &pr.base_sha, &files)

@@ -13,10 +13,39 @@ pub const GO_SPACE: &str = r"[\t\n\x0C\r ]";
 
 /// The lines of `body` that can carry commands, in order.
 pub fn command_lines(body: &str) -> Vec<&str> {
+    eligible_lines(body).into_iter().map(|(_, l)| l).collect()
+}
+
+/// Whether an eligible line is a command line (starts with `/`), the unit the
+/// commands-per-comment limit counts.
+fn is_command_line(line: &str) -> bool {
+    line.starts_with('/')
+}
+
+/// The start of `body` that holds its first `max` command lines: everything up to the end of
+/// the line carrying the `max`th command, or the whole body when it has no more. bosun reads
+/// only this much of a comment, so one comment cannot make it act a thousand times.
+pub fn first_commands(body: &str, max: usize) -> &str {
+    // Cut at the start of the first command line past the limit.
+    match eligible_lines(body)
+        .into_iter()
+        .filter(|(_, l)| is_command_line(l))
+        .nth(max)
+    {
+        Some((start, _)) => &body[..start],
+        None => body,
+    }
+}
+
+/// The lines of `body` that can carry commands, each with its byte offset in `body`.
+fn eligible_lines(body: &str) -> Vec<(usize, &str)> {
     let mut out = Vec::new();
     let mut fence: Option<(char, usize)> = None;
     let mut previous_blank = true;
+    let mut offset = 0;
     for raw in body.split('\n') {
+        let start = offset;
+        offset += raw.len() + 1;
         let line = raw.strip_suffix('\r').unwrap_or(raw);
         let trimmed = line.trim_start_matches(' ');
         let indent = line.len() - trimmed.len();
@@ -46,7 +75,7 @@ pub fn command_lines(body: &str) -> Vec<&str> {
         let indented_code = (indent >= 4 || line.starts_with('\t')) && previous_blank && !blank;
         let quoted = trimmed.starts_with('>');
         if !indented_code && !quoted && !blank {
-            out.push(raw);
+            out.push((start, raw));
         }
         // An indented block continues while lines stay indented.
         previous_blank = blank || (indented_code && previous_blank);
@@ -237,6 +266,19 @@ mod tests {
     #[test]
     fn html_comments_are_stripped() {
         assert_eq!(strip_html_comments("a<!-- /kind bug -->b<!-- x"), "ab");
+    }
+
+    #[test]
+    fn only_the_first_commands_are_kept() {
+        let body = "hi\n/hold\n> /quoted\n/kind bug\ntext\n/lgtm\n/close";
+        assert_eq!(
+            first_commands(body, 2),
+            "hi\n/hold\n> /quoted\n/kind bug\ntext\n"
+        );
+        assert_eq!(first_commands(body, 0), "hi\n");
+        assert_eq!(first_commands(body, 4), body);
+        assert_eq!(first_commands(body, 99), body);
+        assert_eq!(command_lines(first_commands(body, 1)), vec!["hi", "/hold"]);
     }
 
     #[test]

@@ -18,6 +18,7 @@ use crate::{
 use async_trait::async_trait;
 use regex::Regex;
 use serde::Deserialize;
+use std::sync::LazyLock;
 
 /// Prow's default categories.
 pub const DEFAULT_PREFIXES: [&str; 8] = [
@@ -74,7 +75,22 @@ pub struct Requests {
     pub unsupported: Vec<String>,
 }
 
+/// The four label regexes for the default prefixes, compiled once: compiling them for every
+/// comment cost more than reading the comment (and made the command fuzzer crawl).
+static DEFAULT_REGEXES: LazyLock<(Regex, Regex, Regex, Regex)> = LazyLock::new(|| {
+    let defaults: Vec<String> = DEFAULT_PREFIXES.iter().map(|s| s.to_string()).collect();
+    compile_regexes(&defaults).expect("static regex")
+});
+
 fn regexes(prefixes: &[String]) -> Result<(Regex, Regex, Regex, Regex), PluginError> {
+    if prefixes.iter().eq(DEFAULT_PREFIXES.iter()) {
+        // `Regex` clones share the compiled program.
+        return Ok(DEFAULT_REGEXES.clone());
+    }
+    compile_regexes(prefixes)
+}
+
+fn compile_regexes(prefixes: &[String]) -> Result<(Regex, Regex, Regex, Regex), PluginError> {
     let alternatives = prefixes
         .iter()
         .map(|p| regex::escape(p))

@@ -39,7 +39,9 @@ pub use forge::{
     BotComment, ChangedFile, CommitStatus, Forge, ForgeError, ForgeRead, MergeMethod,
     PullRequestInfo, Review, StatusState, Tree, TreeEntry, TreeEntryKind,
 };
-pub use plugin::{CommandHelp, Context, History, NoHistory, Plugin, PluginError, PluginHelp};
+pub use plugin::{
+    CommandHelp, Context, History, NoHistory, Plugin, PluginError, PluginHelp, PluginLimits,
+};
 
 /// Every plugin bosun ships, in a plain list so go-to-definition works.
 pub fn all_plugins() -> Vec<Box<dyn Plugin>> {

@@ -35,13 +35,8 @@ impl Plugin for OwnersLabel {
         }
         let reference = &pr.pr.reference;
         let info = cx.forge.pull_request(reference).await?;
-        let files: Vec<String> = cx
-            .forge
-            .changed_files(reference)
-            .await?
-            .into_iter()
-            .map(|f| f.path)
-            .collect();
+        let (changed, _) = cx.changed_files(reference).await?;
+        let files: Vec<String> = changed.into_iter().map(|f| f.path).collect();
         let owners = cx
             .owners
             .owners_for(cx.forge, &reference.repo, &info.base_sha, &files)

@@ -133,7 +133,7 @@ impl Plugin for PathLabel {
             return Ok(vec![]);
         }
         let item = &pr.pr.reference;
-        let files = cx.forge.changed_files(item).await?;
+        let (files, _) = cx.changed_files(item).await?;
         let wanted = labels_for(&rules, &files);
         if wanted.is_empty() {
             return Ok(vec![]);

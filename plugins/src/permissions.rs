@@ -1,6 +1,7 @@
 //! Who may do what, asked once per delivery: a [`ForgeRead`] wrapper that remembers the
 //! answers to membership questions, so several plugins checking the same commenter cost one
-//! API call.
+//! API call. A PR's details and changed files are remembered the same way: size, path-label,
+//! owners-label, approve and blunderbuss all read them for one opened PR.
 
 use crate::event::{ItemRef, Login, RepoPath};
 use crate::forge::{BotComment, ChangedFile, ForgeError, ForgeRead, PullRequestInfo, Review, Tree};
@@ -12,6 +13,8 @@ use std::sync::Mutex;
 pub struct CachedForgeRead<'a> {
     inner: &'a dyn ForgeRead,
     answers: Mutex<HashMap<String, bool>>,
+    pulls: Mutex<HashMap<ItemRef, PullRequestInfo>>,
+    files: Mutex<HashMap<ItemRef, Vec<ChangedFile>>>,
 }
 
 impl<'a> CachedForgeRead<'a> {
@@ -20,6 +23,8 @@ impl<'a> CachedForgeRead<'a> {
         CachedForgeRead {
             inner,
             answers: Mutex::new(HashMap::new()),
+            pulls: Mutex::new(HashMap::new()),
+            files: Mutex::new(HashMap::new()),
         }
     }
 
@@ -44,6 +49,10 @@ impl<'a> CachedForgeRead<'a> {
     }
 }
 
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 #[async_trait]
 impl ForgeRead for CachedForgeRead<'_> {
     async fn labels(&self, item: &ItemRef) -> Result<Vec<String>, ForgeError> {
@@ -59,10 +68,20 @@ impl ForgeRead for CachedForgeRead<'_> {
         self.inner.bot_login().await
     }
     async fn pull_request(&self, item: &ItemRef) -> Result<PullRequestInfo, ForgeError> {
-        self.inner.pull_request(item).await
+        if let Some(pr) = lock(&self.pulls).get(item) {
+            return Ok(pr.clone());
+        }
+        let pr = self.inner.pull_request(item).await?;
+        lock(&self.pulls).insert(item.clone(), pr.clone());
+        Ok(pr)
     }
     async fn changed_files(&self, item: &ItemRef) -> Result<Vec<ChangedFile>, ForgeError> {
-        self.inner.changed_files(item).await
+        if let Some(files) = lock(&self.files).get(item) {
+            return Ok(files.clone());
+        }
+        let files = self.inner.changed_files(item).await?;
+        lock(&self.files).insert(item.clone(), files.clone());
+        Ok(files)
     }
     async fn file_content(
         &self,

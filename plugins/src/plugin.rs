@@ -36,6 +36,23 @@ pub enum PluginError {
     Config(String),
 }
 
+/// Resource limits a plugin must respect, from the service's `[limits]` configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PluginLimits {
+    /// Most changed files of one pull request a plugin considers (size, OWNERS); a plugin
+    /// reading `changed_files` looks at no more than this many.
+    pub max_changed_files: usize,
+}
+
+impl Default for PluginLimits {
+    /// The service's defaults, so tests and tools see the same limits as production.
+    fn default() -> Self {
+        PluginLimits {
+            max_changed_files: 3000,
+        }
+    }
+}
+
 /// Everything a plugin may consult while deciding.
 pub struct Context<'a> {
     /// Read-only forge access.
@@ -54,6 +71,8 @@ pub struct Context<'a> {
     pub owners: &'a OwnersLoader,
     /// What bosun remembers from earlier deliveries.
     pub history: &'a dyn History,
+    /// Limits this plugin must respect (`[limits]` in the configuration).
+    pub limits: PluginLimits,
 }
 
 /// What bosun remembers that the forge does not tell, for plugins that weigh it.
@@ -91,6 +110,19 @@ pub fn check_settings_as<T: serde::de::DeserializeOwned>(
 }
 
 impl Context<'_> {
+    /// The PR's changed files, at most `limits.max_changed_files` of them; `true` when the
+    /// list was cut (a plugin that must see every file, like approve, then decides nothing
+    /// it could get wrong).
+    pub async fn changed_files(
+        &self,
+        item: &crate::event::ItemRef,
+    ) -> Result<(Vec<crate::forge::ChangedFile>, bool), ForgeError> {
+        let mut files = self.forge.changed_files(item).await?;
+        let cut = files.len() > self.limits.max_changed_files;
+        files.truncate(self.limits.max_changed_files);
+        Ok((files, cut))
+    }
+
     /// bosun itself, a configured bot account, or a GitHub App (`…[bot]`).
     pub fn is_bot(&self, login: &Login) -> bool {
         let name = login.without_bot_suffix();

@@ -425,7 +425,7 @@ impl Plugin for Size {
             }
         };
         let generated = load_generated(cx, repo, &base, &settings).await?;
-        let files = cx.forge.changed_files(item).await?;
+        let (files, _) = cx.changed_files(item).await?;
         let target = label_for(count_lines(&files, &generated), &settings.thresholds());
         let labels = cx.forge.labels(item).await?;
         let (mut actions, add) = decide(item, target, &labels);

@@ -43,6 +43,8 @@ pub struct MemoryForge {
     bot: Login,
     /// Configured bot accounts, as `bot_accounts` in bosun's config.
     pub bot_accounts: Vec<String>,
+    /// The limits plugins see (`[limits]`).
+    pub limits: crate::PluginLimits,
     owners: crate::owners::OwnersLoader,
 }
 
@@ -81,6 +83,7 @@ impl Default for MemoryForge {
             }),
             bot: Login::new("bosun-bot"),
             bot_accounts: vec!["ci-robot".into()],
+            limits: crate::PluginLimits::default(),
             owners: crate::owners::OwnersLoader::in_memory(),
         }
     }
@@ -143,6 +146,7 @@ impl MemoryForge {
             help_url: "https://bosun.example/command-help",
             owners: &self.owners,
             history: self,
+            limits: self.limits,
         };
         plugin.handle(event, &cx).await
     }

@@ -19,7 +19,9 @@
 //! installation made at the same instant may each mint a token; GitHub allows that, and the
 //! cache settles on one.
 
-use super::{DEFAULT_RATE_LIMIT_WAIT, DEFAULT_TIMEOUT, RateGate, encode_segment, status_error};
+use super::{
+    CallLimiter, DEFAULT_RATE_LIMIT_WAIT, DEFAULT_TIMEOUT, RateGate, encode_segment, status_error,
+};
 use async_trait::async_trait;
 use bosun_plugins::{
     BotComment, ChangedFile, CommitStatus, Forge, ForgeError, ForgeKind, ForgeRead, ItemKind,
@@ -38,17 +40,23 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::OnceCell;
 
+/// The concurrency-cap key of calls made with the one configured token.
+const TOKEN_CREDENTIAL: &str = "token";
+/// The concurrency-cap key of calls made as the App itself (JWT): installation lookups.
+const APP_CREDENTIAL: &str = "app";
+
 /// Page size for list calls (GitHub's maximum).
 const PER_PAGE: u32 = 100;
 /// A list longer than this many pages is treated as a forge bug rather than read forever.
 const MAX_PAGES: usize = 500;
 
-/// bosun's GitHub adapter: its credentials, the bot's login once known, and the rate-limit
-/// gate.
+/// bosun's GitHub adapter: its credentials, the bot's login once known, the rate-limit gate
+/// and the cap on calls in flight per credential.
 pub struct GitHubForge {
     auth: Auth,
     timeout: Duration,
     gate: RateGate,
+    limiter: CallLimiter,
     bot: OnceCell<Login>,
 }
 
@@ -265,6 +273,7 @@ impl GitHubForge {
             auth,
             timeout: DEFAULT_TIMEOUT,
             gate: RateGate::default(),
+            limiter: CallLimiter::default(),
             bot: OnceCell::new(),
         }
     }
@@ -276,8 +285,16 @@ impl GitHubForge {
         self
     }
 
+    /// Caps the calls in flight per credential (the token, or each App installation)
+    /// (default [`super::DEFAULT_MAX_CONCURRENT_CALLS`]).
+    pub fn with_max_concurrent_calls(mut self, max: usize) -> Self {
+        self.limiter = CallLimiter::new(max);
+        self
+    }
+
     /// Sends one request, unless a known rate-limit reset lies ahead, and classifies failures.
-    /// For an App the installation lookup and token minting count against the same deadline.
+    /// For an App the installation lookup is a call of its own, with its own deadline; minting
+    /// the installation token happens inside the request's deadline.
     async fn send(
         &self,
         scope: Scope<'_>,
@@ -285,19 +302,36 @@ impl GitHubForge {
         route: &str,
     ) -> Result<Reply, ForgeError> {
         self.gate.check()?;
-        let call = async {
-            let client = self.client_for(scope).await?;
-            self.exchange(&client, verb, route).await
-        };
-        let result = super::within(self.timeout, "GitHub", call).await;
+        let result = async {
+            let (credential, client) = self.client_for(scope).await?;
+            self.exchange(&credential, &client, verb, route).await
+        }
+        .await;
         if let Err(e) = &result {
             self.gate.note(e);
         }
         result
     }
 
-    /// One request on one client, with the response read whole.
+    /// One request on one client, when the credential has a free turn, under the timeout.
     async fn exchange(
+        &self,
+        credential: &str,
+        client: &Octocrab,
+        verb: Verb<'_>,
+        route: &str,
+    ) -> Result<Reply, ForgeError> {
+        let _turn = self.limiter.acquire(credential).await?;
+        super::within(
+            self.timeout,
+            "GitHub",
+            self.exchange_now(client, verb, route),
+        )
+        .await
+    }
+
+    /// One request on one client, with the response read whole.
+    async fn exchange_now(
         &self,
         client: &Octocrab,
         verb: Verb<'_>,
@@ -338,25 +372,27 @@ impl GitHubForge {
         Ok(Reply { body, next })
     }
 
-    /// The client a call in `scope` goes through.
-    async fn client_for(&self, scope: Scope<'_>) -> Result<Arc<Octocrab>, ForgeError> {
+    /// The client a call in `scope` goes through, and the credential it counts against for
+    /// the concurrency cap.
+    async fn client_for(&self, scope: Scope<'_>) -> Result<(String, Arc<Octocrab>), ForgeError> {
         let app = match &self.auth {
-            Auth::Token(client) => return Ok(client.clone()),
+            Auth::Token(client) => return Ok((TOKEN_CREDENTIAL.into(), client.clone())),
             Auth::App(app) => app,
         };
         let account = match scope {
-            Scope::App => return Ok(app.app.clone()),
+            Scope::App => return Ok((APP_CREDENTIAL.into(), app.app.clone())),
             Scope::Repo(repo) => repo.owner(),
             Scope::Account(account) => account,
         };
         let id = self.installation_id(app, scope, account).await?;
+        let credential = format!("installation:{id}");
         let mut clients = lock(&app.clients);
         if let Some(client) = clients.get(&id) {
-            return Ok(client.clone());
+            return Ok((credential, client.clone()));
         }
         let client = Arc::new(app.app.installation(InstallationId(id)).map_err(classify)?);
         clients.insert(id, client.clone());
-        Ok(client)
+        Ok((credential, client))
     }
 
     /// The App's installation on `account`, looked up with the App's JWT once and remembered.
@@ -371,7 +407,9 @@ impl GitHubForge {
             return Ok(*id);
         }
         let lookup = |route: String| async move {
-            let reply = self.exchange(&app.app, Verb::Get, &route).await?;
+            let reply = self
+                .exchange(APP_CREDENTIAL, &app.app, Verb::Get, &route)
+                .await?;
             parse::<Installation>(&reply.body, &route)
         };
         let found = match scope {

@@ -29,7 +29,7 @@
 //! repository tree (the crate's sends its parameters in a GET body), and raw reads and empty
 //! answers (`query_bytes`, which keeps a 429's wait).
 
-use super::{DEFAULT_RATE_LIMIT_WAIT, DEFAULT_TIMEOUT, RateGate, status_error};
+use super::{CallLimiter, DEFAULT_RATE_LIMIT_WAIT, DEFAULT_TIMEOUT, RateGate, status_error};
 use async_trait::async_trait;
 use bosun_plugins::{
     BotComment, ChangedFile, CommitStatus, Forge, ForgeError, ForgeKind, ForgeRead, ItemKind,
@@ -58,6 +58,9 @@ const COLLABORATOR_LEVEL: u64 = 30;
 /// The least access level that makes a group member an org/team member (Guest).
 const MEMBER_LEVEL: u64 = 10;
 
+/// The concurrency-cap key: a GitLab adapter calls with one token.
+const TOKEN_CREDENTIAL: &str = "token";
+
 /// Page size for note lists (GitLab's maximum).
 const PER_PAGE: u64 = 100;
 /// A list longer than this many pages is treated as a forge bug rather than read forever.
@@ -74,6 +77,8 @@ pub struct GitLabForge {
     client: OnceCell<AsyncGitlab>,
     bot: OnceCell<Login>,
     gate: RateGate,
+    /// Caps the calls in flight with the one token.
+    limiter: CallLimiter,
     /// Usernames (lower case) → user ids, resolved once.
     user_ids: Mutex<HashMap<String, u64>>,
 }
@@ -320,6 +325,7 @@ impl GitLabForge {
             client: OnceCell::new(),
             bot: OnceCell::new(),
             gate: RateGate::default(),
+            limiter: CallLimiter::default(),
             user_ids: Mutex::new(HashMap::new()),
         })
     }
@@ -328,6 +334,13 @@ impl GitLabForge {
     /// (default [`DEFAULT_TIMEOUT`]).
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
+        self
+    }
+
+    /// Caps the calls in flight with the token (default
+    /// [`super::DEFAULT_MAX_CONCURRENT_CALLS`]).
+    pub fn with_max_concurrent_calls(mut self, max: usize) -> Self {
+        self.limiter = CallLimiter::new(max);
         self
     }
 
@@ -354,6 +367,7 @@ impl GitLabForge {
         T: DeserializeOwned + Send + 'static,
     {
         self.gate.check()?;
+        let _turn = self.limiter.acquire(TOKEN_CREDENTIAL).await?;
         let call = async {
             let client = self.client().await?;
             endpoint.query_async(client).await.map_err(classify)
@@ -376,6 +390,7 @@ impl GitLabForge {
         E: Endpoint + Sync + Send,
     {
         self.gate.check()?;
+        let _turn = self.limiter.acquire(TOKEN_CREDENTIAL).await?;
         let call = async {
             let client = self.client().await?;
             let mut url = endpoint

@@ -9,9 +9,11 @@ pub mod github;
 pub mod gitlab;
 
 use bosun_plugins::{Forge, ForgeError, ForgeKind};
+use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// How long one forge call may take before it counts as a transient failure.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -74,6 +76,52 @@ impl RateGate {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Option<SystemTime>> {
         self.closed_until.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// The default cap on forge calls in flight per credential (`limits.max_concurrent_forge_calls`).
+pub const DEFAULT_MAX_CONCURRENT_CALLS: usize = 8;
+
+/// Caps the forge calls in flight per credential (a token, or one GitHub App installation), so
+/// many workers cannot trip the forge's concurrency limits (GitHub's secondary rate limit)
+/// with one token. Waiting for a turn does not count against a call's timeout.
+#[derive(Debug)]
+pub(crate) struct CallLimiter {
+    max: usize,
+    by_credential: Mutex<HashMap<String, Arc<Semaphore>>>,
+}
+
+impl CallLimiter {
+    /// At most `max` calls at once per credential (at least one).
+    pub(crate) fn new(max: usize) -> Self {
+        CallLimiter {
+            max: max.max(1),
+            by_credential: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Waits for a turn on `credential`; the call may run while the permit is held.
+    pub(crate) async fn acquire(
+        &self,
+        credential: &str,
+    ) -> Result<OwnedSemaphorePermit, ForgeError> {
+        let semaphore = {
+            let mut map = self.by_credential.lock().unwrap_or_else(|e| e.into_inner());
+            map.entry(credential.to_string())
+                .or_insert_with(|| Arc::new(Semaphore::new(self.max)))
+                .clone()
+        };
+        // The semaphores are never closed, so this cannot fail; say so if it ever does.
+        semaphore
+            .acquire_owned()
+            .await
+            .map_err(|_| ForgeError::Permanent("the forge call limiter was closed".into()))
+    }
+}
+
+impl Default for CallLimiter {
+    fn default() -> Self {
+        CallLimiter::new(DEFAULT_MAX_CONCURRENT_CALLS)
     }
 }
 
@@ -172,6 +220,31 @@ mod tests {
             status_error(418, "x", None),
             ForgeError::Permanent(_)
         ));
+    }
+
+    #[tokio::test]
+    async fn the_limiter_caps_calls_per_credential() {
+        let limiter = CallLimiter::new(2);
+        let a1 = limiter.acquire("token").await.expect("first");
+        let _a2 = limiter.acquire("token").await.expect("second");
+        let third = limiter.acquire("token");
+        tokio::pin!(third);
+        assert!(
+            tokio::time::timeout(Duration::from_millis(50), &mut third)
+                .await
+                .is_err(),
+            "a third call on the same credential waits"
+        );
+        let _other =
+            tokio::time::timeout(Duration::from_millis(50), limiter.acquire("installation:2"))
+                .await
+                .expect("another credential does not wait")
+                .expect("permit");
+        drop(a1);
+        let _third = tokio::time::timeout(Duration::from_millis(50), third)
+            .await
+            .expect("a freed turn goes to the waiting call")
+            .expect("permit");
     }
 
     #[test]

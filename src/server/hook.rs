@@ -145,7 +145,7 @@ async fn receive_inner(
         ForgeKind::GitLab => header(req, "x-gitlab-token")
             .ok_or(ReceiveError::Unauthorized("missing X-Gitlab-Token header"))?,
     };
-    let body = read_body(req, payload, state.settings.max_body_bytes).await?;
+    let body = read_body(req, payload, state.settings.limits.max_body_bytes).await?;
     let route = match forge {
         ForgeKind::GitHub => route_github(&body)?,
         ForgeKind::GitLab => route_gitlab(&body)?,
@@ -321,7 +321,8 @@ fn route_gitlab(body: &[u8]) -> Result<Route, ReceiveError> {
 }
 
 /// HMAC-SHA256 of the raw body against every secret of the most specific scope, each
-/// comparison in constant time.
+/// comparison in constant time (`verify_slice`), and every secret tried even after a match, so
+/// the time taken does not tell which one matched.
 pub fn verify_github(
     secrets: &ScopedSecrets,
     scope: Option<&str>,
@@ -334,21 +335,25 @@ pub fn verify_github(
     else {
         return false;
     };
-    secrets.for_path(scope).iter().any(|secret| {
+    secrets.for_path(scope).iter().fold(false, |found, secret| {
         let Ok(mut mac) =
             <Hmac<Sha256> as KeyInit>::new_from_slice(secret.expose_secret().as_bytes())
         else {
-            return false;
+            return found;
         };
         mac.update(body);
-        mac.verify_slice(&expected).is_ok()
+        found | mac.verify_slice(&expected).is_ok()
     })
 }
 
-/// GitLab sends the token itself; compare it in constant time with each candidate.
+/// GitLab sends the token itself; compare it in constant time with each candidate. Both sides
+/// are hashed first, so the comparison is over equal lengths and does not reveal the length of
+/// the configured token; every candidate is compared even after a match.
 pub fn verify_gitlab(secrets: &ScopedSecrets, scope: Option<&str>, token: &str) -> bool {
+    let presented = Sha256::digest(token.as_bytes());
     secrets.for_path(scope).iter().fold(false, |found, secret| {
-        found | bool::from(secret.expose_secret().as_bytes().ct_eq(token.as_bytes()))
+        let expected = Sha256::digest(secret.expose_secret().as_bytes());
+        found | bool::from(expected.as_slice().ct_eq(presented.as_slice()))
     })
 }
 
@@ -408,6 +413,8 @@ mod tests {
         assert!(verify_gitlab(&s, Some("grp/proj"), "tok"));
         assert!(!verify_gitlab(&s, Some("grp/proj"), "to"));
         assert!(!verify_gitlab(&s, Some("other/proj"), "tok"));
+        assert!(!verify_gitlab(&s, Some("grp/proj"), "tok2"));
+        assert!(!verify_gitlab(&s, Some("grp/proj"), ""));
     }
 
     #[test]

@@ -201,7 +201,7 @@ pub struct Options {
     pub tokens: bool,
     /// More environment, e.g. `BOSUN_QUEUE__WORKERS` overrides of the generated config.
     pub env: Vec<(String, String)>,
-    /// Top-level keys (e.g. `bot_accounts = [..]`), placed before the first table.
+    /// Top-level keys (TOML before any table), e.g. `bot_accounts = ["ci-robot"]`.
     pub top: String,
 }
 
