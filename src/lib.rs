@@ -11,6 +11,7 @@ pub mod config;
 pub mod executor;
 pub mod forge;
 pub mod intake;
+pub mod owners_cli;
 pub mod queue;
 pub mod server;
 pub mod startup;
