@@ -6,6 +6,7 @@
 //! ([`executor`]) through the forge ([`forge`]).
 
 pub mod bench;
+pub mod bench_owners;
 pub mod cli;
 pub mod config;
 pub mod executor;

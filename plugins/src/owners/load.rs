@@ -7,10 +7,9 @@
 //! a new base SHA costs one tree call plus the OWNERS files that really changed.
 
 use super::parse::{
-    AliasesFile, OwnersFile, OwnersProblem, parse_aliases, parse_markdown_front_matter,
-    parse_owners,
+    OwnersFile, OwnersProblem, parse_aliases, parse_markdown_front_matter, parse_owners,
 };
-use super::resolve::{RepoOwners, owners_key, parent_dir};
+use super::resolve::{Aliases, CompiledOwners, RepoOwners, owners_key, parent_dir};
 use crate::event::RepoPath;
 use crate::forge::{ForgeError, ForgeRead, TreeEntryKind};
 use async_trait::async_trait;
@@ -78,9 +77,9 @@ enum Parsed<T> {
 #[derive(Default)]
 struct Loaded {
     index: OwnersIndex,
-    aliases: Option<Option<AliasesFile>>,
-    /// OWNERS key → parsed file (`None`: unusable, see problems).
-    files: BTreeMap<String, Option<Arc<OwnersFile>>>,
+    aliases: Option<Aliases>,
+    /// OWNERS key → the file compiled against the aliases (`None`: unusable, see problems).
+    files: BTreeMap<String, Option<CompiledOwners>>,
     problems: BTreeMap<String, String>,
 }
 
@@ -173,7 +172,7 @@ impl OwnersLoader {
                     }
                 }
             };
-            loaded.aliases = Some(aliases);
+            loaded.aliases = Some(Aliases::new(aliases.as_ref()));
         }
         let missing: Vec<String> = needed
             .iter()
@@ -204,8 +203,9 @@ impl OwnersLoader {
                 self.blob(forge, repo, base_sha, &path, &sha, "owners", parse_owners)
                     .await?
             };
+            let aliases = loaded.aliases.clone().unwrap_or_default();
             let file = match parsed {
-                Parsed::Ok(f) => Some(Arc::new(f)),
+                Parsed::Ok(f) => Some(CompiledOwners::new(&aliases, &f)),
                 Parsed::Problem(reason) => {
                     loaded.problems.insert(path, reason);
                     None
@@ -213,14 +213,10 @@ impl OwnersLoader {
             };
             loaded.files.insert(key, file);
         }
-        let aliases = loaded.aliases.clone().flatten();
-        let files: Vec<(String, Arc<OwnersFile>)> = needed
-            .iter()
-            .filter_map(|k| Some((k.clone(), loaded.files.get(k)?.clone()?)))
-            .collect();
-        let mut owners = RepoOwners::new(
-            aliases.as_ref(),
-            files.iter().map(|(k, f)| (k.clone(), f.as_ref())),
+        let mut owners = RepoOwners::from_compiled(
+            needed
+                .iter()
+                .filter_map(|k| Some((k.clone(), loaded.files.get(k)?.clone()?))),
         );
         owners.problems = loaded
             .problems
