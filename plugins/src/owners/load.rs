@@ -14,7 +14,7 @@ use crate::event::RepoPath;
 use crate::forge::{ForgeError, ForgeRead, TreeEntryKind};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 /// The OWNERS file name.
@@ -138,13 +138,15 @@ impl OwnersLoader {
         let slot = self.slot(forge, repo, base_sha).await?;
         let mut loaded = slot.lock().await;
         let mut needed = BTreeSet::new();
+        // Each directory is walked up once: thousands of files share a few hundred.
+        let mut walked: HashSet<&str> = HashSet::new();
         for path in paths {
             let path = path.trim_matches('/');
-            if loaded.index.markdown.contains_key(path) {
+            if !loaded.index.markdown.is_empty() && loaded.index.markdown.contains_key(path) {
                 needed.insert(path.to_string());
             }
             let mut dir = parent_dir(path);
-            loop {
+            while walked.insert(dir) {
                 if loaded.index.owners.contains_key(dir) {
                     needed.insert(dir.to_string());
                 }
@@ -351,5 +353,91 @@ impl OwnersLoader {
             self.cache.put(&key, &bytes).await;
         }
         Ok(parsed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::MemoryForge;
+
+    fn forge() -> MemoryForge {
+        let forge = MemoryForge::default();
+        forge.with(|s| {
+            for (path, text) in [
+                ("OWNERS", "approvers: [root]\n"),
+                ("OWNERS_ALIASES", "aliases:\n  team: [Alice, bob]\n"),
+                ("a/OWNERS", "approvers: [team]\n"),
+                ("a/b/OWNERS", "reviewers: [rev]\n"),
+                ("c/OWNERS", "approvers: [carl]\n"),
+                ("d/OWNERS", "approvers: [: broken\n"),
+                ("a/b/x.go", "code"),
+            ] {
+                s.files.insert(path.to_string(), text.as_bytes().to_vec());
+            }
+        });
+        forge
+    }
+
+    fn paths(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[tokio::test]
+    async fn one_tree_then_only_the_blobs_on_the_ancestry_each_once() {
+        let forge = forge();
+        let repo = RepoPath::parse("o/r").unwrap();
+        let loader = OwnersLoader::in_memory();
+        let files = paths(&["a/b/x.go", "a/y.go", "a/b/z.go"]);
+        let owners = loader
+            .owners_for(&forge, &repo, "sha1", &files)
+            .await
+            .unwrap();
+        // The tree, the aliases, and OWNERS at the root, a and a/b; not c or d.
+        assert_eq!(
+            loader.stats(),
+            LoadStats {
+                tree_calls: 1,
+                blob_calls: 4
+            }
+        );
+        assert_eq!(
+            owners.approvers("a/b/x.go"),
+            ["alice", "bob", "root"].map(String::from).into()
+        );
+        assert!(owners.problems.is_empty());
+
+        let again = loader
+            .owners_for(&forge, &repo, "sha1", &files)
+            .await
+            .unwrap();
+        assert_eq!(loader.stats().tree_calls + loader.stats().blob_calls, 5);
+        assert_eq!(again.approvers("a/y.go"), owners.approvers("a/y.go"));
+
+        let other = loader
+            .owners_for(&forge, &repo, "sha1", &paths(&["c/q", "d/r"]))
+            .await
+            .unwrap();
+        assert_eq!(loader.stats().blob_calls, 6, "c and d only");
+        assert_eq!(
+            other.approvers("c/q"),
+            ["carl", "root"].map(String::from).into()
+        );
+        assert_eq!(other.approvers("d/r"), ["root"].map(String::from).into());
+        assert_eq!(other.problems.len(), 1);
+        assert_eq!(other.problems[0].path, "d/OWNERS");
+
+        // A new base SHA with the same blobs: one tree call, the parsed files are reused.
+        loader
+            .owners_for(&forge, &repo, "sha2", &files)
+            .await
+            .unwrap();
+        assert_eq!(
+            loader.stats(),
+            LoadStats {
+                tree_calls: 2,
+                blob_calls: 6
+            }
+        );
     }
 }
