@@ -54,6 +54,9 @@ pub enum BenchCommand {
     /// Webhook acknowledgement throughput and latency: bosun on Postgres and on SQLite against
     /// a baseline endpoint that verifies the signature and stores nothing.
     Ingest(IngestArgs),
+    /// OWNERS on a synthetic monorepo served by the fake forge: API calls and time to the
+    /// approve and blunderbuss decisions, cold, warm and on a new base SHA.
+    Owners(crate::bench_owners::OwnersBenchArgs),
     /// The baseline endpoint; `ingest` starts it as a child process.
     #[command(hide = true)]
     Baseline(BaselineArgs),
@@ -165,6 +168,7 @@ pub struct BaselineArgs {
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     match args.command {
         BenchCommand::Ingest(args) => ingest(args).await,
+        BenchCommand::Owners(args) => crate::bench_owners::run(args).await,
         BenchCommand::Baseline(args) => baseline(args).await,
         BenchCommand::Pages(args) => crate::bench_pages::run(args).await,
     }

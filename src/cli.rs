@@ -1,4 +1,4 @@
-//! The command line: `serve`, `migrate`, `check-config`, `send`, `replay`, `bench`.
+//! The command line: `serve`, `migrate`, `check-config`, `send`, `replay`, `owners`, `bench`.
 
 use crate::config::Settings;
 use anyhow::{Context as _, bail};
@@ -46,6 +46,9 @@ pub enum Command {
         #[arg(long, conflicts_with = "delivery_id")]
         failed: bool,
     },
+    /// Who owns these paths in a checkout: approvers, reviewers and labels per path, the OWNERS
+    /// files a PR touching them needs approval from, and whom bosun would ask to review.
+    Owners(crate::owners_cli::OwnersArgs),
     /// Benchmarks; see BENCHMARKS.md.
     Bench(crate::bench::BenchArgs),
 }
@@ -147,6 +150,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Owners(args) => crate::owners_cli::run(args),
         Command::Bench(args) => crate::bench::run(args).await,
     }
 }

@@ -6,12 +6,14 @@
 //! ([`executor`]) through the forge ([`forge`]).
 
 pub mod bench;
+pub mod bench_owners;
 pub mod bench_pages;
 pub mod cli;
 pub mod config;
 pub mod executor;
 pub mod forge;
 pub mod intake;
+pub mod owners_cli;
 pub mod queue;
 pub mod server;
 pub mod startup;

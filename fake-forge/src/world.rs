@@ -655,24 +655,39 @@ pub fn tree_listing(files: &BTreeMap<String, Vec<u8>>) -> (String, Vec<TreeEntry
             rest = dir;
         }
     }
-    let mut entries: BTreeMap<String, TreeEntry> = files
-        .iter()
-        .map(|(path, content)| {
-            let entry = TreeEntry {
-                path: path.clone(),
-                kind: "blob",
-                sha: blob_sha(content),
-                mode: "100644",
-                size: Some(content.len()),
-            };
-            (path.clone(), entry)
-        })
-        .collect();
+    // Each directory's children (name → hashed line), filled as entries are made, so a large
+    // repository is hashed in one pass rather than one scan of every entry per directory.
+    let mut children: BTreeMap<Option<String>, BTreeMap<String, Vec<u8>>> = BTreeMap::new();
+    fn add_child(
+        children: &mut BTreeMap<Option<String>, BTreeMap<String, Vec<u8>>>,
+        e: &TreeEntry,
+    ) {
+        let (parent, name) = match e.path.rsplit_once('/') {
+            Some((p, n)) => (Some(p.to_string()), n),
+            None => (None, e.path.as_str()),
+        };
+        children.entry(parent).or_default().insert(
+            name.to_string(),
+            format!("{} {} {}", e.kind, name, e.sha).into_bytes(),
+        );
+    }
+    let mut entries: BTreeMap<String, TreeEntry> = BTreeMap::new();
+    for (path, content) in files {
+        let entry = TreeEntry {
+            path: path.clone(),
+            kind: "blob",
+            sha: blob_sha(content),
+            mode: "100644",
+            size: Some(content.len()),
+        };
+        add_child(&mut children, &entry);
+        entries.insert(path.clone(), entry);
+    }
     // Deepest directories first, so every child's SHA is known when its parent is hashed.
     let mut by_depth: Vec<&String> = dirs.iter().collect();
     by_depth.sort_by_key(|d| std::cmp::Reverse(d.matches('/').count()));
     for dir in by_depth {
-        let sha = children_sha(&entries, Some(dir));
+        let sha = lines_sha(children.get(&Some(dir.clone())));
         let entry = TreeEntry {
             path: dir.clone(),
             kind: "tree",
@@ -680,10 +695,22 @@ pub fn tree_listing(files: &BTreeMap<String, Vec<u8>>) -> (String, Vec<TreeEntry
             mode: "040000",
             size: None,
         };
+        add_child(&mut children, &entry);
         entries.insert(dir.clone(), entry);
     }
-    let root = children_sha(&entries, None);
+    let root = lines_sha(children.get(&None));
     (root, entries.into_values().collect())
+}
+
+/// Hashes a directory's children lines in name order (the order of their full paths).
+fn lines_sha(lines: Option<&BTreeMap<String, Vec<u8>>>) -> String {
+    let mut parts: Vec<&[u8]> = vec![b"tree"];
+    parts.extend(
+        lines
+            .into_iter()
+            .flat_map(|l| l.values().map(Vec::as_slice)),
+    );
+    hash_hex(&parts)
 }
 
 /// The root tree SHA of these files.
@@ -691,16 +718,52 @@ pub fn tree_sha(files: &BTreeMap<String, Vec<u8>>) -> String {
     tree_listing(files).0
 }
 
-/// Hashes the direct children of `dir` (`None`: the root).
-fn children_sha(entries: &BTreeMap<String, TreeEntry>, dir: Option<&str>) -> String {
-    let mut parts: Vec<Vec<u8>> = vec![b"tree".to_vec()];
-    for e in entries.values() {
-        let parent = e.path.rsplit_once('/').map(|(p, _)| p);
-        if parent == dir {
-            let name = e.path.rsplit('/').next().unwrap_or(&e.path);
-            parts.push(format!("{} {} {}", e.kind, name, e.sha).into_bytes());
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The straightforward definition: hash the entries whose parent is `dir`, in path order.
+    fn reference_children_sha(entries: &BTreeMap<String, TreeEntry>, dir: Option<&str>) -> String {
+        let mut parts: Vec<Vec<u8>> = vec![b"tree".to_vec()];
+        for e in entries.values() {
+            let parent = e.path.rsplit_once('/').map(|(p, _)| p);
+            if parent == dir {
+                let name = e.path.rsplit('/').next().unwrap_or(&e.path);
+                parts.push(format!("{} {} {}", e.kind, name, e.sha).into_bytes());
+            }
         }
+        let refs: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();
+        hash_hex(&refs)
     }
-    let refs: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();
-    hash_hex(&refs)
+
+    #[test]
+    fn tree_shas_hash_each_directorys_children_in_path_order() {
+        let files: BTreeMap<String, Vec<u8>> = [
+            ("README.md", "r"),
+            ("a/OWNERS", "o"),
+            ("a/b.c", "x"),
+            ("a/b/c.go", "y"),
+            ("a/b-c/d", "z"),
+            ("a.b/e", "w"),
+            ("z/y/x/w", "v"),
+        ]
+        .iter()
+        .map(|(p, c)| (p.to_string(), c.as_bytes().to_vec()))
+        .collect();
+        let (root, listing) = tree_listing(&files);
+        let entries: BTreeMap<String, TreeEntry> = listing
+            .iter()
+            .map(|e| (e.path.clone(), e.clone()))
+            .collect();
+        assert_eq!(root, reference_children_sha(&entries, None));
+        for e in listing.iter().filter(|e| e.kind == "tree") {
+            assert_eq!(
+                e.sha,
+                reference_children_sha(&entries, Some(&e.path)),
+                "{}",
+                e.path
+            );
+        }
+        assert_eq!(listing.iter().filter(|e| e.kind == "tree").count(), 7);
+    }
 }

@@ -1,18 +1,21 @@
 //! Which OWNERS files must approve a change, which of them have, and whom to ask
 //! (reference/prow.md §4.5, §4.6 and the `GetCCs` heuristic of §3.2).
 
-use super::resolve::{Logins, RepoOwners, Role, normalize_login, parent_dir};
+use super::resolve::{Logins, PathClasses, RepoOwners, Role, normalize_login, parent_dir};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
 /// The approval question for one change: its files and the OWNERS files that must approve.
 #[derive(Debug, Clone)]
 pub struct ApprovalCheck<'a> {
     owners: &'a RepoOwners,
-    /// Changed files that need approval, with the OWNERS key that must approve each; files
-    /// auto-approved by `auto_approve_unowned_subfolders` are not here.
-    files: Vec<(String, String)>,
+    /// OWNERS key that must approve some changed file → the distinct sets of people who may
+    /// approve those files (all levels). Files auto-approved by
+    /// `auto_approve_unowned_subfolders` are not here. Files are resolved once per
+    /// [`super::PathClass`], and every later question only looks at these sets.
+    needing: BTreeMap<String, Vec<Arc<Logins>>>,
     /// The OWNERS keys that must approve, sub-directories of other members removed.
     owners_set: BTreeSet<String>,
     /// The change touched at least one file.
@@ -30,18 +33,27 @@ fn go_dir(path: &str) -> &str {
 impl<'a> ApprovalCheck<'a> {
     /// Works out the OWNERS files that must approve `files` (§4.5 steps 1–2).
     pub fn new(owners: &'a RepoOwners, files: &[String]) -> ApprovalCheck<'a> {
-        let mut needing = Vec::new();
+        let mut classes = PathClasses::new(owners);
+        // Per class: the approving key, whether it auto-approves un-owned sub-folders, and
+        // the file's approvers.
+        let mut memo: HashMap<_, (String, bool, Arc<Logins>)> = HashMap::new();
+        let mut needing: BTreeMap<String, Vec<Arc<Logins>>> = BTreeMap::new();
         for file in files {
-            let o = owners.owners_for_file(file, Role::Approvers);
+            let (o, auto, approvers) = memo.entry(classes.class(file)).or_insert_with(|| {
+                let o = owners.owners_for_file(file, Role::Approvers);
+                let auto = owners.options(&o).auto_approve_unowned_subfolders;
+                (o, auto, Arc::new(owners.approvers(file)))
+            });
             // Prow's quirk, kept: a substring test, always true for the root.
-            if owners.options(&o).auto_approve_unowned_subfolders
-                && go_dir(go_dir(file)).contains(o.as_str())
-            {
+            if *auto && go_dir(go_dir(file)).contains(o.as_str()) {
                 continue;
             }
-            needing.push((file.clone(), o));
+            let sets = needing.entry(o.clone()).or_default();
+            if !sets.iter().any(|s| Arc::ptr_eq(s, approvers)) {
+                sets.push(approvers.clone());
+            }
         }
-        let candidates: BTreeSet<String> = needing.iter().map(|(_, o)| o.clone()).collect();
+        let candidates: BTreeSet<String> = needing.keys().cloned().collect();
         let owners_set = candidates
             .iter()
             .filter(|key| !has_owning_ancestor(owners, key, &candidates))
@@ -49,7 +61,7 @@ impl<'a> ApprovalCheck<'a> {
             .collect();
         ApprovalCheck {
             owners,
-            files: needing,
+            needing,
             owners_set,
             any_files: !files.is_empty(),
         }
@@ -62,16 +74,15 @@ impl<'a> ApprovalCheck<'a> {
 
     /// The OWNERS keys not yet approved by anyone in `approvers` (normalized logins).
     pub fn unapproved(&self, approvers: &Logins) -> BTreeSet<String> {
-        let mut out = BTreeSet::new();
-        for (file, o) in &self.files {
-            if !self.owners_set.contains(o) || out.contains(o) {
-                continue;
-            }
-            if self.owners.approvers(file).is_disjoint(approvers) {
-                out.insert(o.clone());
-            }
-        }
-        out
+        self.owners_set
+            .iter()
+            .filter(|o| {
+                self.needing
+                    .get(*o)
+                    .is_some_and(|sets| sets.iter().any(|s| s.is_disjoint(approvers)))
+            })
+            .cloned()
+            .collect()
     }
 
     /// Every needed OWNERS file has an approver, and the change has files.
@@ -82,32 +93,26 @@ impl<'a> ApprovalCheck<'a> {
     /// For each OWNERS key of the owners set, the people in `approvers` who approved some of
     /// its files: the notifier lists them beside the file.
     pub fn approvers_by_owners(&self, approvers: &Logins) -> BTreeMap<String, Logins> {
-        let mut out: BTreeMap<String, Logins> = self
-            .owners_set
+        self.owners_set
             .iter()
-            .map(|o| (o.clone(), Logins::new()))
-            .collect();
-        for (file, o) in &self.files {
-            if let Some(set) = out.get_mut(o) {
-                set.extend(self.owners.approvers(file).intersection(approvers).cloned());
-            }
-        }
-        out
+            .map(|o| {
+                let people = self
+                    .needing
+                    .get(o)
+                    .into_iter()
+                    .flatten()
+                    .flat_map(|s| s.intersection(approvers).cloned())
+                    .collect();
+                (o.clone(), people)
+            })
+            .collect()
     }
 
     /// Some but not all of an OWNERS key's files are approved ("partial" in the notifier).
     pub fn partially_approved(&self, key: &str, approvers: &Logins) -> bool {
-        let mut approved = false;
-        let mut missing = false;
-        for (file, o) in &self.files {
-            if o == key {
-                if self.owners.approvers(file).is_disjoint(approvers) {
-                    missing = true;
-                } else {
-                    approved = true;
-                }
-            }
-        }
+        let sets = self.needing.get(key).map(Vec::as_slice).unwrap_or_default();
+        let approved = sets.iter().any(|s| !s.is_disjoint(approvers));
+        let missing = sets.iter().any(|s| s.is_disjoint(approvers));
         approved && missing
     }
 
@@ -368,5 +373,52 @@ mod tests {
         let check = ApprovalCheck::new(&r, &paths(&["a/x"]));
         let s = check.suggest_approvers(&Logins::new(), &logins(["zed"]), 3);
         assert!(s.contains(&"zed".to_string()), "{s:?}");
+    }
+
+    #[test]
+    fn grouped_answers_equal_the_file_by_file_definition() {
+        let r = repo(&[
+            ("", "approvers: [root]\n"),
+            (
+                "a",
+                "filters:\n  \".*\":\n    approvers: [alice]\n  \"_test\\\\.go$\":\n    approvers: [tester]\n",
+            ),
+            ("a/b", "reviewers: [bob]\n"),
+            (
+                "a/b/c",
+                "options: {no_parent_owners: true}\napprovers: [carl]\n",
+            ),
+            ("d", "approvers: [dan]\n"),
+        ]);
+        let files = paths(&[
+            "a/x.go",
+            "a/x_test.go",
+            "a/b/y.go",
+            "a/b/y_test.go",
+            "a/b/c/z.go",
+            "d/e/f.go",
+        ]);
+        let check = ApprovalCheck::new(&r, &files);
+        assert_eq!(check.owners_set().len(), 3, "a, a/b/c and d");
+        let people = ["root", "alice", "tester", "carl", "dan", "bob"];
+        // Every subset of the people: unapproved equals the definition of §4.5 step 3.
+        for mask in 0..(1u32 << people.len()) {
+            let approvers: Logins = people
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| mask & (1 << i) != 0)
+                .map(|(_, p)| p.to_string())
+                .collect();
+            let mut expected = BTreeSet::new();
+            for f in &files {
+                let o = r.owners_for_file(f, Role::Approvers);
+                if check.owners_set().contains(&o) && r.approvers(f).is_disjoint(&approvers) {
+                    expected.insert(o);
+                }
+            }
+            assert_eq!(check.unapproved(&approvers), expected, "{approvers:?}");
+        }
+        assert!(check.partially_approved("a", &logins(["tester"])));
+        assert!(!check.partially_approved("a", &logins(["alice"])));
     }
 }

@@ -7,15 +7,14 @@
 //! a new base SHA costs one tree call plus the OWNERS files that really changed.
 
 use super::parse::{
-    AliasesFile, OwnersFile, OwnersProblem, parse_aliases, parse_markdown_front_matter,
-    parse_owners,
+    OwnersFile, OwnersProblem, parse_aliases, parse_markdown_front_matter, parse_owners,
 };
-use super::resolve::{RepoOwners, owners_key, parent_dir};
+use super::resolve::{Aliases, CompiledOwners, RepoOwners, owners_key, parent_dir};
 use crate::event::RepoPath;
 use crate::forge::{ForgeError, ForgeRead, TreeEntryKind};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 /// The OWNERS file name.
@@ -78,9 +77,9 @@ enum Parsed<T> {
 #[derive(Default)]
 struct Loaded {
     index: OwnersIndex,
-    aliases: Option<Option<AliasesFile>>,
-    /// OWNERS key → parsed file (`None`: unusable, see problems).
-    files: BTreeMap<String, Option<Arc<OwnersFile>>>,
+    aliases: Option<Aliases>,
+    /// OWNERS key → the file compiled against the aliases (`None`: unusable, see problems).
+    files: BTreeMap<String, Option<CompiledOwners>>,
     problems: BTreeMap<String, String>,
 }
 
@@ -139,13 +138,15 @@ impl OwnersLoader {
         let slot = self.slot(forge, repo, base_sha).await?;
         let mut loaded = slot.lock().await;
         let mut needed = BTreeSet::new();
+        // Each directory is walked up once: thousands of files share a few hundred.
+        let mut walked: HashSet<&str> = HashSet::new();
         for path in paths {
             let path = path.trim_matches('/');
-            if loaded.index.markdown.contains_key(path) {
+            if !loaded.index.markdown.is_empty() && loaded.index.markdown.contains_key(path) {
                 needed.insert(path.to_string());
             }
             let mut dir = parent_dir(path);
-            loop {
+            while walked.insert(dir) {
                 if loaded.index.owners.contains_key(dir) {
                     needed.insert(dir.to_string());
                 }
@@ -173,7 +174,7 @@ impl OwnersLoader {
                     }
                 }
             };
-            loaded.aliases = Some(aliases);
+            loaded.aliases = Some(Aliases::new(aliases.as_ref()));
         }
         let missing: Vec<String> = needed
             .iter()
@@ -204,8 +205,9 @@ impl OwnersLoader {
                 self.blob(forge, repo, base_sha, &path, &sha, "owners", parse_owners)
                     .await?
             };
+            let aliases = loaded.aliases.clone().unwrap_or_default();
             let file = match parsed {
-                Parsed::Ok(f) => Some(Arc::new(f)),
+                Parsed::Ok(f) => Some(CompiledOwners::new(&aliases, &f)),
                 Parsed::Problem(reason) => {
                     loaded.problems.insert(path, reason);
                     None
@@ -213,14 +215,10 @@ impl OwnersLoader {
             };
             loaded.files.insert(key, file);
         }
-        let aliases = loaded.aliases.clone().flatten();
-        let files: Vec<(String, Arc<OwnersFile>)> = needed
-            .iter()
-            .filter_map(|k| Some((k.clone(), loaded.files.get(k)?.clone()?)))
-            .collect();
-        let mut owners = RepoOwners::new(
-            aliases.as_ref(),
-            files.iter().map(|(k, f)| (k.clone(), f.as_ref())),
+        let mut owners = RepoOwners::from_compiled(
+            needed
+                .iter()
+                .filter_map(|k| Some((k.clone(), loaded.files.get(k)?.clone()?))),
         );
         owners.problems = loaded
             .problems
@@ -474,6 +472,93 @@ mod tests {
         assert_eq!(
             owners.approvers("c/y"),
             ["c", "root"].map(String::from).into()
+        );
+    }
+}
+
+/// Calls per base SHA as the OWNERS CLI benchmark relies on them.
+#[cfg(test)]
+mod call_counts {
+    use super::*;
+    use crate::testing::MemoryForge;
+
+    fn forge() -> MemoryForge {
+        let forge = MemoryForge::default();
+        forge.with(|s| {
+            for (path, text) in [
+                ("OWNERS", "approvers: [root]\n"),
+                ("OWNERS_ALIASES", "aliases:\n  team: [Alice, bob]\n"),
+                ("a/OWNERS", "approvers: [team]\n"),
+                ("a/b/OWNERS", "reviewers: [rev]\n"),
+                ("c/OWNERS", "approvers: [carl]\n"),
+                ("d/OWNERS", "approvers: [: broken\n"),
+                ("a/b/x.go", "code"),
+            ] {
+                s.files.insert(path.to_string(), text.as_bytes().to_vec());
+            }
+        });
+        forge
+    }
+
+    fn paths(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[tokio::test]
+    async fn one_tree_then_only_the_blobs_on_the_ancestry_each_once() {
+        let forge = forge();
+        let repo = RepoPath::parse("o/r").unwrap();
+        let loader = OwnersLoader::in_memory();
+        let files = paths(&["a/b/x.go", "a/y.go", "a/b/z.go"]);
+        let owners = loader
+            .owners_for(&forge, &repo, "sha1", &files)
+            .await
+            .unwrap();
+        // The tree, the aliases, and OWNERS at the root, a and a/b; not c or d.
+        assert_eq!(
+            loader.stats(),
+            LoadStats {
+                tree_calls: 1,
+                blob_calls: 4
+            }
+        );
+        assert_eq!(
+            owners.approvers("a/b/x.go"),
+            ["alice", "bob", "root"].map(String::from).into()
+        );
+        assert!(owners.problems.is_empty());
+
+        let again = loader
+            .owners_for(&forge, &repo, "sha1", &files)
+            .await
+            .unwrap();
+        assert_eq!(loader.stats().tree_calls + loader.stats().blob_calls, 5);
+        assert_eq!(again.approvers("a/y.go"), owners.approvers("a/y.go"));
+
+        let other = loader
+            .owners_for(&forge, &repo, "sha1", &paths(&["c/q", "d/r"]))
+            .await
+            .unwrap();
+        assert_eq!(loader.stats().blob_calls, 6, "c and d only");
+        assert_eq!(
+            other.approvers("c/q"),
+            ["carl", "root"].map(String::from).into()
+        );
+        assert_eq!(other.approvers("d/r"), ["root"].map(String::from).into());
+        assert_eq!(other.problems.len(), 1);
+        assert_eq!(other.problems[0].path, "d/OWNERS");
+
+        // A new base SHA with the same blobs: one tree call, the parsed files are reused.
+        loader
+            .owners_for(&forge, &repo, "sha2", &files)
+            .await
+            .unwrap();
+        assert_eq!(
+            loader.stats(),
+            LoadStats {
+                tree_calls: 2,
+                blob_calls: 6
+            }
         );
     }
 }

@@ -14,5 +14,8 @@ pub use parse::{
     AliasesFile, OwnersFile, OwnersOptions, OwnersProblem, OwnersRule, parse_aliases,
     parse_markdown_front_matter, parse_owners,
 };
-pub use resolve::{Logins, RepoOwners, Role, normalize_login, owners_key, parent_dir};
+pub use resolve::{
+    Aliases, CompiledOwners, Logins, PathClass, PathClasses, RepoOwners, Role, normalize_login,
+    owners_key, parent_dir,
+};
 pub use reviewers::{ReviewerChoice, ReviewerRequest, choose_reviewers};

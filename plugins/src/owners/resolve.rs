@@ -2,7 +2,8 @@
 
 use super::parse::{AliasesFile, OwnersFile, OwnersOptions, OwnersProblem};
 use regex::Regex;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
 /// A set of normalized logins.
 pub type Logins = BTreeSet<String>;
@@ -28,6 +29,65 @@ struct Entry {
     rules: Vec<Rule>,
 }
 
+/// `OWNERS_ALIASES` with names and members normalized, ready for expansion.
+#[derive(Debug, Clone, Default)]
+pub struct Aliases(BTreeMap<String, Logins>);
+
+impl Aliases {
+    /// Normalizes a parsed aliases file (none: no aliases).
+    pub fn new(file: Option<&AliasesFile>) -> Aliases {
+        Aliases(
+            file.map(|a| {
+                a.aliases
+                    .iter()
+                    .map(|(k, v)| {
+                        (
+                            normalize_login(k),
+                            v.iter()
+                                .map(|m| normalize_login(m))
+                                .filter(|m| !m.is_empty())
+                                .collect(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+        )
+    }
+}
+
+/// One OWNERS file with aliases expanded and filters compiled. Cheap to clone, so a loader
+/// compiles each file once per base SHA and every view for a change shares it.
+#[derive(Debug, Clone)]
+pub struct CompiledOwners(Arc<Entry>);
+
+impl CompiledOwners {
+    /// Compiles `file` against `aliases`; invalid filter regexes are dropped (Prow skips them).
+    pub fn new(aliases: &Aliases, file: &OwnersFile) -> CompiledOwners {
+        let rules = file
+            .rules
+            .iter()
+            .filter_map(|(pattern, rule)| {
+                let filter = match pattern {
+                    None => None,
+                    Some(p) => Some(Regex::new(p).ok()?),
+                };
+                Some(Rule {
+                    filter,
+                    approvers: expand(&rule.approvers, &aliases.0),
+                    reviewers: expand(&rule.reviewers, &aliases.0),
+                    required_reviewers: expand(&rule.required_reviewers, &aliases.0),
+                    labels: rule.labels.iter().cloned().collect(),
+                })
+            })
+            .collect();
+        CompiledOwners(Arc::new(Entry {
+            options: file.options.clone(),
+            rules,
+        }))
+    }
+}
+
 /// Which people an OWNERS walk collects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
@@ -51,7 +111,7 @@ impl Rule {
 /// or, for Markdown front matter, the file's own path.
 #[derive(Debug, Clone, Default)]
 pub struct RepoOwners {
-    entries: BTreeMap<String, Entry>,
+    entries: BTreeMap<String, Arc<Entry>>,
     /// Files that could not be used, and why.
     pub problems: Vec<OwnersProblem>,
 }
@@ -102,51 +162,18 @@ impl RepoOwners {
         aliases: Option<&AliasesFile>,
         files: impl IntoIterator<Item = (String, &'a OwnersFile)>,
     ) -> RepoOwners {
-        let aliases: BTreeMap<String, Logins> = aliases
-            .map(|a| {
-                a.aliases
-                    .iter()
-                    .map(|(k, v)| {
-                        (
-                            normalize_login(k),
-                            v.iter()
-                                .map(|m| normalize_login(m))
-                                .filter(|m| !m.is_empty())
-                                .collect(),
-                        )
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        let mut entries = BTreeMap::new();
-        for (key, file) in files {
-            let rules = file
-                .rules
-                .iter()
-                .filter_map(|(pattern, rule)| {
-                    let filter = match pattern {
-                        None => None,
-                        Some(p) => Some(Regex::new(p).ok()?),
-                    };
-                    Some(Rule {
-                        filter,
-                        approvers: expand(&rule.approvers, &aliases),
-                        reviewers: expand(&rule.reviewers, &aliases),
-                        required_reviewers: expand(&rule.required_reviewers, &aliases),
-                        labels: rule.labels.iter().cloned().collect(),
-                    })
-                })
-                .collect();
-            entries.insert(
-                key,
-                Entry {
-                    options: file.options.clone(),
-                    rules,
-                },
-            );
-        }
+        let aliases = Aliases::new(aliases);
+        RepoOwners::from_compiled(
+            files
+                .into_iter()
+                .map(|(key, file)| (key, CompiledOwners::new(&aliases, file))),
+        )
+    }
+
+    /// Combines files compiled earlier (see [`CompiledOwners`]), keyed as in [`RepoOwners::new`].
+    pub fn from_compiled(files: impl IntoIterator<Item = (String, CompiledOwners)>) -> RepoOwners {
         RepoOwners {
-            entries,
+            entries: files.into_iter().map(|(k, c)| (k, c.0)).collect(),
             problems: Vec::new(),
         }
     }
@@ -265,6 +292,67 @@ impl RepoOwners {
     }
 }
 
+/// Paths every query answers alike: the same directory and the same filtered rules on its
+/// ancestry matching. A path that is itself a key (Markdown front matter) stands alone.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum PathClass {
+    /// The path itself is an OWNERS key.
+    Exact(String),
+    /// The directory, and which filtered rules on its ancestry match (closest first).
+    Dir(String, Vec<bool>),
+}
+
+/// Sorts paths into [`PathClass`]es, so a change with thousands of files is resolved once per
+/// class instead of once per file (the walk and the set building are the cost, not the
+/// regexes).
+pub struct PathClasses<'a> {
+    owners: &'a RepoOwners,
+    /// Directory → the filtered rules on its ancestry, with the key they belong to.
+    filtered: HashMap<String, Vec<(&'a str, &'a Regex)>>,
+}
+
+impl<'a> PathClasses<'a> {
+    /// An empty memo over `owners`.
+    pub fn new(owners: &'a RepoOwners) -> PathClasses<'a> {
+        PathClasses {
+            owners,
+            filtered: HashMap::new(),
+        }
+    }
+
+    /// The class of `path`.
+    pub fn class(&mut self, path: &str) -> PathClass {
+        let path = path.trim_matches('/');
+        if self.owners.entries.contains_key(path) {
+            return PathClass::Exact(path.to_string());
+        }
+        let dir = parent_dir(path);
+        if !self.filtered.contains_key(dir) {
+            let mut rules = Vec::new();
+            let mut d = dir;
+            loop {
+                if let Some((key, entry)) = self.owners.entries.get_key_value(d) {
+                    for rule in &entry.rules {
+                        if let Some(re) = &rule.filter {
+                            rules.push((key.as_str(), re));
+                        }
+                    }
+                }
+                if d.is_empty() {
+                    break;
+                }
+                d = parent_dir(d);
+            }
+            self.filtered.insert(dir.to_string(), rules);
+        }
+        let matches = self.filtered[dir]
+            .iter()
+            .map(|(key, re)| re.is_match(relative(key, path)))
+            .collect();
+        PathClass::Dir(dir.to_string(), matches)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::parse::{parse_aliases, parse_owners};
@@ -369,5 +457,60 @@ mod tests {
         assert_eq!(r.approvers("docs/a.md"), set(&["writer", "root"]));
         assert_eq!(r.owners_for_file("docs/a.md", Role::Approvers), "docs/a.md");
         assert_eq!(r.approvers("docs/b.md"), set(&["root"]));
+    }
+
+    #[test]
+    fn paths_of_one_class_get_the_same_answers() {
+        let md =
+            super::super::parse::parse_markdown_front_matter("---\napprovers: [writer]\n---\n")
+                .unwrap()
+                .unwrap();
+        let parsed: Vec<(String, OwnersFile)> = [
+            ("", "approvers: [root]\nlabels: [r]\n"),
+            (
+                "a",
+                "filters:\n  \".*\":\n    approvers: [alice]\n  \"\\\\.go$\":\n    reviewers: [gopher]\n    labels: [go]\n",
+            ),
+            ("a/b", "options: {no_parent_owners: true}\nreviewers: [bob]\n"),
+        ]
+        .iter()
+        .map(|(k, t)| (k.to_string(), parse_owners(t).unwrap()))
+        .chain([("a/b/doc.md".to_string(), md)])
+        .collect();
+        let r = RepoOwners::new(None, parsed.iter().map(|(k, f)| (k.clone(), f)));
+        let paths = [
+            "a/b/x.go",
+            "a/b/y.go",
+            "a/b/z.txt",
+            "a/b/doc.md",
+            "a/b/other.md",
+            "a/c.go",
+            "a/d.txt",
+            "top.go",
+        ];
+        let mut classes = PathClasses::new(&r);
+        let classed: Vec<(PathClass, &str)> =
+            paths.iter().map(|p| (classes.class(p), *p)).collect();
+        assert_eq!(classed[0].0, classed[1].0, "two .go files in a/b");
+        assert_ne!(
+            classed[0].0, classed[2].0,
+            "the .go filter of a/ tells them apart"
+        );
+        assert_eq!(classed[3].0, PathClass::Exact("a/b/doc.md".into()));
+        assert_eq!(classed[2].0, classed[4].0);
+        for (ca, pa) in &classed {
+            for (cb, pb) in &classed {
+                if ca != cb {
+                    continue;
+                }
+                assert_eq!(r.approvers(pa), r.approvers(pb), "{pa} {pb}");
+                assert_eq!(r.leaf_reviewers(pa), r.leaf_reviewers(pb), "{pa} {pb}");
+                assert_eq!(r.labels(pa), r.labels(pb), "{pa} {pb}");
+                for role in [Role::Approvers, Role::Reviewers] {
+                    assert_eq!(r.owners_for_file(pa, role), r.owners_for_file(pb, role));
+                }
+            }
+        }
+        assert_ne!(r.labels("a/b/x.go"), r.labels("a/b/z.txt"));
     }
 }

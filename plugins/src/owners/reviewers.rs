@@ -6,7 +6,7 @@
 //! fewest open review requests are preferred; the rest of the choice is random from a seeded
 //! RNG, so a test (or a PR number as seed) gives the same answer every time.
 
-use super::resolve::{Logins, RepoOwners, Role, normalize_login};
+use super::resolve::{Logins, PathClasses, RepoOwners, Role, normalize_login};
 use rand::Rng;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -81,9 +81,14 @@ fn pick(
     let mut chosen = BTreeSet::new();
     let mut leaf_pool = BTreeSet::new();
     let mut seen = BTreeSet::new();
+    // The closest OWNERS with people of `role`, resolved once per class of paths.
+    let mut classes = PathClasses::new(owners);
+    let mut closest = std::collections::HashMap::new();
     for file in files {
-        let key = owners.owners_for_file(file, role);
-        if !seen.insert(key) {
+        let key = closest
+            .entry(classes.class(file))
+            .or_insert_with(|| owners.owners_for_file(file, role));
+        if !seen.insert(key.clone()) {
             continue;
         }
         required.extend(owners.required_reviewers(file));
