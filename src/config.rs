@@ -21,6 +21,8 @@ pub struct RawConfig {
     pub queue: QueueConfig,
     #[serde(default)]
     pub limits: LimitsConfig,
+    #[serde(default)]
+    pub owners: OwnersConfig,
     /// Record actions without applying them, everywhere. Default false; a forge without a
     /// token is always dry-run.
     #[serde(default)]
@@ -100,6 +102,15 @@ impl Default for DatabaseConfig {
             max_connections: 10,
         }
     }
+}
+
+/// `[owners]`: how OWNERS files are read.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OwnersConfig {
+    /// `.md` files may carry OWNERS front matter (`---` YAML `---`) that owns that one file, as
+    /// Prow's opt-in md-yaml. Default false.
+    pub markdown_front_matter: bool,
 }
 
 /// `[queue]`
@@ -368,6 +379,7 @@ pub struct Settings {
     pub queue: QueueConfig,
     /// `[limits]`, validated.
     pub limits: Limits,
+    pub owners: OwnersConfig,
     pub dry_run: bool,
     pub dry_run_repos: Vec<String>,
     pub bot_accounts: Vec<String>,
@@ -769,6 +781,7 @@ impl RawConfig {
             database: self.database,
             queue: self.queue,
             limits,
+            owners: self.owners,
             dry_run: self.dry_run,
             dry_run_repos: self.dry_run_repos,
             bot_accounts: self.bot_accounts,

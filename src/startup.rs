@@ -69,7 +69,7 @@ impl Application {
             plugins: bosun_plugins::all_plugins(),
             owners: Arc::new(bosun_plugins::owners::OwnersLoader::new(
                 Arc::new(crate::store::plugin_state::StoreOwnersCache(store.clone())),
-                false,
+                settings.owners.markdown_front_matter,
             )),
             history: Arc::new(crate::store::plugin_state::StoreHistory(store.clone())),
             work_available,

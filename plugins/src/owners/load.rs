@@ -459,6 +459,30 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn markdown_front_matter_owns_its_file_only_when_enabled() {
+        let forge = forge();
+        forge.with(|s| {
+            s.files.insert(
+                "docs/guide.md".into(),
+                b"---\napprovers: [writer]\n---\n# Guide\n".to_vec(),
+            );
+        });
+        let files = paths(&["docs/guide.md"]);
+        let on = OwnersLoader::new(Arc::new(MemoryOwnersCache::default()), true);
+        let owners = on.owners_for(&forge, &repo(), "b", &files).await.unwrap();
+        assert_eq!(
+            owners.leaf_approvers("docs/guide.md"),
+            ["writer".to_string()].into()
+        );
+        let off = OwnersLoader::in_memory();
+        let owners = off.owners_for(&forge, &repo(), "b", &files).await.unwrap();
+        assert_eq!(
+            owners.leaf_approvers("docs/guide.md"),
+            ["root".to_string()].into()
+        );
+    }
+
+    #[tokio::test]
     async fn a_malformed_file_is_reported_and_the_rest_still_resolves() {
         let forge = forge();
         let loader = OwnersLoader::in_memory();
