@@ -53,7 +53,7 @@ pub struct OwnersBenchArgs {
     /// Generator seed.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Warm repetitions; the median is reported.
+    /// Warm repetitions; the median and the fastest are reported.
     #[arg(long, default_value_t = 21)]
     pub warm_runs: usize,
     /// Leave out the `bosun owners` run over a checkout on disk.
@@ -303,7 +303,8 @@ fn owners_text(rng: &mut StdRng, dir: &str, users: &[String], aliases: &[String]
     out
 }
 
-/// The distinct OWNERS files on the ancestry of `paths` (what a loader must fetch at most).
+/// The distinct OWNERS files on the ancestry of `paths`, plus the root OWNERS_ALIASES: what a
+/// loader must fetch at most.
 fn owners_on_ancestry(owners_dirs: &BTreeSet<&str>, paths: &[String]) -> usize {
     let mut seen = BTreeSet::new();
     for path in paths {
@@ -318,10 +319,11 @@ fn owners_on_ancestry(owners_dirs: &BTreeSet<&str>, paths: &[String]) -> usize {
             dir = bosun_plugins::owners::parent_dir(dir);
         }
     }
-    seen.len()
+    seen.len() + 1
 }
 
 /// The two decisions a PR event needs.
+#[derive(Clone)]
 struct Decision {
     approve: Duration,
     blunderbuss: Duration,
@@ -356,6 +358,7 @@ fn decide(owners: &RepoOwners, files: &[String], seed: u64) -> Decision {
 }
 
 /// One measured phase.
+#[derive(Clone)]
 struct Phase {
     name: &'static str,
     tree_calls: usize,
@@ -456,7 +459,18 @@ pub async fn run(args: OwnersBenchArgs) -> anyhow::Result<()> {
         );
     }
     warm_runs.sort_by_key(|p| p.wall);
-    let warm = warm_runs.swap_remove(warm_runs.len() / 2);
+    // The median, and the fastest run: on a shared machine the fastest is the one least
+    // delayed by other processes.
+    let mut warm_best = warm_runs.remove(0);
+    warm_best.name = "warm, fastest";
+    let warm = if warm_runs.is_empty() {
+        Phase {
+            name: "warm",
+            ..warm_best.clone()
+        }
+    } else {
+        warm_runs.swap_remove(warm_runs.len() / 2)
+    };
     let other_ancestry = owners_on_ancestry(&owners_dirs, &synthetic.pr_other_dirs);
     let other = phase(
         "other directories",
@@ -501,7 +515,7 @@ pub async fn run(args: OwnersBenchArgs) -> anyhow::Result<()> {
         Some(time_checkout(&synthetic).await?)
     };
 
-    let phases = [&cold, &warm, &other, &new_base];
+    let phases = [&cold, &warm, &warm_best, &other, &new_base];
     if args.json {
         let out = serde_json::json!({
             "repository": {
@@ -522,7 +536,7 @@ pub async fn run(args: OwnersBenchArgs) -> anyhow::Result<()> {
     }
     println!(
         "repository: {} paths, {} OWNERS files (seed {}); PR: {} files in {} directories, \
-         {} OWNERS files on their ancestry ({} for the other-directories PR)",
+         {} OWNERS + OWNERS_ALIASES files on their ancestry ({} for the other-directories PR)",
         synthetic.files.len(),
         synthetic.owners_dirs.len(),
         args.seed,
@@ -554,6 +568,7 @@ pub async fn run(args: OwnersBenchArgs) -> anyhow::Result<()> {
         "targets: cold ≤ 1 + {ancestry} calls: {}; warm ≤ 5 ms and ≤ 1 call: {}; new base = 1 tree + 1 blob: {}",
         verdict(cold.tree_calls + cold.blob_calls <= 1 + ancestry),
         verdict(ms(warm.wall) <= 5.0 && warm.tree_calls + warm.blob_calls <= 1),
+        // (the median run; the fastest is printed above)
         verdict(new_base.tree_calls == 1 && new_base.blob_calls == 1),
     );
     if let Some(c) = checkout {

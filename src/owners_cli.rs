@@ -409,10 +409,77 @@ pub fn run(args: OwnersArgs) -> anyhow::Result<()> {
         request_count: args.request_count,
     };
     let report = answer(&checkout, &paths, &question);
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+    let text = if args.json {
+        serde_json::to_string_pretty(&report)? + "\n"
     } else {
-        print!("{}", render_text(&report, &question));
+        render_text(&report, &question)
+    };
+    // A reader that stops early (`| head`) is not an error.
+    use std::io::Write as _;
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(anyhow::Error::new(e).context("writing the answer"))
+        }
+        _ => Ok(()),
     }
-    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_lose_dot_slash_and_slashes() {
+        assert_eq!(clean(" ./a/b.go "), "a/b.go");
+        assert_eq!(clean("/a/"), "a");
+        assert_eq!(clean("././x"), "x");
+    }
+
+    #[test]
+    fn denied_directories_and_broken_files_are_skipped_with_a_warning() {
+        let dir = std::env::temp_dir().join(format!("bosun-owners-cli-{}", std::process::id()));
+        let write = |path: &str, text: &str| {
+            let to = dir.join(path);
+            std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+            std::fs::write(to, text).unwrap();
+        };
+        write("OWNERS", "approvers: [Root]\n");
+        write("a/OWNERS", "approvers: [alice]\nlabels: [area/a]\n");
+        write("a/_output/OWNERS", "approvers: [never]\n");
+        write("b/OWNERS", "approvers: [: broken\n");
+        write("docs/x.md", "---\napprovers: [writer]\n---\n# x\n");
+        let checkout = load_checkout(&dir, true);
+        let _ = std::fs::remove_dir_all(&dir);
+        let checkout = checkout.unwrap();
+        assert_eq!(checkout.dirs, ["", "a"].map(String::from).into());
+        assert_eq!(checkout.markdown, ["docs/x.md".to_string()].into());
+        assert_eq!(checkout.problems.len(), 1);
+        assert_eq!(checkout.problems[0].path, "b/OWNERS");
+        let question = Question {
+            author: Some("alice".into()),
+            seed: 1,
+            request_count: 1,
+        };
+        let paths = ["a/_output/f".to_string(), "b/c".into(), "docs/x.md".into()];
+        let report = answer(&checkout, &paths, &question);
+        assert_eq!(report.paths[0].approvers, vec!["alice", "root"]);
+        assert_eq!(report.paths[0].labels, vec!["area/a"]);
+        assert_eq!(report.paths[1].owners_file.as_deref(), Some("OWNERS"));
+        assert_eq!(report.paths[2].owners_file.as_deref(), Some("docs/x.md"));
+        // The root must approve b/c, and its approvers cover everything else (§4.5 step 2).
+        assert_eq!(report.approval_needed_from, vec!["OWNERS"]);
+        let without_root = answer(&checkout, &[paths[0].clone(), paths[2].clone()], &question);
+        assert_eq!(
+            without_root.approval_needed_from,
+            vec!["a/OWNERS", "docs/x.md"]
+        );
+        assert_eq!(without_root.unapproved, vec!["docs/x.md"]);
+        assert_eq!(without_root.suggested_approvers, vec!["writer"]);
+        let report = without_root;
+        let text = render_text(&report, &question);
+        assert!(
+            text.contains("a/OWNERS   (approved by the author)"),
+            "{text}"
+        );
+    }
 }

@@ -4,17 +4,17 @@
 use super::resolve::{Logins, PathClasses, RepoOwners, Role, normalize_login, parent_dir};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 /// The approval question for one change: its files and the OWNERS files that must approve.
 #[derive(Debug, Clone)]
 pub struct ApprovalCheck<'a> {
     owners: &'a RepoOwners,
-    /// OWNERS key that must approve some changed file → the distinct sets of people who may
-    /// approve those files (all levels). Files auto-approved by
-    /// `auto_approve_unowned_subfolders` are not here. Files are resolved once per
-    /// [`super::PathClass`], and every later question only looks at these sets.
+    /// OWNERS key of the owners set → the distinct sets of people who may approve its changed
+    /// files (all levels). Files auto-approved by `auto_approve_unowned_subfolders` are not
+    /// here. Files are resolved once per class of paths ([`PathClasses`]), and every later
+    /// question only looks at these sets.
     needing: BTreeMap<String, Vec<Arc<Logins>>>,
     /// The OWNERS keys that must approve, sub-directories of other members removed.
     owners_set: BTreeSet<String>,
@@ -34,31 +34,45 @@ impl<'a> ApprovalCheck<'a> {
     /// Works out the OWNERS files that must approve `files` (§4.5 steps 1–2).
     pub fn new(owners: &'a RepoOwners, files: &[String]) -> ApprovalCheck<'a> {
         let mut classes = PathClasses::new(owners);
-        // Per class: the approving key, whether it auto-approves un-owned sub-folders, and
-        // the file's approvers.
-        let mut memo: HashMap<_, (String, bool, Arc<Logins>)> = HashMap::new();
-        let mut needing: BTreeMap<String, Vec<Arc<Logins>>> = BTreeMap::new();
+        // Per class of paths: the approving key and whether it auto-approves un-owned
+        // sub-folders.
+        let mut memo: HashMap<usize, (String, bool)> = HashMap::new();
+        // The first file of each class that needs approval, with its key.
+        let mut needing_files: Vec<(&String, String)> = Vec::new();
+        let mut counted: HashSet<usize> = HashSet::new();
         for file in files {
-            let (o, auto, approvers) = memo.entry(classes.class(file)).or_insert_with(|| {
+            let class = classes.class(file);
+            let (o, auto) = memo.entry(class).or_insert_with(|| {
                 let o = owners.owners_for_file(file, Role::Approvers);
                 let auto = owners.options(&o).auto_approve_unowned_subfolders;
-                (o, auto, Arc::new(owners.approvers(file)))
+                (o, auto)
             });
             // Prow's quirk, kept: a substring test, always true for the root.
             if *auto && go_dir(go_dir(file)).contains(o.as_str()) {
                 continue;
             }
-            let sets = needing.entry(o.clone()).or_default();
-            if !sets.iter().any(|s| Arc::ptr_eq(s, approvers)) {
-                sets.push(approvers.clone());
+            if counted.insert(class) {
+                needing_files.push((file, o.clone()));
             }
         }
-        let candidates: BTreeSet<String> = needing.keys().cloned().collect();
-        let owners_set = candidates
+        let candidates: BTreeSet<String> = needing_files.iter().map(|(_, o)| o.clone()).collect();
+        let owners_set: BTreeSet<String> = candidates
             .iter()
             .filter(|key| !has_owning_ancestor(owners, key, &candidates))
             .cloned()
             .collect();
+        // Only files of the owners set are ever checked (§4.5 step 3), so only theirs are
+        // resolved: the others are sub-directories of a set member.
+        let mut needing: BTreeMap<String, Vec<Arc<Logins>>> = BTreeMap::new();
+        for (file, o) in needing_files {
+            if owners_set.contains(&o) {
+                let approvers = owners.approvers(file);
+                let sets = needing.entry(o).or_default();
+                if !sets.iter().any(|s| **s == approvers) {
+                    sets.push(Arc::new(approvers));
+                }
+            }
+        }
         ApprovalCheck {
             owners,
             needing,
@@ -108,7 +122,8 @@ impl<'a> ApprovalCheck<'a> {
             .collect()
     }
 
-    /// Some but not all of an OWNERS key's files are approved ("partial" in the notifier).
+    /// Some but not all of an OWNERS key's files are approved ("partial" in the notifier);
+    /// false for keys outside the owners set.
     pub fn partially_approved(&self, key: &str, approvers: &Logins) -> bool {
         let sets = self.needing.get(key).map(Vec::as_slice).unwrap_or_default();
         let approved = sets.iter().any(|s| !s.is_disjoint(approvers));

@@ -15,7 +15,7 @@ pub use parse::{
     parse_markdown_front_matter, parse_owners,
 };
 pub use resolve::{
-    Aliases, CompiledOwners, Logins, PathClass, PathClasses, RepoOwners, Role, normalize_login,
-    owners_key, parent_dir,
+    Aliases, CompiledOwners, Logins, PathClasses, RepoOwners, Role, normalize_login, owners_key,
+    parent_dir,
 };
 pub use reviewers::{ReviewerChoice, ReviewerRequest, choose_reviewers};

@@ -111,7 +111,8 @@ impl Rule {
 /// or, for Markdown front matter, the file's own path.
 #[derive(Debug, Clone, Default)]
 pub struct RepoOwners {
-    entries: BTreeMap<String, Arc<Entry>>,
+    /// A hash map: resolving a large change is mostly lookups here.
+    entries: HashMap<String, Arc<Entry>>,
     /// Files that could not be used, and why.
     pub problems: Vec<OwnersProblem>,
 }
@@ -186,9 +187,11 @@ impl RepoOwners {
             .unwrap_or_default()
     }
 
-    /// The OWNERS keys this view holds.
+    /// The OWNERS keys this view holds, sorted.
     pub fn keys(&self) -> impl Iterator<Item = &str> {
-        self.entries.keys().map(String::as_str)
+        let mut keys: Vec<&str> = self.entries.keys().map(String::as_str).collect();
+        keys.sort_unstable();
+        keys.into_iter()
     }
 
     /// The matching rules at one key for one file.
@@ -292,23 +295,26 @@ impl RepoOwners {
     }
 }
 
-/// Paths every query answers alike: the same directory and the same filtered rules on its
-/// ancestry matching. A path that is itself a key (Markdown front matter) stands alone.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum PathClass {
-    /// The path itself is an OWNERS key.
-    Exact(String),
-    /// The directory, and which filtered rules on its ancestry match (closest first).
-    Dir(String, Vec<bool>),
-}
-
-/// Sorts paths into [`PathClass`]es, so a change with thousands of files is resolved once per
-/// class instead of once per file (the walk and the set building are the cost, not the
-/// regexes).
+/// Sorts paths into classes that every query answers alike: the same directory and the same
+/// filtered rules on its ancestry matching (a path that is itself a key, Markdown front
+/// matter, stands alone). A change with thousands of files is then resolved once per class
+/// instead of once per file: the walks and the set building are the cost, not the regexes.
 pub struct PathClasses<'a> {
     owners: &'a RepoOwners,
-    /// Directory → the filtered rules on its ancestry, with the key they belong to.
-    filtered: HashMap<String, Vec<(&'a str, &'a Regex)>>,
+    /// Directory → the filtered rules on its ancestry (with their key), and its classes by
+    /// which of those rules match.
+    dirs: HashMap<String, DirClasses<'a>>,
+    /// Paths that are keys themselves → class.
+    exact: HashMap<String, usize>,
+    count: usize,
+    /// Reused for each path's matches, so classifying allocates only for new classes.
+    scratch: Vec<bool>,
+}
+
+struct DirClasses<'a> {
+    filtered: Vec<(&'a str, &'a Regex)>,
+    /// Matches → class; usually one or two entries.
+    classes: Vec<(Vec<bool>, usize)>,
 }
 
 impl<'a> PathClasses<'a> {
@@ -316,25 +322,35 @@ impl<'a> PathClasses<'a> {
     pub fn new(owners: &'a RepoOwners) -> PathClasses<'a> {
         PathClasses {
             owners,
-            filtered: HashMap::new(),
+            dirs: HashMap::new(),
+            exact: HashMap::new(),
+            count: 0,
+            scratch: Vec::new(),
         }
     }
 
-    /// The class of `path`.
-    pub fn class(&mut self, path: &str) -> PathClass {
+    /// The class number of `path`: paths with equal numbers get equal answers from every
+    /// [`RepoOwners`] query. Numbers count up from 0 as new classes are seen.
+    pub fn class(&mut self, path: &str) -> usize {
         let path = path.trim_matches('/');
         if self.owners.entries.contains_key(path) {
-            return PathClass::Exact(path.to_string());
+            if let Some(class) = self.exact.get(path) {
+                return *class;
+            }
+            let class = self.count;
+            self.count += 1;
+            self.exact.insert(path.to_string(), class);
+            return class;
         }
         let dir = parent_dir(path);
-        if !self.filtered.contains_key(dir) {
-            let mut rules = Vec::new();
+        if !self.dirs.contains_key(dir) {
+            let mut filtered = Vec::new();
             let mut d = dir;
             loop {
                 if let Some((key, entry)) = self.owners.entries.get_key_value(d) {
                     for rule in &entry.rules {
                         if let Some(re) = &rule.filter {
-                            rules.push((key.as_str(), re));
+                            filtered.push((key.as_str(), re));
                         }
                     }
                 }
@@ -343,13 +359,35 @@ impl<'a> PathClasses<'a> {
                 }
                 d = parent_dir(d);
             }
-            self.filtered.insert(dir.to_string(), rules);
+            self.dirs.insert(
+                dir.to_string(),
+                DirClasses {
+                    filtered,
+                    classes: Vec::new(),
+                },
+            );
         }
-        let matches = self.filtered[dir]
-            .iter()
-            .map(|(key, re)| re.is_match(relative(key, path)))
-            .collect();
-        PathClass::Dir(dir.to_string(), matches)
+        let Some(at) = self.dirs.get_mut(dir) else {
+            return usize::MAX;
+        };
+        if at.filtered.is_empty()
+            && let Some((_, class)) = at.classes.first()
+        {
+            return *class;
+        }
+        self.scratch.clear();
+        self.scratch.extend(
+            at.filtered
+                .iter()
+                .map(|(key, re)| re.is_match(relative(key, path))),
+        );
+        if let Some((_, class)) = at.classes.iter().find(|(m, _)| *m == self.scratch) {
+            return *class;
+        }
+        let class = self.count;
+        self.count += 1;
+        at.classes.push((self.scratch.clone(), class));
+        class
     }
 }
 
@@ -489,14 +527,14 @@ mod tests {
             "top.go",
         ];
         let mut classes = PathClasses::new(&r);
-        let classed: Vec<(PathClass, &str)> =
-            paths.iter().map(|p| (classes.class(p), *p)).collect();
+        let classed: Vec<(usize, &str)> = paths.iter().map(|p| (classes.class(p), *p)).collect();
         assert_eq!(classed[0].0, classed[1].0, "two .go files in a/b");
         assert_ne!(
             classed[0].0, classed[2].0,
             "the .go filter of a/ tells them apart"
         );
-        assert_eq!(classed[3].0, PathClass::Exact("a/b/doc.md".into()));
+        assert_ne!(classed[3].0, classed[2].0, "a key of its own");
+        assert_eq!(classed[3].0, classes.class("a/b/doc.md"));
         assert_eq!(classed[2].0, classed[4].0);
         for (ca, pa) in &classed {
             for (cb, pb) in &classed {

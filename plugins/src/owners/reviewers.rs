@@ -81,16 +81,19 @@ fn pick(
     let mut chosen = BTreeSet::new();
     let mut leaf_pool = BTreeSet::new();
     let mut seen = BTreeSet::new();
-    // The closest OWNERS with people of `role`, resolved once per class of paths.
+    // The closest OWNERS with people of `role` is resolved once per class of paths; a class
+    // seen before has its key seen too.
     let mut classes = PathClasses::new(owners);
-    let mut closest = std::collections::HashMap::new();
+    let mut seen_classes = std::collections::HashSet::new();
     for file in files {
-        let key = closest
-            .entry(classes.class(file))
-            .or_insert_with(|| owners.owners_for_file(file, role));
-        if !seen.insert(key.clone()) {
+        if !seen_classes.insert(classes.class(file)) {
             continue;
         }
+        let key = owners.owners_for_file(file, role);
+        if seen.contains(&key) {
+            continue;
+        }
+        seen.insert(key);
         required.extend(owners.required_reviewers(file));
         let leaf = match role {
             Role::Approvers => owners.leaf_approvers(file),
