@@ -13,7 +13,6 @@ use bosun_plugins::owners::{
     parse_owners,
 };
 use rand::SeedableRng as _;
-use regex::Regex;
 use serde::Serialize;
 use std::collections::BTreeSet;
 use std::io::Read as _;
@@ -23,9 +22,6 @@ use std::path::{Path, PathBuf};
 const OWNERS: &str = "OWNERS";
 /// The aliases file name (root only).
 const ALIASES: &str = "OWNERS_ALIASES";
-/// Prow's preconfigured directory denylist (`owners_dir_denylist` defaults), matched unanchored
-/// against the directory's path relative to the root.
-const DIR_DENYLIST: [&str; 3] = [r"\.git$", r"_output$", r"vendor/.*/.*"];
 
 /// Arguments of `bosun owners`.
 #[derive(Debug, clap::Args)]
@@ -131,10 +127,6 @@ pub fn load_checkout(root: &Path, markdown_front_matter: bool) -> anyhow::Result
     if !meta.is_dir() {
         bail!("--repo-dir {}: not a directory", root.display());
     }
-    let denylist: Vec<Regex> = DIR_DENYLIST
-        .iter()
-        .map(|r| Regex::new(r).context("denylist regex"))
-        .collect::<anyhow::Result<_>>()?;
     let mut files: Vec<(String, OwnersFile)> = Vec::new();
     let mut markdown_keys = BTreeSet::new();
     let mut problems = Vec::new();
@@ -166,7 +158,7 @@ pub fn load_checkout(root: &Path, markdown_front_matter: bool) -> anyhow::Result
                 continue;
             };
             if kind.is_dir() {
-                if !denylist.iter().any(|re| re.is_match(&path)) {
+                if !bosun_plugins::owners::is_denied_dir(&path) {
                     stack.push((entry.path(), path));
                 }
             } else if kind.is_file() {

@@ -22,6 +22,35 @@ pub const OWNERS_FILE: &str = "OWNERS";
 /// The aliases file name (repository root only).
 pub const ALIASES_FILE: &str = "OWNERS_ALIASES";
 
+/// Prow's preconfigured directory denylist (`owners_dir_denylist` defaults), matched unanchored
+/// against a directory's path relative to the root: OWNERS in such a directory, or anywhere
+/// below it, are never read.
+pub const DIR_DENYLIST: [&str; 3] = [r"\.git$", r"_output$", r"vendor/.*/.*"];
+
+static DENIED: std::sync::LazyLock<Vec<regex::Regex>> = std::sync::LazyLock::new(|| {
+    DIR_DENYLIST
+        .iter()
+        .filter_map(|r| regex::Regex::new(r).ok())
+        .collect()
+});
+
+/// True when `dir` is a denied directory itself (the CLI's walk stops there).
+pub fn is_denied_dir(dir: &str) -> bool {
+    DENIED.iter().any(|re| re.is_match(dir))
+}
+
+/// True when `dir` or one of its ancestors is denied.
+pub fn under_denied_dir(dir: &str) -> bool {
+    let mut d = dir;
+    while !d.is_empty() {
+        if is_denied_dir(d) {
+            return true;
+        }
+        d = parent_dir(d);
+    }
+    false
+}
+
 /// A durable key-value cache for tree listings and parsed OWNERS files. Failures are the
 /// cache's own business: a miss only costs API calls.
 #[async_trait]
@@ -300,6 +329,11 @@ impl OwnersLoader {
         {
             let path = entry.path.trim_matches('/');
             let name = path.rsplit('/').next().unwrap_or(path);
+            let owners_like =
+                name == OWNERS_FILE || (self.markdown_front_matter && name.ends_with(".md"));
+            if owners_like && under_denied_dir(parent_dir(path)) {
+                continue;
+            }
             if name == OWNERS_FILE {
                 index
                     .owners
@@ -456,6 +490,34 @@ mod tests {
             }
         );
         assert!(owners.approvers("a/x").contains("new-lead"));
+    }
+
+    #[tokio::test]
+    async fn owners_in_denied_directories_are_never_read() {
+        let forge = forge();
+        forge.with(|s| {
+            for dir in ["vendor/x/y", "build/_output", "build/_output/deeper"] {
+                s.files
+                    .insert(format!("{dir}/OWNERS"), b"approvers: [never]\n".to_vec());
+            }
+            s.files
+                .insert("vendor/OWNERS".into(), b"approvers: [vendorer]\n".to_vec());
+        });
+        let loader = OwnersLoader::in_memory();
+        let files = paths(&["vendor/x/y/z.go", "build/_output/deeper/f", "vendor/a.go"]);
+        let owners = loader
+            .owners_for(&forge, &repo(), "b", &files)
+            .await
+            .unwrap();
+        assert_eq!(
+            owners.approvers("vendor/x/y/z.go"),
+            ["root", "vendorer"].map(String::from).into()
+        );
+        assert_eq!(
+            owners.approvers("build/_output/deeper/f"),
+            ["root".to_string()].into()
+        );
+        assert!(owners.approvers("vendor/a.go").contains("vendorer"));
     }
 
     #[tokio::test]

@@ -9,7 +9,10 @@ pub mod resolve;
 pub mod reviewers;
 
 pub use approvals::{ApprovalCheck, logins};
-pub use load::{LoadStats, MemoryOwnersCache, OwnersCache, OwnersIndex, OwnersLoader};
+pub use load::{
+    DIR_DENYLIST, LoadStats, MemoryOwnersCache, OwnersCache, OwnersIndex, OwnersLoader,
+    is_denied_dir, under_denied_dir,
+};
 pub use parse::{
     AliasesFile, OwnersFile, OwnersOptions, OwnersProblem, OwnersRule, parse_aliases,
     parse_markdown_front_matter, parse_owners,
