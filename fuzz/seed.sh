@@ -32,17 +32,23 @@ for f in "$fixtures"/gitlab/*/*.json; do
   { gitlab_header "$kind"; cat "$f"; } > "$corpus/gitlab_normalizer/$kind.$(basename "$f")"
 done
 
-# Comment text: the hand-written seeds, plus every comment/note/description body in the
-# fixtures when jq is installed.
-cp "$here"/seeds/command_parser/* "$corpus/command_parser/"
+# Comment text: a byte choosing the forge ("g" GitHub, "l" GitLab), then the body: the
+# hand-written seeds on both forges, plus every comment/note/description body in the fixtures
+# when jq is installed.
+for f in "$here"/seeds/command_parser/*; do
+  { printf 'g'; cat "$f"; } > "$corpus/command_parser/github.$(basename "$f")"
+  { printf 'l'; cat "$f"; } > "$corpus/command_parser/gitlab.$(basename "$f")"
+done
 if command -v jq > /dev/null; then
   n=0
   for f in "$fixtures"/github/*/*.json "$fixtures"/gitlab/*/*.json; do
-    jq -r '[.comment.body, .review.body, .pull_request.body, .issue.body,
-            .object_attributes.note, .object_attributes.description]
-           | map(select(type == "string" and . != "")) | .[]' "$f" \
-      > "$corpus/command_parser/fixture.$n" 2> /dev/null || true
-    [ -s "$corpus/command_parser/fixture.$n" ] || rm -f "$corpus/command_parser/fixture.$n"
+    case "$f" in */gitlab/*) forge=l ;; *) forge=g ;; esac
+    { printf '%s' "$forge"
+      jq -r '[.comment.body, .review.body, .pull_request.body, .issue.body,
+              .object_attributes.note, .object_attributes.description]
+             | map(select(type == "string" and . != "")) | .[]' "$f" 2> /dev/null || true
+    } > "$corpus/command_parser/fixture.$n"
+    [ "$(wc -c < "$corpus/command_parser/fixture.$n")" -gt 1 ] || rm -f "$corpus/command_parser/fixture.$n"
     n=$((n + 1))
   done
 fi
