@@ -2,8 +2,9 @@
 //! scenario on both forges — good deliveries, bad signatures and tokens, forge errors that are
 //! retried and one that fails for good — and every log line, every answer to a webhook, every
 //! page and every stored error is scanned for the webhook secrets, the API tokens, the GitHub
-//! App's private key, every credential bosun sent the forge (installation tokens, App JWTs)
-//! and the database password. `bosun check-config` output is scanned too.
+//! App's private key, every credential bosun sent the forge (installation tokens, App JWTs),
+//! the admin token (after replays tried with a wrong and the right one) and the database
+//! password. `bosun check-config` output is scanned too.
 
 use crate::support::*;
 use bosun::cli::{SendForge, signed_request};
@@ -17,6 +18,8 @@ use std::time::{Duration, Instant};
 const APP_ID: u64 = 4242;
 const GITHUB_API_TOKEN: &str = "gh-api-token";
 const GITLAB_API_TOKEN: &str = "gl-api-token";
+/// Guards replay from the pages.
+const ADMIN_TOKEN: &str = "admin-t0ken-5ecret";
 /// Sent on Postgres URLs; trust authentication ignores it, so only a leak would show it.
 const DB_PASSWORD: &str = "pg-pass-5ecret";
 
@@ -145,6 +148,7 @@ async fn scenario(db: Db, auth: GitHubAuth) -> (Seen, Vec<String>) {
     forge.set_bot(ForgeKind::GitHub, BOT);
     forge.set_bot(ForgeKind::GitLab, BOT);
     let mut env = test_env(true);
+    env.push(("BOSUN_ADMIN_TOKEN".into(), ADMIN_TOKEN.into()));
     if auth == GitHubAuth::App {
         forge.enable_github_app(APP_ID, "bosun-app", fake_forge::TEST_APP_PUBLIC_KEY_PEM);
         forge.install_github_app("kubernetes", 31);
@@ -322,12 +326,48 @@ async fn scenario(db: Db, auth: GitHubAuth) -> (Seen, Vec<String>) {
         .expect("stored");
     assert_eq!(failed.status, "failed", "{db:?} {auth:?}: {failed:?}");
 
+    // Replay with a wrong token (header, then form) and with the right one.
+    let replay = url("/admin/replay/gitlab%3As-3");
+    for (how, req, expected) in [
+        (
+            "wrong bearer",
+            http.post(&replay).bearer_auth("not-the-token"),
+            401,
+        ),
+        (
+            "wrong form",
+            http.post(&replay)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body("token=not-the-token"),
+            401,
+        ),
+        (
+            "right bearer",
+            http.post(&replay).bearer_auth(ADMIN_TOKEN),
+            202,
+        ),
+    ] {
+        let resp = req.send().await.expect("bosun answers");
+        let status = resp.status().as_u16();
+        assert_eq!(status, expected, "{db:?} {auth:?}: replay with a {how}");
+        seen.add(
+            format!("replay answer ({how}, {status})"),
+            resp.text().await.unwrap_or_default(),
+        );
+    }
     for page in [
         "/healthz",
         "/readyz",
         "/metrics",
         "/command-help",
+        "/plugin-help",
         "/",
+        "/?status=failed",
+        "/deliveries/github%3As-0",
+        "/deliveries/gitlab%3As-3",
+        "/pr/github/kubernetes/test-infra/947",
+        "/pr/gitlab/gitlab-org/hello-world/1",
+        "/login",
         "/no-such-page",
     ] {
         let resp = http.get(url(page)).send().await.expect("bosun answers");
@@ -368,6 +408,7 @@ async fn scenario(db: Db, auth: GitHubAuth) -> (Seen, Vec<String>) {
         GITHUB_API_TOKEN.to_string(),
         GITLAB_API_TOKEN.to_string(),
         DB_PASSWORD.to_string(),
+        ADMIN_TOKEN.to_string(),
     ];
     // The private key's body, line by line (any one line of it is a leak).
     secrets.extend(
