@@ -57,7 +57,7 @@ fi
 cp "$here/../config.example.toml" "$corpus/config_loader/config.example.toml"
 cp "$here"/seeds/config_loader/* "$corpus/config_loader/"
 
-# OWNERS (for the owners target, once it exists): every OWNERS and OWNERS_ALIASES file.
+# OWNERS: every OWNERS and OWNERS_ALIASES file.
 if [ -d "$fixtures/owners" ]; then
   find "$fixtures/owners" -type f \( -name OWNERS -o -name OWNERS_ALIASES \) -print0 |
     while IFS= read -r -d '' f; do
