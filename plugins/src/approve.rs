@@ -431,11 +431,13 @@ impl Notice<'_> {
             "The full list of commands accepted by this bot can be found [here]({}?repo={}).\n\n",
             self.help_url, self.repo_param
         );
-        let _ = writeln!(
-            m,
-            "The pull request process is described [here]({})",
-            self.pr_process_link
-        );
+        if self.files_approved || self.manual {
+            let _ = writeln!(
+                m,
+                "The pull request process is described [here]({})",
+                self.pr_process_link
+            );
+        }
         let open = if !self.files_approved && !self.manual {
             "open"
         } else {
@@ -831,6 +833,10 @@ mod tests {
             assert!(body.contains(&line), "{body}");
         }
         assert!(body.contains("<details >"), "{body}");
+        assert!(
+            body.contains("The pull request process is described [here]("),
+            "{body}"
+        );
         assert!(body.ends_with("<!-- META={\"approvers\":[]} -->"), "{body}");
         assert!(body.contains("command-help?repo=org%2Frepo"), "{body}");
     }
@@ -865,6 +871,10 @@ mod tests {
             "{body}"
         );
         assert!(body.contains("<details open>"), "{body}");
+        assert!(
+            !body.contains("The pull request process is described"),
+            "{body}"
+        );
         post_notifier(&forge, &actions);
         let actions = forge
             .run(&Approve, &say(&forge, "Carol", "/approve"))
