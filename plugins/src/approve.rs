@@ -377,7 +377,6 @@ impl Notice<'_> {
                 self.pr_process_link
             );
             let ask = match (self.assigned_ccs.is_empty(), self.suggested_ccs.is_empty()) {
-                (_, true) if self.assigned_ccs.is_empty() => None,
                 (true, false) => Some(format!(
                     "please assign {} for approval. {process}",
                     people(&self.suggested_ccs)
@@ -555,6 +554,7 @@ impl Approve {
         let (assigned_ccs, suggested_ccs): (Vec<String>, Vec<String>) =
             ccs.iter().cloned().partition(|c| assignees.contains(c));
         let by_owners = check.approvers_by_owners(&approver_logins);
+        let unapproved_keys = check.unapproved(&approver_logins);
         let files_lines = by_owners
             .iter()
             .map(|(key, people)| {
@@ -564,7 +564,7 @@ impl Approve {
                     .collect();
                 typed.sort();
                 let partial = check.partially_approved(key, &approver_logins);
-                let unapproved = check.unapproved(&approver_logins).contains(key);
+                let unapproved = unapproved_keys.contains(key);
                 (
                     key.clone(),
                     if unapproved && !partial {
