@@ -1,15 +1,17 @@
 //! bosun: a Prow-style bot for GitHub and GitLab.
 //!
 //! One delivery travels: `POST /hook` ([`server::hook`]) → group-committed to the journal
-//! ([`intake`], [`store`]) → 202 → a worker claims it ([`queue`]) → normalized ([`webhook`]) →
-//! the enabled plugins decide (`bosun_plugins`) → the decision is journaled and applied
-//! ([`executor`]) through the forge ([`forge`]).
+//! ([`intake`], [`store`]) → 202 → a worker claims it ([`queue`]) and hands it to
+//! [`dispatch`]: normalized ([`webhook`]) → the enabled plugins decide (`bosun_plugins`) → the
+//! decision is journaled and applied ([`executor`]) on its targets: the forge ([`forge`]),
+//! bosun's record of the PR, chat channels.
 
 pub mod bench;
 pub mod bench_owners;
 pub mod bench_pages;
 pub mod cli;
 pub mod config;
+pub mod dispatch;
 pub mod executor;
 pub mod forge;
 pub mod intake;

@@ -2,6 +2,8 @@
 //! migrate, start the intake, the HTTP server and the workers; stop cleanly on SIGTERM.
 
 use crate::config::Settings;
+use crate::dispatch::Dispatcher;
+use crate::executor::Targets;
 use crate::forge::Forges;
 use crate::forge::github::GitHubForge;
 use crate::forge::gitlab::GitLabForge;
@@ -13,6 +15,7 @@ use actix_web::{App, HttpServer, web};
 use anyhow::Context as _;
 use bosun_plugins::Forge;
 use secrecy::ExposeSecret;
+use std::collections::BTreeMap;
 use std::net::TcpListener;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -62,16 +65,23 @@ impl Application {
             .shutdown_timeout(settings.shutdown_grace.as_secs().max(1))
             .listen(listener)?
             .run();
-        let engine = Arc::new(Engine {
+        let targets = Targets::new(&forges, store.clone(), BTreeMap::new());
+        let dispatcher = Dispatcher {
             settings: settings.clone(),
             store: store.clone(),
             forges,
+            targets,
             plugins: bosun_plugins::all_plugins(),
             owners: Arc::new(bosun_plugins::owners::OwnersLoader::new(
                 Arc::new(crate::store::plugin_state::StoreOwnersCache(store.clone())),
                 settings.owners.markdown_front_matter,
             )),
             history: Arc::new(crate::store::plugin_state::StoreHistory(store.clone())),
+        };
+        let engine = Arc::new(Engine {
+            settings: settings.clone(),
+            store: store.clone(),
+            dispatcher,
             work_available,
         });
         Ok(Application {

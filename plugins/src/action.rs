@@ -1,11 +1,34 @@
 //! What plugins decide. Actions are data: the executor journals each one before applying it,
-//! tests compare them, and dry-run records them without touching the forge.
+//! tests compare them, and dry-run records them without touching anything. Most change the
+//! forge; [`Action::Remember`] changes bosun's own record of a PR and [`Action::Notify`] posts
+//! to a chat channel, each applied with the same guarantees (see [`Action::destination`]).
 
 use crate::event::{ForgeKind, ItemRef, Login, RepoPath};
+use crate::fact::Fact;
 use crate::forge::{CommitStatus, MergeMethod};
 use serde::{Deserialize, Serialize};
 
-/// One change on the forge.
+/// Where an action takes effect; the executor has one target per destination.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Destination<'a> {
+    /// The forge's API.
+    Forge(ForgeKind),
+    /// bosun's own store (facts about a PR).
+    Bosun,
+    /// A chat channel configured under this name.
+    Channel(&'a str),
+}
+
+/// A message for a chat channel: a title, Markdown text and an optional link to open.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatMessage {
+    pub title: String,
+    pub text: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<String>,
+}
+
+/// One change on the forge, in bosun's record, or in a chat channel.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum Action {
@@ -83,6 +106,16 @@ pub enum Action {
         sha: String,
         status: CommitStatus,
     },
+    /// Keep a fact about a PR in bosun's store (the newest of each key wins).
+    Remember {
+        item: ItemRef,
+        fact: Fact,
+    },
+    /// Post a message to the chat channel configured as `channel`.
+    Notify {
+        channel: String,
+        message: ChatMessage,
+    },
 }
 
 impl Action {
@@ -104,6 +137,32 @@ impl Action {
             Action::Reopen { .. } => "reopen",
             Action::Merge { .. } => "merge",
             Action::SetStatus { .. } => "set_status",
+            Action::Remember { .. } => "remember",
+            Action::Notify { .. } => "notify",
+        }
+    }
+
+    /// The system the action changes.
+    pub fn destination(&self) -> Destination<'_> {
+        match self {
+            Action::Remember { .. } => Destination::Bosun,
+            Action::Notify { channel, .. } => Destination::Channel(channel),
+            Action::CreateLabel { forge, .. } | Action::SetStatus { forge, .. } => {
+                Destination::Forge(*forge)
+            }
+            Action::AddLabel { item, .. }
+            | Action::RemoveLabel { item, .. }
+            | Action::Comment { item, .. }
+            | Action::UpsertBotComment { item, .. }
+            | Action::DeleteBotComment { item, .. }
+            | Action::Assign { item, .. }
+            | Action::Unassign { item, .. }
+            | Action::RequestReviewers { item, .. }
+            | Action::UnrequestReviewers { item, .. }
+            | Action::SetTitle { item, .. }
+            | Action::Close { item }
+            | Action::Reopen { item }
+            | Action::Merge { item, .. } => Destination::Forge(item.forge),
         }
     }
 
@@ -123,7 +182,8 @@ impl Action {
             | Action::Close { item }
             | Action::Reopen { item }
             | Action::Merge { item, .. } => Some(item),
-            Action::CreateLabel { .. } | Action::SetStatus { .. } => None,
+            Action::Remember { item, .. } => Some(item),
+            Action::CreateLabel { .. } | Action::SetStatus { .. } | Action::Notify { .. } => None,
         }
     }
 
@@ -158,6 +218,8 @@ impl Action {
             Action::SetStatus {
                 repo, sha, status, ..
             } => format!("{repo}@{sha} {}", status.context),
+            Action::Remember { item, fact } => format!("{item} {fact}"),
+            Action::Notify { channel, message } => format!("#{channel} {:?}", message.title),
             Action::Comment { item, .. }
             | Action::Close { item }
             | Action::Reopen { item }

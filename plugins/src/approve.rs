@@ -104,20 +104,6 @@ pub struct HistoryEntry {
     pub native_approval: bool,
 }
 
-/// The approvals a notifier lists, as `login (how)`, for bosun's record of the PR.
-pub fn approvals_in_notice(body: &str) -> Vec<String> {
-    static APPROVAL: LazyLock<Regex> =
-        LazyLock::new(|| Regex::new(r#"title="([^"]*)">([^<]*)</a>"#).expect("static regex"));
-    let first_paragraph = body
-        .split("\n\n")
-        .find(|p| p.starts_with("This pull-request has been approved by:"))
-        .unwrap_or("");
-    APPROVAL
-        .captures_iter(first_paragraph)
-        .map(|c| format!("{} ({})", &c[2], &c[1]))
-        .collect()
-}
-
 /// Merges comments and reviews by time; reviews without a time (GitLab approvals) go last.
 pub fn history(
     comments: Vec<BotComment>,
@@ -618,6 +604,18 @@ impl Approve {
                 marker: NOTIFIER_MARKER.into(),
                 body: notice,
             });
+            // Who approves changed exactly when the notice did: bosun's record follows it.
+            let by = approvals
+                .values()
+                .map(|a| crate::Approver {
+                    login: a.login.clone(),
+                    how: a.how.text().into(),
+                })
+                .collect();
+            actions.push(Action::Remember {
+                item: reference.clone(),
+                fact: crate::Fact::Approvals { by },
+            });
         }
         if approved && !has_label {
             actions.push(Action::AddLabel {
@@ -804,7 +802,7 @@ mod tests {
                 s.comments.push(BotComment {
                     id: 999,
                     author: Login::new("bosun-bot"),
-                    body: format!("{body}\n\n<!-- bosun:{NOTIFIER_MARKER} -->"),
+                    body: crate::marker::append(body, &crate::marker::notice(NOTIFIER_MARKER)),
                     created_at: "2024-01-01T02:00:00Z".into(),
                 });
             });
@@ -839,6 +837,27 @@ mod tests {
         );
         assert!(body.ends_with("<!-- META={\"approvers\":[]} -->"), "{body}");
         assert!(body.contains("command-help?repo=org%2Frepo"), "{body}");
+        let approvals = actions.iter().find_map(|a| match a {
+            Action::Remember {
+                fact: crate::Fact::Approvals { by },
+                ..
+            } => Some(by.clone()),
+            _ => None,
+        });
+        assert_eq!(
+            approvals,
+            Some(vec![
+                crate::Approver {
+                    login: "alice".into(),
+                    how: "Approved".into()
+                },
+                crate::Approver {
+                    login: "pr-author".into(),
+                    how: "Author self-approved".into()
+                }
+            ]),
+            "who approves is reported as a fact with the notice"
+        );
     }
 
     #[tokio::test]

@@ -131,6 +131,7 @@ pub fn decide(f: &Facts<'_>) -> Vec<Action> {
                 item: item.clone(),
                 label: LABEL.into(),
             });
+            actions.push(remember_lgtm(&item, vec![]));
             if f.store_tree_hash {
                 actions.push(Action::DeleteBotComment {
                     item,
@@ -143,6 +144,7 @@ pub fn decide(f: &Facts<'_>) -> Vec<Action> {
                 item: item.clone(),
                 label: LABEL.into(),
             });
+            actions.push(remember_lgtm(&item, vec![c.author.clone()]));
             if !f.sticky_author {
                 if let Some(tree) = &f.tree_sha {
                     actions.push(Action::UpsertBotComment {
@@ -164,6 +166,14 @@ pub fn decide(f: &Facts<'_>) -> Vec<Action> {
     actions
 }
 
+/// The fact of who LGTM'd, for bosun's record of the PR.
+fn remember_lgtm(item: &crate::ItemRef, by: Vec<Login>) -> Action {
+    Action::Remember {
+        item: item.clone(),
+        fact: crate::Fact::Lgtm { by },
+    }
+}
+
 /// On new commits: keep or remove the label.
 pub fn decide_on_push(
     pr: &PullRequestEvent,
@@ -181,10 +191,11 @@ pub fn decide_on_push(
             label: LABEL.into(),
         },
         Action::UpsertBotComment {
-            item,
+            item: item.clone(),
             marker: REMOVED_MARKER.into(),
             body: "New changes are detected. LGTM label has been removed.".into(),
         },
+        remember_lgtm(&item, vec![]),
     ]
 }
 
@@ -265,7 +276,7 @@ impl Lgtm {
         let mut same_tree = false;
         if settings.store_tree_hash {
             let bot = cx.bot;
-            let marker = format!("<!-- bosun:{TREE_HASH_MARKER} -->");
+            let marker = crate::marker::notice(TREE_HASH_MARKER);
             let comments = cx.forge.comments(item).await?;
             let recorded = comments
                 .iter()
@@ -376,6 +387,15 @@ mod tests {
             item: pr_ref(),
             users: vec![Login::new("alice")]
         }));
+        assert!(
+            actions.contains(&Action::Remember {
+                item: pr_ref(),
+                fact: crate::Fact::Lgtm {
+                    by: vec![Login::new("alice")]
+                }
+            }),
+            "who LGTM'd is reported as a fact: {actions:?}"
+        );
     }
 
     /// Prow lgtm: the author cannot LGTM their own PR.
@@ -406,10 +426,16 @@ mod tests {
             .expect("handled");
         assert_eq!(
             actions,
-            vec![Action::RemoveLabel {
-                item: pr_ref(),
-                label: LABEL.into()
-            }]
+            vec![
+                Action::RemoveLabel {
+                    item: pr_ref(),
+                    label: LABEL.into()
+                },
+                Action::Remember {
+                    item: pr_ref(),
+                    fact: crate::Fact::Lgtm { by: vec![] }
+                }
+            ]
         );
     }
 
@@ -532,6 +558,14 @@ mod tests {
         assert!(
             matches!(&actions[1], Action::UpsertBotComment { body, .. } if body == "New changes are detected. LGTM label has been removed.")
         );
+        assert_eq!(
+            actions[2],
+            Action::Remember {
+                item: pr_ref(),
+                fact: crate::Fact::Lgtm { by: vec![] }
+            },
+            "bosun's record forgets who LGTM'd"
+        );
     }
 
     /// Prow lgtm: with store_tree_hash, a push with the same tree keeps the label.
@@ -564,7 +598,7 @@ mod tests {
             s.comments.push(crate::BotComment {
                 id: 9,
                 author: Login::new("bosun-bot"),
-                body: format!("{notice}\n\n<!-- bosun:{TREE_HASH_MARKER} -->"),
+                body: crate::marker::append(&notice, &crate::marker::notice(TREE_HASH_MARKER)),
                 created_at: "2024-01-01T00:00:09Z".into(),
             });
         });
@@ -582,7 +616,8 @@ mod tests {
                 .await
                 .expect("handled")
                 .len(),
-            2
+            3,
+            "label removed, notice posted, fact recorded"
         );
     }
 

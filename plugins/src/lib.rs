@@ -11,12 +11,14 @@ pub mod assign;
 pub mod blunderbuss;
 pub mod command;
 pub mod event;
+pub mod fact;
 pub mod forge;
 pub mod help;
 pub mod hold;
 pub mod label;
 pub mod lgtm;
 pub mod lifecycle;
+pub mod marker;
 pub mod owners;
 pub mod owners_label;
 pub mod path_label;
@@ -29,12 +31,13 @@ pub mod size;
 pub mod testing;
 pub mod wip;
 
-pub use action::Action;
+pub use action::{Action, ChatMessage, Destination};
 pub use event::{
     CommentAction, CommentEvent, CommentSource, Event, ForgeKind, IssueAction, IssueEvent, Item,
     ItemKind, ItemRef, ItemState, Login, PingEvent, PrAction, PullRequestEvent, PushEvent,
     RepoPath, ReviewState,
 };
+pub use fact::{Approver, Fact};
 pub use forge::{
     BotComment, ChangedFile, CommitStatus, Forge, ForgeError, ForgeRead, MergeMethod,
     PullRequestInfo, Review, StatusState, Tree, TreeEntry, TreeEntryKind,

@@ -4,11 +4,13 @@
 //! (Postgres for production, SQLite embedded), and one behaviour suite run against both
 //! (`tests/store.rs`).
 
+pub mod facts;
 pub mod pages;
 pub mod plugin_state;
 pub mod postgres;
 pub mod sqlite;
 
+pub use facts::{FactStore, StoredFact};
 pub use pages::{ActionRecord, Cursor, DeliveryDetail, DeliveryFilter, PageStore, PullRequestView};
 
 use async_trait::async_trait;
@@ -180,15 +182,11 @@ pub struct PullRequestState {
     pub state: String,
     pub head_sha: Option<String>,
     pub labels: Vec<String>,
-    /// Who LGTM'd, when this delivery changed it (`None`: unchanged; not read back here).
-    pub lgtm: Option<Vec<String>>,
-    /// The current approvals, when this delivery recomputed them (`None`: unchanged).
-    pub approvals: Option<Vec<String>>,
 }
 
 /// The store's operations, named for what they mean.
 #[async_trait]
-pub trait Store: PageStore + Send + Sync {
+pub trait Store: PageStore + FactStore + Send + Sync {
     /// Applies pending migrations.
     async fn migrate(&self) -> Result<(), StoreError>;
     /// Cheap reachability check for `/readyz`.
@@ -357,18 +355,10 @@ where
         head_sha: r.optional_text("head_sha")?,
         labels: serde_json::from_str(&r.text("labels")?)
             .map_err(|e| StoreError::Corrupt(e.to_string()))?,
-        lgtm: None,
-        approvals: None,
     })
 }
 
 /// A list as its JSON text, or NULL when absent (the column then keeps its value).
-fn json_or_null(list: &Option<Vec<String>>) -> Result<Option<String>, StoreError> {
-    list.as_ref()
-        .map(|l| serde_json::to_string(l).map_err(|e| StoreError::Corrupt(e.to_string())))
-        .transpose()
-}
-
 fn parse_forge(s: &str) -> Result<ForgeKind, StoreError> {
     ForgeKind::parse(s).ok_or_else(|| StoreError::Corrupt(format!("unknown forge {s:?}")))
 }

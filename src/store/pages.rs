@@ -70,14 +70,11 @@ pub struct ActionRecord {
     pub applied_at: Option<DateTime<Utc>>,
 }
 
-/// A pull request's row as the pages show it, with the stored lgtm and approval lists.
+/// A pull request's row as the pages show it (the facts plugins reported come from
+/// [`FactStore`](super::FactStore)).
 #[derive(Debug, Clone)]
 pub struct PullRequestView {
     pub state: PullRequestState,
-    /// The `lgtm` column: a JSON array, each entry shown as text.
-    pub lgtm: Vec<String>,
-    /// The `approvals` column: a JSON array, each entry shown as text.
-    pub approvals: Vec<String>,
     pub updated_at: DateTime<Utc>,
 }
 
@@ -107,30 +104,13 @@ pub trait PageStore: Send + Sync {
     ) -> Result<Vec<DeliveryDetail>, StoreError>;
     /// The actions of these deliveries, in the order they were journaled.
     async fn actions_of(&self, deliveries: &[i64]) -> Result<Vec<ActionRecord>, StoreError>;
-    /// A pull request's recorded state with its lgtm and approvals.
+    /// A pull request's recorded state.
     async fn pull_request_view(
         &self,
         forge: ForgeKind,
         repo: &str,
         number: i64,
     ) -> Result<Option<PullRequestView>, StoreError>;
-}
-
-/// Reads a JSON array column leniently: strings as they are, anything else as its JSON text.
-fn json_list(text: &str) -> Result<Vec<String>, StoreError> {
-    let value: serde_json::Value =
-        serde_json::from_str(text).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    Ok(match value {
-        serde_json::Value::Array(items) => items
-            .into_iter()
-            .map(|v| match v {
-                serde_json::Value::String(s) => s,
-                other => other.to_string(),
-            })
-            .collect(),
-        serde_json::Value::Null => Vec::new(),
-        other => vec![other.to_string()],
-    })
 }
 
 /// Adds the filters that are set, joined with AND, after a `WHERE TRUE`.
@@ -271,7 +251,7 @@ impl PageStore for PgStore {
         number: i64,
     ) -> Result<Option<PullRequestView>, StoreError> {
         let row = sqlx::query(
-            "SELECT state, head_sha, labels, lgtm, approvals, updated_at FROM pull_requests
+            "SELECT state, head_sha, labels, updated_at FROM pull_requests
              WHERE forge = $1 AND repo = $2 AND number = $3",
         )
         .bind(forge.as_str())
@@ -282,8 +262,6 @@ impl PageStore for PgStore {
         let Some(r) = row else { return Ok(None) };
         Ok(Some(PullRequestView {
             state: pull_request_state(&r, forge, repo, number)?,
-            lgtm: json_list(r.try_get("lgtm")?)?,
-            approvals: json_list(r.try_get("approvals")?)?,
             updated_at: r.try_get("updated_at")?,
         }))
     }
@@ -409,7 +387,7 @@ impl PageStore for SqliteStore {
         number: i64,
     ) -> Result<Option<PullRequestView>, StoreError> {
         let row = sqlx::query(
-            "SELECT state, head_sha, labels, lgtm, approvals, updated_at FROM pull_requests
+            "SELECT state, head_sha, labels, updated_at FROM pull_requests
              WHERE forge = $1 AND repo = $2 AND number = $3",
         )
         .bind(forge.as_str())
@@ -420,8 +398,6 @@ impl PageStore for SqliteStore {
         let Some(r) = row else { return Ok(None) };
         Ok(Some(PullRequestView {
             state: pull_request_state(&r, forge, repo, number)?,
-            lgtm: json_list(r.try_get("lgtm")?)?,
-            approvals: json_list(r.try_get("approvals")?)?,
             updated_at: super::sqlite::from_ms(r.try_get("updated_at")?),
         }))
     }
@@ -442,15 +418,5 @@ mod tests {
         for bad in ["", "1", "x.1", "1.x", "1.2.3", "99999999999999999999.1"] {
             assert_eq!(Cursor::decode(bad), None, "{bad:?}");
         }
-    }
-
-    #[test]
-    fn json_lists_read_leniently() {
-        assert_eq!(json_list("[]").expect("list"), Vec::<String>::new());
-        assert_eq!(
-            json_list(r#"["alice", {"login": "bob"}]"#).expect("list"),
-            vec!["alice".to_string(), r#"{"login":"bob"}"#.to_string()]
-        );
-        assert!(json_list("not json").is_err());
     }
 }

@@ -259,11 +259,10 @@ impl Store for PgStore {
         let labels =
             serde_json::to_string(&pr.labels).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         sqlx::query(
-            "INSERT INTO pull_requests (forge, repo, number, state, head_sha, labels, lgtm, approvals, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, coalesce($7, '[]'), coalesce($8, '[]'), now())
+            "INSERT INTO pull_requests (forge, repo, number, state, head_sha, labels, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, now())
              ON CONFLICT (forge, repo, number) DO UPDATE SET state = excluded.state,
                  head_sha = coalesce(excluded.head_sha, pull_requests.head_sha), labels = excluded.labels,
-                 lgtm = coalesce($7, pull_requests.lgtm), approvals = coalesce($8, pull_requests.approvals),
                  updated_at = now()",
         )
         .bind(pr.forge.as_str())
@@ -272,8 +271,6 @@ impl Store for PgStore {
         .bind(&pr.state)
         .bind(&pr.head_sha)
         .bind(labels)
-        .bind(json_or_null(&pr.lgtm)?)
-        .bind(json_or_null(&pr.approvals)?)
         .execute(&self.pool)
         .await?;
         Ok(())

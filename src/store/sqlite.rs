@@ -276,11 +276,10 @@ impl Store for SqliteStore {
         let labels =
             serde_json::to_string(&pr.labels).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         sqlx::query(
-            "INSERT INTO pull_requests (forge, repo, number, state, head_sha, labels, lgtm, approvals, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, coalesce($8, '[]'), coalesce($9, '[]'), $7)
+            "INSERT INTO pull_requests (forge, repo, number, state, head_sha, labels, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
              ON CONFLICT (forge, repo, number) DO UPDATE SET state = excluded.state,
                  head_sha = coalesce(excluded.head_sha, pull_requests.head_sha), labels = excluded.labels,
-                 lgtm = coalesce($8, pull_requests.lgtm), approvals = coalesce($9, pull_requests.approvals),
                  updated_at = excluded.updated_at",
         )
         .bind(pr.forge.as_str())
@@ -290,8 +289,6 @@ impl Store for SqliteStore {
         .bind(&pr.head_sha)
         .bind(labels)
         .bind(now_ms())
-        .bind(json_or_null(&pr.lgtm)?)
-        .bind(json_or_null(&pr.approvals)?)
         .execute(&self.pool)
         .await?;
         Ok(())

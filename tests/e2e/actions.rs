@@ -3,14 +3,19 @@
 //! crash mid-merge, a merged PR is found merged instead of merged again.
 
 use crate::support::*;
-use bosun::executor::{Applied, apply_action};
+use bosun::executor::{Applied, Channel, ExecError, Targets, apply_action, message_key};
+use bosun::forge::Forges;
 use bosun::forge::github::GitHubForge;
 use bosun::forge::gitlab::GitLabForge;
 use bosun::store::{ActionOutcome, NewDelivery, PlannedAction, Store, StoredAction};
+use bosun_plugins::ChatMessage;
 use bosun_plugins::{
     Action, CommitStatus, Forge, ForgeError, ForgeKind, ItemRef, ItemState, Login, MergeMethod,
     StatusState,
 };
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Journals `actions` under a fresh delivery, as the queue does before applying them.
 async fn journal(
@@ -57,19 +62,25 @@ async fn receive_only() -> TestBosun {
     spawn_bosun(options).await
 }
 
-fn adapter(bosun: &TestBosun, forge: ForgeKind) -> Box<dyn Forge> {
+/// The executor's targets with the real adapter of `forge` pointed at the fake forge.
+fn adapter(bosun: &TestBosun, forge: ForgeKind) -> Targets {
     let url = bosun.forge.url();
-    match forge {
-        ForgeKind::GitHub => Box::new(GitHubForge::new(&url, Some("t".into())).expect("client")),
+    let adapter: Arc<dyn Forge> = match forge {
+        ForgeKind::GitHub => Arc::new(GitHubForge::new(&url, Some("t".into())).expect("client")),
         ForgeKind::GitLab => {
-            Box::new(GitLabForge::new(&url, Some("t".into()), true).expect("client"))
+            Arc::new(GitLabForge::new(&url, Some("t".into()), true).expect("client"))
         }
-    }
+    };
+    let forges = match forge {
+        ForgeKind::GitHub => Forges::new(Some(adapter), None),
+        ForgeKind::GitLab => Forges::new(None, Some(adapter)),
+    };
+    Targets::new(&forges, bosun.store.clone(), BTreeMap::new())
 }
 
 /// Applies one journaled action and returns its forge calls as stored.
-async fn apply(store: &dyn Store, forge: &dyn Forge, action: &StoredAction) -> i32 {
-    match apply_action(store, forge, action, false).await {
+async fn apply(store: &dyn Store, targets: &Targets, action: &StoredAction) -> i32 {
+    match apply_action(store, targets, action, false).await {
         Ok(Applied::Done { forge_calls }) => forge_calls,
         Ok(Applied::Failed(e)) => panic!("{}: failed: {e}", action.kind),
         Err(e) => panic!("{}: {e}", action.kind),
@@ -154,7 +165,7 @@ async fn every_new_action_kind_changes_the_forge_and_counts_its_calls() {
         for action in &stored {
             calls.push((
                 action.kind.clone(),
-                apply(bosun.store.as_ref(), forge.as_ref(), action).await,
+                apply(bosun.store.as_ref(), &forge, action).await,
             ));
         }
         let calls: Vec<(&str, i32)> = calls.iter().map(|(k, c)| (k.as_str(), *c)).collect();
@@ -268,7 +279,7 @@ async fn a_merge_left_applying_is_checked_before_it_is_repeated() {
         bosun.forge.clear_requests();
         let forge = adapter(&bosun, kind);
         assert_eq!(
-            apply(bosun.store.as_ref(), forge.as_ref(), &applying).await,
+            apply(bosun.store.as_ref(), &forge, &applying).await,
             1,
             "{kind}: one read"
         );
@@ -304,7 +315,7 @@ async fn a_refused_merge_fails_the_action() {
         )
         .await;
         let forge = adapter(&bosun, kind);
-        let result = apply_action(bosun.store.as_ref(), forge.as_ref(), &stored[0], false).await;
+        let result = apply_action(bosun.store.as_ref(), &forge, &stored[0], false).await;
         assert!(
             matches!(result, Ok(Applied::Failed(ForgeError::Conflict(_)))),
             "{kind}"
@@ -327,6 +338,256 @@ async fn a_refused_merge_fails_the_action() {
             "{kind}: {failed:?}"
         );
         assert_eq!(bosun.forge.item(&pr).state, ItemState::Open, "{kind}");
+        bosun.shutdown().await;
+    }
+}
+
+/// A chat channel that records what it is sent, and fails as told: the executor's guarantees
+/// hold for targets beyond the forge.
+#[derive(Default)]
+struct SinkChannel {
+    sent: std::sync::Mutex<Vec<(String, ChatMessage)>>,
+    /// Sends to refuse with a 503 before taking the message.
+    refuse: AtomicUsize,
+    /// Sends to take and then answer with a 503 (the answer was lost on the way back).
+    lose_answer: AtomicUsize,
+    /// Whether the platform can say a message with this key was posted.
+    can_tell: bool,
+}
+
+impl SinkChannel {
+    fn keys(&self) -> Vec<String> {
+        let sent = self.sent.lock().expect("sink");
+        sent.iter().map(|(k, _)| k.clone()).collect()
+    }
+}
+
+fn take_one(counter: &AtomicUsize) -> bool {
+    counter
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+        .is_ok()
+}
+
+#[async_trait::async_trait]
+impl Channel for SinkChannel {
+    async fn send(&self, key: &str, message: &ChatMessage) -> Result<(), ForgeError> {
+        let unavailable = || ForgeError::Transient {
+            message: "503 from the chat platform".into(),
+            retry_after: None,
+        };
+        if take_one(&self.refuse) {
+            return Err(unavailable());
+        }
+        self.sent
+            .lock()
+            .expect("sink")
+            .push((key.to_string(), message.clone()));
+        if take_one(&self.lose_answer) {
+            return Err(unavailable());
+        }
+        Ok(())
+    }
+
+    async fn already_sent(&self, key: &str) -> Result<Option<bool>, ForgeError> {
+        Ok(self.can_tell.then(|| {
+            self.sent
+                .lock()
+                .expect("sink")
+                .iter()
+                .any(|(k, _)| k == key)
+        }))
+    }
+}
+
+/// A receiving bosun on `db` (no workers) and targets with one chat channel, `team`.
+async fn with_sink(db: Db, sink: Arc<SinkChannel>) -> (TestBosun, Targets) {
+    let mut options = Options::new(db);
+    options.env = vec![("BOSUN_QUEUE__WORKERS".into(), "0".into())];
+    let bosun = spawn_bosun(options).await;
+    let mut channels: BTreeMap<String, Arc<dyn Channel>> = BTreeMap::new();
+    channels.insert("team".into(), sink);
+    let targets = Targets::new(&Forges::new(None, None), bosun.store.clone(), channels);
+    (bosun, targets)
+}
+
+fn notify(channel: &str) -> Action {
+    Action::Notify {
+        channel: channel.into(),
+        message: ChatMessage {
+            title: "PR opened".into(),
+            text: "kubernetes/test-infra#947 needs review".into(),
+            link: Some("https://github.com/kubernetes/test-infra/pull/947".into()),
+        },
+    }
+}
+
+/// The journaled action as the store has it now (as a retried delivery would read it).
+async fn reread(store: &dyn Store, delivery_id: &str) -> StoredAction {
+    let record = store
+        .delivery(delivery_id)
+        .await
+        .expect("store")
+        .expect("row");
+    store
+        .delivery_actions(record.id)
+        .await
+        .expect("actions")
+        .remove(0)
+}
+
+/// Journal, retry and "already done?" for a chat channel: a 503 before the platform took the
+/// message leaves the action `applying` and the next attempt sends it once; a 503 after it took
+/// it is found sent (the platform can tell) and not sent again.
+#[tokio::test]
+async fn a_chat_message_is_sent_once_through_transient_failures() {
+    for db in databases() {
+        let sink = Arc::new(SinkChannel {
+            can_tell: true,
+            ..SinkChannel::default()
+        });
+        sink.refuse.store(1, Ordering::SeqCst);
+        let (bosun, targets) = with_sink(db, sink.clone()).await;
+        let store = bosun.store.as_ref();
+        let stored = journal(store, "chat-1", ForgeKind::GitHub, vec![notify("team")]).await;
+        assert_eq!(stored[0].outcome, ActionOutcome::Pending, "{db:?}");
+
+        let first = apply_action(store, &targets, &stored[0], false).await;
+        assert!(
+            matches!(first, Err(ExecError::Transient { .. })),
+            "{db:?}: a 503 is retried"
+        );
+        let after_first = reread(store, "chat-1").await;
+        assert_eq!(after_first.outcome, ActionOutcome::Applying, "{db:?}");
+        assert!(
+            after_first.error.as_deref().unwrap_or("").contains("503"),
+            "{db:?}: {after_first:?}"
+        );
+        assert!(sink.keys().is_empty(), "{db:?}: nothing was posted yet");
+
+        let second = apply_action(store, &targets, &after_first, false).await;
+        assert!(
+            matches!(second, Ok(Applied::Done { forge_calls: 2 })),
+            "{db:?}: checked, then sent"
+        );
+        assert_eq!(sink.keys(), vec![message_key(stored[0].id)], "{db:?}");
+        assert_eq!(
+            reread(store, "chat-1").await.outcome,
+            ActionOutcome::Applied,
+            "{db:?}"
+        );
+
+        // The platform took the message but the answer was lost: found sent, not sent twice.
+        sink.lose_answer.store(1, Ordering::SeqCst);
+        let stored = journal(store, "chat-2", ForgeKind::GitHub, vec![notify("team")]).await;
+        assert!(
+            apply_action(store, &targets, &stored[0], false)
+                .await
+                .is_err()
+        );
+        let retried = reread(store, "chat-2").await;
+        assert!(matches!(
+            apply_action(store, &targets, &retried, false).await,
+            Ok(Applied::Done { forge_calls: 1 })
+        ));
+        let posted = sink.keys();
+        assert_eq!(
+            posted.len(),
+            2,
+            "{db:?}: one message per action: {posted:?}"
+        );
+        assert_eq!(posted[1], message_key(stored[0].id), "{db:?}");
+        bosun.shutdown().await;
+    }
+}
+
+/// Where the platform cannot tell, a lost answer means the message is posted again (at least
+/// once, never lost), as the README says.
+#[tokio::test]
+async fn a_channel_that_cannot_tell_posts_again_after_a_lost_answer() {
+    let sink = Arc::new(SinkChannel::default());
+    sink.lose_answer.store(1, Ordering::SeqCst);
+    let (bosun, targets) = with_sink(Db::Sqlite, sink.clone()).await;
+    let store = bosun.store.as_ref();
+    let stored = journal(store, "chat-3", ForgeKind::GitHub, vec![notify("team")]).await;
+    assert!(
+        apply_action(store, &targets, &stored[0], false)
+            .await
+            .is_err()
+    );
+    let retried = reread(store, "chat-3").await;
+    assert!(apply_action(store, &targets, &retried, false).await.is_ok());
+    assert_eq!(sink.keys().len(), 2, "at least once");
+    assert_eq!(sink.keys()[0], sink.keys()[1], "the same key both times");
+    bosun.shutdown().await;
+}
+
+/// Dry-run records the message and sends nothing; a channel that is not configured fails the
+/// action for good with a clear error; a fact is recorded in bosun's store like any action.
+#[tokio::test]
+async fn dry_run_unknown_channels_and_facts() {
+    for db in databases() {
+        let sink = Arc::new(SinkChannel::default());
+        let (bosun, targets) = with_sink(db, sink.clone()).await;
+        let store = bosun.store.as_ref();
+        let pr = ItemRef {
+            forge: ForgeKind::GitHub,
+            repo: bosun_plugins::RepoPath::parse(GITHUB_REPO).expect("repo"),
+            number: 947,
+            kind: bosun_plugins::ItemKind::PullRequest,
+        };
+        let fact = bosun_plugins::Fact::Lgtm {
+            by: vec![Login::new("alice")],
+        };
+        let stored = journal(
+            store,
+            "effects-1",
+            ForgeKind::GitHub,
+            vec![
+                notify("team"),
+                notify("nowhere"),
+                Action::Remember {
+                    item: pr.clone(),
+                    fact: fact.clone(),
+                },
+            ],
+        )
+        .await;
+
+        assert!(matches!(
+            apply_action(store, &targets, &stored[0], true).await,
+            Ok(Applied::Done { forge_calls: 0 })
+        ));
+        assert_eq!(
+            reread(store, "effects-1").await.outcome,
+            ActionOutcome::DryRun
+        );
+        assert!(sink.keys().is_empty(), "{db:?}: dry-run sends nothing");
+
+        match apply_action(store, &targets, &stored[1], false).await {
+            Ok(Applied::Failed(e)) => assert!(
+                e.to_string().contains("no chat channel named \"nowhere\""),
+                "{db:?}: {e}"
+            ),
+            _ => panic!("{db:?}: an unknown channel fails for good"),
+        }
+
+        for _ in 0..2 {
+            assert!(matches!(
+                apply_action(store, &targets, &stored[2], false).await,
+                Ok(Applied::Done { forge_calls: 1 })
+            ));
+        }
+        let facts = store
+            .facts(ForgeKind::GitHub, GITHUB_REPO, 947)
+            .await
+            .expect("facts");
+        assert_eq!(
+            facts.len(),
+            1,
+            "{db:?}: applying again replaces, never adds"
+        );
+        assert_eq!(facts[0].fact, fact, "{db:?}");
+        assert_eq!(facts[0].plugin, "test", "{db:?}");
         bosun.shutdown().await;
     }
 }

@@ -7,7 +7,7 @@ use fake_forge::access::DEVELOPER;
 
 const ALL: &str = r#"["assign", "help", "hold", "label", "lgtm", "lifecycle", "retitle", "wip"]"#;
 
-fn options(db: Db, lgtm_settings: &str) -> Options {
+pub(crate) fn options(db: Db, lgtm_settings: &str) -> Options {
     let mut o = Options::new(db);
     o.extra = format!(
         "[plugins.\"kubernetes\"]\nenabled = {ALL}\n[plugins.\"gitlab-org\"]\nenabled = {ALL}\n[plugins.\"Codertocat\"]\nenabled = {ALL}\n[plugins.\"anbraten\"]\nenabled = {ALL}\n{lgtm_settings}"
@@ -17,20 +17,20 @@ fn options(db: Db, lgtm_settings: &str) -> Options {
 
 /// One PR/MR on one forge, with the author the fixtures name.
 #[derive(Clone, Copy)]
-struct Case {
-    forge: ForgeKind,
-    repo: &'static str,
-    number: u64,
-    author: &'static str,
+pub(crate) struct Case {
+    pub(crate) forge: ForgeKind,
+    pub(crate) repo: &'static str,
+    pub(crate) number: u64,
+    pub(crate) author: &'static str,
 }
 
-const GITHUB: Case = Case {
+pub(crate) const GITHUB: Case = Case {
     forge: ForgeKind::GitHub,
     repo: GITHUB_REPO,
     number: 947,
     author: "spxtr",
 };
-const GITLAB: Case = Case {
+pub(crate) const GITLAB: Case = Case {
     forge: ForgeKind::GitLab,
     repo: GITLAB_REPO,
     number: 1,
@@ -40,7 +40,7 @@ const GITLAB_AUTHOR_ID: u64 = 51764;
 
 impl Case {
     /// GitLab runs its own quick actions; bosun's form of `verb` there is `/bosun-verb`.
-    fn verb(&self, command: &str) -> String {
+    pub(crate) fn verb(&self, command: &str) -> String {
         match self.forge {
             ForgeKind::GitHub => command.to_string(),
             ForgeKind::GitLab => command.replacen('/', "/bosun-", 1),
@@ -68,7 +68,7 @@ impl Case {
     }
 }
 
-async fn setup(bosun: &TestBosun, case: Case) -> ItemRef {
+pub(crate) async fn setup(bosun: &TestBosun, case: Case) -> ItemRef {
     let pr = bosun
         .forge
         .seed_pr(case.forge, case.repo, case.number, case.author);
@@ -80,7 +80,7 @@ async fn setup(bosun: &TestBosun, case: Case) -> ItemRef {
     pr
 }
 
-async fn say(bosun: &TestBosun, case: Case, who: &str, body: &str) {
+pub(crate) async fn say(bosun: &TestBosun, case: Case, who: &str, body: &str) {
     let (event, payload) = case.comment(who, body);
     let id = uuid::Uuid::new_v4().to_string();
     let (status, text) = bosun.post(case.forge, event, &id, &payload).await;

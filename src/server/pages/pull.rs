@@ -1,7 +1,7 @@
 //! `/pr/{forge}/{repo…}/{number}`: a pull request's (or issue's) audit trail. Oldest first:
 //! who did what (which command, on which head SHA), and what bosun did about it — each
-//! plugin's actions with outcome and error — then the state bosun holds now (labels, lgtm,
-//! approvals, head) from the `pull_requests` table.
+//! plugin's actions with outcome and error — then the state bosun holds now: labels and head
+//! from the `pull_requests` table, and the facts plugins reported (who LGTM'd, who approves …).
 //!
 //! The head SHA of a comment is read from the payload when the forge sends it (GitLab notes,
 //! GitHub PR and review events); a GitHub issue comment does not carry it, so the page shows the
@@ -50,9 +50,16 @@ pub struct Current {
     pub state: String,
     pub head_sha: String,
     pub labels: Vec<String>,
-    pub lgtm: Vec<String>,
-    pub approvals: Vec<String>,
+    /// What plugins reported (who LGTM'd, who approves …), whatever plugin reported it.
+    pub facts: Vec<FactView>,
     pub updated: String,
+}
+
+/// One reported fact: its title, its values, and the plugin that reported it.
+pub struct FactView {
+    pub title: String,
+    pub values: Vec<String>,
+    pub plugin: String,
 }
 
 #[derive(Template)]
@@ -225,6 +232,7 @@ pub async fn page(
     let current = store
         .pull_request_view(forge, repo.as_str(), number)
         .await?;
+    let facts = store.facts(forge, repo.as_str(), number).await?;
     if history.is_empty() && after.is_none() && current.is_none() {
         return Err(PageError::NotFound(format!(
             "bosun has no record of {repo}#{number} on {forge}"
@@ -265,8 +273,14 @@ pub async fn page(
             state: v.state.state,
             head_sha: v.state.head_sha.unwrap_or_default(),
             labels: v.state.labels,
-            lgtm: v.lgtm,
-            approvals: v.approvals,
+            facts: facts
+                .into_iter()
+                .map(|f| FactView {
+                    title: f.fact.title().to_string(),
+                    values: f.fact.values(),
+                    plugin: f.plugin,
+                })
+                .collect(),
             updated: time(v.updated_at),
         }),
         entries,

@@ -1,92 +1,38 @@
-//! Carries out journaled actions on the forge, exactly once in effect.
-//!
-//! Each action is marked `applying` before its forge call and `applied` after. An action found
-//! `applying` (the process died mid-call, or the call failed in a way that may have taken
-//! effect) is checked on the forge before it is repeated where repeating could do harm: the
-//! label already there, the comment carrying the action's hidden marker already posted, the
-//! PR already merged. The other kinds repeat safely: assigning, requesting reviews, setting a
-//! title, a state or a commit status again leaves the forge as one call would, creating an
-//! existing label succeeds, and deleting a deleted comment is a no-op.
-//!
-//! `forge_calls` counts calls on the [`Forge`] trait, not HTTP requests: an adapter may
-//! answer `bot_login` from its cache or spend several requests on one call (GitLab assigns by
-//! reading the current list first).
+//! The forge as a target: the [`Forge`] adapters (octocrab, the gitlab crate), their error
+//! classification ([`ForgeError::is_retryable`]) and these "already done?" checks for an action
+//! found `applying`: the label already there (or already gone), the comment carrying the
+//! action's hidden marker already posted, the PR already merged. The other kinds repeat
+//! safely: assigning, requesting reviews, setting a title, a state or a commit status again
+//! leaves the forge as one call would, creating an existing label succeeds, and deleting a
+//! deleted comment is a no-op.
 
-use crate::store::{ActionOutcome, Store, StoredAction};
-use bosun_plugins::{Action, Forge, ForgeError, ItemState};
+use super::{EffectError, Target};
+use crate::store::StoredAction;
+use async_trait::async_trait;
+use bosun_plugins::{Action, Forge, ForgeError, ItemState, marker};
+use std::sync::Arc;
 
-/// What became of one action.
-pub enum Applied {
-    /// Done (or found done); with the number of forge calls made.
-    Done { forge_calls: i32 },
-    /// The forge refused for good; the action is marked failed.
-    Failed(ForgeError),
+/// One forge's adapter as an executor target.
+pub struct ForgeTarget {
+    forge: Arc<dyn Forge>,
 }
 
-/// The hidden marker that identifies the comment an action posted.
-pub fn action_marker(action_id: i64) -> String {
-    format!("<!-- bosun-action:{action_id} -->")
-}
-
-fn bot_comment_marker(marker: &str) -> String {
-    format!("<!-- bosun:{marker} -->")
-}
-
-/// Applies one action. A retryable error is returned as `Err` with the action left `applying`
-/// for the next attempt; a permanent one marks the action failed.
-pub async fn apply_action(
-    store: &dyn Store,
-    forge: &dyn Forge,
-    stored: &StoredAction,
-    dry_run: bool,
-) -> Result<Applied, ExecError> {
-    if dry_run {
-        store
-            .set_action_outcome(stored.id, ActionOutcome::DryRun, None, 0)
-            .await?;
-        return Ok(Applied::Done { forge_calls: 0 });
+impl ForgeTarget {
+    /// Wraps a configured forge adapter.
+    pub fn new(forge: Arc<dyn Forge>) -> Self {
+        ForgeTarget { forge }
     }
-    let maybe_done = stored.outcome == ActionOutcome::Applying;
-    if !maybe_done {
-        store
-            .set_action_outcome(stored.id, ActionOutcome::Applying, None, 0)
-            .await?;
-    }
-    let mut calls = 0;
-    let result = perform(forge, stored, maybe_done, &mut calls).await;
-    metrics::counter!("bosun_forge_calls_total", "kind" => stored.kind.clone())
-        .increment(calls as u64);
-    match result {
-        Ok(()) => {
-            store
-                .set_action_outcome(stored.id, ActionOutcome::Applied, None, calls)
-                .await?;
-            metrics::counter!("bosun_actions_total", "kind" => stored.kind.clone(), "outcome" => "applied").increment(1);
-            Ok(Applied::Done { forge_calls: calls })
-        }
-        Err(e) if e.is_retryable() => {
-            store
-                .set_action_outcome(
-                    stored.id,
-                    ActionOutcome::Applying,
-                    Some(&e.to_string()),
-                    calls,
-                )
-                .await?;
-            Err(ExecError::Forge(e))
-        }
-        Err(e) => {
-            store
-                .set_action_outcome(
-                    stored.id,
-                    ActionOutcome::Failed,
-                    Some(&e.to_string()),
-                    calls,
-                )
-                .await?;
-            metrics::counter!("bosun_actions_total", "kind" => stored.kind.clone(), "outcome" => "failed").increment(1);
-            Ok(Applied::Failed(e))
-        }
+}
+
+#[async_trait]
+impl Target for ForgeTarget {
+    async fn apply(
+        &self,
+        stored: &StoredAction,
+        maybe_done: bool,
+        calls: &mut i32,
+    ) -> Result<(), EffectError> {
+        Ok(perform(self.forge.as_ref(), stored, maybe_done, calls).await?)
     }
 }
 
@@ -97,6 +43,10 @@ async fn perform(
     calls: &mut i32,
 ) -> Result<(), ForgeError> {
     match &stored.action {
+        Action::Remember { .. } | Action::Notify { .. } => Err(ForgeError::Permanent(format!(
+            "{} is not a forge action",
+            stored.kind
+        ))),
         Action::AddLabel { item, label } => {
             if maybe_done {
                 *calls += 1;
@@ -128,7 +78,7 @@ async fn perform(
             forge.remove_label(item, label).await
         }
         Action::Comment { item, body } => {
-            let marker = action_marker(stored.id);
+            let marker = marker::action(stored.id);
             if maybe_done {
                 *calls += 1;
                 if forge
@@ -142,12 +92,12 @@ async fn perform(
             }
             *calls += 1;
             forge
-                .create_comment(item, &format!("{body}\n\n{marker}"))
+                .create_comment(item, &marker::append(body, &marker))
                 .await
                 .map(|_| ())
         }
         Action::UpsertBotComment { item, marker, body } => {
-            let marker = bot_comment_marker(marker);
+            let marker = marker::notice(marker);
             *calls += 2;
             let bot = forge.bot_login().await?;
             let existing = forge
@@ -156,7 +106,7 @@ async fn perform(
                 .into_iter()
                 .find(|c| c.author == bot && c.body.contains(&marker));
             *calls += 1;
-            let body = format!("{body}\n\n{marker}");
+            let body = marker::append(body, &marker);
             match existing {
                 Some(c) if c.body == body => Ok(()),
                 Some(c) => forge.edit_comment(item, c.id, &body).await,
@@ -164,7 +114,7 @@ async fn perform(
             }
         }
         Action::DeleteBotComment { item, marker } => {
-            let marker = bot_comment_marker(marker);
+            let marker = marker::notice(marker);
             *calls += 2;
             let bot = forge.bot_login().await?;
             let existing = forge
@@ -229,13 +179,4 @@ async fn perform(
             forge.set_status(repo, sha, status).await
         }
     }
-}
-
-/// A failure that stops applying for now.
-#[derive(Debug, thiserror::Error)]
-pub enum ExecError {
-    #[error(transparent)]
-    Forge(ForgeError),
-    #[error(transparent)]
-    Store(#[from] crate::store::StoreError),
 }

@@ -1,0 +1,131 @@
+//! Facts: what a plugin learned about a pull request that bosun should remember, reported as
+//! data (an [`Action::Remember`](crate::Action::Remember)) rather than read back from labels or
+//! comment text. The store keeps the latest fact of each [`Fact::key`] per PR, the PR page shows
+//! them, and later deciders (merge automation, chat `status`) read them, so the queue never
+//! needs to know which plugin knows what.
+
+use crate::event::Login;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// One thing known about a PR now; a newer fact with the same key replaces the older.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "fact")]
+pub enum Fact {
+    /// Who gave the PR its `lgtm` (empty: nobody, the label is gone).
+    Lgtm { by: Vec<Login> },
+    /// Who approves the PR now, as the approve plugin computed it (empty: nobody).
+    Approvals { by: Vec<Approver> },
+}
+
+/// One approver and how they came to approve ("Approved", "LGTM", "Author self-approved" …).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "ApproverForm")]
+pub struct Approver {
+    pub login: String,
+    pub how: String,
+}
+
+/// The forms an approver is stored in: the struct, or the `login (how)` text that databases
+/// written before facts existed hold (carried over by the `pr_facts` migration).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum ApproverForm {
+    Fields { login: String, how: String },
+    Text(String),
+}
+
+impl From<ApproverForm> for Approver {
+    fn from(form: ApproverForm) -> Self {
+        match form {
+            ApproverForm::Fields { login, how } => Approver { login, how },
+            ApproverForm::Text(text) => {
+                match text.strip_suffix(')').and_then(|t| t.split_once(" (")) {
+                    Some((login, how)) => Approver {
+                        login: login.into(),
+                        how: how.into(),
+                    },
+                    None => Approver {
+                        login: text,
+                        how: String::new(),
+                    },
+                }
+            }
+        }
+    }
+}
+
+impl Fact {
+    /// What a fact is about; the store keeps one fact per key and PR.
+    pub fn key(&self) -> String {
+        match self {
+            Fact::Lgtm { .. } => "lgtm".into(),
+            Fact::Approvals { .. } => "approvals".into(),
+        }
+    }
+
+    /// A short title for pages and the audit log.
+    pub fn title(&self) -> &'static str {
+        match self {
+            Fact::Lgtm { .. } => "LGTM",
+            Fact::Approvals { .. } => "Approvals",
+        }
+    }
+
+    /// The fact's values as separate short texts (one per person), for pages.
+    pub fn values(&self) -> Vec<String> {
+        match self {
+            Fact::Lgtm { by } => by.iter().map(ToString::to_string).collect(),
+            Fact::Approvals { by } => by
+                .iter()
+                .map(|a| match a.how.as_str() {
+                    "" => a.login.clone(),
+                    how => format!("{} ({how})", a.login),
+                })
+                .collect(),
+        }
+    }
+}
+
+impl fmt::Display for Fact {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let values = self.values();
+        if values.is_empty() {
+            write!(f, "{}: none", self.title())
+        } else {
+            write!(f, "{}: {}", self.title(), values.join(", "))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn facts_round_trip_and_describe_themselves() {
+        let fact = Fact::Approvals {
+            by: vec![Approver {
+                login: "alice".into(),
+                how: "Approved".into(),
+            }],
+        };
+        let json = serde_json::to_string(&fact).expect("encode");
+        assert_eq!(
+            json,
+            r#"{"fact":"approvals","by":[{"login":"alice","how":"Approved"}]}"#
+        );
+        assert_eq!(serde_json::from_str::<Fact>(&json).expect("decode"), fact);
+        assert_eq!(fact.to_string(), "Approvals: alice (Approved)");
+        assert_eq!(Fact::Lgtm { by: vec![] }.to_string(), "LGTM: none");
+        assert_eq!(Fact::Lgtm { by: vec![] }.key(), "lgtm");
+    }
+
+    #[test]
+    fn approvals_from_before_facts_decode() {
+        let old: Fact =
+            serde_json::from_str(r#"{"fact":"approvals","by":["alice (Approved)","bob"]}"#)
+                .expect("decode the migrated form");
+        assert_eq!(old.to_string(), "Approvals: alice (Approved), bob");
+    }
+}

@@ -1,0 +1,191 @@
+//! Dispatch: what happens to one claimed delivery. Normalize it into events, let the plugins
+//! enabled for its repository decide (once: the decision is journaled before anything is
+//! applied), apply the journaled actions through the executor, and keep bosun's record of the
+//! pull request. Plugins report what should be remembered about a PR as
+//! [`Action::Remember`] facts, so nothing here knows any plugin by name. The queue decides
+//! only when a delivery runs; this module decides what it does.
+
+mod decide;
+mod snapshot;
+
+use crate::config::Settings;
+use crate::executor::{Applied, ExecError, Targets, apply_action};
+use crate::forge::Forges;
+use crate::store::{
+    ActionOutcome, ClaimedDelivery, FinalStatus, PullRequestState, Store, StoreError, StoredAction,
+};
+use crate::webhook::{self, Normalized};
+use bosun_plugins::{Action, Event, ForgeKind, ItemState, Plugin};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Everything deciding and applying needs, shared by every worker.
+pub struct Dispatcher {
+    pub settings: Arc<Settings>,
+    pub store: Arc<dyn Store>,
+    pub forges: Forges,
+    /// Where actions take effect: the forges, bosun's record, chat channels.
+    pub targets: Targets,
+    pub plugins: Vec<Box<dyn Plugin>>,
+    /// OWNERS loading, shared by every worker so a base SHA is loaded once.
+    pub owners: Arc<bosun_plugins::owners::OwnersLoader>,
+    /// The store as plugin history.
+    pub history: Arc<dyn bosun_plugins::History>,
+}
+
+/// How handling a delivery ended this time.
+pub enum Outcome {
+    /// Finished for good, with a note for people (why it was ignored, what failed).
+    Finished(FinalStatus, Option<String>),
+    /// Worth another attempt, not sooner than `after` when the forge said.
+    Retry {
+        error: String,
+        after: Option<Duration>,
+    },
+}
+
+impl Dispatcher {
+    /// Handles one delivery: decides (unless an earlier attempt did), applies what is not
+    /// applied yet, and records the PR. A store failure is returned for the queue to retry.
+    pub async fn handle(&self, delivery: &ClaimedDelivery) -> Result<Outcome, StoreError> {
+        let normalized = match delivery.forge {
+            ForgeKind::GitHub => webhook::github::normalize(&delivery.event, &delivery.payload),
+            ForgeKind::GitLab => webhook::gitlab::normalize(&delivery.event, &delivery.payload),
+        };
+        let events = match normalized {
+            Ok(Normalized::Events(events)) => events,
+            Ok(Normalized::Ignored(reason)) => {
+                return Ok(Outcome::Finished(FinalStatus::Ignored, Some(reason)));
+            }
+            // Valid JSON that is not a payload bosun can use: running it again cannot help, and
+            // it is the sender's doing, not bosun's.
+            Err(e) => {
+                return Ok(Outcome::Finished(
+                    FinalStatus::Ignored,
+                    Some(format!("not a payload bosun can use: {e}")),
+                ));
+            }
+        };
+        let Some(forge) = self.forges.get(delivery.forge).cloned() else {
+            return Ok(Outcome::Finished(
+                FinalStatus::Failed,
+                Some(format!("{} is not configured", delivery.forge)),
+            ));
+        };
+        let mut problems = Vec::new();
+        if !delivery.decided {
+            match self.decide(&events, forge.as_ref()).await {
+                Ok(decision) => {
+                    problems.extend(decision.problems);
+                    self.store
+                        .record_decision(delivery.id, &decision.planned)
+                        .await?;
+                }
+                Err(e) => {
+                    return Ok(Outcome::Retry {
+                        after: e.retry_after(),
+                        error: e.to_string(),
+                    });
+                }
+            }
+        }
+        let repo = events.first().and_then(Event::repo).cloned();
+        let dry_run = self.settings.is_dry_run(delivery.forge, repo.as_ref());
+        let actions = self.store.delivery_actions(delivery.id).await?;
+        for stored in actions
+            .iter()
+            .filter(|a| matches!(a.outcome, ActionOutcome::Pending | ActionOutcome::Applying))
+        {
+            match apply_action(self.store.as_ref(), &self.targets, stored, dry_run).await {
+                Ok(Applied::Done { .. }) => {}
+                Ok(Applied::Failed(e)) => {
+                    problems.push(format!("{} {}: {e}", stored.plugin, stored.kind))
+                }
+                Err(ExecError::Transient { message, after }) => {
+                    return Ok(Outcome::Retry {
+                        error: message,
+                        after,
+                    });
+                }
+                Err(ExecError::Store(e)) => return Err(e),
+            }
+        }
+        self.remember_pull_request(&events, &actions, dry_run)
+            .await?;
+        if problems.is_empty() {
+            Ok(Outcome::Finished(
+                FinalStatus::Done,
+                self.nothing_enabled(&events),
+            ))
+        } else {
+            Ok(Outcome::Finished(
+                FinalStatus::Failed,
+                Some(problems.join("; ")),
+            ))
+        }
+    }
+
+    /// Keeps `pull_requests` current: state and head from the event, labels as the event saw
+    /// them with this delivery's applied label actions folded in. (What plugins know beyond
+    /// that, they report as facts, which the executor records.)
+    async fn remember_pull_request(
+        &self,
+        events: &[Event],
+        applied: &[StoredAction],
+        dry_run: bool,
+    ) -> Result<(), StoreError> {
+        let Some(item) = events.iter().find_map(Event::item).filter(|i| i.is_pr()) else {
+            return Ok(());
+        };
+        let head_sha = events.iter().find_map(|e| match e {
+            Event::PullRequest(p) if !p.head_sha.is_empty() => Some(p.head_sha.clone()),
+            _ => None,
+        });
+        let mut labels = item.labels.clone();
+        if !dry_run {
+            for stored in applied {
+                match &stored.action {
+                    Action::AddLabel { label, .. }
+                        if !labels.iter().any(|l| l.eq_ignore_ascii_case(label)) =>
+                    {
+                        labels.push(label.clone())
+                    }
+                    Action::RemoveLabel { label, .. } => {
+                        labels.retain(|l| !l.eq_ignore_ascii_case(label))
+                    }
+                    _ => {}
+                }
+            }
+        }
+        let state = match item.state {
+            ItemState::Open => "open",
+            ItemState::Closed => "closed",
+            ItemState::Merged => "merged",
+        };
+        self.store
+            .upsert_pull_request(&PullRequestState {
+                forge: item.reference.forge,
+                repo: item.reference.repo.to_string(),
+                number: item.reference.number as i64,
+                state: state.into(),
+                head_sha,
+                labels,
+            })
+            .await
+    }
+}
+
+impl Dispatcher {
+    /// The note on a delivery no plugin could look at, saying why and where to enable them.
+    fn nothing_enabled(&self, events: &[Event]) -> Option<String> {
+        let mut repos = events.iter().filter_map(Event::repo).peekable();
+        let repo = (*repos.peek()?).clone();
+        if repos.any(|r| !self.settings.plugins.enabled_for(r).is_empty()) {
+            return None;
+        }
+        Some(format!(
+            "no plugin is enabled for {repo}: enable some under [plugins.\"{}\"] or [plugins.\"{repo}\"] in the configuration",
+            repo.owner()
+        ))
+    }
+}

@@ -1,0 +1,194 @@
+//! Carries out journaled actions on their targets, exactly once in effect.
+//!
+//! Every action has a destination ([`Action::destination`]): the forge, bosun's own store, or a
+//! chat channel. Each destination is a [`Target`] with its own client, its own error
+//! classification and its own "was this already done?" check; the journal around them is the
+//! same for all. An action is marked `applying` before its target is called and `applied`
+//! after. An action found `applying` (the process died mid-call, or the call failed in a way
+//! that may have taken effect) is applied again with `maybe_done` set, and the target checks
+//! first where it can tell (see each target's docs, and the README's "Effects" section for the
+//! targets that cannot). A retryable error leaves the action `applying` for the next attempt;
+//! a permanent one marks it `failed`. In dry-run nothing is called: the action is recorded as
+//! `dry-run`.
+//!
+//! `forge_calls` counts calls on the target's client (trait methods, not HTTP requests).
+
+mod chat;
+mod forge;
+mod record;
+
+pub use chat::{Channel, ChannelTarget, message_key};
+pub use forge::ForgeTarget;
+pub use record::RecordTarget;
+
+use crate::forge::Forges;
+use crate::store::{ActionOutcome, Store, StoreError, StoredAction};
+use async_trait::async_trait;
+use bosun_plugins::{Action, Destination, ForgeError};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// What became of one action.
+pub enum Applied {
+    /// Done (or found done); with the number of client calls made.
+    Done { forge_calls: i32 },
+    /// The target refused for good; the action is marked failed.
+    Failed(ForgeError),
+}
+
+/// Why a target could not apply an action.
+#[derive(Debug, thiserror::Error)]
+pub enum EffectError {
+    /// The target system's API answered with an error, classified as a forge's are
+    /// (5xx, timeouts and rate limits retry; everything else is final).
+    #[error(transparent)]
+    Api(#[from] ForgeError),
+    /// bosun's own store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A system actions take effect on.
+#[async_trait]
+pub trait Target: Send + Sync {
+    /// Applies the action. `maybe_done`: an earlier attempt may already have taken effect, so
+    /// check first where this system can tell. `calls` counts the client calls made.
+    async fn apply(
+        &self,
+        stored: &StoredAction,
+        maybe_done: bool,
+        calls: &mut i32,
+    ) -> Result<(), EffectError>;
+}
+
+/// Every target this bosun can apply actions to, looked up by an action's destination.
+pub struct Targets {
+    github: Option<ForgeTarget>,
+    gitlab: Option<ForgeTarget>,
+    record: RecordTarget,
+    channels: BTreeMap<String, ChannelTarget>,
+}
+
+impl Targets {
+    /// The configured forges, the store (for facts) and the named chat channels.
+    pub fn new(
+        forges: &Forges,
+        store: Arc<dyn Store>,
+        channels: BTreeMap<String, Arc<dyn Channel>>,
+    ) -> Self {
+        let forge = |kind| forges.get(kind).cloned().map(ForgeTarget::new);
+        Targets {
+            github: forge(bosun_plugins::ForgeKind::GitHub),
+            gitlab: forge(bosun_plugins::ForgeKind::GitLab),
+            record: RecordTarget::new(store),
+            channels: channels
+                .into_iter()
+                .map(|(name, channel)| (name, ChannelTarget::new(channel)))
+                .collect(),
+        }
+    }
+
+    /// The target of an action, or why there is none (a forge or channel not configured).
+    pub fn for_action(&self, action: &Action) -> Result<&dyn Target, ForgeError> {
+        match action.destination() {
+            Destination::Forge(bosun_plugins::ForgeKind::GitHub) => self
+                .github
+                .as_ref()
+                .map(|t| t as &dyn Target)
+                .ok_or_else(|| ForgeError::Permanent("GitHub is not configured".into())),
+            Destination::Forge(bosun_plugins::ForgeKind::GitLab) => self
+                .gitlab
+                .as_ref()
+                .map(|t| t as &dyn Target)
+                .ok_or_else(|| ForgeError::Permanent("GitLab is not configured".into())),
+            Destination::Bosun => Ok(&self.record),
+            Destination::Channel(name) => self
+                .channels
+                .get(name)
+                .map(|t| t as &dyn Target)
+                .ok_or_else(|| {
+                    ForgeError::Permanent(format!("no chat channel named {name:?} is configured"))
+                }),
+        }
+    }
+}
+
+/// Applies one journaled action on its target. A retryable error is returned as `Err` with the
+/// action left `applying` for the next attempt; a permanent one marks the action failed.
+pub async fn apply_action(
+    store: &dyn Store,
+    targets: &Targets,
+    stored: &StoredAction,
+    dry_run: bool,
+) -> Result<Applied, ExecError> {
+    if dry_run {
+        store
+            .set_action_outcome(stored.id, ActionOutcome::DryRun, None, 0)
+            .await?;
+        return Ok(Applied::Done { forge_calls: 0 });
+    }
+    let maybe_done = stored.outcome == ActionOutcome::Applying;
+    if !maybe_done {
+        store
+            .set_action_outcome(stored.id, ActionOutcome::Applying, None, 0)
+            .await?;
+    }
+    let mut calls = 0;
+    let result = match targets.for_action(&stored.action) {
+        Ok(target) => target.apply(stored, maybe_done, &mut calls).await,
+        Err(e) => Err(EffectError::Api(e)),
+    };
+    metrics::counter!("bosun_forge_calls_total", "kind" => stored.kind.clone())
+        .increment(calls as u64);
+    let e = match result {
+        Ok(()) => {
+            store
+                .set_action_outcome(stored.id, ActionOutcome::Applied, None, calls)
+                .await?;
+            metrics::counter!("bosun_actions_total", "kind" => stored.kind.clone(), "outcome" => "applied").increment(1);
+            return Ok(Applied::Done { forge_calls: calls });
+        }
+        Err(EffectError::Store(e)) => return Err(ExecError::Store(e)),
+        Err(EffectError::Api(e)) => e,
+    };
+    if e.is_retryable() {
+        store
+            .set_action_outcome(
+                stored.id,
+                ActionOutcome::Applying,
+                Some(&e.to_string()),
+                calls,
+            )
+            .await?;
+        return Err(ExecError::Transient {
+            message: e.to_string(),
+            after: e.retry_after(),
+        });
+    }
+    store
+        .set_action_outcome(
+            stored.id,
+            ActionOutcome::Failed,
+            Some(&e.to_string()),
+            calls,
+        )
+        .await?;
+    metrics::counter!("bosun_actions_total", "kind" => stored.kind.clone(), "outcome" => "failed")
+        .increment(1);
+    Ok(Applied::Failed(e))
+}
+
+/// A failure that stops applying for now; the delivery is retried.
+#[derive(Debug, thiserror::Error)]
+pub enum ExecError {
+    /// The target may answer later (5xx, timeout, rate limit): `after` is how long it asked
+    /// bosun to wait, when it said.
+    #[error("{message}")]
+    Transient {
+        message: String,
+        after: Option<Duration>,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
