@@ -42,6 +42,9 @@ pub struct RawConfig {
     /// Per-plugin settings keyed by plugin, then by org or org/repo (the repo entry wins).
     #[serde(default)]
     pub settings: BTreeMap<String, BTreeMap<String, toml::Value>>,
+    /// Chat channels (`[chat.channels.<name>]`) the notify plugin's routes post to.
+    #[serde(default)]
+    pub chat: crate::chat::config::ChatConfig,
     /// The directory of the file this was read from; relative paths in it (the GitHub App
     /// key) are read from there, never from the working directory. Not a key of the file.
     #[serde(skip)]
@@ -386,6 +389,8 @@ pub struct Settings {
     pub github: Option<ForgeSettings>,
     pub gitlab: Option<ForgeSettings>,
     pub plugins: PluginMatrix,
+    /// Chat channels by name, those whose URL is set.
+    pub chat: BTreeMap<String, crate::chat::config::ChannelSettings>,
     /// Problems that do not stop bosun (an unset secret variable): logged at start and printed
     /// by `check-config`.
     pub warnings: Vec<ConfigError>,
@@ -765,6 +770,7 @@ impl RawConfig {
                 ),
             ));
         }
+        let chat = self.chat.validate(&lookup, &mut errors, &mut warnings);
         if !errors.is_empty() {
             return Err(errors);
         }
@@ -791,6 +797,7 @@ impl RawConfig {
                 scopes: self.plugins,
                 settings,
             },
+            chat,
             warnings,
         })
     }

@@ -9,6 +9,7 @@
 pub mod bench;
 pub mod bench_owners;
 pub mod bench_pages;
+pub mod chat;
 pub mod cli;
 pub mod config;
 pub mod dispatch;

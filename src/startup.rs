@@ -1,6 +1,7 @@
 //! Building and running bosun, the same way in production and in tests: bind (port 0 works),
 //! migrate, start the intake, the HTTP server and the workers; stop cleanly on SIGTERM.
 
+use crate::chat::sender::{ChatSender, SenderChannel};
 use crate::config::Settings;
 use crate::dispatch::Dispatcher;
 use crate::executor::Targets;
@@ -26,6 +27,7 @@ pub struct Application {
     port: u16,
     server: actix_web::dev::Server,
     engine: Arc<Engine>,
+    chat: Arc<ChatSender>,
     shutting_down: Arc<AtomicBool>,
     store: Arc<dyn Store>,
 }
@@ -65,7 +67,23 @@ impl Application {
             .shutdown_timeout(settings.shutdown_grace.as_secs().max(1))
             .listen(listener)?
             .run();
-        let targets = Targets::new(&forges, store.clone(), BTreeMap::new());
+        let chat = Arc::new(ChatSender::new(
+            store.clone(),
+            settings
+                .chat
+                .iter()
+                .map(|(name, c)| {
+                    let channel = SenderChannel {
+                        channel: crate::chat::channel_for(c),
+                        max_messages: c.max_messages,
+                        window: c.window,
+                        language: c.language,
+                    };
+                    (name.clone(), channel)
+                })
+                .collect::<BTreeMap<_, _>>(),
+        ));
+        let targets = Targets::new(&forges, store.clone(), chat.channel_names(), chat.wake());
         let dispatcher = Dispatcher {
             settings: settings.clone(),
             store: store.clone(),
@@ -88,6 +106,7 @@ impl Application {
             port,
             server,
             engine,
+            chat,
             shutting_down,
             store,
         })
@@ -125,6 +144,9 @@ impl Application {
                     .clone()
                     .run_worker(worker_id, stop_rx.clone(), grace),
             );
+        }
+        if self.engine.settings.queue.workers > 0 {
+            workers.spawn(self.chat.clone().run(stop_rx.clone()));
         }
         let handle = self.server.handle();
         let server = tokio::spawn(self.server);

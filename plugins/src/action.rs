@@ -19,13 +19,16 @@ pub enum Destination<'a> {
     Channel(&'a str),
 }
 
-/// A message for a chat channel: a title, Markdown text and an optional link to open.
+/// A message for a chat channel: a title, Markdown text, an optional link to open, and the
+/// forge users to @ (the channel maps them to chat accounts; unknown ones are not mentioned).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChatMessage {
     pub title: String,
     pub text: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub link: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mentions: Vec<Login>,
 }
 
 /// One change on the forge, in bosun's record, or in a chat channel.

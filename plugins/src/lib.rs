@@ -19,6 +19,7 @@ pub mod label;
 pub mod lgtm;
 pub mod lifecycle;
 pub mod marker;
+pub mod notify;
 pub mod owners;
 pub mod owners_label;
 pub mod path_label;
@@ -57,6 +58,7 @@ pub fn all_plugins() -> Vec<Box<dyn Plugin>> {
         Box::new(label::Label),
         Box::new(lgtm::Lgtm),
         Box::new(lifecycle::Lifecycle),
+        Box::new(notify::Notify),
         Box::new(owners_label::OwnersLabel),
         Box::new(path_label::PathLabel),
         Box::new(retitle::Retitle),

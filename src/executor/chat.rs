@@ -1,45 +1,45 @@
-//! Chat channels as a target: [`Action::Notify`] posts a message to a named channel. Each
-//! channel kind (a DingTalk robot, a Slack webhook …) implements [`Channel`] with its own
-//! client and error classification. The message's key is the journaled action's id, stable
-//! across attempts: where the platform takes an idempotency key the channel sends it, and where
-//! it can say whether a message was posted, an action found `applying` after a crash is checked
-//! first. Where it can do neither, a crash between the platform's acceptance and bosun's record
-//! posts the message a second time (at least once, never lost).
+//! Chat channels as a target: [`Action::Notify`] is applied by queuing its message in the
+//! outbox under the action's id, which the chat sender drains within each channel's rate
+//! limit (see [`crate::chat::sender`]). Queuing again is a no-op, so an action found
+//! `applying` is simply applied again. The message's key is derived from the action's id and
+//! is the same on every send attempt: platforms that de-duplicate by a key (DingTalk's
+//! `msgUuid`) post it once; for the others a crash between the platform taking a message and
+//! bosun recording it posts it again (at least once, never lost).
 
 use super::{EffectError, Target};
-use crate::store::StoredAction;
+use crate::store::{Store, StoredAction};
 use async_trait::async_trait;
-use bosun_plugins::{Action, ChatMessage, ForgeError};
+use bosun_plugins::{Action, ForgeError};
+use std::collections::BTreeSet;
 use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+use tokio::sync::Notify;
 
-/// A chat group or channel bosun can post to.
-#[async_trait]
-pub trait Channel: Send + Sync {
-    /// Posts the message. `key` is unique to the action and the same on every attempt, for
-    /// platforms that de-duplicate by a key (DingTalk's `msgUuid`).
-    async fn send(&self, key: &str, message: &ChatMessage) -> Result<(), ForgeError>;
-
-    /// Whether the message with this key was already posted: `None` when the platform cannot
-    /// tell, and the message is then sent again.
-    async fn already_sent(&self, _key: &str) -> Result<Option<bool>, ForgeError> {
-        Ok(None)
-    }
-}
-
-/// The idempotency key of the message a journaled action posts.
+/// The key a journaled action's message is sent under.
 pub fn message_key(action_id: i64) -> String {
     format!("bosun-action-{action_id}")
 }
 
-/// One configured channel as an executor target.
+/// The configured chat channels, as one target.
 pub struct ChannelTarget {
-    channel: Arc<dyn Channel>,
+    store: Arc<dyn Store>,
+    channels: BTreeSet<String>,
+    wake: Arc<Notify>,
 }
 
 impl ChannelTarget {
-    /// Wraps a configured channel.
-    pub fn new(channel: Arc<dyn Channel>) -> Self {
-        ChannelTarget { channel }
+    /// Queues into `store` for `channels`, waking the sender through `wake`.
+    pub fn new(store: Arc<dyn Store>, channels: BTreeSet<String>, wake: Arc<Notify>) -> Self {
+        ChannelTarget {
+            store,
+            channels,
+            wake,
+        }
+    }
+
+    /// Whether a channel of this name is configured.
+    pub fn has(&self, channel: &str) -> bool {
+        self.channels.contains(channel)
     }
 }
 
@@ -48,23 +48,23 @@ impl Target for ChannelTarget {
     async fn apply(
         &self,
         stored: &StoredAction,
-        maybe_done: bool,
+        _maybe_done: bool,
         calls: &mut i32,
     ) -> Result<(), EffectError> {
-        let Action::Notify { message, .. } = &stored.action else {
+        let Action::Notify { channel, message } = &stored.action else {
             return Err(
                 ForgeError::Permanent(format!("{} is not a chat action", stored.kind)).into(),
             );
         };
-        let key = message_key(stored.id);
-        if maybe_done {
-            *calls += 1;
-            if self.channel.already_sent(&key).await? == Some(true) {
-                return Ok(());
-            }
-        }
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_millis() as i64;
         *calls += 1;
-        self.channel.send(&key, message).await?;
+        self.store
+            .enqueue_message(stored.id, channel, message, now)
+            .await?;
+        self.wake.notify_one();
         Ok(())
     }
 }

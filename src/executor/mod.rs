@@ -17,7 +17,7 @@ mod chat;
 mod forge;
 mod record;
 
-pub use chat::{Channel, ChannelTarget, message_key};
+pub use chat::{ChannelTarget, message_key};
 pub use forge::ForgeTarget;
 pub use record::RecordTarget;
 
@@ -25,9 +25,10 @@ use crate::forge::Forges;
 use crate::store::{ActionOutcome, Store, StoreError, StoredAction};
 use async_trait::async_trait;
 use bosun_plugins::{Action, Destination, ForgeError};
-use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::Notify;
 
 /// What became of one action.
 pub enum Applied {
@@ -67,25 +68,24 @@ pub struct Targets {
     github: Option<ForgeTarget>,
     gitlab: Option<ForgeTarget>,
     record: RecordTarget,
-    channels: BTreeMap<String, ChannelTarget>,
+    chat: ChannelTarget,
 }
 
 impl Targets {
-    /// The configured forges, the store (for facts) and the named chat channels.
+    /// The configured forges, the store (for facts and the chat outbox), the names of the
+    /// configured chat channels and the chat sender's wake-up.
     pub fn new(
         forges: &Forges,
         store: Arc<dyn Store>,
-        channels: BTreeMap<String, Arc<dyn Channel>>,
+        channels: BTreeSet<String>,
+        wake: Arc<Notify>,
     ) -> Self {
         let forge = |kind| forges.get(kind).cloned().map(ForgeTarget::new);
         Targets {
             github: forge(bosun_plugins::ForgeKind::GitHub),
             gitlab: forge(bosun_plugins::ForgeKind::GitLab),
-            record: RecordTarget::new(store),
-            channels: channels
-                .into_iter()
-                .map(|(name, channel)| (name, ChannelTarget::new(channel)))
-                .collect(),
+            record: RecordTarget::new(store.clone()),
+            chat: ChannelTarget::new(store, channels, wake),
         }
     }
 
@@ -103,13 +103,10 @@ impl Targets {
                 .map(|t| t as &dyn Target)
                 .ok_or_else(|| ForgeError::Permanent("GitLab is not configured".into())),
             Destination::Bosun => Ok(&self.record),
-            Destination::Channel(name) => self
-                .channels
-                .get(name)
-                .map(|t| t as &dyn Target)
-                .ok_or_else(|| {
-                    ForgeError::Permanent(format!("no chat channel named {name:?} is configured"))
-                }),
+            Destination::Channel(name) if self.chat.has(name) => Ok(&self.chat),
+            Destination::Channel(name) => Err(ForgeError::Permanent(format!(
+                "no chat channel named {name:?} is configured (or its URL variable is unset)"
+            ))),
         }
     }
 }

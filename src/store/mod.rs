@@ -5,12 +5,14 @@
 //! (`tests/store.rs`).
 
 pub mod facts;
+pub mod outbox;
 pub mod pages;
 pub mod plugin_state;
 pub mod postgres;
 pub mod sqlite;
 
 pub use facts::{FactStore, StoredFact};
+pub use outbox::{OutboxMessage, OutboxState, OutboxStore};
 pub use pages::{ActionRecord, Cursor, DeliveryDetail, DeliveryFilter, PageStore, PullRequestView};
 
 use async_trait::async_trait;
@@ -186,7 +188,7 @@ pub struct PullRequestState {
 
 /// The store's operations, named for what they mean.
 #[async_trait]
-pub trait Store: PageStore + FactStore + Send + Sync {
+pub trait Store: PageStore + FactStore + OutboxStore + Send + Sync {
     /// Applies pending migrations.
     async fn migrate(&self) -> Result<(), StoreError>;
     /// Cheap reachability check for `/readyz`.

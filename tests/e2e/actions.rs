@@ -3,7 +3,9 @@
 //! crash mid-merge, a merged PR is found merged instead of merged again.
 
 use crate::support::*;
-use bosun::executor::{Applied, Channel, ExecError, Targets, apply_action, message_key};
+use bosun::chat::Channel;
+use bosun::chat::sender::{ChatSender, SenderChannel};
+use bosun::executor::{Applied, Targets, apply_action, message_key};
 use bosun::forge::Forges;
 use bosun::forge::github::GitHubForge;
 use bosun::forge::gitlab::GitLabForge;
@@ -75,7 +77,12 @@ fn adapter(bosun: &TestBosun, forge: ForgeKind) -> Targets {
         ForgeKind::GitHub => Forges::new(Some(adapter), None),
         ForgeKind::GitLab => Forges::new(None, Some(adapter)),
     };
-    Targets::new(&forges, bosun.store.clone(), BTreeMap::new())
+    Targets::new(
+        &forges,
+        bosun.store.clone(),
+        Default::default(),
+        Default::default(),
+    )
 }
 
 /// Applies one journaled action and returns its forge calls as stored.
@@ -342,8 +349,8 @@ async fn a_refused_merge_fails_the_action() {
     }
 }
 
-/// A chat channel that records what it is sent, and fails as told: the executor's guarantees
-/// hold for targets beyond the forge.
+/// A chat channel that records what it is sent, and fails as told: the executor's and the
+/// sender's guarantees hold for targets beyond the forge.
 #[derive(Default)]
 struct SinkChannel {
     sent: std::sync::Mutex<Vec<(String, ChatMessage)>>,
@@ -356,9 +363,8 @@ struct SinkChannel {
 }
 
 impl SinkChannel {
-    fn keys(&self) -> Vec<String> {
-        let sent = self.sent.lock().expect("sink");
-        sent.iter().map(|(k, _)| k.clone()).collect()
+    fn sent(&self) -> Vec<(String, ChatMessage)> {
+        self.sent.lock().expect("sink").clone()
     }
 }
 
@@ -399,135 +405,224 @@ impl Channel for SinkChannel {
     }
 }
 
-/// A receiving bosun on `db` (no workers) and targets with one chat channel, `team`.
-async fn with_sink(db: Db, sink: Arc<SinkChannel>) -> (TestBosun, Targets) {
+/// A receiving bosun on `db` (no workers), a sender with one channel, `team`, at most
+/// `max_messages` a minute, and the executor's targets for it.
+async fn with_sink(
+    db: Db,
+    sink: Arc<SinkChannel>,
+    max_messages: u32,
+) -> (TestBosun, ChatSender, Targets) {
     let mut options = Options::new(db);
     options.env = vec![("BOSUN_QUEUE__WORKERS".into(), "0".into())];
     let bosun = spawn_bosun(options).await;
-    let mut channels: BTreeMap<String, Arc<dyn Channel>> = BTreeMap::new();
-    channels.insert("team".into(), sink);
-    let targets = Targets::new(&Forges::new(None, None), bosun.store.clone(), channels);
-    (bosun, targets)
+    let mut channels = BTreeMap::new();
+    channels.insert(
+        "team".to_string(),
+        SenderChannel {
+            channel: sink as Arc<dyn Channel>,
+            max_messages,
+            window: std::time::Duration::from_secs(60),
+            language: bosun_plugins::notify::Language::En,
+        },
+    );
+    let sender = ChatSender::new(bosun.store.clone(), channels);
+    let targets = Targets::new(
+        &Forges::new(None, None),
+        bosun.store.clone(),
+        sender.channel_names(),
+        sender.wake(),
+    );
+    (bosun, sender, targets)
 }
 
-fn notify(channel: &str) -> Action {
+fn notify(channel: &str, n: u64) -> Action {
     Action::Notify {
         channel: channel.into(),
         message: ChatMessage {
-            title: "PR opened".into(),
-            text: "kubernetes/test-infra#947 needs review".into(),
-            link: Some("https://github.com/kubernetes/test-infra/pull/947".into()),
+            title: format!("kubernetes/test-infra#{n} opened for review"),
+            text: format!("#{n} needs review"),
+            link: Some(format!("https://github.com/kubernetes/test-infra/pull/{n}")),
+            mentions: vec![],
         },
     }
 }
 
-/// The journaled action as the store has it now (as a retried delivery would read it).
-async fn reread(store: &dyn Store, delivery_id: &str) -> StoredAction {
+/// The journaled actions of a delivery as the store has them now.
+async fn reread(store: &dyn Store, delivery_id: &str) -> Vec<StoredAction> {
     let record = store
         .delivery(delivery_id)
         .await
         .expect("store")
         .expect("row");
-    store
-        .delivery_actions(record.id)
-        .await
-        .expect("actions")
-        .remove(0)
+    store.delivery_actions(record.id).await.expect("actions")
 }
 
-/// Journal, retry and "already done?" for a chat channel: a 503 before the platform took the
-/// message leaves the action `applying` and the next attempt sends it once; a 503 after it took
-/// it is found sent (the platform can tell) and not sent again.
+/// Runs sender passes until `done` holds, for at most 15 s.
+async fn send_until(sender: &ChatSender, what: &str, done: impl Fn() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while !done() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        sender.send_due().await.expect("outbox");
+        tokio::task::yield_now().await;
+    }
+}
+
+/// A Notify is journaled and queued once, however often it is applied; the sender posts it
+/// under the action's key, retries a 503 with backoff, and the outbox says it was sent.
 #[tokio::test]
-async fn a_chat_message_is_sent_once_through_transient_failures() {
+async fn a_chat_message_is_queued_once_and_sent_through_a_transient_failure() {
     for db in databases() {
-        let sink = Arc::new(SinkChannel {
-            can_tell: true,
-            ..SinkChannel::default()
-        });
+        let sink = Arc::new(SinkChannel::default());
         sink.refuse.store(1, Ordering::SeqCst);
-        let (bosun, targets) = with_sink(db, sink.clone()).await;
+        let (bosun, sender, targets) = with_sink(db, sink.clone(), 20).await;
         let store = bosun.store.as_ref();
-        let stored = journal(store, "chat-1", ForgeKind::GitHub, vec![notify("team")]).await;
-        assert_eq!(stored[0].outcome, ActionOutcome::Pending, "{db:?}");
-
-        let first = apply_action(store, &targets, &stored[0], false).await;
-        assert!(
-            matches!(first, Err(ExecError::Transient { .. })),
-            "{db:?}: a 503 is retried"
-        );
-        let after_first = reread(store, "chat-1").await;
-        assert_eq!(after_first.outcome, ActionOutcome::Applying, "{db:?}");
-        assert!(
-            after_first.error.as_deref().unwrap_or("").contains("503"),
-            "{db:?}: {after_first:?}"
-        );
-        assert!(sink.keys().is_empty(), "{db:?}: nothing was posted yet");
-
-        let second = apply_action(store, &targets, &after_first, false).await;
-        assert!(
-            matches!(second, Ok(Applied::Done { forge_calls: 2 })),
-            "{db:?}: checked, then sent"
-        );
-        assert_eq!(sink.keys(), vec![message_key(stored[0].id)], "{db:?}");
+        let stored = journal(store, "chat-1", ForgeKind::GitHub, vec![notify("team", 1)]).await;
+        for _ in 0..2 {
+            // Applied twice, as after a crash between queuing and recording: queued once.
+            assert!(matches!(
+                apply_action(store, &targets, &stored[0], false).await,
+                Ok(Applied::Done { forge_calls: 1 })
+            ));
+        }
         assert_eq!(
-            reread(store, "chat-1").await.outcome,
+            reread(store, "chat-1").await[0].outcome,
             ActionOutcome::Applied,
             "{db:?}"
         );
-
-        // The platform took the message but the answer was lost: found sent, not sent twice.
-        sink.lose_answer.store(1, Ordering::SeqCst);
-        let stored = journal(store, "chat-2", ForgeKind::GitHub, vec![notify("team")]).await;
+        assert_eq!(sender.send_due().await.expect("pass"), 0, "{db:?}: the 503");
+        let state = store.outbox_states(&[stored[0].id]).await.expect("states");
+        assert_eq!(state.len(), 1, "{db:?}: one message, however often applied");
+        assert_eq!(state[0].state, "pending", "{db:?}");
         assert!(
-            apply_action(store, &targets, &stored[0], false)
-                .await
-                .is_err()
+            state[0].last_error.as_deref().unwrap_or("").contains("503"),
+            "{db:?}: {state:?}"
         );
-        let retried = reread(store, "chat-2").await;
-        assert!(matches!(
-            apply_action(store, &targets, &retried, false).await,
-            Ok(Applied::Done { forge_calls: 1 })
-        ));
-        let posted = sink.keys();
+
+        send_until(&sender, "the retried send", || !sink.sent().is_empty()).await;
+        let sent = sink.sent();
+        assert_eq!(sent.len(), 1, "{db:?}");
         assert_eq!(
-            posted.len(),
-            2,
-            "{db:?}: one message per action: {posted:?}"
+            sent[0].0,
+            message_key(stored[0].id),
+            "{db:?}: the action's own key"
         );
-        assert_eq!(posted[1], message_key(stored[0].id), "{db:?}");
+        let state = store.outbox_states(&[stored[0].id]).await.expect("states");
+        assert_eq!(state[0].state, "sent", "{db:?}");
+        assert_eq!(
+            sender.send_due().await.expect("pass"),
+            0,
+            "{db:?}: nothing twice"
+        );
         bosun.shutdown().await;
     }
 }
 
-/// Where the platform cannot tell, a lost answer means the message is posted again (at least
-/// once, never lost), as the README says.
+/// The platform took a message but its answer was lost: a platform that can tell is asked and
+/// the message is not posted again; one that cannot gets it again under the same key (at least
+/// once, never lost, as the README says).
 #[tokio::test]
-async fn a_channel_that_cannot_tell_posts_again_after_a_lost_answer() {
-    let sink = Arc::new(SinkChannel::default());
-    sink.lose_answer.store(1, Ordering::SeqCst);
-    let (bosun, targets) = with_sink(Db::Sqlite, sink.clone()).await;
-    let store = bosun.store.as_ref();
-    let stored = journal(store, "chat-3", ForgeKind::GitHub, vec![notify("team")]).await;
-    assert!(
-        apply_action(store, &targets, &stored[0], false)
-            .await
-            .is_err()
-    );
-    let retried = reread(store, "chat-3").await;
-    assert!(apply_action(store, &targets, &retried, false).await.is_ok());
-    assert_eq!(sink.keys().len(), 2, "at least once");
-    assert_eq!(sink.keys()[0], sink.keys()[1], "the same key both times");
-    bosun.shutdown().await;
+async fn a_lost_answer_is_checked_where_the_platform_can_tell() {
+    for can_tell in [true, false] {
+        let sink = Arc::new(SinkChannel {
+            can_tell,
+            ..SinkChannel::default()
+        });
+        sink.lose_answer.store(1, Ordering::SeqCst);
+        let (bosun, sender, targets) = with_sink(Db::Sqlite, sink.clone(), 20).await;
+        let store = bosun.store.as_ref();
+        let stored = journal(store, "chat-2", ForgeKind::GitHub, vec![notify("team", 2)]).await;
+        assert!(
+            apply_action(store, &targets, &stored[0], false)
+                .await
+                .is_ok()
+        );
+        sender.send_due().await.expect("pass");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+        loop {
+            let state = store.outbox_states(&[stored[0].id]).await.expect("states");
+            if state.first().is_some_and(|s| s.state == "sent") {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the message was never sent"
+            );
+            sender.send_due().await.expect("pass");
+            tokio::task::yield_now().await;
+        }
+        let keys: Vec<String> = sink.sent().into_iter().map(|(k, _)| k).collect();
+        let expected = if can_tell { 1 } else { 2 };
+        assert_eq!(keys.len(), expected, "can_tell={can_tell}: {keys:?}");
+        assert!(keys.iter().all(|k| *k == message_key(stored[0].id)));
+        bosun.shutdown().await;
+    }
 }
 
-/// Dry-run records the message and sends nothing; a channel that is not configured fails the
+/// A backlog beyond what the rate limit has left goes out as one digest carrying every
+/// message; once the limit is used up, nothing more is sent in the window and nothing is lost.
+#[tokio::test]
+async fn a_burst_becomes_a_digest_within_the_rate_limit() {
+    for db in databases() {
+        let sink = Arc::new(SinkChannel::default());
+        let (bosun, sender, targets) = with_sink(db, sink.clone(), 3).await;
+        let store = bosun.store.as_ref();
+        let burst: Vec<Action> = (1..=10).map(|n| notify("team", n)).collect();
+        for a in journal(store, "burst", ForgeKind::GitHub, burst).await {
+            apply_action(store, &targets, &a, false)
+                .await
+                .expect("queued");
+        }
+        assert_eq!(sender.send_due().await.expect("pass"), 10, "{db:?}");
+        let sent = sink.sent();
+        assert_eq!(sent.len(), 1, "{db:?}: one digest");
+        assert_eq!(sent[0].1.title, "10 updates");
+        for n in 1..=10 {
+            assert!(
+                sent[0].1.text.contains(&format!("/pull/{n})")),
+                "{db:?}: #{n} in the digest: {}",
+                sent[0].1.text
+            );
+        }
+        let two: Vec<Action> = (11..=12).map(|n| notify("team", n)).collect();
+        for a in journal(store, "two", ForgeKind::GitHub, two).await {
+            apply_action(store, &targets, &a, false)
+                .await
+                .expect("queued");
+        }
+        assert_eq!(
+            sender.send_due().await.expect("pass"),
+            2,
+            "{db:?}: two fit the limit"
+        );
+        let late = journal(store, "late", ForgeKind::GitHub, vec![notify("team", 13)]).await;
+        apply_action(store, &targets, &late[0], false)
+            .await
+            .expect("queued");
+        assert_eq!(
+            sender.send_due().await.expect("pass"),
+            0,
+            "{db:?}: the window is used up"
+        );
+        assert_eq!(sink.sent().len(), 3, "{db:?}: 3 sends in the window");
+        let state = store.outbox_states(&[late[0].id]).await.expect("states");
+        assert_eq!(
+            state[0].state, "pending",
+            "{db:?}: kept for the next window"
+        );
+        bosun.shutdown().await;
+    }
+}
+
+/// Dry-run records the message and queues nothing; a channel that is not configured fails the
 /// action for good with a clear error; a fact is recorded in bosun's store like any action.
 #[tokio::test]
 async fn dry_run_unknown_channels_and_facts() {
     for db in databases() {
         let sink = Arc::new(SinkChannel::default());
-        let (bosun, targets) = with_sink(db, sink.clone()).await;
+        let (bosun, sender, targets) = with_sink(db, sink.clone(), 20).await;
         let store = bosun.store.as_ref();
         let pr = ItemRef {
             forge: ForgeKind::GitHub,
@@ -543,8 +638,8 @@ async fn dry_run_unknown_channels_and_facts() {
             "effects-1",
             ForgeKind::GitHub,
             vec![
-                notify("team"),
-                notify("nowhere"),
+                notify("team", 1),
+                notify("nowhere", 2),
                 Action::Remember {
                     item: pr.clone(),
                     fact: fact.clone(),
@@ -558,10 +653,18 @@ async fn dry_run_unknown_channels_and_facts() {
             Ok(Applied::Done { forge_calls: 0 })
         ));
         assert_eq!(
-            reread(store, "effects-1").await.outcome,
+            reread(store, "effects-1").await[0].outcome,
             ActionOutcome::DryRun
         );
-        assert!(sink.keys().is_empty(), "{db:?}: dry-run sends nothing");
+        assert!(
+            store
+                .outbox_states(&[stored[0].id])
+                .await
+                .expect("states")
+                .is_empty()
+        );
+        assert_eq!(sender.send_due().await.expect("pass"), 0);
+        assert!(sink.sent().is_empty(), "{db:?}: dry-run sends nothing");
 
         match apply_action(store, &targets, &stored[1], false).await {
             Ok(Applied::Failed(e)) => assert!(
@@ -570,6 +673,10 @@ async fn dry_run_unknown_channels_and_facts() {
             ),
             _ => panic!("{db:?}: an unknown channel fails for good"),
         }
+        assert_eq!(
+            reread(store, "effects-1").await[1].outcome,
+            ActionOutcome::Failed
+        );
 
         for _ in 0..2 {
             assert!(matches!(

@@ -1,0 +1,162 @@
+//! `[chat.channels.<name>]`: the chat groups bosun can post to. The webhook URL and signing
+//! secret live in environment variables the file names, never in the file.
+
+use crate::config::ConfigError;
+use secrecy::SecretString;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// `[chat]` as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ChatConfig {
+    pub channels: BTreeMap<String, ChannelConfig>,
+}
+
+/// The platforms bosun can post to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChannelKind {
+    /// A DingTalk group's custom robot (signed mode with `secret_env`, keyword mode with `keyword`).
+    Dingtalk,
+    /// A Slack incoming webhook.
+    Slack,
+    /// A Feishu or Lark group's custom bot (signed with `secret_env`, keyword with `keyword`).
+    Feishu,
+    /// A WeCom (企业微信) group robot.
+    Wecom,
+}
+
+impl ChannelKind {
+    /// The platform's documented limit: DingTalk and WeCom 20 a minute, Feishu 100 a minute,
+    /// Slack about one a second.
+    fn default_limit(self) -> u32 {
+        match self {
+            ChannelKind::Dingtalk | ChannelKind::Wecom => 20,
+            ChannelKind::Feishu => 100,
+            ChannelKind::Slack => 60,
+        }
+    }
+}
+
+/// `[chat.channels.<name>]` as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelConfig {
+    pub kind: ChannelKind,
+    /// The environment variable holding the webhook URL (it carries the robot's token).
+    pub url_env: String,
+    /// The environment variable holding the signing secret (DingTalk `SEC…`, Feishu).
+    #[serde(default)]
+    pub secret_env: Option<String>,
+    /// A keyword the robot requires in every message (DingTalk/Feishu keyword mode).
+    #[serde(default)]
+    pub keyword: Option<String>,
+    /// `en` (default) or `zh`: the language of digests (each route picks its messages').
+    #[serde(default)]
+    pub language: bosun_plugins::notify::Language,
+    /// At most this many messages per `per_seconds`; a backlog beyond it is sent as one digest.
+    #[serde(default)]
+    pub max_messages: Option<u32>,
+    #[serde(default = "default_window")]
+    pub per_seconds: u64,
+    /// Forge login → the chat account to @ (DingTalk userId or mobile, Feishu open_id, WeCom
+    /// userid, Slack member id).
+    #[serde(default)]
+    pub people: BTreeMap<String, String>,
+}
+
+fn default_window() -> u64 {
+    60
+}
+
+/// A channel ready to use.
+#[derive(Debug, Clone)]
+pub struct ChannelSettings {
+    pub kind: ChannelKind,
+    pub url: SecretString,
+    pub secret: Option<SecretString>,
+    pub keyword: Option<String>,
+    pub language: bosun_plugins::notify::Language,
+    pub max_messages: u32,
+    pub window: Duration,
+    /// Keys lower-cased: logins compare case-insensitively.
+    pub people: BTreeMap<String, String>,
+}
+
+impl ChatConfig {
+    /// Checks every channel; one whose URL variable is unset is left out with a warning (its
+    /// messages then fail with that reason).
+    pub fn validate(
+        self,
+        lookup: &dyn Fn(&str) -> Option<String>,
+        errors: &mut Vec<ConfigError>,
+        warnings: &mut Vec<ConfigError>,
+    ) -> BTreeMap<String, ChannelSettings> {
+        let mut out = BTreeMap::new();
+        for (name, c) in self.channels {
+            let key = |k: &str| format!("chat.channels.{name}.{k}");
+            let problem = |k: &str, m: String| ConfigError {
+                key: key(k),
+                message: m,
+            };
+            if c.per_seconds == 0 {
+                errors.push(problem("per_seconds", "must be at least 1".into()));
+            }
+            if c.max_messages == Some(0) {
+                errors.push(problem("max_messages", "must be at least 1".into()));
+            }
+            let secret = match &c.secret_env {
+                Some(var) => {
+                    match lookup(var).filter(|v| !v.is_empty()) {
+                        Some(v) => Some(SecretString::from(v)),
+                        None => {
+                            warnings.push(problem(
+                            "secret_env",
+                            format!("environment variable {var} is not set; messages are sent unsigned"),
+                        ));
+                            None
+                        }
+                    }
+                }
+                None => None,
+            };
+            let Some(url) = lookup(&c.url_env).filter(|v| !v.is_empty()) else {
+                warnings.push(problem(
+                    "url_env",
+                    format!(
+                        "environment variable {} is not set; messages to channel {name} will fail",
+                        c.url_env
+                    ),
+                ));
+                continue;
+            };
+            if !(url.starts_with("https://") || url.starts_with("http://")) {
+                errors.push(problem(
+                    "url_env",
+                    format!("{} must hold an http(s) URL", c.url_env),
+                ));
+                continue;
+            }
+            out.insert(
+                name,
+                ChannelSettings {
+                    kind: c.kind,
+                    url: SecretString::from(url),
+                    secret,
+                    keyword: c.keyword,
+                    language: c.language,
+                    max_messages: c.max_messages.unwrap_or(c.kind.default_limit()),
+                    window: Duration::from_secs(c.per_seconds.max(1)),
+                    people: c
+                        .people
+                        .into_iter()
+                        .map(|(k, v)| (k.to_lowercase(), v))
+                        .collect(),
+                },
+            );
+        }
+        out
+    }
+}
