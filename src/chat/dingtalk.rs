@@ -50,7 +50,7 @@ pub fn body(settings: &ChannelSettings, key: &str, message: &ChatMessage) -> ser
         text = format!("{text}\n\n{}", ats.join(" "));
     }
     let text = with_keyword(text, keyword);
-    let title = with_keyword(message.title.clone(), keyword).replace('\n', " ");
+    let title = message.title.replace('\n', " ");
     let open = match settings.language {
         bosun_plugins::notify::Language::Zh => "查看",
         bosun_plugins::notify::Language::En => "Open",

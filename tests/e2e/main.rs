@@ -2,9 +2,11 @@
 
 mod actions;
 mod browser;
+mod chat;
 mod cli;
 mod commands;
 mod facts;
+mod fake_chat;
 mod fault_storm;
 mod forge_calls;
 mod github_app;

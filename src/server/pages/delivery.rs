@@ -28,6 +28,8 @@ pub struct ActionView {
     pub applied: String,
     pub took: String,
     pub details: String,
+    /// For a chat message: where it stands in the outbox (queued, sent, failed and why).
+    pub chat: Option<String>,
 }
 
 impl ActionView {
@@ -45,7 +47,25 @@ impl ActionView {
             applied: a.applied_at.map(time).unwrap_or_default(),
             took: took(a.created_at, a.applied_at),
             details: serde_json::to_string_pretty(&a.action.action).unwrap_or_default(),
+            chat: None,
         }
+    }
+}
+
+/// A chat message's place in the outbox, in a few words.
+fn chat_state(c: &crate::store::OutboxState) -> String {
+    let tries = match c.attempts {
+        0 | 1 => String::new(),
+        n => format!(" after {n} attempts"),
+    };
+    match (c.state.as_str(), &c.last_error) {
+        ("sent", _) => match &c.batch {
+            Some(b) if b.starts_with("bosun-digest-") => format!("sent in a digest{tries}"),
+            _ => format!("sent{tries}"),
+        },
+        ("failed", Some(e)) => format!("failed{tries}: {e}"),
+        ("pending", Some(e)) if !e.is_empty() => format!("waiting to be sent again: {e}"),
+        _ => "queued: waiting for its turn within the channel's rate limit".into(),
     }
 }
 
@@ -136,6 +156,19 @@ pub async fn page(
         )));
     };
     let actions = state.store.actions_of(&[record.id]).await?;
+    let chat_ids: Vec<i64> = actions
+        .iter()
+        .filter(|a| a.action.kind == "notify")
+        .map(|a| a.action.id)
+        .collect();
+    let chat = state.store.outbox_states(&chat_ids).await?;
+    let mut views: Vec<ActionView> = actions.iter().map(ActionView::of).collect();
+    for (view, a) in views.iter_mut().zip(&actions) {
+        view.chat = chat
+            .iter()
+            .find(|c| c.action_id == a.action.id)
+            .map(chat_state);
+    }
     let normalized = normalized_text(&record.forge, &record.event, &payload);
     let (payload, payload_cut) = payload_text(&payload);
     html(&DeliveryPage {
@@ -147,7 +180,7 @@ pub async fn page(
         last_error: record.last_error.clone(),
         headers: header_pairs(&headers),
         normalized,
-        actions: actions.iter().map(ActionView::of).collect(),
+        actions: views,
         row: Row::of(&record),
         payload,
         payload_cut,
