@@ -286,19 +286,15 @@ mod tests {
         })
     }
 
-    fn settings(json: serde_json::Value) -> serde_json::Value {
-        json
-    }
-
     #[tokio::test]
     async fn routes_pick_channels_events_and_language() {
         let forge = MemoryForge::default();
-        let s = settings(serde_json::json!({"routes": [
+        let s = serde_json::json!({"routes": [
             {"channel": "team", "events": ["opened", "merged"], "language": "zh"},
             {"channel": "team", "events": ["opened"]},
             {"channel": "leads", "events": ["approved"], "repos": ["grp/*"]},
             {"channel": "other", "repos": ["elsewhere/*"]}
-        ]}));
+        ]});
         let opened = forge
             .run_with(&Notify, &pr_event(PrAction::Opened), &s)
             .await

@@ -66,8 +66,10 @@ fn http_error(status: reqwest::StatusCode, retry_after: Option<&str>, body: &str
     ForgeError::Invalid(detail)
 }
 
-/// A failure to reach the platform at all: worth another attempt.
+/// A failure to reach the platform at all: worth another attempt. The URL is left out of the
+/// message: it carries the robot's token (and DingTalk's signature).
 fn unreachable(e: reqwest::Error) -> ForgeError {
+    let e = e.without_url();
     ForgeError::Transient {
         message: format!("chat platform unreachable: {e}"),
         retry_after: None,
@@ -138,4 +140,22 @@ fn hmac_base64(key: &[u8], message: &[u8]) -> String {
         .expect("HMAC takes a key of any length");
     mac.update(message);
     base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The robot's token is in its URL; an error reaching it must not carry it into logs, the
+    /// outbox or the pages.
+    #[tokio::test]
+    async fn errors_never_carry_the_webhook_url() {
+        let http = reqwest::Client::new();
+        let url = "http://127.0.0.1:1/robot/send?access_token=SECRET-TOKEN-123";
+        let e = post_json(&http, url, &serde_json::json!({}))
+            .await
+            .expect_err("refused");
+        assert!(e.is_retryable(), "{e}");
+        assert!(!e.to_string().contains("SECRET-TOKEN-123"), "{e}");
+    }
 }
