@@ -120,7 +120,7 @@ pub struct IngestArgs {
     #[arg(long, default_value_t = 1)]
     pub rounds: usize,
     /// The fixtures directory; payloads are the `github/pull_request/*.json` files of 24–27 KB.
-    /// Default `../shared/fixtures`, then the one next to the source tree.
+    /// Default `tests/fixtures` of the source tree.
     #[arg(long)]
     pub fixtures: Option<PathBuf>,
     /// Payload files to send instead (repeatable); used in turn.
@@ -255,8 +255,8 @@ fn fixtures_dir(explicit: Option<&Path>) -> anyhow::Result<PathBuf> {
         return Ok(dir.to_path_buf());
     }
     let candidates = [
-        PathBuf::from("../shared/fixtures"),
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures"),
+        PathBuf::from("tests/fixtures"),
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures"),
     ];
     candidates
         .iter()

@@ -63,7 +63,7 @@ pub enum SendForge {
 /// Arguments of `bosun send`.
 #[derive(Debug, clap::Args)]
 pub struct SendArgs {
-    /// The payload file (e.g. one of shared/fixtures).
+    /// The payload file (e.g. one of tests/fixtures).
     pub payload: PathBuf,
     /// Where bosun listens.
     #[arg(long, default_value = "http://127.0.0.1:8888/hook")]

@@ -341,9 +341,9 @@ where
     }
 }
 
-/// The shared fixtures directory.
+/// The fixtures directory (`tests/fixtures`: real payloads of both forges, see its README).
 pub fn fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
 }
 
 /// A fixture as JSON, to patch.
