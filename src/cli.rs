@@ -1,4 +1,4 @@
-//! The command line: `serve`, `migrate`, `check-config`, `send`, `replay`, `owners`, `bench`.
+//! The command line: `serve`, `migrate`, `check-config`, `send`, `replay`, `owners`.
 
 use crate::config::Settings;
 use anyhow::{Context as _, bail};
@@ -49,8 +49,6 @@ pub enum Command {
     /// Who owns these paths in a checkout: approvers, reviewers and labels per path, the OWNERS
     /// files a PR touching them needs approval from, and whom bosun would ask to review.
     Owners(crate::owners_cli::OwnersArgs),
-    /// Benchmarks; see BENCHMARKS.md.
-    Bench(crate::bench::BenchArgs),
 }
 
 /// Which forge `send` imitates.
@@ -151,7 +149,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Owners(args) => crate::owners_cli::run(args),
-        Command::Bench(args) => crate::bench::run(args).await,
     }
 }
 

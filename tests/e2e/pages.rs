@@ -552,19 +552,19 @@ async fn list_page_is_fast_with_100k_deliveries() {
             .env
             .push(("BOSUN_QUEUE__WORKERS".into(), "0".into()));
         let bosun = spawn_bosun(options).await;
-        bosun::bench_pages::seed(bosun.db_url(), 100_000, 200)
+        bosun_bench::pages::seed(bosun.db_url(), 100_000, 200)
             .await
             .expect("seed");
         let base = bosun.url("");
-        let mut paths = bosun::bench_pages::measured_paths();
+        let mut paths = bosun_bench::pages::measured_paths();
         paths.push((
             "page 20",
-            bosun::bench_pages::deep_page(&bosun.http, &base, 20)
+            bosun_bench::pages::deep_page(&bosun.http, &base, 20)
                 .await
                 .expect("paging"),
         ));
         for (name, path) in paths {
-            let median = bosun::bench_pages::time_get(&bosun.http, &bosun.url(&path), 9)
+            let median = bosun_bench::pages::time_get(&bosun.http, &bosun.url(&path), 9)
                 .await
                 .expect("page answers");
             println!("{db:?} {name}: {median:?}");

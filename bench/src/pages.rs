@@ -1,4 +1,4 @@
-//! `bosun bench pages`: how fast the dashboard's list answers with many deliveries stored.
+//! `bosun-bench pages`: how fast the dashboard's list answers with many deliveries stored.
 //!
 //! Seeds a fresh database (SQLite file, or a Postgres database created and dropped here) with
 //! `--deliveries` rows in one `INSERT … SELECT` (Postgres `generate_series`, SQLite a recursive
@@ -6,12 +6,12 @@
 //! first page, the filtered pages and a page deep in the keyset order, over HTTP as a browser
 //! would. The e2e test `pages::list_page_is_fast_with_100k_deliveries` uses the same seeding.
 
-use crate::config::{RawConfig, Settings};
-use crate::startup::Application;
 use anyhow::Context as _;
+use bosun::config::{RawConfig, Settings};
+use bosun::startup::Application;
 use std::time::{Duration, Instant};
 
-/// Arguments of `bosun bench pages`.
+/// Arguments of `bosun-bench pages`.
 #[derive(Debug, clap::Args)]
 pub struct PagesArgs {
     /// Deliveries to store before measuring.
@@ -151,7 +151,7 @@ pub async fn run(args: PagesArgs) -> anyhow::Result<()> {
         targets.push(("postgres", url, Some((admin, name))));
     }
     println!(
-        "bosun bench pages: {} deliveries of {} bytes, median of {} requests",
+        "bosun-bench pages: {} deliveries of {} bytes, median of {} requests",
         args.deliveries, args.payload_bytes, args.requests
     );
     for (backend, url, cleanup) in targets {

@@ -1,10 +1,10 @@
-//! `bosun bench …`: benchmarks that are code in the repo (results in BENCHMARKS.md).
+//! `bosun-bench …`: benchmarks that are code in the repo (results in BENCHMARKS.md).
 //!
-//! `bosun bench ingest` measures webhook acknowledgement: how many signed ~25 KB GitHub
+//! `bosun-bench ingest` measures webhook acknowledgement: how many signed ~25 KB GitHub
 //! deliveries per second bosun answers with 202 (each one committed to its journal), and how
 //! long each answer takes, against three targets started as child processes of this binary:
 //!
-//! * (c) `baseline` — the hidden `bosun bench baseline` server: actix-web with bosun's worker
+//! * (c) `baseline` — the hidden `bosun-bench baseline` server: actix-web with bosun's worker
 //!   count, reads the body, verifies the HMAC and stores nothing. It is the ceiling.
 //! * (b) `sqlite` — `bosun serve` on a fresh SQLite file.
 //! * (a) `postgres` — `bosun serve` on a fresh Postgres database, dropped afterwards.
@@ -56,12 +56,19 @@ pub enum BenchCommand {
     Ingest(IngestArgs),
     /// OWNERS on a synthetic monorepo served by the fake forge: API calls and time to the
     /// approve and blunderbuss decisions, cold, warm and on a new base SHA.
-    Owners(crate::bench_owners::OwnersBenchArgs),
+    Owners(crate::owners::OwnersBenchArgs),
     /// The baseline endpoint; `ingest` starts it as a child process.
     #[command(hide = true)]
     Baseline(BaselineArgs),
     /// The dashboard's list page with many deliveries stored, on SQLite and Postgres.
-    Pages(crate::bench_pages::PagesArgs),
+    Pages(crate::pages::PagesArgs),
+    /// Runs bosun itself (`bosun-bench bosun serve …`): the servers and the `owners` command
+    /// the benchmarks measure, from the same library as the `bosun` binary.
+    #[command(hide = true)]
+    Bosun {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
 }
 
 /// One server the load is aimed at.
@@ -104,7 +111,7 @@ impl ClientKind {
     }
 }
 
-/// Arguments of `bosun bench ingest`.
+/// Arguments of `bosun-bench ingest`.
 #[derive(Debug, clap::Args)]
 pub struct IngestArgs {
     /// Measured deliveries per target and round.
@@ -150,7 +157,7 @@ pub struct IngestArgs {
     pub json: bool,
 }
 
-/// Arguments of the hidden `bosun bench baseline`.
+/// Arguments of the hidden `bosun-bench baseline`.
 #[derive(Debug, clap::Args)]
 pub struct BaselineArgs {
     /// Address to listen on.
@@ -168,9 +175,14 @@ pub struct BaselineArgs {
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     match args.command {
         BenchCommand::Ingest(args) => ingest(args).await,
-        BenchCommand::Owners(args) => crate::bench_owners::run(args).await,
+        BenchCommand::Owners(args) => crate::owners::run(args).await,
         BenchCommand::Baseline(args) => baseline(args).await,
-        BenchCommand::Pages(args) => crate::bench_pages::run(args).await,
+        BenchCommand::Pages(args) => crate::pages::run(args).await,
+        BenchCommand::Bosun { args } => {
+            use clap::Parser as _;
+            let cli = bosun::cli::Cli::parse_from(std::iter::once("bosun".to_string()).chain(args));
+            bosun::cli::run(cli).await
+        }
     }
 }
 
@@ -256,7 +268,7 @@ fn fixtures_dir(explicit: Option<&Path>) -> anyhow::Result<PathBuf> {
     }
     let candidates = [
         PathBuf::from("tests/fixtures"),
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures"),
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures"),
     ];
     candidates
         .iter()
@@ -879,7 +891,7 @@ impl PgAdmin {
             .disable_statement_logging();
         let conn = sqlx::PgConnection::connect_with(&options)
             .await
-            .with_context(|| format!("connecting to {}", crate::cli::redact_url(url)))?;
+            .with_context(|| format!("connecting to {}", bosun::cli::redact_url(url)))?;
         Ok(PgAdmin { conn, base })
     }
 
@@ -1069,7 +1081,7 @@ async fn start_and_measure(
     let server = match database_url {
         None => {
             let listen = format!("127.0.0.1:{port}");
-            let args = ["bench", "baseline", "--listen", &listen, "--workers", "2"];
+            let args = ["baseline", "--listen", &listen, "--workers", "2"];
             Server::spawn(&args, port, &ctx.secret, log)?
         }
         Some(url) => {
@@ -1077,7 +1089,12 @@ async fn start_and_measure(
             std::fs::write(&config, bosun_config(port, url))
                 .with_context(|| format!("writing {}", config.display()))?;
             let config = config.to_string_lossy().into_owned();
-            Server::spawn(&["serve", "--config", &config], port, &ctx.secret, log)?
+            Server::spawn(
+                &["bosun", "serve", "--config", &config],
+                port,
+                &ctx.secret,
+                log,
+            )?
         }
     };
     let wal_before = match (ctx.pg.as_mut(), database) {
@@ -1382,7 +1399,7 @@ impl Summary {
 }
 
 // ---------------------------------------------------------------------------------------------
-// `bosun bench ingest`.
+// `bosun-bench ingest`.
 
 async fn ingest(args: IngestArgs) -> anyhow::Result<()> {
     if args.n == 0 || args.concurrency == 0 || args.rounds == 0 {
@@ -1538,7 +1555,7 @@ fn report(
         .map(|p| format!("{} ({} B)", p.name, p.body.len()))
         .collect();
     println!(
-        "bosun bench ingest: {} deliveries x {} round(s) per target, concurrency {}, warm-up {}, client {}",
+        "bosun-bench ingest: {} deliveries x {} round(s) per target, concurrency {}, warm-up {}, client {}",
         a.n,
         a.rounds,
         a.concurrency,
@@ -1716,7 +1733,7 @@ mod tests {
     fn generated_config_is_valid() {
         let text = bosun_config(4321, "sqlite:///tmp/x.db");
         let env = vec![(SECRET_ENV.to_string(), "s".to_string())];
-        let raw = crate::config::RawConfig::parse(&text, &env).expect("parses");
+        let raw = bosun::config::RawConfig::parse(&text, &env).expect("parses");
         let settings = raw.validate(&env).expect("valid");
         assert_eq!(settings.queue.workers, 0);
         assert_eq!(settings.listen, "127.0.0.1:4321");
