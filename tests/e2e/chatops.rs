@@ -134,6 +134,7 @@ async fn wait_for_reply(chat: &FakeChat, platform: &str, n: usize) {
 #[tokio::test]
 async fn dingtalk_requests_must_be_signed_and_fresh() {
     for db in databases() {
+        let _combination = Combination::new(db);
         let chat = FakeChat::start("", "", "");
         let (bosun, _, _) = bosun_with_chatops(db).await;
         let msg =
@@ -176,6 +177,7 @@ async fn dingtalk_requests_must_be_signed_and_fresh() {
 #[tokio::test]
 async fn a_bound_dingtalk_user_lgtms_a_gitlab_mr() {
     for db in databases() {
+        let _combination = Combination::new(db);
         let chat = FakeChat::start("", "", "");
         let (bosun, _, mr) = bosun_with_chatops(db).await;
 
@@ -255,6 +257,7 @@ async fn a_bound_dingtalk_user_lgtms_a_gitlab_mr() {
 #[tokio::test]
 async fn a_slack_slash_command_holds_a_github_pr() {
     for db in databases() {
+        let _combination = Combination::new(db);
         let chat = FakeChat::start("", "", "");
         let (bosun, pr, _) = bosun_with_chatops(db).await;
         let (stale, _) = post_slack(

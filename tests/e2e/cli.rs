@@ -58,6 +58,7 @@ fn check_config_reports_every_problem() {
 #[tokio::test]
 async fn send_posts_a_signed_fixture() {
     for db in databases() {
+        let _combination = Combination::new(db);
         let bosun_app = spawn_bosun(Options::new(db)).await;
         let fixture = fixtures().join("github/issue_comment/created.on-pull-request.lgtm.json");
         let url = bosun_app.hook_url();
@@ -111,6 +112,7 @@ async fn send_posts_a_signed_fixture() {
 #[tokio::test]
 async fn replay_failed_from_the_command_line() {
     for db in databases() {
+        let _combination = Combination::new(db);
         let app = spawn_bosun(Options::new(db)).await;
         let pr = app
             .forge
