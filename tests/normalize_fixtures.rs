@@ -62,10 +62,12 @@ impl Forge {
                     | "pull_request_review_comment"
                     | "push"
                     | "ping"
+                    | "check_run"
+                    | "status"
+                    | "workflow_run"
             ),
             Forge::GitLab => {
-                matches!(dir, "tag_push" | "pipeline")
-                    || (dir == "note" && file.starts_with("commit."))
+                matches!(dir, "tag_push") || (dir == "note" && file.starts_with("commit."))
             }
         }
     }
@@ -153,6 +155,7 @@ fn kind_of(event: &Event) -> String {
         Event::Issue(i) => format!("issue:{:?}", i.action),
         Event::Push(_) => "push".into(),
         Event::Ping(_) => "ping".into(),
+        Event::Ci(c) => format!("ci:{}", c.system.as_str()),
     }
 }
 
@@ -803,9 +806,8 @@ fn garbage_and_empty_objects_are_malformed_for_handled_events() {
 #[test]
 fn garbage_for_unhandled_events_is_ignored() {
     for (forge, header) in [
-        (Forge::GitHub, "check_run"),
+        (Forge::GitHub, "check_suite"),
         (Forge::GitHub, "installation"),
-        (Forge::GitLab, "Pipeline Hook"),
         (Forge::GitLab, "Tag Push Hook"),
     ] {
         let out = forge.normalize(header, b"\x00\xff garbage");
@@ -875,4 +877,113 @@ fn wrong_shapes_are_malformed_without_echo() {
         let err = forge.normalize(header, body.as_bytes()).expect_err(header);
         assert!(!err.to_string().contains("SECRET"), "{err}");
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// CI events.
+
+#[track_caller]
+fn ci(events: &[Event]) -> &bosun_plugins::CiEvent {
+    match events.first() {
+        Some(Event::Ci(c)) => c,
+        other => panic!("expected a CI event, got {other:?}"),
+    }
+}
+
+fn constructed(rel: &str) -> Vec<u8> {
+    let path = fixtures().join("constructed").join(rel);
+    fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// A completed check run: its name is the context, its conclusion the state, its PR the first.
+#[test]
+fn github_check_run_is_a_ci_context() {
+    let evs = events(Forge::GitHub, "check_run/completed.json");
+    let c = ci(&evs);
+    assert_eq!(c.system, bosun_plugins::CiSystem::GithubChecks);
+    assert_eq!(c.repo.as_str(), "Codertocat/Hello-World");
+    assert_eq!(c.context, "Octocoders-linter");
+    assert_eq!(c.sha, "ec26c3e57ca3a959ca5aad62de7213c562f8c821");
+    assert_eq!(c.state, bosun_plugins::CiState::Success);
+    assert_eq!(c.number, Some(2));
+    assert_eq!(c.url.as_deref(), Some("https://octocoders.io"));
+    assert_eq!(c.run_id.as_deref(), Some("128620228"));
+    let created = events(Forge::GitHub, "check_run/created.json");
+    assert_eq!(ci(&created).state, bosun_plugins::CiState::Pending);
+}
+
+#[test]
+fn github_status_and_workflow_run_are_ci_contexts() {
+    let evs = events(Forge::GitHub, "status/payload.json");
+    let c = ci(&evs);
+    assert_eq!(c.system, bosun_plugins::CiSystem::GithubStatus);
+    assert_eq!(
+        (c.context.as_str(), c.state),
+        ("default", bosun_plugins::CiState::Success)
+    );
+    assert_eq!(c.sha, "6113728f27ae82c7b1a177c8d03f9e96e0adf246");
+    assert_eq!(c.number, None, "a status names no PR: bosun maps the SHA");
+
+    let body = constructed("github/workflow_run/completed.failure.json");
+    let evs = events_of(Forge::GitHub, "workflow_run", &body);
+    let c = ci(&evs);
+    assert_eq!(c.system, bosun_plugins::CiSystem::GithubActions);
+    assert_eq!(
+        (c.context.as_str(), c.state),
+        ("CI", bosun_plugins::CiState::Failure)
+    );
+    assert_eq!(
+        (c.number, c.run_id.as_deref()),
+        (Some(947), Some("30433642"))
+    );
+}
+
+/// A GitLab MR pipeline: one `gitlab-ci` context on the MR, the pipeline's id to retry.
+#[test]
+fn gitlab_pipeline_is_a_ci_context() {
+    let evs = events(Forge::GitLab, "pipeline/pipeline.go-gitlab.json");
+    let c = ci(&evs);
+    assert_eq!(c.system, bosun_plugins::CiSystem::GitlabCi);
+    assert_eq!(c.repo.as_str(), "gitlab-org/gitlab-test");
+    assert_eq!(
+        (c.context.as_str(), c.state),
+        ("gitlab-ci", bosun_plugins::CiState::Success)
+    );
+    assert_eq!(c.number, Some(1));
+    assert_eq!(c.run_id.as_deref(), Some("31"));
+    assert_eq!(
+        c.url.as_deref(),
+        Some("http://192.168.64.1:3005/gitlab-org/gitlab-test/-/pipelines/31")
+    );
+}
+
+/// Drone: the forge status's context, the MR from the ref, the build number to restart.
+#[test]
+fn drone_builds_are_ci_contexts_and_other_events_are_ignored() {
+    use bosun::webhook::drone;
+    let body = constructed("drone/build.updated.pr.failure.json");
+    let Ok(Normalized::Events(evs)) = drone::normalize(ForgeKind::GitLab, &body) else {
+        panic!("a build event")
+    };
+    let c = ci(&evs);
+    assert_eq!(c.system, bosun_plugins::CiSystem::Drone);
+    assert_eq!(c.context, "continuous-integration/drone/pr");
+    assert_eq!(c.state, bosun_plugins::CiState::Failure);
+    assert_eq!((c.number, c.run_id.as_deref()), (Some(1), Some("101")));
+    assert_eq!(
+        c.url.as_deref(),
+        Some("https://drone.example.com/gitlab-org/hello-world/101")
+    );
+    let user = constructed("drone/user.created.json");
+    assert!(matches!(
+        drone::normalize(ForgeKind::GitLab, &user),
+        Ok(Normalized::Ignored(_))
+    ));
+    assert!(
+        drone::normalize(
+            ForgeKind::GitLab,
+            b"{\"event\":\"build\",\"action\":\"updated\"}"
+        )
+        .is_err()
+    );
 }

@@ -338,6 +338,118 @@ pub enum Event {
     Issue(IssueEvent),
     Push(PushEvent),
     Ping(PingEvent),
+    Ci(CiEvent),
+}
+
+/// The CI systems bosun hears from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CiSystem {
+    /// A GitHub Actions workflow run.
+    GithubActions,
+    /// A GitHub check run or check suite of any app.
+    GithubChecks,
+    /// A GitHub commit status (any CI that reports statuses).
+    GithubStatus,
+    /// A GitLab pipeline (or a commit status on GitLab).
+    GitlabCi,
+    /// A Drone build.
+    Drone,
+}
+
+impl CiSystem {
+    /// The name used in the store and on pages.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CiSystem::GithubActions => "github_actions",
+            CiSystem::GithubChecks => "github_checks",
+            CiSystem::GithubStatus => "github_status",
+            CiSystem::GitlabCi => "gitlab_ci",
+            CiSystem::Drone => "drone",
+        }
+    }
+
+    /// Reads [`CiSystem::as_str`] back.
+    pub fn parse(s: &str) -> Option<CiSystem> {
+        [
+            CiSystem::GithubActions,
+            CiSystem::GithubChecks,
+            CiSystem::GithubStatus,
+            CiSystem::GitlabCi,
+            CiSystem::Drone,
+        ]
+        .into_iter()
+        .find(|c| c.as_str() == s)
+    }
+}
+
+/// Where a CI context stands, in Prow's (and GitHub statuses') terms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CiState {
+    Pending,
+    Success,
+    Failure,
+    Error,
+    Cancelled,
+}
+
+impl CiState {
+    /// The name used in the store and on pages.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CiState::Pending => "pending",
+            CiState::Success => "success",
+            CiState::Failure => "failure",
+            CiState::Error => "error",
+            CiState::Cancelled => "cancelled",
+        }
+    }
+
+    /// Reads [`CiState::as_str`] back.
+    pub fn parse(s: &str) -> Option<CiState> {
+        [
+            CiState::Pending,
+            CiState::Success,
+            CiState::Failure,
+            CiState::Error,
+            CiState::Cancelled,
+        ]
+        .into_iter()
+        .find(|c| c.as_str() == s)
+    }
+
+    /// Finished, one way or another.
+    pub fn is_final(self) -> bool {
+        self != CiState::Pending
+    }
+
+    /// Failed in a way `/retest` re-runs (failure or error).
+    pub fn is_failed(self) -> bool {
+        matches!(self, CiState::Failure | CiState::Error)
+    }
+}
+
+/// A CI context changed state on a commit: a workflow run, a check, a status, a pipeline, a
+/// Drone build, all in one shape.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CiEvent {
+    pub forge: ForgeKind,
+    pub repo: RepoPath,
+    pub system: CiSystem,
+    /// The commit the context is about.
+    pub sha: String,
+    /// The PR/MR, when the event says (otherwise bosun maps the SHA to the PR it knows).
+    pub number: Option<u64>,
+    /// The context's name, as the forge shows it (`ci/test`, a workflow's name, a check's name,
+    /// `gitlab-ci`, `continuous-integration/drone/pr`).
+    pub context: String,
+    pub state: CiState,
+    /// Where to see it.
+    pub url: Option<String>,
+    /// The run to act on for a re-run: a workflow run id, check suite id, pipeline id, Drone
+    /// build number.
+    pub run_id: Option<String>,
 }
 
 impl Event {
@@ -349,6 +461,7 @@ impl Event {
             Event::Issue(i) => i.issue.reference.forge,
             Event::Push(p) => p.forge,
             Event::Ping(p) => p.forge,
+            Event::Ci(c) => c.forge,
         }
     }
 
@@ -360,6 +473,7 @@ impl Event {
             Event::Issue(i) => Some(&i.issue.reference.repo),
             Event::Push(p) => Some(&p.repo),
             Event::Ping(p) => p.repo.as_ref(),
+            Event::Ci(c) => Some(&c.repo),
         }
     }
 
@@ -369,7 +483,7 @@ impl Event {
             Event::Comment(c) => Some(&c.item),
             Event::PullRequest(p) => Some(&p.pr),
             Event::Issue(i) => Some(&i.issue),
-            Event::Push(_) | Event::Ping(_) => None,
+            Event::Push(_) | Event::Ping(_) | Event::Ci(_) => None,
         }
     }
 
@@ -380,7 +494,7 @@ impl Event {
             Event::PullRequest(p) => Some(&p.sender),
             Event::Issue(i) => Some(&i.sender),
             Event::Push(p) => Some(&p.pusher),
-            Event::Ping(_) => None,
+            Event::Ping(_) | Event::Ci(_) => None,
         }
     }
 }

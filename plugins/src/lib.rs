@@ -34,9 +34,9 @@ pub mod wip;
 
 pub use action::{Action, ChatMessage, Destination, ReplyTo};
 pub use event::{
-    CommentAction, CommentEvent, CommentSource, Event, ForgeKind, IssueAction, IssueEvent, Item,
-    ItemKind, ItemRef, ItemState, Login, PingEvent, PrAction, PullRequestEvent, PushEvent,
-    RepoPath, ReviewState,
+    CiEvent, CiState, CiSystem, CommentAction, CommentEvent, CommentSource, Event, ForgeKind,
+    IssueAction, IssueEvent, Item, ItemKind, ItemRef, ItemState, Login, PingEvent, PrAction,
+    PullRequestEvent, PushEvent, RepoPath, ReviewState,
 };
 pub use fact::{Approver, Fact};
 pub use forge::{

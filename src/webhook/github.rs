@@ -10,6 +10,7 @@
 //! | `pull_request_review_comment` | created, edited, deleted | one review-comment event |
 //! | `push` | – | one [`PushEvent`] |
 //! | `ping` | – | one [`PingEvent`] |
+//! | `check_run`, `status`, `workflow_run` | – | one CI event (see `github_ci`) |
 //!
 //! Any other event or action is [`Normalized::Ignored`]. A pull-request action not listed above
 //! (`locked`, `milestoned`, `auto_merge_enabled`, `enqueued` …) is ignored rather than reported as
@@ -41,6 +42,9 @@ use super::{
 /// A handled event whose body is not JSON, is cut short, or lacks what identifies its item
 /// (repository, number, comment author, head SHA …).
 pub fn normalize(event: &str, body: &[u8]) -> Result<Normalized, NormalizeError> {
+    if let Some(ci) = super::github_ci::normalize(event, body) {
+        return ci;
+    }
     match event {
         "pull_request" => pull_request(parse(event, body)?),
         "issue_comment" => issue_comment(parse(event, body)?),

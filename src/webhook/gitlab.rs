@@ -59,6 +59,7 @@ pub fn normalize(event: &str, body: &[u8]) -> Result<Normalized, NormalizeError>
         NOTE_HOOK | "Confidential Note Hook" => note(parse(NOTE_HOOK, body)?),
         ISSUE_HOOK | "Confidential Issue Hook" => issue(parse(ISSUE_HOOK, body)?),
         PUSH_HOOK => push(parse(PUSH_HOOK, body)?),
+        "Pipeline Hook" => super::gitlab_ci::pipeline(body),
         other => Ok(Normalized::Ignored(format!(
             "GitLab event {:?} is not handled",
             clip(other)

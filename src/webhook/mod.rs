@@ -4,8 +4,11 @@
 //! structs, which is several times faster than full payload models and survives fields the
 //! forges add later.
 
+pub mod drone;
 pub mod github;
+pub mod github_ci;
 pub mod gitlab;
+pub mod gitlab_ci;
 
 use bosun_plugins::Event;
 use serde::de::DeserializeOwned;

@@ -171,6 +171,10 @@ fn entry(
                     Event::Issue(i) => what.push(format!("issue event: {:?}", i.action)),
                     Event::Push(p) => what.push(format!("pushed to {}", p.git_ref)),
                     Event::Ping(_) => what.push("ping".into()),
+                    Event::Ci(c) => {
+                        what.push(format!("CI {} is {}", c.context, c.state.as_str()));
+                        head = Some(c.sha.clone());
+                    }
                 }
             }
         }
