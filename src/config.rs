@@ -45,6 +45,8 @@ pub struct RawConfig {
     /// Chat channels (`[chat.channels.<name>]`) the notify plugin's routes post to.
     #[serde(default)]
     pub chat: crate::chat::config::ChatConfig,
+    /// The Drone server, when builds run on Drone.
+    pub drone: Option<crate::ci::config::DroneConfig>,
     /// The directory of the file this was read from; relative paths in it (the GitHub App
     /// key) are read from there, never from the working directory. Not a key of the file.
     #[serde(skip)]
@@ -391,6 +393,8 @@ pub struct Settings {
     pub plugins: PluginMatrix,
     /// Chat channels, commands from chat, and who is who there.
     pub chat: crate::chat::config::ChatSettings,
+    /// The Drone server, when configured.
+    pub drone: Option<crate::ci::config::DroneSettings>,
     /// Problems that do not stop bosun (an unset secret variable): logged at start and printed
     /// by `check-config`.
     pub warnings: Vec<ConfigError>,
@@ -771,6 +775,9 @@ impl RawConfig {
             ));
         }
         let chat = self.chat.validate(&lookup, &mut errors, &mut warnings);
+        let drone = self
+            .drone
+            .map(|d| d.validate(&lookup, &mut errors, &mut warnings));
         if !errors.is_empty() {
             return Err(errors);
         }
@@ -798,6 +805,7 @@ impl RawConfig {
                 settings,
             },
             chat,
+            drone,
             warnings,
         })
     }

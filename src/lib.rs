@@ -7,6 +7,7 @@
 //! bosun's record of the PR, chat channels.
 
 pub mod chat;
+pub mod ci;
 pub mod cli;
 pub mod config;
 pub mod dispatch;

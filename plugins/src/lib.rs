@@ -44,7 +44,8 @@ pub use forge::{
     PullRequestInfo, Review, StatusState, Tree, TreeEntry, TreeEntryKind,
 };
 pub use plugin::{
-    CommandHelp, Context, History, NoHistory, Plugin, PluginError, PluginHelp, PluginLimits,
+    CiContext, CommandHelp, Context, History, NoHistory, Plugin, PluginError, PluginHelp,
+    PluginLimits,
 };
 
 /// Every plugin bosun ships, in a plain list so go-to-definition works.

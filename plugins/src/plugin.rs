@@ -84,6 +84,22 @@ pub trait History: Send + Sync {
         forge: ForgeKind,
         repo: &RepoPath,
     ) -> BTreeMap<String, usize>;
+
+    /// The latest state of every CI context bosun heard about on a commit (none by default).
+    async fn ci_contexts(&self, _forge: ForgeKind, _repo: &RepoPath, _sha: &str) -> Vec<CiContext> {
+        Vec::new()
+    }
+}
+
+/// One CI context on a commit, as bosun last heard of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CiContext {
+    pub context: String,
+    pub system: crate::event::CiSystem,
+    pub state: crate::event::CiState,
+    pub url: Option<String>,
+    /// What a re-run acts on (a workflow run, a pipeline, a Drone build number).
+    pub run_id: Option<String>,
 }
 
 /// No memory at all (tokenless dry-run, tools).

@@ -52,12 +52,13 @@ impl Dispatcher {
         if delivery.event == crate::chat::command::EVENT {
             return self.handle_chat(delivery).await;
         }
-        let normalized = match delivery.forge {
-            ForgeKind::GitHub => webhook::github::normalize(&delivery.event, &delivery.payload),
-            ForgeKind::GitLab => webhook::gitlab::normalize(&delivery.event, &delivery.payload),
+        let normalized = match (delivery.forge, delivery.event.as_str()) {
+            (forge, webhook::drone::EVENT) => webhook::drone::normalize(forge, &delivery.payload),
+            (ForgeKind::GitHub, event) => webhook::github::normalize(event, &delivery.payload),
+            (ForgeKind::GitLab, event) => webhook::gitlab::normalize(event, &delivery.payload),
         };
         let events = match normalized {
-            Ok(Normalized::Events(events)) => events,
+            Ok(Normalized::Events(events)) => self.with_ci_prs(events).await?,
             Ok(Normalized::Ignored(reason)) => {
                 return Ok(Outcome::Finished(FinalStatus::Ignored, Some(reason)));
             }
@@ -76,9 +77,18 @@ impl Dispatcher {
                 Some(format!("{} is not configured", delivery.forge)),
             ));
         };
+        // CI events whose context did not change state (Drone reports every step) are recorded
+        // and not shown to plugins again.
+        let changed = self.changed_ci(&events).await?;
+        let for_plugins: Vec<Event> = events
+            .iter()
+            .zip(&changed)
+            .filter(|(_, changed)| **changed)
+            .map(|(e, _)| e.clone())
+            .collect();
         let mut problems = Vec::new();
         if !delivery.decided {
-            match self.decide(&events, forge.as_ref()).await {
+            match self.decide(&for_plugins, forge.as_ref()).await {
                 Ok(decision) => {
                     problems.extend(decision.problems);
                     self.store
@@ -93,6 +103,12 @@ impl Dispatcher {
                 }
             }
         }
+        self.record_ci(&events).await?;
+        let note = if !events.is_empty() && changed.iter().all(|c| !c) {
+            Some("CI state unchanged: already seen, plugins not run again".to_string())
+        } else {
+            self.nothing_enabled(&events)
+        };
         let repo = events.first().and_then(Event::repo).cloned();
         let dry_run = self.settings.is_dry_run(delivery.forge, repo.as_ref());
         let actions = match self.apply_journal(delivery, dry_run, &mut problems).await? {
@@ -101,7 +117,7 @@ impl Dispatcher {
         };
         self.remember_pull_request(&events, &actions, dry_run)
             .await?;
-        Ok(finish(problems, self.nothing_enabled(&events)))
+        Ok(finish(problems, note))
     }
 
     /// Applies the delivery's journaled actions that are not applied yet, in order. Returns
@@ -182,6 +198,55 @@ impl Dispatcher {
                 labels,
             })
             .await
+    }
+}
+
+impl Dispatcher {
+    /// CI events that name no PR get the open PR whose head their commit is, if bosun knows one.
+    async fn with_ci_prs(&self, mut events: Vec<Event>) -> Result<Vec<Event>, StoreError> {
+        for event in &mut events {
+            if let Event::Ci(ci) = event
+                && ci.number.is_none()
+            {
+                ci.number = self
+                    .store
+                    .pr_for_head(ci.forge, ci.repo.as_str(), &ci.sha)
+                    .await?
+                    .map(|n| n as u64);
+            }
+        }
+        Ok(events)
+    }
+
+    /// For each event, whether plugins should see it: everything but a CI context whose state
+    /// bosun already has.
+    async fn changed_ci(&self, events: &[Event]) -> Result<Vec<bool>, StoreError> {
+        let mut out = Vec::with_capacity(events.len());
+        for event in events {
+            let changed = match event {
+                Event::Ci(ci) => {
+                    self.store
+                        .ci_state(ci.forge, ci.repo.as_str(), &ci.sha, &ci.context)
+                        .await?
+                        != Some(ci.state)
+                }
+                _ => true,
+            };
+            out.push(changed);
+        }
+        Ok(out)
+    }
+
+    /// Keeps the CI events' states (after the decision is journaled, so a retried delivery
+    /// still sees them as changed until then).
+    async fn record_ci(&self, events: &[Event]) -> Result<(), StoreError> {
+        let now = chrono::Utc::now().timestamp_millis();
+        for event in events {
+            if let Event::Ci(ci) = event {
+                self.store.record_ci(ci, now).await?;
+            }
+        }
+        Ok(())
     }
 }
 

@@ -1,6 +1,7 @@
 //! The HTTP side: the webhook receiver, the web pages and the operational endpoints.
 
 pub mod chatops;
+pub mod drone;
 pub mod hook;
 pub mod pages;
 
@@ -28,6 +29,7 @@ pub struct AppState {
 /// Registers every route.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/hook", web::post().to(hook::receive))
+        .route("/hook/drone", web::post().to(drone::receive))
         .route("/chat/dingtalk", web::post().to(chatops::dingtalk))
         .route("/chat/slack", web::post().to(chatops::slack))
         .route("/healthz", web::get().to(healthz))

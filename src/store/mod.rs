@@ -4,6 +4,7 @@
 //! (Postgres for production, SQLite embedded), and one behaviour suite run against both
 //! (`tests/store.rs`).
 
+pub mod ci;
 pub mod facts;
 pub mod outbox;
 pub mod pages;
@@ -11,6 +12,7 @@ pub mod plugin_state;
 pub mod postgres;
 pub mod sqlite;
 
+pub use ci::CiStore;
 pub use facts::{FactStore, StoredFact};
 pub use outbox::{OutboxMessage, OutboxState, OutboxStore};
 pub use pages::{ActionRecord, Cursor, DeliveryDetail, DeliveryFilter, PageStore, PullRequestView};
@@ -188,7 +190,7 @@ pub struct PullRequestState {
 
 /// The store's operations, named for what they mean.
 #[async_trait]
-pub trait Store: PageStore + FactStore + OutboxStore + Send + Sync {
+pub trait Store: PageStore + FactStore + OutboxStore + CiStore + Send + Sync {
     /// Applies pending migrations.
     async fn migrate(&self) -> Result<(), StoreError>;
     /// Cheap reachability check for `/readyz`.

@@ -54,6 +54,21 @@ impl History for StoreHistory {
         };
         count_requested_logins(&targets)
     }
+
+    async fn ci_contexts(
+        &self,
+        forge: ForgeKind,
+        repo: &RepoPath,
+        sha: &str,
+    ) -> Vec<bosun_plugins::CiContext> {
+        match self.0.ci_contexts(forge, repo.as_str(), sha).await {
+            Ok(contexts) => contexts,
+            Err(e) => {
+                tracing::warn!(error = %e, "CI state unavailable");
+                Vec::new()
+            }
+        }
+    }
 }
 
 /// Counts the `@login` words of request-reviewers action targets (`org/repo#1 @a @b team`).

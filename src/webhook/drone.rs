@@ -39,6 +39,9 @@ struct DronePayload {
     system: Option<System>,
 }
 
+/// The event name Drone deliveries are journaled under.
+pub const EVENT: &str = "drone";
+
 /// A Drone build status as a CI state.
 pub fn build_state(status: &str) -> CiState {
     match status {

@@ -4,6 +4,7 @@ mod actions;
 mod browser;
 mod chat;
 mod chatops;
+mod ci;
 mod cli;
 mod commands;
 mod facts;

@@ -52,6 +52,8 @@ pub struct Current {
     pub labels: Vec<String>,
     /// What plugins reported (who LGTM'd, who approves …), whatever plugin reported it.
     pub facts: Vec<FactView>,
+    /// The CI contexts on the head, as bosun last heard of them.
+    pub ci: Vec<bosun_plugins::CiContext>,
     pub updated: String,
 }
 
@@ -237,6 +239,20 @@ pub async fn page(
         .pull_request_view(forge, repo.as_str(), number)
         .await?;
     let facts = store.facts(forge, repo.as_str(), number).await?;
+    let head = current.as_ref().and_then(|v| v.state.head_sha.clone());
+    let ci = match &head {
+        Some(sha) => store.ci_contexts(forge, repo.as_str(), sha).await?,
+        None => Vec::new(),
+    }
+    .into_iter()
+    // Only web links are links: a CI payload's URL never becomes a `javascript:` href.
+    .map(|mut c| {
+        c.url = c
+            .url
+            .filter(|u| u.starts_with("https://") || u.starts_with("http://"));
+        c
+    })
+    .collect();
     if history.is_empty() && after.is_none() && current.is_none() {
         return Err(PageError::NotFound(format!(
             "bosun has no record of {repo}#{number} on {forge}"
@@ -285,6 +301,7 @@ pub async fn page(
                     plugin: f.plugin,
                 })
                 .collect(),
+            ci,
             updated: time(v.updated_at),
         }),
         entries,
