@@ -84,7 +84,8 @@ impl Application {
                 })
                 .collect::<BTreeMap<_, _>>(),
         ));
-        let targets = Targets::new(&forges, store.clone(), chat.channel_names(), chat.wake());
+        let targets = Targets::new(&forges, store.clone(), chat.channel_names(), chat.wake())
+            .with_drone(settings.drone.as_ref());
         let dispatcher = Dispatcher {
             settings: settings.clone(),
             store: store.clone(),

@@ -3,7 +3,7 @@
 //! forge; [`Action::Remember`] changes bosun's own record of a PR and [`Action::Notify`] posts
 //! to a chat channel, each applied with the same guarantees (see [`Action::destination`]).
 
-use crate::event::{ForgeKind, ItemRef, Login, RepoPath};
+use crate::event::{CiSystem, ForgeKind, ItemRef, Login, RepoPath};
 use crate::fact::Fact;
 use crate::forge::{CommitStatus, MergeMethod};
 use serde::{Deserialize, Serialize};
@@ -19,6 +19,19 @@ pub enum Destination<'a> {
     Channel(&'a str),
     /// The chat conversation a command came from.
     Reply,
+    /// A CI system's API (a forge's CI, or Drone).
+    Ci(CiSystem),
+}
+
+/// What running CI means for one context.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "how")]
+pub enum CiRun {
+    /// Run a finished run again: all of it, or only what failed (GitHub Actions' failed jobs,
+    /// GitLab's failed jobs; Drone restarts the whole build).
+    Rerun { run_id: String, failed_only: bool },
+    /// Start CI afresh on the PR's head: a new MR pipeline, a new Drone build of the branch.
+    Start { git_ref: String, sha: String },
 }
 
 /// Where a reply to a chat command goes: the platform, its reply URL (DingTalk's
@@ -135,6 +148,13 @@ pub enum Action {
         to: ReplyTo,
         text: String,
     },
+    /// Run a PR's CI context again (or for the first time) on its CI system.
+    RunCi {
+        item: ItemRef,
+        system: CiSystem,
+        context: String,
+        run: CiRun,
+    },
 }
 
 impl Action {
@@ -159,6 +179,7 @@ impl Action {
             Action::Remember { .. } => "remember",
             Action::Notify { .. } => "notify",
             Action::ChatReply { .. } => "chat_reply",
+            Action::RunCi { .. } => "run_ci",
         }
     }
 
@@ -168,6 +189,7 @@ impl Action {
             Action::Remember { .. } => Destination::Bosun,
             Action::Notify { channel, .. } => Destination::Channel(channel),
             Action::ChatReply { .. } => Destination::Reply,
+            Action::RunCi { system, .. } => Destination::Ci(*system),
             Action::CreateLabel { forge, .. } | Action::SetStatus { forge, .. } => {
                 Destination::Forge(*forge)
             }
@@ -203,7 +225,7 @@ impl Action {
             | Action::Close { item }
             | Action::Reopen { item }
             | Action::Merge { item, .. } => Some(item),
-            Action::Remember { item, .. } => Some(item),
+            Action::Remember { item, .. } | Action::RunCi { item, .. } => Some(item),
             Action::CreateLabel { .. }
             | Action::SetStatus { .. }
             | Action::Notify { .. }
@@ -245,6 +267,16 @@ impl Action {
             Action::Remember { item, fact } => format!("{item} {fact}"),
             Action::Notify { channel, message } => format!("#{channel} {:?}", message.title),
             Action::ChatReply { to, .. } => format!("{} reply to {}", to.platform, to.user),
+            Action::RunCi {
+                item, context, run, ..
+            } => match run {
+                CiRun::Rerun {
+                    run_id,
+                    failed_only: true,
+                } => format!("{item} {context} (failed jobs of run {run_id})"),
+                CiRun::Rerun { run_id, .. } => format!("{item} {context} (run {run_id})"),
+                CiRun::Start { git_ref, .. } => format!("{item} {context} (new on {git_ref})"),
+            },
             Action::Comment { item, .. }
             | Action::Close { item }
             | Action::Reopen { item }

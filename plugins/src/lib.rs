@@ -30,9 +30,10 @@ pub mod reply;
 pub mod retitle;
 pub mod size;
 pub mod testing;
+pub mod trigger;
 pub mod wip;
 
-pub use action::{Action, ChatMessage, Destination, ReplyTo};
+pub use action::{Action, ChatMessage, CiRun, Destination, ReplyTo};
 pub use event::{
     CiEvent, CiState, CiSystem, CommentAction, CommentEvent, CommentSource, Event, ForgeKind,
     IssueAction, IssueEvent, Item, ItemKind, ItemRef, ItemState, Login, PingEvent, PrAction,
@@ -64,6 +65,7 @@ pub fn all_plugins() -> Vec<Box<dyn Plugin>> {
         Box::new(path_label::PathLabel),
         Box::new(retitle::Retitle),
         Box::new(size::Size),
+        Box::new(trigger::Trigger),
         Box::new(wip::Wip),
     ]
 }

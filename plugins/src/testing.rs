@@ -33,6 +33,8 @@ pub struct MemoryState {
     pub merged_with: Option<MergeMethod>,
     /// Open review requests per login, as the store would remember them.
     pub review_load: BTreeMap<String, usize>,
+    /// CI contexts on the head, as the store would remember them.
+    pub ci: Vec<crate::CiContext>,
     /// Counts every read and write, so tests can assert how many calls a plugin made.
     pub calls: usize,
 }
@@ -79,6 +81,7 @@ impl Default for MemoryForge {
                 statuses: vec![],
                 merged_with: None,
                 review_load: BTreeMap::new(),
+                ci: vec![],
                 calls: 0,
             }),
             bot: Login::new("bosun-bot"),
@@ -172,6 +175,20 @@ impl crate::History for MemoryForge {
         // Not a forge call: read without counting.
         let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         state.review_load.clone()
+    }
+
+    async fn ci_contexts(
+        &self,
+        _forge: ForgeKind,
+        _repo: &RepoPath,
+        sha: &str,
+    ) -> Vec<crate::CiContext> {
+        let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if state.pr.head_sha == sha {
+            state.ci.clone()
+        } else {
+            Vec::new()
+        }
     }
 }
 

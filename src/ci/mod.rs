@@ -2,3 +2,4 @@
 //! webhooks (see `server::drone`), and bosun drives it through its API.
 
 pub mod config;
+pub mod drone;

@@ -72,6 +72,7 @@ pub struct Targets {
     record: RecordTarget,
     chat: ChannelTarget,
     reply: ReplyTarget,
+    drone: Option<crate::ci::drone::DroneTarget>,
 }
 
 impl Targets {
@@ -90,7 +91,14 @@ impl Targets {
             record: RecordTarget::new(store.clone()),
             chat: ChannelTarget::new(store, channels, wake),
             reply: ReplyTarget::default(),
+            drone: None,
         }
+    }
+
+    /// Adds Drone, when it is configured.
+    pub fn with_drone(mut self, drone: Option<&crate::ci::config::DroneSettings>) -> Self {
+        self.drone = drone.map(crate::ci::drone::DroneTarget::new);
+        self
     }
 
     /// The target of an action, or why there is none (a forge or channel not configured).
@@ -108,6 +116,15 @@ impl Targets {
                 .ok_or_else(|| ForgeError::Permanent("GitLab is not configured".into())),
             Destination::Bosun => Ok(&self.record),
             Destination::Reply => Ok(&self.reply),
+            Destination::Ci(bosun_plugins::CiSystem::Drone) => self
+                .drone
+                .as_ref()
+                .map(|t| t as &dyn Target)
+                .ok_or_else(|| ForgeError::Permanent("Drone is not configured ([drone])".into())),
+            Destination::Ci(system) => Err(ForgeError::Permanent(format!(
+                "bosun cannot run {} contexts again yet",
+                system.as_str()
+            ))),
             Destination::Channel(name) if self.chat.has(name) => Ok(&self.chat),
             Destination::Channel(name) => Err(ForgeError::Permanent(format!(
                 "no chat channel named {name:?} is configured (or its URL variable is unset)"

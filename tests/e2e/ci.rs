@@ -266,3 +266,85 @@ async fn drone_webhooks_are_verified_and_kept() {
         bosun.shutdown().await;
     }
 }
+
+/// A Drone build fails on an MR's head; a member's `/retest` restarts exactly that build on the
+/// fake Drone, through a 503 (retried, checked first, restarted once).
+#[tokio::test]
+async fn retest_restarts_the_failed_drone_build_once() {
+    use crate::fake_drone::FakeDrone;
+    for db in databases() {
+        let _combination = Combination::new(db);
+        let drone = FakeDrone::start("drone-token");
+        let mut o = Options::new(db);
+        o.extra = format!(
+            "[plugins.\"gitlab-org\"]\nenabled = [\"trigger\"]\n[drone]\nurl = \"{}\"\nforge = \"gitlab\"\nwebhook_secret_env = \"TEST_DRONE_SECRET\"\ntoken_env = \"TEST_DRONE_TOKEN\"\n",
+            drone.url()
+        );
+        o.env
+            .push(("TEST_DRONE_SECRET".into(), DRONE_SECRET.into()));
+        o.env
+            .push(("TEST_DRONE_TOKEN".into(), "drone-token".into()));
+        let bosun = spawn_bosun(o).await;
+        let mr = bosun
+            .forge
+            .seed_pr(ForgeKind::GitLab, GITLAB_REPO, 1, "mr-author");
+        bosun.forge.add_member(
+            ForgeKind::GitLab,
+            GITLAB_REPO,
+            "alice",
+            fake_forge::access::DEVELOPER,
+        );
+        let head = bosun.forge.item(&mr).head_sha;
+        let mut failed: serde_json::Value =
+            serde_json::from_slice(&constructed("drone/build.updated.pr.failure.json"))
+                .expect("json");
+        failed["build"]["after"] = head.clone().into();
+        let failed = serde_json::to_vec(&failed).expect("json");
+        assert_eq!(
+            post_drone(&bosun, &failed, Some(DRONE_SECRET), &now_http()).await,
+            202
+        );
+        bosun.run_until_idle().await;
+
+        drone.fail_next(1);
+        let mut note = fixture("gitlab/note/merge_request.json");
+        patch(&mut note, "/object_attributes/note", "/retest".into());
+        patch(&mut note, "/user/username", "alice".into());
+        patch(&mut note, "/merge_request/iid", 1.into());
+        let note = serde_json::to_vec(&note).expect("json");
+        assert_eq!(
+            bosun
+                .post(ForgeKind::GitLab, "Note Hook", "rt-1", &note)
+                .await
+                .0,
+            202
+        );
+        bosun.run_until_idle().await;
+
+        let restart = "POST /api/repos/gitlab-org/hello-world/builds/101";
+        let requests = drone.requests();
+        let restarts = requests.iter().filter(|r| r.as_str() == restart).count();
+        assert_eq!(restarts, 2, "the 503, then the restart: {requests:?}");
+        assert!(
+            requests
+                .iter()
+                .any(|r| r.starts_with("GET /api/repos/gitlab-org/hello-world/builds")),
+            "checked before repeating: {requests:?}"
+        );
+        assert_eq!(
+            bosun.status_of("gitlab:rt-1").await.as_deref(),
+            Some("done")
+        );
+        let page = bosun
+            .http
+            .get(bosun.url("/pr/gitlab/gitlab-org/hello-world/1"))
+            .send()
+            .await
+            .expect("page")
+            .text()
+            .await
+            .expect("text");
+        assert!(page.contains("continuous-integration/drone/pr"), "{page}");
+        bosun.shutdown().await;
+    }
+}

@@ -9,6 +9,7 @@ mod cli;
 mod commands;
 mod facts;
 mod fake_chat;
+mod fake_drone;
 mod fault_storm;
 mod forge_calls;
 mod github_app;
