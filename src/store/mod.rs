@@ -87,10 +87,14 @@ fn migration_kind(e: &sqlx::migrate::MigrateError) -> fn(String) -> StoreError {
 /// else the database rejects (constraints, syntax, types) is a bug in bosun.
 fn transient(e: &dyn sqlx::error::DatabaseError) -> bool {
     let Some(code) = e.code() else { return false };
-    if e.try_downcast_ref::<sqlx::postgres::PgDatabaseError>().is_some() {
+    if e.try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+        .is_some()
+    {
         // SQLSTATE classes 08 connection, 40 rollback (serialization, deadlock), 53 resources,
         // 57 operator intervention (shutdown), 58 system (I/O); 25006 read-only (failover).
-        return ["08", "40", "53", "57", "58"].iter().any(|class| code.starts_with(class))
+        return ["08", "40", "53", "57", "58"]
+            .iter()
+            .any(|class| code.starts_with(class))
             || code == "25006";
     }
     // SQLite's extended code; its low byte is the primary code.

@@ -9,7 +9,7 @@
 use super::postgres::PgStore;
 use super::rows::{ActionRow, PullRequestRow};
 use super::sql;
-use super::sqlite::{stamp, SqliteStore};
+use super::sqlite::{SqliteStore, stamp};
 use super::*;
 
 /// What the dashboard's list is narrowed to; `None` means any.

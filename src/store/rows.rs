@@ -3,8 +3,8 @@
 //! SQLite RFC 3339 text (see `sqlite::stamp`).
 
 use super::{
-    parse_action, parse_forge, ActionOutcome, ActionRecord, ClaimedDelivery, PullRequestState,
-    PullRequestView, StoreError, StoredAction,
+    ActionOutcome, ActionRecord, ClaimedDelivery, PullRequestState, PullRequestView, StoreError,
+    StoredAction, parse_action, parse_forge,
 };
 use bosun_plugins::ForgeKind;
 use chrono::{DateTime, Utc};

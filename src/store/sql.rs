@@ -41,7 +41,8 @@ pub(super) const DELIVERY_ACTIONS: &str = concat!(
 );
 
 /// A pull request's row, for [`super::rows::PullRequestRow`]. `$1` forge, `$2` repo, `$3` number.
-pub(super) const PULL_REQUEST: &str = "SELECT state, head_sha, labels, lgtm, approvals, updated_at FROM pull_requests
+pub(super) const PULL_REQUEST: &str =
+    "SELECT state, head_sha, labels, lgtm, approvals, updated_at FROM pull_requests
  WHERE forge = $1 AND repo = $2 AND number = $3";
 
 pub(super) const DELIVERY: &str = concat!(
@@ -63,13 +64,14 @@ pub(super) const RECENT_DELIVERIES: &str = concat!(
     " FROM deliveries WHERE (CAST($2 AS BIGINT) IS NULL OR id < $2) ORDER BY id DESC LIMIT $1"
 );
 
-pub(super) const REQUEUE_ACTIONS: &str =
-    "UPDATE actions SET outcome = 'pending', error = NULL WHERE delivery = $1 AND outcome = 'failed'";
+pub(super) const REQUEUE_ACTIONS: &str = "UPDATE actions SET outcome = 'pending', error = NULL WHERE delivery = $1 AND outcome = 'failed'";
 
-pub(super) const REQUEUE_FAILED_ACTIONS: &str = "UPDATE actions SET outcome = 'pending', error = NULL
+pub(super) const REQUEUE_FAILED_ACTIONS: &str =
+    "UPDATE actions SET outcome = 'pending', error = NULL
  WHERE outcome = 'failed' AND delivery IN (SELECT id FROM deliveries WHERE status = 'failed')";
 
-pub(super) const STATUS_COUNTS: &str = "SELECT status, count(*) AS n FROM deliveries GROUP BY status";
+pub(super) const STATUS_COUNTS: &str =
+    "SELECT status, count(*) AS n FROM deliveries GROUP BY status";
 
 pub(super) const OWNERS_CACHE_GET: &str = "SELECT value FROM owners_cache WHERE key = $1";
 

@@ -377,16 +377,18 @@ async fn sqlite_rows_with_millisecond_times_read_back_after_the_migration() {
         .parse::<sqlx::sqlite::SqliteConnectOptions>()
         .expect("url")
         .create_if_missing(true);
-    let pool = sqlx::SqlitePool::connect_with(options)
-        .await
-        .expect("open");
+    let pool = sqlx::SqlitePool::connect_with(options).await.expect("open");
 
     // The migrations as they were before times became text.
     let old = tempfile::tempdir().expect("temp dir");
     let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/sqlite");
     for entry in std::fs::read_dir(&source).expect("migrations") {
         let path = entry.expect("entry").path();
-        let name = path.file_name().expect("name").to_string_lossy().to_string();
+        let name = path
+            .file_name()
+            .expect("name")
+            .to_string_lossy()
+            .to_string();
         if name.as_str() < "20261204000010" {
             std::fs::copy(&path, old.path().join(&name)).expect("copy");
         }
@@ -496,4 +498,67 @@ async fn sqlite_rows_with_millisecond_times_read_back_after_the_migration() {
         .expect("work");
     assert_eq!(claimed.delivery_id, "old-queued");
     assert_eq!(claimed.received_at, at(1000));
+}
+
+/// A delivery whose journal bosun cannot read fails once with that error; retrying would
+/// only read the same row again.
+#[tokio::test]
+async fn the_queue_fails_a_delivery_on_a_store_bug_instead_of_retrying() {
+    for db in databases() {
+        let bosun = spawn_bosun(Options::new(db)).await;
+        let payload = github_pr_comment(1, "alice", "hello");
+        // A decided delivery with an action whose outcome no version of bosun wrote, stored in
+        // one transaction so the queue sees both at once.
+        let times = match db {
+            Db::Sqlite => "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')",
+            Db::Postgres => "now()",
+        };
+        let delivery = sqlx::AssertSqlSafe(format!(
+            "INSERT INTO deliveries (delivery_id, forge, event, repo, number, item_key, payload, decided, received_at, run_after)
+             VALUES ('corrupt', 'github', 'issue_comment', 'o/r', 1, 'github:o/r#1', $1, TRUE, {times}, {times})"
+        ));
+        let action = "INSERT INTO actions (delivery, plugin, seq, kind, target, details, outcome, created_at)
+             SELECT id, 'hold', 0, 'add_label', 'o/r#1', '{}', 'half-done', received_at FROM deliveries WHERE delivery_id = 'corrupt'";
+        match db {
+            Db::Sqlite => {
+                let pool = sqlx::SqlitePool::connect(bosun.db_url())
+                    .await
+                    .expect("open");
+                let mut tx = pool.begin().await.expect("begin");
+                sqlx::query(delivery)
+                    .bind(&payload)
+                    .execute(&mut *tx)
+                    .await
+                    .expect("delivery");
+                sqlx::query(action).execute(&mut *tx).await.expect("action");
+                tx.commit().await.expect("commit");
+            }
+            Db::Postgres => {
+                let pool = sqlx::PgPool::connect(bosun.db_url()).await.expect("open");
+                let mut tx = pool.begin().await.expect("begin");
+                sqlx::query(delivery)
+                    .bind(&payload)
+                    .execute(&mut *tx)
+                    .await
+                    .expect("delivery");
+                sqlx::query(action).execute(&mut *tx).await.expect("action");
+                tx.commit().await.expect("commit");
+            }
+        }
+        bosun.run_until_idle().await;
+        let d = bosun
+            .store
+            .delivery("corrupt")
+            .await
+            .expect("read")
+            .expect("row");
+        assert_eq!(d.status, "failed", "{db:?}");
+        assert_eq!(d.attempts, 1, "{db:?}: not retried");
+        let error = d.last_error.unwrap_or_default();
+        assert!(
+            error.contains("stored data is unreadable") && !error.contains("gave up"),
+            "{db:?}: {error}"
+        );
+        bosun.shutdown().await;
+    }
 }
