@@ -2,7 +2,7 @@
 //!
 //! All SQL lives here. One [`Store`] trait, two implementations on sqlx's native drivers
 //! (Postgres for production, SQLite embedded), and one behaviour suite run against both
-//! (`tests/store.rs`).
+//! (`tests/e2e/store.rs`).
 
 pub mod pages;
 pub mod plugin_state;
@@ -26,13 +26,16 @@ use std::time::Duration;
 /// `Unavailable` means the database could not be reached or could not commit in time: the
 /// receiver answers 503 so the forge redelivers, and the queue retries. `Corrupt` and `Bug` will
 /// not go away by retrying (a stored value bosun cannot read; a constraint violation, a protocol
-/// or encoding error), so the queue fails the delivery with the error and the receiver answers 500.
-#[derive(Debug, Clone, thiserror::Error)]
+/// or encoding error), so the queue fails the delivery with the error instead of retrying it.
+#[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// The database is down, busy or out of connections; retry later.
     #[error("database unavailable: {0}")]
     Unavailable(String),
+    /// A stored value bosun cannot read.
     #[error("stored data is unreadable: {0}")]
     Corrupt(String),
+    /// The database rejected what bosun asked (constraint, SQL, encoding, protocol).
     #[error("store bug: {0}")]
     Bug(String),
 }
@@ -356,7 +359,7 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<Arc<dyn Store>, 
 /// A list as its JSON text, or NULL when absent (the column then keeps its value).
 fn json_or_null(list: &Option<Vec<String>>) -> Result<Option<String>, StoreError> {
     list.as_ref()
-        .map(|l| serde_json::to_string(l).map_err(|e| StoreError::Corrupt(e.to_string())))
+        .map(|l| serde_json::to_string(l).map_err(|e| StoreError::Bug(e.to_string())))
         .transpose()
 }
 
@@ -369,7 +372,7 @@ fn parse_action(details: &str) -> Result<Action, StoreError> {
 }
 
 fn encode_action(action: &Action) -> Result<String, StoreError> {
-    serde_json::to_string(action).map_err(|e| StoreError::Corrupt(format!("action details: {e}")))
+    serde_json::to_string(action).map_err(|e| StoreError::Bug(format!("action details: {e}")))
 }
 
 /// Keeps the first occurrence of each delivery id in a batch; later ones are duplicates.
