@@ -101,7 +101,8 @@ impl Engine {
             let started = std::time::Instant::now();
             let outcome = match self.dispatcher.handle(&delivery).await {
                 Ok(o) => o,
-                Err(e) => Outcome::Retry { error: e.to_string(), after: None },
+                Err(e) if e.is_unavailable() => Outcome::Retry { error: e.to_string(), after: None },
+                Err(e) => Outcome::Finished(FinalStatus::Failed, Some(e.to_string())),
             };
             let forge = delivery.forge.as_str();
             let result = match outcome {

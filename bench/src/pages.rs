@@ -53,8 +53,8 @@ pub async fn seed(db_url: &str, n: i64, payload_bytes: i64) -> anyhow::Result<()
                     CASE WHEN x % 100 = 0 THEN 'failed' WHEN x % 100 IN (1, 2) THEN 'ignored' ELSE 'done' END,
                     1,
                     CASE WHEN x % 100 = 0 THEN 'hold add_label: forge answered 500' END,
-                    1, t, t, t, t + 40
-             FROM (SELECT x, CAST(strftime('%s', 'now') AS INTEGER) * 1000 - ($1 - x) * 1000 AS t FROM g)",
+                    1, t, t, t, strftime('%Y-%m-%dT%H:%M:%fZ', t, '+0.040 seconds')
+             FROM (SELECT x, strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-' || ($1 - x) || ' seconds') AS t FROM g)",
         )
         .bind(n)
         .bind(payload_bytes)

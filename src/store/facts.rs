@@ -44,7 +44,7 @@ const SELECT: &str = "SELECT plugin, fact FROM pr_facts
      WHERE forge = $1 AND repo = $2 AND number = $3 ORDER BY fact_key";
 
 fn encode(fact: &Fact) -> Result<String, StoreError> {
-    serde_json::to_string(fact).map_err(|e| StoreError::Corrupt(format!("fact: {e}")))
+    serde_json::to_string(fact).map_err(|e| StoreError::Bug(format!("fact: {e}")))
 }
 
 fn decode(plugin: String, text: &str) -> Result<StoredFact, StoreError> {

@@ -2,7 +2,7 @@
 //!
 //! All SQL lives here. One [`Store`] trait, two implementations on sqlx's native drivers
 //! (Postgres for production, SQLite embedded), and one behaviour suite run against both
-//! (`tests/store.rs`).
+//! (`tests/e2e/store.rs`).
 
 pub mod ci;
 pub mod facts;
@@ -10,6 +10,8 @@ pub mod outbox;
 pub mod pages;
 pub mod plugin_state;
 pub mod postgres;
+mod rows;
+mod sql;
 pub mod sqlite;
 
 pub use ci::CiStore;
@@ -25,20 +27,89 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// A store failure. `Unavailable` means the database could not be reached or could not commit;
-/// the receiver answers 503 so the forge redelivers.
+/// A store failure, split by what the caller should do about it.
+///
+/// `Unavailable` means the database could not be reached or could not commit in time: the
+/// receiver answers 503 so the forge redelivers, and the queue retries. `Corrupt` and `Bug` will
+/// not go away by retrying (a stored value bosun cannot read; a constraint violation, a protocol
+/// or encoding error), so the queue fails the delivery with the error instead of retrying it.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// The database is down, busy or out of connections; retry later.
     #[error("database unavailable: {0}")]
     Unavailable(String),
+    /// A stored value bosun cannot read.
     #[error("stored data is unreadable: {0}")]
     Corrupt(String),
+    /// The database rejected what bosun asked (constraint, SQL, encoding, protocol).
+    #[error("store bug: {0}")]
+    Bug(String),
+}
+
+impl StoreError {
+    /// Whether retrying later may succeed.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, StoreError::Unavailable(_))
+    }
 }
 
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
-        StoreError::Unavailable(e.to_string().replace('\n', " "))
+        kind_of(&e)(e.to_string().replace('\n', " "))
     }
+}
+
+impl From<sqlx::migrate::MigrateError> for StoreError {
+    fn from(e: sqlx::migrate::MigrateError) -> Self {
+        migration_kind(&e)(e.to_string().replace('\n', " "))
+    }
+}
+
+/// Which [`StoreError`] a driver error is: outages are `Unavailable`, unreadable values
+/// `Corrupt`, and everything else (constraints, SQL, encoding, protocol) a `Bug`.
+fn kind_of(e: &sqlx::Error) -> fn(String) -> StoreError {
+    match e {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed
+        | sqlx::Error::BeginFailed => StoreError::Unavailable,
+        sqlx::Error::Database(db) if transient(db.as_ref()) => StoreError::Unavailable,
+        sqlx::Error::ColumnDecode { .. } | sqlx::Error::Decode(_) => StoreError::Corrupt,
+        sqlx::Error::Migrate(m) => migration_kind(m),
+        _ => StoreError::Bug,
+    }
+}
+
+/// A migration that could not reach the database is an outage; any other failure is a bug.
+fn migration_kind(e: &sqlx::migrate::MigrateError) -> fn(String) -> StoreError {
+    use sqlx::migrate::MigrateError;
+    match e {
+        MigrateError::Execute(inner) | MigrateError::ExecuteMigration(inner, _) => kind_of(inner),
+        _ => StoreError::Bug,
+    }
+}
+
+/// Database errors that pass by themselves: Postgres's connection, resource, operator and
+/// serialization classes; SQLite's busy, locked, I/O, full and cannot-open codes. Everything
+/// else the database rejects (constraints, syntax, types) is a bug in bosun.
+fn transient(e: &dyn sqlx::error::DatabaseError) -> bool {
+    let Some(code) = e.code() else { return false };
+    if e.try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+        .is_some()
+    {
+        // SQLSTATE classes 08 connection, 40 rollback (serialization, deadlock), 53 resources,
+        // 57 operator intervention (shutdown), 58 system (I/O); 25006 read-only (failover).
+        return ["08", "40", "53", "57", "58"]
+            .iter()
+            .any(|class| code.starts_with(class))
+            || code == "25006";
+    }
+    // SQLite's extended code; its low byte is the primary code.
+    let primary = code.parse::<i32>().map_or(0, |c| c & 0xff);
+    // SQLITE_BUSY 5, LOCKED 6, NOMEM 7, READONLY 8, IOERR 10, FULL 13, CANTOPEN 14, PROTOCOL 15.
+    matches!(primary, 5 | 6 | 7 | 8 | 10 | 13 | 14 | 15)
 }
 
 /// A webhook about to be journaled.
@@ -161,7 +232,7 @@ pub struct StoredAction {
 }
 
 /// A delivery as stored, for the CLI, the dashboard and tests.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct DeliveryRecord {
     pub id: i64,
     pub delivery_id: String,
@@ -287,82 +358,6 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<Arc<dyn Store>, 
     }
 }
 
-/// The columns both backends decode the same way.
-trait SharedRow: sqlx::Row
-where
-    for<'c> &'c str: sqlx::ColumnIndex<Self>,
-{
-    fn text(&self, column: &str) -> Result<String, StoreError>;
-    fn optional_text(&self, column: &str) -> Result<Option<String>, StoreError>;
-    fn int(&self, column: &str) -> Result<i64, StoreError>;
-}
-
-macro_rules! shared_row {
-    ($row:ty) => {
-        impl SharedRow for $row {
-            fn text(&self, column: &str) -> Result<String, StoreError> {
-                Ok(sqlx::Row::try_get(self, column)?)
-            }
-            fn optional_text(&self, column: &str) -> Result<Option<String>, StoreError> {
-                Ok(sqlx::Row::try_get(self, column)?)
-            }
-            fn int(&self, column: &str) -> Result<i64, StoreError> {
-                // SQLite hands every integer back as i64; Postgres's INTEGER columns are i32.
-                let wide: Result<i64, sqlx::Error> = sqlx::Row::try_get(self, column);
-                match wide {
-                    Ok(v) => Ok(v),
-                    Err(_) => Ok(i64::from(sqlx::Row::try_get::<i32, _>(self, column)?)),
-                }
-            }
-        }
-    };
-}
-shared_row!(sqlx::postgres::PgRow);
-shared_row!(sqlx::sqlite::SqliteRow);
-
-/// An `actions` row, the same on both backends.
-fn stored_action<R: SharedRow>(r: &R) -> Result<StoredAction, StoreError>
-where
-    for<'c> &'c str: sqlx::ColumnIndex<R>,
-{
-    let small = |column: &str| -> Result<i32, StoreError> {
-        i32::try_from(r.int(column)?).map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))
-    };
-    Ok(StoredAction {
-        id: r.int("id")?,
-        plugin: r.text("plugin")?,
-        seq: small("seq")?,
-        kind: r.text("kind")?,
-        target: r.text("target")?,
-        action: parse_action(&r.text("details")?)?,
-        outcome: ActionOutcome::parse(&r.text("outcome")?)?,
-        error: r.optional_text("error")?,
-        forge_calls: small("forge_calls")?,
-    })
-}
-
-/// A `pull_requests` row (state, head_sha, labels), the same on both backends.
-fn pull_request_state<R: SharedRow>(
-    r: &R,
-    forge: ForgeKind,
-    repo: &str,
-    number: i64,
-) -> Result<PullRequestState, StoreError>
-where
-    for<'c> &'c str: sqlx::ColumnIndex<R>,
-{
-    Ok(PullRequestState {
-        forge,
-        repo: repo.to_string(),
-        number,
-        state: r.text("state")?,
-        head_sha: r.optional_text("head_sha")?,
-        labels: serde_json::from_str(&r.text("labels")?)
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?,
-    })
-}
-
-/// A list as its JSON text, or NULL when absent (the column then keeps its value).
 fn parse_forge(s: &str) -> Result<ForgeKind, StoreError> {
     ForgeKind::parse(s).ok_or_else(|| StoreError::Corrupt(format!("unknown forge {s:?}")))
 }
@@ -372,7 +367,7 @@ fn parse_action(details: &str) -> Result<Action, StoreError> {
 }
 
 fn encode_action(action: &Action) -> Result<String, StoreError> {
-    serde_json::to_string(action).map_err(|e| StoreError::Corrupt(format!("action details: {e}")))
+    serde_json::to_string(action).map_err(|e| StoreError::Bug(format!("action details: {e}")))
 }
 
 /// Keeps the first occurrence of each delivery id in a batch; later ones are duplicates.

@@ -85,7 +85,7 @@ const STATES: &str = "SELECT action_id, state, attempts, last_error, batch FROM 
      WHERE action_id = $1";
 
 fn encode(message: &ChatMessage) -> Result<String, StoreError> {
-    serde_json::to_string(message).map_err(|e| StoreError::Corrupt(format!("chat message: {e}")))
+    serde_json::to_string(message).map_err(|e| StoreError::Bug(format!("chat message: {e}")))
 }
 
 fn decode(text: &str) -> Result<ChatMessage, StoreError> {

@@ -7,9 +7,10 @@
 //! set, so each query has a plan that can use its index.
 
 use super::postgres::PgStore;
-use super::sqlite::SqliteStore;
+use super::rows::{ActionRow, PullRequestRow};
+use super::sql;
+use super::sqlite::{SqliteStore, stamp};
 use super::*;
-use sqlx::{QueryBuilder, Row};
 
 /// What the dashboard's list is narrowed to; `None` means any.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -53,8 +54,9 @@ impl Cursor {
 }
 
 /// One delivery with the headers and raw payload it came with.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct DeliveryDetail {
+    #[sqlx(flatten)]
     pub record: DeliveryRecord,
     /// The headers that matter, a JSON object as the receiver stored it.
     pub headers: String,
@@ -113,29 +115,6 @@ pub trait PageStore: Send + Sync {
     ) -> Result<Option<PullRequestView>, StoreError>;
 }
 
-/// Adds the filters that are set, joined with AND, after a `WHERE TRUE`.
-fn push_filter<DB>(qb: &mut QueryBuilder<DB>, filter: &DeliveryFilter)
-where
-    DB: sqlx::Database,
-    for<'a> String: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
-    for<'a> i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
-{
-    if let Some(repo) = &filter.repo {
-        qb.push(" AND repo = ").push_bind(repo.clone());
-    }
-    if let Some(number) = filter.number {
-        qb.push(" AND number = ").push_bind(number);
-    }
-    if let Some(status) = &filter.status {
-        qb.push(" AND status = ").push_bind(status.clone());
-    }
-    if let Some(forge) = &filter.forge {
-        qb.push(" AND forge = ").push_bind(forge.clone());
-    }
-}
-
-const ACTION_COLUMNS: &str = "id, delivery, plugin, seq, kind, target, details, outcome, error, forge_calls, created_at, applied_at";
-
 #[async_trait]
 impl PageStore for PgStore {
     async fn list_deliveries(
@@ -144,44 +123,19 @@ impl PageStore for PgStore {
         before: Option<Cursor>,
         limit: i64,
     ) -> Result<Vec<DeliveryRecord>, StoreError> {
-        let mut qb = QueryBuilder::<sqlx::Postgres>::new(format!(
-            "SELECT {} FROM deliveries WHERE TRUE",
-            super::postgres::DELIVERY_COLUMNS
-        ));
-        push_filter(&mut qb, filter);
-        if let Some(c) = before {
-            qb.push(" AND (received_at, id) < (")
-                .push_bind(c.received_at)
-                .push(", ")
-                .push_bind(c.id)
-                .push(")");
-        }
-        qb.push(" ORDER BY received_at DESC, id DESC LIMIT ")
-            .push_bind(limit);
-        let rows = qb.build().fetch_all(self.pool()).await?;
-        rows.iter().map(super::postgres::delivery_record).collect()
+        let before = before.map(|c| (c.received_at, c.id));
+        let mut qb = sql::list_deliveries::<sqlx::Postgres, _>(filter, before, limit);
+        Ok(qb.build_query_as().fetch_all(self.pool()).await?)
     }
 
     async fn delivery_detail(
         &self,
         delivery_id: &str,
     ) -> Result<Option<DeliveryDetail>, StoreError> {
-        let sql = sqlx::AssertSqlSafe(format!(
-            "SELECT {}, headers, payload FROM deliveries WHERE delivery_id = $1",
-            super::postgres::DELIVERY_COLUMNS
-        ));
-        let row = sqlx::query(sql)
+        Ok(sqlx::query_as(sql::DELIVERY_DETAIL)
             .bind(delivery_id)
             .fetch_optional(self.pool())
-            .await?;
-        row.map(|r| {
-            Ok(DeliveryDetail {
-                record: super::postgres::delivery_record(&r)?,
-                headers: r.try_get("headers")?,
-                payload: r.try_get("payload")?,
-            })
-        })
-        .transpose()
+            .await?)
     }
 
     async fn item_history(
@@ -192,56 +146,19 @@ impl PageStore for PgStore {
         after: Option<Cursor>,
         limit: i64,
     ) -> Result<Vec<DeliveryDetail>, StoreError> {
-        let mut qb = QueryBuilder::<sqlx::Postgres>::new(format!(
-            "SELECT {}, headers, payload FROM deliveries WHERE forge = ",
-            super::postgres::DELIVERY_COLUMNS
-        ));
-        qb.push_bind(forge.as_str())
-            .push(" AND repo = ")
-            .push_bind(repo)
-            .push(" AND number = ")
-            .push_bind(number);
-        if let Some(c) = after {
-            qb.push(" AND (received_at, id) > (")
-                .push_bind(c.received_at)
-                .push(", ")
-                .push_bind(c.id)
-                .push(")");
-        }
-        qb.push(" ORDER BY received_at, id LIMIT ").push_bind(limit);
-        let rows = qb.build().fetch_all(self.pool()).await?;
-        rows.iter()
-            .map(|r| {
-                Ok(DeliveryDetail {
-                    record: super::postgres::delivery_record(r)?,
-                    headers: r.try_get("headers")?,
-                    payload: r.try_get("payload")?,
-                })
-            })
-            .collect()
+        let after = after.map(|c| (c.received_at, c.id));
+        let mut qb =
+            sql::item_history::<sqlx::Postgres, _>(forge.as_str(), repo, number, after, limit);
+        Ok(qb.build_query_as().fetch_all(self.pool()).await?)
     }
 
     async fn actions_of(&self, deliveries: &[i64]) -> Result<Vec<ActionRecord>, StoreError> {
         if deliveries.is_empty() {
             return Ok(Vec::new());
         }
-        let sql = sqlx::AssertSqlSafe(format!(
-            "SELECT {ACTION_COLUMNS} FROM actions WHERE delivery = ANY($1) ORDER BY delivery, id"
-        ));
-        let rows = sqlx::query(sql)
-            .bind(deliveries)
-            .fetch_all(self.pool())
-            .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(ActionRecord {
-                    delivery: r.try_get("delivery")?,
-                    action: stored_action(r)?,
-                    created_at: r.try_get("created_at")?,
-                    applied_at: r.try_get("applied_at")?,
-                })
-            })
-            .collect()
+        let mut qb = sql::actions_of::<sqlx::Postgres>(deliveries);
+        let rows: Vec<ActionRow> = qb.build_query_as().fetch_all(self.pool()).await?;
+        rows.into_iter().map(ActionRecord::try_from).collect()
     }
 
     async fn pull_request_view(
@@ -250,20 +167,13 @@ impl PageStore for PgStore {
         repo: &str,
         number: i64,
     ) -> Result<Option<PullRequestView>, StoreError> {
-        let row = sqlx::query(
-            "SELECT state, head_sha, labels, updated_at FROM pull_requests
-             WHERE forge = $1 AND repo = $2 AND number = $3",
-        )
-        .bind(forge.as_str())
-        .bind(repo)
-        .bind(number)
-        .fetch_optional(self.pool())
-        .await?;
-        let Some(r) = row else { return Ok(None) };
-        Ok(Some(PullRequestView {
-            state: pull_request_state(&r, forge, repo, number)?,
-            updated_at: r.try_get("updated_at")?,
-        }))
+        let row: Option<PullRequestRow> = sqlx::query_as(sql::PULL_REQUEST)
+            .bind(forge.as_str())
+            .bind(repo)
+            .bind(number)
+            .fetch_optional(self.pool())
+            .await?;
+        row.map(|r| r.into_view(forge, repo, number)).transpose()
     }
 }
 
@@ -275,45 +185,20 @@ impl PageStore for SqliteStore {
         before: Option<Cursor>,
         limit: i64,
     ) -> Result<Vec<DeliveryRecord>, StoreError> {
-        let mut qb = QueryBuilder::<sqlx::Sqlite>::new(format!(
-            "SELECT {} FROM deliveries WHERE TRUE",
-            super::sqlite::DELIVERY_COLUMNS
-        ));
-        push_filter(&mut qb, filter);
-        if let Some(c) = before {
-            // SQLite keeps milliseconds; a cursor from a SQLite row is a whole millisecond.
-            qb.push(" AND (received_at, id) < (")
-                .push_bind(c.received_at.timestamp_millis())
-                .push(", ")
-                .push_bind(c.id)
-                .push(")");
-        }
-        qb.push(" ORDER BY received_at DESC, id DESC LIMIT ")
-            .push_bind(limit);
-        let rows = qb.build().fetch_all(self.pool()).await?;
-        rows.iter().map(super::sqlite::delivery_record).collect()
+        // SQLite keeps milliseconds; a cursor from a SQLite row is a whole millisecond.
+        let before = before.map(|c| (stamp(c.received_at), c.id));
+        let mut qb = sql::list_deliveries::<sqlx::Sqlite, _>(filter, before, limit);
+        Ok(qb.build_query_as().fetch_all(self.pool()).await?)
     }
 
     async fn delivery_detail(
         &self,
         delivery_id: &str,
     ) -> Result<Option<DeliveryDetail>, StoreError> {
-        let sql = sqlx::AssertSqlSafe(format!(
-            "SELECT {}, headers, payload FROM deliveries WHERE delivery_id = $1",
-            super::sqlite::DELIVERY_COLUMNS
-        ));
-        let row = sqlx::query(sql)
+        Ok(sqlx::query_as(sql::DELIVERY_DETAIL)
             .bind(delivery_id)
             .fetch_optional(self.pool())
-            .await?;
-        row.map(|r| {
-            Ok(DeliveryDetail {
-                record: super::sqlite::delivery_record(&r)?,
-                headers: r.try_get("headers")?,
-                payload: r.try_get("payload")?,
-            })
-        })
-        .transpose()
+            .await?)
     }
 
     async fn item_history(
@@ -324,60 +209,19 @@ impl PageStore for SqliteStore {
         after: Option<Cursor>,
         limit: i64,
     ) -> Result<Vec<DeliveryDetail>, StoreError> {
-        let mut qb = QueryBuilder::<sqlx::Sqlite>::new(format!(
-            "SELECT {}, headers, payload FROM deliveries WHERE forge = ",
-            super::sqlite::DELIVERY_COLUMNS
-        ));
-        qb.push_bind(forge.as_str())
-            .push(" AND repo = ")
-            .push_bind(repo)
-            .push(" AND number = ")
-            .push_bind(number);
-        if let Some(c) = after {
-            qb.push(" AND (received_at, id) > (")
-                .push_bind(c.received_at.timestamp_millis())
-                .push(", ")
-                .push_bind(c.id)
-                .push(")");
-        }
-        qb.push(" ORDER BY received_at, id LIMIT ").push_bind(limit);
-        let rows = qb.build().fetch_all(self.pool()).await?;
-        rows.iter()
-            .map(|r| {
-                Ok(DeliveryDetail {
-                    record: super::sqlite::delivery_record(r)?,
-                    headers: r.try_get("headers")?,
-                    payload: r.try_get("payload")?,
-                })
-            })
-            .collect()
+        let after = after.map(|c| (stamp(c.received_at), c.id));
+        let mut qb =
+            sql::item_history::<sqlx::Sqlite, _>(forge.as_str(), repo, number, after, limit);
+        Ok(qb.build_query_as().fetch_all(self.pool()).await?)
     }
 
     async fn actions_of(&self, deliveries: &[i64]) -> Result<Vec<ActionRecord>, StoreError> {
         if deliveries.is_empty() {
             return Ok(Vec::new());
         }
-        let mut qb = QueryBuilder::<sqlx::Sqlite>::new(format!(
-            "SELECT {ACTION_COLUMNS} FROM actions WHERE delivery IN ("
-        ));
-        let mut ids = qb.separated(", ");
-        for id in deliveries {
-            ids.push_bind(*id);
-        }
-        qb.push(") ORDER BY delivery, id");
-        let rows = qb.build().fetch_all(self.pool()).await?;
-        rows.iter()
-            .map(|r| {
-                Ok(ActionRecord {
-                    delivery: r.try_get("delivery")?,
-                    action: stored_action(r)?,
-                    created_at: super::sqlite::from_ms(r.try_get("created_at")?),
-                    applied_at: r
-                        .try_get::<Option<i64>, _>("applied_at")?
-                        .map(super::sqlite::from_ms),
-                })
-            })
-            .collect()
+        let mut qb = sql::actions_of::<sqlx::Sqlite>(deliveries);
+        let rows: Vec<ActionRow> = qb.build_query_as().fetch_all(self.pool()).await?;
+        rows.into_iter().map(ActionRecord::try_from).collect()
     }
 
     async fn pull_request_view(
@@ -386,20 +230,13 @@ impl PageStore for SqliteStore {
         repo: &str,
         number: i64,
     ) -> Result<Option<PullRequestView>, StoreError> {
-        let row = sqlx::query(
-            "SELECT state, head_sha, labels, updated_at FROM pull_requests
-             WHERE forge = $1 AND repo = $2 AND number = $3",
-        )
-        .bind(forge.as_str())
-        .bind(repo)
-        .bind(number)
-        .fetch_optional(self.pool())
-        .await?;
-        let Some(r) = row else { return Ok(None) };
-        Ok(Some(PullRequestView {
-            state: pull_request_state(&r, forge, repo, number)?,
-            updated_at: super::sqlite::from_ms(r.try_get("updated_at")?),
-        }))
+        let row: Option<PullRequestRow> = sqlx::query_as(sql::PULL_REQUEST)
+            .bind(forge.as_str())
+            .bind(repo)
+            .bind(number)
+            .fetch_optional(self.pool())
+            .await?;
+        row.map(|r| r.into_view(forge, repo, number)).transpose()
     }
 }
 

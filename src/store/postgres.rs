@@ -2,13 +2,19 @@
 //! Claims use `FOR UPDATE SKIP LOCKED`; times come from the database clock so processes on
 //! different machines agree on leases.
 
+use super::rows::{ActionRow, ClaimRow, PullRequestRow};
+use super::sql::{self, Statements};
 use super::*;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{PgPool, QueryBuilder, Row};
+use sqlx::{PgPool, QueryBuilder};
 use std::collections::HashSet;
 use std::str::FromStr;
+use std::sync::LazyLock;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// The shared statements, with the database clock as "now".
+static SQL: LazyLock<Statements> = LazyLock::new(|| Statements::new("now()"));
 
 /// A Postgres-backed [`Store`].
 pub struct PgStore {
@@ -33,36 +39,14 @@ impl PgStore {
     }
 }
 
-pub(super) const DELIVERY_COLUMNS: &str = "id, delivery_id, forge, event, repo, number, status, attempts, last_error, received_at, started_at, finished_at";
-
-pub(super) fn delivery_record(row: &sqlx::postgres::PgRow) -> Result<DeliveryRecord, StoreError> {
-    Ok(DeliveryRecord {
-        id: row.try_get("id")?,
-        delivery_id: row.try_get("delivery_id")?,
-        forge: row.try_get("forge")?,
-        event: row.try_get("event")?,
-        repo: row.try_get("repo")?,
-        number: row.try_get("number")?,
-        status: row.try_get("status")?,
-        attempts: row.try_get("attempts")?,
-        last_error: row.try_get("last_error")?,
-        received_at: row.try_get("received_at")?,
-        started_at: row.try_get("started_at")?,
-        finished_at: row.try_get("finished_at")?,
-    })
-}
-
 #[async_trait]
 impl Store for PgStore {
     async fn migrate(&self) -> Result<(), StoreError> {
-        MIGRATOR
-            .run(&self.pool)
-            .await
-            .map_err(|e| StoreError::Unavailable(e.to_string()))
+        Ok(MIGRATOR.run(&self.pool).await?)
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        sqlx::query(sql::PING).execute(&self.pool).await?;
         Ok(())
     }
 
@@ -77,9 +61,7 @@ impl Store for PgStore {
             .filter(|(_, f)| **f)
             .map(|(d, _)| d)
             .collect();
-        let mut qb = QueryBuilder::<sqlx::Postgres>::new(
-            "INSERT INTO deliveries (delivery_id, forge, event, repo, number, item_key, headers, payload) ",
-        );
+        let mut qb = QueryBuilder::<sqlx::Postgres>::new(sql::INSERT_DELIVERIES);
         qb.push_values(unique, |mut b, d| {
             b.push_bind(&d.delivery_id)
                 .push_bind(d.forge.as_str())
@@ -88,14 +70,17 @@ impl Store for PgStore {
                 .push_bind(d.number)
                 .push_bind(&d.item_key)
                 .push_bind(&d.headers)
-                .push_bind(d.payload.as_ref());
+                .push_bind(d.payload.as_ref())
+                .push("now()")
+                .push("now()");
         });
-        qb.push(" ON CONFLICT (delivery_id) DO NOTHING RETURNING delivery_id");
-        let rows = qb.build().fetch_all(&self.pool).await?;
-        let inserted: HashSet<String> = rows
-            .iter()
-            .map(|r| r.try_get("delivery_id"))
-            .collect::<Result<_, _>>()?;
+        qb.push(sql::INSERT_DELIVERIES_END);
+        let inserted: HashSet<String> = qb
+            .build_query_scalar()
+            .fetch_all(&self.pool)
+            .await?
+            .into_iter()
+            .collect();
         Ok(outcomes(batch, &first, &inserted))
     }
 
@@ -104,7 +89,7 @@ impl Store for PgStore {
         worker: &str,
         lease: Duration,
     ) -> Result<Option<ClaimedDelivery>, StoreError> {
-        let row = sqlx::query(
+        let row: Option<ClaimRow> = sqlx::query_as(
             // The head of each item's queue is found with one ordered pass over the pending
             // index (DISTINCT ON), so the plan does not depend on table statistics: a
             // correlated NOT EXISTS per row degrades badly on a fresh, unanalyzed table.
@@ -131,19 +116,7 @@ impl Store for PgStore {
         .bind(lease.as_secs_f64())
         .fetch_optional(&self.pool)
         .await?;
-        let Some(row) = row else { return Ok(None) };
-        Ok(Some(ClaimedDelivery {
-            id: row.try_get("id")?,
-            delivery_id: row.try_get("delivery_id")?,
-            forge: parse_forge(row.try_get("forge")?)?,
-            event: row.try_get("event")?,
-            repo: row.try_get("repo")?,
-            number: row.try_get("number")?,
-            payload: row.try_get("payload")?,
-            attempts: row.try_get("attempts")?,
-            decided: row.try_get("decided")?,
-            received_at: row.try_get("received_at")?,
-        }))
+        row.map(ClaimedDelivery::try_from).transpose()
     }
 
     async fn finish_delivery(
@@ -153,17 +126,13 @@ impl Store for PgStore {
         status: FinalStatus,
         note: Option<&str>,
     ) -> Result<bool, StoreError> {
-        let r = sqlx::query(
-            "UPDATE deliveries SET status = $3, last_error = coalesce($4, last_error), finished_at = now(),
-                    lease_owner = NULL, lease_until = NULL
-             WHERE id = $1 AND lease_owner = $2 AND status = 'running'",
-        )
-        .bind(id)
-        .bind(worker)
-        .bind(status.as_str())
-        .bind(note)
-        .execute(&self.pool)
-        .await?;
+        let r = sqlx::query(SQL.finish_delivery.as_str())
+            .bind(id)
+            .bind(worker)
+            .bind(status.as_str())
+            .bind(note)
+            .execute(&self.pool)
+            .await?;
         Ok(r.rows_affected() == 1)
     }
 
@@ -189,34 +158,28 @@ impl Store for PgStore {
     }
 
     async fn release_delivery(&self, id: i64, worker: &str) -> Result<bool, StoreError> {
-        let r = sqlx::query(
-            "UPDATE deliveries SET status = 'queued', attempts = greatest(attempts - 1, 0), lease_owner = NULL, lease_until = NULL
-             WHERE id = $1 AND lease_owner = $2 AND status = 'running'",
-        )
-        .bind(id)
-        .bind(worker)
-        .execute(&self.pool)
-        .await?;
+        let r = sqlx::query(sql::RELEASE_DELIVERY)
+            .bind(id)
+            .bind(worker)
+            .execute(&self.pool)
+            .await?;
         Ok(r.rows_affected() == 1)
     }
 
     async fn record_decision(&self, id: i64, actions: &[PlannedAction]) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
         for a in actions {
-            sqlx::query(
-                "INSERT INTO actions (delivery, plugin, seq, kind, target, details) VALUES ($1, $2, $3, $4, $5, $6)
-                 ON CONFLICT (delivery, plugin, seq) DO NOTHING",
-            )
-            .bind(id)
-            .bind(&a.plugin)
-            .bind(a.seq)
-            .bind(a.action.kind())
-            .bind(a.action.target())
-            .bind(encode_action(&a.action)?)
-            .execute(&mut *tx)
-            .await?;
+            sqlx::query(SQL.insert_action.as_str())
+                .bind(id)
+                .bind(&a.plugin)
+                .bind(a.seq)
+                .bind(a.action.kind())
+                .bind(a.action.target())
+                .bind(encode_action(&a.action)?)
+                .execute(&mut *tx)
+                .await?;
         }
-        sqlx::query("UPDATE deliveries SET decided = TRUE WHERE id = $1")
+        sqlx::query(sql::MARK_DECIDED)
             .bind(id)
             .execute(&mut *tx)
             .await?;
@@ -225,13 +188,11 @@ impl Store for PgStore {
     }
 
     async fn delivery_actions(&self, id: i64) -> Result<Vec<StoredAction>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id, plugin, seq, kind, target, details, outcome, error, forge_calls FROM actions WHERE delivery = $1 ORDER BY id",
-        )
-        .bind(id)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(stored_action).collect()
+        let rows: Vec<ActionRow> = sqlx::query_as(sql::DELIVERY_ACTIONS)
+            .bind(id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.into_iter().map(StoredAction::try_from).collect()
     }
 
     async fn set_action_outcome(
@@ -241,38 +202,28 @@ impl Store for PgStore {
         error: Option<&str>,
         forge_calls: i32,
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE actions SET outcome = $2, error = $3, forge_calls = forge_calls + $4,
-                    applied_at = CASE WHEN $2 IN ('applied', 'dry-run') THEN now() ELSE applied_at END
-             WHERE id = $1",
-        )
-        .bind(action_id)
-        .bind(outcome.as_str())
-        .bind(error)
-        .bind(forge_calls)
-        .execute(&self.pool)
-        .await?;
+        sqlx::query(SQL.set_action_outcome.as_str())
+            .bind(action_id)
+            .bind(outcome.as_str())
+            .bind(error)
+            .bind(forge_calls)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
     async fn upsert_pull_request(&self, pr: &PullRequestState) -> Result<(), StoreError> {
         let labels =
-            serde_json::to_string(&pr.labels).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        sqlx::query(
-            "INSERT INTO pull_requests (forge, repo, number, state, head_sha, labels, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, now())
-             ON CONFLICT (forge, repo, number) DO UPDATE SET state = excluded.state,
-                 head_sha = coalesce(excluded.head_sha, pull_requests.head_sha), labels = excluded.labels,
-                 updated_at = now()",
-        )
-        .bind(pr.forge.as_str())
-        .bind(&pr.repo)
-        .bind(pr.number)
-        .bind(&pr.state)
-        .bind(&pr.head_sha)
-        .bind(labels)
-        .execute(&self.pool)
-        .await?;
+            serde_json::to_string(&pr.labels).map_err(|e| StoreError::Bug(e.to_string()))?;
+        sqlx::query(SQL.upsert_pull_request.as_str())
+            .bind(pr.forge.as_str())
+            .bind(&pr.repo)
+            .bind(pr.number)
+            .bind(&pr.state)
+            .bind(&pr.head_sha)
+            .bind(labels)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
@@ -282,25 +233,20 @@ impl Store for PgStore {
         repo: &str,
         number: i64,
     ) -> Result<Option<PullRequestState>, StoreError> {
-        let row = sqlx::query("SELECT state, head_sha, labels FROM pull_requests WHERE forge = $1 AND repo = $2 AND number = $3")
+        let row: Option<PullRequestRow> = sqlx::query_as(sql::PULL_REQUEST)
             .bind(forge.as_str())
             .bind(repo)
             .bind(number)
             .fetch_optional(&self.pool)
             .await?;
-        let Some(row) = row else { return Ok(None) };
-        pull_request_state(&row, forge, repo, number).map(Some)
+        row.map(|r| r.into_state(forge, repo, number)).transpose()
     }
 
     async fn delivery(&self, delivery_id: &str) -> Result<Option<DeliveryRecord>, StoreError> {
-        let sql = sqlx::AssertSqlSafe(format!(
-            "SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE delivery_id = $1"
-        ));
-        let row = sqlx::query(sql)
+        Ok(sqlx::query_as(sql::DELIVERY)
             .bind(delivery_id)
             .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(delivery_record).transpose()
+            .await?)
     }
 
     async fn recent_deliveries(
@@ -308,30 +254,21 @@ impl Store for PgStore {
         limit: i64,
         before_id: Option<i64>,
     ) -> Result<Vec<DeliveryRecord>, StoreError> {
-        let sql = sqlx::AssertSqlSafe(format!(
-            "SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE ($2::BIGINT IS NULL OR id < $2) ORDER BY id DESC LIMIT $1"
-        ));
-        let rows = sqlx::query(sql)
+        Ok(sqlx::query_as(sql::RECENT_DELIVERIES)
             .bind(limit)
             .bind(before_id)
             .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(delivery_record).collect()
+            .await?)
     }
 
     async fn requeue(&self, delivery_id: &str) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let r = sqlx::query(
-            "UPDATE deliveries SET status = 'queued', attempts = 0, run_after = now(), finished_at = NULL,
-                    lease_owner = NULL, lease_until = NULL
-             WHERE delivery_id = $1 AND status <> 'running' RETURNING id",
-        )
-        .bind(delivery_id)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(row) = r else { return Ok(false) };
-        let id: i64 = row.try_get("id")?;
-        sqlx::query("UPDATE actions SET outcome = 'pending', error = NULL WHERE delivery = $1 AND outcome = 'failed'")
+        let id: Option<i64> = sqlx::query_scalar(SQL.requeue.as_str())
+            .bind(delivery_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(id) = id else { return Ok(false) };
+        sqlx::query(sql::REQUEUE_ACTIONS)
             .bind(id)
             .execute(&mut *tx)
             .await?;
@@ -341,46 +278,36 @@ impl Store for PgStore {
 
     async fn requeue_failed(&self) -> Result<u64, StoreError> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query(
-            "UPDATE actions SET outcome = 'pending', error = NULL
-             WHERE outcome = 'failed' AND delivery IN (SELECT id FROM deliveries WHERE status = 'failed')",
-        )
-        .execute(&mut *tx)
-        .await?;
-        let r = sqlx::query(
-            "UPDATE deliveries SET status = 'queued', attempts = 0, run_after = now(), finished_at = NULL WHERE status = 'failed'",
-        )
-        .execute(&mut *tx)
-        .await?;
+        sqlx::query(sql::REQUEUE_FAILED_ACTIONS)
+            .execute(&mut *tx)
+            .await?;
+        let r = sqlx::query(SQL.requeue_failed.as_str())
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(r.rows_affected())
     }
 
     async fn status_counts(&self) -> Result<BTreeMap<String, i64>, StoreError> {
-        let rows = sqlx::query("SELECT status, count(*) AS n FROM deliveries GROUP BY status")
+        let rows: Vec<(String, i64)> = sqlx::query_as(sql::STATUS_COUNTS)
             .fetch_all(&self.pool)
             .await?;
-        rows.iter()
-            .map(|r| Ok((r.try_get("status")?, r.try_get("n")?)))
-            .collect()
+        Ok(rows.into_iter().collect())
     }
 
     async fn owners_cache_get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        let row = sqlx::query("SELECT value FROM owners_cache WHERE key = $1")
+        Ok(sqlx::query_scalar(sql::OWNERS_CACHE_GET)
             .bind(key)
             .fetch_optional(&self.pool)
-            .await?;
-        Ok(row.map(|r| r.try_get("value")).transpose()?)
+            .await?)
     }
 
     async fn owners_cache_put(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO owners_cache (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
-        )
-        .bind(key)
-        .bind(value)
-        .execute(&self.pool)
-        .await?;
+        sqlx::query(sql::OWNERS_CACHE_PUT)
+            .bind(key)
+            .bind(value)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
@@ -389,17 +316,10 @@ impl Store for PgStore {
         forge: &str,
         repo: &str,
     ) -> Result<Vec<String>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT a.target FROM actions a \
-             JOIN deliveries d ON d.id = a.delivery \
-             JOIN pull_requests p ON p.forge = d.forge AND p.repo = d.repo AND p.number = d.number \
-             WHERE d.forge = $1 AND d.repo = $2 AND a.kind = 'request_reviewers' \
-               AND a.outcome = 'applied' AND p.state = 'open'",
-        )
-        .bind(forge)
-        .bind(repo)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(|r| Ok(r.try_get("target")?)).collect()
+        Ok(sqlx::query_scalar(sql::OPEN_REVIEW_REQUEST_TARGETS)
+            .bind(forge)
+            .bind(repo)
+            .fetch_all(&self.pool)
+            .await?)
     }
 }

@@ -580,7 +580,11 @@ mod tests {
             Ok(Normalized::Ignored(_))
         ));
         assert!(matches!(
-            normalize("check_run", b"not even json"),
+            normalize("check_suite", b"not even json"),
+            Ok(Normalized::Ignored(_))
+        ));
+        assert!(matches!(
+            normalize("installation", b"not even json"),
             Ok(Normalized::Ignored(_))
         ));
     }

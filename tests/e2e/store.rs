@@ -266,3 +266,304 @@ async fn decisions_are_journaled_atomically_and_replay_resets_failures() {
         );
     }
 }
+
+/// Opens a backend's concrete store, for tests that need its pool.
+async fn raw_pool(db: Db, url: &str) -> (Arc<dyn Store>, RawPool) {
+    match db {
+        Db::Sqlite => {
+            let s = store::sqlite::SqliteStore::connect(url, 2)
+                .await
+                .expect("connect");
+            let pool = RawPool::Sqlite(s.pool().clone());
+            (Arc::new(s), pool)
+        }
+        Db::Postgres => {
+            let s = store::postgres::PgStore::connect(url, 2)
+                .await
+                .expect("connect");
+            let pool = RawPool::Pg(s.pool().clone());
+            (Arc::new(s), pool)
+        }
+    }
+}
+
+enum RawPool {
+    Sqlite(sqlx::SqlitePool),
+    Pg(sqlx::PgPool),
+}
+
+impl RawPool {
+    /// Runs one statement as the store would, returning the store's error for it.
+    async fn execute(&self, sql: &'static str) -> Result<(), store::StoreError> {
+        match self {
+            RawPool::Sqlite(p) => sqlx::query(sql).execute(p).await.map(drop)?,
+            RawPool::Pg(p) => sqlx::query(sql).execute(p).await.map(drop)?,
+        }
+        Ok(())
+    }
+
+    async fn close(&self) {
+        match self {
+            RawPool::Sqlite(p) => p.close().await,
+            RawPool::Pg(p) => p.close().await,
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_constraint_violation_is_a_bug_and_a_closed_pool_is_unavailable() {
+    for db in databases() {
+        let test_db = TestDb::new(db).await;
+        let (s, pool) = raw_pool(db, &test_db.url).await;
+        s.migrate().await.expect("migrate");
+
+        // Through the trait: actions of a delivery that does not exist break a foreign key.
+        let item = ItemRef {
+            forge: ForgeKind::GitHub,
+            repo: RepoPath::parse("o/r").expect("repo"),
+            number: 1,
+            kind: ItemKind::PullRequest,
+        };
+        let orphan = PlannedAction {
+            plugin: "hold".into(),
+            seq: 0,
+            action: Action::AddLabel {
+                item,
+                label: "x".into(),
+            },
+        };
+        let err = s
+            .record_decision(999_999, &[orphan])
+            .await
+            .expect_err("no such delivery");
+        assert!(matches!(err, store::StoreError::Bug(_)), "{db:?}: {err:?}");
+        assert!(!err.is_unavailable());
+
+        // A unique key written twice.
+        const INSERT: &str = "INSERT INTO owners_cache (key, value) VALUES ('k', 'v')";
+        pool.execute(INSERT).await.expect("first insert");
+        let err = pool.execute(INSERT).await.expect_err("duplicate key");
+        assert!(matches!(err, store::StoreError::Bug(_)), "{db:?}: {err:?}");
+
+        // SQL the database rejects is a bug too, not an outage.
+        let err = pool
+            .execute("SELECT no_such_column FROM deliveries")
+            .await
+            .expect_err("bad SQL");
+        assert!(matches!(err, store::StoreError::Bug(_)), "{db:?}: {err:?}");
+
+        s.ping().await.expect("ping");
+        pool.close().await;
+        let err = s.ping().await.expect_err("pool closed");
+        assert!(
+            matches!(err, store::StoreError::Unavailable(_)),
+            "{db:?}: {err:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_unreachable_postgres_is_unavailable() {
+    // Needs no server: port 1 on loopback: nothing listens, the connection is refused.
+    let s = store::postgres::PgStore::connect("postgres://postgres@127.0.0.1:1/none", 1)
+        .await
+        .expect("connecting is lazy");
+    let err = s.ping().await.expect_err("nothing listens");
+    assert!(matches!(err, store::StoreError::Unavailable(_)), "{err:?}");
+}
+
+/// Rows bosun wrote before times were text on SQLite (Unix milliseconds) read back after the
+/// migration, at the same instant, and still take part in the queue and the pages' order.
+#[tokio::test]
+async fn sqlite_rows_with_millisecond_times_read_back_after_the_migration() {
+    let test_db = TestDb::new(Db::Sqlite).await;
+    let options: sqlx::sqlite::SqliteConnectOptions = test_db
+        .url
+        .parse::<sqlx::sqlite::SqliteConnectOptions>()
+        .expect("url")
+        .create_if_missing(true);
+    let pool = sqlx::SqlitePool::connect_with(options).await.expect("open");
+
+    // The migrations as they were before times became text.
+    let old = tempfile::tempdir().expect("temp dir");
+    let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/sqlite");
+    for entry in std::fs::read_dir(&source).expect("migrations") {
+        let path = entry.expect("entry").path();
+        let name = path
+            .file_name()
+            .expect("name")
+            .to_string_lossy()
+            .to_string();
+        if name.as_str() < "20261204000010" {
+            std::fs::copy(&path, old.path().join(&name)).expect("copy");
+        }
+    }
+    sqlx::migrate::Migrator::new(old.path())
+        .await
+        .expect("old migrations")
+        .run(&pool)
+        .await
+        .expect("run old migrations");
+
+    // 2025-11-24T16:00:00.123Z and one second later, as the old code wrote them.
+    let t0: i64 = 1_764_000_000_123;
+    sqlx::query(
+        "INSERT INTO deliveries (delivery_id, forge, event, repo, number, item_key, payload, status,
+                                 attempts, decided, received_at, run_after, started_at, finished_at)
+         VALUES ('old-done', 'github', 'issue_comment', 'o/r', 1, 'k1', X'7B7D', 'done', 1, 1, $1, $1, $1, $1 + 40),
+                ('old-queued', 'github', 'issue_comment', 'o/r', 1, 'k2', X'7B7D', 'queued', 0, 0, $1 + 1000, $1 + 1000, NULL, NULL)",
+    )
+    .bind(t0)
+    .execute(&pool)
+    .await
+    .expect("old deliveries");
+    sqlx::query(
+        "INSERT INTO actions (delivery, plugin, seq, kind, target, details, outcome, forge_calls, created_at, applied_at)
+         SELECT id, 'hold', 0, 'add_label', 'o/r#1', $2, 'applied', 1, $1 + 10, $1 + 20 FROM deliveries WHERE delivery_id = 'old-done'",
+    )
+    .bind(t0)
+    .bind(
+        serde_json::to_string(&Action::AddLabel {
+            item: ItemRef {
+                forge: ForgeKind::GitHub,
+                repo: RepoPath::parse("o/r").expect("repo"),
+                number: 1,
+                kind: ItemKind::PullRequest,
+            },
+            label: "do-not-merge/hold".into(),
+        })
+        .expect("json"),
+    )
+    .execute(&pool)
+    .await
+    .expect("old action");
+    sqlx::query(
+        "INSERT INTO pull_requests (forge, repo, number, state, labels, updated_at)
+         VALUES ('github', 'o/r', 1, 'open', '[\"do-not-merge/hold\"]', $1 + 30)",
+    )
+    .bind(t0)
+    .execute(&pool)
+    .await
+    .expect("old pull request");
+    pool.close().await;
+
+    let s = store::connect(&test_db.url, 2).await.expect("connect");
+    s.migrate().await.expect("migrate the old rows");
+    let at = |ms: i64| chrono::DateTime::from_timestamp_millis(t0 + ms).expect("time");
+
+    let done = s.delivery("old-done").await.expect("read").expect("row");
+    assert_eq!(done.received_at, at(0));
+    assert_eq!(done.started_at, Some(at(0)));
+    assert_eq!(done.finished_at, Some(at(40)));
+    assert_eq!(
+        done.received_at.to_rfc3339(),
+        "2025-11-24T16:00:00.123+00:00"
+    );
+
+    let records = s.actions_of(&[done.id]).await.expect("actions");
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].created_at, at(10));
+    assert_eq!(records[0].applied_at, Some(at(20)));
+    assert_eq!(records[0].action.outcome, ActionOutcome::Applied);
+
+    let view = s
+        .pull_request_view(ForgeKind::GitHub, "o/r", 1)
+        .await
+        .expect("view")
+        .expect("row");
+    assert_eq!(view.updated_at, at(30));
+    assert_eq!(view.state.labels, vec!["do-not-merge/hold".to_string()]);
+
+    // New rows sort after old ones, and a cursor from an old row pages on to the next.
+    s.insert_deliveries(&[delivery("new", "k3")])
+        .await
+        .expect("insert");
+    let list = s
+        .list_deliveries(&store::DeliveryFilter::default(), None, 10)
+        .await
+        .expect("list");
+    let ids: Vec<&str> = list.iter().map(|d| d.delivery_id.as_str()).collect();
+    assert_eq!(ids, vec!["new", "old-queued", "old-done"]);
+    let after_old = s
+        .list_deliveries(
+            &store::DeliveryFilter::default(),
+            Some(store::Cursor::of(&list[1])),
+            10,
+        )
+        .await
+        .expect("list");
+    assert_eq!(after_old.len(), 1);
+    assert_eq!(after_old[0].delivery_id, "old-done");
+
+    // The old queued delivery is due (its run_after is in the past) and is claimed first.
+    let claimed = s
+        .claim_next_delivery("w", LEASE)
+        .await
+        .expect("claim")
+        .expect("work");
+    assert_eq!(claimed.delivery_id, "old-queued");
+    assert_eq!(claimed.received_at, at(1000));
+}
+
+/// A delivery whose journal bosun cannot read fails once with that error; retrying would
+/// only read the same row again.
+#[tokio::test]
+async fn the_queue_fails_a_delivery_on_a_store_bug_instead_of_retrying() {
+    for db in databases() {
+        let bosun = spawn_bosun(Options::new(db)).await;
+        let payload = github_pr_comment(1, "alice", "hello");
+        // A decided delivery with an action whose outcome no version of bosun wrote, stored in
+        // one transaction so the queue sees both at once.
+        let times = match db {
+            Db::Sqlite => "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')",
+            Db::Postgres => "now()",
+        };
+        let delivery = sqlx::AssertSqlSafe(format!(
+            "INSERT INTO deliveries (delivery_id, forge, event, repo, number, item_key, payload, decided, received_at, run_after)
+             VALUES ('corrupt', 'github', 'issue_comment', 'o/r', 1, 'github:o/r#1', $1, TRUE, {times}, {times})"
+        ));
+        let action = "INSERT INTO actions (delivery, plugin, seq, kind, target, details, outcome, created_at)
+             SELECT id, 'hold', 0, 'add_label', 'o/r#1', '{}', 'half-done', received_at FROM deliveries WHERE delivery_id = 'corrupt'";
+        match db {
+            Db::Sqlite => {
+                let pool = sqlx::SqlitePool::connect(bosun.db_url())
+                    .await
+                    .expect("open");
+                let mut tx = pool.begin().await.expect("begin");
+                sqlx::query(delivery)
+                    .bind(&payload)
+                    .execute(&mut *tx)
+                    .await
+                    .expect("delivery");
+                sqlx::query(action).execute(&mut *tx).await.expect("action");
+                tx.commit().await.expect("commit");
+            }
+            Db::Postgres => {
+                let pool = sqlx::PgPool::connect(bosun.db_url()).await.expect("open");
+                let mut tx = pool.begin().await.expect("begin");
+                sqlx::query(delivery)
+                    .bind(&payload)
+                    .execute(&mut *tx)
+                    .await
+                    .expect("delivery");
+                sqlx::query(action).execute(&mut *tx).await.expect("action");
+                tx.commit().await.expect("commit");
+            }
+        }
+        bosun.run_until_idle().await;
+        let d = bosun
+            .store
+            .delivery("corrupt")
+            .await
+            .expect("read")
+            .expect("row");
+        assert_eq!(d.status, "failed", "{db:?}");
+        assert_eq!(d.attempts, 1, "{db:?}: not retried");
+        let error = d.last_error.unwrap_or_default();
+        assert!(
+            error.contains("stored data is unreadable") && !error.contains("gave up"),
+            "{db:?}: {error}"
+        );
+        bosun.shutdown().await;
+    }
+}

@@ -1,0 +1,237 @@
+//! The SQL both backends run, defined once. `$1`-style placeholders work on SQLite too.
+//!
+//! Statements that write the current time differ between the backends only in how they say
+//! "now" (Postgres `now()`, the database clock; SQLite an RFC 3339 text of its own clock), so
+//! they are built once per backend from that expression ([`Statements::new`]). The queue claim
+//! and the retry delay differ in more than that and stay in their backend's file.
+
+use super::DeliveryFilter;
+use sqlx::QueryBuilder;
+
+/// The `deliveries` columns a [`super::DeliveryRecord`] is read from.
+macro_rules! delivery_columns {
+    () => {
+        "id, delivery_id, forge, event, repo, number, status, attempts, last_error, received_at, started_at, finished_at"
+    };
+}
+
+/// The `actions` columns a [`super::rows::ActionRow`] is read from.
+macro_rules! action_columns {
+    () => {
+        "id, delivery, plugin, seq, kind, target, details, outcome, error, forge_calls, created_at, applied_at"
+    };
+}
+
+const DELIVERY_COLUMNS: &str = delivery_columns!();
+const ACTION_COLUMNS: &str = action_columns!();
+
+pub(super) const PING: &str = "SELECT 1";
+
+/// Gives a delivery back unfinished; the attempt does not count. `$1` id, `$2` worker.
+pub(super) const RELEASE_DELIVERY: &str = "UPDATE deliveries SET status = 'queued', attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END,
+        lease_owner = NULL, lease_until = NULL
+ WHERE id = $1 AND lease_owner = $2 AND status = 'running'";
+
+pub(super) const MARK_DECIDED: &str = "UPDATE deliveries SET decided = TRUE WHERE id = $1";
+
+pub(super) const DELIVERY_ACTIONS: &str = concat!(
+    "SELECT ",
+    action_columns!(),
+    " FROM actions WHERE delivery = $1 ORDER BY id"
+);
+
+/// A pull request's row, for [`super::rows::PullRequestRow`]. `$1` forge, `$2` repo, `$3` number.
+pub(super) const PULL_REQUEST: &str =
+    "SELECT state, head_sha, labels, updated_at FROM pull_requests
+ WHERE forge = $1 AND repo = $2 AND number = $3";
+
+pub(super) const DELIVERY: &str = concat!(
+    "SELECT ",
+    delivery_columns!(),
+    " FROM deliveries WHERE delivery_id = $1"
+);
+
+pub(super) const DELIVERY_DETAIL: &str = concat!(
+    "SELECT ",
+    delivery_columns!(),
+    ", headers, payload FROM deliveries WHERE delivery_id = $1"
+);
+
+/// Newest first; `$1` limit, `$2` the id to stay below (NULL: from the newest).
+pub(super) const RECENT_DELIVERIES: &str = concat!(
+    "SELECT ",
+    delivery_columns!(),
+    " FROM deliveries WHERE (CAST($2 AS BIGINT) IS NULL OR id < $2) ORDER BY id DESC LIMIT $1"
+);
+
+pub(super) const REQUEUE_ACTIONS: &str = "UPDATE actions SET outcome = 'pending', error = NULL WHERE delivery = $1 AND outcome = 'failed'";
+
+pub(super) const REQUEUE_FAILED_ACTIONS: &str =
+    "UPDATE actions SET outcome = 'pending', error = NULL
+ WHERE outcome = 'failed' AND delivery IN (SELECT id FROM deliveries WHERE status = 'failed')";
+
+pub(super) const STATUS_COUNTS: &str =
+    "SELECT status, count(*) AS n FROM deliveries GROUP BY status";
+
+pub(super) const OWNERS_CACHE_GET: &str = "SELECT value FROM owners_cache WHERE key = $1";
+
+pub(super) const OWNERS_CACHE_PUT: &str =
+    "INSERT INTO owners_cache (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING";
+
+/// `$1` forge, `$2` repo.
+pub(super) const OPEN_REVIEW_REQUEST_TARGETS: &str = "SELECT a.target FROM actions a
+ JOIN deliveries d ON d.id = a.delivery
+ JOIN pull_requests p ON p.forge = d.forge AND p.repo = d.repo AND p.number = d.number
+ WHERE d.forge = $1 AND d.repo = $2 AND a.kind = 'request_reviewers'
+   AND a.outcome = 'applied' AND p.state = 'open'";
+
+/// The start of the batch insert; the backend adds the rows' values and [`INSERT_DELIVERIES_END`].
+pub(super) const INSERT_DELIVERIES: &str = "INSERT INTO deliveries (delivery_id, forge, event, repo, number, item_key, headers, payload, received_at, run_after) ";
+
+pub(super) const INSERT_DELIVERIES_END: &str =
+    " ON CONFLICT (delivery_id) DO NOTHING RETURNING delivery_id";
+
+/// The statements that write the time, in one backend's words for "now".
+pub(super) struct Statements {
+    /// `$1` id, `$2` worker, `$3` status, `$4` note.
+    pub finish_delivery: String,
+    /// `$1` delivery id; returns the row's `id`.
+    pub requeue: String,
+    pub requeue_failed: String,
+    /// `$1` delivery, `$2` plugin, `$3` seq, `$4` kind, `$5` target, `$6` details.
+    pub insert_action: String,
+    /// `$1` action id, `$2` outcome, `$3` error, `$4` forge calls to add.
+    pub set_action_outcome: String,
+    /// `$1` forge … `$6` labels. (Who LGTM'd and approved are facts: [`super::FactStore`].)
+    pub upsert_pull_request: String,
+}
+
+impl Statements {
+    /// The statements with `now` as the SQL expression for the current time.
+    pub fn new(now: &str) -> Statements {
+        Statements {
+            finish_delivery: format!(
+                "UPDATE deliveries SET status = $3, last_error = coalesce($4, last_error), finished_at = {now},
+                        lease_owner = NULL, lease_until = NULL
+                 WHERE id = $1 AND lease_owner = $2 AND status = 'running'"
+            ),
+            requeue: format!(
+                "UPDATE deliveries SET status = 'queued', attempts = 0, run_after = {now}, finished_at = NULL,
+                        lease_owner = NULL, lease_until = NULL
+                 WHERE delivery_id = $1 AND status <> 'running' RETURNING id"
+            ),
+            requeue_failed: format!(
+                "UPDATE deliveries SET status = 'queued', attempts = 0, run_after = {now}, finished_at = NULL
+                 WHERE status = 'failed'"
+            ),
+            insert_action: format!(
+                "INSERT INTO actions (delivery, plugin, seq, kind, target, details, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, {now})
+                 ON CONFLICT (delivery, plugin, seq) DO NOTHING"
+            ),
+            set_action_outcome: format!(
+                "UPDATE actions SET outcome = $2, error = $3, forge_calls = forge_calls + $4,
+                        applied_at = CASE WHEN $2 IN ('applied', 'dry-run') THEN {now} ELSE applied_at END
+                 WHERE id = $1"
+            ),
+            upsert_pull_request: format!(
+                "INSERT INTO pull_requests (forge, repo, number, state, head_sha, labels, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, {now})
+                 ON CONFLICT (forge, repo, number) DO UPDATE SET state = excluded.state,
+                     head_sha = coalesce(excluded.head_sha, pull_requests.head_sha), labels = excluded.labels,
+                     updated_at = excluded.updated_at"
+            ),
+        }
+    }
+}
+
+/// The dashboard's list: deliveries matching `filter`, newest first, strictly before `before`
+/// (its time in the backend's form, and its id).
+pub(super) fn list_deliveries<DB, T>(
+    filter: &DeliveryFilter,
+    before: Option<(T, i64)>,
+    limit: i64,
+) -> QueryBuilder<DB>
+where
+    DB: sqlx::Database,
+    T: for<'t> sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+    for<'t> String: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+    for<'t> i64: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+{
+    let mut qb = QueryBuilder::new(format!(
+        "SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE TRUE"
+    ));
+    if let Some(repo) = &filter.repo {
+        qb.push(" AND repo = ").push_bind(repo.clone());
+    }
+    if let Some(number) = filter.number {
+        qb.push(" AND number = ").push_bind(number);
+    }
+    if let Some(status) = &filter.status {
+        qb.push(" AND status = ").push_bind(status.clone());
+    }
+    if let Some(forge) = &filter.forge {
+        qb.push(" AND forge = ").push_bind(forge.clone());
+    }
+    if let Some((received_at, id)) = before {
+        qb.push(" AND (received_at, id) < (")
+            .push_bind(received_at)
+            .push(", ")
+            .push_bind(id)
+            .push(")");
+    }
+    qb.push(" ORDER BY received_at DESC, id DESC LIMIT ")
+        .push_bind(limit);
+    qb
+}
+
+/// A pull request's (or issue's) deliveries with headers and payload, oldest first, strictly
+/// after `after` (its time in the backend's form, and its id).
+pub(super) fn item_history<DB, T>(
+    forge: &str,
+    repo: &str,
+    number: i64,
+    after: Option<(T, i64)>,
+    limit: i64,
+) -> QueryBuilder<DB>
+where
+    DB: sqlx::Database,
+    T: for<'t> sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+    for<'t> String: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+    for<'t> i64: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+{
+    let mut qb = QueryBuilder::new(format!(
+        "SELECT {DELIVERY_COLUMNS}, headers, payload FROM deliveries WHERE forge = "
+    ));
+    qb.push_bind(forge.to_string())
+        .push(" AND repo = ")
+        .push_bind(repo.to_string())
+        .push(" AND number = ")
+        .push_bind(number);
+    if let Some((received_at, id)) = after {
+        qb.push(" AND (received_at, id) > (")
+            .push_bind(received_at)
+            .push(", ")
+            .push_bind(id)
+            .push(")");
+    }
+    qb.push(" ORDER BY received_at, id LIMIT ").push_bind(limit);
+    qb
+}
+
+/// The actions of these deliveries (not empty), in the order they were journaled.
+pub(super) fn actions_of<DB>(deliveries: &[i64]) -> QueryBuilder<DB>
+where
+    DB: sqlx::Database,
+    for<'t> i64: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+{
+    let mut qb = QueryBuilder::new(format!(
+        "SELECT {ACTION_COLUMNS} FROM actions WHERE delivery IN ("
+    ));
+    let mut ids = qb.separated(", ");
+    for id in deliveries {
+        ids.push_bind(*id);
+    }
+    qb.push(") ORDER BY delivery, id");
+    qb
+}
