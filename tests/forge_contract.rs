@@ -1562,8 +1562,10 @@ async fn set_title_close_and_reopen() {
                 }
             }
 
-            assert_eq!(forge.close(item).await, Ok(()), "{kind}");
+            assert_eq!(forge.close(item, None).await, Ok(()), "{kind}");
             assert_eq!(s.fake.item(item).state, ItemState::Closed, "{kind}");
+            let default_reason = (kind == ForgeKind::GitHub).then(|| "completed".to_string());
+            assert_eq!(s.fake.item(item).state_reason, default_reason, "{kind}");
             let r = s.last_request();
             match kind {
                 ForgeKind::GitHub => assert_eq!(r.json(), Some(json!({"state": "closed"}))),
@@ -1572,7 +1574,7 @@ async fn set_title_close_and_reopen() {
                 }
             }
             assert_eq!(
-                forge.close(item).await,
+                forge.close(item, None).await,
                 Ok(()),
                 "{kind}: closing again is harmless"
             );
@@ -1584,6 +1586,37 @@ async fn set_title_close_and_reopen() {
                 ForgeKind::GitLab => {
                     assert_eq!(r.form_field("state_event").as_deref(), Some("reopen"))
                 }
+            }
+        }
+    }
+}
+
+/// Prow lifecycle: `/close not-planned` closes with GitHub's `state_reason: not_planned`;
+/// GitLab has no reason and closes plainly.
+#[tokio::test]
+async fn close_sends_the_reason_where_the_forge_records_one() {
+    for kind in FORGES {
+        let s = Setup::new(kind);
+        let forge = s.forge();
+        let item = &s.pr;
+        let reason = Some(bosun_plugins::forge::CloseReason::NotPlanned);
+        assert_eq!(forge.close(item, reason).await, Ok(()), "{kind}");
+        assert_eq!(s.fake.item(item).state, ItemState::Closed, "{kind}");
+        let r = s.last_request();
+        match kind {
+            ForgeKind::GitHub => {
+                assert_eq!(
+                    r.json(),
+                    Some(json!({"state": "closed", "state_reason": "not_planned"}))
+                );
+                assert_eq!(
+                    s.fake.item(item).state_reason.as_deref(),
+                    Some("not_planned")
+                );
+            }
+            ForgeKind::GitLab => {
+                assert_eq!(r.form_field("state_event").as_deref(), Some("close"));
+                assert_eq!(s.fake.item(item).state_reason, None);
             }
         }
     }

@@ -650,6 +650,7 @@ fn issue_json(world: &mut World, req: &Req<'_>, at: &Target) -> Value {
         "number": it.number,
         "title": it.title,
         "state": if it.state == ItemState::Open { "open" } else { "closed" },
+        "state_reason": it.state_reason,
         "user": user,
         "labels": item_labels(world, req, at),
         "assignee": assignees.first().cloned(),
@@ -721,15 +722,33 @@ fn edit_issue(world: &mut World, req: &Req<'_>, at: &Target) -> Reply {
         }
         it.title = title.to_string();
     }
+    let reason = match body.get("state_reason") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(r))
+            if matches!(r.as_str(), "completed" | "not_planned" | "reopened") =>
+        {
+            Some(r.clone())
+        }
+        Some(_) => return error(422, "Validation Failed"),
+    };
     match body.get("state").and_then(Value::as_str) {
-        Some("closed") if it.state == ItemState::Open => it.state = ItemState::Closed,
+        Some("closed") if it.state == ItemState::Open => {
+            it.state = ItemState::Closed;
+            // GitHub's default reason for a close is `completed`.
+            it.state_reason = Some(reason.unwrap_or_else(|| "completed".into()));
+        }
         Some("open") if it.state == ItemState::Merged => {
             return error(
                 422,
                 "state cannot be changed. The pull request is already merged.",
             );
         }
-        Some("open") => it.state = ItemState::Open,
+        Some("open") => {
+            if it.state != ItemState::Open {
+                it.state_reason = Some("reopened".into());
+            }
+            it.state = ItemState::Open;
+        }
         Some("closed") | None => {}
         Some(_) => return error(422, "Validation Failed"),
     }

@@ -183,6 +183,9 @@ pub struct Item {
     pub body: String,
     /// Open, closed or merged.
     pub state: ItemState,
+    /// GitHub's `state_reason` of the last close (`completed`, `not_planned`), or of a
+    /// reopen (`reopened`); GitLab records none.
+    pub state_reason: Option<String>,
     /// Label names, in the order they were added.
     pub labels: Vec<String>,
     /// Comments/notes, oldest first.
@@ -382,6 +385,7 @@ impl World {
             title,
             body: String::new(),
             state: ItemState::Open,
+            state_reason: None,
             labels: Vec::new(),
             comments: Vec::new(),
             created_at,

@@ -65,8 +65,12 @@ pub enum Action {
         item: ItemRef,
         title: String,
     },
+    /// Close; `reason` is GitHub's `state_reason` (absent in actions journaled before it
+    /// existed, which close with the forge's default).
     Close {
         item: ItemRef,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<crate::forge::CloseReason>,
     },
     Reopen {
         item: ItemRef,
@@ -120,7 +124,7 @@ impl Action {
             | Action::RequestReviewers { item, .. }
             | Action::UnrequestReviewers { item, .. }
             | Action::SetTitle { item, .. }
-            | Action::Close { item }
+            | Action::Close { item, .. }
             | Action::Reopen { item }
             | Action::Merge { item, .. } => Some(item),
             Action::CreateLabel { .. } | Action::SetStatus { .. } => None,
@@ -159,7 +163,7 @@ impl Action {
                 repo, sha, status, ..
             } => format!("{repo}@{sha} {}", status.context),
             Action::Comment { item, .. }
-            | Action::Close { item }
+            | Action::Close { item, .. }
             | Action::Reopen { item }
             | Action::Merge { item, .. } => item.to_string(),
         }

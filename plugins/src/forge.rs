@@ -142,6 +142,16 @@ pub enum MergeMethod {
     Rebase,
 }
 
+/// Why an issue is closed, as GitHub records it (`state_reason`); GitLab records no reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CloseReason {
+    /// Done: GitHub's default reason.
+    Completed,
+    /// Won't be done (`/close not-planned`).
+    NotPlanned,
+}
+
 /// A commit status's state (GitHub's names; GitLab maps `failure` to `failed`, `error` to `failed`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -230,8 +240,8 @@ pub trait Forge: ForgeRead {
     ) -> Result<(), ForgeError>;
     /// Sets the title.
     async fn set_title(&self, item: &ItemRef, title: &str) -> Result<(), ForgeError>;
-    /// Closes a PR/issue.
-    async fn close(&self, item: &ItemRef) -> Result<(), ForgeError>;
+    /// Closes a PR/issue, with `reason` where the forge records one (GitHub issues).
+    async fn close(&self, item: &ItemRef, reason: Option<CloseReason>) -> Result<(), ForgeError>;
     /// Reopens a PR/issue.
     async fn reopen(&self, item: &ItemRef) -> Result<(), ForgeError>;
     /// Merges; with `expected_head` the forge refuses (`Conflict`) if the head moved.

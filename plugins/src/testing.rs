@@ -31,6 +31,8 @@ pub struct MemoryState {
     pub commit_trees: HashMap<String, String>,
     pub statuses: Vec<(String, CommitStatus)>,
     pub merged_with: Option<MergeMethod>,
+    /// The reason the last close gave, as GitHub records `state_reason`.
+    pub close_reason: Option<crate::forge::CloseReason>,
     /// Open review requests per login, as the store would remember them.
     pub review_load: BTreeMap<String, usize>,
     /// Counts every read and write, so tests can assert how many calls a plugin made.
@@ -78,6 +80,7 @@ impl Default for MemoryForge {
                 commit_trees: HashMap::new(),
                 statuses: vec![],
                 merged_with: None,
+                close_reason: None,
                 review_load: BTreeMap::new(),
                 calls: 0,
             }),
@@ -365,8 +368,14 @@ impl Forge for MemoryForge {
         self.lock().pr.title = title.to_string();
         Ok(())
     }
-    async fn close(&self, _item: &ItemRef) -> Result<(), ForgeError> {
-        self.lock().pr.state = ItemState::Closed;
+    async fn close(
+        &self,
+        _item: &ItemRef,
+        reason: Option<crate::forge::CloseReason>,
+    ) -> Result<(), ForgeError> {
+        let mut state = self.lock();
+        state.pr.state = ItemState::Closed;
+        state.close_reason = reason;
         Ok(())
     }
     async fn reopen(&self, _item: &ItemRef) -> Result<(), ForgeError> {

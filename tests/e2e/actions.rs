@@ -125,7 +125,10 @@ async fn every_new_action_kind_changes_the_forge_and_counts_its_calls() {
                 item: pr.clone(),
                 title: "New title".into(),
             },
-            Action::Close { item: pr.clone() },
+            Action::Close {
+                item: pr.clone(),
+                reason: None,
+            },
             Action::Reopen { item: pr.clone() },
             Action::SetStatus {
                 forge: kind,

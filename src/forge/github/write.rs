@@ -4,6 +4,7 @@
 use super::{GitHubForge, Scope, Verb, issue_route, pull_route, repo_path_route, repo_route};
 use crate::forge::encode_segment;
 use async_trait::async_trait;
+use bosun_plugins::forge::CloseReason;
 use bosun_plugins::{
     CommitStatus, Forge, ForgeError, ItemRef, Login, MergeMethod, RepoPath, StatusState,
 };
@@ -167,10 +168,18 @@ impl Forge for GitHubForge {
             .map(drop)
     }
 
-    /// Through the issues API, which closes pull requests too.
-    async fn close(&self, item: &ItemRef) -> Result<(), ForgeError> {
+    /// Through the issues API, which closes pull requests too; a reason is sent as GitHub's
+    /// `state_reason`.
+    async fn close(&self, item: &ItemRef, reason: Option<CloseReason>) -> Result<(), ForgeError> {
         let route = issue_route(item)?;
-        let body = state_body("closed");
+        let mut body = state_body("closed");
+        if let (Some(reason), Some(o)) = (reason, body.as_object_mut()) {
+            let reason = match reason {
+                CloseReason::Completed => "completed",
+                CloseReason::NotPlanned => "not_planned",
+            };
+            o.insert("state_reason".into(), json!(reason));
+        }
         self.send(Scope::Repo(&item.repo), Verb::Patch(&body), &route)
             .await
             .map(drop)

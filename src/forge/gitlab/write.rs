@@ -4,6 +4,7 @@
 use super::errors::unbuildable;
 use super::{GitLabForge, LabelName, Labeled, People, UserId, collection, project};
 use async_trait::async_trait;
+use bosun_plugins::forge::CloseReason;
 use bosun_plugins::{
     CommitStatus, Forge, ForgeError, ItemKind, ItemRef, Login, MergeMethod, RepoPath, StatusState,
 };
@@ -374,7 +375,8 @@ impl Forge for GitLabForge {
         self.edit_item(item, ItemEdit::Title(title)).await
     }
 
-    async fn close(&self, item: &ItemRef) -> Result<(), ForgeError> {
+    /// GitLab records no close reason; `_reason` is dropped.
+    async fn close(&self, item: &ItemRef, _reason: Option<CloseReason>) -> Result<(), ForgeError> {
         self.edit_item(item, ItemEdit::Close).await
     }
 
