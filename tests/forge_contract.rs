@@ -541,6 +541,61 @@ async fn a_server_error_is_transient_and_the_next_call_goes_through() {
     }
 }
 
+/// A log sink the logging test reads back.
+#[derive(Clone, Default)]
+struct LogSink(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogSink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// issue 12 item 9: a transient failure that is retried shows as one `WARN` line naming the
+/// request and what happens next, and no client library `ERROR` line, under bosun's
+/// default log filter.
+#[tokio::test]
+async fn a_retried_server_error_logs_a_warning_not_an_error() {
+    for kind in FORGES {
+        let s = Setup::new(kind);
+        let forge = s.forge();
+        let sink = LogSink::default();
+        let writer = sink.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(
+                bosun::telemetry::filter_directives(None),
+            ))
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        let guard = tracing::subscriber::set_default(subscriber);
+        s.fake.fail_next(&s.labels_read(&s.pr), 1, Fault::Status500);
+        assert!(forge.labels(&s.pr).await.is_err(), "{kind}");
+        assert_eq!(forge.labels(&s.pr).await, Ok(vec![]), "{kind}");
+        drop(guard);
+        let bytes = sink.0.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let out = String::from_utf8_lossy(&bytes).into_owned();
+        assert!(!out.contains("ERROR"), "{kind}: {out}");
+        let warn = out
+            .lines()
+            .find(|l| l.contains("WARN"))
+            .unwrap_or_else(|| panic!("{kind}: no WARN line in {out}"));
+        assert!(
+            warn.contains("call failed on GET")
+                && warn.contains("500")
+                && warn.contains("retryable: the queue retries the delivery with backoff"),
+            "{kind}: {warn}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn too_many_requests_is_rate_limited_for_retry_after_and_gates_later_calls() {
     for kind in FORGES {

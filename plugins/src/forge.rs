@@ -16,7 +16,7 @@ pub enum ForgeError {
     #[error("forbidden: {0}")]
     Forbidden(String),
     /// A primary or secondary rate limit; no call may be made before `reset`.
-    #[error("rate limited until {reset:?}")]
+    #[error("rate limited until {}", readable_instant(*reset))]
     RateLimited { reset: SystemTime },
     /// A 5xx, a timeout or a broken connection; `retry_after` when the forge said how long.
     #[error("transient: {message}")]
@@ -54,6 +54,17 @@ impl ForgeError {
             ForgeError::Transient { retry_after, .. } => *retry_after,
             _ => None,
         }
+    }
+}
+
+/// An instant as operators read it in logs and pages: RFC 3339 in UTC, and how far ahead it
+/// lies when it is in the future (`2026-12-04T13:05:00Z (in 12s)`), never `SystemTime { … }`.
+pub fn readable_instant(at: SystemTime) -> String {
+    let stamp = chrono::DateTime::<chrono::Utc>::from(at)
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    match at.duration_since(SystemTime::now()) {
+        Ok(ahead) if ahead.as_secs() > 0 => format!("{stamp} (in {}s)", ahead.as_secs()),
+        _ => stamp,
     }
 }
 

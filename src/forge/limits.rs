@@ -4,6 +4,7 @@
 //! and the per-call timeout.
 
 use bosun_plugins::ForgeError;
+use bosun_plugins::forge::readable_instant;
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
@@ -137,14 +138,24 @@ impl Default for Limits {
 
 impl Limits {
     /// Runs `call` unless the gate is closed, and closes the gate on a rate-limit failure.
+    /// A retryable failure is logged once here, at `WARN` with what happens next; whether
+    /// the delivery is retried or given up is the queue's to log.
     pub(crate) async fn gated<T>(
         &self,
+        forge: &str,
+        request: &str,
         call: impl Future<Output = Result<T, ForgeError>>,
     ) -> Result<T, ForgeError> {
         self.gate.check()?;
         let result = call.await;
         if let Err(e) = &result {
             self.gate.note(e);
+            if e.is_retryable() {
+                tracing::warn!(
+                    "{forge} call failed on {request} ({e}); retryable: {}",
+                    retry_plan(forge, e)
+                );
+            }
         }
         result
     }
@@ -159,6 +170,24 @@ impl Limits {
     ) -> Result<T, ForgeError> {
         let _turn = self.limiter.acquire(credential).await?;
         within(self.timeout, forge, call).await
+    }
+}
+
+/// What happens after a retryable failure, for the log line.
+fn retry_plan(forge: &str, err: &ForgeError) -> String {
+    match err {
+        ForgeError::RateLimited { reset } => format!(
+            "no {forge} call before {}; the queue retries the delivery then",
+            readable_instant(*reset)
+        ),
+        ForgeError::Transient {
+            retry_after: Some(wait),
+            ..
+        } => format!(
+            "{forge} asked to wait {}s; the queue retries the delivery then",
+            wait.as_secs()
+        ),
+        _ => "the queue retries the delivery with backoff".into(),
     }
 }
 

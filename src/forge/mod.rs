@@ -89,6 +89,20 @@ mod tests {
         assert_eq!(encode_segment("größe"), "gr%C3%B6%C3%9Fe");
     }
 
+    /// issue 12 item 9: a rate limit reads as a time, never as `SystemTime { tv_sec: … }`.
+    #[test]
+    fn rate_limits_print_readable_times() {
+        let past = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        assert_eq!(
+            ForgeError::RateLimited { reset: past }.to_string(),
+            "rate limited until 2023-11-14T22:13:20Z"
+        );
+        let soon = SystemTime::now() + Duration::from_secs(90);
+        let text = ForgeError::RateLimited { reset: soon }.to_string();
+        assert!(text.starts_with("rate limited until 20"), "{text}");
+        assert!(text.contains("Z (in 8") && text.ends_with("s)"), "{text}");
+    }
+
     #[test]
     fn statuses_classify_by_meaning() {
         assert!(matches!(

@@ -92,6 +92,19 @@ enum Verb<'a> {
     DeleteWith(&'a Value),
 }
 
+impl Verb<'_> {
+    /// The HTTP method, for log lines.
+    fn method(&self) -> &'static str {
+        match self {
+            Verb::Get | Verb::GetRaw => "GET",
+            Verb::Post(_) => "POST",
+            Verb::Put(_) => "PUT",
+            Verb::Patch(_) => "PATCH",
+            Verb::Delete | Verb::DeleteWith(_) => "DELETE",
+        }
+    }
+}
+
 impl GitHubForge {
     /// A client for `api_url` (`https://api.github.com`, or `https://HOST/api/v3` for GitHub
     /// Enterprise). Without a token the client is unauthenticated, which is enough for a

@@ -46,8 +46,9 @@ impl GitHubForge {
         verb: Verb<'_>,
         route: &str,
     ) -> Result<Reply, ForgeError> {
+        let request = format!("{} {route}", verb.method());
         self.limits
-            .gated(async {
+            .gated("GitHub", &request, async {
                 let (credential, client) = self.client_for(scope).await?;
                 self.exchange(&credential, &client, verb, route).await
             })

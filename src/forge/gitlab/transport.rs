@@ -79,8 +79,13 @@ impl GitLabForge {
             let client = self.client().await?;
             endpoint.query_async(client).await.map_err(classify)
         };
+        let request = format!("{} {}", endpoint.method().as_str(), endpoint.endpoint());
         self.limits
-            .gated(self.limits.limited(TOKEN_CREDENTIAL, "GitLab", call))
+            .gated(
+                "GitLab",
+                &request,
+                self.limits.limited(TOKEN_CREDENTIAL, "GitLab", call),
+            )
             .await
     }
 
@@ -124,8 +129,13 @@ impl GitLabForge {
                 ))
             }
         };
+        let request = format!("{} {}", endpoint.method().as_str(), endpoint.endpoint());
         self.limits
-            .gated(self.limits.limited(TOKEN_CREDENTIAL, "GitLab", call))
+            .gated(
+                "GitLab",
+                &request,
+                self.limits.limited(TOKEN_CREDENTIAL, "GitLab", call),
+            )
             .await
     }
 
