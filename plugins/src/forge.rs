@@ -209,6 +209,13 @@ pub trait ForgeRead: Send + Sync {
     /// GitHub team membership (`org/team-slug`); GitLab: membership of the subgroup `team`.
     async fn is_team_member(&self, org: &str, team: &str, user: &Login)
     -> Result<bool, ForgeError>;
+    /// Whether the forge would assign `user` to issues and PRs in `repo`. GitHub answers this
+    /// itself (`GET /repos/{o}/{r}/assignees/{user}`); the default, for forges that cannot,
+    /// is a collaborator or a member of the repository's org or group.
+    async fn can_be_assigned(&self, repo: &RepoPath, user: &Login) -> Result<bool, ForgeError> {
+        Ok(self.is_collaborator(repo, user).await?
+            || self.is_org_member(repo.owner(), user).await?)
+    }
 }
 
 /// The writes, used only by the executor.

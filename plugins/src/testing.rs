@@ -25,6 +25,9 @@ pub struct MemoryState {
     pub repo_labels: Vec<String>,
     pub collaborators: HashSet<Login>,
     pub org_members: HashSet<Login>,
+    /// Users the forge would assign although they are neither collaborators nor org members
+    /// (GitHub answers assignability itself).
+    pub assignable: HashSet<Login>,
     /// `team slug` → members.
     pub teams: HashMap<String, HashSet<Login>>,
     /// Commit SHA → tree SHA.
@@ -76,6 +79,7 @@ impl Default for MemoryForge {
                 repo_labels: vec![],
                 collaborators: HashSet::new(),
                 org_members: HashSet::new(),
+                assignable: HashSet::new(),
                 teams: HashMap::new(),
                 commit_trees: HashMap::new(),
                 statuses: vec![],
@@ -248,6 +252,12 @@ impl ForgeRead for MemoryForge {
     }
     async fn is_org_member(&self, _org: &str, user: &Login) -> Result<bool, ForgeError> {
         Ok(self.lock().org_members.contains(user))
+    }
+    async fn can_be_assigned(&self, _repo: &RepoPath, user: &Login) -> Result<bool, ForgeError> {
+        let state = self.lock();
+        Ok(state.assignable.contains(user)
+            || state.collaborators.contains(user)
+            || state.org_members.contains(user))
     }
     async fn is_team_member(
         &self,

@@ -297,6 +297,16 @@ impl ForgeRead for GitHubForge {
         self.exists(Scope::Repo(repo), &route).await
     }
 
+    /// `GET /repos/{o}/{r}/assignees/{user}`: 204 yes, 404 no: GitHub's own answer.
+    async fn can_be_assigned(&self, repo: &RepoPath, user: &Login) -> Result<bool, ForgeError> {
+        let route = format!(
+            "{}/assignees/{}",
+            repo_path_route(repo)?,
+            encode_segment(user.as_str())
+        );
+        self.exists(Scope::Repo(repo), &route).await
+    }
+
     /// `GET /orgs/{org}/members/{user}`: 204 yes, 404 no. (A caller outside the org is
     /// redirected to the public-members check, which octocrab follows.)
     async fn is_org_member(&self, org: &str, user: &Login) -> Result<bool, ForgeError> {
