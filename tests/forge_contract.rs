@@ -1414,12 +1414,50 @@ async fn delete_comment_deletes_and_a_deleted_comment_is_not_an_error() {
     }
 }
 
+/// issue 12 item 5: GitHub answers who can be assigned (`GET …/assignees/{user}`: 204 or
+/// 404), and skips the others and everyone beyond 10 when assigning; GitLab's answer is
+/// membership.
+#[tokio::test]
+async fn github_answers_who_can_be_assigned_and_skips_the_rest() {
+    let s = Setup::new(ForgeKind::GitHub);
+    for u in ["triager", "stranger"] {
+        s.fake.ensure_user(u);
+    }
+    s.fake.add_assignable("org/repo", "triager");
+    let forge = s.forge();
+    let repo = s.pr.repo.clone();
+    let before = s.fake.requests().len();
+    assert_eq!(
+        forge.can_be_assigned(&repo, &Login::new("triager")).await,
+        Ok(true)
+    );
+    assert_eq!(
+        s.calls_since(before),
+        ["GET /repos/org/repo/assignees/triager".to_string()]
+    );
+    assert_eq!(
+        forge.can_be_assigned(&repo, &Login::new("stranger")).await,
+        Ok(false)
+    );
+    let users: Vec<Login> = ["triager", "stranger"].map(Login::new).to_vec();
+    assert_eq!(forge.assign(&s.issue, &users).await, Ok(()));
+    assert_eq!(s.fake.item(&s.issue).assignees, ["triager"]);
+    let many: Vec<String> = (0..12).map(|i| format!("user{i}")).collect();
+    for u in &many {
+        s.fake.add_assignable("org/repo", u);
+    }
+    let many: Vec<Login> = many.iter().map(|u| Login::new(u)).collect();
+    assert_eq!(forge.assign(&s.issue, &many).await, Ok(()));
+    assert_eq!(s.fake.item(&s.issue).assignees.len(), 10, "GitHub's cap");
+}
+
 #[tokio::test]
 async fn assign_and_unassign_keep_the_other_assignees() {
     for kind in FORGES {
         let s = Setup::new(kind);
         for u in ["carol", "dave"] {
             s.fake.ensure_user(u);
+            s.fake.add_assignable("org/repo", u);
         }
         let forge = s.forge();
         for item in [s.pr.clone(), s.issue.clone()] {

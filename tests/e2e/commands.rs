@@ -253,6 +253,41 @@ async fn gitlab_new_commits_remove_lgtm() {
     }
 }
 
+/// Prow assign (issue 12 item 5): GitHub decides who can be assigned. A user GitHub would
+/// assign who is neither a collaborator nor an org member is assigned there; on GitLab only
+/// members are, and the others are named in the reply.
+#[tokio::test]
+async fn assign_asks_the_forge_who_can_be_assigned() {
+    for db in databases() {
+        for case in [GITHUB, GITLAB] {
+            let bosun = spawn_bosun(options(db, "")).await;
+            let pr = setup(&bosun, case).await;
+            bosun.forge.ensure_user("triager");
+            if case.forge == ForgeKind::GitHub {
+                bosun.forge.add_assignable(case.repo, "triager");
+            }
+            say(&bosun, case, "carol", &case.verb("/assign @triager @alice")).await;
+            let replies = bot_comments(&bosun, &pr);
+            match case.forge {
+                ForgeKind::GitHub => {
+                    assert_eq!(bosun.forge.item(&pr).assignees, ["triager", "alice"]);
+                    assert!(replies.is_empty(), "{replies:?}");
+                }
+                ForgeKind::GitLab => {
+                    assert_eq!(bosun.forge.item(&pr).assignees, ["alice"]);
+                    assert!(
+                        replies.iter().any(|r| r.contains(
+                            "GitLab didn't allow me to assign the following users: triager."
+                        )),
+                        "{replies:?}"
+                    );
+                }
+            }
+            bosun.shutdown().await;
+        }
+    }
+}
+
 /// Prow assign: /assign, /unassign, /cc, /uncc (GitLab: the /bosun- forms).
 #[tokio::test]
 async fn assign_and_cc() {
