@@ -541,6 +541,61 @@ async fn a_server_error_is_transient_and_the_next_call_goes_through() {
     }
 }
 
+/// A log sink the logging test reads back.
+#[derive(Clone, Default)]
+struct LogSink(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogSink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// issue 12 item 9: a transient failure that is retried shows as one `WARN` line naming the
+/// request and what happens next, and no client library `ERROR` line, under bosun's
+/// default log filter.
+#[tokio::test]
+async fn a_retried_server_error_logs_a_warning_not_an_error() {
+    for kind in FORGES {
+        let s = Setup::new(kind);
+        let forge = s.forge();
+        let sink = LogSink::default();
+        let writer = sink.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(
+                bosun::telemetry::filter_directives(None),
+            ))
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        let guard = tracing::subscriber::set_default(subscriber);
+        s.fake.fail_next(&s.labels_read(&s.pr), 1, Fault::Status500);
+        assert!(forge.labels(&s.pr).await.is_err(), "{kind}");
+        assert_eq!(forge.labels(&s.pr).await, Ok(vec![]), "{kind}");
+        drop(guard);
+        let bytes = sink.0.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let out = String::from_utf8_lossy(&bytes).into_owned();
+        assert!(!out.contains("ERROR"), "{kind}: {out}");
+        let warn = out
+            .lines()
+            .find(|l| l.contains("WARN"))
+            .unwrap_or_else(|| panic!("{kind}: no WARN line in {out}"));
+        assert!(
+            warn.contains("call failed on GET")
+                && warn.contains("500")
+                && warn.contains("retryable: the queue retries the delivery with backoff"),
+            "{kind}: {warn}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn too_many_requests_is_rate_limited_for_retry_after_and_gates_later_calls() {
     for kind in FORGES {
@@ -1359,12 +1414,50 @@ async fn delete_comment_deletes_and_a_deleted_comment_is_not_an_error() {
     }
 }
 
+/// issue 12 item 5: GitHub answers who can be assigned (`GET …/assignees/{user}`: 204 or
+/// 404), and skips the others and everyone beyond 10 when assigning; GitLab's answer is
+/// membership.
+#[tokio::test]
+async fn github_answers_who_can_be_assigned_and_skips_the_rest() {
+    let s = Setup::new(ForgeKind::GitHub);
+    for u in ["triager", "stranger"] {
+        s.fake.ensure_user(u);
+    }
+    s.fake.add_assignable("org/repo", "triager");
+    let forge = s.forge();
+    let repo = s.pr.repo.clone();
+    let before = s.fake.requests().len();
+    assert_eq!(
+        forge.can_be_assigned(&repo, &Login::new("triager")).await,
+        Ok(true)
+    );
+    assert_eq!(
+        s.calls_since(before),
+        ["GET /repos/org/repo/assignees/triager".to_string()]
+    );
+    assert_eq!(
+        forge.can_be_assigned(&repo, &Login::new("stranger")).await,
+        Ok(false)
+    );
+    let users: Vec<Login> = ["triager", "stranger"].map(Login::new).to_vec();
+    assert_eq!(forge.assign(&s.issue, &users).await, Ok(()));
+    assert_eq!(s.fake.item(&s.issue).assignees, ["triager"]);
+    let many: Vec<String> = (0..12).map(|i| format!("user{i}")).collect();
+    for u in &many {
+        s.fake.add_assignable("org/repo", u);
+    }
+    let many: Vec<Login> = many.iter().map(|u| Login::new(u)).collect();
+    assert_eq!(forge.assign(&s.issue, &many).await, Ok(()));
+    assert_eq!(s.fake.item(&s.issue).assignees.len(), 10, "GitHub's cap");
+}
+
 #[tokio::test]
 async fn assign_and_unassign_keep_the_other_assignees() {
     for kind in FORGES {
         let s = Setup::new(kind);
         for u in ["carol", "dave"] {
             s.fake.ensure_user(u);
+            s.fake.add_assignable("org/repo", u);
         }
         let forge = s.forge();
         for item in [s.pr.clone(), s.issue.clone()] {
@@ -1562,8 +1655,10 @@ async fn set_title_close_and_reopen() {
                 }
             }
 
-            assert_eq!(forge.close(item).await, Ok(()), "{kind}");
+            assert_eq!(forge.close(item, None).await, Ok(()), "{kind}");
             assert_eq!(s.fake.item(item).state, ItemState::Closed, "{kind}");
+            let default_reason = (kind == ForgeKind::GitHub).then(|| "completed".to_string());
+            assert_eq!(s.fake.item(item).state_reason, default_reason, "{kind}");
             let r = s.last_request();
             match kind {
                 ForgeKind::GitHub => assert_eq!(r.json(), Some(json!({"state": "closed"}))),
@@ -1572,7 +1667,7 @@ async fn set_title_close_and_reopen() {
                 }
             }
             assert_eq!(
-                forge.close(item).await,
+                forge.close(item, None).await,
                 Ok(()),
                 "{kind}: closing again is harmless"
             );
@@ -1584,6 +1679,37 @@ async fn set_title_close_and_reopen() {
                 ForgeKind::GitLab => {
                     assert_eq!(r.form_field("state_event").as_deref(), Some("reopen"))
                 }
+            }
+        }
+    }
+}
+
+/// Prow lifecycle: `/close not-planned` closes with GitHub's `state_reason: not_planned`;
+/// GitLab has no reason and closes plainly.
+#[tokio::test]
+async fn close_sends_the_reason_where_the_forge_records_one() {
+    for kind in FORGES {
+        let s = Setup::new(kind);
+        let forge = s.forge();
+        let item = &s.pr;
+        let reason = Some(bosun_plugins::forge::CloseReason::NotPlanned);
+        assert_eq!(forge.close(item, reason).await, Ok(()), "{kind}");
+        assert_eq!(s.fake.item(item).state, ItemState::Closed, "{kind}");
+        let r = s.last_request();
+        match kind {
+            ForgeKind::GitHub => {
+                assert_eq!(
+                    r.json(),
+                    Some(json!({"state": "closed", "state_reason": "not_planned"}))
+                );
+                assert_eq!(
+                    s.fake.item(item).state_reason.as_deref(),
+                    Some("not_planned")
+                );
+            }
+            ForgeKind::GitLab => {
+                assert_eq!(r.form_field("state_event").as_deref(), Some("close"));
+                assert_eq!(s.fake.item(item).state_reason, None);
             }
         }
     }

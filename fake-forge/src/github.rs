@@ -72,6 +72,7 @@ pub(crate) fn route(world: &mut World, req: &Req<'_>) -> Option<Reply> {
                     | ("GET", ["git", "trees", _, ..])
                     | ("GET", ["git", "commits", _])
                     | ("GET", ["collaborators", _])
+                    | ("GET", ["assignees", _])
                     | ("POST", ["statuses", _])
             );
             let repo = format!("{}/{}", decode(o), decode(r));
@@ -94,6 +95,7 @@ pub(crate) fn route(world: &mut World, req: &Req<'_>) -> Option<Reply> {
                 }
                 ("GET", ["git", "commits", sha]) => get_commit(world, req, &repo, &decode(sha)),
                 ("GET", ["collaborators", user]) => collaborator(world, &repo, &decode(user)),
+                ("GET", ["assignees", user]) => assignable(world, &repo, &decode(user)),
                 ("POST", ["statuses", sha]) => create_status(world, req, &repo, &decode(sha)),
                 _ => return None,
             }
@@ -620,6 +622,18 @@ fn collaborator(world: &World, repo: &str, user: &str) -> Reply {
     }
 }
 
+/// `GET /repos/{o}/{r}/assignees/{user}`: 204 when GitHub would assign the user, else 404.
+fn assignable(world: &World, repo: &str, user: &str) -> Reply {
+    let site = &world.github;
+    match site.repo(repo) {
+        Some(r) if r.can_be_assigned(site, user) => Reply::empty(204),
+        _ => error(404, "Not Found"),
+    }
+}
+
+/// GitHub keeps at most this many assignees on an issue or PR.
+const MAX_ASSIGNEES: usize = 10;
+
 // ---------------------------------------------------------------------------------------------
 // Issues and pull requests
 // ---------------------------------------------------------------------------------------------
@@ -650,6 +664,7 @@ fn issue_json(world: &mut World, req: &Req<'_>, at: &Target) -> Value {
         "number": it.number,
         "title": it.title,
         "state": if it.state == ItemState::Open { "open" } else { "closed" },
+        "state_reason": it.state_reason,
         "user": user,
         "labels": item_labels(world, req, at),
         "assignee": assignees.first().cloned(),
@@ -721,15 +736,33 @@ fn edit_issue(world: &mut World, req: &Req<'_>, at: &Target) -> Reply {
         }
         it.title = title.to_string();
     }
+    let reason = match body.get("state_reason") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(r))
+            if matches!(r.as_str(), "completed" | "not_planned" | "reopened") =>
+        {
+            Some(r.clone())
+        }
+        Some(_) => return error(422, "Validation Failed"),
+    };
     match body.get("state").and_then(Value::as_str) {
-        Some("closed") if it.state == ItemState::Open => it.state = ItemState::Closed,
+        Some("closed") if it.state == ItemState::Open => {
+            it.state = ItemState::Closed;
+            // GitHub's default reason for a close is `completed`.
+            it.state_reason = Some(reason.unwrap_or_else(|| "completed".into()));
+        }
         Some("open") if it.state == ItemState::Merged => {
             return error(
                 422,
                 "state cannot be changed. The pull request is already merged.",
             );
         }
-        Some("open") => it.state = ItemState::Open,
+        Some("open") => {
+            if it.state != ItemState::Open {
+                it.state_reason = Some("reopened".into());
+            }
+            it.state = ItemState::Open;
+        }
         Some("closed") | None => {}
         Some(_) => return error(422, "Validation Failed"),
     }
@@ -749,12 +782,31 @@ fn string_list(req: &Req<'_>, field: &str) -> Vec<String> {
 
 fn edit_assignees(world: &mut World, req: &Req<'_>, at: &Target, add: bool) -> Reply {
     let users = string_list(req, "assignees");
+    // GitHub silently skips users it cannot assign: neither assignable in the repository nor
+    // commenters on the item, and everyone beyond its cap.
+    let assignable: Vec<bool> = {
+        let site = &world.github;
+        let commented = |u: &str| {
+            item(world, at).is_some_and(|it| {
+                it.author.eq_ignore_ascii_case(u)
+                    || it.comments.iter().any(|c| c.author.eq_ignore_ascii_case(u))
+            })
+        };
+        users
+            .iter()
+            .map(|u| {
+                site.repo(&at.repo)
+                    .is_some_and(|r| r.can_be_assigned(site, u))
+                    || commented(u)
+            })
+            .collect()
+    };
     let Some(it) = item_mut(world, at) else {
         return error(404, "Not Found");
     };
-    for u in users {
+    for (u, ok) in users.into_iter().zip(assignable) {
         let present = it.assignees.iter().any(|a| a.eq_ignore_ascii_case(&u));
-        if add && !present {
+        if add && !present && ok && it.assignees.len() < MAX_ASSIGNEES {
             it.assignees.push(u);
         } else if !add {
             it.assignees.retain(|a| !a.eq_ignore_ascii_case(&u));

@@ -254,6 +254,17 @@ impl FakeForge {
         });
     }
 
+    /// Makes `login` assignable on a GitHub repository without making them a collaborator or
+    /// org member (GitHub answers assignability itself).
+    pub fn add_assignable(&self, repo: &str, login: &str) {
+        self.update(|w| {
+            w.user_id(login);
+            w.ensure_repo(ForgeKind::GitHub, repo)
+                .assignable
+                .insert(login.to_ascii_lowercase());
+        });
+    }
+
     /// Adds `login` to an org or team (GitHub: `org`, `org/team-slug`) or a group or subgroup
     /// (GitLab: `group`, `group/sub`), creating it if needed.
     pub fn add_group_member(&self, forge: ForgeKind, group: &str, login: &str, level: u32) {

@@ -95,6 +95,9 @@ pub struct Repo {
     /// GitHub collaborators (any level counts) or GitLab direct project members: login →
     /// access level (see [`access`]).
     pub members: BTreeMap<String, u32>,
+    /// GitHub: users GitHub would assign although they are neither collaborators nor org
+    /// members (lower case); collaborators and org members are always assignable.
+    pub assignable: BTreeSet<String>,
     /// Commits by SHA: each is a full snapshot of the repository's files.
     pub commits: BTreeMap<String, Commit>,
     /// Branches and tags → commit SHA.
@@ -183,6 +186,9 @@ pub struct Item {
     pub body: String,
     /// Open, closed or merged.
     pub state: ItemState,
+    /// GitHub's `state_reason` of the last close (`completed`, `not_planned`), or of a
+    /// reopen (`reopened`); GitLab records none.
+    pub state_reason: Option<String>,
     /// Label names, in the order they were added.
     pub labels: Vec<String>,
     /// Comments/notes, oldest first.
@@ -348,6 +354,7 @@ impl World {
                     labels: Vec::new(),
                     items: Vec::new(),
                     members: BTreeMap::new(),
+                    assignable: BTreeSet::new(),
                     commits: BTreeMap::new(),
                     refs: BTreeMap::new(),
                     statuses: Vec::new(),
@@ -382,6 +389,7 @@ impl World {
             title,
             body: String::new(),
             state: ItemState::Open,
+            state_reason: None,
             labels: Vec::new(),
             comments: Vec::new(),
             created_at,
@@ -610,6 +618,12 @@ impl Repo {
             None
         };
         direct.max(from_groups)
+    }
+
+    /// GitHub's assignability: a collaborator, an org member, or a user marked assignable.
+    pub fn can_be_assigned(&self, site: &Site, login: &str) -> bool {
+        self.member_level(site, login, true).is_some()
+            || self.assignable.contains(&login.to_ascii_lowercase())
     }
 
     /// Defines a label unless one with that name exists; returns the name as defined.

@@ -115,8 +115,12 @@ pub enum Action {
         item: ItemRef,
         title: String,
     },
+    /// Close; `reason` is GitHub's `state_reason` (absent in actions journaled before it
+    /// existed, which close with the forge's default).
     Close {
         item: ItemRef,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<crate::forge::CloseReason>,
     },
     Reopen {
         item: ItemRef,
@@ -203,7 +207,7 @@ impl Action {
             | Action::RequestReviewers { item, .. }
             | Action::UnrequestReviewers { item, .. }
             | Action::SetTitle { item, .. }
-            | Action::Close { item }
+            | Action::Close { item, .. }
             | Action::Reopen { item }
             | Action::Merge { item, .. } => Destination::Forge(item.forge),
         }
@@ -222,7 +226,7 @@ impl Action {
             | Action::RequestReviewers { item, .. }
             | Action::UnrequestReviewers { item, .. }
             | Action::SetTitle { item, .. }
-            | Action::Close { item }
+            | Action::Close { item, .. }
             | Action::Reopen { item }
             | Action::Merge { item, .. } => Some(item),
             Action::Remember { item, .. } | Action::RunCi { item, .. } => Some(item),
@@ -278,7 +282,7 @@ impl Action {
                 CiRun::Start { git_ref, .. } => format!("{item} {context} (new on {git_ref})"),
             },
             Action::Comment { item, .. }
-            | Action::Close { item }
+            | Action::Close { item, .. }
             | Action::Reopen { item }
             | Action::Merge { item, .. } => item.to_string(),
         }

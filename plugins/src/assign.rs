@@ -3,12 +3,15 @@
 //! `/cc` also takes `org/team` on GitHub. Every matching line counts; for each user the last
 //! mention wins; removals are applied before additions.
 //!
-//! Differences from Prow: bosun checks who can be assigned or asked to review before acting,
-//! and names the others in one reply; on GitLab the commands are `/bosun-assign`,
-//! `/bosun-unassign` and `/bosun-cc` (GitLab runs `/assign` and `/cc` itself). The check follows
-//! the forge: collaborators and org members everywhere; on GitHub also anyone who has commented
-//! on the issue or PR, so the commenter can always assign themself (GitHub, and so Prow, allow
-//! it); on GitLab only members can be assigned.
+//! Differences from Prow: Prow assigns and then names the users GitHub's answer left out;
+//! bosun asks before acting (the executor does not report answers back to plugins) and names
+//! the same users in the same words. On GitHub it asks GitHub (`can_be_assigned`, the
+//! `assignees/{user}` check), also accepts anyone who has commented on the issue or PR (so the
+//! commenter can always assign themself, as GitHub allows), and keeps an issue at GitHub's cap
+//! of [`MAX_GITHUB_ASSIGNEES`], naming the users beyond it. On GitLab only members can be
+//! assigned. Review requests are checked against collaborators and org members. On GitLab the
+//! commands are `/bosun-assign`, `/bosun-unassign` and `/bosun-cc` (GitLab runs `/assign` and
+//! `/cc` itself).
 
 use crate::command::{GO_SPACE, command_text};
 use crate::reply::format_response;
@@ -21,6 +24,9 @@ use regex::Regex;
 use std::sync::LazyLock;
 
 const W: &str = "0-9A-Za-z_";
+
+/// GitHub keeps at most this many assignees on an issue or PR and drops the rest.
+pub const MAX_GITHUB_ASSIGNEES: usize = 10;
 
 static ASSIGN: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(&format!(
@@ -111,6 +117,26 @@ fn refusal(c: &CommentEvent, target: Target, refused: &[String], help_url: &str)
     }
 }
 
+/// Drops from `users` those GitHub would leave out at its cap of [`MAX_GITHUB_ASSIGNEES`]
+/// (counting who stays assigned after `removed`), and returns their names.
+fn over_the_cap(current: &[Login], removed: &[Login], users: &mut Vec<Login>) -> Vec<String> {
+    let staying: Vec<&Login> = current.iter().filter(|a| !removed.contains(a)).collect();
+    let mut room = MAX_GITHUB_ASSIGNEES.saturating_sub(staying.len());
+    let mut dropped = Vec::new();
+    users.retain(|u| {
+        if staying.contains(&u) {
+            return true;
+        }
+        if room == 0 {
+            dropped.push(u.as_str().to_string());
+            return false;
+        }
+        room -= 1;
+        true
+    });
+    dropped
+}
+
 impl Assign {
     async fn apply(
         &self,
@@ -136,9 +162,16 @@ impl Assign {
             }
             let login = Login::new(name);
             let is_author = login == c.item.author;
-            let mut allowed = (github_assign && login == c.author)
-                || cx.forge.is_collaborator(repo, &login).await?
-                || cx.forge.is_org_member(repo.owner(), &login).await?;
+            let mut allowed = match target {
+                Target::Assignees => {
+                    (github_assign && login == c.author)
+                        || cx.forge.can_be_assigned(repo, &login).await?
+                }
+                Target::Reviewers => {
+                    cx.forge.is_collaborator(repo, &login).await?
+                        || cx.forge.is_org_member(repo.owner(), &login).await?
+                }
+            };
             if !allowed && github_assign {
                 if commenters.is_none() {
                     let comments = cx.forge.comments(&item).await?;
@@ -158,6 +191,9 @@ impl Assign {
             .filter(|n| !n.contains('/'))
             .map(|n| Login::new(n))
             .collect();
+        if github_assign {
+            refused.extend(over_the_cap(&c.item.assignees, &removed_users, &mut users));
+        }
         let removed_teams: Vec<String> = changes
             .remove
             .iter()
@@ -370,6 +406,62 @@ mod tests {
             .expect("handled");
         assert!(
             matches!(&actions[..], [Action::Comment { body, .. }] if body.contains("GitLab didn't allow me to assign the following users: outsider.")),
+            "{actions:?}"
+        );
+    }
+
+    /// issue 12 item 5: on GitHub, assignability is GitHub's answer, not a collaborator or
+    /// member approximation: someone GitHub would assign is assigned.
+    #[tokio::test]
+    async fn github_decides_who_can_be_assigned() {
+        let forge = MemoryForge::default();
+        forge.with(|s| {
+            s.assignable.insert(login("triager"));
+        });
+        let actions = forge
+            .run(&Assign, &comment_on_pr("carol", "/assign @triager @nobody"))
+            .await
+            .expect("handled");
+        assert_eq!(
+            actions[0],
+            Action::Assign {
+                item: pr_ref(),
+                users: vec![login("triager")]
+            }
+        );
+        assert!(
+            matches!(&actions[1], Action::Comment { body, .. } if body.contains("assign the following users: nobody.")),
+            "{actions:?}"
+        );
+    }
+
+    /// Prow assign: GitHub keeps 10 assignees; those beyond the cap are named in the reply,
+    /// the commenter's own self-assignment included.
+    #[tokio::test]
+    async fn github_caps_assignees_at_ten_and_names_the_rest() {
+        let forge = MemoryForge::default();
+        forge.add_collaborators(&["alice", "bob", "old0"]);
+        let Event::Comment(mut c) =
+            comment_on_pr("me", "/assign\n/assign @alice @bob\n/unassign @old0")
+        else {
+            unreachable!()
+        };
+        c.item.assignees = (0..10).map(|i| login(&format!("old{i}"))).collect();
+        let actions = forge
+            .run(&Assign, &Event::Comment(c))
+            .await
+            .expect("handled");
+        // One leaves (old0), so one of the three fits: the first asked.
+        assert_eq!(
+            actions[1],
+            Action::Assign {
+                item: pr_ref(),
+                users: vec![login("me")]
+            },
+            "{actions:?}"
+        );
+        assert!(
+            matches!(&actions[2], Action::Comment { body, .. } if body.contains("assign the following users: alice, bob.") && body.contains("10 assignees")),
             "{actions:?}"
         );
     }

@@ -16,7 +16,7 @@ pub enum ForgeError {
     #[error("forbidden: {0}")]
     Forbidden(String),
     /// A primary or secondary rate limit; no call may be made before `reset`.
-    #[error("rate limited until {reset:?}")]
+    #[error("rate limited until {}", readable_instant(*reset))]
     RateLimited { reset: SystemTime },
     /// A 5xx, a timeout or a broken connection; `retry_after` when the forge said how long.
     #[error("transient: {message}")]
@@ -54,6 +54,17 @@ impl ForgeError {
             ForgeError::Transient { retry_after, .. } => *retry_after,
             _ => None,
         }
+    }
+}
+
+/// An instant as operators read it in logs and pages: RFC 3339 in UTC, and how far ahead it
+/// lies when it is in the future (`2026-12-04T13:05:00Z (in 12s)`), never `SystemTime { … }`.
+pub fn readable_instant(at: SystemTime) -> String {
+    let stamp = chrono::DateTime::<chrono::Utc>::from(at)
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    match at.duration_since(SystemTime::now()) {
+        Ok(ahead) if ahead.as_secs() > 0 => format!("{stamp} (in {}s)", ahead.as_secs()),
+        _ => stamp,
     }
 }
 
@@ -142,6 +153,16 @@ pub enum MergeMethod {
     Rebase,
 }
 
+/// Why an issue is closed, as GitHub records it (`state_reason`); GitLab records no reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CloseReason {
+    /// Done: GitHub's default reason.
+    Completed,
+    /// Won't be done (`/close not-planned`).
+    NotPlanned,
+}
+
 /// A commit status's state (GitHub's names; GitLab maps `failure` to `failed`, `error` to `failed`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -188,6 +209,13 @@ pub trait ForgeRead: Send + Sync {
     /// GitHub team membership (`org/team-slug`); GitLab: membership of the subgroup `team`.
     async fn is_team_member(&self, org: &str, team: &str, user: &Login)
     -> Result<bool, ForgeError>;
+    /// Whether the forge would assign `user` to issues and PRs in `repo`. GitHub answers this
+    /// itself (`GET /repos/{o}/{r}/assignees/{user}`); the default, for forges that cannot,
+    /// is a collaborator or a member of the repository's org or group.
+    async fn can_be_assigned(&self, repo: &RepoPath, user: &Login) -> Result<bool, ForgeError> {
+        Ok(self.is_collaborator(repo, user).await?
+            || self.is_org_member(repo.owner(), user).await?)
+    }
 }
 
 /// The writes, used only by the executor.
@@ -230,8 +258,8 @@ pub trait Forge: ForgeRead {
     ) -> Result<(), ForgeError>;
     /// Sets the title.
     async fn set_title(&self, item: &ItemRef, title: &str) -> Result<(), ForgeError>;
-    /// Closes a PR/issue.
-    async fn close(&self, item: &ItemRef) -> Result<(), ForgeError>;
+    /// Closes a PR/issue, with `reason` where the forge records one (GitHub issues).
+    async fn close(&self, item: &ItemRef, reason: Option<CloseReason>) -> Result<(), ForgeError>;
     /// Reopens a PR/issue.
     async fn reopen(&self, item: &ItemRef) -> Result<(), ForgeError>;
     /// Merges; with `expected_head` the forge refuses (`Conflict`) if the head moved.

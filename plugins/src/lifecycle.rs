@@ -7,6 +7,7 @@
 //! `/close not-planned` closes plainly there.
 
 use crate::command::{GO_SPACE, command_text};
+use crate::forge::CloseReason;
 use crate::reply::format_response;
 use crate::{
     Action, CommandHelp, CommentAction, CommentEvent, Context, Event, ForgeKind, ItemState, Plugin,
@@ -137,7 +138,10 @@ impl Lifecycle {
                 (false, false) => "Closing this issue.",
             };
             return Ok(vec![
-                Action::Close { item: item.clone() },
+                Action::Close {
+                    item: item.clone(),
+                    reason: not_planned.then_some(CloseReason::NotPlanned),
+                },
                 reply(c, text, cx.help_url),
             ]);
         }
@@ -329,7 +333,13 @@ mod tests {
             .run(&Lifecycle, &comment_on_pr("pr-author", "/close"))
             .await
             .expect("handled");
-        assert_eq!(actions[0], Action::Close { item: pr_ref() });
+        assert_eq!(
+            actions[0],
+            Action::Close {
+                item: pr_ref(),
+                reason: None
+            }
+        );
         assert!(replies(&actions)[0].contains("Closed this PR."));
         let actions = forge
             .run(&Lifecycle, &comment_on_pr("stranger", "/close"))
@@ -343,7 +353,13 @@ mod tests {
             .run(&Lifecycle, &comment_on_pr("stranger", "/close"))
             .await
             .expect("handled");
-        assert_eq!(actions[0], Action::Close { item: pr_ref() });
+        assert_eq!(
+            actions[0],
+            Action::Close {
+                item: pr_ref(),
+                reason: None
+            }
+        );
     }
 
     /// Prow close: not-planned closes issues, refuses on PRs.
@@ -360,6 +376,16 @@ mod tests {
         assert!(
             replies(&actions)[0].contains("Closing this issue, marking it as \"Not Planned\".")
         );
+        assert!(
+            matches!(
+                actions[0],
+                Action::Close {
+                    reason: Some(CloseReason::NotPlanned),
+                    ..
+                }
+            ),
+            "{actions:?}"
+        );
         let actions = forge
             .run(
                 &Lifecycle,
@@ -369,6 +395,26 @@ mod tests {
             .expect("handled");
         assert_eq!(actions.len(), 1);
         assert!(replies(&actions)[0].contains("PRs cannot be closed as Not Planned."));
+    }
+
+    /// A close journaled before actions carried a reason still decodes (as no reason), and a
+    /// close without a reason serializes as it always did.
+    #[test]
+    fn close_actions_without_a_reason_keep_their_form() {
+        let plain = Action::Close {
+            item: pr_ref(),
+            reason: None,
+        };
+        let json = serde_json::to_value(&plain).expect("serializes");
+        assert!(json.get("reason").is_none(), "{json}");
+        let old: Action = serde_json::from_value(json).expect("decodes");
+        assert_eq!(old, plain);
+        let not_planned = Action::Close {
+            item: pr_ref(),
+            reason: Some(CloseReason::NotPlanned),
+        };
+        let json = serde_json::to_value(&not_planned).expect("serializes");
+        assert_eq!(json["reason"], "not_planned");
     }
 
     /// Prow reopen: only closed items, only the author or collaborators.

@@ -120,6 +120,11 @@ impl ForgeRead for CachedForgeRead<'_> {
         self.remembered(key, self.inner.is_team_member(org, team, user))
             .await
     }
+    async fn can_be_assigned(&self, repo: &RepoPath, user: &Login) -> Result<bool, ForgeError> {
+        let key = format!("assignable {repo} {}", user.as_str().to_ascii_lowercase());
+        self.remembered(key, self.inner.can_be_assigned(repo, user))
+            .await
+    }
 }
 
 #[cfg(test)]

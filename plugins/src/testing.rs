@@ -25,12 +25,17 @@ pub struct MemoryState {
     pub repo_labels: Vec<String>,
     pub collaborators: HashSet<Login>,
     pub org_members: HashSet<Login>,
+    /// Users the forge would assign although they are neither collaborators nor org members
+    /// (GitHub answers assignability itself).
+    pub assignable: HashSet<Login>,
     /// `team slug` → members.
     pub teams: HashMap<String, HashSet<Login>>,
     /// Commit SHA → tree SHA.
     pub commit_trees: HashMap<String, String>,
     pub statuses: Vec<(String, CommitStatus)>,
     pub merged_with: Option<MergeMethod>,
+    /// The reason the last close gave, as GitHub records `state_reason`.
+    pub close_reason: Option<crate::forge::CloseReason>,
     /// Open review requests per login, as the store would remember them.
     pub review_load: BTreeMap<String, usize>,
     /// CI contexts on the head, as the store would remember them.
@@ -76,10 +81,12 @@ impl Default for MemoryForge {
                 repo_labels: vec![],
                 collaborators: HashSet::new(),
                 org_members: HashSet::new(),
+                assignable: HashSet::new(),
                 teams: HashMap::new(),
                 commit_trees: HashMap::new(),
                 statuses: vec![],
                 merged_with: None,
+                close_reason: None,
                 review_load: BTreeMap::new(),
                 ci: vec![],
                 calls: 0,
@@ -263,6 +270,12 @@ impl ForgeRead for MemoryForge {
     async fn is_org_member(&self, _org: &str, user: &Login) -> Result<bool, ForgeError> {
         Ok(self.lock().org_members.contains(user))
     }
+    async fn can_be_assigned(&self, _repo: &RepoPath, user: &Login) -> Result<bool, ForgeError> {
+        let state = self.lock();
+        Ok(state.assignable.contains(user)
+            || state.collaborators.contains(user)
+            || state.org_members.contains(user))
+    }
     async fn is_team_member(
         &self,
         _org: &str,
@@ -382,8 +395,14 @@ impl Forge for MemoryForge {
         self.lock().pr.title = title.to_string();
         Ok(())
     }
-    async fn close(&self, _item: &ItemRef) -> Result<(), ForgeError> {
-        self.lock().pr.state = ItemState::Closed;
+    async fn close(
+        &self,
+        _item: &ItemRef,
+        reason: Option<crate::forge::CloseReason>,
+    ) -> Result<(), ForgeError> {
+        let mut state = self.lock();
+        state.pr.state = ItemState::Closed;
+        state.close_reason = reason;
         Ok(())
     }
     async fn reopen(&self, _item: &ItemRef) -> Result<(), ForgeError> {

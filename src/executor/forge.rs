@@ -157,9 +157,9 @@ async fn perform(
             *calls += 1;
             forge.set_title(item, title).await
         }
-        Action::Close { item } => {
+        Action::Close { item, reason } => {
             *calls += 1;
-            forge.close(item).await
+            forge.close(item, *reason).await
         }
         Action::Reopen { item } => {
             *calls += 1;

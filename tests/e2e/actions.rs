@@ -106,6 +106,8 @@ async fn every_new_action_kind_changes_the_forge_and_counts_its_calls() {
         let pr: ItemRef = bosun.forge.seed_pr(kind, repo, number, "author");
         for u in ["alice", "bob"] {
             bosun.forge.ensure_user(u);
+            // GitHub assigns only people who may be assigned in the repository.
+            bosun.forge.add_assignable(repo, u);
         }
         let head = bosun.forge.item(&pr).head_sha;
         let users = vec![Login::new("alice"), Login::new("bob")];
@@ -144,7 +146,10 @@ async fn every_new_action_kind_changes_the_forge_and_counts_its_calls() {
                 item: pr.clone(),
                 title: "New title".into(),
             },
-            Action::Close { item: pr.clone() },
+            Action::Close {
+                item: pr.clone(),
+                reason: None,
+            },
             Action::Reopen { item: pr.clone() },
             Action::SetStatus {
                 forge: kind,

@@ -259,6 +259,41 @@ async fn gitlab_new_commits_remove_lgtm() {
     }
 }
 
+/// Prow assign (issue 12 item 5): GitHub decides who can be assigned. A user GitHub would
+/// assign who is neither a collaborator nor an org member is assigned there; on GitLab only
+/// members are, and the others are named in the reply.
+#[tokio::test]
+async fn assign_asks_the_forge_who_can_be_assigned() {
+    for db in databases() {
+        for case in [GITHUB, GITLAB] {
+            let bosun = spawn_bosun(options(db, "")).await;
+            let pr = setup(&bosun, case).await;
+            bosun.forge.ensure_user("triager");
+            if case.forge == ForgeKind::GitHub {
+                bosun.forge.add_assignable(case.repo, "triager");
+            }
+            say(&bosun, case, "carol", &case.verb("/assign @triager @alice")).await;
+            let replies = bot_comments(&bosun, &pr);
+            match case.forge {
+                ForgeKind::GitHub => {
+                    assert_eq!(bosun.forge.item(&pr).assignees, ["triager", "alice"]);
+                    assert!(replies.is_empty(), "{replies:?}");
+                }
+                ForgeKind::GitLab => {
+                    assert_eq!(bosun.forge.item(&pr).assignees, ["alice"]);
+                    assert!(
+                        replies.iter().any(|r| r.contains(
+                            "GitLab didn't allow me to assign the following users: triager."
+                        )),
+                        "{replies:?}"
+                    );
+                }
+            }
+            bosun.shutdown().await;
+        }
+    }
+}
+
 /// Prow assign: /assign, /unassign, /cc, /uncc (GitLab: the /bosun- forms).
 #[tokio::test]
 async fn assign_and_cc() {
@@ -387,6 +422,64 @@ async fn close_and_reopen() {
                 replies.iter().any(|r| r.contains("Closed this PR."))
                     && replies.iter().any(|r| r.contains("Reopened this PR.")),
                 "{replies:?}"
+            );
+            bosun.shutdown().await;
+        }
+    }
+}
+
+/// The comment webhook for `who` saying `body` on an open issue (GitHub: the fixture's PR
+/// comment without its `pull_request`; GitLab: the issue note fixture).
+fn issue_comment(case: Case, number: u64, who: &str, body: &str) -> (&'static str, Vec<u8>) {
+    match case.forge {
+        ForgeKind::GitHub => {
+            let mut v: serde_json::Value =
+                serde_json::from_slice(&github_pr_comment(number, who, body)).expect("json");
+            if let Some(o) = v["issue"].as_object_mut() {
+                o.remove("pull_request");
+            }
+            ("issue_comment", serde_json::to_vec(&v).expect("json"))
+        }
+        ForgeKind::GitLab => {
+            let mut v = fixture("gitlab/note/issue.json");
+            patch(&mut v, "/object_attributes/note", body.into());
+            patch(&mut v, "/user/username", who.into());
+            patch(&mut v, "/issue/iid", number.into());
+            ("Note Hook", serde_json::to_vec(&v).expect("json"))
+        }
+    }
+}
+
+/// Prow lifecycle: `/close not-planned` closes an issue as not planned (GitHub's
+/// `state_reason`); GitLab records no reason and closes plainly.
+#[tokio::test]
+async fn close_not_planned_sends_the_reason() {
+    for db in databases() {
+        for case in [GITHUB, GITLAB] {
+            let bosun = spawn_bosun(options(db, "")).await;
+            let number = 12;
+            let issue = bosun
+                .forge
+                .seed_issue(case.forge, case.repo, number, case.author);
+            bosun
+                .forge
+                .add_member(case.forge, case.repo, "alice", DEVELOPER);
+            let (event, payload) =
+                issue_comment(case, number, "alice", &case.verb("/close not-planned"));
+            let (status, text) = bosun.post(case.forge, event, "close-np", &payload).await;
+            assert_eq!(status, 202, "{text}");
+            bosun.run_until_idle().await;
+            let item = bosun.forge.item(&issue);
+            assert_eq!(item.state, ItemState::Closed, "{:?}", case.forge);
+            let expected = (case.forge == ForgeKind::GitHub).then(|| "not_planned".to_string());
+            assert_eq!(item.state_reason, expected, "{:?}", case.forge);
+            let replies = bot_comments(&bosun, &issue);
+            assert!(
+                replies
+                    .iter()
+                    .any(|r| r.contains("Closing this issue, marking it as \"Not Planned\".")),
+                "{:?}: {replies:?}",
+                case.forge
             );
             bosun.shutdown().await;
         }

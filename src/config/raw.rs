@@ -1,0 +1,271 @@
+//! The configuration file as written: serde structs with `deny_unknown_fields`, each field's
+//! default documented, parsed from TOML with the environment's overrides applied.
+
+use super::env::apply_env_overrides;
+use super::{ConfigError, problem};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// The file as written, before validation.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    #[serde(default)]
+    pub server: ServerConfig,
+    #[serde(default)]
+    pub database: DatabaseConfig,
+    #[serde(default)]
+    pub queue: QueueConfig,
+    #[serde(default)]
+    pub limits: LimitsConfig,
+    #[serde(default)]
+    pub owners: OwnersConfig,
+    /// Record actions without applying them, everywhere. Default false; a forge without a
+    /// token is always dry-run.
+    #[serde(default)]
+    pub dry_run: bool,
+    /// Repos (`org/repo`) or orgs whose actions are only recorded. Default none.
+    #[serde(default)]
+    pub dry_run_repos: Vec<String>,
+    /// Accounts whose comments are never acted on (other bots). bosun's own account is always
+    /// ignored. Default none.
+    #[serde(default)]
+    pub bot_accounts: Vec<String>,
+    pub github: Option<GitHubConfig>,
+    pub gitlab: Option<GitLabConfig>,
+    /// Plugins enabled per org/group (`"my-org"`) or repo (`"my-org/repo"`).
+    #[serde(default)]
+    pub plugins: BTreeMap<String, PluginScopeConfig>,
+    /// Per-plugin settings keyed by plugin, then by org or org/repo (the repo entry wins).
+    #[serde(default)]
+    pub settings: BTreeMap<String, BTreeMap<String, toml::Value>>,
+    /// Chat channels (`[chat.channels.<name>]`) the notify plugin's routes post to, commands
+    /// from chat and who is who there.
+    #[serde(default)]
+    pub chat: crate::chat::config::ChatConfig,
+    /// The Drone server, when builds run on Drone.
+    pub drone: Option<crate::ci::config::DroneConfig>,
+    /// The directory of the file this was read from; relative paths in it (the GitHub App
+    /// key) are read from there, never from the working directory. Not a key of the file.
+    #[serde(skip)]
+    pub config_dir: Option<PathBuf>,
+}
+
+/// `[server]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Address to listen on. Default `127.0.0.1:8888`.
+    pub listen: String,
+    /// HTTP worker threads. Default 2.
+    pub http_workers: usize,
+    /// The older name of `limits.max_body_bytes`, still accepted. Default unset.
+    pub max_body_bytes: Option<usize>,
+    /// On SIGTERM, how long in-flight work may take before it is released. Default 30 s.
+    pub shutdown_grace_seconds: u64,
+    /// The URL people reach bosun's pages at; reply footers link to `<public_url>/command-help`.
+    /// Default `http://127.0.0.1:8888`.
+    pub public_url: String,
+    /// Environment variable holding the admin token that replay (and private pages) require.
+    /// Default `BOSUN_ADMIN_TOKEN`; unset means the web pages cannot replay.
+    pub admin_token_env: String,
+    /// Require the admin token to read the dashboard, delivery and PR pages too (the
+    /// command-help page stays public: replies link to it). Default false.
+    pub private_pages: bool,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: "127.0.0.1:8888".into(),
+            http_workers: 2,
+            max_body_bytes: None,
+            shutdown_grace_seconds: 30,
+            public_url: "http://127.0.0.1:8888".into(),
+            admin_token_env: "BOSUN_ADMIN_TOKEN".into(),
+            private_pages: false,
+        }
+    }
+}
+
+/// `[database]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    /// `sqlite://FILE` (created when missing) or `postgres://…`. Default `sqlite://bosun.db`.
+    pub url: String,
+    /// Pool size. Default 10.
+    pub max_connections: u32,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        DatabaseConfig {
+            url: "sqlite://bosun.db".into(),
+            max_connections: 10,
+        }
+    }
+}
+
+/// `[owners]`: how OWNERS files are read.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OwnersConfig {
+    /// `.md` files may carry OWNERS front matter (`---` YAML `---`) that owns that one file, as
+    /// Prow's opt-in md-yaml. Default false.
+    pub markdown_front_matter: bool,
+}
+
+/// `[queue]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct QueueConfig {
+    /// Deliveries processed at once by this process. Default 4; 0 only receives.
+    pub workers: usize,
+    /// How long a claimed delivery stays with its worker before another may take it. Default 120 s.
+    pub lease_seconds: u64,
+    /// Attempts before a delivery is `failed`. Default 8.
+    pub max_attempts: i32,
+    /// First retry delay; doubled each attempt, with jitter. Default 1000 ms.
+    pub backoff_base_ms: u64,
+    /// Longest retry delay. Default 600 s.
+    pub backoff_max_seconds: u64,
+    /// How often idle workers look for work another process queued. Default 500 ms.
+    pub poll_interval_ms: u64,
+}
+
+impl Default for QueueConfig {
+    fn default() -> Self {
+        QueueConfig {
+            workers: 4,
+            lease_seconds: 120,
+            max_attempts: 8,
+            backoff_base_ms: 1000,
+            backoff_max_seconds: 600,
+            poll_interval_ms: 500,
+        }
+    }
+}
+
+/// `[limits]`: bounds on what one delivery, comment or forge call may cost. Every limit has
+/// a safe default; the README's "Limits" section lists them.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// Largest webhook body accepted, in bytes; larger bodies get 413. Default 25 MiB
+    /// (GitHub's cap). `server.max_body_bytes` is the older name of this key.
+    pub max_body_bytes: Option<usize>,
+    /// A comment, review body or description longer than this many bytes is not read for
+    /// commands at all (no partial reading that could cut a command's arguments). Default
+    /// 256 KiB, more than any GitHub comment (65,536 characters) can take in practice.
+    pub max_comment_bytes: usize,
+    /// Only the first this many command lines (`/…` outside code and quotes) of one comment
+    /// are acted on; the rest of the comment is not read. Default 20.
+    pub max_commands_per_comment: usize,
+    /// Most changed files of one pull request that plugins consider (size, OWNERS). Default
+    /// 3000, the most GitHub's files API lists.
+    pub max_changed_files: usize,
+    /// How long one forge API call may take before it fails as transient (and the delivery is
+    /// retried). Default 30 s.
+    pub forge_timeout_seconds: u64,
+    /// Forge API calls in flight at once per credential: the token, or each GitHub App
+    /// installation. Default 8.
+    pub max_concurrent_forge_calls: usize,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            max_body_bytes: None,
+            max_comment_bytes: 256 * 1024,
+            max_commands_per_comment: 20,
+            max_changed_files: 3000,
+            forge_timeout_seconds: 30,
+            max_concurrent_forge_calls: 8,
+        }
+    }
+}
+
+/// `[github]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GitHubConfig {
+    /// API base URL. Default `https://api.github.com`; GitHub Enterprise: `https://HOST/api/v3`.
+    #[serde(default = "default_github_api")]
+    pub api_url: String,
+    /// Environment variable holding the API token. Default `BOSUN_GITHUB_TOKEN`; unset means dry-run.
+    #[serde(default = "default_github_token_env")]
+    pub token_env: String,
+    /// Webhook secrets: scope (`"*"`, `"org"`, `"org/repo"`) → environment variables holding
+    /// secrets; several per scope allow rotation; only the most specific scope is tried.
+    #[serde(default)]
+    pub webhook_secrets: BTreeMap<String, Vec<String>>,
+    /// Act as this GitHub App (its numeric id) instead of with a token; needs
+    /// `private_key_file`. Default none (token authentication).
+    #[serde(default)]
+    pub app_id: Option<u64>,
+    /// The GitHub App's private key, a PEM file as GitHub issues it; a relative path is read
+    /// from the config file's directory. Default none; required with `app_id`.
+    #[serde(default)]
+    pub private_key_file: Option<String>,
+}
+
+/// `[gitlab]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GitLabConfig {
+    /// Instance URL. Default `https://gitlab.com`.
+    #[serde(default = "default_gitlab_url")]
+    pub url: String,
+    /// Environment variable holding the API token. Default `BOSUN_GITLAB_TOKEN`; unset means dry-run.
+    #[serde(default = "default_gitlab_token_env")]
+    pub token_env: String,
+    /// Allow a plain `http://` instance URL (tests, a local instance). Default false.
+    #[serde(default)]
+    pub allow_http: bool,
+    /// Webhook tokens: scope (`"*"`, `"group"`, `"group/sub/project"`) → environment variables.
+    #[serde(default)]
+    pub webhook_tokens: BTreeMap<String, Vec<String>>,
+}
+
+fn default_github_api() -> String {
+    "https://api.github.com".into()
+}
+fn default_github_token_env() -> String {
+    "BOSUN_GITHUB_TOKEN".into()
+}
+fn default_gitlab_url() -> String {
+    "https://gitlab.com".into()
+}
+fn default_gitlab_token_env() -> String {
+    "BOSUN_GITLAB_TOKEN".into()
+}
+
+/// `[plugins."scope"]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PluginScopeConfig {
+    /// Plugins enabled here.
+    #[serde(default)]
+    pub enabled: Vec<String>,
+    /// On an org entry: repos (by name or full path) the org's list does not apply to.
+    #[serde(default)]
+    pub excluded_repos: Vec<String>,
+}
+
+impl RawConfig {
+    /// Parses TOML text and applies `BOSUN_SECTION__KEY=value` overrides from `env`.
+    pub fn parse(text: &str, env: &[(String, String)]) -> Result<RawConfig, Vec<ConfigError>> {
+        let mut table: toml::Table = text
+            .parse()
+            .map_err(|e: toml::de::Error| vec![problem("(file)", one_line(&e.to_string()))])?;
+        apply_env_overrides(&mut table, env);
+        RawConfig::deserialize(toml::Value::Table(table))
+            .map_err(|e| vec![problem("(file)", one_line(&e.to_string()))])
+    }
+}
+
+pub(super) fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}

@@ -1,0 +1,343 @@
+//! [`ForgeRead`] for GitHub: labels, comments, reviews, pull requests, files, trees and
+//! permissions, read into narrow structs of our own.
+
+use super::{
+    Auth, GitHubForge, Scope, Verb, encode_path, issue_route, pull_route, repo_path_route,
+};
+use crate::forge::encode_segment;
+use async_trait::async_trait;
+use bosun_plugins::{
+    BotComment, ChangedFile, ForgeError, ForgeRead, ItemRef, ItemState, Login, PullRequestInfo,
+    RepoPath, Review, ReviewState, Tree, TreeEntry, TreeEntryKind,
+};
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+struct LabelName {
+    name: String,
+}
+
+#[derive(Deserialize)]
+struct User {
+    login: String,
+}
+
+#[derive(Deserialize)]
+struct RawComment {
+    id: u64,
+    /// `null` for comments by deleted accounts.
+    user: Option<User>,
+    body: Option<String>,
+    #[serde(default)]
+    created_at: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RawReview {
+    user: Option<User>,
+    state: String,
+    body: Option<String>,
+    submitted_at: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RawBranch {
+    sha: String,
+    #[serde(rename = "ref")]
+    name: String,
+}
+
+#[derive(Deserialize)]
+struct RawPull {
+    user: Option<User>,
+    state: String,
+    #[serde(default)]
+    merged: bool,
+    merged_at: Option<String>,
+    #[serde(default)]
+    draft: bool,
+    title: String,
+    #[serde(default)]
+    body: Option<String>,
+    head: RawBranch,
+    base: RawBranch,
+    #[serde(default)]
+    labels: Vec<LabelName>,
+    #[serde(default)]
+    assignees: Vec<User>,
+    #[serde(default)]
+    requested_reviewers: Vec<User>,
+}
+
+#[derive(Deserialize)]
+struct RawFile {
+    filename: String,
+    previous_filename: Option<String>,
+    #[serde(default)]
+    additions: u64,
+    #[serde(default)]
+    deletions: u64,
+}
+
+#[derive(Deserialize)]
+struct RawTreeEntry {
+    path: String,
+    #[serde(rename = "type")]
+    kind: String,
+    sha: String,
+}
+
+#[derive(Deserialize)]
+struct RawTree {
+    sha: String,
+    #[serde(default)]
+    truncated: bool,
+    tree: Vec<RawTreeEntry>,
+}
+
+#[derive(Deserialize)]
+struct Sha {
+    sha: String,
+}
+
+#[derive(Deserialize)]
+struct RawCommit {
+    tree: Sha,
+}
+
+#[derive(Deserialize)]
+struct TeamMembership {
+    state: String,
+}
+
+#[derive(Deserialize)]
+struct App {
+    slug: String,
+}
+
+#[async_trait]
+impl ForgeRead for GitHubForge {
+    async fn labels(&self, item: &ItemRef) -> Result<Vec<String>, ForgeError> {
+        let route = format!("{}/labels", issue_route(item)?);
+        let labels: Vec<LabelName> = self.get_all(Scope::Repo(&item.repo), &route).await?;
+        Ok(labels.into_iter().map(|l| l.name).collect())
+    }
+
+    async fn comments(&self, item: &ItemRef) -> Result<Vec<BotComment>, ForgeError> {
+        let route = format!("{}/comments", issue_route(item)?);
+        let comments: Vec<RawComment> = self.get_all(Scope::Repo(&item.repo), &route).await?;
+        Ok(comments
+            .into_iter()
+            .map(|c| BotComment {
+                id: c.id,
+                author: Login::new(c.user.as_ref().map_or("ghost", |u| u.login.as_str())),
+                body: c.body.unwrap_or_default(),
+                created_at: c.created_at.unwrap_or_default(),
+            })
+            .collect())
+    }
+
+    async fn reviews(&self, item: &ItemRef) -> Result<Vec<Review>, ForgeError> {
+        let route = format!("{}/reviews", pull_route(item)?);
+        let reviews: Vec<RawReview> = self.get_all(Scope::Repo(&item.repo), &route).await?;
+        Ok(reviews
+            .into_iter()
+            .filter_map(|r| {
+                let state = match r.state.as_str() {
+                    "APPROVED" => ReviewState::Approved,
+                    "CHANGES_REQUESTED" => ReviewState::ChangesRequested,
+                    "COMMENTED" => ReviewState::Commented,
+                    "DISMISSED" => ReviewState::Dismissed,
+                    // PENDING reviews are drafts nobody else can see.
+                    _ => return None,
+                };
+                Some(Review {
+                    author: Login::new(r.user.as_ref().map_or("ghost", |u| u.login.as_str())),
+                    state,
+                    body: r.body.unwrap_or_default(),
+                    submitted_at: r.submitted_at.unwrap_or_default(),
+                })
+            })
+            .collect())
+    }
+
+    /// The token's user; for an App, `{slug}[bot]`, the login its comments carry.
+    async fn bot_login(&self) -> Result<Login, ForgeError> {
+        let login = self
+            .bot
+            .get_or_try_init(|| async {
+                match &self.auth {
+                    Auth::Token(_) => {
+                        let user: User = self.send_json(Scope::App, Verb::Get, "/user").await?;
+                        Ok::<_, ForgeError>(Login::new(&user.login))
+                    }
+                    Auth::App(_) => {
+                        let app: App = self.send_json(Scope::App, Verb::Get, "/app").await?;
+                        Ok(Login::new(&format!("{}[bot]", app.slug)))
+                    }
+                }
+            })
+            .await?;
+        Ok(login.clone())
+    }
+
+    async fn pull_request(&self, item: &ItemRef) -> Result<PullRequestInfo, ForgeError> {
+        let route = pull_route(item)?;
+        let pr: RawPull = self
+            .send_json(Scope::Repo(&item.repo), Verb::Get, &route)
+            .await?;
+        let state = match pr.state.as_str() {
+            "open" => ItemState::Open,
+            _ if pr.merged || pr.merged_at.is_some() => ItemState::Merged,
+            _ => ItemState::Closed,
+        };
+        Ok(PullRequestInfo {
+            author: Login::new(pr.user.as_ref().map_or("ghost", |u| u.login.as_str())),
+            state,
+            draft: pr.draft,
+            title: pr.title,
+            body: pr.body.unwrap_or_default(),
+            head_sha: pr.head.sha,
+            base_sha: pr.base.sha,
+            head_ref: pr.head.name,
+            base_ref: pr.base.name,
+            labels: pr.labels.into_iter().map(|l| l.name).collect(),
+            assignees: pr.assignees.iter().map(|u| Login::new(&u.login)).collect(),
+            requested_reviewers: pr
+                .requested_reviewers
+                .iter()
+                .map(|u| Login::new(&u.login))
+                .collect(),
+        })
+    }
+
+    /// Pages through `/pulls/{n}/files` (GitHub lists up to 3,000 files this way).
+    async fn changed_files(&self, item: &ItemRef) -> Result<Vec<ChangedFile>, ForgeError> {
+        let route = format!("{}/files", pull_route(item)?);
+        let files: Vec<RawFile> = self.get_all(Scope::Repo(&item.repo), &route).await?;
+        Ok(files
+            .into_iter()
+            .map(|f| ChangedFile {
+                path: f.filename,
+                previous_path: f.previous_filename,
+                additions: f.additions,
+                deletions: f.deletions,
+            })
+            .collect())
+    }
+
+    async fn file_content(
+        &self,
+        repo: &RepoPath,
+        path: &str,
+        git_ref: &str,
+    ) -> Result<Option<Vec<u8>>, ForgeError> {
+        let route = format!(
+            "{}/contents/{}?ref={}",
+            repo_path_route(repo)?,
+            encode_path(path.trim_start_matches('/')),
+            encode_segment(git_ref)
+        );
+        match self.send(Scope::Repo(repo), Verb::GetRaw, &route).await {
+            Ok(reply) => Ok(Some(reply.body)),
+            Err(ForgeError::NotFound(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn tree(&self, repo: &RepoPath, git_ref: &str) -> Result<Tree, ForgeError> {
+        let route = format!(
+            "{}/git/trees/{}?recursive=1",
+            repo_path_route(repo)?,
+            encode_path(git_ref)
+        );
+        let tree: RawTree = self.send_json(Scope::Repo(repo), Verb::Get, &route).await?;
+        Ok(Tree {
+            sha: tree.sha,
+            truncated: tree.truncated,
+            entries: tree
+                .tree
+                .into_iter()
+                .map(|e| TreeEntry {
+                    kind: match e.kind.as_str() {
+                        "tree" => TreeEntryKind::Tree,
+                        "commit" => TreeEntryKind::Commit,
+                        _ => TreeEntryKind::Blob,
+                    },
+                    path: e.path,
+                    sha: e.sha,
+                })
+                .collect(),
+        })
+    }
+
+    async fn commit_tree_sha(&self, repo: &RepoPath, sha: &str) -> Result<String, ForgeError> {
+        let route = format!(
+            "{}/git/commits/{}",
+            repo_path_route(repo)?,
+            encode_segment(sha)
+        );
+        let commit: RawCommit = self.send_json(Scope::Repo(repo), Verb::Get, &route).await?;
+        Ok(commit.tree.sha)
+    }
+
+    async fn repo_labels(&self, repo: &RepoPath) -> Result<Vec<String>, ForgeError> {
+        let route = format!("{}/labels", repo_path_route(repo)?);
+        let labels: Vec<LabelName> = self.get_all(Scope::Repo(repo), &route).await?;
+        Ok(labels.into_iter().map(|l| l.name).collect())
+    }
+
+    /// `GET /repos/{o}/{r}/collaborators/{user}`: 204 yes, 404 no (any permission counts).
+    async fn is_collaborator(&self, repo: &RepoPath, user: &Login) -> Result<bool, ForgeError> {
+        let route = format!(
+            "{}/collaborators/{}",
+            repo_path_route(repo)?,
+            encode_segment(user.as_str())
+        );
+        self.exists(Scope::Repo(repo), &route).await
+    }
+
+    /// `GET /repos/{o}/{r}/assignees/{user}`: 204 yes, 404 no: GitHub's own answer.
+    async fn can_be_assigned(&self, repo: &RepoPath, user: &Login) -> Result<bool, ForgeError> {
+        let route = format!(
+            "{}/assignees/{}",
+            repo_path_route(repo)?,
+            encode_segment(user.as_str())
+        );
+        self.exists(Scope::Repo(repo), &route).await
+    }
+
+    /// `GET /orgs/{org}/members/{user}`: 204 yes, 404 no. (A caller outside the org is
+    /// redirected to the public-members check, which octocrab follows.)
+    async fn is_org_member(&self, org: &str, user: &Login) -> Result<bool, ForgeError> {
+        let route = format!(
+            "/orgs/{}/members/{}",
+            encode_segment(org),
+            encode_segment(user.as_str())
+        );
+        self.exists(Scope::Account(org), &route).await
+    }
+
+    /// An `active` team membership counts; a `pending` invitation does not.
+    async fn is_team_member(
+        &self,
+        org: &str,
+        team: &str,
+        user: &Login,
+    ) -> Result<bool, ForgeError> {
+        let route = format!(
+            "/orgs/{}/teams/{}/memberships/{}",
+            encode_segment(org),
+            encode_segment(team),
+            encode_segment(user.as_str())
+        );
+        match self
+            .send_json::<TeamMembership>(Scope::Account(org), Verb::Get, &route)
+            .await
+        {
+            Ok(m) => Ok(m.state == "active"),
+            Err(ForgeError::NotFound(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+}

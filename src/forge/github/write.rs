@@ -1,0 +1,255 @@
+//! [`Forge`] for GitHub: every write bosun makes (labels, comments, assignees, reviewers,
+//! title, state, merges and statuses).
+
+use super::{GitHubForge, Scope, Verb, issue_route, pull_route, repo_path_route, repo_route};
+use crate::forge::encode_segment;
+use async_trait::async_trait;
+use bosun_plugins::forge::CloseReason;
+use bosun_plugins::{
+    CommitStatus, Forge, ForgeError, ItemRef, Login, MergeMethod, RepoPath, StatusState,
+};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+#[derive(Deserialize)]
+struct Created {
+    id: u64,
+}
+
+#[derive(Deserialize)]
+struct MergeResult {
+    #[serde(default)]
+    merged: bool,
+    #[serde(default)]
+    message: String,
+}
+
+/// The JSON body GitHub's issue edit takes for a new state.
+fn state_body(state: &str) -> Value {
+    json!({ "state": state })
+}
+
+fn logins(users: &[Login]) -> Vec<&str> {
+    users.iter().map(Login::as_str).collect()
+}
+
+#[async_trait]
+impl Forge for GitHubForge {
+    async fn add_labels(&self, item: &ItemRef, labels: &[String]) -> Result<(), ForgeError> {
+        let route = format!("{}/labels", issue_route(item)?);
+        if labels.is_empty() {
+            // GitHub reads an empty list as "remove every label".
+            return Ok(());
+        }
+        let body = json!({ "labels": labels });
+        self.send(Scope::Repo(&item.repo), Verb::Post(&body), &route)
+            .await
+            .map(drop)
+    }
+
+    async fn remove_label(&self, item: &ItemRef, label: &str) -> Result<(), ForgeError> {
+        let route = format!("{}/labels/{}", issue_route(item)?, encode_segment(label));
+        match self
+            .send(Scope::Repo(&item.repo), Verb::Delete, &route)
+            .await
+        {
+            Ok(_) | Err(ForgeError::NotFound(_)) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// GitHub answers 422 with `already_exists` for an existing label: that is success here.
+    async fn create_label(
+        &self,
+        repo: &RepoPath,
+        name: &str,
+        color: &str,
+    ) -> Result<(), ForgeError> {
+        let route = format!("{}/labels", repo_path_route(repo)?);
+        let body = json!({ "name": name, "color": color.trim_start_matches('#') });
+        match self
+            .send(Scope::Repo(repo), Verb::Post(&body), &route)
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(ForgeError::Invalid(m)) if m.contains("already_exists") => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn create_comment(&self, item: &ItemRef, body: &str) -> Result<u64, ForgeError> {
+        let route = format!("{}/comments", issue_route(item)?);
+        let body = json!({ "body": body });
+        let created: Created = self
+            .send_json(Scope::Repo(&item.repo), Verb::Post(&body), &route)
+            .await?;
+        Ok(created.id)
+    }
+
+    async fn edit_comment(&self, item: &ItemRef, id: u64, body: &str) -> Result<(), ForgeError> {
+        let route = format!("{}/issues/comments/{id}", repo_route(item)?);
+        let body = json!({ "body": body });
+        self.send(Scope::Repo(&item.repo), Verb::Patch(&body), &route)
+            .await
+            .map(drop)
+    }
+
+    async fn delete_comment(&self, item: &ItemRef, id: u64) -> Result<(), ForgeError> {
+        let route = format!("{}/issues/comments/{id}", repo_route(item)?);
+        match self
+            .send(Scope::Repo(&item.repo), Verb::Delete, &route)
+            .await
+        {
+            Ok(_) | Err(ForgeError::NotFound(_)) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// GitHub adds to the existing assignees and silently skips users who cannot be assigned.
+    async fn assign(&self, item: &ItemRef, users: &[Login]) -> Result<(), ForgeError> {
+        let route = format!("{}/assignees", issue_route(item)?);
+        if users.is_empty() {
+            return Ok(());
+        }
+        let body = json!({ "assignees": logins(users) });
+        self.send(Scope::Repo(&item.repo), Verb::Post(&body), &route)
+            .await
+            .map(drop)
+    }
+
+    async fn unassign(&self, item: &ItemRef, users: &[Login]) -> Result<(), ForgeError> {
+        let route = format!("{}/assignees", issue_route(item)?);
+        if users.is_empty() {
+            return Ok(());
+        }
+        let body = json!({ "assignees": logins(users) });
+        self.send(Scope::Repo(&item.repo), Verb::DeleteWith(&body), &route)
+            .await
+            .map(drop)
+    }
+
+    async fn request_reviewers(
+        &self,
+        item: &ItemRef,
+        users: &[Login],
+        teams: &[String],
+    ) -> Result<(), ForgeError> {
+        let route = format!("{}/requested_reviewers", pull_route(item)?);
+        if users.is_empty() && teams.is_empty() {
+            return Ok(());
+        }
+        let body = json!({ "reviewers": logins(users), "team_reviewers": teams });
+        self.send(Scope::Repo(&item.repo), Verb::Post(&body), &route)
+            .await
+            .map(drop)
+    }
+
+    async fn unrequest_reviewers(
+        &self,
+        item: &ItemRef,
+        users: &[Login],
+        teams: &[String],
+    ) -> Result<(), ForgeError> {
+        let route = format!("{}/requested_reviewers", pull_route(item)?);
+        if users.is_empty() && teams.is_empty() {
+            return Ok(());
+        }
+        let body = json!({ "reviewers": logins(users), "team_reviewers": teams });
+        self.send(Scope::Repo(&item.repo), Verb::DeleteWith(&body), &route)
+            .await
+            .map(drop)
+    }
+
+    async fn set_title(&self, item: &ItemRef, title: &str) -> Result<(), ForgeError> {
+        let route = issue_route(item)?;
+        let body = json!({ "title": title });
+        self.send(Scope::Repo(&item.repo), Verb::Patch(&body), &route)
+            .await
+            .map(drop)
+    }
+
+    /// Through the issues API, which closes pull requests too; a reason is sent as GitHub's
+    /// `state_reason`.
+    async fn close(&self, item: &ItemRef, reason: Option<CloseReason>) -> Result<(), ForgeError> {
+        let route = issue_route(item)?;
+        let mut body = state_body("closed");
+        if let (Some(reason), Some(o)) = (reason, body.as_object_mut()) {
+            let reason = match reason {
+                CloseReason::Completed => "completed",
+                CloseReason::NotPlanned => "not_planned",
+            };
+            o.insert("state_reason".into(), json!(reason));
+        }
+        self.send(Scope::Repo(&item.repo), Verb::Patch(&body), &route)
+            .await
+            .map(drop)
+    }
+
+    async fn reopen(&self, item: &ItemRef) -> Result<(), ForgeError> {
+        let route = issue_route(item)?;
+        let body = state_body("open");
+        self.send(Scope::Repo(&item.repo), Verb::Patch(&body), &route)
+            .await
+            .map(drop)
+    }
+
+    /// `PUT /pulls/{n}/merge` with `merge_method` and, when given, `sha`: GitHub answers 405
+    /// when the PR is not mergeable and 409 when the head moved (both `Conflict`), 422 for a
+    /// request it cannot take (`Invalid`).
+    async fn merge(
+        &self,
+        item: &ItemRef,
+        method: MergeMethod,
+        expected_head: Option<&str>,
+    ) -> Result<(), ForgeError> {
+        let route = format!("{}/merge", pull_route(item)?);
+        let method = match method {
+            MergeMethod::Merge => "merge",
+            MergeMethod::Squash => "squash",
+            MergeMethod::Rebase => "rebase",
+        };
+        let mut body = json!({ "merge_method": method });
+        if let (Some(sha), Some(o)) = (expected_head, body.as_object_mut()) {
+            o.insert("sha".into(), json!(sha));
+        }
+        let result: MergeResult = self
+            .send_json(Scope::Repo(&item.repo), Verb::Put(&body), &route)
+            .await?;
+        if result.merged {
+            Ok(())
+        } else {
+            Err(ForgeError::Conflict(format!(
+                "GitHub did not merge {item}: {}",
+                result.message
+            )))
+        }
+    }
+
+    async fn set_status(
+        &self,
+        repo: &RepoPath,
+        sha: &str,
+        status: &CommitStatus,
+    ) -> Result<(), ForgeError> {
+        let route = format!(
+            "{}/statuses/{}",
+            repo_path_route(repo)?,
+            encode_segment(sha)
+        );
+        let state = match status.state {
+            StatusState::Pending => "pending",
+            StatusState::Success => "success",
+            StatusState::Failure => "failure",
+            StatusState::Error => "error",
+        };
+        let body = json!({
+            "state": state,
+            "context": status.context,
+            "description": status.description,
+            "target_url": status.target_url,
+        });
+        self.send(Scope::Repo(repo), Verb::Post(&body), &route)
+            .await
+            .map(drop)
+    }
+}
