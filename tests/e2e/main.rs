@@ -12,6 +12,7 @@ mod forge_calls;
 mod github_app;
 mod hold;
 mod hostile;
+mod import_prow;
 mod intake;
 mod limits;
 mod owners;
