@@ -19,6 +19,7 @@ mod owners;
 mod pages;
 mod permissions;
 mod processes;
+mod prow_compat;
 mod quiet;
 mod secrets;
 mod size_labels;
