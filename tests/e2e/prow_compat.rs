@@ -1,10 +1,10 @@
 //! Issue 12: what a team moving from Prow still notices, end to end on both forges and both
 //! databases (reference/prow.md sections named per test).
 
-use crate::owners::{Case, GITHUB, GITLAB, deliver, notifiers, say};
+use crate::owners::{Case, GITHUB, GITLAB, notifiers, say};
 use crate::support::*;
 use bosun_plugins::{ForgeKind, ItemRef};
-use fake_forge::ChangedFile;
+use fake_forge::{ChangedFile, RepoLabel};
 
 /// GitLab runs a bare `/approve` itself; bosun's command there is `/bosun-approve`.
 fn approve_command(forge: ForgeKind) -> &'static str {
@@ -70,6 +70,66 @@ async fn markdown_front_matter_per_repo_as_prows_mdyamlrepos() {
                 );
                 bosun.shutdown().await;
             }
+        }
+    }
+}
+
+/// Adds labels to the repo on the fake forge.
+fn repo_labels(bosun: &TestBosun, case: Case, names: &[&str]) {
+    bosun.forge.update(|w| {
+        for name in names {
+            let id = w.next_id();
+            w.ensure_repo(case.forge, case.repo).labels.push(RepoLabel {
+                id,
+                name: name.to_string(),
+                color: "ededed".into(),
+                description: None,
+            });
+        }
+    });
+}
+
+/// Prow label (§3.4): `/triage accepted` from someone outside the org is refused in Prow's
+/// words, "Only GitHub organization members …" (on GitLab: group members).
+#[tokio::test]
+async fn triage_accepted_refusal_in_prows_words() {
+    for db in databases() {
+        for case in [GITHUB, GITLAB] {
+            let mut options = Options::new(db);
+            options.extra = format!("[plugins.\"{}\"]\nenabled = [\"label\"]\n", case.owner);
+            let bosun = spawn_bosun(options).await;
+            repo_labels(&bosun, case, &["triage/accepted"]);
+            let pr = bosun
+                .forge
+                .seed_pr(case.forge, case.repo, case.number, case.author);
+            say(&bosun, case, &pr, "outsider", "/triage accepted").await;
+            let expected = match case.forge {
+                ForgeKind::GitHub => {
+                    "@outsider: The label `triage/accepted` cannot be applied. Only GitHub organization members can add the label."
+                }
+                ForgeKind::GitLab => {
+                    "@outsider: The label `triage/accepted` cannot be applied. Only GitLab group members can add the label."
+                }
+            };
+            let replies: Vec<String> = bosun
+                .forge
+                .comments(&pr)
+                .into_iter()
+                .filter(|c| c.author == BOT)
+                .map(|c| c.body)
+                .collect();
+            assert!(
+                replies.iter().any(|b| b.starts_with(expected)),
+                "{db:?} {:?}: {replies:?}",
+                case.forge
+            );
+            assert!(
+                !bosun
+                    .forge
+                    .labels(&pr)
+                    .contains(&"triage/accepted".to_string())
+            );
+            bosun.shutdown().await;
         }
     }
 }
