@@ -14,10 +14,12 @@ WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY plugins/Cargo.toml plugins/Cargo.toml
 COPY fake-forge/Cargo.toml fake-forge/Cargo.toml
-RUN mkdir -p src plugins/src fake-forge/src \
- && echo 'fn main() {}' > src/main.rs && touch src/lib.rs plugins/src/lib.rs fake-forge/src/lib.rs \
+COPY bench/Cargo.toml bench/Cargo.toml
+RUN mkdir -p src plugins/src fake-forge/src bench/src \
+ && echo 'fn main() {}' > src/main.rs && echo 'fn main() {}' > bench/src/main.rs \
+ && touch src/lib.rs plugins/src/lib.rs fake-forge/src/lib.rs bench/src/lib.rs \
  && cargo build --release --locked -p bosun --bin bosun \
- && rm -rf src plugins/src fake-forge/src
+ && rm -rf src plugins/src fake-forge/src bench/src
 COPY . .
 # Make sure cargo sees the real sources as newer than the skeleton's build.
 RUN touch src/main.rs src/lib.rs plugins/src/lib.rs fake-forge/src/lib.rs \

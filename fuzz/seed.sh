@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Seeds fuzz/corpus/<target>/ from the shared fixtures (and fuzz/seeds/). Idempotent; the
+# Seeds fuzz/corpus/<target>/ from the repository's tests/fixtures (and fuzz/seeds/). Idempotent; the
 # corpora are not committed (.gitignore): run this before fuzzing, as .ci/run does.
-#   fuzz/seed.sh [FIXTURES_DIR]      (default: ../shared/fixtures beside the repository)
+#   fuzz/seed.sh [FIXTURES_DIR]      (default: tests/fixtures of the repository)
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-fixtures="${1:-$here/../../shared/fixtures}"
+fixtures="${1:-$here/../tests/fixtures}"
 [ -d "$fixtures" ] || { echo "seed.sh: no fixtures at $fixtures" >&2; exit 1; }
 corpus="$here/corpus"
 mkdir -p "$corpus"/{github_normalizer,gitlab_normalizer,command_parser,config_loader,owners}

@@ -1,5 +1,5 @@
 //! The command line: `serve`, `migrate`, `check-config`, `import-prow`, `send`, `replay`,
-//! `owners`, `bench`.
+//! `owners`.
 
 use crate::config::Settings;
 use anyhow::{Context as _, bail};
@@ -62,8 +62,6 @@ pub enum Command {
     /// Who owns these paths in a checkout: approvers, reviewers and labels per path, the OWNERS
     /// files a PR touching them needs approval from, and whom bosun would ask to review.
     Owners(crate::owners_cli::OwnersArgs),
-    /// Benchmarks; see BENCHMARKS.md.
-    Bench(crate::bench::BenchArgs),
 }
 
 /// Which forge `send` imitates.
@@ -76,7 +74,7 @@ pub enum SendForge {
 /// Arguments of `bosun send`.
 #[derive(Debug, clap::Args)]
 pub struct SendArgs {
-    /// The payload file (e.g. one of shared/fixtures).
+    /// The payload file (e.g. one of tests/fixtures).
     pub payload: PathBuf,
     /// Where bosun listens.
     #[arg(long, default_value = "http://127.0.0.1:8888/hook")]
@@ -169,7 +167,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Owners(args) => crate::owners_cli::run(args),
-        Command::Bench(args) => crate::bench::run(args).await,
     }
 }
 

@@ -427,8 +427,8 @@ pub struct Settings {
     pub github: Option<ForgeSettings>,
     pub gitlab: Option<ForgeSettings>,
     pub plugins: PluginMatrix,
-    /// Chat channels by name, those whose URL is set.
-    pub chat: BTreeMap<String, crate::chat::config::ChannelSettings>,
+    /// Chat channels, commands from chat, and who is who there.
+    pub chat: crate::chat::config::ChatSettings,
     /// Problems that do not stop bosun (an unset secret variable): logged at start and printed
     /// by `check-config`.
     pub warnings: Vec<ConfigError>,

@@ -6,9 +6,6 @@
 //! decision is journaled and applied ([`executor`]) on its targets: the forge ([`forge`]),
 //! bosun's record of the PR, chat channels.
 
-pub mod bench;
-pub mod bench_owners;
-pub mod bench_pages;
 pub mod chat;
 pub mod cli;
 pub mod config;

@@ -71,6 +71,7 @@ impl Application {
             store.clone(),
             settings
                 .chat
+                .channels
                 .iter()
                 .map(|(name, c)| {
                     let channel = SenderChannel {

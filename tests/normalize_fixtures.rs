@@ -1,9 +1,6 @@
-//! Every recorded webhook in `shared/fixtures/` normalizes without error, handled kinds to events
+//! Every recorded webhook in `tests/fixtures/` normalizes without error, handled kinds to events
 //! and the rest to `Ignored`; then the key fields of representative payloads are checked
 //! against what the payloads say, and broken bodies are refused without a panic.
-//!
-//! The fixtures are found at `../shared/fixtures` from this crate, where CI puts a copy of
-//! `shared/` next to the clone.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -75,7 +72,7 @@ impl Forge {
 }
 
 fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
 }
 
 /// Every `(directory, file name, path)` under one forge's fixtures, sorted.

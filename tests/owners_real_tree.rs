@@ -1,6 +1,5 @@
 //! The OWNERS files of kubernetes/test-infra (a snapshot in
-//! `shared/fixtures/owners/kubernetes-test-infra/tree`, found at `../shared/fixtures` from this
-//! crate) read by `bosun owners`: every file parses, every path in `paths.txt` gets an answer,
+//! `tests/fixtures/owners/kubernetes-test-infra/tree`) read by `bosun owners`: every file parses, every path in `paths.txt` gets an answer,
 //! and the answers for a few paths, worked out by hand from the files and reference/prow.md §4,
 //! are pinned.
 
@@ -9,7 +8,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 fn fixture() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/owners/kubernetes-test-infra")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/owners/kubernetes-test-infra")
 }
 
 fn tree() -> PathBuf {

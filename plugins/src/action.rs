@@ -17,6 +17,17 @@ pub enum Destination<'a> {
     Bosun,
     /// A chat channel configured under this name.
     Channel(&'a str),
+    /// The chat conversation a command came from.
+    Reply,
+}
+
+/// Where a reply to a chat command goes: the platform, its reply URL (DingTalk's
+/// `sessionWebhook`, Slack's `response_url`, both short-lived) and the chat user to @.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplyTo {
+    pub platform: String,
+    pub url: String,
+    pub user: String,
 }
 
 /// A message for a chat channel: a title, Markdown text, an optional link to open, and the
@@ -119,6 +130,11 @@ pub enum Action {
         channel: String,
         message: ChatMessage,
     },
+    /// Answer a command that came from chat, in the conversation it came from.
+    ChatReply {
+        to: ReplyTo,
+        text: String,
+    },
 }
 
 impl Action {
@@ -142,6 +158,7 @@ impl Action {
             Action::SetStatus { .. } => "set_status",
             Action::Remember { .. } => "remember",
             Action::Notify { .. } => "notify",
+            Action::ChatReply { .. } => "chat_reply",
         }
     }
 
@@ -150,6 +167,7 @@ impl Action {
         match self {
             Action::Remember { .. } => Destination::Bosun,
             Action::Notify { channel, .. } => Destination::Channel(channel),
+            Action::ChatReply { .. } => Destination::Reply,
             Action::CreateLabel { forge, .. } | Action::SetStatus { forge, .. } => {
                 Destination::Forge(*forge)
             }
@@ -186,7 +204,10 @@ impl Action {
             | Action::Reopen { item }
             | Action::Merge { item, .. } => Some(item),
             Action::Remember { item, .. } => Some(item),
-            Action::CreateLabel { .. } | Action::SetStatus { .. } | Action::Notify { .. } => None,
+            Action::CreateLabel { .. }
+            | Action::SetStatus { .. }
+            | Action::Notify { .. }
+            | Action::ChatReply { .. } => None,
         }
     }
 
@@ -223,6 +244,7 @@ impl Action {
             } => format!("{repo}@{sha} {}", status.context),
             Action::Remember { item, fact } => format!("{item} {fact}"),
             Action::Notify { channel, message } => format!("#{channel} {:?}", message.title),
+            Action::ChatReply { to, .. } => format!("{} reply to {}", to.platform, to.user),
             Action::Comment { item, .. }
             | Action::Close { item }
             | Action::Reopen { item }

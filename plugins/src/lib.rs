@@ -32,7 +32,7 @@ pub mod size;
 pub mod testing;
 pub mod wip;
 
-pub use action::{Action, ChatMessage, Destination};
+pub use action::{Action, ChatMessage, Destination, ReplyTo};
 pub use event::{
     CommentAction, CommentEvent, CommentSource, Event, ForgeKind, IssueAction, IssueEvent, Item,
     ItemKind, ItemRef, ItemState, Login, PingEvent, PrAction, PullRequestEvent, PushEvent,

@@ -8,10 +8,80 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// `[chat]` as written.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ChatConfig {
     pub channels: BTreeMap<String, ChannelConfig>,
+    /// Commands from DingTalk: an app robot in HTTP mode posting to `/chat/dingtalk`.
+    pub dingtalk: Option<DingTalkInbound>,
+    /// Commands from Slack: a slash command or app mention posting to `/chat/slack`.
+    pub slack: Option<SlackInbound>,
+    /// Chat accounts bound to forge accounts: `"dingtalk:<userId>"` or
+    /// `"slack:<team_id>/<user_id>"` → `{ github = "login", gitlab = "username" }`. A chat user
+    /// acts on a forge only through a binding here, never by display name.
+    pub users: BTreeMap<String, BoundUser>,
+    /// Leave a short note on the PR saying a command came from chat. Default true.
+    pub note_on_forge: bool,
+}
+
+impl Default for ChatConfig {
+    fn default() -> Self {
+        ChatConfig {
+            channels: BTreeMap::new(),
+            dingtalk: None,
+            slack: None,
+            users: BTreeMap::new(),
+            note_on_forge: true,
+        }
+    }
+}
+
+/// `[chat.dingtalk]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DingTalkInbound {
+    /// The environment variable holding the app's AppSecret, which signs each request.
+    pub app_secret_env: String,
+}
+
+/// `[chat.slack]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlackInbound {
+    /// The environment variable holding the Slack app's signing secret.
+    pub signing_secret_env: String,
+}
+
+/// A chat account's forge accounts.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BoundUser {
+    pub github: Option<String>,
+    pub gitlab: Option<String>,
+}
+
+/// `[chat]` validated.
+#[derive(Debug, Default)]
+pub struct ChatSettings {
+    /// The channels whose URL is set, by name.
+    pub channels: BTreeMap<String, ChannelSettings>,
+    /// The DingTalk app's secret; unset: `/chat/dingtalk` refuses everything.
+    pub dingtalk_secret: Option<SecretString>,
+    /// The Slack signing secret; unset: `/chat/slack` refuses everything.
+    pub slack_secret: Option<SecretString>,
+    pub users: BTreeMap<String, BoundUser>,
+    pub note_on_forge: bool,
+}
+
+impl ChatSettings {
+    /// The forge login a chat account acts as on `forge`, when it is bound.
+    pub fn login_of(&self, chat_user: &str, forge: bosun_plugins::ForgeKind) -> Option<&str> {
+        let bound = self.users.get(chat_user)?;
+        match forge {
+            bosun_plugins::ForgeKind::GitHub => bound.github.as_deref(),
+            bosun_plugins::ForgeKind::GitLab => bound.gitlab.as_deref(),
+        }
+    }
 }
 
 /// The platforms bosun can post to.
@@ -86,16 +156,64 @@ pub struct ChannelSettings {
 }
 
 impl ChatConfig {
-    /// Checks every channel; one whose URL variable is unset is left out with a warning (its
-    /// messages then fail with that reason).
+    /// Checks every channel (one whose URL variable is unset is left out with a warning: its
+    /// messages then fail with that reason), the inbound secrets and the bindings.
     pub fn validate(
         self,
         lookup: &dyn Fn(&str) -> Option<String>,
         errors: &mut Vec<ConfigError>,
         warnings: &mut Vec<ConfigError>,
+    ) -> ChatSettings {
+        let mut secret = |key: &str, var: &str| match lookup(var).filter(|v| !v.is_empty()) {
+            Some(v) => Some(SecretString::from(v)),
+            None => {
+                warnings.push(ConfigError {
+                    key: key.into(),
+                    message: format!(
+                        "environment variable {var} is not set; commands from there will be refused"
+                    ),
+                });
+                None
+            }
+        };
+        let dingtalk_secret = self
+            .dingtalk
+            .as_ref()
+            .and_then(|d| secret("chat.dingtalk.app_secret_env", &d.app_secret_env));
+        let slack_secret = self
+            .slack
+            .as_ref()
+            .and_then(|s| secret("chat.slack.signing_secret_env", &s.signing_secret_env));
+        for user in self.users.keys() {
+            let ok = user
+                .strip_prefix("dingtalk:")
+                .or_else(|| user.strip_prefix("slack:"))
+                .is_some_and(|id| !id.is_empty());
+            if !ok {
+                errors.push(ConfigError {
+                    key: format!("chat.users.\"{user}\""),
+                    message: "must be \"dingtalk:<userId>\" or \"slack:<team_id>/<user_id>\""
+                        .into(),
+                });
+            }
+        }
+        ChatSettings {
+            channels: self.channels(lookup, errors, warnings),
+            dingtalk_secret,
+            slack_secret,
+            users: self.users,
+            note_on_forge: self.note_on_forge,
+        }
+    }
+
+    fn channels(
+        &self,
+        lookup: &dyn Fn(&str) -> Option<String>,
+        errors: &mut Vec<ConfigError>,
+        warnings: &mut Vec<ConfigError>,
     ) -> BTreeMap<String, ChannelSettings> {
         let mut out = BTreeMap::new();
-        for (name, c) in self.channels {
+        for (name, c) in &self.channels {
             let key = |k: &str| format!("chat.channels.{name}.{k}");
             let problem = |k: &str, m: String| ConfigError {
                 key: key(k),
@@ -140,19 +258,19 @@ impl ChatConfig {
                 continue;
             }
             out.insert(
-                name,
+                name.clone(),
                 ChannelSettings {
                     kind: c.kind,
                     url: SecretString::from(url),
                     secret,
-                    keyword: c.keyword,
+                    keyword: c.keyword.clone(),
                     language: c.language,
                     max_messages: c.max_messages.unwrap_or(c.kind.default_limit()),
                     window: Duration::from_secs(c.per_seconds.max(1)),
                     people: c
                         .people
-                        .into_iter()
-                        .map(|(k, v)| (k.to_lowercase(), v))
+                        .iter()
+                        .map(|(k, v)| (k.to_lowercase(), v.clone()))
                         .collect(),
                 },
             );

@@ -4,6 +4,7 @@
 //! posts through the channel's client: one file per platform, each with its own signing and
 //! error classification.
 
+pub mod command;
 pub mod config;
 mod dingtalk;
 mod feishu;
@@ -28,6 +29,35 @@ pub trait Channel: Send + Sync {
     /// tell, and a message whose earlier attempt may have gone through is then sent again.
     async fn already_sent(&self, _key: &str) -> Result<Option<bool>, ForgeError> {
         Ok(None)
+    }
+}
+
+/// Answers a chat command in its conversation: DingTalk's `sessionWebhook` takes a robot
+/// message (markdown, the sender @'d), Slack's `response_url` a message shown in the channel.
+pub async fn reply(
+    http: &reqwest::Client,
+    to: &bosun_plugins::ReplyTo,
+    text: &str,
+) -> Result<(), ForgeError> {
+    match to.platform.as_str() {
+        "dingtalk" => {
+            let body = serde_json::json!({
+                "msgtype": "markdown",
+                "markdown": {"title": "bosun", "text": format!("{text}\n\n@{}", to.user)},
+                "at": {"atUserIds": [to.user], "isAtAll": false},
+            });
+            dingtalk::classify(&post_json(http, &to.url, &body).await?)
+        }
+        "slack" => {
+            let body = serde_json::json!({
+                "response_type": "in_channel",
+                "text": slack::mrkdwn(text),
+            });
+            post_json(http, &to.url, &body).await.map(|_| ())
+        }
+        other => Err(ForgeError::Permanent(format!(
+            "no chat platform named {other:?}"
+        ))),
     }
 }
 

@@ -23,7 +23,7 @@ impl Slack {
 }
 
 /// Markdown links `[t](u)` as Slack's `<u|t>`, bold `**x**` as `*x*`.
-fn mrkdwn(text: &str) -> String {
+pub fn mrkdwn(text: &str) -> String {
     static LINK: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
         regex::Regex::new(r"\[([^\]]*)\]\(([^)\s]*)\)").expect("static regex")
     });

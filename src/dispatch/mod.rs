@@ -5,6 +5,7 @@
 //! [`Action::Remember`] facts, so nothing here knows any plugin by name. The queue decides
 //! only when a delivery runs; this module decides what it does.
 
+mod chat;
 mod decide;
 mod snapshot;
 
@@ -48,6 +49,9 @@ impl Dispatcher {
     /// Handles one delivery: decides (unless an earlier attempt did), applies what is not
     /// applied yet, and records the PR. A store failure is returned for the queue to retry.
     pub async fn handle(&self, delivery: &ClaimedDelivery) -> Result<Outcome, StoreError> {
+        if delivery.event == crate::chat::command::EVENT {
+            return self.handle_chat(delivery).await;
+        }
         let normalized = match delivery.forge {
             ForgeKind::GitHub => webhook::github::normalize(&delivery.event, &delivery.payload),
             ForgeKind::GitLab => webhook::gitlab::normalize(&delivery.event, &delivery.payload),
@@ -91,6 +95,24 @@ impl Dispatcher {
         }
         let repo = events.first().and_then(Event::repo).cloned();
         let dry_run = self.settings.is_dry_run(delivery.forge, repo.as_ref());
+        let actions = match self.apply_journal(delivery, dry_run, &mut problems).await? {
+            Ok(actions) => actions,
+            Err(retry) => return Ok(retry),
+        };
+        self.remember_pull_request(&events, &actions, dry_run)
+            .await?;
+        Ok(finish(problems, self.nothing_enabled(&events)))
+    }
+
+    /// Applies the delivery's journaled actions that are not applied yet, in order. Returns
+    /// them, or the retry outcome when a target asked to be tried again; permanent failures
+    /// are added to `problems`.
+    async fn apply_journal(
+        &self,
+        delivery: &ClaimedDelivery,
+        dry_run: bool,
+        problems: &mut Vec<String>,
+    ) -> Result<Result<Vec<StoredAction>, Outcome>, StoreError> {
         let actions = self.store.delivery_actions(delivery.id).await?;
         for stored in actions
             .iter()
@@ -102,27 +124,15 @@ impl Dispatcher {
                     problems.push(format!("{} {}: {e}", stored.plugin, stored.kind))
                 }
                 Err(ExecError::Transient { message, after }) => {
-                    return Ok(Outcome::Retry {
+                    return Ok(Err(Outcome::Retry {
                         error: message,
                         after,
-                    });
+                    }));
                 }
                 Err(ExecError::Store(e)) => return Err(e),
             }
         }
-        self.remember_pull_request(&events, &actions, dry_run)
-            .await?;
-        if problems.is_empty() {
-            Ok(Outcome::Finished(
-                FinalStatus::Done,
-                self.nothing_enabled(&events),
-            ))
-        } else {
-            Ok(Outcome::Finished(
-                FinalStatus::Failed,
-                Some(problems.join("; ")),
-            ))
-        }
+        Ok(Ok(actions))
     }
 
     /// Keeps `pull_requests` current: state and head from the event, labels as the event saw
@@ -172,6 +182,15 @@ impl Dispatcher {
                 labels,
             })
             .await
+    }
+}
+
+/// Done, or failed with the problems joined; `note` says why nothing ran, when nothing did.
+fn finish(problems: Vec<String>, note: Option<String>) -> Outcome {
+    if problems.is_empty() {
+        Outcome::Finished(FinalStatus::Done, note)
+    } else {
+        Outcome::Finished(FinalStatus::Failed, Some(problems.join("; ")))
     }
 }
 

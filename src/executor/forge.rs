@@ -43,10 +43,9 @@ async fn perform(
     calls: &mut i32,
 ) -> Result<(), ForgeError> {
     match &stored.action {
-        Action::Remember { .. } | Action::Notify { .. } => Err(ForgeError::Permanent(format!(
-            "{} is not a forge action",
-            stored.kind
-        ))),
+        Action::Remember { .. } | Action::Notify { .. } | Action::ChatReply { .. } => Err(
+            ForgeError::Permanent(format!("{} is not a forge action", stored.kind)),
+        ),
         Action::AddLabel { item, label } => {
             if maybe_done {
                 *calls += 1;

@@ -16,10 +16,12 @@
 mod chat;
 mod forge;
 mod record;
+mod reply;
 
 pub use chat::{ChannelTarget, message_key};
 pub use forge::ForgeTarget;
 pub use record::RecordTarget;
+pub use reply::ReplyTarget;
 
 use crate::forge::Forges;
 use crate::store::{ActionOutcome, Store, StoreError, StoredAction};
@@ -69,6 +71,7 @@ pub struct Targets {
     gitlab: Option<ForgeTarget>,
     record: RecordTarget,
     chat: ChannelTarget,
+    reply: ReplyTarget,
 }
 
 impl Targets {
@@ -86,6 +89,7 @@ impl Targets {
             gitlab: forge(bosun_plugins::ForgeKind::GitLab),
             record: RecordTarget::new(store.clone()),
             chat: ChannelTarget::new(store, channels, wake),
+            reply: ReplyTarget::default(),
         }
     }
 
@@ -103,6 +107,7 @@ impl Targets {
                 .map(|t| t as &dyn Target)
                 .ok_or_else(|| ForgeError::Permanent("GitLab is not configured".into())),
             Destination::Bosun => Ok(&self.record),
+            Destination::Reply => Ok(&self.reply),
             Destination::Channel(name) if self.chat.has(name) => Ok(&self.chat),
             Destination::Channel(name) => Err(ForgeError::Permanent(format!(
                 "no chat channel named {name:?} is configured (or its URL variable is unset)"

@@ -98,7 +98,8 @@ fn reason_label(e: &ReceiveError) -> &'static str {
     }
 }
 
-fn header<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
+/// A header's trimmed value, if present and not empty.
+pub(crate) fn header<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
     req.headers()
         .get(name)
         .and_then(|v| v.to_str().ok())
@@ -202,7 +203,8 @@ async fn receive_inner(
         })
 }
 
-async fn read_body(
+/// Reads the body up to `limit` bytes (413 beyond).
+pub(crate) async fn read_body(
     req: &HttpRequest,
     mut payload: web::Payload,
     limit: usize,

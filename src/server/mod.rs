@@ -1,5 +1,6 @@
 //! The HTTP side: the webhook receiver, the web pages and the operational endpoints.
 
+pub mod chatops;
 pub mod hook;
 pub mod pages;
 
@@ -27,6 +28,8 @@ pub struct AppState {
 /// Registers every route.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/hook", web::post().to(hook::receive))
+        .route("/chat/dingtalk", web::post().to(chatops::dingtalk))
+        .route("/chat/slack", web::post().to(chatops::slack))
         .route("/healthz", web::get().to(healthz))
         .route("/readyz", web::get().to(readyz))
         .route("/metrics", web::get().to(metrics))

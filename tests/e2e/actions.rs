@@ -97,6 +97,7 @@ async fn apply(store: &dyn Store, targets: &Targets, action: &StoredAction) -> i
 #[tokio::test]
 async fn every_new_action_kind_changes_the_forge_and_counts_its_calls() {
     for kind in [ForgeKind::GitHub, ForgeKind::GitLab] {
+        let _combination = Combination::new(kind);
         let bosun = receive_only().await;
         let (repo, number) = match kind {
             ForgeKind::GitHub => (GITHUB_REPO, 947),
@@ -243,6 +244,7 @@ async fn every_new_action_kind_changes_the_forge_and_counts_its_calls() {
 #[tokio::test]
 async fn a_merge_left_applying_is_checked_before_it_is_repeated() {
     for kind in [ForgeKind::GitHub, ForgeKind::GitLab] {
+        let _combination = Combination::new(kind);
         let bosun = receive_only().await;
         let (repo, number) = match kind {
             ForgeKind::GitHub => (GITHUB_REPO, 947),
@@ -302,6 +304,7 @@ async fn a_merge_left_applying_is_checked_before_it_is_repeated() {
 #[tokio::test]
 async fn a_refused_merge_fails_the_action() {
     for kind in [ForgeKind::GitHub, ForgeKind::GitLab] {
+        let _combination = Combination::new(kind);
         let bosun = receive_only().await;
         let repo = if kind == ForgeKind::GitHub {
             GITHUB_REPO
@@ -475,6 +478,7 @@ async fn send_until(sender: &ChatSender, what: &str, done: impl Fn() -> bool) {
 #[tokio::test]
 async fn a_chat_message_is_queued_once_and_sent_through_a_transient_failure() {
     for db in databases() {
+        let _combination = Combination::new(db);
         let sink = Arc::new(SinkChannel::default());
         sink.refuse.store(1, Ordering::SeqCst);
         let (bosun, sender, targets) = with_sink(db, sink.clone(), 20).await;
@@ -566,6 +570,7 @@ async fn a_lost_answer_is_checked_where_the_platform_can_tell() {
 #[tokio::test]
 async fn a_burst_becomes_a_digest_within_the_rate_limit() {
     for db in databases() {
+        let _combination = Combination::new(db);
         let sink = Arc::new(SinkChannel::default());
         let (bosun, sender, targets) = with_sink(db, sink.clone(), 3).await;
         let store = bosun.store.as_ref();
@@ -621,6 +626,7 @@ async fn a_burst_becomes_a_digest_within_the_rate_limit() {
 #[tokio::test]
 async fn dry_run_unknown_channels_and_facts() {
     for db in databases() {
+        let _combination = Combination::new(db);
         let sink = Arc::new(SinkChannel::default());
         let (bosun, sender, targets) = with_sink(db, sink.clone(), 20).await;
         let store = bosun.store.as_ref();

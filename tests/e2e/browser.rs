@@ -199,6 +199,7 @@ async fn the_pages_work_in_a_real_browser() {
     };
     let driver = Driver::start(&driver_path).await;
     for db in databases() {
+        let _combination = Combination::new(db);
         let mut options = Options::new(db);
         options
             .env

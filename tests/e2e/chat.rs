@@ -77,6 +77,7 @@ fn pr_opened(number: u64) -> Vec<u8> {
 #[tokio::test]
 async fn a_pr_opened_is_announced_once_on_each_routed_robot() {
     for db in databases() {
+        let _combination = Combination::new(db);
         let chat = FakeChat::start(DINGTALK_SECRET, "bosun", FEISHU_SECRET);
         let bosun = bosun_with_chat(db, &chat, "").await;
         let (status, _) = bosun
@@ -170,6 +171,7 @@ async fn a_pr_opened_is_announced_once_on_each_routed_robot() {
 #[tokio::test]
 async fn a_burst_stays_within_the_robots_rate_limit_and_loses_nothing() {
     for db in databases() {
+        let _combination = Combination::new(db);
         let chat = FakeChat::start(DINGTALK_SECRET, "bosun", FEISHU_SECRET);
         let bosun = bosun_with_chat(db, &chat, "max_messages = 5\nper_seconds = 2").await;
         for n in 1..=50u64 {
@@ -227,6 +229,7 @@ async fn a_burst_stays_within_the_robots_rate_limit_and_loses_nothing() {
 #[tokio::test]
 async fn a_refused_signature_is_a_clear_failure_on_the_delivery_page() {
     for db in databases() {
+        let _combination = Combination::new(db);
         let chat = FakeChat::start(DINGTALK_SECRET, "bosun", FEISHU_SECRET);
         let bosun = bosun_with_secret(db, &chat, "", "SECwrong").await;
         bosun

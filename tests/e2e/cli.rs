@@ -58,6 +58,7 @@ fn check_config_reports_every_problem() {
 #[tokio::test]
 async fn send_posts_a_signed_fixture() {
     for db in databases() {
+        let _combination = Combination::new(db);
         let bosun_app = spawn_bosun(Options::new(db)).await;
         let fixture = fixtures().join("github/issue_comment/created.on-pull-request.lgtm.json");
         let url = bosun_app.hook_url();
@@ -111,6 +112,7 @@ async fn send_posts_a_signed_fixture() {
 #[tokio::test]
 async fn replay_failed_from_the_command_line() {
     for db in databases() {
+        let _combination = Combination::new(db);
         let app = spawn_bosun(Options::new(db)).await;
         let pr = app
             .forge
@@ -153,4 +155,85 @@ async fn replay_failed_from_the_command_line() {
         assert_eq!(app.forge.labels(&pr), vec!["do-not-merge/hold"]);
         app.shutdown().await;
     }
+}
+
+/// The README's demo, as a new user runs it: `bosun serve` on the example configuration with no
+/// token, `bosun send` of the README's fixture, and the delivery's page shows a dry-run
+/// decision (not "No plugin decided anything").
+#[tokio::test]
+async fn the_readme_demo_shows_a_dry_run_decision() {
+    let dir = tempfile::tempdir().expect("dir");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/config.example.toml");
+    let log = std::fs::File::create(dir.path().join("serve.log")).expect("log");
+    let mut serve = bosun()
+        .args(["serve", "--config", example])
+        .env_clear()
+        .env("BOSUN_SERVER__LISTEN", format!("127.0.0.1:{port}"))
+        .env(
+            "BOSUN_DATABASE__URL",
+            format!("sqlite://{}", dir.path().join("demo.db").display()),
+        )
+        .env("BOSUN_GITHUB_WEBHOOK_SECRET", "s3cret")
+        .stdout(std::process::Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("serve starts");
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    wait_until(
+        "bosun serve answers",
+        std::time::Duration::from_secs(30),
+        || {
+            let http = http.clone();
+            let url = format!("{base}/healthz");
+            async move { http.get(url).send().await.is_ok() }
+        },
+    )
+    .await;
+    let fixture = fixtures().join("github/pull_request/opened.json");
+    let hook = format!("{base}/hook");
+    let sent = tokio::task::spawn_blocking(move || {
+        bosun()
+            .arg("send")
+            .arg(&fixture)
+            .args(["--url", &hook, "--delivery-id", "demo-1"])
+            .env("BOSUN_SEND_SECRET", "s3cret")
+            .output()
+            .expect("send runs")
+    })
+    .await
+    .expect("join");
+    assert!(
+        String::from_utf8_lossy(&sent.stdout).starts_with("202"),
+        "{}",
+        String::from_utf8_lossy(&sent.stderr)
+    );
+    let page_url = format!("{base}/deliveries/github:demo-1");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let page = loop {
+        let text = match http.get(&page_url).send().await {
+            Ok(r) => r.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        if text.contains("id=\"status\">done<") {
+            break text;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not done in time: {text}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    let _ = serve.kill();
+    let _ = serve.wait();
+    assert!(!page.contains("No plugin decided anything"), "{page}");
+    assert!(page.contains("dry-run"), "{page}");
+    assert!(
+        page.contains("Codertocat/Hello-World#2 opened for review"),
+        "{page}"
+    );
 }

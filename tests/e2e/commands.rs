@@ -102,7 +102,9 @@ fn bot_comments(bosun: &TestBosun, pr: &ItemRef) -> Vec<String> {
 #[tokio::test]
 async fn lgtm_by_a_collaborator_then_cancel() {
     for db in databases() {
+        let _combination = Combination::new(db);
         for case in [GITHUB, GITLAB] {
+            let _combination = Combination::new(case.forge);
             let bosun = spawn_bosun(options(db, "")).await;
             let pr = setup(&bosun, case).await;
             say(&bosun, case, "alice", "/lgtm").await;
@@ -127,7 +129,9 @@ async fn lgtm_by_a_collaborator_then_cancel() {
 #[tokio::test]
 async fn lgtm_by_the_author_is_refused() {
     for db in databases() {
+        let _combination = Combination::new(db);
         for case in [GITHUB, GITLAB] {
+            let _combination = Combination::new(case.forge);
             let bosun = spawn_bosun(options(db, "")).await;
             let pr = setup(&bosun, case).await;
             say(&bosun, case, case.author, "/lgtm").await;
@@ -156,6 +160,7 @@ fn github_push(number: u64, head: &str) -> Vec<u8> {
 #[tokio::test]
 async fn new_commits_remove_lgtm_unless_the_tree_is_the_same() {
     for db in databases() {
+        let _combination = Combination::new(db);
         let settings = "[settings.lgtm.\"Codertocat\"]\nstore_tree_hash = true\n";
         let bosun = spawn_bosun(options(db, settings)).await;
         let case = Case {
@@ -230,6 +235,7 @@ async fn new_commits_remove_lgtm_unless_the_tree_is_the_same() {
 #[tokio::test]
 async fn gitlab_new_commits_remove_lgtm() {
     for db in databases() {
+        let _combination = Combination::new(db);
         let bosun = spawn_bosun(options(db, "")).await;
         let case = Case {
             forge: ForgeKind::GitLab,
@@ -257,7 +263,9 @@ async fn gitlab_new_commits_remove_lgtm() {
 #[tokio::test]
 async fn assign_and_cc() {
     for db in databases() {
+        let _combination = Combination::new(db);
         for case in [GITHUB, GITLAB] {
+            let _combination = Combination::new(case.forge);
             let bosun = spawn_bosun(options(db, "")).await;
             let pr = setup(&bosun, case).await;
             say(&bosun, case, "carol", &case.verb("/assign @alice @bob")).await;
@@ -318,7 +326,9 @@ fn seed_repo_labels(bosun: &TestBosun, case: Case, names: &[&str]) {
 #[tokio::test]
 async fn kind_and_missing_labels() {
     for db in databases() {
+        let _combination = Combination::new(db);
         for case in [GITHUB, GITLAB] {
+            let _combination = Combination::new(case.forge);
             let bosun = spawn_bosun(options(db, "")).await;
             let pr = setup(&bosun, case).await;
             seed_repo_labels(&bosun, case, &["kind/bug"]);
@@ -344,7 +354,9 @@ async fn kind_and_missing_labels() {
 #[tokio::test]
 async fn close_and_reopen() {
     for db in databases() {
+        let _combination = Combination::new(db);
         for case in [GITHUB, GITLAB] {
+            let _combination = Combination::new(case.forge);
             let bosun = spawn_bosun(options(db, "")).await;
             let pr = setup(&bosun, case).await;
             say(&bosun, case, "alice", &case.verb("/close")).await;
@@ -385,6 +397,7 @@ async fn close_and_reopen() {
 #[tokio::test]
 async fn help_on_an_issue() {
     for db in databases() {
+        let _combination = Combination::new(db);
         let bosun = spawn_bosun(options(db, "")).await;
         let mut v = fixture("github/issue_comment/created.on-pull-request.lgtm.json");
         v["issue"]
@@ -418,7 +431,9 @@ async fn help_on_an_issue() {
 #[tokio::test]
 async fn the_bots_own_commands_do_nothing() {
     for db in databases() {
+        let _combination = Combination::new(db);
         for case in [GITHUB, GITLAB] {
+            let _combination = Combination::new(case.forge);
             let bosun = spawn_bosun(options(db, "")).await;
             let pr = setup(&bosun, case).await;
             say(&bosun, case, BOT, "/hold\n/lgtm\n/kind bug").await;
@@ -433,6 +448,7 @@ async fn the_bots_own_commands_do_nothing() {
 #[tokio::test]
 async fn gitlab_approval_acts_as_lgtm() {
     for db in databases() {
+        let _combination = Combination::new(db);
         let settings = "[settings.lgtm.\"anbraten\"]\nreview_acts_as_lgtm = true\n";
         let bosun = spawn_bosun(options(db, settings)).await;
         // A real approval, given here by a collaborator who is not the MR's author.
@@ -465,7 +481,9 @@ async fn gitlab_approval_acts_as_lgtm() {
 #[tokio::test]
 async fn label_of_an_unconfigured_label_is_refused() {
     for db in databases() {
+        let _combination = Combination::new(db);
         for case in [GITHUB, GITLAB] {
+            let _combination = Combination::new(case.forge);
             let bosun = spawn_bosun(options(db, "")).await;
             let pr = setup(&bosun, case).await;
             say(&bosun, case, "carol", &case.verb("/label nonexistent")).await;
@@ -487,6 +505,7 @@ async fn label_of_an_unconfigured_label_is_refused() {
 #[tokio::test]
 async fn help_on_a_gitlab_issue() {
     for db in databases() {
+        let _combination = Combination::new(db);
         let bosun = spawn_bosun(options(db, "")).await;
         let issue = bosun
             .forge
@@ -525,6 +544,7 @@ fn gitlab_push(iid: u64, head: &str) -> Vec<u8> {
 #[tokio::test]
 async fn gitlab_same_tree_keeps_lgtm() {
     for db in databases() {
+        let _combination = Combination::new(db);
         let settings = "[settings.lgtm.\"anbraten\"]\nstore_tree_hash = true\n";
         let bosun = spawn_bosun(options(db, settings)).await;
         let case = Case {

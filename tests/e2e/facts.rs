@@ -30,7 +30,9 @@ fn lgtm_cell(page: &str) -> &str {
 #[tokio::test]
 async fn lgtm_is_remembered_as_a_fact_and_shown_on_the_pr_page() {
     for db in databases() {
+        let _combination = Combination::new(db);
         for case in [GITHUB, GITLAB] {
+            let _combination = Combination::new(case.forge);
             let combination = format!("{db:?} × {:?}", case.forge);
             let bosun = crate::support::spawn_bosun(options(db, "")).await;
             setup(&bosun, case).await;

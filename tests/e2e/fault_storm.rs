@@ -58,6 +58,7 @@ fn storm() -> Vec<Fault> {
 #[tokio::test]
 async fn a_fault_storm_delays_but_never_loses_repeats_or_rushes_work() {
     for db in databases() {
+        let _combination = Combination::new(db);
         let started = Instant::now();
         let mut options = Options::new(db);
         options.extra = "[plugins.\"kubernetes\"]\nenabled = [\"hold\", \"lgtm\"]\n\

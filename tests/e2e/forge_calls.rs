@@ -41,8 +41,10 @@ async fn deliver(bosun: &TestBosun, forge: ForgeKind, id: &str, body: &str) -> C
 #[tokio::test]
 async fn hold_costs_one_read_and_at_most_one_write_per_delivery() {
     for db in databases() {
+        let _combination = Combination::new(db);
         let mut table = Vec::new();
         for forge in [ForgeKind::GitHub, ForgeKind::GitLab] {
+            let _combination = Combination::new(forge);
             let bosun = spawn_bosun(Options::new(db)).await;
             let (repo, number) = match forge {
                 ForgeKind::GitHub => (GITHUB_REPO, 947),

@@ -11,6 +11,7 @@ const APP_ID: u64 = 4242;
 #[tokio::test]
 async fn hold_through_a_github_app_installation() {
     for db in databases() {
+        let _combination = Combination::new(db);
         let mut options = Options::new(db);
         let key = fake_forge::test_app_private_key_path();
         options.env = vec![

@@ -10,6 +10,7 @@ const HOLD: &str = "do-not-merge/hold";
 #[tokio::test]
 async fn hold_and_cancel_on_github() {
     for db in databases() {
+        let _combination = Combination::new(db);
         let bosun = spawn_bosun(Options::new(db)).await;
         let pr = bosun
             .forge
@@ -52,6 +53,7 @@ async fn hold_and_cancel_on_github() {
 #[tokio::test]
 async fn hold_and_cancel_on_gitlab() {
     for db in databases() {
+        let _combination = Combination::new(db);
         let bosun = spawn_bosun(Options::new(db)).await;
         let mr = bosun
             .forge
@@ -84,6 +86,7 @@ async fn hold_and_cancel_on_gitlab() {
 #[tokio::test]
 async fn the_bots_own_comment_is_ignored() {
     for db in databases() {
+        let _combination = Combination::new(db);
         let bosun = spawn_bosun(Options::new(db)).await;
         let pr = bosun
             .forge
@@ -108,6 +111,7 @@ async fn the_bots_own_comment_is_ignored() {
 #[tokio::test]
 async fn dry_run_records_without_applying() {
     for db in databases() {
+        let _combination = Combination::new(db);
         let mut options = Options::new(db);
         options.tokens = false;
         let bosun = spawn_bosun(options).await;
@@ -149,6 +153,7 @@ async fn dry_run_records_without_applying() {
 #[tokio::test]
 async fn transient_forge_errors_are_retried() {
     for db in databases() {
+        let _combination = Combination::new(db);
         let bosun = spawn_bosun(Options::new(db)).await;
         let pr = bosun
             .forge
@@ -182,6 +187,7 @@ async fn transient_forge_errors_are_retried() {
 #[tokio::test]
 async fn exhausted_retries_fail_and_replay_recovers() {
     for db in databases() {
+        let _combination = Combination::new(db);
         let bosun = spawn_bosun(Options::new(db)).await;
         let pr = bosun
             .forge

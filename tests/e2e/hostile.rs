@@ -65,7 +65,9 @@ async fn send(bosun: &TestBosun, forge: ForgeKind, id: &str, payload: &Value) {
 #[tokio::test]
 async fn an_edited_comment_replays_nothing_old() {
     for db in databases() {
+        let _combination = Combination::new(db);
         for forge in FORGES {
+            let _combination = Combination::new(forge);
             let bosun = spawn_bosun(Options::new(db)).await;
             let pr = seed(&bosun, forge, 5);
             send(&bosun, forge, "e-1", &created(forge, 5, "alice", "/hold")).await;
@@ -95,6 +97,7 @@ async fn an_edited_comment_replays_nothing_old() {
 #[tokio::test]
 async fn a_deleted_comment_runs_nothing() {
     for db in databases() {
+        let _combination = Combination::new(db);
         let forge = ForgeKind::GitHub;
         let bosun = spawn_bosun(Options::new(db)).await;
         let pr = seed(&bosun, forge, 6);
@@ -110,7 +113,9 @@ async fn a_deleted_comment_runs_nothing() {
 #[tokio::test]
 async fn quoting_another_users_command_does_nothing() {
     for db in databases() {
+        let _combination = Combination::new(db);
         for forge in FORGES {
+            let _combination = Combination::new(forge);
             let bosun = spawn_bosun(Options::new(db)).await;
             let pr = seed(&bosun, forge, 8);
             let replies = [
@@ -142,7 +147,9 @@ async fn quoting_another_users_command_does_nothing() {
 #[tokio::test]
 async fn comments_from_bot_accounts_do_nothing() {
     for db in databases() {
+        let _combination = Combination::new(db);
         for forge in FORGES {
+            let _combination = Combination::new(forge);
             let mut options = Options::new(db);
             options.top = "bot_accounts = [\"ci-robot\"]".into();
             let bosun = spawn_bosun(options).await;

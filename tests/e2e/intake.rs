@@ -32,6 +32,7 @@ async fn raw_post(bosun: &TestBosun, headers: &[(&str, &str)], body: Vec<u8>) ->
 #[tokio::test]
 async fn every_status_code_of_the_receiver() {
     for db in databases() {
+        let _combination = Combination::new(db);
         let bosun = spawn_bosun(Options::new(db)).await;
         let body = github_pr_comment(947, "alice", "/hold SECRET-PAYLOAD-TEXT");
 
@@ -203,6 +204,7 @@ async fn every_status_code_of_the_receiver() {
 #[tokio::test]
 async fn concurrent_redeliveries_store_one_row() {
     for db in databases() {
+        let _combination = Combination::new(db);
         let bosun = spawn_bosun(Options::new(db)).await;
         let pr = bosun
             .forge
@@ -241,6 +243,7 @@ async fn concurrent_redeliveries_store_one_row() {
 #[tokio::test]
 async fn gitlab_delivery_without_id_is_deduplicated_by_body() {
     for db in databases() {
+        let _combination = Combination::new(db);
         let bosun = spawn_bosun(Options::new(db)).await;
         let body = gitlab_mr_note(1, "alice", "hello");
         let headers = [
@@ -259,6 +262,7 @@ async fn gitlab_delivery_without_id_is_deduplicated_by_body() {
 #[tokio::test]
 async fn operational_endpoints_answer() {
     for db in databases() {
+        let _combination = Combination::new(db);
         let bosun = spawn_bosun(Options::new(db)).await;
         let get = |p: &str| bosun.http.get(bosun.url(p)).send();
         assert_eq!(

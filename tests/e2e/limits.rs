@@ -71,7 +71,9 @@ fn labels_path(forge: ForgeKind, number: u64) -> String {
 #[tokio::test]
 async fn a_forge_call_slower_than_the_timeout_is_retried() {
     for db in databases() {
+        let _combination = Combination::new(db);
         for forge in [ForgeKind::GitHub, ForgeKind::GitLab] {
+            let _combination = Combination::new(forge);
             let bosun = spawn_bosun(with_limits(db, "forge_timeout_seconds = 1")).await;
             let pr = seed(&bosun, forge, 7);
             bosun.forge.fail_next(
@@ -107,7 +109,9 @@ async fn a_forge_call_slower_than_the_timeout_is_retried() {
 #[tokio::test]
 async fn concurrent_forge_calls_stay_under_the_cap() {
     for db in databases() {
+        let _combination = Combination::new(db);
         for forge in [ForgeKind::GitHub, ForgeKind::GitLab] {
+            let _combination = Combination::new(forge);
             let mut options = with_limits(db, "max_concurrent_forge_calls = 2");
             options
                 .env
@@ -143,7 +147,9 @@ async fn concurrent_forge_calls_stay_under_the_cap() {
 #[tokio::test]
 async fn a_comment_over_the_size_limit_is_not_read() {
     for db in databases() {
+        let _combination = Combination::new(db);
         for forge in [ForgeKind::GitHub, ForgeKind::GitLab] {
+            let _combination = Combination::new(forge);
             let bosun = spawn_bosun(with_limits(db, "max_comment_bytes = 2048")).await;
             let long = seed(&bosun, forge, 21);
             let short = seed(&bosun, forge, 22);
@@ -176,7 +182,9 @@ async fn a_comment_over_the_size_limit_is_not_read() {
 #[tokio::test]
 async fn commands_past_the_limit_are_not_acted_on() {
     for db in databases() {
+        let _combination = Combination::new(db);
         for forge in [ForgeKind::GitHub, ForgeKind::GitLab] {
+            let _combination = Combination::new(forge);
             let bosun = spawn_bosun(with_limits(db, "max_commands_per_comment = 2")).await;
             let third = seed(&bosun, forge, 31);
             let second = seed(&bosun, forge, 32);
@@ -209,6 +217,7 @@ async fn commands_past_the_limit_are_not_acted_on() {
 #[tokio::test]
 async fn payloads_over_the_limit_get_413() {
     for db in databases() {
+        let _combination = Combination::new(db);
         let bosun = spawn_bosun(with_limits(db, "max_body_bytes = 16384")).await;
         seed(&bosun, ForgeKind::GitHub, 41);
         let padding = "y".repeat(20_000);

@@ -3,6 +3,7 @@
 mod actions;
 mod browser;
 mod chat;
+mod chatops;
 mod cli;
 mod commands;
 mod facts;

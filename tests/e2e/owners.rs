@@ -170,7 +170,9 @@ pub(crate) fn seed(bosun: &TestBosun, case: Case, number: u64, base: &str) -> It
 #[tokio::test]
 async fn owners_plugins_on_both_forges() {
     for db in databases() {
+        let _combination = Combination::new(db);
         for case in [GITHUB, GITLAB] {
+            let _combination = Combination::new(case.forge);
             let bosun = spawn_bosun(case.options(db)).await;
             let base = bosun.forge.seed_commit(
                 case.forge,

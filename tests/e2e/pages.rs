@@ -44,6 +44,7 @@ async fn get(bosun: &TestBosun, path: &str) -> (u16, String) {
 #[tokio::test]
 async fn dashboard_lists_and_filters_deliveries() {
     for db in databases() {
+        let _combination = Combination::new(db);
         let bosun = spawn_bosun(with_admin(db)).await;
         bosun
             .forge
@@ -107,6 +108,7 @@ async fn dashboard_lists_and_filters_deliveries() {
 async fn pages_show_actions_and_escape_hostile_text() {
     const HOSTILE: &str = "<script>alert('owned')</script>";
     for db in databases() {
+        let _combination = Combination::new(db);
         let bosun = spawn_bosun(with_admin(db)).await;
         bosun
             .forge
@@ -193,6 +195,7 @@ async fn csp_forbids_scripts(bosun: &TestBosun, path: &str) -> bool {
 #[tokio::test]
 async fn command_help_and_plugin_help() {
     for db in databases() {
+        let _combination = Combination::new(db);
         let mut options = Options::new(db);
         options.extra = "[plugins.\"kubernetes\"]\nenabled = [\"hold\", \"lgtm\"]\nexcluded_repos = [\"legacy\"]\n[plugins.\"gitlab-org\"]\nenabled = [\"hold\"]\n".into();
         let bosun = spawn_bosun(options).await;
@@ -287,6 +290,7 @@ async fn failed_delivery(bosun: &TestBosun, id: &str) {
 #[tokio::test]
 async fn replay_needs_the_admin_token() {
     for db in databases() {
+        let _combination = Combination::new(db);
         let bosun = spawn_bosun(with_admin(db)).await;
         let pr = bosun
             .forge
@@ -387,6 +391,7 @@ async fn replay_without_a_configured_token_is_disabled() {
 #[tokio::test]
 async fn private_pages_need_the_token() {
     for db in databases() {
+        let _combination = Combination::new(db);
         let mut options = with_admin(db);
         options
             .env
@@ -481,6 +486,7 @@ fn new_delivery(i: usize, repo: &str) -> NewDelivery {
 #[tokio::test]
 async fn listings_page_by_keyset_without_gaps() {
     for db in databases() {
+        let _combination = Combination::new(db);
         let test_db = TestDb::new(db).await;
         let store = bosun::store::connect(&test_db.url, 2)
             .await
@@ -547,24 +553,25 @@ async fn listings_page_by_keyset_without_gaps() {
 #[tokio::test]
 async fn list_page_is_fast_with_100k_deliveries() {
     for db in databases() {
+        let _combination = Combination::new(db);
         let mut options = Options::new(db);
         options
             .env
             .push(("BOSUN_QUEUE__WORKERS".into(), "0".into()));
         let bosun = spawn_bosun(options).await;
-        bosun::bench_pages::seed(bosun.db_url(), 100_000, 200)
+        bosun_bench::pages::seed(bosun.db_url(), 100_000, 200)
             .await
             .expect("seed");
         let base = bosun.url("");
-        let mut paths = bosun::bench_pages::measured_paths();
+        let mut paths = bosun_bench::pages::measured_paths();
         paths.push((
             "page 20",
-            bosun::bench_pages::deep_page(&bosun.http, &base, 20)
+            bosun_bench::pages::deep_page(&bosun.http, &base, 20)
                 .await
                 .expect("paging"),
         ));
         for (name, path) in paths {
-            let median = bosun::bench_pages::time_get(&bosun.http, &bosun.url(&path), 9)
+            let median = bosun_bench::pages::time_get(&bosun.http, &bosun.url(&path), 9)
                 .await
                 .expect("page answers");
             println!("{db:?} {name}: {median:?}");

@@ -610,6 +610,7 @@ async fn permission_matrix_on_both_forges() {
     let rows = matrix();
     println!("{}", markdown(&rows));
     for db in databases() {
+        let _combination = Combination::new(db);
         for site in [GITHUB, GITLAB] {
             let started = Instant::now();
             let bosun = spawn_bosun(site.options(db)).await;

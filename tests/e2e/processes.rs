@@ -352,6 +352,7 @@ async fn assert_clean(store: &dyn Store, forge: &FakeForge) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_with_500_deliveries_in_flight_then_restart_loses_and_repeats_nothing() {
     for db in databases() {
+        let _combination = Combination::new(db);
         let test_db = TestDb::new(db).await;
         let dir = tempfile::tempdir().expect("temp dir");
         // Given 500 PRs on a forge that takes 20 ms per label read or write,
@@ -474,7 +475,7 @@ async fn sigkill_with_500_deliveries_in_flight_then_restart_loses_and_repeats_no
 /// arrival order.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_processes_on_one_postgres_process_each_delivery_once_in_arrival_order() {
-    if postgres_server().is_none() {
+    if !postgres_or_skip("two processes on one Postgres") {
         return;
     }
     const PRS: u64 = 50;
@@ -613,7 +614,7 @@ enum Outage {
 /// resume by themselves. Here its connections are reset.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_outage_answers_503_and_bosun_recovers_by_itself() {
-    if postgres_server().is_some() {
+    if postgres_or_skip("the Postgres outage test") {
         postgres_outage_scenario(Outage::Reset).await;
     }
 }
@@ -621,7 +622,7 @@ async fn postgres_outage_answers_503_and_bosun_recovers_by_itself() {
 /// The same when Postgres stops answering without resetting anything (a network partition).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn silent_postgres_partition_answers_503_and_bosun_recovers_by_itself() {
-    if postgres_server().is_some() {
+    if postgres_or_skip("the silent Postgres partition test") {
         postgres_outage_scenario(Outage::Silent).await;
     }
 }
@@ -817,6 +818,7 @@ async fn postgres_outage_scenario(outage: Outage) {
 async fn sigterm_refuses_webhooks_and_finishes_or_releases_work_in_hand() {
     const GRACE: Duration = Duration::from_secs(3);
     for db in databases() {
+        let _combination = Combination::new(db);
         let test_db = TestDb::new(db).await;
         let dir = tempfile::tempdir().expect("temp dir");
         // Given a bosun with a 3 s grace period, and label writes that take 1 s on PR 1 (less

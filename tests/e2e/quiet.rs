@@ -19,6 +19,7 @@ async fn delivery_page(bosun: &TestBosun, id: &str) -> String {
 #[tokio::test]
 async fn a_repository_without_plugins_is_named_on_the_delivery() {
     for db in databases() {
+        let _combination = Combination::new(db);
         let bosun = spawn_bosun(Options::new(db)).await;
         let mut payload = fixture("github/issue_comment/created.on-pull-request.lgtm.json");
         patch(
@@ -57,6 +58,7 @@ async fn a_repository_without_plugins_is_named_on_the_delivery() {
 #[tokio::test]
 async fn a_payload_bosun_cannot_use_is_ignored_with_the_reason() {
     for db in databases() {
+        let _combination = Combination::new(db);
         let bosun = spawn_bosun(Options::new(db)).await;
         let mut payload = fixture("github/issue_comment/created.on-pull-request.lgtm.json");
         payload

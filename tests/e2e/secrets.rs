@@ -434,6 +434,7 @@ async fn scenario(db: Db, auth: GitHubAuth) -> (Seen, Vec<String>) {
 #[tokio::test]
 async fn no_secret_appears_in_logs_answers_or_pages() {
     for db in databases() {
+        let _combination = Combination::new(db);
         for auth in [GitHubAuth::Token, GitHubAuth::App] {
             let (seen, secrets) = scenario(db, auth).await;
             assert!(secrets.len() >= 5, "{secrets:?}");

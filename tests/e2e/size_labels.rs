@@ -107,7 +107,9 @@ fn sorted_labels(bosun: &TestBosun, pr: &ItemRef) -> Vec<String> {
 #[tokio::test]
 async fn size_and_path_labels_on_open_and_push() {
     for db in databases() {
+        let _combination = Combination::new(db);
         for case in [GITHUB, GITLAB] {
+            let _combination = Combination::new(case.forge);
             let bosun = spawn_bosun(case.options(db)).await;
             let pr = bosun
                 .forge

@@ -34,6 +34,7 @@ const LEASE: Duration = Duration::from_secs(30);
 #[tokio::test]
 async fn batch_insert_reports_duplicates() {
     for db in databases() {
+        let _combination = Combination::new(db);
         let (s, _db) = open(db).await;
         let out = s
             .insert_deliveries(&[
@@ -71,6 +72,7 @@ async fn batch_insert_reports_duplicates() {
 #[tokio::test]
 async fn one_item_runs_one_delivery_at_a_time_in_order() {
     for db in databases() {
+        let _combination = Combination::new(db);
         let (s, _db) = open(db).await;
         s.insert_deliveries(&[
             delivery("1", "pr-a"),
@@ -118,6 +120,7 @@ async fn one_item_runs_one_delivery_at_a_time_in_order() {
 #[tokio::test]
 async fn an_expired_lease_is_claimed_again_and_the_old_owner_loses() {
     for db in databases() {
+        let _combination = Combination::new(db);
         let (s, _db) = open(db).await;
         s.insert_deliveries(&[delivery("x", "k")])
             .await
@@ -150,6 +153,7 @@ async fn an_expired_lease_is_claimed_again_and_the_old_owner_loses() {
 #[tokio::test]
 async fn a_retry_waits_and_blocks_later_deliveries_of_its_item() {
     for db in databases() {
+        let _combination = Combination::new(db);
         let (s, _db) = open(db).await;
         s.insert_deliveries(&[delivery("r1", "k"), delivery("r2", "k")])
             .await
@@ -189,6 +193,7 @@ async fn a_retry_waits_and_blocks_later_deliveries_of_its_item() {
 #[tokio::test]
 async fn decisions_are_journaled_atomically_and_replay_resets_failures() {
     for db in databases() {
+        let _combination = Combination::new(db);
         let (s, _db) = open(db).await;
         s.insert_deliveries(&[delivery("d", "k")])
             .await

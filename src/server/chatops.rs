@@ -1,0 +1,310 @@
+//! `POST /chat/dingtalk` and `POST /chat/slack`: commands from chat, verified like webhooks
+//! and journaled before they are answered, as a delivery about the pull request they name.
+//!
+//! DingTalk (an app robot in HTTP mode): headers `timestamp` (ms) and
+//! `sign = base64(HmacSHA256(AppSecret, timestamp + "\n" + AppSecret))`, the timestamp within
+//! an hour; the reply goes to the message's `sessionWebhook`. Slack (a slash command):
+//! `X-Slack-Signature = v0=hex(HmacSHA256(signing secret, "v0:" + timestamp + ":" + body))`,
+//! the timestamp within 5 minutes; the answer (within Slack's 3 seconds) acknowledges, the
+//! reply goes to `response_url`. Either: 401 when unsigned, wrongly signed, stale, or not
+//! configured; 400 for a body that is not the platform's; 413 over the body limit; 503 when the
+//! journal cannot take it. Nothing runs before it is journaled.
+
+use super::AppState;
+use super::hook::{ReceiveError, header, read_body};
+use crate::chat::command::{self, ChatCommand};
+use crate::store::{InsertOutcome, NewDelivery};
+use actix_web::web::Bytes;
+use actix_web::{HttpRequest, HttpResponse, web};
+use bosun_plugins::{ForgeKind, ItemRef, ReplyTo};
+use hmac::{Hmac, KeyInit, Mac};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use std::sync::atomic::Ordering;
+use std::time::{SystemTime, UNIX_EPOCH};
+use subtle::ConstantTimeEq;
+
+/// DingTalk's window for a request's timestamp.
+const DINGTALK_WINDOW_MS: u128 = 60 * 60 * 1000;
+/// Slack's window for a request's timestamp.
+const SLACK_WINDOW_S: u64 = 5 * 60;
+
+fn hmac(key: &[u8], message: &[u8]) -> Vec<u8> {
+    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key).expect("HMAC takes any key");
+    mac.update(message);
+    mac.finalize().into_bytes().to_vec()
+}
+
+fn now() -> std::time::Duration {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+}
+
+/// Whether a DingTalk request is signed by the app and fresh.
+pub fn dingtalk_authentic(secret: &str, timestamp: &str, sign: &str) -> bool {
+    use base64::Engine;
+    let Ok(ts) = timestamp.parse::<u128>() else {
+        return false;
+    };
+    if now().as_millis().abs_diff(ts) > DINGTALK_WINDOW_MS {
+        return false;
+    }
+    let expected = base64::engine::general_purpose::STANDARD.encode(hmac(
+        secret.as_bytes(),
+        format!("{timestamp}\n{secret}").as_bytes(),
+    ));
+    expected.as_bytes().ct_eq(sign.as_bytes()).into()
+}
+
+/// Whether a Slack request is signed with the signing secret and fresh.
+pub fn slack_authentic(secret: &str, timestamp: &str, signature: &str, body: &[u8]) -> bool {
+    let Ok(ts) = timestamp.parse::<u64>() else {
+        return false;
+    };
+    if now().as_secs().abs_diff(ts) > SLACK_WINDOW_S {
+        return false;
+    }
+    let mut base = format!("v0:{timestamp}:").into_bytes();
+    base.extend_from_slice(body);
+    let expected = format!("v0={}", hex::encode(hmac(secret.as_bytes(), &base)));
+    expected.as_bytes().ct_eq(signature.as_bytes()).into()
+}
+
+/// The forge `org/repo#7` means when it does not say: GitHub when it is configured.
+fn default_forge(state: &AppState) -> ForgeKind {
+    if state.settings.github.is_some() {
+        ForgeKind::GitHub
+    } else {
+        ForgeKind::GitLab
+    }
+}
+
+/// Journals a chat command as a delivery about the PR it names.
+async fn journal(
+    state: &AppState,
+    delivery_id: String,
+    cmd: &ChatCommand,
+    default: ForgeKind,
+) -> Result<InsertOutcome, ReceiveError> {
+    let forge = cmd.target.as_ref().map_or(default, |t| t.forge);
+    let (repo, number, item_key) = match &cmd.target {
+        Some(t) => (Some(t.repo.to_string()), Some(t.number as i64), item_key(t)),
+        None => (None, None, format!("chat:{}", cmd.user)),
+    };
+    let payload = serde_json::to_vec(cmd)
+        .map_err(|_| ReceiveError::BadRequest("the command cannot be recorded"))?;
+    let delivery = NewDelivery {
+        delivery_id,
+        forge,
+        event: command::EVENT.into(),
+        repo,
+        number,
+        item_key,
+        headers: "{}".into(),
+        payload: Bytes::from(payload),
+    };
+    let outcome = state.intake.submit(delivery).await.map_err(|e| {
+        tracing::warn!(error = %e, "could not journal a chat command");
+        ReceiveError::Unavailable("cannot store the command now; retry later")
+    })?;
+    if outcome == InsertOutcome::Inserted {
+        state.work_available.notify_waiters();
+    }
+    Ok(outcome)
+}
+
+/// The queue key of a PR, the same as its webhooks', so a chat command runs in order with them.
+fn item_key(t: &ItemRef) -> String {
+    let sigil = match t.forge {
+        ForgeKind::GitHub => '#',
+        ForgeKind::GitLab => '!',
+    };
+    format!("{}:{}{sigil}{}", t.forge, t.repo, t.number)
+}
+
+fn configured(secret: &Option<SecretString>) -> Result<&SecretString, ReceiveError> {
+    secret.as_ref().ok_or(ReceiveError::Unauthorized(
+        "commands from here are not configured",
+    ))
+}
+
+fn open(state: &AppState) -> Result<(), ReceiveError> {
+    if state.shutting_down.load(Ordering::Relaxed) {
+        Err(ReceiveError::Unavailable(
+            "bosun is shutting down; retry later",
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+#[derive(Deserialize)]
+struct DingTalkText {
+    content: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DingTalkMessage {
+    msg_id: String,
+    text: Option<DingTalkText>,
+    #[serde(default)]
+    sender_staff_id: String,
+    #[serde(default)]
+    sender_nick: String,
+    session_webhook: String,
+}
+
+/// `POST /chat/dingtalk`
+pub async fn dingtalk(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ReceiveError> {
+    open(&state)?;
+    let secret = configured(&state.settings.chat.dingtalk_secret)?;
+    let (Some(timestamp), Some(sign)) = (header(&req, "timestamp"), header(&req, "sign")) else {
+        return Err(ReceiveError::Unauthorized(
+            "missing timestamp or sign header",
+        ));
+    };
+    if !dingtalk_authentic(secret.expose_secret(), timestamp, sign) {
+        return Err(ReceiveError::Unauthorized("invalid or stale sign"));
+    }
+    let body = read_body(&req, payload, state.settings.limits.max_body_bytes).await?;
+    let message: DingTalkMessage = serde_json::from_slice(&body)
+        .map_err(|_| ReceiveError::BadRequest("not a DingTalk robot message"))?;
+    if !message.session_webhook.starts_with("https://")
+        && !message.session_webhook.starts_with("http://")
+    {
+        return Err(ReceiveError::BadRequest("sessionWebhook is not a URL"));
+    }
+    let text = message.text.map(|t| t.content).unwrap_or_default();
+    let default = default_forge(&state);
+    let (text, target) = command::parse(&text, default);
+    let cmd = ChatCommand {
+        platform: "dingtalk".into(),
+        user: format!("dingtalk:{}", message.sender_staff_id),
+        user_name: message.sender_nick,
+        text,
+        target,
+        reply: ReplyTo {
+            platform: "dingtalk".into(),
+            url: message.session_webhook,
+            user: message.sender_staff_id,
+        },
+    };
+    let id: String = message.msg_id.chars().take(150).collect();
+    journal(&state, format!("dingtalk:{id}"), &cmd, default).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({})))
+}
+
+#[derive(Deserialize)]
+struct SlashCommand {
+    team_id: String,
+    user_id: String,
+    #[serde(default)]
+    user_name: String,
+    #[serde(default)]
+    text: String,
+    response_url: String,
+    #[serde(default)]
+    trigger_id: String,
+}
+
+/// `POST /chat/slack`
+pub async fn slack(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ReceiveError> {
+    open(&state)?;
+    let secret = configured(&state.settings.chat.slack_secret)?;
+    let (Some(timestamp), Some(signature)) = (
+        header(&req, "x-slack-request-timestamp"),
+        header(&req, "x-slack-signature"),
+    ) else {
+        return Err(ReceiveError::Unauthorized(
+            "missing X-Slack-Request-Timestamp or X-Slack-Signature header",
+        ));
+    };
+    let body = read_body(&req, payload, state.settings.limits.max_body_bytes).await?;
+    if !slack_authentic(secret.expose_secret(), timestamp, signature, &body) {
+        return Err(ReceiveError::Unauthorized(
+            "invalid or stale X-Slack-Signature",
+        ));
+    }
+    let form: SlashCommand = serde_urlencoded::from_bytes(&body)
+        .map_err(|_| ReceiveError::BadRequest("not a Slack slash command"))?;
+    if !form.response_url.starts_with("https://") && !form.response_url.starts_with("http://") {
+        return Err(ReceiveError::BadRequest("response_url is not a URL"));
+    }
+    let default = default_forge(&state);
+    let (text, target) = command::parse(&form.text, default);
+    let cmd = ChatCommand {
+        platform: "slack".into(),
+        user: format!("slack:{}/{}", form.team_id, form.user_id),
+        user_name: form.user_name,
+        text,
+        target,
+        reply: ReplyTo {
+            platform: "slack".into(),
+            url: form.response_url,
+            user: form.user_id,
+        },
+    };
+    let id = if form.trigger_id.is_empty() {
+        format!("sha256:{}", hex::encode(Sha256::digest(&body)))
+    } else {
+        form.trigger_id.chars().take(150).collect()
+    };
+    journal(&state, format!("slack:{id}"), &cmd, default).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "response_type": "ephemeral",
+        "text": "On it.",
+    })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The vector computed for the reference (secret, timestamp 1531420618, a slash command).
+    #[test]
+    fn slack_signatures_check_the_body_and_the_window() {
+        let body = b"token=x&team_id=T1&user_id=U2&command=%2Fbosun&text=lgtm+grp%2Fproj%2112";
+        let expected = "v0=ac8353e903ee76bc97797e39c59e4e10fecd54173cb526d92c406c3ca7e41730";
+        let mut base = b"v0:1531420618:".to_vec();
+        base.extend_from_slice(body);
+        assert_eq!(
+            format!(
+                "v0={}",
+                hex::encode(hmac(b"8f742231b10e8888abcd99yyyzzz85a5", &base))
+            ),
+            expected
+        );
+        // The vector's timestamp is years old: stale, so refused.
+        assert!(!slack_authentic(
+            "8f742231b10e8888abcd99yyyzzz85a5",
+            "1531420618",
+            expected,
+            body
+        ));
+    }
+
+    #[test]
+    fn dingtalk_signatures_check_the_window() {
+        use base64::Engine;
+        let ts = now().as_millis().to_string();
+        let sign = base64::engine::general_purpose::STANDARD
+            .encode(hmac(b"app-secret", format!("{ts}\napp-secret").as_bytes()));
+        assert!(dingtalk_authentic("app-secret", &ts, &sign));
+        assert!(!dingtalk_authentic("other-secret", &ts, &sign));
+        let old = (now().as_millis() - 2 * DINGTALK_WINDOW_MS).to_string();
+        let old_sign = base64::engine::general_purpose::STANDARD
+            .encode(hmac(b"app-secret", format!("{old}\napp-secret").as_bytes()));
+        assert!(!dingtalk_authentic("app-secret", &old, &old_sign));
+    }
+}
