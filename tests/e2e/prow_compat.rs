@@ -1,6 +1,7 @@
 //! Issue 12: what a team moving from Prow still notices, end to end on both forges and both
 //! databases (reference/prow.md sections named per test).
 
+use crate::commands;
 use crate::owners::{Case, GITHUB, GITLAB, notifiers, say};
 use crate::support::*;
 use bosun_plugins::{ForgeKind, ItemRef};
@@ -128,6 +129,142 @@ async fn triage_accepted_refusal_in_prows_words() {
                     .forge
                     .labels(&pr)
                     .contains(&"triage/accepted".to_string())
+            );
+            bosun.shutdown().await;
+        }
+    }
+}
+
+/// New commits on the PR of a `commands` case: GitHub `synchronize`, GitLab `update` with
+/// `oldrev` (another project's capture, moved to this one).
+fn pushed(case: commands::Case) -> (&'static str, Vec<u8>) {
+    match case.forge {
+        ForgeKind::GitHub => {
+            let mut v = fixture("github/pull_request/synchronize.json");
+            patch(&mut v, "/number", case.number.into());
+            patch(&mut v, "/pull_request/number", case.number.into());
+            patch(&mut v, "/repository/full_name", case.repo.into());
+            patch(
+                &mut v,
+                "/pull_request/base/repo/full_name",
+                case.repo.into(),
+            );
+            ("pull_request", serde_json::to_vec(&v).expect("json"))
+        }
+        ForgeKind::GitLab => {
+            let mut v = fixture("gitlab/merge_request/update.oldrev.json");
+            patch(&mut v, "/project/path_with_namespace", case.repo.into());
+            patch(&mut v, "/object_attributes/iid", case.number.into());
+            ("Merge Request Hook", serde_json::to_vec(&v).expect("json"))
+        }
+    }
+}
+
+fn sorted(mut v: Vec<String>) -> Vec<String> {
+    v.sort();
+    v
+}
+
+/// Prow lgtm (§3.1, `store_tree_hash`): when `lgtm` goes — `/lgtm cancel` or a push that resets
+/// it — the PR's current assignees are asked to review again (the author never).
+#[tokio::test]
+async fn lgtm_removed_asks_the_assignees_to_review_again() {
+    for db in databases() {
+        let _db = Combination::new(db);
+        for case in [commands::GITHUB, commands::GITLAB] {
+            let _forge = Combination::new(case.forge);
+            let settings = format!(
+                "[settings.lgtm.\"{}\"]\nstore_tree_hash = true\n",
+                case.repo
+            );
+            let bosun = spawn_bosun(commands::options(db, &settings)).await;
+            let pr = commands::setup(&bosun, case).await;
+            let assignees = vec!["alice".to_string(), "bob".to_string(), case.author.into()];
+            bosun.forge.update_item(&pr, |i| i.assignees = assignees);
+            bosun.forge.set_labels(&pr, &["lgtm"]);
+
+            commands::say(&bosun, case, "alice", "/lgtm cancel").await;
+            assert!(bosun.forge.labels(&pr).is_empty());
+            assert_eq!(
+                sorted(bosun.forge.item(&pr).requested_reviewers),
+                vec!["alice", "bob"]
+            );
+
+            bosun.forge.set_labels(&pr, &["lgtm"]);
+            bosun
+                .forge
+                .update_item(&pr, |i| i.requested_reviewers.clear());
+            let (event, body) = pushed(case);
+            let id = uuid::Uuid::new_v4().to_string();
+            let (status, text) = bosun.post(case.forge, event, &id, &body).await;
+            assert_eq!(status, 202, "{text}");
+            bosun.run_until_idle().await;
+            assert!(bosun.forge.labels(&pr).is_empty(), "new commits reset lgtm");
+            assert_eq!(
+                sorted(bosun.forge.item(&pr).requested_reviewers),
+                vec!["alice", "bob"]
+            );
+            bosun.shutdown().await;
+        }
+    }
+}
+
+/// Prow lgtm with `owners.skip_collaborators` (§3.1, §4.3): OWNERS reviewers and approvers of
+/// the changed files may `/lgtm` without being collaborators and are not assigned; a
+/// collaborator outside OWNERS gets Prow's reply, even to cancel.
+#[tokio::test]
+async fn skip_collaborators_lets_owners_decide_who_may_lgtm() {
+    for db in databases() {
+        let _db = Combination::new(db);
+        for case in [commands::GITHUB, commands::GITLAB] {
+            let _forge = Combination::new(case.forge);
+            let extra = format!("[owners]\nskip_collaborators = [\"{}\"]\n", case.repo);
+            let bosun = spawn_bosun(commands::options(db, &extra)).await;
+            let pr = commands::setup(&bosun, case).await;
+            let base = bosun.forge.seed_commit(
+                case.forge,
+                case.repo,
+                &[(
+                    "OWNERS",
+                    b"approvers: [lead]\nreviewers: [rev]\n".as_slice(),
+                )],
+            );
+            bosun.forge.ensure_user("rev");
+            bosun.forge.update_item(&pr, |i| {
+                i.base_sha = base.clone();
+                i.changed_files = vec![ChangedFile {
+                    path: "main.go".into(),
+                    previous_path: None,
+                    additions: 1,
+                    deletions: 0,
+                }];
+            });
+
+            commands::say(&bosun, case, "rev", "/lgtm").await;
+            assert_eq!(bosun.forge.labels(&pr), vec!["lgtm"]);
+            assert!(
+                !bosun.forge.item(&pr).assignees.contains(&"rev".to_string()),
+                "the commenter is not assigned"
+            );
+
+            commands::say(&bosun, case, "alice", "/lgtm cancel").await;
+            assert_eq!(
+                bosun.forge.labels(&pr),
+                vec!["lgtm"],
+                "alice is not in OWNERS"
+            );
+            let replies: Vec<String> = bosun
+                .forge
+                .comments(&pr)
+                .into_iter()
+                .filter(|c| c.author == BOT)
+                .map(|c| c.body)
+                .collect();
+            assert!(
+                replies.iter().any(|b| b.starts_with(
+                    "@alice: adding LGTM is restricted to approvers and reviewers in OWNERS files."
+                )),
+                "{replies:?}"
             );
             bosun.shutdown().await;
         }
