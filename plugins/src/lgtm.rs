@@ -30,6 +30,11 @@ pub const LABEL: &str = "lgtm";
 pub const TREE_HASH_MARKER: &str = "lgtm-tree-hash";
 /// Marker of the notice saying new commits removed the label.
 pub const REMOVED_MARKER: &str = "lgtm-removed";
+/// How the tree-hash notice opens, bosun's and Prow's (§3.1): Prow's, written on the same
+/// account before bosun ran, is read and taken over as bosun's.
+pub const TREE_HASH_PREFIX: &str = "LGTM label has been added.";
+/// The notice new commits leave when they remove the label, bosun's and Prow's.
+pub const REMOVED_TEXT: &str = "New changes are detected. LGTM label has been removed.";
 
 static ADD: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(&format!(r"(?mi)^/lgtm(?: no-issue)?{GO_SPACE}*$")).expect("static regex")
@@ -158,6 +163,7 @@ pub fn decide(f: &Facts<'_>) -> Vec<Action> {
                 actions.push(Action::DeleteBotComment {
                     item,
                     marker: TREE_HASH_MARKER.into(),
+                    adopt: Some(TREE_HASH_PREFIX.into()),
                 });
             }
         }
@@ -173,13 +179,15 @@ pub fn decide(f: &Facts<'_>) -> Vec<Action> {
                         item: item.clone(),
                         marker: TREE_HASH_MARKER.into(),
                         body: format!(
-                            "LGTM label has been added.  <details>Git tree hash: {tree}</details>"
+                            "{TREE_HASH_PREFIX}  <details>Git tree hash: {tree}</details>"
                         ),
+                        adopt: Some(TREE_HASH_PREFIX.into()),
                     });
                 }
                 actions.push(Action::DeleteBotComment {
                     item,
                     marker: REMOVED_MARKER.into(),
+                    adopt: Some(REMOVED_TEXT.into()),
                 });
             }
         }
@@ -231,7 +239,8 @@ pub fn decide_on_push(pr: &PullRequestEvent, f: &PushFacts) -> Vec<Action> {
         Action::UpsertBotComment {
             item: item.clone(),
             marker: REMOVED_MARKER.into(),
-            body: "New changes are detected. LGTM label has been removed.".into(),
+            body: REMOVED_TEXT.into(),
+            adopt: Some(REMOVED_TEXT.into()),
         },
         remember_lgtm(&item, vec![]),
     ];
@@ -340,7 +349,11 @@ impl Lgtm {
             let recorded = comments
                 .iter()
                 .rev()
-                .filter(|c| &c.author == bot && c.body.contains(&marker))
+                .filter(|c| {
+                    &c.author == bot
+                        && (c.body.contains(&marker)
+                            || crate::marker::is_unmarked_notice(&c.body, TREE_HASH_PREFIX))
+                })
                 .find_map(|c| {
                     TREE_HASH
                         .captures(&c.body)
@@ -728,7 +741,8 @@ mod tests {
             .expect("handled");
         assert!(actions.contains(&Action::DeleteBotComment {
             item: pr_ref(),
-            marker: TREE_HASH_MARKER.into()
+            marker: TREE_HASH_MARKER.into(),
+            adopt: Some(TREE_HASH_PREFIX.into()),
         }));
         let off = forge
             .run(&Lgtm, &comment_on_pr("alice", "/lgtm cancel"))

@@ -270,3 +270,134 @@ async fn skip_collaborators_lets_owners_decide_who_may_lgtm() {
         }
     }
 }
+
+/// The approve notifier Prow left on a PR before bosun ran, on the same account (no marker).
+const PROW_NOTIFIER: &str = "[APPROVALNOTIFIER] This PR is **NOT APPROVED**\n\nThis pull-request has been approved by:\n\n<details open>\nNeeds approval from an approver in each of these files:\n\n- **[OWNERS](https://example.com/OWNERS)**\n\nApprovers can indicate their approval by writing `/approve` in a comment\nApprovers can cancel approval by writing `/approve cancel` in a comment\n</details>\n<!-- META={\"approvers\":[\"alice\"]} -->";
+
+/// Prow approve (§1.9, §3.2): the bot account's earlier `[APPROVALNOTIFIER]` from Prow is
+/// bosun's notifier: it is taken over, never joined by a second one, whatever happens next.
+#[tokio::test]
+async fn prows_notifier_is_taken_over_never_doubled() {
+    for db in databases() {
+        let _db = Combination::new(db);
+        for case in [GITHUB, GITLAB] {
+            let _forge = Combination::new(case.forge);
+            let mut options = Options::new(db);
+            options.extra = format!("[plugins.\"{}\"]\nenabled = [\"approve\"]\n", case.owner);
+            let bosun = spawn_bosun(options).await;
+            let base = bosun.forge.seed_commit(
+                case.forge,
+                case.repo,
+                &[("OWNERS", b"approvers: [alice]\n".as_slice())],
+            );
+            bosun.forge.ensure_user("alice");
+            let pr = seed_pr(&bosun, case, &base, &["main.go"]);
+            bosun.forge.seed_comment(&pr, BOT, PROW_NOTIFIER);
+            let verb = approve_command(case.forge);
+            for (body, approved) in [
+                (verb.to_string(), true),
+                (format!("{verb} cancel"), false),
+                (verb.to_string(), true),
+            ] {
+                say(&bosun, case, &pr, "alice", &body).await;
+                let all = notifiers(&bosun, &pr);
+                assert_eq!(all.len(), 1, "after {body}: {all:#?}");
+                assert!(
+                    all[0].contains("<!-- bosun:approve-notifier -->"),
+                    "{}",
+                    all[0]
+                );
+                let state = if approved {
+                    "**APPROVED**"
+                } else {
+                    "**NOT APPROVED**"
+                };
+                assert!(
+                    all[0].starts_with(&format!("[APPROVALNOTIFIER] This PR is {state}")),
+                    "after {body}: {}",
+                    all[0]
+                );
+            }
+            bosun.shutdown().await;
+        }
+    }
+}
+
+/// Prow lgtm (§3.1): with `store_tree_hash`, the tree hash in Prow's own notice (the bot
+/// account's, without bosun's marker) counts: a push with the same tree keeps `lgtm`, a push
+/// with another tree removes it.
+#[tokio::test]
+async fn prows_tree_hash_notice_keeps_lgtm_on_the_same_tree() {
+    for db in databases() {
+        let _db = Combination::new(db);
+        for case in [commands::GITHUB, commands::GITLAB] {
+            let _forge = Combination::new(case.forge);
+            let settings = format!(
+                "[settings.lgtm.\"{}\"]\nstore_tree_hash = true\n",
+                case.repo
+            );
+            let bosun = spawn_bosun(commands::options(db, &settings)).await;
+            let pr = commands::setup(&bosun, case).await;
+            let first = bosun
+                .forge
+                .seed_commit(case.forge, case.repo, &[("README.md", b"hello")]);
+            bosun.forge.update_item(&pr, |i| i.head_sha = first.clone());
+            commands::say(&bosun, case, "alice", "/lgtm").await;
+            assert_eq!(bosun.forge.labels(&pr), vec!["lgtm"]);
+            // Make bosun's notice Prow's: the same text, no marker.
+            let notice = bosun
+                .forge
+                .comments(&pr)
+                .into_iter()
+                .find(|c| c.author == BOT && c.body.contains("Git tree hash:"))
+                .expect("a tree-hash notice");
+            let prows = notice.body.replace("\n\n<!-- bosun:lgtm-tree-hash -->", "");
+            assert!(!prows.contains("<!--"), "{prows}");
+            bosun.forge.update_item(&pr, |i| {
+                i.comments.retain(|c| c.id != notice.id);
+            });
+            bosun.forge.seed_comment(&pr, BOT, &prows);
+
+            let rebased =
+                bosun
+                    .forge
+                    .seed_commit(case.forge, case.repo, &[("README.md", b"hello")]);
+            push(&bosun, case, &pr, &rebased).await;
+            assert_eq!(bosun.forge.labels(&pr), vec!["lgtm"], "same tree: kept");
+
+            let changed =
+                bosun
+                    .forge
+                    .seed_commit(case.forge, case.repo, &[("README.md", b"changed")]);
+            push(&bosun, case, &pr, &changed).await;
+            assert!(bosun.forge.labels(&pr).is_empty(), "new content: removed");
+            let removed: Vec<String> = bosun
+                .forge
+                .comments(&pr)
+                .into_iter()
+                .filter(|c| c.author == BOT && c.body.contains("LGTM label has been removed."))
+                .map(|c| c.body)
+                .collect();
+            assert_eq!(removed.len(), 1, "{removed:?}");
+            bosun.shutdown().await;
+        }
+    }
+}
+
+/// Delivers new commits with head `sha` on the PR of a `commands` case.
+async fn push(bosun: &TestBosun, case: commands::Case, pr: &ItemRef, sha: &str) {
+    let (event, body) = pushed(case);
+    let mut v: serde_json::Value = serde_json::from_slice(&body).expect("json");
+    match case.forge {
+        ForgeKind::GitHub => patch(&mut v, "/pull_request/head/sha", sha.into()),
+        ForgeKind::GitLab => patch(&mut v, "/object_attributes/last_commit/id", sha.into()),
+    }
+    bosun
+        .forge
+        .update_item(pr, |i| i.head_sha = sha.to_string());
+    let id = uuid::Uuid::new_v4().to_string();
+    let body = serde_json::to_vec(&v).expect("json");
+    let (status, text) = bosun.post(case.forge, event, &id, &body).await;
+    assert_eq!(status, 202, "{text}");
+    bosun.run_until_idle().await;
+}

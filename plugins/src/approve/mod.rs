@@ -5,7 +5,8 @@
 //! Prow's `[APPROVALNOTIFIER]` format follow from it.
 //!
 //! Differences from Prow: the notifier is one bot comment edited in place (found by a hidden
-//! marker) instead of deleted and re-posted; on GitLab, where GitLab owns `/approve`, the
+//! marker) instead of deleted and re-posted, and Prow's own notifier on the same account is
+//! taken over (edited into bosun's; further copies deleted), so there is never a second one; on GitLab, where GitLab owns `/approve`, the
 //! command is `/bosun-approve` and every native MR approval counts as an approval from that
 //! user (GitLab reports approvals without a time, so they are applied after the comments).
 
@@ -31,6 +32,8 @@ use serde::Deserialize;
 pub const LABEL: &str = "approved";
 /// Marker of the notifier comment.
 pub const NOTIFIER_MARKER: &str = "approve-notifier";
+/// How every notifier opens, bosun's and Prow's.
+pub const NOTIFIER_PREFIX: &str = "[APPROVALNOTIFIER]";
 
 /// `[settings.approve."org/repo"]`
 #[derive(Debug, Clone, Deserialize)]
@@ -100,10 +103,21 @@ impl Approve {
             .owners_for(cx.forge, &reference.repo, &pr.base_sha, &files)
             .await?;
         let comments = cx.forge.comments(reference).await?;
-        let previous_notice = comments
+        // bosun's notifier, and Prow's if Prow ran here before (same account, no marker).
+        let notifiers: Vec<&str> = comments
             .iter()
-            .rfind(|c| is_self(&c.author, cx.bot) && c.body.starts_with("[APPROVALNOTIFIER]"))
-            .map(|c| c.body.clone());
+            .filter(|c| is_self(&c.author, cx.bot))
+            .map(|c| c.body.as_str())
+            .filter(|b| {
+                b.contains(&crate::marker::notice(NOTIFIER_MARKER))
+                    || crate::marker::is_unmarked_notice(b, NOTIFIER_PREFIX)
+            })
+            .collect();
+        let previous_notice = notifiers.last().map(|b| b.to_string());
+        // Only bosun's one marked notifier can be left as it is; Prow's is taken over, and
+        // copies go.
+        let sole_own_notifier =
+            notifiers.len() == 1 && notifiers[0].contains(&crate::marker::notice(NOTIFIER_MARKER));
         let reviews = cx.forge.reviews(reference).await?;
         let entries = history(comments, reviews, reference.forge);
         let approvals = replay(&pr.author, &entries, settings, reference.forge, &|l| {
@@ -197,14 +211,17 @@ impl Approve {
         .render();
 
         let mut actions = Vec::new();
-        let unchanged = previous_notice
-            .as_deref()
-            .is_some_and(|old| old.starts_with(&notice));
+        let unchanged = sole_own_notifier
+            && previous_notice
+                .as_deref()
+                .is_some_and(|old| old.starts_with(&notice));
         if !unchanged {
             actions.push(Action::UpsertBotComment {
                 item: reference.clone(),
                 marker: NOTIFIER_MARKER.into(),
                 body: notice,
+                // Prow's notifier on the same account is this notifier (§1.9, §3.2).
+                adopt: Some(NOTIFIER_PREFIX.into()),
             });
             // Who approves changed exactly when the notice did: bosun's record follows it.
             let by = approvals
