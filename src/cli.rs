@@ -1,4 +1,5 @@
-//! The command line: `serve`, `migrate`, `check-config`, `send`, `replay`, `owners`.
+//! The command line: `serve`, `migrate`, `check-config`, `import-prow`, `send`, `replay`,
+//! `owners`.
 
 use crate::config::Settings;
 use anyhow::{Context as _, bail};
@@ -33,6 +34,18 @@ pub enum Command {
     CheckConfig {
         /// The configuration file.
         file: PathBuf,
+    },
+    /// Write the bosun configuration equivalent to a Prow plugins.yaml (to stdout, or
+    /// `--output`), listing what cannot carry over and why.
+    ImportProw {
+        /// Prow's plugins.yaml.
+        plugins: PathBuf,
+        /// Prow's config.yaml, for its OWNERS settings (owners_dir_denylist).
+        #[arg(long)]
+        owners_config: Option<PathBuf>,
+        /// Write the configuration here instead of stdout.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
     },
     /// Post a payload file to a running bosun as the forge would (like Prow's phony).
     Send(SendArgs),
@@ -126,6 +139,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 bail!("{} problem(s) in {}", errors.len(), file.display())
             }
         },
+        Command::ImportProw {
+            plugins,
+            owners_config,
+            output,
+        } => import_prow(&plugins, owners_config.as_deref(), output.as_deref()),
         Command::Send(args) => send(args).await,
         Command::Replay {
             config,
@@ -150,6 +168,26 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Owners(args) => crate::owners_cli::run(args),
     }
+}
+
+/// `bosun import-prow`: the TOML goes to stdout (or `output`), what was left behind to stderr.
+fn import_prow(plugins: &Path, owners: Option<&Path>, output: Option<&Path>) -> anyhow::Result<()> {
+    let read =
+        |p: &Path| std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()));
+    let plugins_text = read(plugins)?;
+    let owners_text = owners.map(read).transpose()?;
+    let imported = crate::import_prow::import(&plugins_text, owners_text.as_deref())?;
+    let text = imported.to_toml_text();
+    match output {
+        Some(path) => {
+            std::fs::write(path, &text).with_context(|| format!("writing {}", path.display()))?
+        }
+        None => print!("{text}"),
+    }
+    for d in &imported.dropped {
+        eprintln!("not carried over: {}: {}", d.key, d.reason);
+    }
+    Ok(())
 }
 
 fn load(path: &Path) -> anyhow::Result<Settings> {

@@ -13,6 +13,7 @@ pub mod config;
 pub mod dispatch;
 pub mod executor;
 pub mod forge;
+pub mod import_prow;
 pub mod intake;
 pub mod owners_cli;
 pub mod queue;

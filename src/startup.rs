@@ -92,9 +92,9 @@ impl Application {
             forges,
             targets,
             plugins: bosun_plugins::all_plugins(),
-            owners: Arc::new(bosun_plugins::owners::OwnersLoader::new(
+            owners: Arc::new(bosun_plugins::owners::OwnersLoader::with_policy(
                 Arc::new(crate::store::plugin_state::StoreOwnersCache(store.clone())),
-                settings.owners.markdown_front_matter,
+                settings.owners.policy(),
             )),
             history: Arc::new(crate::store::plugin_state::StoreHistory(store.clone())),
         };

@@ -75,16 +75,24 @@ pub enum Action {
         body: String,
     },
     /// Create the bot's comment carrying `marker`, or edit it in place when it exists, so one
-    /// notice is kept up to date instead of a new one per event.
+    /// notice is kept up to date instead of a new one per event. With `adopt`, a bot comment
+    /// without any bosun marker that starts with that text (the same notice as Prow wrote it
+    /// on the same account) is this notice too: it is edited into bosun's, and any further
+    /// copies are deleted, so the item ends with exactly one.
     UpsertBotComment {
         item: ItemRef,
         marker: String,
         body: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        adopt: Option<String>,
     },
-    /// Delete the bot's comment carrying `marker`, if there is one.
+    /// Delete the bot's comments carrying `marker` (and, with `adopt`, those without a bosun
+    /// marker starting with that text), if there are any.
     DeleteBotComment {
         item: ItemRef,
         marker: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        adopt: Option<String>,
     },
     /// Create a repository label if it is missing.
     CreateLabel {
@@ -251,7 +259,7 @@ impl Action {
                 format!("{item} {label}")
             }
             Action::UpsertBotComment { item, marker, .. }
-            | Action::DeleteBotComment { item, marker } => {
+            | Action::DeleteBotComment { item, marker, .. } => {
                 format!("{item} [{marker}]")
             }
             Action::CreateLabel { repo, name, .. } => format!("{repo} {name}"),

@@ -152,10 +152,22 @@ impl Plugin for Blunderbuss {
         if parsed.request_count == 0 {
             return Err("request_count must be at least 1".into());
         }
-        if parsed.max_request_count != 0 && parsed.max_request_count < parsed.request_count {
-            return Err("max_request_count must be 0 (no limit) or at least request_count".into());
-        }
         Ok(())
+    }
+
+    fn settings_warnings(&self, settings: &serde_json::Value) -> Vec<String> {
+        let Ok(parsed) = serde_json::from_value::<BlunderbussSettings>(settings.clone()) else {
+            return vec![];
+        };
+        if parsed.max_request_count != 0 && parsed.max_request_count < parsed.request_count {
+            // Prow accepts this too: the list is cut to max_request_count after the minimum
+            // was picked, so the maximum wins.
+            return vec![format!(
+                "max_request_count {} is below request_count {}: at most {} reviewers (plus required reviewers) are requested, as in Prow",
+                parsed.max_request_count, parsed.request_count, parsed.max_request_count
+            )];
+        }
+        vec![]
     }
 
     async fn handle(&self, event: &Event, cx: &Context<'_>) -> Result<Vec<Action>, PluginError> {
@@ -263,6 +275,21 @@ mod tests {
         assert_eq!(requested(&actions).len(), 3);
     }
 
+    /// Prow blunderbuss: a `max_request_count` below `request_count` wins; required reviewers
+    /// still come on top.
+    #[tokio::test]
+    async fn a_max_below_the_request_count_wins() {
+        let forge = forge(&["a/x.go", "b/y.go"]);
+        let settings = json!({ "request_count": 3, "max_request_count": 1 });
+        let actions = forge
+            .run_with(&Blunderbuss, &pr_event(PrAction::Opened), &settings)
+            .await
+            .unwrap();
+        let users = requested(&actions);
+        assert_eq!(users.len(), 2, "{users:?}");
+        assert_eq!(users.last().map(String::as_str), Some("security"));
+    }
+
     #[tokio::test]
     async fn unavailable_people_are_skipped_and_the_least_loaded_is_preferred() {
         let forge = forge(&["b/y.go"]);
@@ -361,10 +388,16 @@ mod tests {
                 .check_settings(&json!({ "request_count": 0 }))
                 .is_err()
         );
+        let below = json!({ "request_count": 3, "max_request_count": 2 });
+        assert!(
+            Blunderbuss.check_settings(&below).is_ok(),
+            "Prow accepts it"
+        );
+        assert_eq!(Blunderbuss.settings_warnings(&below).len(), 1);
         assert!(
             Blunderbuss
-                .check_settings(&json!({ "request_count": 3, "max_request_count": 2 }))
-                .is_err()
+                .settings_warnings(&json!({ "request_count": 2, "max_request_count": 2 }))
+                .is_empty()
         );
         assert!(
             Blunderbuss

@@ -138,6 +138,7 @@ impl Plugin for Help {
                 &c.item.html_url,
                 cx.help_url,
             ),
+            adopt: None,
         };
         let add = |l: &str| Action::AddLabel {
             item: item.clone(),
@@ -150,6 +151,7 @@ impl Plugin for Help {
         let delete = |m: &str| Action::DeleteBotComment {
             item: item.clone(),
             marker: m.into(),
+            adopt: None,
         };
         // Prow takes the first applicable branch only.
         let actions = if has(HELP) && REMOVE_HELP.is_match(&text) {

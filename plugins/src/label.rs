@@ -307,9 +307,22 @@ pub fn decide(r: &Requests, f: &Facts<'_>) -> Vec<Action> {
             not_set.join(", ")
         )));
     } else if triage_refused {
-        actions.push(reply("The label `triage/accepted` cannot be applied. Only organization members can add the label.".into()));
+        actions.push(reply(triage_refusal(item.forge).into()));
     }
     actions
+}
+
+/// Prow's reply to a `/triage accepted` from someone outside the org (§3.4); on GitLab the
+/// org is the group.
+pub fn triage_refusal(forge: ForgeKind) -> &'static str {
+    match forge {
+        ForgeKind::GitHub => {
+            "The label `triage/accepted` cannot be applied. Only GitHub organization members can add the label."
+        }
+        ForgeKind::GitLab => {
+            "The label `triage/accepted` cannot be applied. Only GitLab group members can add the label."
+        }
+    }
 }
 
 /// The label plugin.
@@ -570,7 +583,7 @@ mod tests {
         assert!(
             reply(&actions)
                 .expect("reply")
-                .contains("Only organization members can add the label.")
+                .contains("Only GitHub organization members can add the label.")
         );
         forge.with(|s| s.org_members.insert(Login::new("member")));
         let actions = forge

@@ -5,7 +5,13 @@
 //! commits remove the label, unless `store_tree_hash` shows the same tree or the author is in
 //! the sticky team.
 //!
-//! Differences from Prow: bosun's notices are found by a hidden marker rather than by text.
+//! With `store_tree_hash`, when the label goes (`/lgtm cancel`, `/remove-lgtm`, a push that
+//! resets it) the PR's current assignees are asked to review again (Prow §3.1). Where
+//! `[owners] skip_collaborators` names the repo, who may `/lgtm` is decided by OWNERS (reviewers
+//! and approvers of the changed files) and the commenter is not assigned.
+//!
+//! Differences from Prow: bosun's notices are found by a hidden marker; Prow's own notices
+//! (written before bosun, on the same account) are recognised by their text and taken over.
 
 use crate::command::{GO_SPACE, command_text};
 use crate::reply::format_response;
@@ -24,6 +30,11 @@ pub const LABEL: &str = "lgtm";
 pub const TREE_HASH_MARKER: &str = "lgtm-tree-hash";
 /// Marker of the notice saying new commits removed the label.
 pub const REMOVED_MARKER: &str = "lgtm-removed";
+/// How the tree-hash notice opens, bosun's and Prow's (§3.1): Prow's, written on the same
+/// account before bosun ran, is read and taken over as bosun's.
+pub const TREE_HASH_PREFIX: &str = "LGTM label has been added.";
+/// The notice new commits leave when they remove the label, bosun's and Prow's.
+pub const REMOVED_TEXT: &str = "New changes are detected. LGTM label has been removed.";
 
 static ADD: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(&format!(r"(?mi)^/lgtm(?: no-issue)?{GO_SPACE}*$")).expect("static regex")
@@ -85,11 +96,23 @@ fn command_of(c: &CommentEvent, settings: &LgtmSettings) -> Option<LgtmCommand> 
     }
 }
 
+/// Prow's reply when `skip_collaborators` is on and the commenter is not in OWNERS.
+pub const OWNERS_RESTRICTED: &str =
+    "adding LGTM is restricted to approvers and reviewers in OWNERS files.";
+
 /// What the plugin knows when deciding on a command.
 pub struct Facts<'a> {
     pub cmd: LgtmCommand,
     pub comment: &'a CommentEvent,
     pub is_collaborator: bool,
+    /// `[owners] skip_collaborators` names the repo: OWNERS decide, nobody is assigned.
+    pub skip_collaborators: bool,
+    /// The commenter is a reviewer or approver of a changed file (read only with
+    /// `skip_collaborators`).
+    pub in_owners: bool,
+    /// The PR's current assignees, asked to review again when the label goes (read only then,
+    /// with `store_tree_hash`).
+    pub assignees: Vec<Login>,
     pub has_label: bool,
     pub sticky_author: bool,
     /// `store_tree_hash` is on: the tree-hash notice is kept with the label.
@@ -115,11 +138,14 @@ pub fn decide(f: &Facts<'_>) -> Vec<Action> {
     if is_author && f.cmd == LgtmCommand::Add {
         return vec![reply(f, "you cannot LGTM your own PR.")];
     }
-    if !is_author && !f.is_collaborator {
+    if !is_author && f.skip_collaborators && !f.in_owners {
+        return vec![reply(f, OWNERS_RESTRICTED)];
+    }
+    if !is_author && !f.skip_collaborators && !f.is_collaborator {
         return vec![reply(f, "changing LGTM is restricted to collaborators")];
     }
     let mut actions = Vec::new();
-    if !is_author && !c.item.assignees.contains(&c.author) {
+    if !is_author && !f.skip_collaborators && !c.item.assignees.contains(&c.author) {
         actions.push(Action::Assign {
             item: item.clone(),
             users: vec![c.author.clone()],
@@ -133,9 +159,11 @@ pub fn decide(f: &Facts<'_>) -> Vec<Action> {
             });
             actions.push(remember_lgtm(&item, vec![]));
             if f.store_tree_hash {
+                actions.extend(review_again(&item, &f.assignees, &c.item.author));
                 actions.push(Action::DeleteBotComment {
                     item,
                     marker: TREE_HASH_MARKER.into(),
+                    adopt: Some(TREE_HASH_PREFIX.into()),
                 });
             }
         }
@@ -151,13 +179,15 @@ pub fn decide(f: &Facts<'_>) -> Vec<Action> {
                         item: item.clone(),
                         marker: TREE_HASH_MARKER.into(),
                         body: format!(
-                            "LGTM label has been added.  <details>Git tree hash: {tree}</details>"
+                            "{TREE_HASH_PREFIX}  <details>Git tree hash: {tree}</details>"
                         ),
+                        adopt: Some(TREE_HASH_PREFIX.into()),
                     });
                 }
                 actions.push(Action::DeleteBotComment {
                     item,
                     marker: REMOVED_MARKER.into(),
+                    adopt: Some(REMOVED_TEXT.into()),
                 });
             }
         }
@@ -174,18 +204,34 @@ fn remember_lgtm(item: &crate::ItemRef, by: Vec<Login>) -> Action {
     }
 }
 
+/// Prow (§3.1, with `store_tree_hash`): when `lgtm` goes, the assignees are asked to review
+/// again. The author is left out: no forge lets authors review their own PR.
+fn review_again(item: &crate::ItemRef, assignees: &[Login], author: &Login) -> Option<Action> {
+    let users: Vec<Login> = assignees.iter().filter(|a| *a != author).cloned().collect();
+    (!users.is_empty()).then(|| Action::RequestReviewers {
+        item: item.clone(),
+        users,
+        teams: vec![],
+    })
+}
+
+/// What is known on new commits.
+pub struct PushFacts {
+    pub has_label: bool,
+    pub sticky_author: bool,
+    /// `store_tree_hash` showed the same tree as at LGTM time.
+    pub same_tree: bool,
+    /// Assignees to ask for a review again (empty without `store_tree_hash`).
+    pub review_again: Vec<Login>,
+}
+
 /// On new commits: keep or remove the label.
-pub fn decide_on_push(
-    pr: &PullRequestEvent,
-    has_label: bool,
-    sticky_author: bool,
-    same_tree: bool,
-) -> Vec<Action> {
-    if sticky_author || !has_label || same_tree {
+pub fn decide_on_push(pr: &PullRequestEvent, f: &PushFacts) -> Vec<Action> {
+    if f.sticky_author || !f.has_label || f.same_tree {
         return vec![];
     }
     let item = pr.pr.reference.clone();
-    vec![
+    let mut actions = vec![
         Action::RemoveLabel {
             item: item.clone(),
             label: LABEL.into(),
@@ -193,10 +239,13 @@ pub fn decide_on_push(
         Action::UpsertBotComment {
             item: item.clone(),
             marker: REMOVED_MARKER.into(),
-            body: "New changes are detected. LGTM label has been removed.".into(),
+            body: REMOVED_TEXT.into(),
+            adopt: Some(REMOVED_TEXT.into()),
         },
         remember_lgtm(&item, vec![]),
-    ]
+    ];
+    actions.extend(review_again(&item, &f.review_again, &pr.pr.author));
+    actions
 }
 
 /// The lgtm plugin.
@@ -228,7 +277,11 @@ impl Lgtm {
             return Ok(vec![]);
         };
         let item = &c.item.reference;
-        let is_collaborator = cx.forge.is_collaborator(&item.repo, &c.author).await?;
+        let is_author = c.author == c.item.author;
+        let skip_collaborators = cx.owners.policy().skip_collaborators(&item.repo);
+        let is_collaborator =
+            !skip_collaborators && cx.forge.is_collaborator(&item.repo, &c.author).await?;
+        let in_owners = skip_collaborators && !is_author && in_owners(c, cx).await?;
         let has_label = cx
             .forge
             .labels(item)
@@ -236,16 +289,31 @@ impl Lgtm {
             .iter()
             .any(|l| l.eq_ignore_ascii_case(LABEL));
         let sticky_author = is_sticky(cx, &settings, &item.repo, &c.item.author).await?;
+        let may_change = is_author || in_owners || is_collaborator;
         let tree_sha = if settings.store_tree_hash && cmd == LgtmCommand::Add && !has_label {
             let pr = cx.forge.pull_request(item).await?;
             Some(cx.forge.commit_tree_sha(&item.repo, &pr.head_sha).await?)
         } else {
             None
         };
+        let assignees =
+            if settings.store_tree_hash && cmd == LgtmCommand::Cancel && has_label && may_change {
+                // The forge's word on who the author is (a GitLab note names them by id only).
+                let info = cx.forge.pull_request(item).await?;
+                info.assignees
+                    .into_iter()
+                    .filter(|a| *a != info.author)
+                    .collect()
+            } else {
+                vec![]
+            };
         Ok(decide(&Facts {
             cmd,
             comment: c,
             is_collaborator,
+            skip_collaborators,
+            in_owners,
+            assignees,
             has_label,
             sticky_author,
             store_tree_hash: settings.store_tree_hash,
@@ -281,7 +349,11 @@ impl Lgtm {
             let recorded = comments
                 .iter()
                 .rev()
-                .filter(|c| &c.author == bot && c.body.contains(&marker))
+                .filter(|c| {
+                    &c.author == bot
+                        && (c.body.contains(&marker)
+                            || crate::marker::is_unmarked_notice(&c.body, TREE_HASH_PREFIX))
+                })
                 .find_map(|c| {
                     TREE_HASH
                         .captures(&c.body)
@@ -293,8 +365,43 @@ impl Lgtm {
                 same_tree = recorded == now;
             }
         }
-        Ok(decide_on_push(pr, has_label, false, same_tree))
+        let review_again = if settings.store_tree_hash && !same_tree {
+            // The forge's word on who the author is, not only the event's.
+            let info = cx.forge.pull_request(item).await?;
+            info.assignees
+                .into_iter()
+                .filter(|a| *a != info.author)
+                .collect()
+        } else {
+            vec![]
+        };
+        Ok(decide_on_push(
+            pr,
+            &PushFacts {
+                has_label,
+                sticky_author: false,
+                same_tree,
+                review_again,
+            },
+        ))
     }
+}
+
+/// Whether the commenter is a reviewer or approver, in OWNERS at the PR's base, of any changed
+/// file (Prow's check with `skip_collaborators`).
+async fn in_owners(c: &CommentEvent, cx: &Context<'_>) -> Result<bool, PluginError> {
+    let item = &c.item.reference;
+    let pr = cx.forge.pull_request(item).await?;
+    let (changed, _) = cx.changed_files(item).await?;
+    let files: Vec<String> = changed.into_iter().map(|f| f.path).collect();
+    let owners = cx
+        .owners
+        .owners_for(cx.forge, &item.repo, &pr.base_sha, &files)
+        .await?;
+    let login = crate::owners::normalize_login(c.author.as_str());
+    Ok(files
+        .iter()
+        .any(|f| owners.approvers(f).contains(&login) || owners.reviewers(f).contains(&login)))
 }
 
 #[async_trait]
@@ -312,9 +419,9 @@ impl Plugin for Lgtm {
             description: "Adds or removes the `lgtm` label, which marks a pull request as reviewed and ready to merge once approved.",
             commands: vec![CommandHelp {
                 usage: "/[remove-]lgtm [cancel] or an approving review",
-                description: "Adds or removes the `lgtm` label. The commenter is assigned to the PR. New commits remove the label.",
+                description: "Adds or removes the `lgtm` label. The commenter is assigned to the PR (not with skip_collaborators). New commits remove the label; with store_tree_hash, the assignees are then asked to review again.",
                 examples: vec!["/lgtm", "/lgtm cancel", "/remove-lgtm"],
-                who_can_use: "Collaborators on the repository. The PR author can only cancel.",
+                who_can_use: "Collaborators on the repository; where `[owners] skip_collaborators` names it, the OWNERS reviewers and approvers of the changed files instead. The PR author can only cancel.",
                 forges: vec![ForgeKind::GitHub, ForgeKind::GitLab],
             }],
         }
@@ -634,7 +741,8 @@ mod tests {
             .expect("handled");
         assert!(actions.contains(&Action::DeleteBotComment {
             item: pr_ref(),
-            marker: TREE_HASH_MARKER.into()
+            marker: TREE_HASH_MARKER.into(),
+            adopt: Some(TREE_HASH_PREFIX.into()),
         }));
         let off = forge
             .run(&Lgtm, &comment_on_pr("alice", "/lgtm cancel"))
@@ -644,6 +752,110 @@ mod tests {
             !off.iter()
                 .any(|a| matches!(a, Action::DeleteBotComment { .. }))
         );
+    }
+
+    /// Prow lgtm (§3.1): with store_tree_hash, when the label goes the assignees are asked to
+    /// review again (never the author).
+    #[tokio::test]
+    async fn when_lgtm_goes_the_assignees_are_asked_to_review_again() {
+        let forge = MemoryForge::default();
+        forge.add_collaborators(&["alice"]);
+        forge.set_labels(&["lgtm"]);
+        forge.with(|s| {
+            s.pr.assignees = vec![
+                Login::new("alice"),
+                Login::new("bob"),
+                Login::new("pr-author"),
+            ]
+        });
+        let on = serde_json::json!({"store_tree_hash": true});
+        let asked = |actions: &[Action]| {
+            actions.iter().find_map(|a| match a {
+                Action::RequestReviewers { users, .. } => Some(users.clone()),
+                _ => None,
+            })
+        };
+        let cancel = forge
+            .run_with(&Lgtm, &comment_on_pr("alice", "/lgtm cancel"), &on)
+            .await
+            .expect("handled");
+        assert_eq!(
+            asked(&cancel),
+            Some(vec![Login::new("alice"), Login::new("bob")])
+        );
+        let pushed = forge
+            .run_with(&Lgtm, &synchronize(), &on)
+            .await
+            .expect("handled");
+        assert_eq!(
+            asked(&pushed),
+            Some(vec![Login::new("alice"), Login::new("bob")])
+        );
+        let off = forge
+            .run(&Lgtm, &comment_on_pr("alice", "/lgtm cancel"))
+            .await
+            .expect("handled");
+        assert_eq!(
+            asked(&off),
+            None,
+            "Prow re-requests only with store_tree_hash"
+        );
+    }
+
+    /// Prow lgtm with `owners.skip_collaborators`: OWNERS reviewers and approvers of the
+    /// changed files may /lgtm (collaborators or not) and are not assigned; others get Prow's
+    /// reply, even to cancel.
+    #[tokio::test]
+    async fn skip_collaborators_lets_owners_decide() {
+        let forge = MemoryForge::default().with_owners_policy(crate::owners::OwnersPolicy {
+            skip_collaborators: vec!["org".into()],
+            ..Default::default()
+        });
+        forge.add_collaborators(&["collab"]);
+        forge.with(|s| {
+            s.files.insert(
+                "OWNERS".into(),
+                b"approvers: [root]\nreviewers: [Rev]\n".to_vec(),
+            );
+            s.changed_files = vec![crate::forge::ChangedFile {
+                path: "a.go".into(),
+                previous_path: None,
+                additions: 1,
+                deletions: 0,
+            }];
+        });
+        for who in ["rev", "root"] {
+            let actions = forge
+                .run(&Lgtm, &comment_on_pr(who, "/lgtm"))
+                .await
+                .expect("handled");
+            assert_eq!(labels_added(&actions), vec![LABEL], "{who}");
+            assert!(
+                !actions.iter().any(|a| matches!(a, Action::Assign { .. })),
+                "{who}: {actions:?}"
+            );
+        }
+        for cmd in ["/lgtm", "/lgtm cancel"] {
+            let actions = forge
+                .run(&Lgtm, &comment_on_pr("collab", cmd))
+                .await
+                .expect("handled");
+            assert!(labels_added(&actions).is_empty());
+            assert!(
+                reply_text(&actions)
+                    .expect("reply")
+                    .starts_with(&format!("@collab: {OWNERS_RESTRICTED}")),
+                "{actions:?}"
+            );
+        }
+        // Elsewhere collaborators decide, as before.
+        let elsewhere = MemoryForge::default();
+        elsewhere.add_collaborators(&["collab"]);
+        let actions = elsewhere
+            .run(&Lgtm, &comment_on_pr("collab", "/lgtm"))
+            .await
+            .expect("handled");
+        assert_eq!(labels_added(&actions), vec![LABEL]);
     }
 
     /// Prow lgtm: authors in the sticky team keep lgtm on new commits.

@@ -17,9 +17,40 @@ pub fn append(body: &str, marker: &str) -> String {
     format!("{body}\n\n{marker}")
 }
 
+/// Whether `body` is a notice written without bosun's markers (by Prow, before bosun ran on the
+/// same account) that starts with `prefix`, compared ignoring ASCII case as Prow does for its
+/// `[APPROVALNOTIFIER]`.
+pub fn is_unmarked_notice(body: &str, prefix: &str) -> bool {
+    !body.contains("<!-- bosun:")
+        && body
+            .get(..prefix.len())
+            .is_some_and(|head| head.eq_ignore_ascii_case(prefix))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unmarked_notices_are_recognised_by_their_opening_only() {
+        assert!(is_unmarked_notice(
+            "[ApprovalNotifier] This PR is **APPROVED**",
+            "[APPROVALNOTIFIER]"
+        ));
+        assert!(!is_unmarked_notice(
+            &append("[APPROVALNOTIFIER] x", &notice("approve-notifier")),
+            "[APPROVALNOTIFIER]"
+        ));
+        assert!(!is_unmarked_notice(
+            "quoting [APPROVALNOTIFIER]",
+            "[APPROVALNOTIFIER]"
+        ));
+        assert!(!is_unmarked_notice("[APPROV", "[APPROVALNOTIFIER]"));
+        assert!(!is_unmarked_notice(
+            "é[APPROVALNOTIFIER]",
+            "[APPROVALNOTIFIER]"
+        ));
+    }
 
     #[test]
     fn markers_are_html_comments_that_name_their_owner() {

@@ -176,6 +176,11 @@ pub trait Plugin: Send + Sync {
             Err(format!("{} has no settings", self.name()))
         }
     }
+    /// Settings Prow accepts but that deserve a word (they work, though perhaps not as the
+    /// writer meant): printed by `check-config` and logged at start. Default none.
+    fn settings_warnings(&self, _settings: &serde_json::Value) -> Vec<String> {
+        Vec::new()
+    }
     /// Decides the actions for one event.
     async fn handle(&self, event: &Event, cx: &Context<'_>) -> Result<Vec<Action>, PluginError>;
 }

@@ -125,6 +125,15 @@ impl MemoryForge {
         self.lock().pr.labels.clone()
     }
 
+    /// Reads OWNERS with `policy` (as `[owners]` configures it per org/repo).
+    pub fn with_owners_policy(mut self, policy: crate::owners::OwnersPolicy) -> MemoryForge {
+        self.owners = crate::owners::OwnersLoader::with_policy(
+            std::sync::Arc::new(crate::owners::MemoryOwnersCache::default()),
+            policy,
+        );
+        self
+    }
+
     /// Makes users collaborators.
     pub fn add_collaborators(&self, users: &[&str]) {
         self.lock()

@@ -115,6 +115,44 @@ pub struct OwnersConfig {
     /// `.md` files may carry OWNERS front matter (`---` YAML `---`) that owns that one file, as
     /// Prow's opt-in md-yaml. Default false.
     pub markdown_front_matter: bool,
+    /// Orgs/groups or repos where `.md` front matter is read even when `markdown_front_matter`
+    /// is off (Prow's per-repo `owners.mdyamlrepos`). Default none.
+    pub markdown_front_matter_repos: Vec<String>,
+    /// Orgs/groups or repos where who may `/lgtm` is decided by OWNERS (reviewers and
+    /// approvers of the changed files) instead of repository collaborators, and the commenter
+    /// is not assigned (Prow's `owners.skip_collaborators`). Default none.
+    pub skip_collaborators: Vec<String>,
+}
+
+impl OwnersConfig {
+    /// The policy the OWNERS loader applies per org/repo.
+    pub fn policy(&self) -> bosun_plugins::owners::OwnersPolicy {
+        bosun_plugins::owners::OwnersPolicy {
+            markdown_front_matter: self.markdown_front_matter,
+            markdown_front_matter_repos: self.markdown_front_matter_repos.clone(),
+            skip_collaborators: self.skip_collaborators.clone(),
+        }
+    }
+
+    /// Every listed scope must be an org/group or a repo path.
+    pub(super) fn validate(&self, errors: &mut Vec<ConfigError>) {
+        for (key, list) in [
+            (
+                "markdown_front_matter_repos",
+                &self.markdown_front_matter_repos,
+            ),
+            ("skip_collaborators", &self.skip_collaborators),
+        ] {
+            for scope in list {
+                if bosun_plugins::RepoPath::parse(&format!("{scope}/x")).is_none() {
+                    errors.push(problem(
+                        format!("owners.{key}"),
+                        format!("{scope:?} is not an org/group or a repo path"),
+                    ));
+                }
+            }
+        }
+    }
 }
 
 /// `[queue]`

@@ -247,6 +247,9 @@ impl RawConfig {
                                 one_line(&e),
                             ));
                         }
+                        for w in owner.settings_warnings(&v) {
+                            warnings.push(problem(format!("settings.{plugin}.\"{scope}\""), w));
+                        }
                         converted.insert(scope, v);
                     }
                     Err(e) => errors.push(problem(
@@ -269,6 +272,7 @@ impl RawConfig {
                 ),
             ));
         }
+        self.owners.validate(&mut errors);
         let chat = self.chat.validate(&lookup, &mut errors, &mut warnings);
         let drone = self
             .drone

@@ -99,35 +99,50 @@ async fn perform(
                 .await
                 .map(|_| ())
         }
-        Action::UpsertBotComment { item, marker, body } => {
+        Action::UpsertBotComment {
+            item,
+            marker,
+            body,
+            adopt,
+        } => {
             let marker = marker::notice(marker);
             *calls += 2;
             let bot = forge.bot_login().await?;
-            let existing = forge
-                .comments(item)
-                .await?
-                .into_iter()
-                .find(|c| c.author == bot && c.body.contains(&marker));
+            let comments = forge.comments(item).await?;
+            let ours = notices(&comments, &bot, &marker, adopt.as_deref());
+            // bosun's own (marked) notice, else the newest adopted one; the rest are copies.
+            let keep = ours
+                .iter()
+                .find(|c| c.body.contains(&marker))
+                .or(ours.last())
+                .map(|c| (c.id, c.body.clone()));
+            for c in ours
+                .iter()
+                .filter(|c| Some(c.id) != keep.as_ref().map(|k| k.0))
+            {
+                *calls += 1;
+                delete_if_there(forge, item, c.id).await?;
+            }
             *calls += 1;
             let body = marker::append(body, &marker);
-            match existing {
-                Some(c) if c.body == body => Ok(()),
-                Some(c) => forge.edit_comment(item, c.id, &body).await,
+            match keep {
+                Some((_, old)) if old == body => Ok(()),
+                Some((id, _)) => forge.edit_comment(item, id, &body).await,
                 None => forge.create_comment(item, &body).await.map(|_| ()),
             }
         }
-        Action::DeleteBotComment { item, marker } => {
+        Action::DeleteBotComment {
+            item,
+            marker,
+            adopt,
+        } => {
             let marker = marker::notice(marker);
             *calls += 2;
             let bot = forge.bot_login().await?;
-            let existing = forge
-                .comments(item)
-                .await?
-                .into_iter()
-                .filter(|c| c.author == bot && c.body.contains(&marker));
-            for c in existing.collect::<Vec<_>>() {
+            let comments = forge.comments(item).await?;
+            for c in notices(&comments, &bot, &marker, adopt.as_deref()) {
                 *calls += 1;
-                forge.delete_comment(item, c.id).await?;
+                delete_if_there(forge, item, c.id).await?;
             }
             Ok(())
         }
@@ -181,5 +196,35 @@ async fn perform(
             *calls += 1;
             forge.set_status(repo, sha, status).await
         }
+    }
+}
+
+/// The bot's comments that are one notice: those carrying `marker`, and, with `adopt`, those
+/// without any bosun marker that open with that text (Prow's notice on the same account).
+fn notices<'c>(
+    comments: &'c [bosun_plugins::BotComment],
+    bot: &bosun_plugins::Login,
+    marker: &str,
+    adopt: Option<&str>,
+) -> Vec<&'c bosun_plugins::BotComment> {
+    comments
+        .iter()
+        .filter(|c| {
+            &c.author == bot
+                && (c.body.contains(marker)
+                    || adopt.is_some_and(|p| marker::is_unmarked_notice(&c.body, p)))
+        })
+        .collect()
+}
+
+/// Deletes a comment; one already gone (a retry, or a person deleted it) is fine.
+async fn delete_if_there(
+    forge: &dyn Forge,
+    item: &bosun_plugins::ItemRef,
+    id: u64,
+) -> Result<(), ForgeError> {
+    match forge.delete_comment(item, id).await {
+        Err(ForgeError::NotFound(_)) => Ok(()),
+        other => other,
     }
 }

@@ -161,10 +161,12 @@ async fn every_new_action_kind_changes_the_forge_and_counts_its_calls() {
                 item: pr.clone(),
                 marker: "notice".into(),
                 body: "A notice".into(),
+                adopt: None,
             },
             Action::DeleteBotComment {
                 item: pr.clone(),
                 marker: "notice".into(),
+                adopt: None,
             },
             Action::Merge {
                 item: pr.clone(),

@@ -8,22 +8,22 @@ use fake_forge::{ChangedFile, RepoLabel};
 const PLUGINS: &str = r#"["approve", "blunderbuss", "owners-label", "size", "path-label"]"#;
 
 #[derive(Clone, Copy)]
-struct Case {
-    forge: ForgeKind,
-    repo: &'static str,
-    owner: &'static str,
-    number: u64,
-    author: &'static str,
+pub(crate) struct Case {
+    pub(crate) forge: ForgeKind,
+    pub(crate) repo: &'static str,
+    pub(crate) owner: &'static str,
+    pub(crate) number: u64,
+    pub(crate) author: &'static str,
 }
 
-const GITHUB: Case = Case {
+pub(crate) const GITHUB: Case = Case {
     forge: ForgeKind::GitHub,
     repo: "Codertocat/Hello-World",
     owner: "Codertocat",
     number: 2,
     author: "Codertocat",
 };
-const GITLAB: Case = Case {
+pub(crate) const GITLAB: Case = Case {
     forge: ForgeKind::GitLab,
     repo: "demoaccount2-commits-group/test_ci_tmp",
     owner: "demoaccount2-commits-group",
@@ -38,7 +38,7 @@ const DOCS_OWNERS: &[u8] =
 const ALIASES: &[u8] = b"aliases:\n  doc-leads: [Doccer]\n";
 
 impl Case {
-    fn options(&self, db: Db) -> Options {
+    pub(crate) fn options(&self, db: Db) -> Options {
         let mut o = Options::new(db);
         o.extra = format!(
             "[plugins.\"{owner}\"]\nenabled = {PLUGINS}\n\
@@ -50,7 +50,7 @@ impl Case {
     }
 
     /// The PR-opened delivery for PR `number` at `base_sha`.
-    fn opened(&self, number: u64, base_sha: &str) -> (&'static str, Vec<u8>) {
+    pub(crate) fn opened(&self, number: u64, base_sha: &str) -> (&'static str, Vec<u8>) {
         match self.forge {
             ForgeKind::GitHub => {
                 let mut v = fixture("github/pull_request/opened.json");
@@ -68,7 +68,7 @@ impl Case {
     }
 
     /// A comment on the PR by `who`.
-    fn comment(&self, who: &str, body: &str) -> (&'static str, Vec<u8>) {
+    pub(crate) fn comment(&self, who: &str, body: &str) -> (&'static str, Vec<u8>) {
         match self.forge {
             ForgeKind::GitHub => {
                 let mut v: serde_json::Value =
@@ -88,7 +88,7 @@ impl Case {
     }
 
     /// GitLab's native approval by `who`.
-    fn approved(&self, who: &str) -> (&'static str, Vec<u8>) {
+    pub(crate) fn approved(&self, who: &str) -> (&'static str, Vec<u8>) {
         let mut v = fixture("gitlab/merge_request/approved.json");
         patch(&mut v, "/project/path_with_namespace", self.repo.into());
         patch(&mut v, "/object_attributes/iid", self.number.into());
@@ -97,7 +97,7 @@ impl Case {
     }
 }
 
-async fn deliver(bosun: &TestBosun, forge: ForgeKind, (event, body): (&str, Vec<u8>)) {
+pub(crate) async fn deliver(bosun: &TestBosun, forge: ForgeKind, (event, body): (&str, Vec<u8>)) {
     let id = uuid::Uuid::new_v4().to_string();
     let (status, text) = bosun.post(forge, event, &id, &body).await;
     assert_eq!(status, 202, "{text}");
@@ -107,12 +107,12 @@ async fn deliver(bosun: &TestBosun, forge: ForgeKind, (event, body): (&str, Vec<
 }
 
 /// Writes the comment on the forge (so history has it) and delivers its webhook.
-async fn say(bosun: &TestBosun, case: Case, pr: &ItemRef, who: &str, body: &str) {
+pub(crate) async fn say(bosun: &TestBosun, case: Case, pr: &ItemRef, who: &str, body: &str) {
     bosun.forge.seed_comment(pr, who, body);
     deliver(bosun, case.forge, case.comment(who, body)).await;
 }
 
-fn notifiers(bosun: &TestBosun, pr: &ItemRef) -> Vec<String> {
+pub(crate) fn notifiers(bosun: &TestBosun, pr: &ItemRef) -> Vec<String> {
     bosun
         .forge
         .comments(pr)
@@ -122,13 +122,13 @@ fn notifiers(bosun: &TestBosun, pr: &ItemRef) -> Vec<String> {
         .collect()
 }
 
-fn sorted_labels(bosun: &TestBosun, pr: &ItemRef) -> Vec<String> {
+pub(crate) fn sorted_labels(bosun: &TestBosun, pr: &ItemRef) -> Vec<String> {
     let mut labels = bosun.forge.labels(pr);
     labels.sort();
     labels
 }
 
-fn changed(path: &str, additions: u64, deletions: u64) -> ChangedFile {
+pub(crate) fn changed(path: &str, additions: u64, deletions: u64) -> ChangedFile {
     ChangedFile {
         path: path.into(),
         previous_path: None,
@@ -152,7 +152,7 @@ fn owners_calls(bosun: &TestBosun) -> usize {
         .count()
 }
 
-fn seed(bosun: &TestBosun, case: Case, number: u64, base: &str) -> ItemRef {
+pub(crate) fn seed(bosun: &TestBosun, case: Case, number: u64, base: &str) -> ItemRef {
     let pr = bosun
         .forge
         .seed_pr(case.forge, case.repo, number, case.author);

@@ -298,7 +298,7 @@ fn matrix() -> Vec<Row> {
             E::HasLabel("triage/accepted"),
             [N, N, Y, N, N, N, N],
         )
-        .refused_with("The label `triage/accepted` cannot be applied. Only organization members"),
+        .refused_with("The label `triage/accepted` cannot be applied. Only Git"),
         row(
             "/label tide/merge-method-squash",
             Pr,

@@ -122,10 +122,42 @@ pub struct LoadStats {
 /// How many (repo, base SHA) views stay in memory.
 const MEMORY_ENTRIES: usize = 64;
 
+/// How OWNERS are read, per org or repo: Prow's `owners` block (`mdyamlrepos`,
+/// `skip_collaborators`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OwnersPolicy {
+    /// `.md` files carry OWNERS front matter everywhere.
+    pub markdown_front_matter: bool,
+    /// Orgs or repos where `.md` front matter is read (Prow's `mdyamlrepos`).
+    pub markdown_front_matter_repos: Vec<String>,
+    /// Orgs or repos where OWNERS, not repository collaborators, decide who may `/lgtm`
+    /// (Prow's `skip_collaborators`).
+    pub skip_collaborators: Vec<String>,
+}
+
+impl OwnersPolicy {
+    /// Whether `.md` front matter owns files in `repo`.
+    pub fn markdown_front_matter(&self, repo: &RepoPath) -> bool {
+        self.markdown_front_matter || names(&self.markdown_front_matter_repos, repo)
+    }
+
+    /// Whether OWNERS, not collaborators, decide who may `/lgtm` in `repo`.
+    pub fn skip_collaborators(&self, repo: &RepoPath) -> bool {
+        names(&self.skip_collaborators, repo)
+    }
+}
+
+/// Whether a list of orgs and repos names `repo` or one of its orgs/groups.
+fn names(scopes: &[String], repo: &RepoPath) -> bool {
+    repo.scopes()
+        .iter()
+        .any(|s| scopes.iter().any(|x| x.trim_matches('/') == *s))
+}
+
 /// Loads OWNERS for changes; one per process, shared by every plugin and delivery.
 pub struct OwnersLoader {
     cache: Arc<dyn OwnersCache>,
-    markdown_front_matter: bool,
+    policy: OwnersPolicy,
     memory: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Loaded>>>>,
     stats: Mutex<LoadStats>,
 }
@@ -134,9 +166,20 @@ impl OwnersLoader {
     /// A loader over a durable cache. With `markdown_front_matter`, `.md` files may carry their
     /// own OWNERS front matter (Prow's opt-in md-yaml).
     pub fn new(cache: Arc<dyn OwnersCache>, markdown_front_matter: bool) -> OwnersLoader {
+        OwnersLoader::with_policy(
+            cache,
+            OwnersPolicy {
+                markdown_front_matter,
+                ..OwnersPolicy::default()
+            },
+        )
+    }
+
+    /// A loader over a durable cache that reads OWNERS per org/repo as `policy` says.
+    pub fn with_policy(cache: Arc<dyn OwnersCache>, policy: OwnersPolicy) -> OwnersLoader {
         OwnersLoader {
             cache,
-            markdown_front_matter,
+            policy,
             memory: Mutex::new(HashMap::new()),
             stats: Mutex::new(LoadStats::default()),
         }
@@ -145,6 +188,11 @@ impl OwnersLoader {
     /// A loader that caches in memory only.
     pub fn in_memory() -> OwnersLoader {
         OwnersLoader::new(Arc::new(MemoryOwnersCache::default()), false)
+    }
+
+    /// How OWNERS are read per org/repo.
+    pub fn policy(&self) -> &OwnersPolicy {
+        &self.policy
     }
 
     /// Forge calls made so far.
@@ -274,11 +322,8 @@ impl OwnersLoader {
         repo: &RepoPath,
         base_sha: &str,
     ) -> Result<Arc<tokio::sync::Mutex<Loaded>>, ForgeError> {
-        let key = format!(
-            "tree:{}@{base_sha}:{}",
-            repo.as_str(),
-            self.markdown_front_matter
-        );
+        let markdown = self.policy.markdown_front_matter(repo);
+        let key = format!("tree:{}@{base_sha}:{markdown}", repo.as_str());
         if let Some(slot) = self
             .memory
             .lock()
@@ -297,7 +342,7 @@ impl OwnersLoader {
             None => {
                 self.count(|s| s.tree_calls += 1);
                 let tree = forge.tree(repo, base_sha).await?;
-                let index = self.index(&tree);
+                let index = Self::index_of(&tree, markdown);
                 if let Ok(bytes) = serde_json::to_vec(&index) {
                     self.cache.put(&key, &bytes).await;
                 }
@@ -317,7 +362,7 @@ impl OwnersLoader {
         Ok(memory.entry(key).or_insert(slot).clone())
     }
 
-    fn index(&self, tree: &crate::forge::Tree) -> OwnersIndex {
+    fn index_of(tree: &crate::forge::Tree, markdown_front_matter: bool) -> OwnersIndex {
         let mut index = OwnersIndex {
             truncated: tree.truncated,
             ..OwnersIndex::default()
@@ -330,7 +375,7 @@ impl OwnersLoader {
             let path = entry.path.trim_matches('/');
             let name = path.rsplit('/').next().unwrap_or(path);
             let owners_like =
-                name == OWNERS_FILE || (self.markdown_front_matter && name.ends_with(".md"));
+                name == OWNERS_FILE || (markdown_front_matter && name.ends_with(".md"));
             if owners_like && under_denied_dir(parent_dir(path)) {
                 continue;
             }
@@ -340,7 +385,7 @@ impl OwnersLoader {
                     .insert(owners_key(path).to_string(), entry.sha.clone());
             } else if path == ALIASES_FILE {
                 index.aliases = Some(entry.sha.clone());
-            } else if self.markdown_front_matter && name.ends_with(".md") {
+            } else if markdown_front_matter && name.ends_with(".md") {
                 index.markdown.insert(path.to_string(), entry.sha.clone());
             }
         }
@@ -542,6 +587,39 @@ mod tests {
             owners.leaf_approvers("docs/guide.md"),
             ["root".to_string()].into()
         );
+    }
+
+    /// Prow's `owners.mdyamlrepos` is per org/repo: front matter counts only where listed.
+    #[tokio::test]
+    async fn markdown_front_matter_can_be_enabled_per_org_or_repo() {
+        let forge = forge();
+        forge.with(|s| {
+            s.files.insert(
+                "docs/guide.md".into(),
+                b"---\napprovers: [writer]\n---\n# Guide\n".to_vec(),
+            );
+        });
+        let files = paths(&["docs/guide.md"]);
+        for (listed, expected) in [
+            (repo().as_str().to_string(), "writer"),
+            ("org".to_string(), "writer"),
+            ("someone/else".to_string(), "root"),
+        ] {
+            let policy = OwnersPolicy {
+                markdown_front_matter_repos: vec![listed.clone()],
+                ..OwnersPolicy::default()
+            };
+            let loader = OwnersLoader::with_policy(Arc::new(MemoryOwnersCache::default()), policy);
+            let owners = loader
+                .owners_for(&forge, &repo(), "b", &files)
+                .await
+                .unwrap();
+            assert_eq!(
+                owners.leaf_approvers("docs/guide.md"),
+                [expected.to_string()].into(),
+                "{listed}"
+            );
+        }
     }
 
     #[tokio::test]

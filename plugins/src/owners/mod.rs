@@ -11,7 +11,7 @@ pub mod reviewers;
 pub use approvals::{ApprovalCheck, logins};
 pub use load::{
     DIR_DENYLIST, LoadStats, MemoryOwnersCache, OwnersCache, OwnersIndex, OwnersLoader,
-    is_denied_dir, under_denied_dir,
+    OwnersPolicy, is_denied_dir, under_denied_dir,
 };
 pub use parse::{
     AliasesFile, OwnersFile, OwnersOptions, OwnersProblem, OwnersRule, parse_aliases,
