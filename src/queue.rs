@@ -115,13 +115,19 @@ impl Engine {
                 }
                 Outcome::Retry { error, .. } if delivery.attempts >= self.settings.queue.max_attempts => {
                     metrics::counter!("bosun_deliveries_total", "forge" => forge, "event" => delivery.event.clone(), "status" => "failed").increment(1);
-                    tracing::warn!(%error, "delivery failed after its last attempt");
+                    tracing::error!(%error, attempts = delivery.attempts, "delivery failed after its last attempt; giving up (replay it from the dashboard or with bosun replay)");
                     let note = format!("gave up after {} attempts: {error}", delivery.attempts);
                     self.store.finish_delivery(delivery.id, &worker_id, FinalStatus::Failed, Some(&note)).await
                 }
                 Outcome::Retry { error, after } => {
                     let delay = self.backoff(delivery.attempts, after);
-                    tracing::info!(%error, delay_ms = delay.as_millis() as u64, "will retry");
+                    tracing::warn!(
+                        %error,
+                        attempt = delivery.attempts,
+                        max_attempts = self.settings.queue.max_attempts,
+                        retry_in = %humanize(delay),
+                        "delivery will be retried"
+                    );
                     self.store.retry_delivery(delivery.id, &worker_id, &error, delay).await
                 }
             };
@@ -147,10 +153,33 @@ impl Engine {
     }
 }
 
+/// A delay as people read it in a log line (`350ms`, `12s`, `3m20s`).
+fn humanize(d: Duration) -> String {
+    let ms = d.as_millis();
+    match ms {
+        0..1000 => format!("{ms}ms"),
+        1000..60_000 => format!("{}s", ms / 1000),
+        _ => format!("{}m{}s", ms / 60_000, (ms / 1000) % 60),
+    }
+}
+
 fn status_name(s: FinalStatus) -> &'static str {
     match s {
         FinalStatus::Done => "done",
         FinalStatus::Ignored => "ignored",
         FinalStatus::Failed => "failed",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::humanize;
+    use std::time::Duration;
+
+    #[test]
+    fn delays_read_as_people_write_them() {
+        assert_eq!(humanize(Duration::from_millis(350)), "350ms");
+        assert_eq!(humanize(Duration::from_millis(12_400)), "12s");
+        assert_eq!(humanize(Duration::from_secs(200)), "3m20s");
     }
 }

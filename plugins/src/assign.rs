@@ -99,7 +99,7 @@ fn refusal(c: &CommentEvent, target: Target, refused: &[String], help_url: &str)
     let list = refused.join(", ");
     let text = match (target, c.item.reference.forge) {
         (Target::Assignees, ForgeKind::GitHub) => format!(
-            "GitHub didn't allow me to assign the following users: {list}.\n\nNote that only [{org} members](https://github.com/orgs/{org}/people) with read permissions, repo collaborators and people who have commented on this issue/PR can be assigned. Additionally, issues/PRs can only have 10 assignees at the same time."
+            "GitHub didn't allow me to assign the following users: {list}.\n\nNote that only [{org} members](https://github.com/orgs/{org}/people) with read permissions, repo collaborators and people who have commented on this issue/PR can be assigned. Additionally, issues/PRs can only have 10 assignees at the same time.\nFor more information please see [the contributor guide](https://git.k8s.io/community/contributors/guide/first-contribution.md#issue-assignment-in-github)"
         ),
         (Target::Reviewers, ForgeKind::GitHub) => format!(
             "GitHub didn't allow me to request PR reviews from the following users: {list}.\n\nNote that only [{org} members](https://github.com/orgs/{org}/people) and repo collaborators can review this PR, and authors cannot review their own PRs."
@@ -461,7 +461,7 @@ mod tests {
             "{actions:?}"
         );
         assert!(
-            matches!(&actions[2], Action::Comment { body, .. } if body.contains("assign the following users: alice, bob.") && body.contains("10 assignees")),
+            matches!(&actions[2], Action::Comment { body, .. } if body.contains("assign the following users: alice, bob.") && body.contains("10 assignees at the same time.\nFor more information please see [the contributor guide]")),
             "{actions:?}"
         );
     }
