@@ -16,7 +16,7 @@ use crate::store::{
     ActionOutcome, ClaimedDelivery, FinalStatus, PullRequestState, Store, StoreError, StoredAction,
 };
 use crate::webhook::{self, Normalized};
-use bosun_plugins::{Action, Event, ForgeKind, ItemState, Plugin};
+use bosun_plugins::{Action, Event, ItemState, Plugin};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -52,11 +52,7 @@ impl Dispatcher {
         if delivery.event == crate::chat::command::EVENT {
             return self.handle_chat(delivery).await;
         }
-        let normalized = match (delivery.forge, delivery.event.as_str()) {
-            (forge, webhook::drone::EVENT) => webhook::drone::normalize(forge, &delivery.payload),
-            (ForgeKind::GitHub, event) => webhook::github::normalize(event, &delivery.payload),
-            (ForgeKind::GitLab, event) => webhook::gitlab::normalize(event, &delivery.payload),
-        };
+        let normalized = webhook::normalize(delivery.forge, &delivery.event, &delivery.payload);
         let events = match normalized {
             Ok(Normalized::Events(events)) => self.with_ci_prs(events).await?,
             Ok(Normalized::Ignored(reason)) => {

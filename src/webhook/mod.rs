@@ -23,6 +23,32 @@ pub enum Normalized {
     Ignored(String),
 }
 
+/// Reads any journaled delivery as the dispatcher does: a forge's webhook by its event header,
+/// Drone's build webhook, and a command from chat (which becomes events only once its user is
+/// resolved, so here it is described instead).
+pub fn normalize(
+    forge: bosun_plugins::ForgeKind,
+    event: &str,
+    payload: &[u8],
+) -> Result<Normalized, NormalizeError> {
+    use bosun_plugins::ForgeKind;
+    match (forge, event) {
+        (forge, drone::EVENT) => drone::normalize(forge, payload),
+        (_, crate::chat::command::EVENT) => {
+            let cmd: crate::chat::command::ChatCommand = parse(event, payload)?;
+            Ok(Normalized::Ignored(format!(
+                "a command from {} by {} ({}): {}",
+                cmd.platform,
+                clip(&cmd.user_name),
+                clip(&cmd.user),
+                clip(&cmd.text)
+            )))
+        }
+        (ForgeKind::GitHub, event) => github::normalize(event, payload),
+        (ForgeKind::GitLab, event) => gitlab::normalize(event, payload),
+    }
+}
+
 /// A payload that claims to be a handled event but does not have the shape of one.
 #[derive(Debug, thiserror::Error)]
 #[error("malformed {event} payload: {reason}")]

@@ -249,6 +249,19 @@ async fn a_bound_dingtalk_user_lgtms_a_gitlab_mr() {
         let answer = &replies(&chat, "dingtalk-session")[2];
         assert!(answer.contains("Labels: lgtm"), "{db:?}: {answer}");
         assert!(answer.contains("LGTM: alice"), "{db:?}: {answer}");
+        let page = bosun
+            .http
+            .get(bosun.url("/pr/gitlab/gitlab-org/hello-world/1"))
+            .send()
+            .await
+            .expect("page")
+            .text()
+            .await
+            .expect("text");
+        assert!(
+            page.contains("a command from dingtalk by"),
+            "{db:?}: chat commands read as such on the timeline: {page}"
+        );
         bosun.shutdown().await;
     }
 }

@@ -345,6 +345,10 @@ async fn retest_restarts_the_failed_drone_build_once() {
             .await
             .expect("text");
         assert!(page.contains("continuous-integration/drone/pr"), "{page}");
+        assert!(
+            page.contains("CI continuous-integration/drone/pr is failure"),
+            "the Drone delivery reads as what it is on the timeline: {page}"
+        );
         bosun.shutdown().await;
     }
 }

@@ -88,8 +88,7 @@ struct DeliveryPage {
 /// What a payload means to bosun, as text: the events as JSON, or why there are none.
 pub fn normalized_text(forge: &str, event: &str, payload: &[u8]) -> String {
     let result = match ForgeKind::parse(forge) {
-        Some(ForgeKind::GitHub) => webhook::github::normalize(event, payload),
-        Some(ForgeKind::GitLab) => webhook::gitlab::normalize(event, payload),
+        Some(forge) => webhook::normalize(forge, event, payload),
         None => return format!("unknown forge {forge:?}"),
     };
     match result {

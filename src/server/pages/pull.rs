@@ -133,10 +133,7 @@ fn entry(
     last_head: &mut Option<String>,
 ) -> Entry {
     let r = &d.record;
-    let normalized = match forge {
-        ForgeKind::GitHub => webhook::github::normalize(&r.event, &d.payload),
-        ForgeKind::GitLab => webhook::gitlab::normalize(&r.event, &d.payload),
-    };
+    let normalized = webhook::normalize(forge, &r.event, &d.payload);
     let mut actor = String::new();
     let mut what = Vec::new();
     let mut commands = Vec::new();
