@@ -369,6 +369,17 @@ impl CiSystem {
         }
     }
 
+    /// The forge whose own API re-runs this system's contexts; Drone has its own.
+    pub fn forge(self) -> Option<ForgeKind> {
+        match self {
+            CiSystem::GithubActions | CiSystem::GithubChecks | CiSystem::GithubStatus => {
+                Some(ForgeKind::GitHub)
+            }
+            CiSystem::GitlabCi => Some(ForgeKind::GitLab),
+            CiSystem::Drone => None,
+        }
+    }
+
     /// Reads [`CiSystem::as_str`] back.
     pub fn parse(s: &str) -> Option<CiSystem> {
         [

@@ -16,6 +16,12 @@ pub enum Fact {
     Lgtm { by: Vec<Login> },
     /// Who approves the PR now, as the approve plugin computed it (empty: nobody).
     Approvals { by: Vec<Approver> },
+    /// CI contexts on a head as the forge reported them when bosun had heard of none: kept
+    /// as CI state (as if their events had arrived), not as a fact of their own.
+    Ci {
+        sha: String,
+        contexts: Vec<crate::CiContext>,
+    },
 }
 
 /// One approver and how they came to approve ("Approved", "LGTM", "Author self-approved" …).
@@ -61,6 +67,7 @@ impl Fact {
         match self {
             Fact::Lgtm { .. } => "lgtm".into(),
             Fact::Approvals { .. } => "approvals".into(),
+            Fact::Ci { sha, .. } => format!("ci {sha}"),
         }
     }
 
@@ -69,6 +76,7 @@ impl Fact {
         match self {
             Fact::Lgtm { .. } => "LGTM",
             Fact::Approvals { .. } => "Approvals",
+            Fact::Ci { .. } => "CI",
         }
     }
 
@@ -82,6 +90,10 @@ impl Fact {
                     "" => a.login.clone(),
                     how => format!("{} ({how})", a.login),
                 })
+                .collect(),
+            Fact::Ci { contexts, .. } => contexts
+                .iter()
+                .map(|c| format!("{}: {}", c.context, c.state.as_str()))
                 .collect(),
         }
     }

@@ -4,7 +4,9 @@
 //! [`ForgeError`]; the queue decides on retries from [`ForgeError::is_retryable`] and
 //! [`ForgeError::retry_after`]; call sites never retry on their own.
 
-use crate::event::{ItemRef, ItemState, Login, RepoPath, ReviewState};
+use crate::action::CiRun;
+use crate::event::{CiSystem, ItemRef, ItemState, Login, RepoPath, ReviewState};
+use crate::plugin::CiContext;
 use async_trait::async_trait;
 use std::time::{Duration, SystemTime};
 
@@ -216,6 +218,13 @@ pub trait ForgeRead: Send + Sync {
         Ok(self.is_collaborator(repo, user).await?
             || self.is_org_member(repo.owner(), user).await?)
     }
+    /// Prow's "repo admin", who may `/override`: GitHub's `admin` permission on the
+    /// repository; on GitLab a Maintainer or Owner of the project.
+    async fn is_repo_admin(&self, repo: &RepoPath, user: &Login) -> Result<bool, ForgeError>;
+    /// The CI contexts on `sha` as the forge itself reports them, for a PR bosun has heard no
+    /// CI events about (it was down, or the PR predates it): GitHub's workflow runs, other
+    /// apps' check runs and commit statuses; GitLab's MR pipelines. Newest run per context.
+    async fn ci_contexts(&self, item: &ItemRef, sha: &str) -> Result<Vec<CiContext>, ForgeError>;
 }
 
 /// The writes, used only by the executor.
@@ -276,6 +285,19 @@ pub trait Forge: ForgeRead {
         sha: &str,
         status: &CommitStatus,
     ) -> Result<(), ForgeError>;
+    /// Runs the forge's own CI for a PR (GitHub Actions and checks, GitLab CI): re-runs a run
+    /// (only its failed jobs when asked) or starts CI on the head. A system this forge does
+    /// not run is a permanent error.
+    async fn run_ci(&self, item: &ItemRef, system: CiSystem, run: &CiRun)
+    -> Result<(), ForgeError>;
+    /// Whether CI already started again after `run` was asked for: the executor's check
+    /// before repeating a call that may have taken effect (a crash, a timeout).
+    async fn ci_started(
+        &self,
+        item: &ItemRef,
+        system: CiSystem,
+        run: &CiRun,
+    ) -> Result<bool, ForgeError>;
 }
 
 /// A commit status to set.

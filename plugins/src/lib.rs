@@ -20,6 +20,7 @@ pub mod lgtm;
 pub mod lifecycle;
 pub mod marker;
 pub mod notify;
+pub mod overrides;
 pub mod owners;
 pub mod owners_label;
 pub mod path_label;
@@ -29,6 +30,7 @@ pub mod plugin;
 pub mod reply;
 pub mod retitle;
 pub mod size;
+pub mod skip;
 pub mod testing;
 pub mod trigger;
 pub mod wip;
@@ -61,10 +63,12 @@ pub fn all_plugins() -> Vec<Box<dyn Plugin>> {
         Box::new(lgtm::Lgtm),
         Box::new(lifecycle::Lifecycle),
         Box::new(notify::Notify),
+        Box::new(overrides::Override),
         Box::new(owners_label::OwnersLabel),
         Box::new(path_label::PathLabel),
         Box::new(retitle::Retitle),
         Box::new(size::Size),
+        Box::new(skip::Skip),
         Box::new(trigger::Trigger),
         Box::new(wip::Wip),
     ]

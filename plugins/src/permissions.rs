@@ -125,6 +125,18 @@ impl ForgeRead for CachedForgeRead<'_> {
         self.remembered(key, self.inner.can_be_assigned(repo, user))
             .await
     }
+    async fn is_repo_admin(&self, repo: &RepoPath, user: &Login) -> Result<bool, ForgeError> {
+        let key = format!("admin {repo} {}", user.as_str().to_ascii_lowercase());
+        self.remembered(key, self.inner.is_repo_admin(repo, user))
+            .await
+    }
+    async fn ci_contexts(
+        &self,
+        item: &ItemRef,
+        sha: &str,
+    ) -> Result<Vec<crate::CiContext>, ForgeError> {
+        self.inner.ci_contexts(item, sha).await
+    }
 }
 
 #[cfg(test)]

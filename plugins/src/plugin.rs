@@ -92,7 +92,7 @@ pub trait History: Send + Sync {
 }
 
 /// One CI context on a commit, as bosun last heard of it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct CiContext {
     pub context: String,
     pub system: crate::event::CiSystem,
@@ -165,6 +165,11 @@ impl Context<'_> {
 pub trait Plugin: Send + Sync {
     /// The name used in configuration (`[plugins.<name>]`) and in the audit log.
     fn name(&self) -> &'static str;
+    /// Whose settings this plugin reads: its own by default; a plugin that shares another's
+    /// (skip reads trigger's `optional`) names that one, so one list serves both.
+    fn settings_from(&self) -> &'static str {
+        self.name()
+    }
     /// Help for people, shown by `/help` and the command-help page.
     fn help(&self) -> PluginHelp;
     /// Checks this plugin's settings for one scope at startup, so a bad value stops bosun

@@ -40,6 +40,12 @@ pub struct MemoryState {
     pub review_load: BTreeMap<String, usize>,
     /// CI contexts on the head, as the store would remember them.
     pub ci: Vec<crate::CiContext>,
+    /// CI contexts on the head as the forge reports them (read when the store has none).
+    pub forge_ci: Vec<crate::CiContext>,
+    /// Users with admin rights on the repository.
+    pub admins: HashSet<Login>,
+    /// CI runs asked for, in order.
+    pub ci_runs: Vec<(crate::CiSystem, crate::CiRun)>,
     /// Counts every read and write, so tests can assert how many calls a plugin made.
     pub calls: usize,
 }
@@ -89,6 +95,9 @@ impl Default for MemoryForge {
                 close_reason: None,
                 review_load: BTreeMap::new(),
                 ci: vec![],
+                forge_ci: vec![],
+                admins: HashSet::new(),
+                ci_runs: vec![],
                 calls: 0,
             }),
             bot: Login::new("bosun-bot"),
@@ -297,6 +306,21 @@ impl ForgeRead for MemoryForge {
             .get(team)
             .is_some_and(|t| t.contains(user)))
     }
+    async fn is_repo_admin(&self, _repo: &RepoPath, user: &Login) -> Result<bool, ForgeError> {
+        Ok(self.lock().admins.contains(user))
+    }
+    async fn ci_contexts(
+        &self,
+        _item: &ItemRef,
+        sha: &str,
+    ) -> Result<Vec<crate::CiContext>, ForgeError> {
+        let state = self.lock();
+        Ok(if state.pr.head_sha == sha {
+            state.forge_ci.clone()
+        } else {
+            Vec::new()
+        })
+    }
 }
 
 /// A stable stand-in for a content hash.
@@ -440,6 +464,27 @@ impl Forge for MemoryForge {
     ) -> Result<(), ForgeError> {
         self.lock().statuses.push((sha.to_string(), status.clone()));
         Ok(())
+    }
+    async fn run_ci(
+        &self,
+        _item: &ItemRef,
+        system: crate::CiSystem,
+        run: &crate::CiRun,
+    ) -> Result<(), ForgeError> {
+        self.lock().ci_runs.push((system, run.clone()));
+        Ok(())
+    }
+    async fn ci_started(
+        &self,
+        _item: &ItemRef,
+        system: crate::CiSystem,
+        run: &crate::CiRun,
+    ) -> Result<bool, ForgeError> {
+        Ok(self
+            .lock()
+            .ci_runs
+            .iter()
+            .any(|(s, r)| *s == system && r == run))
     }
 }
 

@@ -20,7 +20,7 @@ use crate::command::command_text;
 use crate::reply::format_response;
 use crate::{
     Action, CiContext, CiRun, CiSystem, CommandHelp, CommentAction, CommentEvent, Context, Event,
-    ForgeKind, ItemState, Login, Plugin, PluginError, PluginHelp, PrAction, PullRequestEvent,
+    Fact, ForgeKind, ItemState, Login, Plugin, PluginError, PluginHelp, PrAction, PullRequestEvent,
 };
 use async_trait::async_trait;
 use regex::Regex;
@@ -259,11 +259,24 @@ impl Trigger {
             return Ok(vec![reply(text)]);
         }
         let pr = cx.forge.pull_request(item).await?;
-        let heard = cx
+        let mut actions = Vec::new();
+        let mut heard = cx
             .history
             .ci_contexts(item.forge, &item.repo, &pr.head_sha)
             .await;
-        let mut actions = Vec::new();
+        if heard.is_empty() {
+            // bosun was down, or the PR predates it: ask the forge, and keep what it says.
+            heard = cx.forge.ci_contexts(item, &pr.head_sha).await?;
+            if !heard.is_empty() {
+                actions.push(Action::Remember {
+                    item: item.clone(),
+                    fact: Fact::Ci {
+                        sha: pr.head_sha.clone(),
+                        contexts: heard.clone(),
+                    },
+                });
+            }
+        }
         for cmd in commands {
             match cmd {
                 TriggerCommand::OkToTestCancel if !commenter_trusted => {
@@ -481,6 +494,44 @@ mod tests {
         assert!(
             parse("/Retest").is_empty(),
             "Prow's trigger regexes are case-sensitive"
+        );
+    }
+
+    /// With nothing heard for the head (bosun was down), `/retest` asks the forge, keeps
+    /// what it said, and re-runs the failed runs it reported.
+    #[tokio::test]
+    async fn retest_reads_ci_from_the_forge_when_nothing_was_heard() {
+        let forge = MemoryForge::default();
+        forge.add_collaborators(&["alice", "pr-author"]);
+        forge.with(|s| {
+            s.forge_ci = vec![
+                context("build", CiState::Success, CiSystem::GithubActions, "1"),
+                context("test", CiState::Failure, CiSystem::GithubActions, "2"),
+            ]
+        });
+        let actions = forge
+            .run(&Trigger, &comment_on_pr("alice", "/retest"))
+            .await
+            .expect("handled");
+        assert!(
+            actions.iter().any(|a| matches!(a,
+                Action::Remember { fact: Fact::Ci { sha, contexts }, .. }
+                    if sha == "head0" && contexts.len() == 2)),
+            "{actions:?}"
+        );
+        let reruns: Vec<&CiRun> = actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::RunCi { run, .. } => Some(run),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            reruns,
+            vec![&CiRun::Rerun {
+                run_id: "2".into(),
+                failed_only: true
+            }]
         );
     }
 

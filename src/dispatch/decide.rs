@@ -63,7 +63,10 @@ impl Dispatcher {
                 .iter()
                 .filter(|p| enabled.iter().any(|e| e == p.name()))
             {
-                let settings = self.settings.plugins.settings_for(plugin.name(), repo);
+                let settings = self
+                    .settings
+                    .plugins
+                    .settings_for(plugin.settings_from(), repo);
                 let cx = Context {
                     forge,
                     settings: &settings,

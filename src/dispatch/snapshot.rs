@@ -78,4 +78,14 @@ impl ForgeRead for WebhookSnapshot {
     ) -> Result<bool, ForgeError> {
         Err(tokenless("team membership"))
     }
+    async fn is_repo_admin(&self, _repo: &RepoPath, _user: &Login) -> Result<bool, ForgeError> {
+        Err(tokenless("repository permissions"))
+    }
+    async fn ci_contexts(
+        &self,
+        _item: &ItemRef,
+        _sha: &str,
+    ) -> Result<Vec<bosun_plugins::CiContext>, ForgeError> {
+        Ok(Vec::new())
+    }
 }

@@ -1,7 +1,8 @@
 //! The forge as a target: the [`Forge`] adapters (octocrab, the gitlab crate), their error
 //! classification ([`ForgeError::is_retryable`]) and these "already done?" checks for an action
 //! found `applying`: the label already there (or already gone), the comment carrying the
-//! action's hidden marker already posted, the PR already merged. The other kinds repeat
+//! action's hidden marker already posted, the PR already merged, CI already running again
+//! (the forge's own CI: GitHub Actions and checks, GitLab pipelines). The other kinds repeat
 //! safely: assigning, requesting reviews, setting a title, a state or a commit status again
 //! leaves the forge as one call would, creating an existing label succeeds, and deleting a
 //! deleted comment is a no-op.
@@ -43,13 +44,21 @@ async fn perform(
     calls: &mut i32,
 ) -> Result<(), ForgeError> {
     match &stored.action {
-        Action::Remember { .. }
-        | Action::Notify { .. }
-        | Action::ChatReply { .. }
-        | Action::RunCi { .. } => Err(ForgeError::Permanent(format!(
-            "{} is not a forge action",
-            stored.kind
-        ))),
+        Action::RunCi {
+            item, system, run, ..
+        } => {
+            if maybe_done {
+                *calls += 1;
+                if forge.ci_started(item, *system, run).await? {
+                    return Ok(());
+                }
+            }
+            *calls += 1;
+            forge.run_ci(item, *system, run).await
+        }
+        Action::Remember { .. } | Action::Notify { .. } | Action::ChatReply { .. } => Err(
+            ForgeError::Permanent(format!("{} is not a forge action", stored.kind)),
+        ),
         Action::AddLabel { item, label } => {
             if maybe_done {
                 *calls += 1;

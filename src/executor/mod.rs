@@ -103,7 +103,14 @@ impl Targets {
 
     /// The target of an action, or why there is none (a forge or channel not configured).
     pub fn for_action(&self, action: &Action) -> Result<&dyn Target, ForgeError> {
-        match action.destination() {
+        let destination = match action.destination() {
+            Destination::Ci(system) => match system.forge() {
+                Some(forge) => Destination::Forge(forge),
+                None => Destination::Ci(system),
+            },
+            other => other,
+        };
+        match destination {
             Destination::Forge(bosun_plugins::ForgeKind::GitHub) => self
                 .github
                 .as_ref()
@@ -122,7 +129,7 @@ impl Targets {
                 .map(|t| t as &dyn Target)
                 .ok_or_else(|| ForgeError::Permanent("Drone is not configured ([drone])".into())),
             Destination::Ci(system) => Err(ForgeError::Permanent(format!(
-                "bosun cannot run {} contexts again yet",
+                "no target runs {} contexts",
                 system.as_str()
             ))),
             Destination::Channel(name) if self.chat.has(name) => Ok(&self.chat),

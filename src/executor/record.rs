@@ -1,11 +1,12 @@
-//! bosun's own store as a target: [`Action::Remember`] keeps a fact about a PR. Writing a fact
-//! again replaces it with itself, so an action found `applying` is simply applied again; a
+//! bosun's own store as a target: [`Action::Remember`] keeps a fact about a PR; CI contexts
+//! read from the forge ([`Fact::Ci`]) are kept as CI state, as their events would have been.
+//! Writing a fact again replaces it with itself, so an action found `applying` is simply applied again; a
 //! store failure stops the delivery like any other store failure.
 
 use super::{EffectError, Target};
 use crate::store::{Store, StoredAction};
 use async_trait::async_trait;
-use bosun_plugins::{Action, ForgeError};
+use bosun_plugins::{Action, CiEvent, Fact, ForgeError};
 use std::sync::Arc;
 
 /// Facts about PRs, kept in the store.
@@ -34,6 +35,24 @@ impl Target for RecordTarget {
             );
         };
         *calls += 1;
+        if let Fact::Ci { sha, contexts } = fact {
+            let now = chrono::Utc::now().timestamp_millis();
+            for c in contexts {
+                let event = CiEvent {
+                    forge: item.forge,
+                    repo: item.repo.clone(),
+                    system: c.system,
+                    sha: sha.clone(),
+                    number: Some(item.number),
+                    context: c.context.clone(),
+                    state: c.state,
+                    url: c.url.clone(),
+                    run_id: c.run_id.clone(),
+                };
+                self.store.record_ci(&event, now).await?;
+            }
+            return Ok(());
+        }
         self.store.remember_fact(item, &stored.plugin, fact).await?;
         Ok(())
     }

@@ -2,7 +2,7 @@
 //!
 //! | `X-GitHub-Event` | context | state from | run id |
 //! |---|---|---|---|
-//! | `check_run` | the check's name | `status`, then `conclusion` | the check run's id |
+//! | `check_run` | the check's name | `status`, then `conclusion` | the check run's id (none for GitHub Actions' jobs: their workflow run is re-run) |
 //! | `status` | `context` | `state` | – |
 //! | `workflow_run` | the workflow's name | `status`, then `conclusion` | the run's id |
 //!
@@ -36,6 +36,21 @@ struct CheckRun {
     html_url: Option<String>,
     #[serde(default, deserialize_with = "null_as_default")]
     pull_requests: Vec<PrRef>,
+    app: Option<App>,
+}
+
+#[derive(Deserialize)]
+struct App {
+    slug: Option<String>,
+}
+
+/// The app whose check runs are GitHub Actions jobs.
+const ACTIONS_APP: &str = "github-actions";
+
+/// Whether a check run is a GitHub Actions job, which is re-run through its workflow run
+/// (GitHub refuses to re-request Actions' check runs).
+pub fn is_actions_app(slug: Option<&str>) -> bool {
+    slug == Some(ACTIONS_APP)
 }
 
 #[derive(Deserialize)]
@@ -114,7 +129,10 @@ fn check_run(p: CheckRunPayload) -> Result<Normalized, NormalizeError> {
         context: need(run.name, EV, "check_run.name")?,
         state: run_state(run.status.as_deref(), run.conclusion.as_deref()),
         url: run.details_url.or(run.html_url),
-        run_id: run.id.map(|id| id.to_string()),
+        run_id: run
+            .id
+            .filter(|_| !is_actions_app(run.app.as_ref().and_then(|a| a.slug.as_deref())))
+            .map(|id| id.to_string()),
     })]))
 }
 

@@ -20,8 +20,10 @@
 //! cache settles on one.
 //!
 //! Layout: `transport.rs` (credentials, sending, paging), `errors.rs` (failure
-//! classification), `read.rs` ([`ForgeRead`]), `write.rs` ([`Forge`]).
+//! classification), `read.rs` ([`ForgeRead`]), `write.rs` ([`Forge`]), `ci.rs` (Actions,
+//! check runs and statuses: read and re-run).
 
+mod ci;
 mod errors;
 mod read;
 mod transport;

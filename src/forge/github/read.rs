@@ -307,6 +307,37 @@ impl ForgeRead for GitHubForge {
         self.exists(Scope::Repo(repo), &route).await
     }
 
+    /// `GET /repos/{o}/{r}/collaborators/{user}/permission`: `admin`, or not; an unknown user
+    /// (404) is not an admin.
+    async fn is_repo_admin(&self, repo: &RepoPath, user: &Login) -> Result<bool, ForgeError> {
+        #[derive(serde::Deserialize)]
+        struct Permission {
+            #[serde(default)]
+            permission: String,
+        }
+        let route = format!(
+            "{}/collaborators/{}/permission",
+            repo_path_route(repo)?,
+            encode_segment(user.as_str())
+        );
+        match self
+            .send_json::<Permission>(Scope::Repo(repo), Verb::Get, &route)
+            .await
+        {
+            Ok(p) => Ok(p.permission == "admin"),
+            Err(ForgeError::NotFound(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn ci_contexts(
+        &self,
+        item: &ItemRef,
+        sha: &str,
+    ) -> Result<Vec<bosun_plugins::CiContext>, ForgeError> {
+        self.read_ci_contexts(item, sha).await
+    }
+
     /// `GET /orgs/{org}/members/{user}`: 204 yes, 404 no. (A caller outside the org is
     /// redirected to the public-members check, which octocrab follows.)
     async fn is_org_member(&self, org: &str, user: &Login) -> Result<bool, ForgeError> {

@@ -252,4 +252,22 @@ impl Forge for GitHubForge {
             .await
             .map(drop)
     }
+
+    async fn run_ci(
+        &self,
+        item: &ItemRef,
+        system: bosun_plugins::CiSystem,
+        run: &bosun_plugins::CiRun,
+    ) -> Result<(), ForgeError> {
+        self.start_ci(item, system, run).await
+    }
+
+    async fn ci_started(
+        &self,
+        item: &ItemRef,
+        system: bosun_plugins::CiSystem,
+        run: &bosun_plugins::CiRun,
+    ) -> Result<bool, ForgeError> {
+        self.ci_restarted(item, system, run).await
+    }
 }

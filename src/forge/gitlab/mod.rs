@@ -30,8 +30,9 @@
 //! answers (`query_bytes`, which keeps a 429's wait).
 //!
 //! Layout: `transport.rs` (the client, queries, paging), `errors.rs` (failure classification),
-//! `read.rs` ([`ForgeRead`]), `write.rs` ([`Forge`]).
+//! `read.rs` ([`ForgeRead`]), `write.rs` ([`Forge`]), `ci.rs` (MR pipelines: read, retry, create).
 
+mod ci;
 mod errors;
 mod read;
 mod transport;

@@ -20,6 +20,8 @@ use std::borrow::Cow;
 const COLLABORATOR_LEVEL: u64 = 30;
 /// The least access level that makes a group member an org/team member (Guest).
 const MEMBER_LEVEL: u64 = 10;
+/// The least access level that makes a project member a repo admin (Maintainer).
+const ADMIN_LEVEL: u64 = 40;
 
 #[derive(Deserialize)]
 struct User {
@@ -490,6 +492,31 @@ impl ForgeRead for GitLabForge {
 
     async fn is_org_member(&self, org: &str, user: &Login) -> Result<bool, ForgeError> {
         self.in_group(org, user, MEMBER_LEVEL).await
+    }
+
+    /// A project member (direct or inherited) with Maintainer access or more.
+    async fn is_repo_admin(&self, repo: &RepoPath, user: &Login) -> Result<bool, ForgeError> {
+        let Some(id) = self.user_id(user).await? else {
+            return Ok(false);
+        };
+        let ep = members::AllProjectMember::builder()
+            .project(repo.as_str())
+            .user(id)
+            .build()
+            .map_err(unbuildable)?;
+        match self.query::<_, Member>(ep).await {
+            Ok(m) => Ok(m.access_level >= ADMIN_LEVEL),
+            Err(ForgeError::NotFound(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn ci_contexts(
+        &self,
+        item: &ItemRef,
+        sha: &str,
+    ) -> Result<Vec<bosun_plugins::CiContext>, ForgeError> {
+        self.read_ci_contexts(item, sha).await
     }
 
     /// Membership of the subgroup `org/team`.

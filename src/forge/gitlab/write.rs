@@ -451,6 +451,24 @@ impl Forge for GitLabForge {
         let _: Created = self.query(b.build().map_err(unbuildable)?).await?;
         Ok(())
     }
+
+    async fn run_ci(
+        &self,
+        item: &ItemRef,
+        system: bosun_plugins::CiSystem,
+        run: &bosun_plugins::CiRun,
+    ) -> Result<(), ForgeError> {
+        self.start_ci(item, system, run).await
+    }
+
+    async fn ci_started(
+        &self,
+        item: &ItemRef,
+        system: bosun_plugins::CiSystem,
+        run: &bosun_plugins::CiRun,
+    ) -> Result<bool, ForgeError> {
+        self.ci_restarted(item, system, run).await
+    }
 }
 
 #[cfg(test)]
