@@ -65,6 +65,11 @@ pub(crate) fn route(world: &mut World, req: &Req<'_>) -> Option<Reply> {
             }
         }
         (m, ["repos", o, r, rest @ ..]) => {
+            if let Some(reply) =
+                crate::ci::github_route(world, req, &format!("{}/{}", decode(o), decode(r)), rest)
+            {
+                return Some(reply);
+            }
             let modelled = matches!(
                 (m, rest),
                 ("GET" | "POST", ["labels"])

@@ -27,6 +27,9 @@ pub(crate) fn route(world: &mut World, req: &Req<'_>) -> Option<Reply> {
 
 /// Routes under `/projects/:id`.
 fn project_route(world: &mut World, req: &Req<'_>, repo: &str, rest: &[&str]) -> Option<Reply> {
+    if let Some(reply) = crate::ci::gitlab_route(world, req, repo, rest) {
+        return Some(reply);
+    }
     let reply = match (req.method, rest) {
         ("GET", ["labels"]) => list_labels(world, req, repo),
         ("POST", ["labels"]) => create_label(world, req, repo),

@@ -29,12 +29,14 @@
 //!   `GET /members/all/{user_id}`, `GET /members/{user_id}`, `GET /repository/tree`,
 //!   `GET /repository/files/{path}/raw`, `POST /statuses/{sha}`.
 
+mod ci;
 mod github;
 mod gitlab;
 mod server;
 mod world;
 
 pub use bosun_plugins::{ForgeKind, ItemKind, ItemRef, ItemState, RepoPath};
+pub use ci::{CiJob, CiRun, CiRunKind};
 pub use server::{Fault, RecordedRequest};
 pub use world::{
     ChangedFile, Comment, Commit, GitHubApp, InstallationToken, Item, Repo, RepoLabel, Review,
@@ -302,6 +304,26 @@ impl FakeForge {
             w.site(forge)
                 .repo(repo)
                 .map(|r| r.labels.clone())
+                .unwrap_or_default()
+        })
+    }
+
+    /// Adds a workflow run, check run or pipeline (its `id` is assigned and returned).
+    pub fn add_ci_run(&self, forge: ForgeKind, repo: &str, mut run: CiRun) -> u64 {
+        self.update(|w| {
+            let id = w.next_id();
+            run.id = id;
+            w.ensure_repo(forge, repo).ci_runs.push(run);
+            id
+        })
+    }
+
+    /// A repository's workflow runs, check runs or pipelines now, oldest first.
+    pub fn ci_runs(&self, forge: ForgeKind, repo: &str) -> Vec<CiRun> {
+        self.read(|w| {
+            w.site(forge)
+                .repo(repo)
+                .map(|r| r.ci_runs.clone())
                 .unwrap_or_default()
         })
     }

@@ -104,6 +104,8 @@ pub struct Repo {
     pub refs: BTreeMap<String, String>,
     /// Commit statuses in the order they were set (the latest per context is current).
     pub statuses: Vec<Status>,
+    /// Workflow runs, check runs and pipelines, oldest first.
+    pub ci_runs: Vec<crate::ci::CiRun>,
 }
 
 /// A commit: the files of the repository at that point.
@@ -358,6 +360,7 @@ impl World {
                     commits: BTreeMap::new(),
                     refs: BTreeMap::new(),
                     statuses: Vec::new(),
+                    ci_runs: Vec::new(),
                 });
                 site.repos.len() - 1
             }

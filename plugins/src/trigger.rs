@@ -13,8 +13,11 @@
 //!   `/ok-to-test cancel` swaps back.
 //!
 //! What "run" means per system: GitHub Actions re-runs a workflow run (its failed jobs for
-//! `/retest`); GitLab CI retries the pipeline or creates a new MR pipeline; Drone restarts the
-//! build or creates one for the branch.
+//! `/retest`), and `/ok-to-test` approves the runs GitHub holds for a maintainer's approval
+//! (a first-time contributor's fork PR); another app's check run is re-requested; GitLab CI
+//! retries the pipeline or creates a new MR pipeline; Drone restarts the build or creates
+//! one for the branch. When bosun has heard no CI events for the head (it was down, or the
+//! PR predates it), it reads the state from the forge and keeps it.
 
 use crate::command::command_text;
 use crate::reply::format_response;
@@ -179,16 +182,22 @@ fn starts(
         .systems
         .iter()
         .filter(|s| !heard.iter().any(|c| c.system == **s))
-        .map(|system| Action::RunCi {
-            item: item.clone(),
-            system: *system,
-            context: system.as_str().to_string(),
-            run: CiRun::Start {
-                git_ref: head_ref.to_string(),
-                sha: sha.to_string(),
-            },
-        })
+        .map(|system| start(item, *system, head_ref, sha))
         .collect()
+}
+
+/// Starts CI of `system` on the head: a new pipeline or build, or (GitHub Actions) the
+/// approval of the runs that wait for one.
+fn start(item: &crate::ItemRef, system: CiSystem, head_ref: &str, sha: &str) -> Action {
+    Action::RunCi {
+        item: item.clone(),
+        system,
+        context: system.as_str().to_string(),
+        run: CiRun::Start {
+            git_ref: head_ref.to_string(),
+            sha: sha.to_string(),
+        },
+    }
 }
 
 fn help_text(note: Option<&str>, contexts: &[CiContext], item: &crate::ItemRef) -> String {
@@ -309,10 +318,32 @@ impl Trigger {
                             label: NEEDS_OK_TO_TEST.into(),
                         });
                     }
-                    let waiting: Vec<&CiContext> =
-                        heard.iter().filter(|c| c.state.is_final()).collect();
+                    // GitHub holds a fork's Actions runs for approval: approving them is
+                    // what runs them, so they are not re-run.
+                    let waiting: Vec<&CiContext> = heard
+                        .iter()
+                        .filter(|c| c.state.is_final() && c.system != CiSystem::GithubActions)
+                        .collect();
                     actions.extend(runs(item, &waiting, false));
-                    actions.extend(starts(item, settings, &heard, &pr.head_ref, &pr.head_sha));
+                    let mut started = starts(item, settings, &heard, &pr.head_ref, &pr.head_sha);
+                    let approves = |a: &Action| {
+                        matches!(
+                            a,
+                            Action::RunCi {
+                                system: CiSystem::GithubActions,
+                                ..
+                            }
+                        )
+                    };
+                    if item.forge == ForgeKind::GitHub && !started.iter().any(approves) {
+                        started.push(start(
+                            item,
+                            CiSystem::GithubActions,
+                            &pr.head_ref,
+                            &pr.head_sha,
+                        ));
+                    }
+                    actions.extend(started);
                 }
                 TriggerCommand::OkToTest => {}
                 TriggerCommand::Retest | TriggerCommand::RetestRequired => {

@@ -47,7 +47,7 @@ impl Case {
         }
     }
 
-    fn comment(&self, who: &str, body: &str) -> (&'static str, Vec<u8>) {
+    pub(crate) fn comment(&self, who: &str, body: &str) -> (&'static str, Vec<u8>) {
         match self.forge {
             ForgeKind::GitHub => ("issue_comment", github_pr_comment(self.number, who, body)),
             ForgeKind::GitLab => {

@@ -12,6 +12,7 @@ mod fake_chat;
 mod fake_drone;
 mod fault_storm;
 mod forge_calls;
+mod forge_ci;
 mod github_app;
 mod hold;
 mod hostile;

@@ -1,0 +1,386 @@
+//! The forges' own CI driven from comments, end to end on both databases: `/retest` re-runs
+//! exactly the failed GitHub Actions jobs and retries the failed GitLab pipeline (once, even
+//! when the forge's answer is lost); CI state is read from the forge when bosun heard none;
+//! `/ok-to-test` on an untrusted PR approves the waiting Actions runs or creates an MR
+//! pipeline; `/override` by an admin sets the status, by others is refused in Prow's words.
+
+use crate::commands::{self, say};
+use crate::support::*;
+use bosun_plugins::{CiState, ForgeKind};
+use fake_forge::access::{DEVELOPER, MAINTAINER};
+use fake_forge::{CiJob, CiRun, CiRunKind, Fault};
+
+fn run(kind: CiRunKind, name: &str, sha: &str, conclusion: &str, jobs: Vec<CiJob>) -> CiRun {
+    CiRun {
+        id: 0,
+        kind,
+        name: name.into(),
+        sha: sha.into(),
+        status: "completed".into(),
+        conclusion: Some(conclusion.into()),
+        attempt: 1,
+        jobs,
+    }
+}
+
+fn pipeline(mr: u64, sha: &str, status: &str, jobs: Vec<CiJob>) -> CiRun {
+    CiRun {
+        id: 0,
+        kind: CiRunKind::Pipeline { mr: Some(mr) },
+        name: String::new(),
+        sha: sha.into(),
+        status: status.into(),
+        conclusion: None,
+        attempt: 1,
+        jobs,
+    }
+}
+
+fn trigger_options(db: Db, extra: &str) -> Options {
+    let mut o = Options::new(db);
+    o.extra = format!(
+        "[plugins.\"kubernetes\"]\nenabled = [\"trigger\", \"override\", \"skip\"]\n\
+         [plugins.\"gitlab-org\"]\nenabled = [\"trigger\", \"override\", \"skip\"]\n\
+         [plugins.\"Codertocat\"]\nenabled = [\"trigger\"]\n\
+         [plugins.\"demoaccount2-commits-group\"]\nenabled = [\"trigger\"]\n{extra}"
+    );
+    o
+}
+
+fn job_attempts(bosun: &TestBosun, forge: ForgeKind, repo: &str, id: u64) -> Vec<(String, u32)> {
+    bosun
+        .forge
+        .ci_runs(forge, repo)
+        .into_iter()
+        .find(|r| r.id == id)
+        .expect("the run")
+        .jobs
+        .into_iter()
+        .map(|j| (j.name, j.attempts))
+        .collect()
+}
+
+/// bosun heard nothing of the head's CI (it was down): `/retest` reads it from GitHub (runs,
+/// check runs, statuses), keeps it, re-runs only the failed jobs of the failed workflow run
+/// and re-requests the other app's failed check, and leaves the passing run alone. The
+/// forge's answer to the re-run is lost once: bosun checks, sees it queued, and does not
+/// re-run it twice.
+#[tokio::test]
+async fn retest_reruns_exactly_the_failed_actions_jobs() {
+    for db in databases() {
+        let _combination = Combination::new(db);
+        let bosun = spawn_bosun(trigger_options(db, "")).await;
+        let case = commands::GITHUB;
+        let pr = commands::setup(&bosun, case).await;
+        let head = bosun.forge.item(&pr).head_sha;
+        let repo = case.repo;
+        let build = bosun.forge.add_ci_run(
+            ForgeKind::GitHub,
+            repo,
+            run(
+                CiRunKind::WorkflowRun,
+                "build",
+                &head,
+                "success",
+                vec![CiJob::github("compile", "success")],
+            ),
+        );
+        let test = bosun.forge.add_ci_run(
+            ForgeKind::GitHub,
+            repo,
+            run(
+                CiRunKind::WorkflowRun,
+                "test",
+                &head,
+                "failure",
+                vec![
+                    CiJob::github("unit", "success"),
+                    CiJob::github("e2e", "failure"),
+                ],
+            ),
+        );
+        let lint = bosun.forge.add_ci_run(
+            ForgeKind::GitHub,
+            repo,
+            run(
+                CiRunKind::CheckRun {
+                    app: "lint-bot".into(),
+                },
+                "lint",
+                &head,
+                "failure",
+                vec![],
+            ),
+        );
+        bosun
+            .forge
+            .fail_next("rerun-failed-jobs", 1, Fault::LostResponse);
+        bosun.forge.clear_requests();
+        say(&bosun, case, "alice", "/retest").await;
+
+        assert_eq!(
+            job_attempts(&bosun, ForgeKind::GitHub, repo, test),
+            vec![("unit".into(), 1), ("e2e".into(), 2)],
+            "only the failed job ran again, once"
+        );
+        assert_eq!(
+            job_attempts(&bosun, ForgeKind::GitHub, repo, build),
+            vec![("compile".into(), 1)]
+        );
+        let rerun = format!("actions/runs/{test}/rerun-failed-jobs");
+        assert_eq!(bosun.forge.count_requests("POST", &rerun), 1);
+        assert_eq!(
+            bosun
+                .forge
+                .count_requests("GET", &format!("actions/runs/{test}")),
+            1,
+            "checked before repeating the lost call"
+        );
+        assert_eq!(
+            bosun
+                .forge
+                .count_requests("POST", &format!("actions/runs/{build}/")),
+            0
+        );
+        assert_eq!(
+            bosun
+                .forge
+                .count_requests("POST", &format!("check-runs/{lint}/rerequest")),
+            1
+        );
+        assert!(bosun.forge.unrouted_requests().is_empty());
+        let kept = bosun
+            .store
+            .ci_contexts(ForgeKind::GitHub, repo, &head)
+            .await
+            .expect("contexts");
+        let states: Vec<(&str, CiState)> =
+            kept.iter().map(|c| (c.context.as_str(), c.state)).collect();
+        assert_eq!(
+            states,
+            vec![
+                ("build", CiState::Success),
+                ("lint", CiState::Failure),
+                ("test", CiState::Failure)
+            ],
+            "what the forge said is kept"
+        );
+        bosun.shutdown().await;
+    }
+}
+
+/// A failed MR pipeline arrives as a Pipeline Hook; `/retest` retries that pipeline: its
+/// failed job runs again, the passed one does not.
+#[tokio::test]
+async fn retest_retries_the_failed_gitlab_pipeline() {
+    for db in databases() {
+        let _combination = Combination::new(db);
+        let bosun = spawn_bosun(trigger_options(db, "")).await;
+        let case = commands::GITLAB;
+        let pr = commands::setup(&bosun, case).await;
+        let head = bosun.forge.item(&pr).head_sha;
+        let id = bosun.forge.add_ci_run(
+            ForgeKind::GitLab,
+            case.repo,
+            pipeline(
+                case.number,
+                &head,
+                "failed",
+                vec![
+                    CiJob::gitlab("build", "success"),
+                    CiJob::gitlab("test", "failed"),
+                ],
+            ),
+        );
+        let mut hook = fixture("gitlab/pipeline/pipeline.go-gitlab.json");
+        patch(&mut hook, "/object_attributes/id", id.into());
+        patch(&mut hook, "/object_attributes/sha", head.clone().into());
+        patch(&mut hook, "/object_attributes/status", "failed".into());
+        patch(&mut hook, "/merge_request/iid", case.number.into());
+        patch(&mut hook, "/project/path_with_namespace", case.repo.into());
+        let hook = serde_json::to_vec(&hook).expect("json");
+        let (status, text) = bosun
+            .post(ForgeKind::GitLab, "Pipeline Hook", "pl-1", &hook)
+            .await;
+        assert_eq!(status, 202, "{text}");
+        bosun.run_until_idle().await;
+
+        say(&bosun, case, "alice", "/retest").await;
+        assert_eq!(
+            job_attempts(&bosun, ForgeKind::GitLab, case.repo, id),
+            vec![("build".into(), 1), ("test".into(), 2)]
+        );
+        assert_eq!(
+            bosun
+                .forge
+                .count_requests("POST", &format!("pipelines/{id}/retry")),
+            1
+        );
+        assert!(bosun.forge.unrouted_requests().is_empty());
+        bosun.shutdown().await;
+    }
+}
+
+/// An untrusted author's PR gets `needs-ok-to-test` and Prow's welcome; an untrusted
+/// commenter cannot vouch for it; a collaborator's `/ok-to-test` swaps the labels and starts
+/// CI: GitHub approves the Actions run waiting for approval, GitLab creates an MR pipeline.
+#[tokio::test]
+async fn ok_to_test_by_a_member_clears_the_label_and_starts_ci() {
+    for db in databases() {
+        let _combination = Combination::new(db);
+        for case in [crate::owners::GITHUB, crate::owners::GITLAB] {
+            let _combination = Combination::new(case.forge);
+            let bosun = spawn_bosun(trigger_options(
+                db,
+                "[settings.trigger.\"demoaccount2-commits-group\"]\nsystems = [\"gitlab_ci\"]\n",
+            ))
+            .await;
+            let pr = bosun
+                .forge
+                .seed_pr(case.forge, case.repo, case.number, case.author);
+            bosun
+                .forge
+                .add_member(case.forge, case.repo, "alice", DEVELOPER);
+            let head = bosun.forge.item(&pr).head_sha;
+            let waiting = bosun.forge.add_ci_run(
+                ForgeKind::GitHub,
+                case.repo,
+                run(
+                    CiRunKind::WorkflowRun,
+                    "CI",
+                    &head,
+                    "action_required",
+                    vec![CiJob::github("test", "action_required")],
+                ),
+            );
+            crate::owners::deliver(&bosun, case.forge, case.opened(case.number, "base")).await;
+            assert_eq!(bosun.forge.labels(&pr), vec!["needs-ok-to-test"]);
+            let comments = bosun.forge.comments(&pr);
+            assert!(
+                comments
+                    .iter()
+                    .any(|c| c.body.contains("Thanks for your PR.")),
+                "{comments:?}"
+            );
+
+            crate::owners::deliver(&bosun, case.forge, case.comment("mallory", "/ok-to-test"))
+                .await;
+            assert!(
+                bosun.forge.comments(&pr).iter().any(|c| c.body.contains(
+                    "Cannot trigger testing until a trusted user reviews the PR and leaves an `/ok-to-test` message."
+                )),
+                "{:?}",
+                case.forge
+            );
+            assert_eq!(bosun.forge.labels(&pr), vec!["needs-ok-to-test"]);
+
+            crate::owners::deliver(&bosun, case.forge, case.comment("alice", "/ok-to-test")).await;
+            assert_eq!(
+                bosun.forge.labels(&pr),
+                vec!["ok-to-test"],
+                "{:?}",
+                case.forge
+            );
+            match case.forge {
+                ForgeKind::GitHub => {
+                    assert_eq!(
+                        bosun
+                            .forge
+                            .count_requests("POST", &format!("actions/runs/{waiting}/approve")),
+                        1
+                    );
+                    let runs = bosun.forge.ci_runs(ForgeKind::GitHub, case.repo);
+                    assert_eq!(runs[0].status, "queued", "approved: {runs:?}");
+                }
+                ForgeKind::GitLab => {
+                    let created: Vec<CiRun> = bosun
+                        .forge
+                        .ci_runs(ForgeKind::GitLab, case.repo)
+                        .into_iter()
+                        .filter(|r| {
+                            r.kind
+                                == CiRunKind::Pipeline {
+                                    mr: Some(case.number),
+                                }
+                        })
+                        .collect();
+                    assert_eq!(created.len(), 1, "one MR pipeline: {created:?}");
+                    assert_eq!(created[0].sha, head);
+                }
+            }
+            assert!(bosun.forge.unrouted_requests().is_empty());
+            bosun.shutdown().await;
+        }
+    }
+}
+
+/// `/override` by a repository admin (GitHub `admin`, GitLab Maintainer) sets the failing
+/// context to success "Overridden by"; by a collaborator it is refused in Prow's words and
+/// sets nothing.
+#[tokio::test]
+async fn override_by_an_admin_sets_the_status_and_others_are_refused() {
+    for db in databases() {
+        let _combination = Combination::new(db);
+        for case in [commands::GITHUB, commands::GITLAB] {
+            let _combination = Combination::new(case.forge);
+            let bosun = spawn_bosun(trigger_options(db, "")).await;
+            let pr = commands::setup(&bosun, case).await;
+            bosun
+                .forge
+                .add_member(case.forge, case.repo, "boss", MAINTAINER);
+            let head = bosun.forge.item(&pr).head_sha;
+            let context = match case.forge {
+                ForgeKind::GitHub => {
+                    bosun.forge.update(|w| {
+                        w.ensure_repo(ForgeKind::GitHub, case.repo).statuses.push(
+                            fake_forge::Status {
+                                sha: head.clone(),
+                                state: "failure".into(),
+                                context: "ci/foo".into(),
+                                description: None,
+                                target_url: None,
+                            },
+                        )
+                    });
+                    "ci/foo"
+                }
+                ForgeKind::GitLab => {
+                    bosun.forge.add_ci_run(
+                        ForgeKind::GitLab,
+                        case.repo,
+                        pipeline(case.number, &head, "failed", vec![]),
+                    );
+                    "gitlab-ci"
+                }
+            };
+            let before = bosun.forge.statuses(case.forge, case.repo).len();
+            say(&bosun, case, "alice", &format!("/override {context}")).await;
+            assert!(
+                bosun.forge.comments(&pr).iter().any(|c| c.body.contains(
+                    "alice unauthorized: /override is restricted to Repo administrators."
+                )),
+                "{:?}",
+                case.forge
+            );
+            assert_eq!(bosun.forge.statuses(case.forge, case.repo).len(), before);
+
+            say(&bosun, case, "boss", &format!("/override {context}")).await;
+            let statuses = bosun.forge.statuses(case.forge, case.repo);
+            let last = statuses.last().expect("a status");
+            assert_eq!(last.sha, head);
+            assert_eq!(last.context, context);
+            assert_eq!(last.state, "success");
+            assert_eq!(last.description.as_deref(), Some("Overridden by boss"));
+            assert!(
+                bosun
+                    .forge
+                    .comments(&pr)
+                    .iter()
+                    .any(|c| c.body.contains("Overrode contexts on behalf of boss")),
+                "{:?}",
+                case.forge
+            );
+            bosun.shutdown().await;
+        }
+    }
+}
