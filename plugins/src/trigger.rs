@@ -255,11 +255,21 @@ impl Trigger {
             body: format_response(&c.author, text, &c.body, &c.html_url, cx.help_url),
         };
         let commenter_trusted = trusted(cx, settings, &item.repo, &c.author).await?;
-        let labels = cx.forge.labels(item).await?;
+        // The labels (and the author's trust) matter only for `/ok-to-test` and for an
+        // untrusted commenter: a member's `/retest` reads neither.
+        let about_ok = commands
+            .iter()
+            .any(|c| matches!(c, TriggerCommand::OkToTest | TriggerCommand::OkToTestCancel));
+        let labels = if about_ok || !commenter_trusted {
+            cx.forge.labels(item).await?
+        } else {
+            Vec::new()
+        };
         let has = |l: &str| labels.iter().any(|x| x.eq_ignore_ascii_case(l));
-        let pr_trusted =
-            has(OK_TO_TEST) || trusted(cx, settings, &item.repo, &c.item.author).await?;
-        if !commenter_trusted && !pr_trusted {
+        if !commenter_trusted
+            && !has(OK_TO_TEST)
+            && !trusted(cx, settings, &item.repo, &c.item.author).await?
+        {
             let text = if settings.ignore_ok_to_test {
                 "PRs from untrusted users cannot be marked as trusted with `/ok-to-test` in this repo meaning untrusted PR authors can never trigger tests themselves. Collaborators can still trigger tests on the PR using `/test`."
             } else {

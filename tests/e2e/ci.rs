@@ -8,7 +8,7 @@ use bosun_plugins::{CiState, ForgeKind};
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Digest as _;
 
-const DRONE_SECRET: &str = "drone-webhook-secret";
+pub(crate) const DRONE_SECRET: &str = "drone-webhook-secret";
 const HEAD: &str = "ec26c3e57ca3a959ca5aad62de7213c562f8c821";
 
 async fn bosun_with_drone(db: Db) -> TestBosun {
@@ -21,12 +21,17 @@ async fn bosun_with_drone(db: Db) -> TestBosun {
     spawn_bosun(o).await
 }
 
-fn constructed(rel: &str) -> Vec<u8> {
+pub(crate) fn constructed(rel: &str) -> Vec<u8> {
     std::fs::read(fixtures().join("constructed").join(rel)).expect("fixture")
 }
 
 /// Posts a Drone webhook signed as Drone signs (or not, or with `secret`), dated `date`.
-async fn post_drone(bosun: &TestBosun, body: &[u8], secret: Option<&str>, date: &str) -> u16 {
+pub(crate) async fn post_drone(
+    bosun: &TestBosun,
+    body: &[u8],
+    secret: Option<&str>,
+    date: &str,
+) -> u16 {
     let digest = format!(
         "SHA-256={}",
         base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(body))
@@ -53,7 +58,7 @@ async fn post_drone(bosun: &TestBosun, body: &[u8], secret: Option<&str>, date: 
     req.send().await.expect("bosun answers").status().as_u16()
 }
 
-fn now_http() -> String {
+pub(crate) fn now_http() -> String {
     chrono::Utc::now()
         .format("%a, %d %b %Y %H:%M:%S GMT")
         .to_string()

@@ -169,8 +169,9 @@ async fn retest_reruns_exactly_the_failed_actions_jobs() {
     }
 }
 
-/// A failed MR pipeline arrives as a Pipeline Hook; `/retest` retries that pipeline: its
-/// failed job runs again, the passed one does not.
+/// A failed MR pipeline arrives as a Pipeline Hook; `/retest` retries that pipeline, through
+/// a 500 (retried after checking it is not running again): its failed job runs again once,
+/// the passed one does not.
 #[tokio::test]
 async fn retest_retries_the_failed_gitlab_pipeline() {
     for db in databases() {
@@ -205,6 +206,9 @@ async fn retest_retries_the_failed_gitlab_pipeline() {
         assert_eq!(status, 202, "{text}");
         bosun.run_until_idle().await;
 
+        bosun
+            .forge
+            .fail_next(&format!("pipelines/{id}/retry"), 1, Fault::Status500);
         say(&bosun, case, "alice", "/retest").await;
         assert_eq!(
             job_attempts(&bosun, ForgeKind::GitLab, case.repo, id),
@@ -214,7 +218,15 @@ async fn retest_retries_the_failed_gitlab_pipeline() {
             bosun
                 .forge
                 .count_requests("POST", &format!("pipelines/{id}/retry")),
-            1
+            2,
+            "the 500, then the retry that took"
+        );
+        assert_eq!(
+            bosun
+                .forge
+                .count_requests("GET", &format!("pipelines/{id}")),
+            1,
+            "checked whether the pipeline runs again before retrying"
         );
         assert!(bosun.forge.unrouted_requests().is_empty());
         bosun.shutdown().await;
@@ -381,6 +393,196 @@ async fn override_by_an_admin_sets_the_status_and_others_are_refused() {
                 case.forge
             );
             bosun.shutdown().await;
+        }
+    }
+}
+
+/// One delivery's forge requests, split into reads (GET) and writes.
+fn split(requests: Vec<String>) -> (Vec<String>, Vec<String>) {
+    requests.into_iter().partition(|r| r.starts_with("GET "))
+}
+
+fn forge_requests(bosun: &TestBosun) -> Vec<String> {
+    bosun
+        .forge
+        .requests()
+        .into_iter()
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect()
+}
+
+/// What a member's `/retest` costs in API requests once bosun knows the failure from the CI
+/// system's event, on GitHub Actions, GitLab CI and Drone: the numbers in BENCHMARKS.md
+/// (`cargo test --test e2e retest_costs -- --nocapture` prints them). The second `/retest`
+/// of a process is measured (the first also learns the bot's login).
+#[tokio::test]
+async fn retest_costs_at_most_three_reads_and_one_write_per_rerun() {
+    use crate::ci::{DRONE_SECRET, constructed, now_http, post_drone};
+    use crate::fake_drone::FakeDrone;
+    for db in databases() {
+        let _combination = Combination::new(db);
+        let mut table = Vec::new();
+
+        // GitHub Actions: the failed run arrives as a workflow_run event.
+        let bosun = spawn_bosun(trigger_options(db, "")).await;
+        let case = commands::GITHUB;
+        let pr = commands::setup(&bosun, case).await;
+        let mut event: serde_json::Value =
+            serde_json::from_slice(&constructed("github/workflow_run/completed.failure.json"))
+                .expect("json");
+        let head = bosun.forge.item(&pr).head_sha;
+        let id = bosun.forge.add_ci_run(
+            ForgeKind::GitHub,
+            case.repo,
+            run(
+                CiRunKind::WorkflowRun,
+                "CI",
+                &head,
+                "failure",
+                vec![CiJob::github("unit", "failure")],
+            ),
+        );
+        event["workflow_run"]["id"] = id.into();
+        event["workflow_run"]["head_sha"] = head.clone().into();
+        let event = serde_json::to_vec(&event).expect("json");
+        let (status, text) = bosun
+            .post(ForgeKind::GitHub, "workflow_run", "wr-1", &event)
+            .await;
+        assert_eq!(status, 202, "{text}");
+        bosun.run_until_idle().await;
+        for round in 0..2 {
+            bosun.forge.update(|w| {
+                if let Some(r) = w
+                    .github
+                    .repo_mut(case.repo)
+                    .and_then(|r| r.ci_runs.iter_mut().find(|r| r.id == id))
+                {
+                    r.status = "completed".into();
+                    r.conclusion = Some("failure".into());
+                    for j in &mut r.jobs {
+                        j.status = "completed".into();
+                        j.conclusion = Some("failure".into());
+                    }
+                }
+            });
+            bosun.forge.clear_requests();
+            say(&bosun, case, "alice", "/retest").await;
+            if round == 1 {
+                table.push(("GitHub Actions", forge_requests(&bosun), Vec::new()));
+            }
+        }
+        assert_eq!(
+            job_attempts(&bosun, ForgeKind::GitHub, case.repo, id)[0].1,
+            3
+        );
+        bosun.shutdown().await;
+
+        // GitLab CI: the failed MR pipeline arrives as a Pipeline Hook.
+        let bosun = spawn_bosun(trigger_options(db, "")).await;
+        let case = commands::GITLAB;
+        let pr = commands::setup(&bosun, case).await;
+        let head = bosun.forge.item(&pr).head_sha;
+        let id = bosun.forge.add_ci_run(
+            ForgeKind::GitLab,
+            case.repo,
+            pipeline(
+                case.number,
+                &head,
+                "failed",
+                vec![CiJob::gitlab("test", "failed")],
+            ),
+        );
+        let mut hook = fixture("gitlab/pipeline/pipeline.go-gitlab.json");
+        patch(&mut hook, "/object_attributes/id", id.into());
+        patch(&mut hook, "/object_attributes/sha", head.clone().into());
+        patch(&mut hook, "/object_attributes/status", "failed".into());
+        patch(&mut hook, "/merge_request/iid", case.number.into());
+        patch(&mut hook, "/project/path_with_namespace", case.repo.into());
+        let hook = serde_json::to_vec(&hook).expect("json");
+        let (status, text) = bosun
+            .post(ForgeKind::GitLab, "Pipeline Hook", "pl-1", &hook)
+            .await;
+        assert_eq!(status, 202, "{text}");
+        bosun.run_until_idle().await;
+        for round in 0..2 {
+            bosun.forge.update(|w| {
+                if let Some(r) = w
+                    .gitlab
+                    .repo_mut(case.repo)
+                    .and_then(|r| r.ci_runs.iter_mut().find(|r| r.id == id))
+                {
+                    r.status = "failed".into();
+                    for j in &mut r.jobs {
+                        j.status = "failed".into();
+                    }
+                }
+            });
+            bosun.forge.clear_requests();
+            say(&bosun, case, "alice", "/retest").await;
+            if round == 1 {
+                table.push(("GitLab CI", forge_requests(&bosun), Vec::new()));
+            }
+        }
+        assert_eq!(
+            job_attempts(&bosun, ForgeKind::GitLab, case.repo, id)[0].1,
+            3
+        );
+        bosun.shutdown().await;
+
+        // Drone: the failed build arrives signed; the restart goes to Drone's API.
+        let drone = FakeDrone::start("drone-token");
+        let mut o = trigger_options(db, "");
+        o.extra.push_str(&format!(
+            "[drone]\nurl = \"{}\"\nforge = \"gitlab\"\nwebhook_secret_env = \"TEST_DRONE_SECRET\"\ntoken_env = \"TEST_DRONE_TOKEN\"\n",
+            drone.url()
+        ));
+        o.env
+            .push(("TEST_DRONE_SECRET".into(), DRONE_SECRET.into()));
+        o.env
+            .push(("TEST_DRONE_TOKEN".into(), "drone-token".into()));
+        let bosun = spawn_bosun(o).await;
+        let pr = commands::setup(&bosun, case).await;
+        let head = bosun.forge.item(&pr).head_sha;
+        let mut failed: serde_json::Value =
+            serde_json::from_slice(&constructed("drone/build.updated.pr.failure.json"))
+                .expect("json");
+        failed["build"]["after"] = head.clone().into();
+        let failed = serde_json::to_vec(&failed).expect("json");
+        assert_eq!(
+            post_drone(&bosun, &failed, Some(DRONE_SECRET), &now_http()).await,
+            202
+        );
+        bosun.run_until_idle().await;
+        for round in 0..2 {
+            bosun.forge.clear_requests();
+            let before = drone.requests().len();
+            say(&bosun, case, "alice", "/retest").await;
+            if round == 1 {
+                let drone_calls: Vec<String> = drone.requests().into_iter().skip(before).collect();
+                table.push(("Drone", forge_requests(&bosun), drone_calls));
+            }
+        }
+        bosun.shutdown().await;
+
+        println!("| system | reads | writes | requests |\n|---|---|---|---|");
+        for (system, forge, ci) in &table {
+            let (mut reads, mut writes) = split(forge.clone());
+            let (ci_reads, ci_writes) = split(ci.clone());
+            reads.extend(ci_reads);
+            writes.extend(ci_writes);
+            println!(
+                "| {system} | {} | {} | {} |",
+                reads.len(),
+                writes.len(),
+                reads
+                    .iter()
+                    .chain(writes.iter())
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            );
+            assert!(reads.len() <= 3, "{system}: {reads:?}");
+            assert_eq!(writes.len(), 1, "{system}: {writes:?}");
         }
     }
 }
