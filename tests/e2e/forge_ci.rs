@@ -62,9 +62,9 @@ fn job_attempts(bosun: &TestBosun, forge: ForgeKind, repo: &str, id: u64) -> Vec
 
 /// bosun heard nothing of the head's CI (it was down): `/retest` reads it from GitHub (runs,
 /// check runs, statuses), keeps it, re-runs only the failed jobs of the failed workflow run
-/// and re-requests the other app's failed check, and leaves the passing run alone. The
-/// forge's answer to the re-run is lost once: bosun checks, sees it queued, and does not
-/// re-run it twice.
+/// and re-requests the other app's failed check, and leaves the passing run alone. GitHub
+/// answers the re-run with a 429 (retried after `Retry-After`), then the answer is lost:
+/// bosun checks, sees the run queued, and does not re-run it twice.
 #[tokio::test]
 async fn retest_reruns_exactly_the_failed_actions_jobs() {
     for db in databases() {
@@ -112,6 +112,13 @@ async fn retest_reruns_exactly_the_failed_actions_jobs() {
                 vec![],
             ),
         );
+        bosun.forge.fail_next(
+            "rerun-failed-jobs",
+            1,
+            Fault::TooManyRequests {
+                retry_after_secs: 1,
+            },
+        );
         bosun
             .forge
             .fail_next("rerun-failed-jobs", 1, Fault::LostResponse);
@@ -128,13 +135,17 @@ async fn retest_reruns_exactly_the_failed_actions_jobs() {
             vec![("compile".into(), 1)]
         );
         let rerun = format!("actions/runs/{test}/rerun-failed-jobs");
-        assert_eq!(bosun.forge.count_requests("POST", &rerun), 1);
+        assert_eq!(
+            bosun.forge.count_requests("POST", &rerun),
+            2,
+            "the 429, then the call whose answer was lost; never a third"
+        );
         assert_eq!(
             bosun
                 .forge
                 .count_requests("GET", &format!("actions/runs/{test}")),
-            1,
-            "checked before repeating the lost call"
+            2,
+            "checked before each repeat"
         );
         assert_eq!(
             bosun

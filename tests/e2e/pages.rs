@@ -214,6 +214,12 @@ async fn command_help_and_plugin_help() {
             "{page}"
         );
         assert!(page.contains("GitHub, GitLab"), "{page}");
+        for usage in ["/retest", "/ok-to-test [cancel]", "/override ", "/skip"] {
+            assert!(
+                page.contains(&format!("<code class=\"usage\">{usage}")),
+                "the CI commands come from the plugins' own help: {usage}"
+            );
+        }
 
         let (_, gitlab) = get(&bosun, "/command-help?repo=gitlab-org%2Fhello-world").await;
         assert!(gitlab.contains("/hold"), "{gitlab}");
