@@ -1,5 +1,5 @@
-//! The forges' CI, as far as bosun reads and drives it: GitHub Actions workflow runs, other
-//! apps' check runs, combined commit statuses and repository permissions; GitLab MR
+//! The forges' CI, as far as bosun reads and drives it: GitHub Actions workflow runs (and
+//! `workflow_dispatch`), other apps' check runs, combined commit statuses and repository permissions; GitLab MR
 //! pipelines. Runs keep their jobs, so a test can tell "re-ran the failed jobs" from "re-ran
 //! everything" by the jobs' attempt counts as well as by the request log.
 
@@ -251,6 +251,37 @@ pub(crate) fn github_route(
             run.conclusion = None;
             run.attempt += 1;
             Reply::empty(201)
+        }
+        ("POST", ["actions", "workflows", workflow, "dispatches"]) => {
+            let workflow = decode(workflow);
+            let Some(git_ref) = req
+                .json_body()
+                .and_then(|b| b["ref"].as_str().map(str::to_string))
+            else {
+                return Some(gh_error(422, "Invalid request: ref is required"));
+            };
+            let sha = r.refs.get(&git_ref).cloned().or_else(|| {
+                r.items
+                    .iter()
+                    .find(|i| i.head_ref == git_ref)
+                    .map(|i| i.head_sha.clone())
+            });
+            let Some(sha) = sha else {
+                return Some(gh_error(422, &format!("No ref found for: {git_ref}")));
+            };
+            let id = world.next_id();
+            let r = world.github.repo_mut(repo)?;
+            r.ci_runs.push(CiRun {
+                id,
+                kind: CiRunKind::WorkflowRun,
+                name: workflow,
+                sha,
+                status: "queued".into(),
+                conclusion: None,
+                attempt: 1,
+                jobs: Vec::new(),
+            });
+            Reply::empty(204)
         }
         ("POST", ["check-runs", id, "rerequest"]) => {
             let Some(run) = find_mut(world, ForgeKind::GitHub, repo, id) else {

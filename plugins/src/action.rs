@@ -32,6 +32,8 @@ pub enum CiRun {
     Rerun { run_id: String, failed_only: bool },
     /// Start CI afresh on the PR's head: a new MR pipeline, a new Drone build of the branch.
     Start { git_ref: String, sha: String },
+    /// Run a GitHub Actions workflow that has a `workflow_dispatch` trigger on a branch.
+    Dispatch { workflow: String, git_ref: String },
 }
 
 /// Where a reply to a chat command goes: the platform, its reply URL (DingTalk's
@@ -288,6 +290,9 @@ impl Action {
                 } => format!("{item} {context} (failed jobs of run {run_id})"),
                 CiRun::Rerun { run_id, .. } => format!("{item} {context} (run {run_id})"),
                 CiRun::Start { git_ref, .. } => format!("{item} {context} (new on {git_ref})"),
+                CiRun::Dispatch { workflow, git_ref } => {
+                    format!("{item} {context} (dispatch {workflow} on {git_ref})")
+                }
             },
             Action::Comment { item, .. }
             | Action::Close { item, .. }

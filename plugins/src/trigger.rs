@@ -70,6 +70,10 @@ pub struct TriggerSettings {
     pub systems: Vec<CiSystem>,
     /// Contexts `/retest-required` leaves out.
     pub optional: Vec<String>,
+    /// GitHub Actions workflows with a `workflow_dispatch` trigger (file names, `e2e.yml`):
+    /// `/test e2e.yml` runs one on the PR's branch (in this repository, so for PRs from its
+    /// own branches), and `/test ?` lists them.
+    pub workflows: Vec<String>,
 }
 
 /// What a comment asks.
@@ -200,11 +204,27 @@ fn start(item: &crate::ItemRef, system: CiSystem, head_ref: &str, sha: &str) -> 
     }
 }
 
-fn help_text(note: Option<&str>, contexts: &[CiContext], item: &crate::ItemRef) -> String {
+fn help_text(
+    note: Option<&str>,
+    contexts: &[CiContext],
+    workflows: &[String],
+    item: &crate::ItemRef,
+) -> String {
     let mut out = String::new();
     if let Some(note) = note {
         out.push_str(note);
         out.push_str("\n\n");
+    }
+    let dispatchable: Vec<&String> = workflows
+        .iter()
+        .filter(|w| !contexts.iter().any(|c| &c.context == *w))
+        .collect();
+    if !dispatchable.is_empty() {
+        out.push_str("The following workflows can be dispatched on this PR's branch:\n");
+        for w in &dispatchable {
+            out.push_str(&format!("* `/test {w}`\n"));
+        }
+        out.push('\n');
     }
     if contexts.is_empty() {
         out.push_str(&format!(
@@ -279,6 +299,10 @@ impl Trigger {
         }
         let pr = cx.forge.pull_request(item).await?;
         let mut actions = Vec::new();
+        let workflows: &[String] = match item.forge {
+            ForgeKind::GitHub => &settings.workflows,
+            ForgeKind::GitLab => &[],
+        };
         let mut heard = cx
             .history
             .ci_contexts(item.forge, &item.repo, &pr.head_sha)
@@ -374,6 +398,7 @@ impl Trigger {
                         actions.push(reply(&help_text(
                             Some("No jobs can be run with `/test all`."),
                             &heard,
+                            workflows,
                             item,
                         )));
                     }
@@ -384,17 +409,32 @@ impl Trigger {
                         .iter()
                         .filter(|c| names.contains(&c.context))
                         .collect();
-                    if named.len() < names.len() {
+                    let dispatched: Vec<&String> = names
+                        .iter()
+                        .filter(|n| !named.iter().any(|c| &c.context == *n))
+                        .filter(|n| item.forge == ForgeKind::GitHub && workflows.contains(n))
+                        .collect();
+                    if named.len() + dispatched.len() < names.len() {
                         actions.push(reply(&help_text(
                             Some("The specified target(s) for `/test` were not found."),
                             &heard,
+                            workflows,
                             item,
                         )));
                     }
                     actions.extend(runs(item, &named, false));
+                    actions.extend(dispatched.into_iter().map(|workflow| Action::RunCi {
+                        item: item.clone(),
+                        system: CiSystem::GithubActions,
+                        context: workflow.clone(),
+                        run: CiRun::Dispatch {
+                            workflow: workflow.clone(),
+                            git_ref: pr.head_ref.clone(),
+                        },
+                    }));
                 }
                 TriggerCommand::Help(note) => {
-                    actions.push(reply(&help_text(note, &heard, item)));
+                    actions.push(reply(&help_text(note, &heard, workflows, item)));
                 }
             }
         }
@@ -574,6 +614,45 @@ mod tests {
                 failed_only: true
             }]
         );
+    }
+
+    /// `/test <workflow>` dispatches a configured workflow on the PR's branch; `/test ?` lists
+    /// it; an unknown name is still "not found".
+    #[tokio::test]
+    async fn test_dispatches_configured_workflows() {
+        let forge = MemoryForge::default();
+        forge.add_collaborators(&["alice", "pr-author"]);
+        let s = serde_json::json!({"workflows": ["e2e.yml"]});
+        let actions = forge
+            .run_with(&Trigger, &comment_on_pr("alice", "/test e2e.yml"), &s)
+            .await
+            .expect("handled");
+        assert_eq!(
+            actions,
+            vec![Action::RunCi {
+                item: forge.pr_ref(),
+                system: CiSystem::GithubActions,
+                context: "e2e.yml".into(),
+                run: CiRun::Dispatch {
+                    workflow: "e2e.yml".into(),
+                    git_ref: "feature".into()
+                },
+            }]
+        );
+        let help = forge
+            .run_with(&Trigger, &comment_on_pr("alice", "/test ?"), &s)
+            .await
+            .expect("handled");
+        assert!(reply_of(&help).is_some_and(|r| r.contains("* `/test e2e.yml`")));
+        let unknown = forge
+            .run_with(&Trigger, &comment_on_pr("alice", "/test nope.yml"), &s)
+            .await
+            .expect("handled");
+        assert!(
+            reply_of(&unknown)
+                .is_some_and(|r| r.contains("The specified target(s) for `/test` were not found."))
+        );
+        assert!(!unknown.iter().any(|a| matches!(a, Action::RunCi { .. })));
     }
 
     /// `/retest` re-runs exactly the failed contexts, their failed jobs only.

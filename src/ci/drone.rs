@@ -147,6 +147,12 @@ impl Target for DroneTarget {
                 )
                 .await?;
             }
+            CiRun::Dispatch { .. } => {
+                return Err(ForgeError::Permanent(
+                    "Drone has no workflow dispatch: it builds what it is asked to".into(),
+                )
+                .into());
+            }
             CiRun::Start { git_ref, sha } => {
                 *calls += 1;
                 self.call(

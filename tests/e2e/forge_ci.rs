@@ -597,3 +597,33 @@ async fn retest_costs_at_most_three_reads_and_one_write_per_rerun() {
         }
     }
 }
+
+/// `/test e2e.yml` dispatches a configured workflow on the PR's branch: GitHub runs it on the
+/// PR's head.
+#[tokio::test]
+async fn test_dispatches_a_configured_workflow_on_the_pr_branch() {
+    for db in databases() {
+        let _combination = Combination::new(db);
+        let bosun = spawn_bosun(trigger_options(
+            db,
+            "[settings.trigger.\"kubernetes\"]\nworkflows = [\"e2e.yml\"]\n",
+        ))
+        .await;
+        let case = commands::GITHUB;
+        let pr = commands::setup(&bosun, case).await;
+        let item = bosun.forge.item(&pr);
+        say(&bosun, case, "alice", "/test e2e.yml").await;
+        let runs = bosun.forge.ci_runs(ForgeKind::GitHub, case.repo);
+        assert_eq!(runs.len(), 1, "{runs:?}");
+        assert_eq!(runs[0].name, "e2e.yml");
+        assert_eq!(runs[0].sha, item.head_sha);
+        let dispatches = bosun
+            .forge
+            .requests()
+            .into_iter()
+            .filter(|r| r.path.ends_with("/actions/workflows/e2e.yml/dispatches"))
+            .count();
+        assert_eq!(dispatches, 1);
+        bosun.shutdown().await;
+    }
+}

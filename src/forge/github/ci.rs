@@ -9,7 +9,8 @@
 //!   check run is re-requested (`check-runs/{id}/rerequest`, which GitHub allows a GitHub App
 //!   only). Starting CI on a head means approving the Actions runs that wait for a
 //!   maintainer (`status=action_required`, a first-time contributor's fork PR), as Prow's
-//!   `/ok-to-test` does.
+//!   `/ok-to-test` does. A workflow with a `workflow_dispatch` trigger is run on the PR's
+//!   branch (`actions/workflows/{file}/dispatches`).
 //! * After a crash mid-call, a re-run counts as done when the run (or check run) is no longer
 //!   `completed`: GitHub queued it again.
 
@@ -206,6 +207,14 @@ impl GitHubForge {
             (CiSystem::GithubActions, CiRun::Start { sha, .. }) => {
                 return self.approve_waiting_runs(item, sha).await;
             }
+            (CiSystem::GithubActions, CiRun::Dispatch { workflow, git_ref }) => {
+                let body = json!({ "ref": git_ref });
+                let route = format!(
+                    "{repo}/actions/workflows/{}/dispatches",
+                    crate::forge::encode_segment(workflow)
+                );
+                return self.send(scope, Verb::Post(&body), &route).await.map(drop);
+            }
             (system, _) => {
                 return Err(ForgeError::Permanent(format!(
                     "bosun cannot run {} contexts on GitHub: re-run them in the CI that reports them",
@@ -257,7 +266,8 @@ impl GitHubForge {
             (CiSystem::GithubChecks, CiRun::Rerun { run_id, .. }) => {
                 format!("{repo}/check-runs/{}", numeric(run_id)?)
             }
-            // Approving again is harmless: approved runs are no longer listed as waiting.
+            // Approving again is harmless: approved runs are no longer listed as waiting. A
+            // dispatch cannot be told from another one, so it may run twice after a crash.
             _ => return Ok(false),
         };
         #[derive(Deserialize)]

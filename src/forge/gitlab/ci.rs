@@ -91,6 +91,11 @@ impl GitLabForge {
                     .map_err(unbuildable)?;
                 self.query(ep).await?
             }
+            CiRun::Dispatch { .. } => {
+                return Err(ForgeError::Permanent(
+                    "workflow dispatch is GitHub Actions'; GitLab CI starts MR pipelines".into(),
+                ));
+            }
             CiRun::Start { .. } => {
                 let ep = CreateMergeRequestPipelines::builder()
                     .project(project(item)?)
@@ -123,6 +128,7 @@ impl GitLabForge {
                 let now: Pipeline = self.query(ep).await?;
                 Ok(pipeline_state(&now.status) == CiState::Pending)
             }
+            CiRun::Dispatch { .. } => Ok(false),
             CiRun::Start { sha, .. } => Ok(self
                 .mr_pipelines(item)
                 .await?
