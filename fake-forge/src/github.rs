@@ -788,7 +788,7 @@ fn string_list(req: &Req<'_>, field: &str) -> Vec<String> {
 fn edit_assignees(world: &mut World, req: &Req<'_>, at: &Target, add: bool) -> Reply {
     let users = string_list(req, "assignees");
     // GitHub silently skips users it cannot assign: neither assignable in the repository nor
-    // commenters on the item, and everyone beyond its cap.
+    // commenters on the item, and everyone beyond its cap; tests can make it skip others.
     let assignable: Vec<bool> = {
         let site = &world.github;
         let commented = |u: &str| {
@@ -800,9 +800,9 @@ fn edit_assignees(world: &mut World, req: &Req<'_>, at: &Target, add: bool) -> R
         users
             .iter()
             .map(|u| {
-                site.repo(&at.repo)
-                    .is_some_and(|r| r.can_be_assigned(site, u))
-                    || commented(u)
+                let repo = site.repo(&at.repo);
+                (repo.is_some_and(|r| r.can_be_assigned(site, u)) || commented(u))
+                    && !repo.is_some_and(|r| r.drops_at_write(u))
             })
             .collect()
     };
@@ -904,8 +904,11 @@ fn list_requested_reviewers(world: &mut World, req: &Req<'_>, at: &Target) -> Re
 }
 
 fn edit_reviewers(world: &mut World, req: &Req<'_>, at: &Target, add: bool) -> Reply {
-    let users = string_list(req, "reviewers");
+    let mut users = string_list(req, "reviewers");
     let teams = string_list(req, "team_reviewers");
+    if add && let Some(repo) = world.github.repo(&at.repo) {
+        users.retain(|u| !repo.drops_at_write(u));
+    }
     let Some(it) = item_mut(world, at) else {
         return error(404, "Not Found");
     };

@@ -4,7 +4,9 @@
 //! PRs/MRs, issues, labels, comments, the bot user) that its GitHub REST and GitLab v4 APIs read
 //! and change, so tests assert on the resulting state ("the PR now has `lgtm`") rather than on
 //! call counts. It also records every request it receives, and can be told to fail the next
-//! requests on a path with a [`Fault`], to test error classification and retries.
+//! requests on a path with a [`Fault`], to test error classification and retries, or to leave
+//! a user out of assigns and review requests that every read accepts
+//! ([`FakeForge::drop_at_write`]), to test how bosun reads a write's answer.
 //!
 //! The server runs on its own thread with its own runtime, so it works from any test, sync or
 //! async, and stops when the [`FakeForge`] is dropped.
@@ -263,6 +265,19 @@ impl FakeForge {
             w.user_id(login);
             w.ensure_repo(ForgeKind::GitHub, repo)
                 .assignable
+                .insert(login.to_ascii_lowercase());
+        });
+    }
+
+    /// Makes the forge silently leave `login` out of every assign and review request on a
+    /// repository while reads still accept them (assignable, a member): what a race with a
+    /// permission change or a cap reached meanwhile looks like to bosun, which learns it only
+    /// from the write's answer.
+    pub fn drop_at_write(&self, forge: ForgeKind, repo: &str, login: &str) {
+        self.update(|w| {
+            w.user_id(login);
+            w.ensure_repo(forge, repo)
+                .dropped_at_write
                 .insert(login.to_ascii_lowercase());
         });
     }

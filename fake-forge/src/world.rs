@@ -98,6 +98,10 @@ pub struct Repo {
     /// GitHub: users GitHub would assign although they are neither collaborators nor org
     /// members (lower case); collaborators and org members are always assignable.
     pub assignable: BTreeSet<String>,
+    /// Users the forge silently leaves out when assigning them or requesting their review,
+    /// although every read (`GET assignees/{user}`, membership) says it would take them: a
+    /// race with a permission change, a cap reached meanwhile (lower case).
+    pub dropped_at_write: BTreeSet<String>,
     /// Commits by SHA: each is a full snapshot of the repository's files.
     pub commits: BTreeMap<String, Commit>,
     /// Branches and tags → commit SHA.
@@ -357,6 +361,7 @@ impl World {
                     items: Vec::new(),
                     members: BTreeMap::new(),
                     assignable: BTreeSet::new(),
+                    dropped_at_write: BTreeSet::new(),
                     commits: BTreeMap::new(),
                     refs: BTreeMap::new(),
                     statuses: Vec::new(),
@@ -627,6 +632,11 @@ impl Repo {
     pub fn can_be_assigned(&self, site: &Site, login: &str) -> bool {
         self.member_level(site, login, true).is_some()
             || self.assignable.contains(&login.to_ascii_lowercase())
+    }
+
+    /// Whether an assign or review request leaves `login` out although reads accept them.
+    pub fn drops_at_write(&self, login: &str) -> bool {
+        self.dropped_at_write.contains(&login.to_ascii_lowercase())
     }
 
     /// Defines a label unless one with that name exists; returns the name as defined.

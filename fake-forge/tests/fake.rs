@@ -255,3 +255,55 @@ fn gitlab_members_of_a_group_are_members_of_its_subgroups_and_projects() {
         "parents do not inherit: {body}"
     );
 }
+
+/// A user the fake is told to drop at write time is still assignable and a member to every
+/// read, but each forge's assign and review request leaves them out of its answer, without an
+/// error; others in the same request are kept.
+#[test]
+fn a_user_dropped_at_write_is_left_out_of_assignees_and_reviewers_but_reads_accept_them() {
+    let fake = FakeForge::start();
+    let pr = fake.seed_pr(ForgeKind::GitHub, "o/r", 5, "author");
+    for u in ["alice", "bob"] {
+        fake.add_assignable("o/r", u);
+    }
+    fake.drop_at_write(ForgeKind::GitHub, "o/r", "Bob");
+    assert_eq!(get(&fake, "/repos/o/r/assignees/bob").0, 204);
+    let json = "application/json";
+    let (status, body) = send(
+        &fake,
+        "POST",
+        "/repos/o/r/issues/5/assignees",
+        json,
+        r#"{"assignees":["alice","bob"]}"#,
+    );
+    assert_eq!(status, 201, "{body}");
+    assert!(body.contains(r#""login":"alice""#) && !body.contains(r#""login":"bob""#));
+    let (status, body) = send(
+        &fake,
+        "POST",
+        "/repos/o/r/pulls/5/requested_reviewers",
+        json,
+        r#"{"reviewers":["alice","bob"]}"#,
+    );
+    assert_eq!(status, 201, "{body}");
+    let item = fake.item(&pr);
+    assert_eq!(item.assignees, ["alice"]);
+    assert_eq!(item.requested_reviewers, ["alice"]);
+
+    let mr = fake.seed_pr(ForgeKind::GitLab, "g/p", 6, "author");
+    let (alice, bob) = (fake.ensure_user("alice"), fake.ensure_user("bob"));
+    fake.drop_at_write(ForgeKind::GitLab, "g/p", "bob");
+    let (status, body) = send(
+        &fake,
+        "PUT",
+        "/api/v4/projects/g%2Fp/merge_requests/6",
+        "application/x-www-form-urlencoded",
+        &format!(
+            "assignee_ids%5B%5D={alice}&assignee_ids%5B%5D={bob}&reviewer_ids%5B%5D={bob}&reviewer_ids%5B%5D={alice}"
+        ),
+    );
+    assert_eq!(status, 200, "{body}");
+    let item = fake.item(&mr);
+    assert_eq!(item.assignees, ["alice"]);
+    assert_eq!(item.requested_reviewers, ["alice"]);
+}

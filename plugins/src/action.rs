@@ -57,6 +57,24 @@ pub struct ChatMessage {
     pub mentions: Vec<Login>,
 }
 
+/// The reply the executor posts when the forge's answer leaves out users an action asked for
+/// (Prow's "GitHub didn't allow me to assign the following users: a, b."): the text before the
+/// names and the text after them. The plugin words it, since only it knows the command it
+/// answers; only the executor knows, after the call, whom the forge left out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MissingUsersReply {
+    pub before: String,
+    pub after: String,
+}
+
+impl MissingUsersReply {
+    /// The reply naming `names`, joined with ", " as Prow does.
+    pub fn body<S: AsRef<str>>(&self, names: &[S]) -> String {
+        let names: Vec<&str> = names.iter().map(AsRef::as_ref).collect();
+        format!("{}{}{}", self.before, names.join(", "), self.after)
+    }
+}
+
 /// One change on the forge, in bosun's record, or in a chat channel.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "kind")]
@@ -103,18 +121,26 @@ pub enum Action {
         name: String,
         color: String,
     },
+    /// Add assignees. With `report`, users the forge's answer does not list as assigned are
+    /// named in a reply (absent in actions journaled before it existed: nothing is said).
     Assign {
         item: ItemRef,
         users: Vec<Login>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        report: Option<MissingUsersReply>,
     },
     Unassign {
         item: ItemRef,
         users: Vec<Login>,
     },
+    /// Request reviews. With `report`, users the forge's answer does not list as requested
+    /// are named in a reply (teams are not checked).
     RequestReviewers {
         item: ItemRef,
         users: Vec<Login>,
         teams: Vec<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        report: Option<MissingUsersReply>,
     },
     UnrequestReviewers {
         item: ItemRef,
@@ -265,10 +291,12 @@ impl Action {
                 format!("{item} [{marker}]")
             }
             Action::CreateLabel { repo, name, .. } => format!("{repo} {name}"),
-            Action::Assign { item, users } | Action::Unassign { item, users } => {
+            Action::Assign { item, users, .. } | Action::Unassign { item, users } => {
                 format!("{item} {}", logins(users))
             }
-            Action::RequestReviewers { item, users, teams }
+            Action::RequestReviewers {
+                item, users, teams, ..
+            }
             | Action::UnrequestReviewers { item, users, teams } => {
                 format!("{item} {} {}", logins(users), teams.join(" "))
                     .trim_end()
@@ -299,5 +327,43 @@ impl Action {
             | Action::Reopen { item }
             | Action::Merge { item, .. } => item.to_string(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::pr_ref;
+
+    /// Actions journaled before `report` existed still read, as actions that say nothing; and
+    /// one without a report is journaled as before.
+    #[test]
+    fn assign_and_review_requests_journaled_without_a_report_still_read() {
+        let old = Action::Assign {
+            item: pr_ref(),
+            users: vec![Login::new("alice")],
+            report: None,
+        };
+        let json = serde_json::to_value(&old).expect("serializes");
+        assert!(json.get("report").is_none(), "{json}");
+        assert_eq!(serde_json::from_value::<Action>(json).expect("reads"), old);
+
+        let mut json = serde_json::to_value(Action::RequestReviewers {
+            item: pr_ref(),
+            users: vec![Login::new("bob")],
+            teams: vec![],
+            report: None,
+        })
+        .expect("serializes");
+        assert!(json.get("report").is_none(), "{json}");
+        json["report"] = serde_json::json!({"before": "@carol: no ", "after": "."});
+        let Action::RequestReviewers {
+            report: Some(report),
+            ..
+        } = serde_json::from_value::<Action>(json).expect("reads")
+        else {
+            panic!("a review request with its report")
+        };
+        assert_eq!(report.body(&["a", "b"]), "@carol: no a, b.");
     }
 }

@@ -3,21 +3,28 @@
 //! `/cc` also takes `org/team` on GitHub. Every matching line counts; for each user the last
 //! mention wins; removals are applied before additions.
 //!
-//! Differences from Prow: Prow assigns and then names the users GitHub's answer left out;
-//! bosun asks before acting (the executor does not report answers back to plugins) and names
-//! the same users in the same words. On GitHub it asks GitHub (`can_be_assigned`, the
-//! `assignees/{user}` check), also accepts anyone who has commented on the issue or PR (so the
-//! commenter can always assign themself, as GitHub allows), and keeps an issue at GitHub's cap
-//! of [`MAX_GITHUB_ASSIGNEES`], naming the users beyond it. On GitLab only members can be
-//! assigned. Review requests are checked against collaborators and org members. On GitLab the
-//! commands are `/bosun-assign`, `/bosun-unassign` and `/bosun-cc` (GitLab runs `/assign` and
-//! `/cc` itself).
+//! Differences from Prow: Prow assigns and then names the users GitHub's answer left out.
+//! bosun also asks before acting, so the usual refusal is a reply decided with the command:
+//! on GitHub it asks GitHub (`can_be_assigned`, the `assignees/{user}` check), also accepts
+//! anyone who has commented on the issue or PR (so the commenter can always assign themself,
+//! as GitHub allows), and keeps an issue at GitHub's cap of [`MAX_GITHUB_ASSIGNEES`], naming
+//! the users beyond it. On GitLab only members can be assigned. Review requests are checked
+//! against collaborators and org members. Users refused this way are left out of the
+//! `Assign` or `RequestReviewers` action, which carries the same reply as a
+//! [`MissingUsersReply`]: after the call the executor compares the forge's answer with what
+//! was asked and posts it naming whoever the answer still leaves out (a race with a permission
+//! change, the cap reached by someone else meanwhile, GitHub or GitLab silently skipping a
+//! user). So no user is named twice, though one command can get two replies. Prow compares
+//! only assignees with GitHub's answer (review requests only when GitHub answers 422); bosun
+//! compares review requests too, and on GitLab both. On GitLab the commands are
+//! `/bosun-assign`, `/bosun-unassign` and `/bosun-cc` (GitLab runs `/assign` and `/cc`
+//! itself).
 
 use crate::command::{GO_SPACE, command_text};
-use crate::reply::format_response;
+use crate::reply::response_tail;
 use crate::{
-    Action, CommandHelp, CommentAction, CommentEvent, Context, Event, ForgeKind, Login, Plugin,
-    PluginError, PluginHelp,
+    Action, CommandHelp, CommentAction, CommentEvent, Context, Event, ForgeKind, Login,
+    MissingUsersReply, Plugin, PluginError, PluginHelp,
 };
 use async_trait::async_trait;
 use regex::Regex;
@@ -93,27 +100,37 @@ pub fn parse(text: &str, target: Target, commenter: &Login) -> Changes {
 /// The assign plugin.
 pub struct Assign;
 
-/// The reply for users the forge would not take.
-fn refusal(c: &CommentEvent, target: Target, refused: &[String], help_url: &str) -> Action {
+/// The reply naming users the forge would not take, in Prow's words, as two halves around the
+/// names: the plugin uses it for the users it refuses itself, and the `Assign` or
+/// `RequestReviewers` action carries it for the users the forge's answer leaves out.
+fn refusal(c: &CommentEvent, target: Target, help_url: &str) -> MissingUsersReply {
     let org = c.item.reference.repo.owner();
-    let list = refused.join(", ");
-    let text = match (target, c.item.reference.forge) {
-        (Target::Assignees, ForgeKind::GitHub) => format!(
-            "GitHub didn't allow me to assign the following users: {list}.\n\nNote that only [{org} members](https://github.com/orgs/{org}/people) with read permissions, repo collaborators and people who have commented on this issue/PR can be assigned. Additionally, issues/PRs can only have 10 assignees at the same time.\nFor more information please see [the contributor guide](https://git.k8s.io/community/contributors/guide/first-contribution.md#issue-assignment-in-github)"
+    let (head, tail) = match (target, c.item.reference.forge) {
+        (Target::Assignees, ForgeKind::GitHub) => (
+            "GitHub didn't allow me to assign the following users: ",
+            format!(
+                ".\n\nNote that only [{org} members](https://github.com/orgs/{org}/people) with read permissions, repo collaborators and people who have commented on this issue/PR can be assigned. Additionally, issues/PRs can only have 10 assignees at the same time.\nFor more information please see [the contributor guide](https://git.k8s.io/community/contributors/guide/first-contribution.md#issue-assignment-in-github)"
+            ),
         ),
-        (Target::Reviewers, ForgeKind::GitHub) => format!(
-            "GitHub didn't allow me to request PR reviews from the following users: {list}.\n\nNote that only [{org} members](https://github.com/orgs/{org}/people) and repo collaborators can review this PR, and authors cannot review their own PRs."
+        (Target::Reviewers, ForgeKind::GitHub) => (
+            "GitHub didn't allow me to request PR reviews from the following users: ",
+            format!(
+                ".\n\nNote that only [{org} members](https://github.com/orgs/{org}/people) and repo collaborators can review this PR, and authors cannot review their own PRs."
+            ),
         ),
-        (Target::Assignees, ForgeKind::GitLab) => format!(
-            "GitLab didn't allow me to assign the following users: {list}.\n\nNote that only project members can be assigned."
+        (Target::Assignees, ForgeKind::GitLab) => (
+            "GitLab didn't allow me to assign the following users: ",
+            ".\n\nNote that only project members can be assigned.".to_string(),
         ),
-        (Target::Reviewers, ForgeKind::GitLab) => format!(
-            "GitLab didn't allow me to request reviews from the following users: {list}.\n\nNote that only project members can review this merge request, and authors cannot review their own merge requests."
+        (Target::Reviewers, ForgeKind::GitLab) => (
+            "GitLab didn't allow me to request reviews from the following users: ",
+            ".\n\nNote that only project members can review this merge request, and authors cannot review their own merge requests.".to_string(),
         ),
     };
-    Action::Comment {
-        item: c.item.reference.clone(),
-        body: format_response(&c.author, &text, &c.body, &c.html_url, help_url),
+    // `format_response(author, head + names + tail, …)`, cut where the names go.
+    MissingUsersReply {
+        before: format!("@{}: {head}", c.author),
+        after: format!("{tail}{}", response_tail(&c.body, &c.html_url, help_url)),
     }
 }
 
@@ -199,6 +216,9 @@ impl Assign {
             .iter()
             .filter_map(|n| n.split_once('/').map(|(_, t)| t.to_string()))
             .collect();
+        // Users refused above are named by the plugin's own reply, and left out of the action,
+        // so the executor's reply (for users the forge's answer leaves out) names only others.
+        let report = refusal(c, target, cx.help_url);
         let mut actions = Vec::new();
         match target {
             Target::Assignees => {
@@ -212,6 +232,7 @@ impl Assign {
                     actions.push(Action::Assign {
                         item: item.clone(),
                         users,
+                        report: Some(report.clone()),
                     });
                 }
             }
@@ -228,12 +249,16 @@ impl Assign {
                         item: item.clone(),
                         users,
                         teams,
+                        report: Some(report.clone()),
                     });
                 }
             }
         }
         if !refused.is_empty() {
-            actions.push(refusal(c, target, &refused, cx.help_url));
+            actions.push(Action::Comment {
+                item,
+                body: report.body(&refused),
+            });
         }
         Ok(actions)
     }
@@ -291,10 +316,20 @@ impl Plugin for Assign {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::reply::format_response;
     use crate::testing::{MemoryForge, comment_on_pr, pr_ref};
 
     fn login(s: &str) -> Login {
         Login::new(s)
+    }
+
+    /// The action without the reply it carries, to compare what it does.
+    fn bare(a: &Action) -> Action {
+        let mut a = a.clone();
+        if let Action::Assign { report, .. } | Action::RequestReviewers { report, .. } = &mut a {
+            *report = None;
+        }
+        a
     }
 
     #[test]
@@ -347,10 +382,11 @@ mod tests {
             .await
             .expect("handled");
         assert_eq!(
-            actions[0],
+            bare(&actions[0]),
             Action::Assign {
                 item: pr_ref(),
-                users: vec![login("alice"), login("bob")]
+                users: vec![login("alice"), login("bob")],
+                report: None,
             }
         );
         let Action::Comment { body, .. } = &actions[1] else {
@@ -385,10 +421,11 @@ mod tests {
             .await
             .expect("handled");
         assert_eq!(
-            actions[0],
+            bare(&actions[0]),
             Action::Assign {
                 item: pr_ref(),
-                users: vec![login("outsider"), login("Earlier")]
+                users: vec![login("outsider"), login("Earlier")],
+                report: None,
             }
         );
         assert!(
@@ -423,10 +460,11 @@ mod tests {
             .await
             .expect("handled");
         assert_eq!(
-            actions[0],
+            bare(&actions[0]),
             Action::Assign {
                 item: pr_ref(),
-                users: vec![login("triager")]
+                users: vec![login("triager")],
+                report: None,
             }
         );
         assert!(
@@ -453,10 +491,11 @@ mod tests {
             .expect("handled");
         // One leaves (old0), so one of the three fits: the first asked.
         assert_eq!(
-            actions[1],
+            bare(&actions[1]),
             Action::Assign {
                 item: pr_ref(),
-                users: vec![login("me")]
+                users: vec![login("me")],
+                report: None,
             },
             "{actions:?}"
         );
@@ -464,6 +503,108 @@ mod tests {
             matches!(&actions[2], Action::Comment { body, .. } if body.contains("assign the following users: alice, bob.") && body.contains("10 assignees at the same time.\nFor more information please see [the contributor guide]")),
             "{actions:?}"
         );
+    }
+
+    /// The report an `Assign` or `RequestReviewers` action carries, naming `names`.
+    fn reported(action: &Action, names: &[&str]) -> String {
+        match action {
+            Action::Assign {
+                report: Some(r), ..
+            }
+            | Action::RequestReviewers {
+                report: Some(r), ..
+            } => r.body(names),
+            other => panic!("no report on {other:?}"),
+        }
+    }
+
+    /// Prow assign (§3.3): after the call, the users GitHub's answer leaves out are named in
+    /// Prow's words, quoting the command; the action carries that reply for the executor,
+    /// worded exactly as the plugin's own refusal.
+    #[tokio::test]
+    async fn the_action_carries_prows_reply_for_users_the_forge_leaves_out() {
+        let forge = MemoryForge::default();
+        forge.add_collaborators(&["alice", "bob"]);
+        let body = "/assign @alice @nobody\n/cc @bob";
+        let actions = forge
+            .run(&Assign, &comment_on_pr("carol", body))
+            .await
+            .expect("handled");
+        let url = "https://github.com/org/repo/pull/1#issuecomment-1";
+        let help = "https://bosun.example/command-help";
+        let assign = format_response(
+            &login("carol"),
+            "GitHub didn't allow me to assign the following users: late, later.\n\nNote that only [org members](https://github.com/orgs/org/people) with read permissions, repo collaborators and people who have commented on this issue/PR can be assigned. Additionally, issues/PRs can only have 10 assignees at the same time.\nFor more information please see [the contributor guide](https://git.k8s.io/community/contributors/guide/first-contribution.md#issue-assignment-in-github)",
+            body,
+            url,
+            help,
+        );
+        assert_eq!(reported(&actions[0], &["late", "later"]), assign);
+        assert_eq!(
+            actions[1],
+            Action::Comment {
+                item: pr_ref(),
+                body: reported(&actions[0], &["nobody"]),
+            },
+            "the plugin's refusal and the executor's reply read alike"
+        );
+        let cc = format_response(
+            &login("carol"),
+            "GitHub didn't allow me to request PR reviews from the following users: late.\n\nNote that only [org members](https://github.com/orgs/org/people) and repo collaborators can review this PR, and authors cannot review their own PRs.",
+            body,
+            url,
+            help,
+        );
+        assert_eq!(reported(&actions[2], &["late"]), cc);
+
+        let Event::Comment(mut c) = comment_on_pr("carol", "/bosun-assign @alice\n/bosun-cc @bob")
+        else {
+            unreachable!()
+        };
+        c.item.reference.forge = ForgeKind::GitLab;
+        let actions = forge
+            .run(&Assign, &Event::Comment(c))
+            .await
+            .expect("handled");
+        assert!(
+            reported(&actions[0], &["late"]).starts_with("@carol: GitLab didn't allow me to assign the following users: late.\n\nNote that only project members can be assigned.\n\n<details>"),
+            "{actions:?}"
+        );
+        assert!(
+            reported(&actions[1], &["late"]).starts_with("@carol: GitLab didn't allow me to request reviews from the following users: late.\n\nNote that only project members can review this merge request"),
+            "{actions:?}"
+        );
+    }
+
+    /// issue 12 item 5: a user the checks accepted but the forge leaves out (here: silently)
+    /// is what the forge's answer names, and a user the plugin refused is not in the action,
+    /// so no user is named twice.
+    #[tokio::test]
+    async fn the_forge_answer_names_only_users_the_plugin_did_not_refuse() {
+        let forge = MemoryForge::default();
+        forge.add_collaborators(&["alice", "bob"]);
+        forge.with(|s| s.dropped.insert(login("bob")));
+        let actions = forge
+            .run(
+                &Assign,
+                &comment_on_pr("carol", "/assign @alice @bob @nobody"),
+            )
+            .await
+            .expect("handled");
+        let Action::Assign { item, users, .. } = &actions[0] else {
+            panic!("{actions:?}")
+        };
+        assert_eq!(users, &[login("alice"), login("bob")]);
+        assert!(
+            matches!(&actions[1], Action::Comment { body, .. } if body.contains("users: nobody.")),
+            "{actions:?}"
+        );
+        use crate::Forge as _;
+        assert_eq!(
+            forge.assign(item, users).await.expect("assigned"),
+            vec![login("bob")]
+        );
+        assert_eq!(forge.snapshot().pr.assignees, [login("alice")]);
     }
 
     #[tokio::test]
@@ -478,7 +619,7 @@ mod tests {
             .await
             .expect("handled");
         assert_eq!(
-            actions,
+            actions.iter().map(bare).collect::<Vec<_>>(),
             vec![
                 Action::Unassign {
                     item: pr_ref(),
@@ -486,7 +627,8 @@ mod tests {
                 },
                 Action::Assign {
                     item: pr_ref(),
-                    users: vec![login("alice")]
+                    users: vec![login("alice")],
+                    report: None,
                 },
             ]
         );
@@ -504,11 +646,12 @@ mod tests {
             .await
             .expect("handled");
         assert_eq!(
-            actions[0],
+            bare(&actions[0]),
             Action::RequestReviewers {
                 item: pr_ref(),
                 users: vec![login("alice")],
-                teams: vec!["reviewers".into()]
+                teams: vec!["reviewers".into()],
+                report: None,
             }
         );
         assert!(

@@ -116,10 +116,12 @@ impl Blunderbuss {
         if users.is_empty() {
             return Ok(vec![]);
         }
+        // Prow's blunderbuss logs a refused request and says nothing; so does bosun.
         Ok(vec![Action::RequestReviewers {
             item: reference.clone(),
             users,
             teams: vec![],
+            report: None,
         }])
     }
 }

@@ -227,6 +227,19 @@ pub trait ForgeRead: Send + Sync {
     async fn ci_contexts(&self, item: &ItemRef, sha: &str) -> Result<Vec<CiContext>, ForgeError>;
 }
 
+/// The users of `asked` that `answered` does not contain, once each, in the order asked
+/// (logins compare ignoring case): what adapters return from [`Forge::assign`] and
+/// [`Forge::request_reviewers`].
+pub fn missing_from(asked: &[Login], answered: &[Login]) -> Vec<Login> {
+    let mut missing: Vec<Login> = Vec::new();
+    for u in asked {
+        if !answered.contains(u) && !missing.contains(u) {
+            missing.push(u.clone());
+        }
+    }
+    missing
+}
+
 /// The writes, used only by the executor.
 #[async_trait]
 pub trait Forge: ForgeRead {
@@ -247,17 +260,20 @@ pub trait Forge: ForgeRead {
     async fn edit_comment(&self, item: &ItemRef, id: u64, body: &str) -> Result<(), ForgeError>;
     /// Deletes one of the bot's comments; an already deleted one is not an error.
     async fn delete_comment(&self, item: &ItemRef, id: u64) -> Result<(), ForgeError>;
-    /// Adds assignees (GitLab: read-modify-write of the id list).
-    async fn assign(&self, item: &ItemRef, users: &[Login]) -> Result<(), ForgeError>;
+    /// Adds assignees (GitLab: read-modify-write of the id list) and returns those of `users`
+    /// the forge's answer does not list as assigned: forges skip users they will not assign
+    /// without failing the call, and this is how bosun learns whom to name in a reply.
+    async fn assign(&self, item: &ItemRef, users: &[Login]) -> Result<Vec<Login>, ForgeError>;
     /// Removes assignees.
     async fn unassign(&self, item: &ItemRef, users: &[Login]) -> Result<(), ForgeError>;
-    /// Requests reviews from users and (GitHub) teams.
+    /// Requests reviews from users and (GitHub) teams, and returns those of `users` the
+    /// forge's answer does not list as requested (teams are not checked), as [`Forge::assign`].
     async fn request_reviewers(
         &self,
         item: &ItemRef,
         users: &[Login],
         teams: &[String],
-    ) -> Result<(), ForgeError>;
+    ) -> Result<Vec<Login>, ForgeError>;
     /// Withdraws review requests.
     async fn unrequest_reviewers(
         &self,

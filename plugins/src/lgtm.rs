@@ -149,6 +149,7 @@ pub fn decide(f: &Facts<'_>) -> Vec<Action> {
         actions.push(Action::Assign {
             item: item.clone(),
             users: vec![c.author.clone()],
+            report: None,
         });
     }
     match (f.cmd, f.has_label) {
@@ -212,6 +213,7 @@ fn review_again(item: &crate::ItemRef, assignees: &[Login], author: &Login) -> O
         item: item.clone(),
         users,
         teams: vec![],
+        report: None,
     })
 }
 
@@ -492,7 +494,8 @@ mod tests {
         assert_eq!(labels_added(&actions), vec![LABEL]);
         assert!(actions.contains(&Action::Assign {
             item: pr_ref(),
-            users: vec![Login::new("alice")]
+            users: vec![Login::new("alice")],
+            report: None,
         }));
         assert!(
             actions.contains(&Action::Remember {

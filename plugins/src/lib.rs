@@ -35,7 +35,7 @@ pub mod testing;
 pub mod trigger;
 pub mod wip;
 
-pub use action::{Action, ChatMessage, CiRun, Destination, ReplyTo};
+pub use action::{Action, ChatMessage, CiRun, Destination, MissingUsersReply, ReplyTo};
 pub use event::{
     CiEvent, CiState, CiSystem, CommentAction, CommentEvent, CommentSource, Event, ForgeKind,
     IssueAction, IssueEvent, Item, ItemKind, ItemRef, ItemState, Login, PingEvent, PrAction,

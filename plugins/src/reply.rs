@@ -19,12 +19,22 @@ pub fn format_response(
     comment_url: &str,
     help_url: &str,
 ) -> String {
+    format!(
+        "@{login}: {reply}{}",
+        response_tail(comment_body, comment_url, help_url)
+    )
+}
+
+/// What [`format_response`] puts after the reply: the quote of the comment and the footer, in
+/// a `<details>` block. Apart, so a reply whose middle is only known later (the users a forge
+/// left out) can be stored in two halves.
+pub fn response_tail(comment_body: &str, comment_url: &str, help_url: &str) -> String {
     let quoted: String = comment_body
         .split('\n')
         .map(|l| format!(">{l}\n"))
         .collect();
     format!(
-        "@{login}: {reply}\n\n<details>\n\nIn response to [this]({comment_url}):\n\n{quoted}\n\n{}\n</details>",
+        "\n\n<details>\n\nIn response to [this]({comment_url}):\n\n{quoted}\n\n{}\n</details>",
         footer(help_url)
     )
 }

@@ -28,6 +28,9 @@ pub struct MemoryState {
     /// Users the forge would assign although they are neither collaborators nor org members
     /// (GitHub answers assignability itself).
     pub assignable: HashSet<Login>,
+    /// Users the forge leaves out when assigning or requesting reviews, although every read
+    /// says it would take them (a race with a permission change, a cap reached meanwhile).
+    pub dropped: HashSet<Login>,
     /// `team slug` → members.
     pub teams: HashMap<String, HashSet<Login>>,
     /// Commit SHA → tree SHA.
@@ -88,6 +91,7 @@ impl Default for MemoryForge {
                 collaborators: HashSet::new(),
                 org_members: HashSet::new(),
                 assignable: HashSet::new(),
+                dropped: HashSet::new(),
                 teams: HashMap::new(),
                 commit_trees: HashMap::new(),
                 statuses: vec![],
@@ -385,14 +389,14 @@ impl Forge for MemoryForge {
         self.lock().comments.retain(|c| c.id != id);
         Ok(())
     }
-    async fn assign(&self, _item: &ItemRef, users: &[Login]) -> Result<(), ForgeError> {
+    async fn assign(&self, _item: &ItemRef, users: &[Login]) -> Result<Vec<Login>, ForgeError> {
         let mut s = self.lock();
         for u in users {
-            if !s.pr.assignees.contains(u) {
+            if !s.pr.assignees.contains(u) && !s.dropped.contains(u) {
                 s.pr.assignees.push(u.clone());
             }
         }
-        Ok(())
+        Ok(crate::forge::missing_from(users, &s.pr.assignees))
     }
     async fn unassign(&self, _item: &ItemRef, users: &[Login]) -> Result<(), ForgeError> {
         self.lock().pr.assignees.retain(|a| !users.contains(a));
@@ -403,14 +407,14 @@ impl Forge for MemoryForge {
         _item: &ItemRef,
         users: &[Login],
         _teams: &[String],
-    ) -> Result<(), ForgeError> {
+    ) -> Result<Vec<Login>, ForgeError> {
         let mut s = self.lock();
         for u in users {
-            if !s.pr.requested_reviewers.contains(u) {
+            if !s.pr.requested_reviewers.contains(u) && !s.dropped.contains(u) {
                 s.pr.requested_reviewers.push(u.clone());
             }
         }
-        Ok(())
+        Ok(crate::forge::missing_from(users, &s.pr.requested_reviewers))
     }
     async fn unrequest_reviewers(
         &self,

@@ -6,11 +6,18 @@
 //! safely: assigning, requesting reviews, setting a title, a state or a commit status again
 //! leaves the forge as one call would, creating an existing label succeeds, and deleting a
 //! deleted comment is a no-op.
+//!
+//! An assign or review request with a `report` compares the forge's answer with what it asked:
+//! users the answer leaves out are named in the action's reply, posted with the action's
+//! hidden marker like a comment action's, so a repeated attempt (whose repeated call answers
+//! the same) finds the reply already there and does not post it twice.
 
 use super::{EffectError, Target};
 use crate::store::StoredAction;
 use async_trait::async_trait;
-use bosun_plugins::{Action, Forge, ForgeError, ItemState, marker};
+use bosun_plugins::{
+    Action, Forge, ForgeError, ItemRef, ItemState, Login, MissingUsersReply, marker,
+};
 use std::sync::Arc;
 
 /// One forge's adapter as an executor target.
@@ -90,23 +97,12 @@ async fn perform(
             forge.remove_label(item, label).await
         }
         Action::Comment { item, body } => {
-            let marker = marker::action(stored.id);
-            if maybe_done {
-                *calls += 1;
-                if forge
-                    .comments(item)
-                    .await?
-                    .iter()
-                    .any(|c| c.body.contains(&marker))
-                {
-                    return Ok(());
-                }
-            }
-            *calls += 1;
-            forge
-                .create_comment(item, &marker::append(body, &marker))
-                .await
-                .map(|_| ())
+            let comment = Marked {
+                item,
+                body: body.clone(),
+                marker: marker::action(stored.id),
+            };
+            post_once(forge, comment, maybe_done, calls).await
         }
         Action::UpsertBotComment {
             item,
@@ -161,17 +157,34 @@ async fn perform(
             *calls += 1;
             forge.create_label(repo, name, color).await
         }
-        Action::Assign { item, users } => {
+        Action::Assign {
+            item,
+            users,
+            report,
+        } => {
             *calls += 1;
-            forge.assign(item, users).await
+            let missing = forge.assign(item, users).await?;
+            match missing_reply(stored, item, report.as_ref(), &missing) {
+                Some(reply) => post_once(forge, reply, maybe_done, calls).await,
+                None => Ok(()),
+            }
         }
         Action::Unassign { item, users } => {
             *calls += 1;
             forge.unassign(item, users).await
         }
-        Action::RequestReviewers { item, users, teams } => {
+        Action::RequestReviewers {
+            item,
+            users,
+            teams,
+            report,
+        } => {
             *calls += 1;
-            forge.request_reviewers(item, users, teams).await
+            let missing = forge.request_reviewers(item, users, teams).await?;
+            match missing_reply(stored, item, report.as_ref(), &missing) {
+                Some(reply) => post_once(forge, reply, maybe_done, calls).await,
+                None => Ok(()),
+            }
         }
         Action::UnrequestReviewers { item, users, teams } => {
             *calls += 1;
@@ -206,6 +219,67 @@ async fn perform(
             forge.set_status(repo, sha, status).await
         }
     }
+}
+
+/// A comment one journaled action posts, carrying that action's hidden marker.
+struct Marked<'a> {
+    item: &'a ItemRef,
+    body: String,
+    marker: String,
+}
+
+/// Posts `comment` unless, on a repeated attempt (`maybe_done`), a comment with its marker is
+/// already there.
+async fn post_once(
+    forge: &dyn Forge,
+    comment: Marked<'_>,
+    maybe_done: bool,
+    calls: &mut i32,
+) -> Result<(), ForgeError> {
+    if maybe_done {
+        *calls += 1;
+        if forge
+            .comments(comment.item)
+            .await?
+            .iter()
+            .any(|c| c.body.contains(&comment.marker))
+        {
+            return Ok(());
+        }
+    }
+    *calls += 1;
+    forge
+        .create_comment(
+            comment.item,
+            &marker::append(&comment.body, &comment.marker),
+        )
+        .await
+        .map(drop)
+}
+
+/// The reply naming the users the forge's answer left out, when there are any and the action
+/// asks for one (lgtm's self-assignment and blunderbuss's requests say nothing, as in Prow).
+fn missing_reply<'a>(
+    stored: &StoredAction,
+    item: &'a ItemRef,
+    report: Option<&MissingUsersReply>,
+    missing: &[Login],
+) -> Option<Marked<'a>> {
+    if missing.is_empty() {
+        return None;
+    }
+    let names: Vec<&str> = missing.iter().map(Login::as_str).collect();
+    tracing::info!(
+        action = stored.id,
+        kind = %stored.kind,
+        missing = %names.join(", "),
+        "the forge's answer leaves out users the action asked for"
+    );
+    Some(Marked {
+        item,
+        body: report?.body(&names),
+        marker: marker::action(stored.id),
+    })
 }
 
 /// The bot's comments that are one notice: those carrying `marker`, and, with `adopt`, those

@@ -10,11 +10,11 @@ use bosun::forge::Forges;
 use bosun::forge::github::GitHubForge;
 use bosun::forge::gitlab::GitLabForge;
 use bosun::store::{ActionOutcome, NewDelivery, PlannedAction, Store, StoredAction};
-use bosun_plugins::ChatMessage;
 use bosun_plugins::{
     Action, CommitStatus, Forge, ForgeError, ForgeKind, ItemRef, ItemState, Login, MergeMethod,
     StatusState,
 };
+use bosun_plugins::{ChatMessage, MissingUsersReply};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -59,7 +59,12 @@ async fn journal(
 
 /// A bosun that only receives (no workers), so the test applies actions itself.
 async fn receive_only() -> TestBosun {
-    let mut options = Options::new(Db::Sqlite);
+    receive_only_on(Db::Sqlite).await
+}
+
+/// [`receive_only`] on `db`.
+async fn receive_only_on(db: Db) -> TestBosun {
+    let mut options = Options::new(db);
     options.env = vec![("BOSUN_QUEUE__WORKERS".into(), "0".into())];
     spawn_bosun(options).await
 }
@@ -127,6 +132,7 @@ async fn every_new_action_kind_changes_the_forge_and_counts_its_calls() {
             Action::Assign {
                 item: pr.clone(),
                 users: users.clone(),
+                report: None,
             },
             Action::Unassign {
                 item: pr.clone(),
@@ -136,6 +142,7 @@ async fn every_new_action_kind_changes_the_forge_and_counts_its_calls() {
                 item: pr.clone(),
                 users: users.clone(),
                 teams: vec![],
+                report: None,
             },
             Action::UnrequestReviewers {
                 item: pr.clone(),
@@ -304,6 +311,101 @@ async fn a_merge_left_applying_is_checked_before_it_is_repeated() {
             "{kind}: no merge call"
         );
         bosun.shutdown().await;
+    }
+}
+
+/// Prow assign through the executor (issue 12 item 5): an `Assign` or `RequestReviewers` with a
+/// report names the users the forge's answer leaves out in one reply carrying the action's
+/// marker (two calls: the write and the reply); without a report nothing is said. The same
+/// action found `applying` (a crash after the reply) writes again, finds its reply and posts
+/// nothing (two calls: the write and the read).
+#[tokio::test]
+async fn left_out_users_are_named_once_even_when_the_action_is_applied_again() {
+    for db in databases() {
+        let _combination = Combination::new(db);
+        for kind in [ForgeKind::GitHub, ForgeKind::GitLab] {
+            let _combination = Combination::new(kind);
+            let bosun = receive_only_on(db).await;
+            let (repo, number) = match kind {
+                ForgeKind::GitHub => (GITHUB_REPO, 947),
+                ForgeKind::GitLab => (GITLAB_REPO, 1),
+            };
+            let pr = bosun.forge.seed_pr(kind, repo, number, "author");
+            for u in ["alice", "bob"] {
+                bosun
+                    .forge
+                    .add_member(kind, repo, u, fake_forge::access::DEVELOPER);
+            }
+            bosun.forge.drop_at_write(kind, repo, "bob");
+            let report = MissingUsersReply {
+                before: "@carol: left out: ".into(),
+                after: ".".into(),
+            };
+            let both = vec![Login::new("alice"), Login::new("bob")];
+            let actions = vec![
+                Action::Assign {
+                    item: pr.clone(),
+                    users: both.clone(),
+                    report: Some(report.clone()),
+                },
+                Action::RequestReviewers {
+                    item: pr.clone(),
+                    users: both,
+                    teams: vec![],
+                    report: Some(report),
+                },
+                Action::Assign {
+                    item: pr.clone(),
+                    users: vec![Login::new("bob")],
+                    report: None,
+                },
+            ];
+            let id = format!("{kind}-left-out");
+            let stored = journal(bosun.store.as_ref(), &id, kind, actions).await;
+            let forge = adapter(&bosun, kind);
+            let mut calls = Vec::new();
+            for action in &stored {
+                calls.push(apply(bosun.store.as_ref(), &forge, action).await);
+            }
+            assert_eq!(calls, [2, 2, 1], "{kind}");
+            let item = bosun.forge.item(&pr);
+            assert_eq!(item.assignees, ["alice"], "{kind}");
+            assert_eq!(item.requested_reviewers, ["alice"], "{kind}");
+            let replies = |bosun: &TestBosun| -> Vec<String> {
+                bosun
+                    .forge
+                    .comments(&pr)
+                    .into_iter()
+                    .map(|c| c.body)
+                    .collect()
+            };
+            let expected: Vec<String> = stored[..2]
+                .iter()
+                .map(|a| format!("@carol: left out: bob.\n\n<!-- bosun-action:{} -->", a.id))
+                .collect();
+            assert_eq!(replies(&bosun), expected, "{kind}");
+
+            bosun
+                .store
+                .set_action_outcome(stored[0].id, ActionOutcome::Applying, None, 2)
+                .await
+                .expect("outcome");
+            let applying = reread(bosun.store.as_ref(), &id).await.remove(0);
+            assert_eq!(applying.outcome, ActionOutcome::Applying);
+            bosun.forge.clear_requests();
+            assert_eq!(
+                apply(bosun.store.as_ref(), &forge, &applying).await,
+                2,
+                "{kind}: the assign and the read"
+            );
+            assert_eq!(replies(&bosun), expected, "{kind}: nothing posted twice");
+            assert!(
+                !bosun.forge.requests().iter().any(|r| r.method == "POST"
+                    && (r.path.contains("/notes") || r.path.contains("/comments"))),
+                "{kind}: no comment posted"
+            );
+            bosun.shutdown().await;
+        }
     }
 }
 

@@ -343,6 +343,122 @@ async fn assign_and_cc() {
     }
 }
 
+/// What the forge says it refused, in Prow's words on `case`'s forge, naming `names`.
+fn refused_text(case: Case, target: &str, names: &str) -> String {
+    match (case.forge, target) {
+        (ForgeKind::GitHub, "assign") => {
+            format!(
+                "GitHub didn't allow me to assign the following users: {names}.\n\nNote that only [kubernetes members](https://github.com/orgs/kubernetes/people) with read permissions"
+            )
+        }
+        (ForgeKind::GitHub, _) => format!(
+            "GitHub didn't allow me to request PR reviews from the following users: {names}.\n\nNote that only [kubernetes members](https://github.com/orgs/kubernetes/people) and repo collaborators can review this PR"
+        ),
+        (ForgeKind::GitLab, "assign") => format!(
+            "GitLab didn't allow me to assign the following users: {names}.\n\nNote that only project members can be assigned."
+        ),
+        (ForgeKind::GitLab, _) => format!(
+            "GitLab didn't allow me to request reviews from the following users: {names}.\n\nNote that only project members can review this merge request"
+        ),
+    }
+}
+
+/// No delivery ended `failed`.
+async fn expect_no_failed_delivery(bosun: &TestBosun) {
+    let counts = bosun.store.status_counts().await.expect("counts");
+    assert_eq!(counts.get("failed").copied().unwrap_or(0), 0, "{counts:?}");
+}
+
+/// Prow assign (§3.3, issue 12 item 5): after assigning or requesting reviews, the users the
+/// forge's answer leaves out are named in Prow's words, quoting the command. bob passes every
+/// check but the forge drops him at write time; nobody is refused by the check before acting:
+/// each is named once, in its own reply.
+#[tokio::test]
+async fn assign_and_cc_name_the_users_the_forge_leaves_out() {
+    for db in databases() {
+        let _combination = Combination::new(db);
+        for case in [GITHUB, GITLAB] {
+            let _combination = Combination::new(case.forge);
+            let bosun = spawn_bosun(options(db, "")).await;
+            let pr = setup(&bosun, case).await;
+            bosun.forge.drop_at_write(case.forge, case.repo, "bob");
+            let command = case.verb("/assign @alice @bob @nobody");
+            say(&bosun, case, "carol", &command).await;
+            assert_eq!(bosun.forge.item(&pr).assignees, ["alice"]);
+            let replies = bot_comments(&bosun, &pr);
+            assert_eq!(replies.len(), 2, "{replies:?}");
+            for names in ["bob", "nobody"] {
+                let said = format!("@carol: {}", refused_text(case, "assign", names));
+                let named: Vec<&String> = replies.iter().filter(|r| r.starts_with(&said)).collect();
+                assert_eq!(named.len(), 1, "{names} once: {replies:?}");
+                assert!(
+                    named[0].contains(&format!("\n>{command}\n")),
+                    "{}",
+                    named[0]
+                );
+            }
+
+            let command = case.verb("/cc @alice @bob");
+            say(&bosun, case, "carol", &command).await;
+            assert_eq!(bosun.forge.item(&pr).requested_reviewers, ["alice"]);
+            let replies = bot_comments(&bosun, &pr);
+            assert_eq!(replies.len(), 3, "{replies:?}");
+            let said = format!("@carol: {}", refused_text(case, "cc", "bob"));
+            assert!(
+                replies[2].starts_with(&said) && replies[2].contains(&format!("\n>{command}\n")),
+                "{replies:?}"
+            );
+            expect_no_failed_delivery(&bosun).await;
+            bosun.shutdown().await;
+        }
+    }
+}
+
+/// Exactly once: the reply naming a user the forge left out is posted, but the answer to that
+/// post is lost (502). The action stays `applying`; the retry assigns again, finds the reply
+/// with the action's marker and posts nothing more.
+#[tokio::test]
+async fn the_reply_naming_left_out_users_survives_a_lost_answer_once() {
+    for db in databases() {
+        let _combination = Combination::new(db);
+        for case in [GITHUB, GITLAB] {
+            let _combination = Combination::new(case.forge);
+            let bosun = spawn_bosun(options(db, "")).await;
+            let pr = setup(&bosun, case).await;
+            bosun.forge.drop_at_write(case.forge, case.repo, "bob");
+            let comments = match case.forge {
+                ForgeKind::GitHub => format!("/issues/{}/comments", case.number),
+                ForgeKind::GitLab => format!("/merge_requests/{}/notes", case.number),
+            };
+            bosun
+                .forge
+                .fail_next(&comments, 1, fake_forge::Fault::LostResponse);
+            say(&bosun, case, "carol", &case.verb("/assign @alice @bob")).await;
+            assert_eq!(bosun.forge.item(&pr).assignees, ["alice"]);
+            let replies = bot_comments(&bosun, &pr);
+            assert_eq!(replies.len(), 1, "posted once: {replies:?}");
+            assert!(
+                replies[0].starts_with(&format!("@carol: {}", refused_text(case, "assign", "bob"))),
+                "{replies:?}"
+            );
+            let posts: Vec<Option<u16>> = bosun
+                .forge
+                .requests()
+                .iter()
+                .filter(|r| r.method == "POST" && r.path.contains(&comments))
+                .map(|r| r.status)
+                .collect();
+            assert_eq!(
+                posts,
+                [Some(502)],
+                "the reply's answer was lost; the retry looked and did not post again"
+            );
+            expect_no_failed_delivery(&bosun).await;
+            bosun.shutdown().await;
+        }
+    }
+}
+
 fn seed_repo_labels(bosun: &TestBosun, case: Case, names: &[&str]) {
     bosun.forge.update(|w| {
         let repo = w.ensure_repo(case.forge, case.repo);

@@ -4,7 +4,7 @@
 use super::{GitHubForge, Scope, Verb, issue_route, pull_route, repo_path_route, repo_route};
 use crate::forge::encode_segment;
 use async_trait::async_trait;
-use bosun_plugins::forge::CloseReason;
+use bosun_plugins::forge::{CloseReason, missing_from};
 use bosun_plugins::{
     CommitStatus, Forge, ForgeError, ItemRef, Login, MergeMethod, RepoPath, StatusState,
 };
@@ -14,6 +14,29 @@ use serde_json::{Value, json};
 #[derive(Deserialize)]
 struct Created {
     id: u64,
+}
+
+#[derive(Deserialize)]
+struct Person {
+    login: String,
+}
+
+/// The people on an issue or PR in GitHub's answer to an edit of its assignees or reviewers.
+#[derive(Deserialize)]
+struct People {
+    #[serde(default)]
+    assignees: Option<Vec<Person>>,
+    #[serde(default)]
+    requested_reviewers: Option<Vec<Person>>,
+}
+
+/// The logins of a list in GitHub's answer (absent or `null`: nobody).
+fn answered(people: Option<Vec<Person>>) -> Vec<Login> {
+    people
+        .unwrap_or_default()
+        .iter()
+        .map(|p| Login::new(&p.login))
+        .collect()
 }
 
 #[derive(Deserialize)]
@@ -105,16 +128,18 @@ impl Forge for GitHubForge {
         }
     }
 
-    /// GitHub adds to the existing assignees and silently skips users who cannot be assigned.
-    async fn assign(&self, item: &ItemRef, users: &[Login]) -> Result<(), ForgeError> {
+    /// GitHub adds to the existing assignees and silently skips users who cannot be assigned
+    /// and everyone beyond its cap of 10; its answer (the issue) lists who is assigned now.
+    async fn assign(&self, item: &ItemRef, users: &[Login]) -> Result<Vec<Login>, ForgeError> {
         let route = format!("{}/assignees", issue_route(item)?);
         if users.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
         }
         let body = json!({ "assignees": logins(users) });
-        self.send(Scope::Repo(&item.repo), Verb::Post(&body), &route)
-            .await
-            .map(drop)
+        let issue: People = self
+            .send_json(Scope::Repo(&item.repo), Verb::Post(&body), &route)
+            .await?;
+        Ok(missing_from(users, &answered(issue.assignees)))
     }
 
     async fn unassign(&self, item: &ItemRef, users: &[Login]) -> Result<(), ForgeError> {
@@ -128,20 +153,22 @@ impl Forge for GitHubForge {
             .map(drop)
     }
 
+    /// Its answer (the pull request) lists whose review is requested now.
     async fn request_reviewers(
         &self,
         item: &ItemRef,
         users: &[Login],
         teams: &[String],
-    ) -> Result<(), ForgeError> {
+    ) -> Result<Vec<Login>, ForgeError> {
         let route = format!("{}/requested_reviewers", pull_route(item)?);
         if users.is_empty() && teams.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
         }
         let body = json!({ "reviewers": logins(users), "team_reviewers": teams });
-        self.send(Scope::Repo(&item.repo), Verb::Post(&body), &route)
-            .await
-            .map(drop)
+        let pull: People = self
+            .send_json(Scope::Repo(&item.repo), Verb::Post(&body), &route)
+            .await?;
+        Ok(missing_from(users, &answered(pull.requested_reviewers)))
     }
 
     async fn unrequest_reviewers(

@@ -4,7 +4,7 @@
 use super::errors::unbuildable;
 use super::{GitLabForge, LabelName, Labeled, People, UserId, collection, project};
 use async_trait::async_trait;
-use bosun_plugins::forge::CloseReason;
+use bosun_plugins::forge::{CloseReason, missing_from};
 use bosun_plugins::{
     CommitStatus, Forge, ForgeError, ItemKind, ItemRef, Login, MergeMethod, RepoPath, StatusState,
 };
@@ -88,23 +88,25 @@ impl GitLabForge {
     }
 
     /// Adds or removes assignees by writing the whole new id list; no write when nothing
-    /// changes.
+    /// changes. Returns the assignees GitLab's answer lists (or, without a write, those read),
+    /// which leaves out whoever GitLab skipped: unknown users, users who cannot see the item,
+    /// all but one on tiers that allow a single assignee.
     async fn edit_assignees(
         &self,
         item: &ItemRef,
         users: &[Login],
         add: bool,
-    ) -> Result<(), ForgeError> {
+    ) -> Result<Vec<Login>, ForgeError> {
         let project = project(item)?;
         if users.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
         }
         let current = self.people(item).await?.assignees;
         let ids = self.edited_ids(&current, users, add).await?;
         if ids == current.iter().map(|u| u.id).collect::<BTreeSet<_>>() {
-            return Ok(());
+            return Ok(usernames(&current));
         }
-        let _: People = match item.kind {
+        let answer: People = match item.kind {
             ItemKind::PullRequest => {
                 let mut b = mrs::EditMergeRequest::builder();
                 b.project(project).merge_request(item.number);
@@ -126,16 +128,17 @@ impl GitLabForge {
                 self.query(b.build().map_err(unbuildable)?).await?
             }
         };
-        Ok(())
+        Ok(usernames(&answer.assignees))
     }
 
-    /// Adds or removes MR reviewers by writing the whole new id list.
+    /// Adds or removes MR reviewers by writing the whole new id list; returns the reviewers
+    /// GitLab's answer lists (or, without a write, those read), as `edit_assignees`.
     async fn edit_reviewers(
         &self,
         item: &ItemRef,
         users: &[Login],
         add: bool,
-    ) -> Result<(), ForgeError> {
+    ) -> Result<Vec<Login>, ForgeError> {
         let project = project(item)?;
         if item.kind != ItemKind::PullRequest {
             return Err(ForgeError::Invalid(format!(
@@ -143,12 +146,12 @@ impl GitLabForge {
             )));
         }
         if users.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
         }
         let current = self.people(item).await?.reviewers;
         let ids = self.edited_ids(&current, users, add).await?;
         if ids == current.iter().map(|u| u.id).collect::<BTreeSet<_>>() {
-            return Ok(());
+            return Ok(usernames(&current));
         }
         let mut b = mrs::EditMergeRequest::builder();
         b.project(project).merge_request(item.number);
@@ -157,8 +160,8 @@ impl GitLabForge {
         } else {
             b.reviewers(ids.into_iter());
         }
-        let _: People = self.query(b.build().map_err(unbuildable)?).await?;
-        Ok(())
+        let answer: People = self.query(b.build().map_err(unbuildable)?).await?;
+        Ok(usernames(&answer.reviewers))
     }
 
     /// Sets the title or state of an MR or issue.
@@ -188,6 +191,11 @@ impl GitLabForge {
         };
         Ok(())
     }
+}
+
+/// The logins of users in one of GitLab's answers.
+fn usernames(users: &[UserId]) -> Vec<Login> {
+    users.iter().map(|u| Login::new(&u.username)).collect()
 }
 
 /// Parses `rrggbb` or `#rrggbb`.
@@ -344,12 +352,13 @@ impl Forge for GitLabForge {
         }
     }
 
-    async fn assign(&self, item: &ItemRef, users: &[Login]) -> Result<(), ForgeError> {
-        self.edit_assignees(item, users, true).await
+    async fn assign(&self, item: &ItemRef, users: &[Login]) -> Result<Vec<Login>, ForgeError> {
+        let assigned = self.edit_assignees(item, users, true).await?;
+        Ok(missing_from(users, &assigned))
     }
 
     async fn unassign(&self, item: &ItemRef, users: &[Login]) -> Result<(), ForgeError> {
-        self.edit_assignees(item, users, false).await
+        self.edit_assignees(item, users, false).await.map(drop)
     }
 
     /// GitLab has no team reviewers; `teams` is ignored.
@@ -358,8 +367,9 @@ impl Forge for GitLabForge {
         item: &ItemRef,
         users: &[Login],
         _teams: &[String],
-    ) -> Result<(), ForgeError> {
-        self.edit_reviewers(item, users, true).await
+    ) -> Result<Vec<Login>, ForgeError> {
+        let requested = self.edit_reviewers(item, users, true).await?;
+        Ok(missing_from(users, &requested))
     }
 
     async fn unrequest_reviewers(
@@ -368,7 +378,7 @@ impl Forge for GitLabForge {
         users: &[Login],
         _teams: &[String],
     ) -> Result<(), ForgeError> {
-        self.edit_reviewers(item, users, false).await
+        self.edit_reviewers(item, users, false).await.map(drop)
     }
 
     async fn set_title(&self, item: &ItemRef, title: &str) -> Result<(), ForgeError> {
