@@ -907,6 +907,19 @@ fn edit_reviewers(world: &mut World, req: &Req<'_>, at: &Target, add: bool) -> R
     let mut users = string_list(req, "reviewers");
     let teams = string_list(req, "team_reviewers");
     if add && let Some(repo) = world.github.repo(&at.repo) {
+        let site = &world.github;
+        if users
+            .iter()
+            .any(|u| repo.member_level(site, u, true).is_none())
+        {
+            return error(
+                422,
+                &format!(
+                    "Reviews may only be requested from collaborators. One or more of the users or teams you specified is not a collaborator of the {} repository.",
+                    at.repo
+                ),
+            );
+        }
         users.retain(|u| !repo.drops_at_write(u));
     }
     let Some(it) = item_mut(world, at) else {

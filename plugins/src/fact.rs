@@ -22,6 +22,13 @@ pub enum Fact {
         sha: String,
         contexts: Vec<crate::CiContext>,
     },
+    /// Where the PR stands for merging, as the tide plugin last said it on the forge (its
+    /// status is set again only when this changes).
+    Merge {
+        sha: String,
+        ready: bool,
+        description: String,
+    },
 }
 
 /// One approver and how they came to approve ("Approved", "LGTM", "Author self-approved" …).
@@ -68,6 +75,7 @@ impl Fact {
             Fact::Lgtm { .. } => "lgtm".into(),
             Fact::Approvals { .. } => "approvals".into(),
             Fact::Ci { sha, .. } => format!("ci {sha}"),
+            Fact::Merge { .. } => "merge".into(),
         }
     }
 
@@ -77,6 +85,7 @@ impl Fact {
             Fact::Lgtm { .. } => "LGTM",
             Fact::Approvals { .. } => "Approvals",
             Fact::Ci { .. } => "CI",
+            Fact::Merge { .. } => "Merge",
         }
     }
 
@@ -95,6 +104,7 @@ impl Fact {
                 .iter()
                 .map(|c| format!("{}: {}", c.context, c.state.as_str()))
                 .collect(),
+            Fact::Merge { description, .. } => vec![description.clone()],
         }
     }
 }

@@ -106,6 +106,9 @@ pub struct PullRequestInfo {
     pub labels: Vec<String>,
     pub assignees: Vec<Login>,
     pub requested_reviewers: Vec<Login>,
+    /// Whether it merges cleanly into its base (GitHub `mergeable`, GitLab `!has_conflicts`);
+    /// `None` while the forge is still computing it.
+    pub mergeable: Option<bool>,
 }
 
 /// One file a pull request changes, with its line counts.

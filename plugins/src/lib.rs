@@ -19,6 +19,7 @@ pub mod label;
 pub mod lgtm;
 pub mod lifecycle;
 pub mod marker;
+pub mod needs_rebase;
 pub mod notify;
 pub mod overrides;
 pub mod owners;
@@ -32,6 +33,7 @@ pub mod retitle;
 pub mod size;
 pub mod skip;
 pub mod testing;
+pub mod tide;
 pub mod trigger;
 pub mod wip;
 
@@ -62,6 +64,7 @@ pub fn all_plugins() -> Vec<Box<dyn Plugin>> {
         Box::new(label::Label),
         Box::new(lgtm::Lgtm),
         Box::new(lifecycle::Lifecycle),
+        Box::new(needs_rebase::NeedsRebase),
         Box::new(notify::Notify),
         Box::new(overrides::Override),
         Box::new(owners_label::OwnersLabel),
@@ -69,6 +72,7 @@ pub fn all_plugins() -> Vec<Box<dyn Plugin>> {
         Box::new(retitle::Retitle),
         Box::new(size::Size),
         Box::new(skip::Skip),
+        Box::new(tide::Tide),
         Box::new(trigger::Trigger),
         Box::new(wip::Wip),
     ]

@@ -89,6 +89,11 @@ pub trait History: Send + Sync {
     async fn ci_contexts(&self, _forge: ForgeKind, _repo: &RepoPath, _sha: &str) -> Vec<CiContext> {
         Vec::new()
     }
+
+    /// The facts bosun keeps about a PR (the newest of each key; none by default).
+    async fn facts(&self, _item: &crate::ItemRef) -> Vec<crate::Fact> {
+        Vec::new()
+    }
 }
 
 /// One CI context on a commit, as bosun last heard of it.

@@ -49,6 +49,8 @@ pub struct MemoryState {
     pub admins: HashSet<Login>,
     /// CI runs asked for, in order.
     pub ci_runs: Vec<(crate::CiSystem, crate::CiRun)>,
+    /// Facts the store would hold about the PR.
+    pub facts: Vec<crate::Fact>,
     /// Counts every read and write, so tests can assert how many calls a plugin made.
     pub calls: usize,
 }
@@ -79,6 +81,7 @@ impl Default for MemoryForge {
             labels: vec![],
             assignees: vec![],
             requested_reviewers: vec![],
+            mergeable: Some(true),
         };
         MemoryForge {
             state: Mutex::new(MemoryState {
@@ -102,6 +105,7 @@ impl Default for MemoryForge {
                 forge_ci: vec![],
                 admins: HashSet::new(),
                 ci_runs: vec![],
+                facts: vec![],
                 calls: 0,
             }),
             bot: Login::new("bosun-bot"),
@@ -206,6 +210,13 @@ impl crate::History for MemoryForge {
         state.review_load.clone()
     }
 
+    async fn facts(&self, _item: &ItemRef) -> Vec<crate::Fact> {
+        self.state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .facts
+            .clone()
+    }
     async fn ci_contexts(
         &self,
         _forge: ForgeKind,

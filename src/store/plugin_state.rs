@@ -55,6 +55,20 @@ impl History for StoreHistory {
         count_requested_logins(&targets)
     }
 
+    async fn facts(&self, item: &bosun_plugins::ItemRef) -> Vec<bosun_plugins::Fact> {
+        match self
+            .0
+            .facts(item.forge, item.repo.as_str(), item.number as i64)
+            .await
+        {
+            Ok(facts) => facts.into_iter().map(|f| f.fact).collect(),
+            Err(e) => {
+                tracing::warn!(error = %e, "facts unavailable");
+                Vec::new()
+            }
+        }
+    }
+
     async fn ci_contexts(
         &self,
         forge: ForgeKind,

@@ -29,3 +29,4 @@ mod secrets;
 mod size_labels;
 mod store;
 mod support;
+mod tide;

@@ -67,6 +67,8 @@ struct RawPull {
     assignees: Vec<User>,
     #[serde(default)]
     requested_reviewers: Vec<User>,
+    #[serde(default)]
+    mergeable: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -208,6 +210,7 @@ impl ForgeRead for GitHubForge {
                 .iter()
                 .map(|u| Login::new(&u.login))
                 .collect(),
+            mergeable: pr.mergeable,
         })
     }
 

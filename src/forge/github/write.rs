@@ -165,10 +165,40 @@ impl Forge for GitHubForge {
             return Ok(Vec::new());
         }
         let body = json!({ "reviewers": logins(users), "team_reviewers": teams });
-        let pull: People = self
-            .send_json(Scope::Repo(&item.repo), Verb::Post(&body), &route)
-            .await?;
-        Ok(missing_from(users, &answered(pull.requested_reviewers)))
+        match self
+            .send_json::<People>(Scope::Repo(&item.repo), Verb::Post(&body), &route)
+            .await
+        {
+            Ok(pull) => Ok(missing_from(users, &answered(pull.requested_reviewers))),
+            // GitHub refuses the whole request when one name is not a collaborator; ask for
+            // each one alone, as Prow does, and report those refused.
+            Err(ForgeError::Invalid(_)) if users.len() + teams.len() > 1 => {
+                let mut refused = Vec::new();
+                for user in users {
+                    let one = json!({ "reviewers": [user.as_str()] });
+                    match self
+                        .send(Scope::Repo(&item.repo), Verb::Post(&one), &route)
+                        .await
+                    {
+                        Ok(_) => {}
+                        Err(ForgeError::Invalid(_)) => refused.push(user.clone()),
+                        Err(e) => return Err(e),
+                    }
+                }
+                for team in teams {
+                    let one = json!({ "team_reviewers": [team] });
+                    match self
+                        .send(Scope::Repo(&item.repo), Verb::Post(&one), &route)
+                        .await
+                    {
+                        Ok(_) | Err(ForgeError::Invalid(_)) => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+                Ok(refused)
+            }
+            Err(e) => Err(e),
+        }
     }
 
     async fn unrequest_reviewers(

@@ -77,6 +77,8 @@ struct RawMr {
     assignees: Vec<UserId>,
     #[serde(default)]
     reviewers: Vec<UserId>,
+    #[serde(default)]
+    has_conflicts: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -382,6 +384,7 @@ impl ForgeRead for GitLabForge {
                 .iter()
                 .map(|u| Login::new(&u.username))
                 .collect(),
+            mergeable: mr.has_conflicts.map(|c| !c),
         })
     }
 

@@ -1,0 +1,129 @@
+//! `needs-rebase`: a PR that conflicts with its base gets `needs-rebase` and Prow's comment
+//! `PR needs rebase.`; once it merges cleanly again the label goes and the comment is deleted
+//! (Prow §3.15). The comment is one notice (a comment Prow wrote on the same account is taken
+//! over, never doubled). Evaluated when the PR is opened, reopened, pushed to, or its base changes
+//! (GitHub `mergeable`, GitLab `has_conflicts`); while the forge is still computing the answer
+//! nothing changes.
+//!
+//! Differences from Prow: bosun does not sleep 5 s before asking (a later event or the next
+//! push asks again), and does not scan every open PR once a day.
+
+use crate::reply::format_simple;
+use crate::{
+    Action, CommandHelp, Context, Event, ForgeKind, ItemState, Plugin, PluginError, PluginHelp,
+    PrAction,
+};
+use async_trait::async_trait;
+
+/// The label of a PR that conflicts with its base.
+pub const LABEL: &str = "needs-rebase";
+/// The text Prow's comment carries, by which its comments are found again.
+pub const NOTICE: &str = "PR needs rebase.";
+
+/// The needs-rebase plugin.
+pub struct NeedsRebase;
+
+#[async_trait]
+impl Plugin for NeedsRebase {
+    fn name(&self) -> &'static str {
+        "needs-rebase"
+    }
+
+    fn help(&self) -> PluginHelp {
+        PluginHelp {
+            description: "Labels pull requests that conflict with their base branch `needs-rebase`, and removes the label once they merge cleanly again.",
+            commands: vec![CommandHelp {
+                usage: "(no command)",
+                description: "Adds or removes `needs-rebase` as the forge reports conflicts.",
+                examples: vec![],
+                who_can_use: "—",
+                forges: vec![ForgeKind::GitHub, ForgeKind::GitLab],
+            }],
+        }
+    }
+
+    async fn handle(&self, event: &Event, cx: &Context<'_>) -> Result<Vec<Action>, PluginError> {
+        let Event::PullRequest(p) = event else {
+            return Ok(vec![]);
+        };
+        if !matches!(
+            p.action,
+            PrAction::Opened
+                | PrAction::Reopened
+                | PrAction::Synchronized { .. }
+                | PrAction::Edited
+                | PrAction::ReadyForReview
+        ) {
+            return Ok(vec![]);
+        }
+        let item = &p.pr.reference;
+        let pr = cx.forge.pull_request(item).await?;
+        if pr.state != ItemState::Open {
+            return Ok(vec![]);
+        }
+        let labelled = pr.labels.iter().any(|l| l.eq_ignore_ascii_case(LABEL));
+        // Prow's own notice on the same account opens this way; it is taken over, not doubled.
+        let prow_notice = format!("@{}: {NOTICE}", pr.author);
+        Ok(match (pr.mergeable, labelled) {
+            (Some(false), false) => vec![
+                Action::AddLabel {
+                    item: item.clone(),
+                    label: LABEL.into(),
+                },
+                Action::UpsertBotComment {
+                    item: item.clone(),
+                    marker: LABEL.into(),
+                    body: format!(
+                        "{prow_notice}\n\n{}",
+                        format_simple("", cx.help_url).trim_start()
+                    ),
+                    adopt: Some(prow_notice),
+                },
+            ],
+            (Some(true), true) => vec![
+                Action::RemoveLabel {
+                    item: item.clone(),
+                    label: LABEL.into(),
+                },
+                Action::DeleteBotComment {
+                    item: item.clone(),
+                    marker: LABEL.into(),
+                    adopt: Some(prow_notice),
+                },
+            ],
+            _ => vec![],
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{MemoryForge, pr_event};
+
+    #[tokio::test]
+    async fn a_conflict_labels_and_a_clean_merge_unlabels() {
+        let forge = MemoryForge::default();
+        forge.with(|s| s.pr.mergeable = Some(false));
+        let push = pr_event(PrAction::Synchronized { before: None });
+        let actions = forge.run(&NeedsRebase, &push).await.expect("handled");
+        assert!(matches!(&actions[0], Action::AddLabel { label, .. } if label == LABEL));
+        assert!(matches!(&actions[1],
+            Action::UpsertBotComment { body, .. } if body.starts_with("@pr-author: PR needs rebase.")));
+        forge.with(|s| {
+            s.pr.mergeable = Some(true);
+            s.pr.labels = vec![LABEL.into()];
+        });
+        let actions = forge.run(&NeedsRebase, &push).await.expect("handled");
+        assert!(matches!(&actions[0], Action::RemoveLabel { label, .. } if label == LABEL));
+        assert!(matches!(&actions[1], Action::DeleteBotComment { .. }));
+        forge.with(|s| s.pr.mergeable = None);
+        assert!(
+            forge
+                .run(&NeedsRebase, &push)
+                .await
+                .expect("handled")
+                .is_empty()
+        );
+    }
+}

@@ -1,0 +1,474 @@
+//! `tide`: merges what is approved and green, as Prow's Tide does (Prow §6).
+//!
+//! Whenever something that decides a PR's readiness changes (its labels, draft state, head,
+//! reviews, a CI context on its head), the PR is evaluated against the repository's merge
+//! rules: every required label present (default `lgtm`, `approved`), no forbidden one (Tide's
+//! documented query: `do-not-merge`, `do-not-merge/hold`, `do-not-merge/work-in-progress`,
+//! `needs-ok-to-test`, `needs-rebase`, plus `do-not-merge/invalid-owners-file`), not a draft,
+//! mergeable, and every CI context reported on the head passed (contexts listed `optional`
+//! excepted; contexts listed `required` must have reported). A ready PR is merged with the head
+//! SHA it was evaluated at, so a PR whose head moved meanwhile is refused by the forge and not
+//! merged with the old SHA. The merge method is the repository's (`merge_method`), or the one
+//! named by a label (`tide/merge-method-squash`, `-rebase`, `-merge`).
+//!
+//! Every evaluated PR carries a commit status (`bosun/merge` unless `status_context` says
+//! otherwise) in Tide's words: `In merge pool.` (success) or `Not mergeable. Needs lgtm,
+//! approved labels. Should not have do-not-merge/hold label.` (pending); it is set again only
+//! when it changes, which bosun remembers as a fact.
+//!
+//! Differences from Tide: bosun evaluates on events rather than polling a search query, merges
+//! a ready PR at once rather than in per-branch batches, and does not re-run CI against a base
+//! that moved (the forge's branch protection can require an up-to-date branch).
+
+use crate::{
+    Action, CiContext, CiState, CommandHelp, CommitStatus, Context, Event, Fact, ForgeKind,
+    ItemRef, ItemState, MergeMethod, Plugin, PluginError, PluginHelp, PrAction, StatusState,
+};
+use async_trait::async_trait;
+use serde::Deserialize;
+
+/// `[settings.tide."org"]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TideSettings {
+    /// Labels a PR must carry.
+    pub required_labels: Vec<String>,
+    /// Labels a PR must not carry.
+    pub forbidden_labels: Vec<String>,
+    /// CI contexts that must have reported success even before they report at all.
+    pub required_contexts: Vec<String>,
+    /// CI contexts whose state does not hold up a merge.
+    pub optional_contexts: Vec<String>,
+    /// Only PRs into these base branches (empty: all).
+    pub branches: Vec<String>,
+    /// How to merge unless a label says otherwise.
+    pub merge_method: MergeMethod,
+    pub squash_label: String,
+    pub rebase_label: String,
+    pub merge_label: String,
+    /// The commit status bosun sets on every evaluated PR.
+    pub status_context: String,
+}
+
+impl Default for TideSettings {
+    fn default() -> Self {
+        TideSettings {
+            required_labels: vec!["lgtm".into(), "approved".into()],
+            forbidden_labels: [
+                "do-not-merge",
+                "do-not-merge/hold",
+                "do-not-merge/work-in-progress",
+                "do-not-merge/invalid-owners-file",
+                "needs-ok-to-test",
+                "needs-rebase",
+            ]
+            .map(String::from)
+            .to_vec(),
+            required_contexts: Vec::new(),
+            optional_contexts: Vec::new(),
+            branches: Vec::new(),
+            merge_method: MergeMethod::Merge,
+            squash_label: "tide/merge-method-squash".into(),
+            rebase_label: "tide/merge-method-rebase".into(),
+            merge_label: "tide/merge-method-merge".into(),
+            status_context: "bosun/merge".into(),
+        }
+    }
+}
+
+/// Where a PR stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Readiness {
+    pub ready: bool,
+    /// Tide's status text: `In merge pool.` or `Not mergeable. …`.
+    pub description: String,
+}
+
+/// `lgtm label`, `lgtm, approved labels` (Tide's order for labels).
+fn list(names: &[&str], one: &str, many: &str) -> String {
+    match names {
+        [name] => format!("{name} {one}"),
+        _ => format!("{} {many}", names.join(", ")),
+    }
+}
+
+/// `context ci/foo`, `contexts a, b`.
+fn named(names: &[&str], one: &str, many: &str) -> String {
+    match names {
+        [name] => format!("{one} {name}"),
+        _ => format!("{many} {}", names.join(", ")),
+    }
+}
+
+/// Evaluates a PR against the merge rules: pure, so the resync and the page can share it.
+pub fn evaluate(
+    settings: &TideSettings,
+    labels: &[String],
+    draft: bool,
+    mergeable: Option<bool>,
+    contexts: &[CiContext],
+) -> Readiness {
+    let has = |l: &str| labels.iter().any(|x| x.eq_ignore_ascii_case(l));
+    let mut reasons = Vec::new();
+    let missing: Vec<&str> = settings
+        .required_labels
+        .iter()
+        .map(String::as_str)
+        .filter(|l| !has(l))
+        .collect();
+    if !missing.is_empty() {
+        reasons.push(format!("Needs {}.", list(&missing, "label", "labels")));
+    }
+    let forbidden: Vec<&str> = settings
+        .forbidden_labels
+        .iter()
+        .map(String::as_str)
+        .filter(|l| has(l))
+        .collect();
+    if !forbidden.is_empty() {
+        reasons.push(format!(
+            "Should not have {}.",
+            list(&forbidden, "label", "labels")
+        ));
+    }
+    if draft {
+        reasons.push("Is a draft.".into());
+    }
+    if mergeable == Some(false) {
+        reasons.push("Has a merge conflict.".into());
+    }
+    let counted = |c: &&CiContext| {
+        c.context != settings.status_context && !settings.optional_contexts.contains(&c.context)
+    };
+    let failed: Vec<&str> = contexts
+        .iter()
+        .filter(counted)
+        .filter(|c| {
+            matches!(
+                c.state,
+                CiState::Failure | CiState::Error | CiState::Cancelled
+            )
+        })
+        .map(|c| c.context.as_str())
+        .collect();
+    if !failed.is_empty() {
+        reasons.push(format!(
+            "Required {} failed.",
+            named(&failed, "context", "contexts")
+        ));
+    }
+    let waiting: Vec<&str> = contexts
+        .iter()
+        .filter(counted)
+        .filter(|c| c.state == CiState::Pending)
+        .map(|c| c.context.as_str())
+        .chain(
+            settings
+                .required_contexts
+                .iter()
+                .filter(|r| !contexts.iter().any(|c| &c.context == *r))
+                .map(String::as_str),
+        )
+        .collect();
+    if !waiting.is_empty() {
+        reasons.push(format!(
+            "Waiting for {}.",
+            named(&waiting, "context", "contexts")
+        ));
+    }
+    if reasons.is_empty() {
+        Readiness {
+            ready: true,
+            description: "In merge pool.".into(),
+        }
+    } else {
+        Readiness {
+            ready: false,
+            description: format!("Not mergeable. {}", reasons.join(" ")),
+        }
+    }
+}
+
+/// The merge method for a PR: a method label wins over the repository's setting.
+pub fn merge_method(settings: &TideSettings, labels: &[String]) -> MergeMethod {
+    let has = |l: &str| labels.iter().any(|x| x.eq_ignore_ascii_case(l));
+    if has(&settings.squash_label) {
+        MergeMethod::Squash
+    } else if has(&settings.rebase_label) {
+        MergeMethod::Rebase
+    } else if has(&settings.merge_label) {
+        MergeMethod::Merge
+    } else {
+        settings.merge_method
+    }
+}
+
+/// GitHub cuts a status description at 140 characters.
+fn clip(text: &str) -> String {
+    const MAX: usize = 140;
+    if text.chars().count() <= MAX {
+        return text.to_string();
+    }
+    let mut out: String = text.chars().take(MAX - 1).collect();
+    out.push('…');
+    out
+}
+
+/// The tide plugin.
+pub struct Tide;
+
+impl Tide {
+    /// The PR an event may change the readiness of.
+    fn subject(event: &Event) -> Option<ItemRef> {
+        match event {
+            Event::PullRequest(p) => match p.action {
+                PrAction::Closed | PrAction::Merged => None,
+                _ => Some(p.pr.reference.clone()),
+            },
+            Event::Comment(c) if c.review.is_some() && c.item.is_pr() => {
+                Some(c.item.reference.clone())
+            }
+            Event::Ci(ci) => ci.number.map(|number| ItemRef {
+                forge: ci.forge,
+                repo: ci.repo.clone(),
+                kind: crate::ItemKind::PullRequest,
+                number,
+            }),
+            _ => None,
+        }
+    }
+}
+
+#[async_trait]
+impl Plugin for Tide {
+    fn name(&self) -> &'static str {
+        "tide"
+    }
+
+    fn help(&self) -> PluginHelp {
+        PluginHelp {
+            description: "Merges pull requests that are approved and green (required labels, no forbidden ones, not a draft, mergeable, CI passed), and says on each why it is or is not merging.",
+            commands: vec![CommandHelp {
+                usage: "(no command: add the tide/merge-method-squash, -rebase or -merge label to choose how)",
+                description: "Merges a ready pull request with the head it was evaluated at; its `bosun/merge` status says why not otherwise.",
+                examples: vec![],
+                who_can_use: "Anyone who can set the labels",
+                forges: vec![ForgeKind::GitHub, ForgeKind::GitLab],
+            }],
+        }
+    }
+
+    fn check_settings(&self, settings: &serde_json::Value) -> Result<(), String> {
+        crate::plugin::check_settings_as::<TideSettings>(settings)
+    }
+
+    async fn handle(&self, event: &Event, cx: &Context<'_>) -> Result<Vec<Action>, PluginError> {
+        let Some(item) = Self::subject(event) else {
+            return Ok(vec![]);
+        };
+        let settings: TideSettings = cx.settings()?;
+        let pr = cx.forge.pull_request(&item).await?;
+        if pr.state != ItemState::Open
+            || (!settings.branches.is_empty() && !settings.branches.contains(&pr.base_ref))
+        {
+            return Ok(vec![]);
+        }
+        let contexts = cx
+            .history
+            .ci_contexts(item.forge, &item.repo, &pr.head_sha)
+            .await;
+        let readiness = evaluate(&settings, &pr.labels, pr.draft, pr.mergeable, &contexts);
+        let description = clip(&readiness.description);
+        let mut actions = Vec::new();
+        let said = cx.history.facts(&item).await.into_iter().any(|f| {
+            f == Fact::Merge {
+                sha: pr.head_sha.clone(),
+                ready: readiness.ready,
+                description: description.clone(),
+            }
+        });
+        if !said {
+            actions.push(Action::SetStatus {
+                forge: item.forge,
+                repo: item.repo.clone(),
+                sha: pr.head_sha.clone(),
+                status: CommitStatus {
+                    state: if readiness.ready {
+                        StatusState::Success
+                    } else {
+                        StatusState::Pending
+                    },
+                    context: settings.status_context.clone(),
+                    description: description.clone(),
+                    target_url: None,
+                },
+            });
+            actions.push(Action::Remember {
+                item: item.clone(),
+                fact: Fact::Merge {
+                    sha: pr.head_sha.clone(),
+                    ready: readiness.ready,
+                    description,
+                },
+            });
+        }
+        if readiness.ready {
+            actions.push(Action::Merge {
+                item,
+                method: merge_method(&settings, &pr.labels),
+                sha: Some(pr.head_sha),
+            });
+        }
+        Ok(actions)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{MemoryForge, pr_event};
+    use crate::{CiSystem, PrAction};
+
+    fn ctx(name: &str, state: CiState) -> CiContext {
+        CiContext {
+            context: name.into(),
+            system: CiSystem::GithubStatus,
+            state,
+            url: None,
+            run_id: None,
+        }
+    }
+
+    fn labels(names: &[&str]) -> Vec<String> {
+        names.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn readiness_in_tides_words() {
+        let s = TideSettings::default();
+        let ok = evaluate(&s, &labels(&["lgtm", "approved"]), false, Some(true), &[]);
+        assert_eq!(ok.description, "In merge pool.");
+        assert!(ok.ready);
+        let none = evaluate(&s, &[], false, None, &[]);
+        assert_eq!(
+            none.description,
+            "Not mergeable. Needs lgtm, approved labels."
+        );
+        let held = evaluate(
+            &s,
+            &labels(&["lgtm", "do-not-merge/hold"]),
+            false,
+            Some(true),
+            &[],
+        );
+        assert_eq!(
+            held.description,
+            "Not mergeable. Needs approved label. Should not have do-not-merge/hold label."
+        );
+    }
+
+    #[test]
+    fn required_contexts_block_and_optional_ones_do_not() {
+        let mut s = TideSettings::default();
+        s.optional_contexts = vec!["ci/optional".into()];
+        s.required_contexts = vec!["ci/must".into()];
+        let l = labels(&["lgtm", "approved"]);
+        let red = evaluate(
+            &s,
+            &l,
+            false,
+            Some(true),
+            &[
+                ctx("ci/foo", CiState::Failure),
+                ctx("ci/optional", CiState::Failure),
+                ctx("ci/must", CiState::Success),
+                ctx("bosun/merge", CiState::Pending),
+            ],
+        );
+        assert_eq!(
+            red.description,
+            "Not mergeable. Required context ci/foo failed."
+        );
+        let waiting = evaluate(
+            &s,
+            &l,
+            false,
+            Some(true),
+            &[ctx("ci/foo", CiState::Success)],
+        );
+        assert_eq!(
+            waiting.description,
+            "Not mergeable. Waiting for context ci/must."
+        );
+        let green = evaluate(
+            &s,
+            &l,
+            false,
+            Some(true),
+            &[
+                ctx("ci/must", CiState::Success),
+                ctx("ci/optional", CiState::Failure),
+            ],
+        );
+        assert!(green.ready);
+    }
+
+    #[test]
+    fn a_method_label_wins() {
+        let s = TideSettings::default();
+        assert_eq!(merge_method(&s, &[]), MergeMethod::Merge);
+        assert_eq!(
+            merge_method(&s, &labels(&["tide/merge-method-squash"])),
+            MergeMethod::Squash
+        );
+    }
+
+    #[tokio::test]
+    async fn a_ready_pr_merges_at_its_head_and_the_status_is_said_once() {
+        let forge = MemoryForge::default();
+        forge.with(|s| s.pr.labels = labels(&["lgtm", "approved"]));
+        let event = pr_event(PrAction::Labeled {
+            label: "approved".into(),
+        });
+        let actions = forge.run(&Tide, &event).await.expect("handled");
+        assert!(actions.iter().any(|a| matches!(a,
+            Action::Merge { sha: Some(sha), method: MergeMethod::Merge, .. } if sha == "head0")));
+        assert!(
+            actions.iter().any(|a| matches!(a,
+            Action::SetStatus { status, .. }
+                if status.description == "In merge pool." && status.state == StatusState::Success))
+        );
+        let fact = actions
+            .iter()
+            .find_map(|a| match a {
+                Action::Remember { fact, .. } => Some(fact.clone()),
+                _ => None,
+            })
+            .expect("remembered");
+        forge.with(|s| s.facts = vec![fact]);
+        let again = forge.run(&Tide, &event).await.expect("handled");
+        assert!(
+            !again.iter().any(|a| matches!(a, Action::SetStatus { .. })),
+            "unchanged status is not set again: {again:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_held_pr_does_not_merge() {
+        let forge = MemoryForge::default();
+        forge.with(|s| s.pr.labels = labels(&["lgtm", "approved", "do-not-merge/hold"]));
+        let actions = forge
+            .run(
+                &Tide,
+                &pr_event(PrAction::Labeled {
+                    label: "do-not-merge/hold".into(),
+                }),
+            )
+            .await
+            .expect("handled");
+        assert!(!actions.iter().any(|a| matches!(a, Action::Merge { .. })));
+        assert!(actions.iter().any(|a| matches!(a,
+            Action::SetStatus { status, .. }
+                if status.description == "Not mergeable. Should not have do-not-merge/hold label.")));
+    }
+}

@@ -1,0 +1,316 @@
+//! Merge automation end to end, on both forges and both databases: a PR with `lgtm` and
+//! `approved` and green CI merges once, with its head SHA; a hold blocks it and its
+//! `bosun/merge` status says why; a red required context blocks, an optional one does not; a
+//! method label squashes; a head that moves before the merge call is not merged with the old
+//! SHA; a conflicting PR gets `needs-rebase` and loses it once it merges cleanly.
+
+use crate::commands::{self, Case};
+use crate::support::*;
+use bosun_plugins::{ForgeKind, ItemRef};
+use fake_forge::Fault;
+use std::time::Duration;
+
+fn options(db: Db, extra: &str) -> Options {
+    let mut o = Options::new(db);
+    o.extra = format!(
+        "[plugins.\"kubernetes\"]\nenabled = [\"tide\", \"needs-rebase\"]\n\
+         [plugins.\"gitlab-org\"]\nenabled = [\"tide\", \"needs-rebase\"]\n{extra}"
+    );
+    o
+}
+
+/// The forge's webhook for a label change on the case's PR (bosun reads the PR itself).
+fn labeled(case: Case) -> (&'static str, Vec<u8>) {
+    match case.forge {
+        ForgeKind::GitHub => {
+            let mut v = fixture("github/pull_request/labeled.json");
+            patch(&mut v, "/number", case.number.into());
+            patch(&mut v, "/pull_request/number", case.number.into());
+            patch(&mut v, "/repository/full_name", case.repo.into());
+            patch(
+                &mut v,
+                "/pull_request/base/repo/full_name",
+                case.repo.into(),
+            );
+            ("pull_request", serde_json::to_vec(&v).expect("json"))
+        }
+        ForgeKind::GitLab => {
+            let mut v = fixture("gitlab/merge_request/update.labels-added.json");
+            patch(&mut v, "/project/path_with_namespace", case.repo.into());
+            patch(&mut v, "/object_attributes/iid", case.number.into());
+            ("Merge Request Hook", serde_json::to_vec(&v).expect("json"))
+        }
+    }
+}
+
+/// New commits on the case's PR.
+fn pushed(case: Case) -> (&'static str, Vec<u8>) {
+    match case.forge {
+        ForgeKind::GitHub => {
+            let mut v = fixture("github/pull_request/synchronize.json");
+            patch(&mut v, "/number", case.number.into());
+            patch(&mut v, "/pull_request/number", case.number.into());
+            patch(&mut v, "/repository/full_name", case.repo.into());
+            patch(
+                &mut v,
+                "/pull_request/base/repo/full_name",
+                case.repo.into(),
+            );
+            ("pull_request", serde_json::to_vec(&v).expect("json"))
+        }
+        ForgeKind::GitLab => {
+            let mut v = fixture("gitlab/merge_request/update.oldrev.json");
+            patch(&mut v, "/project/path_with_namespace", case.repo.into());
+            patch(&mut v, "/object_attributes/iid", case.number.into());
+            ("Merge Request Hook", serde_json::to_vec(&v).expect("json"))
+        }
+    }
+}
+
+async fn deliver(bosun: &TestBosun, case: Case, (event, body): (&str, Vec<u8>)) {
+    let id = uuid::Uuid::new_v4().to_string();
+    let (status, text) = bosun.post(case.forge, event, &id, &body).await;
+    assert_eq!(status, 202, "{text}");
+    bosun.run_until_idle().await;
+}
+
+/// Records a CI context's state on the PR's head in bosun's store, as its event would.
+async fn ci(bosun: &TestBosun, case: Case, pr: &ItemRef, context: &str, state: &str) {
+    let head = bosun.forge.item(pr).head_sha;
+    let (event, body) = match case.forge {
+        ForgeKind::GitHub => {
+            let mut v = fixture("github/status/payload.json");
+            patch(&mut v, "/sha", head.into());
+            patch(&mut v, "/state", state.into());
+            patch(&mut v, "/context", context.into());
+            patch(&mut v, "/repository/full_name", case.repo.into());
+            ("status", serde_json::to_vec(&v).expect("json"))
+        }
+        ForgeKind::GitLab => {
+            let mut v = fixture("gitlab/pipeline/pipeline.go-gitlab.json");
+            patch(&mut v, "/object_attributes/sha", head.into());
+            let status = if state == "failure" { "failed" } else { state };
+            patch(&mut v, "/object_attributes/status", status.into());
+            patch(&mut v, "/merge_request/iid", case.number.into());
+            patch(&mut v, "/project/path_with_namespace", case.repo.into());
+            ("Pipeline Hook", serde_json::to_vec(&v).expect("json"))
+        }
+    };
+    deliver(bosun, case, (event, body)).await;
+}
+
+/// The context a case's CI reports under (GitLab pipelines are `gitlab-ci`).
+fn context(case: Case) -> &'static str {
+    match case.forge {
+        ForgeKind::GitHub => "ci/unit",
+        ForgeKind::GitLab => "gitlab-ci",
+    }
+}
+
+fn merge_calls(bosun: &TestBosun) -> Vec<fake_forge::RecordedRequest> {
+    bosun
+        .forge
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "PUT" && r.path.ends_with("/merge"))
+        .collect()
+}
+
+fn merge_status(bosun: &TestBosun, case: Case) -> Option<fake_forge::Status> {
+    bosun
+        .forge
+        .statuses(case.forge, case.repo)
+        .into_iter()
+        .rev()
+        .find(|s| s.context == "bosun/merge")
+}
+
+/// Green and approved: one merge call carrying the head SHA, status "In merge pool.".
+/// Held first: no merge, and the status says why.
+#[tokio::test]
+async fn an_approved_green_pr_merges_once_and_a_held_one_says_why() {
+    for db in databases() {
+        let _combination = Combination::new(db);
+        for case in [commands::GITHUB, commands::GITLAB] {
+            let _combination = Combination::new(case.forge);
+            let bosun = spawn_bosun(options(db, "")).await;
+            let pr = commands::setup(&bosun, case).await;
+            let head = bosun.forge.item(&pr).head_sha;
+            ci(&bosun, case, &pr, context(case), "success").await;
+
+            bosun
+                .forge
+                .set_labels(&pr, &["lgtm", "approved", "do-not-merge/hold"]);
+            deliver(&bosun, case, labeled(case)).await;
+            assert!(merge_calls(&bosun).is_empty(), "{:?}", case.forge);
+            let status = merge_status(&bosun, case).expect("a merge status");
+            assert_eq!(
+                status.description.as_deref(),
+                Some("Not mergeable. Should not have do-not-merge/hold label.")
+            );
+            assert_eq!(status.state, "pending");
+
+            bosun.forge.set_labels(&pr, &["lgtm", "approved"]);
+            deliver(&bosun, case, labeled(case)).await;
+            let merges = merge_calls(&bosun);
+            assert_eq!(merges.len(), 1, "{:?}: {merges:?}", case.forge);
+            assert!(
+                merges[0].body.contains(&head),
+                "the merge names the head it was evaluated at: {:?}",
+                merges[0]
+            );
+            assert_eq!(
+                bosun.forge.item(&pr).state,
+                bosun_plugins::ItemState::Merged
+            );
+            let status = merge_status(&bosun, case).expect("a merge status");
+            assert_eq!(status.description.as_deref(), Some("In merge pool."));
+            assert_eq!(status.state, "success");
+
+            // The same event again (a redelivery, a resync) merges nothing more.
+            deliver(&bosun, case, labeled(case)).await;
+            assert_eq!(merge_calls(&bosun).len(), 1);
+            bosun.shutdown().await;
+        }
+    }
+}
+
+/// A failed required context blocks; the same context listed optional does not; a squash label
+/// squashes.
+#[tokio::test]
+async fn red_required_ci_blocks_optional_does_not_and_labels_pick_the_method() {
+    for db in databases() {
+        let _combination = Combination::new(db);
+        for case in [commands::GITHUB, commands::GITLAB] {
+            let _combination = Combination::new(case.forge);
+            let org = case.repo.split('/').next().expect("org");
+            let bosun = spawn_bosun(options(db, "")).await;
+            let pr = commands::setup(&bosun, case).await;
+            ci(&bosun, case, &pr, context(case), "failure").await;
+            bosun.forge.set_labels(&pr, &["lgtm", "approved"]);
+            deliver(&bosun, case, labeled(case)).await;
+            assert!(merge_calls(&bosun).is_empty());
+            assert_eq!(
+                merge_status(&bosun, case)
+                    .and_then(|s| s.description)
+                    .as_deref(),
+                Some(format!("Not mergeable. Required context {} failed.", context(case)).as_str())
+            );
+            bosun.shutdown().await;
+
+            let bosun = spawn_bosun(options(
+                db,
+                &format!(
+                    "[settings.tide.\"{org}\"]\noptional_contexts = [\"{}\"]\n",
+                    context(case)
+                ),
+            ))
+            .await;
+            let pr = commands::setup(&bosun, case).await;
+            ci(&bosun, case, &pr, context(case), "failure").await;
+            bosun
+                .forge
+                .set_labels(&pr, &["lgtm", "approved", "tide/merge-method-squash"]);
+            deliver(&bosun, case, labeled(case)).await;
+            assert_eq!(merge_calls(&bosun).len(), 1, "{:?}", case.forge);
+            let body = merge_calls(&bosun)[0].body.clone();
+            match case.forge {
+                ForgeKind::GitHub => {
+                    assert!(body.contains("\"merge_method\":\"squash\""), "{body}")
+                }
+                ForgeKind::GitLab => assert!(body.contains("squash=true"), "{body}"),
+            }
+            bosun.shutdown().await;
+        }
+    }
+}
+
+/// The head moves after bosun evaluated the PR and before its merge call lands: the forge
+/// refuses the old SHA and nothing is merged.
+#[tokio::test]
+async fn a_head_that_moved_is_not_merged_with_the_old_sha() {
+    for db in databases() {
+        let _combination = Combination::new(db);
+        for case in [commands::GITHUB, commands::GITLAB] {
+            let _combination = Combination::new(case.forge);
+            let bosun = spawn_bosun(options(db, "")).await;
+            let pr = commands::setup(&bosun, case).await;
+            bosun.forge.set_labels(&pr, &["lgtm", "approved"]);
+            bosun.forge.fail_next(
+                &format!("/{}/merge", case.number),
+                1,
+                Fault::Delay(Duration::from_millis(800)),
+            );
+            let id = uuid::Uuid::new_v4().to_string();
+            let (event, body) = labeled(case);
+            let (status, _) = bosun.post(case.forge, event, &id, &body).await;
+            assert_eq!(status, 202);
+            wait_until(
+                "the merge call arrives",
+                Duration::from_secs(20),
+                || async { !merge_calls(&bosun).is_empty() },
+            )
+            .await;
+            bosun
+                .forge
+                .update_item(&pr, |it| it.head_sha = "f00d".repeat(10));
+            bosun.run_until_idle().await;
+            assert_eq!(
+                merge_calls(&bosun).len(),
+                1,
+                "tried once, refused, not repeated"
+            );
+            assert_eq!(
+                bosun.forge.item(&pr).state,
+                bosun_plugins::ItemState::Open,
+                "{:?}",
+                case.forge
+            );
+            bosun.shutdown().await;
+        }
+    }
+}
+
+/// A PR that conflicts with its base gets `needs-rebase` and Prow's comment; after a rebase
+/// (it merges cleanly again) both go.
+#[tokio::test]
+async fn a_conflicting_pr_needs_rebase_until_it_merges_cleanly() {
+    for db in databases() {
+        let _combination = Combination::new(db);
+        for case in [commands::GITHUB, commands::GITLAB] {
+            let _combination = Combination::new(case.forge);
+            let bosun = spawn_bosun(options(db, "")).await;
+            let pr = commands::setup(&bosun, case).await;
+            bosun.forge.update_item(&pr, |it| it.mergeable = false);
+            deliver(&bosun, case, pushed(case)).await;
+            assert!(
+                bosun
+                    .forge
+                    .labels(&pr)
+                    .contains(&"needs-rebase".to_string())
+            );
+            let notices = |bosun: &TestBosun| {
+                bosun
+                    .forge
+                    .comments(&pr)
+                    .into_iter()
+                    .filter(|c| c.author == BOT && c.body.contains("PR needs rebase."))
+                    .count()
+            };
+            assert_eq!(notices(&bosun), 1);
+            deliver(&bosun, case, pushed(case)).await;
+            assert_eq!(notices(&bosun), 1, "never two notices");
+
+            bosun.forge.update_item(&pr, |it| it.mergeable = true);
+            deliver(&bosun, case, pushed(case)).await;
+            assert!(
+                !bosun
+                    .forge
+                    .labels(&pr)
+                    .contains(&"needs-rebase".to_string())
+            );
+            assert_eq!(notices(&bosun), 0);
+            bosun.shutdown().await;
+        }
+    }
+}
