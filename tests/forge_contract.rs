@@ -1497,6 +1497,33 @@ async fn assign_and_review_requests_return_whom_the_answer_leaves_out() {
     }
 }
 
+/// GitHub refuses a whole review request when one name is not a collaborator (422); bosun
+/// then asks for each reviewer alone, as Prow does, and names the ones refused.
+#[tokio::test]
+async fn a_review_request_github_refuses_is_asked_one_reviewer_at_a_time() {
+    let s = Setup::new(ForgeKind::GitHub);
+    let repo = s.pr.repo.as_str().to_string();
+    s.fake.add_member(
+        ForgeKind::GitHub,
+        &repo,
+        "carol",
+        fake_forge::access::DEVELOPER,
+    );
+    s.fake.ensure_user("stranger");
+    let forge = s.forge();
+    let asked: Vec<Login> = ["carol", "stranger"].map(Login::new).to_vec();
+    assert_eq!(
+        forge.request_reviewers(&s.pr, &asked, &[]).await,
+        Ok(vec![Login::new("stranger")])
+    );
+    assert_eq!(s.fake.item(&s.pr).requested_reviewers, ["carol"]);
+    assert_eq!(
+        s.fake.count_requests("POST", "requested_reviewers"),
+        3,
+        "the refused batch, then one per reviewer"
+    );
+}
+
 #[tokio::test]
 async fn assign_and_unassign_keep_the_other_assignees() {
     for kind in FORGES {

@@ -114,6 +114,10 @@ async fn every_new_action_kind_changes_the_forge_and_counts_its_calls() {
             // GitHub assigns only people who may be assigned in the repository.
             bosun.forge.add_assignable(repo, u);
         }
+        // GitHub asks only collaborators for reviews (it refuses others with 422).
+        bosun
+            .forge
+            .add_member(kind, repo, "alice", fake_forge::access::REPORTER);
         let head = bosun.forge.item(&pr).head_sha;
         let users = vec![Login::new("alice"), Login::new("bob")];
         let status = CommitStatus {

@@ -160,6 +160,15 @@ pub(crate) fn seed(bosun: &TestBosun, case: Case, number: u64, base: &str) -> It
         i.base_sha = base.to_string();
         i.changed_files = vec![changed("docs/guide.md", 6, 2), changed("src/main.go", 3, 1)];
     });
+    // GitHub asks only collaborators for reviews (it refuses others with 422).
+    for reviewer in ["alice", "rev-a", "rev-b", "docrev", "Doccer"] {
+        bosun.forge.add_member(
+            case.forge,
+            case.repo,
+            reviewer,
+            fake_forge::access::REPORTER,
+        );
+    }
     pr
 }
 

@@ -443,6 +443,10 @@ impl Site {
         for who in ROLES.map(Role::login).iter().chain(&["rev-a", "rev-b"]) {
             forge.ensure_user(who);
         }
+        // GitHub asks only collaborators for reviews (it refuses others with 422).
+        for who in ["rev-a", "rev-b"] {
+            forge.add_member(self.forge, self.repo, who, REPORTER);
+        }
         forge.update(|w| {
             for name in ["kind/bug", "triage/accepted", EXTRA_LABEL] {
                 let id = w.next_id();
