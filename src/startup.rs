@@ -28,6 +28,7 @@ pub struct Application {
     server: actix_web::dev::Server,
     engine: Arc<Engine>,
     chat: Arc<ChatSender>,
+    resync: Arc<crate::resync::Resync>,
     shutting_down: Arc<AtomicBool>,
     store: Arc<dyn Store>,
 }
@@ -84,6 +85,12 @@ impl Application {
                 })
                 .collect::<BTreeMap<_, _>>(),
         ));
+        let resync = Arc::new(crate::resync::Resync {
+            store: store.clone(),
+            forges: forges.clone(),
+            settings: settings.clone(),
+            work: work_available.clone(),
+        });
         let targets = Targets::new(&forges, store.clone(), chat.channel_names(), chat.wake())
             .with_drone(settings.drone.as_ref());
         let dispatcher = Dispatcher {
@@ -109,6 +116,7 @@ impl Application {
             server,
             engine,
             chat,
+            resync,
             shutting_down,
             store,
         })
@@ -122,6 +130,11 @@ impl Application {
     /// The store, for the CLI and tests.
     pub fn store(&self) -> Arc<dyn Store> {
         self.store.clone()
+    }
+
+    /// The merge controller's resync, for tests and benchmarks that run a pass on demand.
+    pub fn resync(&self) -> Arc<crate::resync::Resync> {
+        self.resync.clone()
     }
 
     /// Serves and works until SIGTERM or SIGINT: then the receiver answers 503, workers finish
@@ -149,6 +162,14 @@ impl Application {
         }
         if self.engine.settings.queue.workers > 0 {
             workers.spawn(self.chat.clone().run(stop_rx.clone()));
+            let period = self.engine.settings.merge.resync_seconds;
+            if period > 0 {
+                workers.spawn(
+                    self.resync
+                        .clone()
+                        .run(std::time::Duration::from_secs(period), stop_rx.clone()),
+                );
+            }
         }
         let handle = self.server.handle();
         let server = tokio::spawn(self.server);

@@ -1620,8 +1620,12 @@ async fn assign_and_unassign_keep_the_other_assignees() {
 async fn request_and_unrequest_reviewers() {
     for kind in FORGES {
         let s = Setup::new(kind);
+        let repo = s.pr.repo.as_str().to_string();
         for u in ["carol", "dave"] {
             s.fake.ensure_user(u);
+            // GitHub asks only collaborators for reviews.
+            s.fake
+                .add_member(kind, &repo, u, fake_forge::access::REPORTER);
         }
         let forge = s.forge();
         let teams = vec!["core".to_string()];

@@ -72,7 +72,8 @@ pub(crate) fn route(world: &mut World, req: &Req<'_>) -> Option<Reply> {
             }
             let modelled = matches!(
                 (m, rest),
-                ("GET" | "POST", ["labels"])
+                ("GET", ["pulls"])
+                    | ("GET" | "POST", ["labels"])
                     | ("GET", ["contents", _, ..])
                     | ("GET", ["git", "trees", _, ..])
                     | ("GET", ["git", "commits", _])
@@ -88,6 +89,7 @@ pub(crate) fn route(world: &mut World, req: &Req<'_>) -> Option<Reply> {
                 return Some(error(404, "Not Found"));
             }
             match (m, rest) {
+                ("GET", ["pulls"]) => list_open_pulls(world, req, &repo),
                 ("GET", ["labels"]) => list_repo_labels(world, req, &repo),
                 ("POST", ["labels"]) => create_repo_label(world, req, &repo),
                 ("GET", ["contents", path @ ..]) if !path.is_empty() => {
@@ -818,6 +820,39 @@ fn edit_assignees(world: &mut World, req: &Req<'_>, at: &Target, add: bool) -> R
         }
     }
     Reply::json(if add { 201 } else { 200 }, issue_json(world, req, at))
+}
+
+/// `GET /repos/{o}/{r}/pulls`: the open PRs, newest first, without `mergeable` (GitHub's list
+/// leaves it out), paged.
+fn list_open_pulls(world: &mut World, req: &Req<'_>, repo: &str) -> Reply {
+    let indexes: Vec<usize> = world
+        .github
+        .repo(repo)
+        .map(|r| {
+            r.items
+                .iter()
+                .enumerate()
+                .rev()
+                .filter(|(_, i)| i.kind == ItemKind::PullRequest && i.state == ItemState::Open)
+                .map(|(idx, _)| idx)
+                .collect()
+        })
+        .unwrap_or_default();
+    let all: Vec<Value> = indexes
+        .into_iter()
+        .map(|idx| {
+            let at = Target {
+                repo: repo.to_string(),
+                idx,
+            };
+            let mut v = pull_json(world, req, &at);
+            if let Some(o) = v.as_object_mut() {
+                o.remove("mergeable");
+            }
+            v
+        })
+        .collect();
+    paginate(req, all)
 }
 
 fn get_pull(world: &mut World, req: &Req<'_>, at: &Target) -> Reply {

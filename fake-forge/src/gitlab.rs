@@ -40,6 +40,7 @@ fn project_route(world: &mut World, req: &Req<'_>, repo: &str, rest: &[&str]) ->
         ("GET", ["repository", "tree"]) => tree(world, req, repo),
         ("GET", ["repository", "files", path, "raw"]) => raw_file(world, req, repo, &decode(path)),
         ("POST", ["statuses", sha]) => create_status(world, req, repo, &decode(sha)),
+        ("GET", ["merge_requests"]) => list_open_mrs(world, req, repo),
         (_, [kind, iid, rest @ ..]) => {
             let kind = match *kind {
                 "merge_requests" => ItemKind::PullRequest,
@@ -222,6 +223,34 @@ fn item_path(kind: ItemKind) -> &'static str {
         ItemKind::PullRequest => "merge_requests",
         ItemKind::Issue => "issues",
     }
+}
+
+/// `GET /projects/:id/merge_requests?state=opened`: the open MRs, newest first, paged.
+fn list_open_mrs(world: &mut World, req: &Req<'_>, repo: &str) -> Reply {
+    let indexes: Vec<usize> = world
+        .gitlab
+        .repo(repo)
+        .map(|r| {
+            r.items
+                .iter()
+                .enumerate()
+                .rev()
+                .filter(|(_, i)| i.kind == ItemKind::PullRequest && i.state == ItemState::Open)
+                .map(|(idx, _)| idx)
+                .collect()
+        })
+        .unwrap_or_default();
+    let all: Vec<Value> = indexes
+        .into_iter()
+        .filter_map(|idx| {
+            let at = Target {
+                repo: repo.to_string(),
+                idx,
+            };
+            item_json(world, req, &at)
+        })
+        .collect();
+    paged(req, all)
 }
 
 fn get_item(world: &mut World, req: &Req<'_>, at: &Target) -> Reply {

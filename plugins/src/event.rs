@@ -271,6 +271,8 @@ pub enum PrAction {
     Unapproved,
     /// Any other change (e.g. a GitLab `update` without new commits).
     Updated,
+    /// Nothing happened: bosun's periodic resync looks at the PR again (merge automation).
+    Resync,
 }
 
 /// A pull/merge request changed.

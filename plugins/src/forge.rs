@@ -191,6 +191,12 @@ pub trait ForgeRead: Send + Sync {
     async fn bot_login(&self) -> Result<Login, ForgeError>;
     /// A pull/merge request now.
     async fn pull_request(&self, item: &ItemRef) -> Result<PullRequestInfo, ForgeError>;
+    /// Every open pull/merge request of a repository, by number, from the list endpoint (all
+    /// pages; GitHub's list does not say whether a PR is mergeable).
+    async fn open_pull_requests(
+        &self,
+        repo: &RepoPath,
+    ) -> Result<Vec<(u64, PullRequestInfo)>, ForgeError>;
     /// Every file a PR changes (all pages).
     async fn changed_files(&self, item: &ItemRef) -> Result<Vec<ChangedFile>, ForgeError>;
     /// A file's bytes at a ref; `None` when the file does not exist there.

@@ -75,6 +75,12 @@ impl ForgeRead for CachedForgeRead<'_> {
         lock(&self.pulls).insert(item.clone(), pr.clone());
         Ok(pr)
     }
+    async fn open_pull_requests(
+        &self,
+        repo: &RepoPath,
+    ) -> Result<Vec<(u64, PullRequestInfo)>, ForgeError> {
+        self.inner.open_pull_requests(repo).await
+    }
     async fn changed_files(&self, item: &ItemRef) -> Result<Vec<ChangedFile>, ForgeError> {
         if let Some(files) = lock(&self.files).get(item) {
             return Ok(files.clone());

@@ -321,6 +321,13 @@ impl ForgeRead for MemoryForge {
             .get(team)
             .is_some_and(|t| t.contains(user)))
     }
+    async fn open_pull_requests(
+        &self,
+        _repo: &RepoPath,
+    ) -> Result<Vec<(u64, PullRequestInfo)>, ForgeError> {
+        let state = self.lock();
+        Ok(vec![(pr_ref().number, state.pr.clone())])
+    }
     async fn is_repo_admin(&self, _repo: &RepoPath, user: &Login) -> Result<bool, ForgeError> {
         Ok(self.lock().admins.contains(user))
     }

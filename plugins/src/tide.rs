@@ -203,8 +203,8 @@ pub fn merge_method(settings: &TideSettings, labels: &[String]) -> MergeMethod {
     }
 }
 
-/// GitHub cuts a status description at 140 characters.
-fn clip(text: &str) -> String {
+/// A status description as the forge keeps it: GitHub cuts descriptions at 140 characters.
+pub fn status_text(text: &str) -> String {
     const MAX: usize = 140;
     if text.chars().count() <= MAX {
         return text.to_string();
@@ -278,7 +278,7 @@ impl Plugin for Tide {
             .ci_contexts(item.forge, &item.repo, &pr.head_sha)
             .await;
         let readiness = evaluate(&settings, &pr.labels, pr.draft, pr.mergeable, &contexts);
-        let description = clip(&readiness.description);
+        let description = status_text(&readiness.description);
         let mut actions = Vec::new();
         let said = cx.history.facts(&item).await.into_iter().any(|f| {
             f == Fact::Merge {

@@ -84,6 +84,8 @@ pub struct Settings {
     pub private_pages: bool,
     pub database: DatabaseConfig,
     pub queue: QueueConfig,
+    /// `[merge]`: the merge controller's resync.
+    pub merge: MergeConfig,
     /// `[limits]`, validated.
     pub limits: Limits,
     pub owners: OwnersConfig,

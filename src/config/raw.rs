@@ -17,6 +17,9 @@ pub struct RawConfig {
     pub database: DatabaseConfig,
     #[serde(default)]
     pub queue: QueueConfig,
+    /// `[merge]`: the merge controller (the `tide` plugin's periodic resync).
+    #[serde(default)]
+    pub merge: MergeConfig,
     #[serde(default)]
     pub limits: LimitsConfig,
     #[serde(default)]
@@ -182,6 +185,23 @@ impl Default for QueueConfig {
             backoff_base_ms: 1000,
             backoff_max_seconds: 600,
             poll_interval_ms: 500,
+        }
+    }
+}
+
+/// `[merge]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MergeConfig {
+    /// How often the merge controller lists the open PRs of repositories with `tide` enabled,
+    /// to catch what events missed. Default 300 s; 0 turns the resync off.
+    pub resync_seconds: u64,
+}
+
+impl Default for MergeConfig {
+    fn default() -> Self {
+        MergeConfig {
+            resync_seconds: 300,
         }
     }
 }

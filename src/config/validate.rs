@@ -292,6 +292,7 @@ impl RawConfig {
             private_pages: self.server.private_pages,
             database: self.database,
             queue: self.queue,
+            merge: self.merge,
             limits,
             owners: self.owners,
             dry_run: self.dry_run,

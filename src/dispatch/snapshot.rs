@@ -37,6 +37,12 @@ impl ForgeRead for WebhookSnapshot {
     ) -> Result<bosun_plugins::PullRequestInfo, ForgeError> {
         Err(tokenless("the pull request"))
     }
+    async fn open_pull_requests(
+        &self,
+        _repo: &RepoPath,
+    ) -> Result<Vec<(u64, bosun_plugins::PullRequestInfo)>, ForgeError> {
+        Err(tokenless("the open pull requests"))
+    }
     async fn changed_files(
         &self,
         _item: &ItemRef,

@@ -6,6 +6,7 @@
 
 pub mod ci;
 pub mod facts;
+pub mod merge;
 pub mod outbox;
 pub mod pages;
 pub mod plugin_state;
@@ -16,6 +17,7 @@ pub mod sqlite;
 
 pub use ci::CiStore;
 pub use facts::{FactStore, StoredFact};
+pub use merge::{MergeRow, MergeStore};
 pub use outbox::{OutboxMessage, OutboxState, OutboxStore};
 pub use pages::{ActionRecord, Cursor, DeliveryDetail, DeliveryFilter, PageStore, PullRequestView};
 
@@ -261,7 +263,7 @@ pub struct PullRequestState {
 
 /// The store's operations, named for what they mean.
 #[async_trait]
-pub trait Store: PageStore + FactStore + OutboxStore + CiStore + Send + Sync {
+pub trait Store: PageStore + FactStore + OutboxStore + CiStore + MergeStore + Send + Sync {
     /// Applies pending migrations.
     async fn migrate(&self) -> Result<(), StoreError>;
     /// Cheap reachability check for `/readyz`.

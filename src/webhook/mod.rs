@@ -34,6 +34,7 @@ pub fn normalize(
     use bosun_plugins::ForgeKind;
     match (forge, event) {
         (forge, drone::EVENT) => drone::normalize(forge, payload),
+        (_, crate::resync::EVENT) => crate::resync::normalize(payload),
         (_, crate::chat::command::EVENT) => {
             let cmd: crate::chat::command::ChatCommand = parse(event, payload)?;
             Ok(Normalized::Ignored(format!(
@@ -65,7 +66,7 @@ pub(super) fn parse<T: DeserializeOwned>(ev: &str, body: &[u8]) -> Result<T, Nor
 
 /// Describes a serde error by its kind and position only: serde's messages can quote payload
 /// values, and a payload never reaches the logs.
-pub(super) fn json_reason(e: &serde_json::Error) -> String {
+pub(crate) fn json_reason(e: &serde_json::Error) -> String {
     use serde_json::error::Category;
     let kind = match e.classify() {
         Category::Io => "unreadable body",

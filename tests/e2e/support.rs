@@ -258,6 +258,8 @@ pub fn test_env(with_tokens: bool) -> Vec<(String, String)> {
 pub struct TestBosun {
     pub forge: FakeForge,
     pub store: Arc<dyn Store>,
+    /// The merge controller's resync, to run a pass on demand.
+    pub resync: Arc<bosun::resync::Resync>,
     pub port: u16,
     pub http: reqwest::Client,
     stop: Option<oneshot::Sender<()>>,
@@ -306,6 +308,7 @@ pub async fn spawn_bosun(options: Options) -> TestBosun {
     let app = Application::build(settings).await.expect("bosun builds");
     let port = app.port();
     let store = app.store();
+    let resync = app.resync();
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(app.run_until(async move {
         let _ = stopped.await;
@@ -313,6 +316,7 @@ pub async fn spawn_bosun(options: Options) -> TestBosun {
     TestBosun {
         forge,
         store,
+        resync,
         port,
         http: reqwest::Client::new(),
         stop: Some(stop),

@@ -314,3 +314,97 @@ async fn a_conflicting_pr_needs_rebase_until_it_merges_cleanly() {
         }
     }
 }
+
+/// bosun knew the PR (it saw it opened) but missed the webhook that made it ready; the forge's
+/// list fails once (the resync skips the repository and tries again next period), then the
+/// resync finds the PR ready and it merges once; a second pass in the same period queues
+/// nothing more.
+#[tokio::test]
+async fn the_resync_merges_what_events_missed_and_survives_a_forge_outage() {
+    for db in databases() {
+        let _combination = Combination::new(db);
+        for case in [commands::GITHUB, commands::GITLAB] {
+            let _combination = Combination::new(case.forge);
+            let mut o = options(db, "");
+            o.env
+                .push(("BOSUN_MERGE__RESYNC_SECONDS".into(), "0".into()));
+            let bosun = spawn_bosun(o).await;
+            let pr = commands::setup(&bosun, case).await;
+            ci(&bosun, case, &pr, context(case), "success").await;
+            deliver(&bosun, case, labeled(case)).await;
+            assert!(merge_calls(&bosun).is_empty(), "not ready yet");
+            // The labels change on the forge; their webhook never arrives.
+            bosun.forge.set_labels(&pr, &["lgtm", "approved"]);
+            let list = match case.forge {
+                ForgeKind::GitHub => format!("/repos/{}/pulls", case.repo),
+                ForgeKind::GitLab => "/merge_requests".to_string(),
+            };
+            bosun.forge.fail_next(&list, 1, Fault::Status500);
+            let period = Duration::from_secs(3600);
+            let down = bosun.resync.run_once(period).await;
+            assert_eq!((down.unreachable, down.queued), (1, 0), "{down:?}");
+            let up = bosun.resync.run_once(period).await;
+            assert_eq!((up.repos, up.pull_requests, up.queued), (1, 1, 1), "{up:?}");
+            bosun.run_until_idle().await;
+            let merges = merge_calls(&bosun);
+            assert_eq!(merges.len(), 1, "{:?}: {merges:?}", case.forge);
+            assert_eq!(
+                bosun.forge.item(&pr).state,
+                bosun_plugins::ItemState::Merged
+            );
+            let again = bosun.resync.run_once(period).await;
+            assert_eq!(again.queued, 0, "{again:?}");
+            bosun.shutdown().await;
+        }
+    }
+}
+
+/// What the merge controller costs on a repository with 500 open PRs, none ready: the first
+/// resync lists them (5 pages) and queues each once to set its status; the next resync lists
+/// them again and queues nothing. Printed for BENCHMARKS.md
+/// (`cargo test --test e2e resync_costs -- --nocapture`).
+#[tokio::test]
+async fn resync_costs_list_calls_not_calls_per_pr() {
+    let db = databases()[0];
+    let _combination = Combination::new(db);
+    for case in [commands::GITHUB, commands::GITLAB] {
+        let _combination = Combination::new(case.forge);
+        let mut o = options(db, "");
+        o.env
+            .push(("BOSUN_MERGE__RESYNC_SECONDS".into(), "0".into()));
+        let bosun = spawn_bosun(o).await;
+        let pr = commands::setup(&bosun, case).await;
+        deliver(&bosun, case, labeled(case)).await;
+        for n in 2..=500 {
+            bosun.forge.seed_pr(case.forge, case.repo, n, "someone");
+        }
+        let period = Duration::from_secs(3600);
+        bosun.forge.clear_requests();
+        let first = bosun.resync.run_once(period).await;
+        let first_calls = bosun.forge.requests().len();
+        assert_eq!(first.pull_requests, 500);
+        bosun.run_until_idle().await;
+        let evaluations = bosun.forge.requests().len() - first_calls;
+        bosun.forge.clear_requests();
+        let second = bosun.resync.run_once(period).await;
+        let second_calls = bosun.forge.requests().len();
+        println!(
+            "{:?}: resync of 500 open PRs: {first_calls} list calls, {} queued; {} requests to evaluate and set those statuses ({:.1} per PR); next resync: {second_calls} list calls, {} queued",
+            case.forge,
+            first.queued,
+            evaluations,
+            evaluations as f64 / first.queued.max(1) as f64,
+            second.queued
+        );
+        // One list call per 100 PRs; GitLab's pager asks once more when a page is full.
+        assert!((5..=6).contains(&first_calls), "{first_calls}");
+        assert_eq!(second_calls, first_calls);
+        assert_eq!(second.queued, 0, "{second:?}");
+        assert!(
+            evaluations <= 2 * first.queued + 2,
+            "an evaluation is one read and, when it changed, one status write: {evaluations}"
+        );
+        let _ = pr;
+        bosun.shutdown().await;
+    }
+}

@@ -49,6 +49,8 @@ struct RawBranch {
 
 #[derive(Deserialize)]
 struct RawPull {
+    #[serde(default)]
+    number: u64,
     user: Option<User>,
     state: String,
     #[serde(default)]
@@ -188,30 +190,20 @@ impl ForgeRead for GitHubForge {
         let pr: RawPull = self
             .send_json(Scope::Repo(&item.repo), Verb::Get, &route)
             .await?;
-        let state = match pr.state.as_str() {
-            "open" => ItemState::Open,
-            _ if pr.merged || pr.merged_at.is_some() => ItemState::Merged,
-            _ => ItemState::Closed,
-        };
-        Ok(PullRequestInfo {
-            author: Login::new(pr.user.as_ref().map_or("ghost", |u| u.login.as_str())),
-            state,
-            draft: pr.draft,
-            title: pr.title,
-            body: pr.body.unwrap_or_default(),
-            head_sha: pr.head.sha,
-            base_sha: pr.base.sha,
-            head_ref: pr.head.name,
-            base_ref: pr.base.name,
-            labels: pr.labels.into_iter().map(|l| l.name).collect(),
-            assignees: pr.assignees.iter().map(|u| Login::new(&u.login)).collect(),
-            requested_reviewers: pr
-                .requested_reviewers
-                .iter()
-                .map(|u| Login::new(&u.login))
-                .collect(),
-            mergeable: pr.mergeable,
-        })
+        Ok(pull_info(pr))
+    }
+
+    /// `GET /repos/{o}/{r}/pulls` (open ones, every page); the list carries no `mergeable`.
+    async fn open_pull_requests(
+        &self,
+        repo: &RepoPath,
+    ) -> Result<Vec<(u64, PullRequestInfo)>, ForgeError> {
+        let route = format!("{}/pulls", repo_path_route(repo)?);
+        let pulls: Vec<RawPull> = self.get_all(Scope::Repo(repo), &route).await?;
+        Ok(pulls
+            .into_iter()
+            .map(|p| (p.number, pull_info(p)))
+            .collect())
     }
 
     /// Pages through `/pulls/{n}/files` (GitHub lists up to 3,000 files this way).
@@ -373,5 +365,33 @@ impl ForgeRead for GitHubForge {
             Err(ForgeError::NotFound(_)) => Ok(false),
             Err(e) => Err(e),
         }
+    }
+}
+
+/// A pull request as GitHub answers it (one, or in a list), in bosun's terms.
+fn pull_info(pr: RawPull) -> PullRequestInfo {
+    let state = match pr.state.as_str() {
+        "open" => ItemState::Open,
+        _ if pr.merged || pr.merged_at.is_some() => ItemState::Merged,
+        _ => ItemState::Closed,
+    };
+    PullRequestInfo {
+        author: Login::new(pr.user.as_ref().map_or("ghost", |u| u.login.as_str())),
+        state,
+        draft: pr.draft,
+        title: pr.title,
+        body: pr.body.unwrap_or_default(),
+        head_sha: pr.head.sha,
+        base_sha: pr.base.sha,
+        head_ref: pr.head.name,
+        base_ref: pr.base.name,
+        labels: pr.labels.into_iter().map(|l| l.name).collect(),
+        assignees: pr.assignees.iter().map(|u| Login::new(&u.login)).collect(),
+        requested_reviewers: pr
+            .requested_reviewers
+            .iter()
+            .map(|u| Login::new(&u.login))
+            .collect(),
+        mergeable: pr.mergeable,
     }
 }

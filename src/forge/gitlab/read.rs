@@ -58,6 +58,8 @@ struct DiffRefs {
 
 #[derive(Deserialize)]
 struct RawMr {
+    #[serde(default)]
+    iid: u64,
     author: User,
     state: String,
     #[serde(default)]
@@ -353,39 +355,21 @@ impl ForgeRead for GitLabForge {
             .build()
             .map_err(unbuildable)?;
         let mr: RawMr = self.query(ep).await?;
-        let state = match mr.state.as_str() {
-            "opened" | "locked" => ItemState::Open,
-            "merged" => ItemState::Merged,
-            _ => ItemState::Closed,
-        };
-        let refs = mr.diff_refs;
-        let head_sha = mr
-            .sha
-            .or_else(|| refs.as_ref().and_then(|r| r.head_sha.clone()))
-            .unwrap_or_default();
-        Ok(PullRequestInfo {
-            author: Login::new(&mr.author.username),
-            state,
-            draft: mr.draft || mr.work_in_progress,
-            title: mr.title,
-            body: mr.description.unwrap_or_default(),
-            head_sha,
-            base_sha: refs.and_then(|r| r.base_sha).unwrap_or_default(),
-            head_ref: mr.source_branch,
-            base_ref: mr.target_branch,
-            labels: mr.labels,
-            assignees: mr
-                .assignees
-                .iter()
-                .map(|u| Login::new(&u.username))
-                .collect(),
-            requested_reviewers: mr
-                .reviewers
-                .iter()
-                .map(|u| Login::new(&u.username))
-                .collect(),
-            mergeable: mr.has_conflicts.map(|c| !c),
-        })
+        Ok(mr_info(mr))
+    }
+
+    /// `GET /projects/:id/merge_requests?state=opened`, every page.
+    async fn open_pull_requests(
+        &self,
+        repo: &RepoPath,
+    ) -> Result<Vec<(u64, PullRequestInfo)>, ForgeError> {
+        let ep = mrs::MergeRequests::builder()
+            .project(repo.as_str())
+            .state(mrs::MergeRequestState::Opened)
+            .build()
+            .map_err(unbuildable)?;
+        let list: Vec<RawMr> = self.query_all(ep).await?;
+        Ok(list.into_iter().map(|m| (m.iid, mr_info(m))).collect())
     }
 
     /// Every page of `/diffs`; GitLab gives no line counts, so they are counted from the diff
@@ -531,6 +515,43 @@ impl ForgeRead for GitLabForge {
     ) -> Result<bool, ForgeError> {
         self.in_group(&format!("{org}/{team}"), user, MEMBER_LEVEL)
             .await
+    }
+}
+
+/// A merge request as GitLab answers it (one, or in a list), in bosun's terms.
+fn mr_info(mr: RawMr) -> PullRequestInfo {
+    let state = match mr.state.as_str() {
+        "opened" | "locked" => ItemState::Open,
+        "merged" => ItemState::Merged,
+        _ => ItemState::Closed,
+    };
+    let refs = mr.diff_refs;
+    let head_sha = mr
+        .sha
+        .or_else(|| refs.as_ref().and_then(|r| r.head_sha.clone()))
+        .unwrap_or_default();
+    PullRequestInfo {
+        author: Login::new(&mr.author.username),
+        state,
+        draft: mr.draft || mr.work_in_progress,
+        title: mr.title,
+        body: mr.description.unwrap_or_default(),
+        head_sha,
+        base_sha: refs.and_then(|r| r.base_sha).unwrap_or_default(),
+        head_ref: mr.source_branch,
+        base_ref: mr.target_branch,
+        labels: mr.labels,
+        assignees: mr
+            .assignees
+            .iter()
+            .map(|u| Login::new(&u.username))
+            .collect(),
+        requested_reviewers: mr
+            .reviewers
+            .iter()
+            .map(|u| Login::new(&u.username))
+            .collect(),
+        mergeable: mr.has_conflicts.map(|c| !c),
     }
 }
 

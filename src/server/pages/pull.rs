@@ -95,6 +95,7 @@ fn pr_action_text(a: &PrAction) -> String {
         PrAction::Approved => "approved it".into(),
         PrAction::Unapproved => "withdrew an approval".into(),
         PrAction::Updated => "updated it".into(),
+        PrAction::Resync => "looked at it again (resync)".into(),
     }
 }
 

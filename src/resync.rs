@@ -1,0 +1,234 @@
+//! The merge controller's periodic resync: events can be missed (bosun was down, a webhook was
+//! lost, a label changed while the forge's hook was disabled), so every `[merge]
+//! resync_seconds` bosun looks again at each repository where `tide` is enabled and that has
+//! open PRs it knows of.
+//!
+//! The cost is bounded by list endpoints: one `GET …/pulls` (GitHub) or
+//! `GET …/merge_requests?state=opened` (GitLab) per 100 open PRs, and nothing per PR or per
+//! context: CI state comes from bosun's own store. Each PR is evaluated with tide's rules; only
+//! a PR that looks ready, or whose verdict differs from the status tide last set, is queued as
+//! a `bosun/resync` delivery for that PR, which then runs through dispatch like a webhook (so
+//! it is journaled, retried, shown on the dashboard, and merged exactly once). The delivery id
+//! names the PR, its head and the resync period, so two bosun processes resyncing in the same
+//! period queue it once, and a PR left ready is tried again once per period. A forge that does
+//! not answer is skipped until the next period.
+
+use crate::config::Settings;
+use crate::forge::Forges;
+use crate::store::{InsertOutcome, NewDelivery, Store};
+use bosun_plugins::tide::{self, TideSettings};
+use bosun_plugins::{
+    Event, Fact, ForgeKind, Item, ItemKind, ItemRef, Login, PrAction, PullRequestEvent, RepoPath,
+};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{Notify, watch};
+
+/// The event name of a resync delivery.
+pub const EVENT: &str = "bosun/resync";
+
+/// What one pass did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Report {
+    /// Repositories listed.
+    pub repos: usize,
+    /// Open PRs seen in them.
+    pub pull_requests: usize,
+    /// PRs queued for tide to look at (new deliveries only).
+    pub queued: usize,
+    /// Repositories whose forge did not answer (tried again next period).
+    pub unreachable: usize,
+}
+
+/// The resync loop's state.
+pub struct Resync {
+    pub store: Arc<dyn Store>,
+    pub forges: Forges,
+    pub settings: Arc<Settings>,
+    /// Woken when deliveries were queued, as the receiver does.
+    pub work: Arc<Notify>,
+}
+
+impl Resync {
+    /// Runs a pass every `period` until `stop` turns true.
+    pub async fn run(self: Arc<Self>, period: Duration, mut stop: watch::Receiver<bool>) {
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(period) => {}
+                _ = stop.changed() => return,
+            }
+            if *stop.borrow() {
+                return;
+            }
+            let report = self.run_once(period).await;
+            tracing::info!(
+                repos = report.repos,
+                pull_requests = report.pull_requests,
+                queued = report.queued,
+                unreachable = report.unreachable,
+                "merge resync"
+            );
+        }
+    }
+
+    /// One pass over every repository with tide enabled and open PRs bosun knows of.
+    pub async fn run_once(&self, period: Duration) -> Report {
+        let mut report = Report::default();
+        let repos = match self.store.open_pull_request_repos().await {
+            Ok(repos) => repos,
+            Err(e) => {
+                tracing::warn!(error = %e, "merge resync: the store is unavailable");
+                return report;
+            }
+        };
+        let bucket = chrono::Utc::now().timestamp() / period.as_secs().max(1) as i64;
+        for (kind, repo) in repos {
+            let Some(path) = RepoPath::parse(&repo) else {
+                continue;
+            };
+            if !self
+                .settings
+                .plugins
+                .enabled_for(&path)
+                .iter()
+                .any(|p| p == "tide")
+            {
+                continue;
+            }
+            let Some(forge) = self.forges.get(kind) else {
+                continue;
+            };
+            let settings = match self.settings.plugins.settings_for("tide", &path) {
+                serde_json::Value::Null => TideSettings::default(),
+                v => serde_json::from_value(v).unwrap_or_default(),
+            };
+            let open = match forge.open_pull_requests(&path).await {
+                Ok(open) => open,
+                Err(e) => {
+                    tracing::warn!(forge = %kind, repo, error = %e, "merge resync: cannot list open PRs; next period");
+                    report.unreachable += 1;
+                    continue;
+                }
+            };
+            report.repos += 1;
+            let mut batch = Vec::new();
+            for (number, pr) in open {
+                report.pull_requests += 1;
+                if !settings.branches.is_empty() && !settings.branches.contains(&pr.base_ref) {
+                    continue;
+                }
+                let contexts = self
+                    .store
+                    .ci_contexts(kind, &repo, &pr.head_sha)
+                    .await
+                    .unwrap_or_default();
+                let verdict =
+                    tide::evaluate(&settings, &pr.labels, pr.draft, pr.mergeable, &contexts);
+                let description = tide::status_text(&verdict.description);
+                let said = self
+                    .store
+                    .facts(kind, &repo, number as i64)
+                    .await
+                    .unwrap_or_default()
+                    .into_iter()
+                    .any(|f| {
+                        f.fact
+                            == Fact::Merge {
+                                sha: pr.head_sha.clone(),
+                                ready: verdict.ready,
+                                description: description.clone(),
+                            }
+                    });
+                if said && !verdict.ready {
+                    continue;
+                }
+                if let Some(delivery) = delivery(kind, &path, number, pr, bucket) {
+                    batch.push(delivery);
+                }
+            }
+            if batch.is_empty() {
+                continue;
+            }
+            match self.store.insert_deliveries(&batch).await {
+                Ok(outcomes) => {
+                    report.queued += outcomes
+                        .iter()
+                        .filter(|o| **o == InsertOutcome::Inserted)
+                        .count();
+                }
+                Err(e) => tracing::warn!(error = %e, "merge resync: cannot queue"),
+            }
+        }
+        if report.queued > 0 {
+            self.work.notify_waiters();
+        }
+        report
+    }
+}
+
+/// The `bosun/resync` delivery for one PR in one period.
+fn delivery(
+    forge: ForgeKind,
+    repo: &RepoPath,
+    number: u64,
+    pr: bosun_plugins::PullRequestInfo,
+    bucket: i64,
+) -> Option<NewDelivery> {
+    let sigil = match forge {
+        ForgeKind::GitHub => '#',
+        ForgeKind::GitLab => '!',
+    };
+    let item_key = format!("{forge}:{repo}{sigil}{number}");
+    let delivery_id = format!("resync:{item_key}:{}:{bucket}", pr.head_sha);
+    let event = Event::PullRequest(PullRequestEvent {
+        pr: Item {
+            reference: ItemRef {
+                forge,
+                repo: repo.clone(),
+                number,
+                kind: ItemKind::PullRequest,
+            },
+            author: pr.author,
+            state: pr.state,
+            title: pr.title,
+            labels: pr.labels,
+            assignees: pr.assignees,
+            draft: pr.draft,
+            html_url: String::new(),
+        },
+        action: PrAction::Resync,
+        sender: Login::new("bosun"),
+        head_sha: pr.head_sha,
+        base_sha: Some(pr.base_sha),
+        head_ref: pr.head_ref,
+        base_ref: pr.base_ref,
+    });
+    let payload = serde_json::to_vec(&event).ok()?;
+    Some(NewDelivery {
+        delivery_id,
+        forge,
+        event: EVENT.into(),
+        repo: Some(repo.to_string()),
+        number: Some(number as i64),
+        item_key,
+        headers: "{}".into(),
+        payload: payload.into(),
+    })
+}
+
+/// Reads a `bosun/resync` delivery back.
+pub fn normalize(
+    payload: &[u8],
+) -> Result<crate::webhook::Normalized, crate::webhook::NormalizeError> {
+    let event: Event =
+        serde_json::from_slice(payload).map_err(|e| crate::webhook::NormalizeError {
+            event: EVENT.into(),
+            reason: crate::webhook::json_reason(&e),
+        })?;
+    match event {
+        Event::PullRequest(_) => Ok(crate::webhook::Normalized::Events(vec![event])),
+        _ => Ok(crate::webhook::Normalized::Ignored(
+            "a resync names a pull request".into(),
+        )),
+    }
+}
