@@ -199,6 +199,7 @@ fn item_json(world: &mut World, req: &Req<'_>, at: &Target) -> Option<Value> {
             "merge_status": if item.mergeable { "can_be_merged" } else { "cannot_be_merged" },
             "detailed_merge_status": if item.mergeable { "mergeable" } else { "conflict" },
             "has_conflicts": !item.mergeable,
+            "merge_when_pipeline_succeeds": item.auto_merge,
             "sha": item.head_sha,
             "diff_refs": {
                 "base_sha": item.base_sha,
@@ -815,11 +816,26 @@ fn diffs(world: &mut World, req: &Req<'_>, at: &Target) -> Reply {
 fn merge(world: &mut World, req: &Req<'_>, at: &Target) -> Reply {
     let expected = req.body_field("sha");
     let squash = req.body_field("squash").as_deref() == Some("true");
-    let Some(item) = world
-        .gitlab
-        .repo_mut(&at.repo)
-        .and_then(|r| r.items.get_mut(at.idx))
-    else {
+    let when_pipeline_succeeds =
+        req.body_field("merge_when_pipeline_succeeds").as_deref() == Some("true");
+    let Some(repo) = world.gitlab.repo_mut(&at.repo) else {
+        return error(404, "404 Not found");
+    };
+    // The MR's newest pipeline on its head, if it has not finished.
+    let running = repo.items.get(at.idx).is_some_and(|item| {
+        repo.ci_runs.iter().rev().any(|run| {
+            run.kind
+                == crate::ci::CiRunKind::Pipeline {
+                    mr: Some(item.number),
+                }
+                && run.sha == item.head_sha
+                && !matches!(
+                    run.status.as_str(),
+                    "success" | "failed" | "canceled" | "skipped"
+                )
+        })
+    });
+    let Some(item) = repo.items.get_mut(at.idx) else {
         return error(404, "404 Not found");
     };
     if item.state != ItemState::Open || item.draft {
@@ -830,6 +846,11 @@ fn merge(world: &mut World, req: &Req<'_>, at: &Target) -> Reply {
     }
     if expected.is_some_and(|sha| sha != item.head_sha) {
         return error(409, "SHA does not match HEAD of source branch");
+    }
+    if when_pipeline_succeeds && running {
+        item.auto_merge = true;
+        item.merged_with = None;
+        return get_item(world, req, at);
     }
     item.state = ItemState::Merged;
     item.merged_with = Some(if squash { "squash" } else { "merge" }.to_string());

@@ -221,6 +221,8 @@ pub struct Item {
     pub mergeable: bool,
     /// How it was merged (`merge`, `squash`, `rebase`), once merged through the API.
     pub merged_with: Option<String>,
+    /// GitLab: set to merge when its pipeline succeeds (the pipeline was still running).
+    pub auto_merge: bool,
     /// The files a PR changes.
     pub changed_files: Vec<ChangedFile>,
     /// Submitted reviews, oldest first (GitLab reports the latest `APPROVED` per user as its
@@ -411,6 +413,7 @@ impl World {
             base_ref: "main".to_string(),
             mergeable: true,
             merged_with: None,
+            auto_merge: false,
             changed_files: Vec::new(),
             reviews: Vec::new(),
         });

@@ -167,6 +167,13 @@ pub enum Action {
         method: MergeMethod,
         sha: Option<String>,
     },
+    /// Ask the forge to merge once its pipeline succeeds (GitLab's merge when pipeline
+    /// succeeds), refused by the forge if the head is no longer `sha`.
+    AutoMerge {
+        item: ItemRef,
+        method: MergeMethod,
+        sha: String,
+    },
     SetStatus {
         forge: ForgeKind,
         repo: RepoPath,
@@ -215,6 +222,7 @@ impl Action {
             Action::Close { .. } => "close",
             Action::Reopen { .. } => "reopen",
             Action::Merge { .. } => "merge",
+            Action::AutoMerge { .. } => "auto_merge",
             Action::SetStatus { .. } => "set_status",
             Action::Remember { .. } => "remember",
             Action::Notify { .. } => "notify",
@@ -245,7 +253,8 @@ impl Action {
             | Action::SetTitle { item, .. }
             | Action::Close { item, .. }
             | Action::Reopen { item }
-            | Action::Merge { item, .. } => Destination::Forge(item.forge),
+            | Action::Merge { item, .. }
+            | Action::AutoMerge { item, .. } => Destination::Forge(item.forge),
         }
     }
 
@@ -264,7 +273,8 @@ impl Action {
             | Action::SetTitle { item, .. }
             | Action::Close { item, .. }
             | Action::Reopen { item }
-            | Action::Merge { item, .. } => Some(item),
+            | Action::Merge { item, .. }
+            | Action::AutoMerge { item, .. } => Some(item),
             Action::Remember { item, .. } | Action::RunCi { item, .. } => Some(item),
             Action::CreateLabel { .. }
             | Action::SetStatus { .. }
@@ -325,7 +335,8 @@ impl Action {
             Action::Comment { item, .. }
             | Action::Close { item, .. }
             | Action::Reopen { item }
-            | Action::Merge { item, .. } => item.to_string(),
+            | Action::Merge { item, .. }
+            | Action::AutoMerge { item, .. } => item.to_string(),
         }
     }
 }

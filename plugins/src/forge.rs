@@ -296,6 +296,21 @@ pub trait Forge: ForgeRead {
     async fn close(&self, item: &ItemRef, reason: Option<CloseReason>) -> Result<(), ForgeError>;
     /// Reopens a PR/issue.
     async fn reopen(&self, item: &ItemRef) -> Result<(), ForgeError>;
+    /// Lets the forge merge once the head's pipeline succeeds (GitLab's merge when pipeline
+    /// succeeds); refused (`Conflict`) if the head is no longer `expected_head`. Forges that
+    /// cannot are a permanent error.
+    async fn auto_merge(
+        &self,
+        item: &ItemRef,
+        method: MergeMethod,
+        expected_head: &str,
+    ) -> Result<(), ForgeError> {
+        let _ = (method, expected_head);
+        Err(ForgeError::Permanent(format!(
+            "{} has no merge-when-the-pipeline-succeeds through its REST API",
+            item.forge.as_str()
+        )))
+    }
     /// Merges; with `expected_head` the forge refuses (`Conflict`) if the head moved.
     async fn merge(
         &self,

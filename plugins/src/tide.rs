@@ -16,6 +16,9 @@
 //! approved labels. Should not have do-not-merge/hold label.` (pending); it is set again only
 //! when it changes, which bosun remembers as a fact.
 //!
+//! On GitLab, with `merge_when_pipeline_succeeds`, a PR that waits only for its pipeline is
+//! handed to GitLab's own "merge when pipeline succeeds" (with the head SHA), once per head.
+//!
 //! Differences from Tide: bosun evaluates on events rather than polling a search query, merges
 //! a ready PR at once rather than in per-branch batches, and does not re-run CI against a base
 //! that moved (the forge's branch protection can require an up-to-date branch).
@@ -48,6 +51,9 @@ pub struct TideSettings {
     pub merge_label: String,
     /// The commit status bosun sets on every evaluated PR.
     pub status_context: String,
+    /// GitLab: a PR that waits only for its pipeline is handed to GitLab's "merge when
+    /// pipeline succeeds" instead of waiting for bosun to see the pipeline pass.
+    pub merge_when_pipeline_succeeds: bool,
 }
 
 impl Default for TideSettings {
@@ -72,6 +78,7 @@ impl Default for TideSettings {
             rebase_label: "tide/merge-method-rebase".into(),
             merge_label: "tide/merge-method-merge".into(),
             status_context: "bosun/merge".into(),
+            merge_when_pipeline_succeeds: false,
         }
     }
 }
@@ -82,6 +89,8 @@ pub struct Readiness {
     pub ready: bool,
     /// Tide's status text: `In merge pool.` or `Not mergeable. …`.
     pub description: String,
+    /// Not ready only because CI contexts have not finished.
+    pub only_waiting: bool,
 }
 
 /// `lgtm label`, `lgtm, approved labels` (Tide's order for labels).
@@ -170,6 +179,7 @@ pub fn evaluate(
                 .map(String::as_str),
         )
         .collect();
+    let only_waiting = reasons.is_empty() && !waiting.is_empty();
     if !waiting.is_empty() {
         reasons.push(format!(
             "Waiting for {}.",
@@ -180,11 +190,13 @@ pub fn evaluate(
         Readiness {
             ready: true,
             description: "In merge pool.".into(),
+            only_waiting,
         }
     } else {
         Readiness {
             ready: false,
             description: format!("Not mergeable. {}", reasons.join(" ")),
+            only_waiting,
         }
     }
 }
@@ -277,7 +289,17 @@ impl Plugin for Tide {
             .history
             .ci_contexts(item.forge, &item.repo, &pr.head_sha)
             .await;
-        let readiness = evaluate(&settings, &pr.labels, pr.draft, pr.mergeable, &contexts);
+        let mut readiness = evaluate(&settings, &pr.labels, pr.draft, pr.mergeable, &contexts);
+        let auto = settings.merge_when_pipeline_succeeds
+            && item.forge == ForgeKind::GitLab
+            && readiness.only_waiting;
+        if auto {
+            readiness = Readiness {
+                ready: true,
+                description: "In merge pool. GitLab merges it when its pipeline succeeds.".into(),
+                only_waiting: true,
+            };
+        }
         let description = status_text(&readiness.description);
         let mut actions = Vec::new();
         let said = cx.history.facts(&item).await.into_iter().any(|f| {
@@ -312,7 +334,15 @@ impl Plugin for Tide {
                 },
             });
         }
-        if readiness.ready {
+        if auto {
+            if !said {
+                actions.push(Action::AutoMerge {
+                    item,
+                    method: merge_method(&settings, &pr.labels),
+                    sha: pr.head_sha,
+                });
+            }
+        } else if readiness.ready {
             actions.push(Action::Merge {
                 item,
                 method: merge_method(&settings, &pr.labels),

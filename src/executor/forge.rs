@@ -210,7 +210,30 @@ async fn perform(
                 }
             }
             *calls += 1;
-            forge.merge(item, *method, sha.as_deref()).await
+            match forge.merge(item, *method, sha.as_deref()).await {
+                // Refused because it is merged already (another delivery, another bosun,
+                // a person): what was asked is done, and nothing is merged twice.
+                Err(ForgeError::Conflict(message)) => {
+                    *calls += 1;
+                    if forge.pull_request(item).await?.state == ItemState::Merged {
+                        Ok(())
+                    } else {
+                        Err(ForgeError::Conflict(message))
+                    }
+                }
+                other => other,
+            }
+        }
+        Action::AutoMerge { item, method, sha } => {
+            if maybe_done {
+                *calls += 1;
+                if forge.pull_request(item).await?.state == ItemState::Merged {
+                    return Ok(());
+                }
+            }
+            // Asking again while it is already set is harmless.
+            *calls += 1;
+            forge.auto_merge(item, *method, sha).await
         }
         Action::SetStatus {
             repo, sha, status, ..

@@ -149,6 +149,20 @@ async fn an_approved_green_pr_merges_once_and_a_held_one_says_why() {
                 Some("Not mergeable. Should not have do-not-merge/hold label.")
             );
             assert_eq!(status.state, "pending");
+            let page = bosun
+                .http
+                .get(bosun.url("/merge"))
+                .send()
+                .await
+                .expect("page")
+                .text()
+                .await
+                .expect("text");
+            assert!(
+                page.contains("Not mergeable. Should not have do-not-merge/hold label.")
+                    && page.contains(case.repo),
+                "the merge page says why: {page}"
+            );
 
             bosun.forge.set_labels(&pr, &["lgtm", "approved"]);
             deliver(&bosun, case, labeled(case)).await;
@@ -405,6 +419,62 @@ async fn resync_costs_list_calls_not_calls_per_pr() {
             "an evaluation is one read and, when it changed, one status write: {evaluations}"
         );
         let _ = pr;
+        bosun.shutdown().await;
+    }
+}
+
+/// GitLab with `merge_when_pipeline_succeeds`: an approved MR whose pipeline still runs is
+/// handed to GitLab's merge-when-pipeline-succeeds with its head SHA, once; it is not merged
+/// yet, and its status says GitLab will.
+#[tokio::test]
+async fn gitlab_merge_when_pipeline_succeeds() {
+    for db in databases() {
+        let _combination = Combination::new(db);
+        let case = commands::GITLAB;
+        let bosun = spawn_bosun(options(
+            db,
+            "[settings.tide.\"gitlab-org\"]\nmerge_when_pipeline_succeeds = true\n",
+        ))
+        .await;
+        let pr = commands::setup(&bosun, case).await;
+        let head = bosun.forge.item(&pr).head_sha;
+        bosun.forge.add_ci_run(
+            ForgeKind::GitLab,
+            case.repo,
+            fake_forge::CiRun {
+                id: 0,
+                kind: fake_forge::CiRunKind::Pipeline {
+                    mr: Some(case.number),
+                },
+                name: String::new(),
+                sha: head.clone(),
+                status: "running".into(),
+                conclusion: None,
+                attempt: 1,
+                jobs: vec![],
+            },
+        );
+        ci(&bosun, case, &pr, "gitlab-ci", "running").await;
+        bosun.forge.set_labels(&pr, &["lgtm", "approved"]);
+        deliver(&bosun, case, labeled(case)).await;
+        deliver(&bosun, case, labeled(case)).await;
+        let merges = merge_calls(&bosun);
+        assert_eq!(merges.len(), 1, "asked once per head: {merges:?}");
+        assert!(
+            merges[0].body.contains("merge_when_pipeline_succeeds=true")
+                && merges[0].body.contains(&head),
+            "{:?}",
+            merges[0]
+        );
+        let item = bosun.forge.item(&pr);
+        assert!(item.auto_merge);
+        assert_eq!(item.state, bosun_plugins::ItemState::Open);
+        assert_eq!(
+            merge_status(&bosun, case)
+                .and_then(|s| s.description)
+                .as_deref(),
+            Some("In merge pool. GitLab merges it when its pipeline succeeds.")
+        );
         bosun.shutdown().await;
     }
 }

@@ -397,6 +397,31 @@ impl Forge for GitLabForge {
     /// `PUT …/merge` with `squash` and, when given, `sha`. GitLab answers 405 (draft, closed,
     /// pipeline), 406 (conflicts) and 409 (head moved), all `Conflict`; rebase is `Invalid`
     /// (see the module documentation).
+    /// `PUT …/merge` with `merge_when_pipeline_succeeds=true` and the head's `sha`: GitLab
+    /// merges now if the pipeline already passed, else when it does.
+    async fn auto_merge(
+        &self,
+        item: &ItemRef,
+        method: MergeMethod,
+        expected_head: &str,
+    ) -> Result<(), ForgeError> {
+        let project = project(item)?;
+        if item.kind != ItemKind::PullRequest {
+            return Err(ForgeError::Invalid(format!(
+                "{item} is not a merge request"
+            )));
+        }
+        let squash = squash_for(method)?;
+        let mut b = mrs::MergeMergeRequest::builder();
+        b.project(project)
+            .merge_request(item.number)
+            .squash(squash)
+            .merge_when_pipeline_succeeds(true)
+            .sha(expected_head);
+        let _: MergedMr = self.query(b.build().map_err(unbuildable)?).await?;
+        Ok(())
+    }
+
     async fn merge(
         &self,
         item: &ItemRef,
@@ -409,16 +434,7 @@ impl Forge for GitLabForge {
                 "{item} is not a merge request"
             )));
         }
-        let squash = match method {
-            MergeMethod::Merge => false,
-            MergeMethod::Squash => true,
-            MergeMethod::Rebase => {
-                return Err(ForgeError::Invalid(
-                    "GitLab merges by the project's merge method; rebase is not a per-merge choice"
-                        .into(),
-                ));
-            }
-        };
+        let squash = squash_for(method)?;
         let mut b = mrs::MergeMergeRequest::builder();
         b.project(project).merge_request(item.number).squash(squash);
         if let Some(sha) = expected_head {
@@ -478,6 +494,17 @@ impl Forge for GitLabForge {
         run: &bosun_plugins::CiRun,
     ) -> Result<bool, ForgeError> {
         self.ci_restarted(item, system, run).await
+    }
+}
+
+/// Whether a merge method squashes; GitLab takes no per-merge rebase.
+fn squash_for(method: MergeMethod) -> Result<bool, ForgeError> {
+    match method {
+        MergeMethod::Merge => Ok(false),
+        MergeMethod::Squash => Ok(true),
+        MergeMethod::Rebase => Err(ForgeError::Invalid(
+            "GitLab merges by the project's merge method; rebase is not a per-merge choice".into(),
+        )),
     }
 }
 

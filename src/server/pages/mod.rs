@@ -11,6 +11,7 @@ pub mod auth;
 pub mod dashboard;
 pub mod delivery;
 pub mod help;
+pub mod merge;
 pub mod pull;
 pub mod replay;
 
@@ -26,6 +27,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(dashboard::page))
         .route("/deliveries/{id}", web::get().to(delivery::page))
         .route("/pr/{forge}/{path:.+}", web::get().to(pull::page))
+        .route("/merge", web::get().to(merge::page))
         .route("/command-help", web::get().to(help::command_help))
         .route("/plugin-help", web::get().to(help::plugin_help))
         .route("/plugin-help", web::route().to(method_not_allowed))
