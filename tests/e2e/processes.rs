@@ -43,8 +43,20 @@ impl BosunProcess {
         forge: &FakeForge,
         overrides: &[(&str, &str)],
     ) -> BosunProcess {
+        Self::start_with(dir, name, db_url, forge, overrides, PLUGINS).await
+    }
+
+    /// As [`BosunProcess::start`], with other plugins enabled.
+    async fn start_with(
+        dir: &Path,
+        name: &str,
+        db_url: &str,
+        forge: &FakeForge,
+        overrides: &[(&str, &str)],
+        plugins: &str,
+    ) -> BosunProcess {
         let config = dir.join(format!("{name}.toml"));
-        std::fs::write(&config, config_text(db_url, &forge.url(), PLUGINS)).expect("write config");
+        std::fs::write(&config, config_text(db_url, &forge.url(), plugins)).expect("write config");
         let log = dir.join(format!("{name}.log"));
         let stderr = std::fs::File::create(&log).expect("create log file");
         let child = Command::new(env!("CARGO_BIN_EXE_bosun"))
@@ -944,5 +956,71 @@ async fn sigterm_refuses_webhooks_and_finishes_or_releases_work_in_hand() {
         );
         assert!(forge.labels(&pr_ref(3)).is_empty(), "{db:?}");
         assert_clean(store.as_ref(), &forge).await;
+    }
+}
+
+/// Two bosun processes on one Postgres, both running the merge controller's resync every
+/// second, and 20 approved PRs bosun learned of through comments sent to either process: each
+/// PR is merged exactly once (one merge call each), and later resync passes of both processes
+/// merge nothing more.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_processes_on_one_postgres_merge_each_pr_once() {
+    if !postgres_or_skip("two processes merging on one Postgres") {
+        return;
+    }
+    const PRS: u64 = 20;
+    let test_db = TestDb::new(Db::Postgres).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let forge = forge_with_prs(PRS);
+    for n in 1..=PRS {
+        forge.set_labels(&pr_ref(n), &["lgtm", "approved"]);
+    }
+    let overrides = [
+        ("BOSUN_QUEUE__WORKERS", "4"),
+        ("BOSUN_MERGE__RESYNC_SECONDS", "1"),
+    ];
+    let plugins = "[plugins.\"kubernetes\"]\nenabled = [\"hold\", \"tide\"]\n";
+    let a =
+        BosunProcess::start_with(dir.path(), "a", &test_db.url, &forge, &overrides, plugins).await;
+    let b =
+        BosunProcess::start_with(dir.path(), "b", &test_db.url, &forge, &overrides, plugins).await;
+    for n in 1..=PRS {
+        let to = if n % 2 == 0 { &a } else { &b };
+        let body = github_pr_comment(n, "alice", "/hold cancel");
+        let answer = to.post(&format!("learn-{n}"), &body).await;
+        assert!(matches!(answer, Ok(202)), "{answer:?}\n{}", to.log_tail());
+    }
+    let merged = |forge: &FakeForge| {
+        (1..=PRS)
+            .filter(|n| forge.item(&pr_ref(*n)).state == fake_forge::ItemState::Merged)
+            .count() as u64
+    };
+    wait_until("every PR merged", Duration::from_secs(90), || async {
+        merged(&forge) == PRS
+    })
+    .await;
+    // Two more passes of each process's resync after the last merge.
+    let passes = |p: &BosunProcess| {
+        std::fs::read_to_string(&p.log)
+            .unwrap_or_default()
+            .matches("merge resync")
+            .count()
+    };
+    let (a0, b0) = (passes(&a), passes(&b));
+    wait_until(
+        "two more resync passes each",
+        Duration::from_secs(30),
+        || async { passes(&a) >= a0 + 2 && passes(&b) >= b0 + 2 },
+    )
+    .await;
+    for n in 1..=PRS {
+        let calls = forge.count_requests("PUT", &format!("/pulls/{n}/merge"));
+        assert_eq!(
+            calls,
+            1,
+            "PR {n} merge calls\n{}\n{}",
+            a.log_tail(),
+            b.log_tail()
+        );
     }
 }
