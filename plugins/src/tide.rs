@@ -399,9 +399,11 @@ mod tests {
 
     #[test]
     fn required_contexts_block_and_optional_ones_do_not() {
-        let mut s = TideSettings::default();
-        s.optional_contexts = vec!["ci/optional".into()];
-        s.required_contexts = vec!["ci/must".into()];
+        let s = TideSettings {
+            optional_contexts: vec!["ci/optional".into()],
+            required_contexts: vec!["ci/must".into()],
+            ..TideSettings::default()
+        };
         let l = labels(&["lgtm", "approved"]);
         let red = evaluate(
             &s,
