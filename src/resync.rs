@@ -122,23 +122,28 @@ impl Resync {
                     .ci_contexts(kind, &repo, &pr.head_sha)
                     .await
                     .unwrap_or_default();
-                let verdict =
-                    tide::evaluate(&settings, &pr.labels, pr.draft, pr.mergeable, &contexts);
-                let description = tide::status_text(&verdict.description);
-                let said = self
+                let facts: Vec<Fact> = self
                     .store
                     .facts(kind, &repo, number as i64)
                     .await
                     .unwrap_or_default()
                     .into_iter()
-                    .any(|f| {
-                        f.fact
-                            == Fact::Merge {
-                                sha: pr.head_sha.clone(),
-                                ready: verdict.ready,
-                                description: description.clone(),
-                            }
-                    });
+                    .map(|f| f.fact)
+                    .collect();
+                let verdict = match tide::refusal(&facts, &pr.head_sha) {
+                    Some(reason) => tide::refused(&reason),
+                    None => {
+                        tide::evaluate(&settings, &pr.labels, pr.draft, pr.mergeable, &contexts)
+                    }
+                };
+                let description = tide::status_text(&verdict.description);
+                let said = facts.into_iter().any(|f| {
+                    f == Fact::Merge {
+                        sha: pr.head_sha.clone(),
+                        ready: verdict.ready,
+                        description: description.clone(),
+                    }
+                });
                 if said && !verdict.ready {
                     continue;
                 }

@@ -265,6 +265,8 @@ fn a_user_dropped_at_write_is_left_out_of_assignees_and_reviewers_but_reads_acce
     let pr = fake.seed_pr(ForgeKind::GitHub, "o/r", 5, "author");
     for u in ["alice", "bob"] {
         fake.add_assignable("o/r", u);
+        // GitHub asks only collaborators for reviews.
+        fake.add_member(ForgeKind::GitHub, "o/r", u, fake_forge::access::REPORTER);
     }
     fake.drop_at_write(ForgeKind::GitHub, "o/r", "Bob");
     assert_eq!(get(&fake, "/repos/o/r/assignees/bob").0, 204);

@@ -29,6 +29,9 @@ pub enum Fact {
         ready: bool,
         description: String,
     },
+    /// The forge refused to merge this head for good (a conflict, a protected branch, a head
+    /// that moved): tide says so and does not try this head again.
+    MergeRefused { sha: String, reason: String },
 }
 
 /// One approver and how they came to approve ("Approved", "LGTM", "Author self-approved" …).
@@ -76,6 +79,7 @@ impl Fact {
             Fact::Approvals { .. } => "approvals".into(),
             Fact::Ci { sha, .. } => format!("ci {sha}"),
             Fact::Merge { .. } => "merge".into(),
+            Fact::MergeRefused { .. } => "merge-refused".into(),
         }
     }
 
@@ -86,6 +90,7 @@ impl Fact {
             Fact::Approvals { .. } => "Approvals",
             Fact::Ci { .. } => "CI",
             Fact::Merge { .. } => "Merge",
+            Fact::MergeRefused { .. } => "Merge refused",
         }
     }
 
@@ -105,6 +110,7 @@ impl Fact {
                 .map(|c| format!("{}: {}", c.context, c.state.as_str()))
                 .collect(),
             Fact::Merge { description, .. } => vec![description.clone()],
+            Fact::MergeRefused { sha, reason } => vec![format!("{sha}: {reason}")],
         }
     }
 }

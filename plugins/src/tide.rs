@@ -201,6 +201,23 @@ pub fn evaluate(
     }
 }
 
+/// Why the forge refused to merge `head` for good, if it did: that head is not tried again.
+pub fn refusal(facts: &[Fact], head: &str) -> Option<String> {
+    facts.iter().find_map(|f| match f {
+        Fact::MergeRefused { sha, reason } if sha == head => Some(reason.clone()),
+        _ => None,
+    })
+}
+
+/// The verdict for a head the forge refused to merge.
+pub fn refused(reason: &str) -> Readiness {
+    Readiness {
+        ready: false,
+        description: format!("Not mergeable. The forge refused the merge: {reason}"),
+        only_waiting: false,
+    }
+}
+
 /// The merge method for a PR: a method label wins over the repository's setting.
 pub fn merge_method(settings: &TideSettings, labels: &[String]) -> MergeMethod {
     let has = |l: &str| labels.iter().any(|x| x.eq_ignore_ascii_case(l));
@@ -289,7 +306,11 @@ impl Plugin for Tide {
             .history
             .ci_contexts(item.forge, &item.repo, &pr.head_sha)
             .await;
-        let mut readiness = evaluate(&settings, &pr.labels, pr.draft, pr.mergeable, &contexts);
+        let facts = cx.history.facts(&item).await;
+        let mut readiness = match refusal(&facts, &pr.head_sha) {
+            Some(reason) => refused(&reason),
+            None => evaluate(&settings, &pr.labels, pr.draft, pr.mergeable, &contexts),
+        };
         let auto = settings.merge_when_pipeline_succeeds
             && item.forge == ForgeKind::GitLab
             && readiness.only_waiting;
@@ -302,7 +323,7 @@ impl Plugin for Tide {
         }
         let description = status_text(&readiness.description);
         let mut actions = Vec::new();
-        let said = cx.history.facts(&item).await.into_iter().any(|f| {
+        let said = facts.into_iter().any(|f| {
             f == Fact::Merge {
                 sha: pr.head_sha.clone(),
                 ready: readiness.ready,

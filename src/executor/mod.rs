@@ -202,6 +202,20 @@ pub async fn apply_action(
         .await?;
     metrics::counter!("bosun_actions_total", "kind" => stored.kind.clone(), "outcome" => "failed")
         .increment(1);
+    if let Action::Merge {
+        item,
+        sha: Some(sha),
+        ..
+    }
+    | Action::AutoMerge { item, sha, .. } = &stored.action
+    {
+        // The merge plugin reads this, says why on the PR, and does not ask again for this head.
+        let refused = bosun_plugins::Fact::MergeRefused {
+            sha: sha.clone(),
+            reason: e.to_string(),
+        };
+        store.remember_fact(item, &stored.plugin, &refused).await?;
+    }
     Ok(Applied::Failed(e))
 }
 

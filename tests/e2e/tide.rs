@@ -478,3 +478,81 @@ async fn gitlab_merge_when_pipeline_succeeds() {
         bosun.shutdown().await;
     }
 }
+
+/// Two ready PRs on one branch: each merges, once, one after the other.
+#[tokio::test]
+async fn two_ready_prs_on_one_branch_each_merge_once() {
+    for db in databases() {
+        let _combination = Combination::new(db);
+        for case in [commands::GITHUB, commands::GITLAB] {
+            let _combination = Combination::new(case.forge);
+            let bosun = spawn_bosun(options(db, "")).await;
+            let first = commands::setup(&bosun, case).await;
+            let other = Case {
+                number: case.number + 1,
+                ..case
+            };
+            let second = bosun
+                .forge
+                .seed_pr(case.forge, case.repo, other.number, case.author);
+            for pr in [&first, &second] {
+                bosun.forge.set_labels(pr, &["lgtm", "approved"]);
+            }
+            deliver(&bosun, case, labeled(case)).await;
+            deliver(&bosun, other, labeled(other)).await;
+            let merges = merge_calls(&bosun);
+            assert_eq!(merges.len(), 2, "{:?}: {merges:?}", case.forge);
+            assert!(merges[0].path.contains(&format!("/{}/merge", case.number)));
+            assert!(merges[1].path.contains(&format!("/{}/merge", other.number)));
+            for pr in [&first, &second] {
+                assert_eq!(bosun.forge.item(pr).state, bosun_plugins::ItemState::Merged);
+            }
+            bosun.shutdown().await;
+        }
+    }
+}
+
+/// The forge refuses the merge for good (405: not mergeable): the PR's status says so, the
+/// same head is not tried again, and a new head is.
+#[tokio::test]
+async fn a_refused_merge_is_said_and_that_head_is_not_tried_again() {
+    for db in databases() {
+        let _combination = Combination::new(db);
+        for case in [commands::GITHUB, commands::GITLAB] {
+            let _combination = Combination::new(case.forge);
+            let bosun = spawn_bosun(options(db, "")).await;
+            let pr = commands::setup(&bosun, case).await;
+            bosun.forge.set_labels(&pr, &["lgtm", "approved"]);
+            bosun.forge.fail_next(
+                &format!("/{}/merge", case.number),
+                1,
+                Fault::Status {
+                    status: 405,
+                    message: "Pull Request is not mergeable".into(),
+                },
+            );
+            deliver(&bosun, case, labeled(case)).await;
+            deliver(&bosun, case, labeled(case)).await;
+            assert_eq!(merge_calls(&bosun).len(), 1, "{:?}", case.forge);
+            let said = merge_status(&bosun, case)
+                .and_then(|s| s.description)
+                .unwrap_or_default();
+            assert!(
+                said.starts_with("Not mergeable. The forge refused the merge:")
+                    && said.contains("405"),
+                "{said}"
+            );
+            bosun
+                .forge
+                .update_item(&pr, |it| it.head_sha = "beef".repeat(10));
+            deliver(&bosun, case, pushed(case)).await;
+            deliver(&bosun, case, labeled(case)).await;
+            assert_eq!(merge_calls(&bosun).len(), 2, "the new head is tried");
+            assert_eq!(
+                bosun.forge.item(&pr).state,
+                bosun_plugins::ItemState::Merged
+            );
+            bosun.shutdown().await;
+        }
+    }
+}
