@@ -46,6 +46,8 @@ pub struct MemoryState {
     pub admins: HashSet<Login>,
     /// CI runs asked for, in order.
     pub ci_runs: Vec<(crate::CiSystem, crate::CiRun)>,
+    /// How each CI context last finished before the event, as the store would remember it.
+    pub ci_outcomes: BTreeMap<String, crate::CiState>,
     /// Counts every read and write, so tests can assert how many calls a plugin made.
     pub calls: usize,
 }
@@ -58,6 +60,8 @@ pub struct MemoryForge {
     pub bot_accounts: Vec<String>,
     /// The limits plugins see (`[limits]`).
     pub limits: crate::PluginLimits,
+    /// The chat channels' languages, as `[chat.channels]` configures them.
+    pub channel_languages: BTreeMap<String, crate::notify::Language>,
     owners: crate::owners::OwnersLoader,
 }
 
@@ -98,11 +102,13 @@ impl Default for MemoryForge {
                 forge_ci: vec![],
                 admins: HashSet::new(),
                 ci_runs: vec![],
+                ci_outcomes: BTreeMap::new(),
                 calls: 0,
             }),
             bot: Login::new("bosun-bot"),
             bot_accounts: vec!["ci-robot".into()],
             limits: crate::PluginLimits::default(),
+            channel_languages: BTreeMap::new(),
             owners: crate::owners::OwnersLoader::in_memory(),
         }
     }
@@ -175,6 +181,7 @@ impl MemoryForge {
             owners: &self.owners,
             history: self,
             limits: self.limits,
+            channel_languages: &self.channel_languages,
         };
         plugin.handle(event, &cx).await
     }
@@ -214,6 +221,18 @@ impl crate::History for MemoryForge {
         } else {
             Vec::new()
         }
+    }
+
+    async fn last_ci_outcome(
+        &self,
+        _forge: ForgeKind,
+        _repo: &RepoPath,
+        _number: Option<u64>,
+        _sha: &str,
+        context: &str,
+    ) -> Option<crate::CiState> {
+        let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        state.ci_outcomes.get(context).copied()
     }
 }
 
