@@ -43,8 +43,10 @@ pub struct ReplyTo {
     pub platform: String,
     pub url: String,
     pub user: String,
+    /// A Slack app mention's channel id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub channel: Option<String>,
+    /// The thread to answer in (the mention's `thread_ts`, else its own `ts`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thread: Option<String>,
 }
@@ -53,7 +55,9 @@ pub struct ReplyTo {
 /// without buttons show it as a link.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Button {
+    /// What the button says ("Deploy", "部署").
     pub title: String,
+    /// What it opens.
     pub url: String,
 }
 

@@ -352,6 +352,7 @@ pub enum Event {
 /// other event, through the same journal, outbox and rate limit.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeliveryFailedEvent {
+    /// The forge the failed delivery came from (or acted on, for Drone and chat).
     pub forge: ForgeKind,
     /// The repository the failed delivery was about (plugins are enabled per repository).
     pub repo: RepoPath,
@@ -362,6 +363,7 @@ pub struct DeliveryFailedEvent {
     pub delivery_id: String,
     /// Its event (`pull_request`, `Note Hook`, `drone`, `chat_command` …).
     pub event: String,
+    /// How many times bosun tried.
     pub attempts: u32,
     /// The last error, as recorded on the delivery.
     pub error: String,

@@ -24,8 +24,11 @@
 //! Chinese built in, see [`default_template`]); a route can override either per kind. A
 //! template is plain text with `{placeholder}`s from [`placeholders`] (`{{` and `}}` are
 //! literal braces); there are no conditions or loops, so a template cannot fail at send time,
-//! and unknown placeholders are refused at startup. A route's `language` wins over its
-//! channel's (`[chat.channels.<name>] language`), which defaults to English.
+//! and unknown placeholders are refused at startup. (askama, which renders bosun's pages,
+//! compiles its templates into the binary and cannot take them from the configuration; a
+//! runtime engine such as minijinja would add conditions, loops and filters that can fail
+//! while a message is sent, for wording that needs none of them.) A route's `language` wins
+//! over its channel's (`[chat.channels.<name>] language`), which defaults to English.
 //!
 //! Not in Prow (Prow's Slack reporter posts job results only).
 
@@ -80,7 +83,9 @@ pub struct Route {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Template {
+    /// The title: the notification line and DingTalk's card title.
     pub title: Option<String>,
+    /// The Markdown body.
     pub text: Option<String>,
 }
 
@@ -145,7 +150,9 @@ pub enum Language {
 /// values its templates can use, and where it leads.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Notice {
+    /// Most specific first; a route sends the first it asks for.
     pub kinds: Vec<EventKind>,
+    /// What routes' `repos` globs match.
     pub repo: RepoPath,
     /// For CI events: the system and context, which routes filter on.
     pub ci: Option<(CiSystem, String)>,
@@ -153,7 +160,9 @@ pub struct Notice {
     pub state: Option<CiState>,
     /// Placeholder values that read the same in every language.
     pub vars: BTreeMap<&'static str, String>,
+    /// Where the message leads (the PR, the CI run, the delivery's page).
     pub link: Option<String>,
+    /// Forge users to @.
     pub mentions: Vec<Login>,
 }
 

@@ -66,7 +66,9 @@ fn default_slack_api() -> String {
 /// What bosun needs to post to Slack as its app: the bot token and the Web API's base URL.
 #[derive(Debug, Clone)]
 pub struct SlackBot {
+    /// The `xoxb-…` token, sent only as the `Authorization` header.
     pub token: SecretString,
+    /// Without a trailing slash.
     pub api_url: String,
 }
 

@@ -20,7 +20,9 @@ pub struct BindingCode {
     pub forge: ForgeKind,
     /// The forge login, lower-cased (logins compare case-insensitively).
     pub login: String,
+    /// When it was issued (epoch ms).
     pub created_ms: i64,
+    /// After this (epoch ms) it confirms nothing.
     pub expires_ms: i64,
     /// The action that redeemed it, once it is used.
     pub used_action: Option<i64>,
