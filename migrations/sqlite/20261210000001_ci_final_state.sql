@@ -3,3 +3,5 @@
 -- head is told as a recovery. Rows from before start with their state if it was final.
 ALTER TABLE ci_contexts ADD COLUMN final_state TEXT;
 UPDATE ci_contexts SET final_state = state WHERE state <> 'pending';
+-- The outcome on a PR's other heads is looked up by PR and context.
+CREATE INDEX ci_contexts_pr ON ci_contexts (forge, repo, number, context);
