@@ -1,16 +1,23 @@
 //! Workers: claim a delivery under lease, hand it to [`Dispatcher`], and record how it ended.
 //! Retryable failures go back to the queue with exponential backoff and jitter, never sooner
-//! than the forge asked; after the last attempt the delivery is `failed`. The queue knows
-//! nothing of plugins or actions.
+//! than the forge asked; after the last attempt the delivery is `failed`, and a delivery of its
+//! own ([`FAILED_EVENT`]) is journaled first, so plugins hear of it as an
+//! [`Event::DeliveryFailed`](bosun_plugins::Event::DeliveryFailed) (the notify plugin tells a
+//! chat group). The queue knows nothing of plugins or actions.
 
 use crate::config::Settings;
 use crate::dispatch::{Dispatcher, Outcome};
-use crate::store::{ClaimedDelivery, FinalStatus, Store, StoreError};
+use crate::store::{ClaimedDelivery, FinalStatus, InsertOutcome, NewDelivery, Store, StoreError};
+use bosun_plugins::{DeliveryFailedEvent, RepoPath};
 use rand::Rng;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{Notify, watch};
 use tracing::Instrument;
+
+/// The event under which bosun journals that it gave up on another delivery; its payload is
+/// the [`DeliveryFailedEvent`].
+pub const FAILED_EVENT: &str = "bosun_failed";
 
 /// The longest a worker waits on one store call before treating the store as unavailable.
 const STORE_DEADLINE: Duration = Duration::from_secs(10);
@@ -117,7 +124,12 @@ impl Engine {
                     metrics::counter!("bosun_deliveries_total", "forge" => forge, "event" => delivery.event.clone(), "status" => "failed").increment(1);
                     tracing::error!(%error, attempts = delivery.attempts, "delivery failed after its last attempt; giving up (replay it from the dashboard or with bosun replay)");
                     let note = format!("gave up after {} attempts: {error}", delivery.attempts);
-                    self.store.finish_delivery(delivery.id, &worker_id, FinalStatus::Failed, Some(&note)).await
+                    match self.journal_failure(&delivery, &error).await {
+                        // Journaled before the delivery is finished: a crash in between gives up
+                        // again, and the same id is not journaled twice.
+                        Ok(()) => self.store.finish_delivery(delivery.id, &worker_id, FinalStatus::Failed, Some(&note)).await,
+                        Err(e) => Err(e),
+                    }
                 }
                 Outcome::Retry { error, after } => {
                     let delay = self.backoff(delivery.attempts, after);
@@ -140,6 +152,54 @@ impl Engine {
         }
         .instrument(span)
         .await
+    }
+
+    /// Journals that bosun gave up on `delivery`, once per delivery (its id is derived from
+    /// the delivery's), for plugins to hear of. Not for a delivery about no repository (no
+    /// plugin is enabled for it), nor for such a notice itself (no notice of a notice).
+    async fn journal_failure(
+        &self,
+        delivery: &ClaimedDelivery,
+        error: &str,
+    ) -> Result<(), StoreError> {
+        if delivery.event == FAILED_EVENT {
+            return Ok(());
+        }
+        let Some(repo) = delivery.repo.as_deref().and_then(RepoPath::parse) else {
+            return Ok(());
+        };
+        let base = self.settings.help_url.trim_end_matches("/command-help");
+        let failed = DeliveryFailedEvent {
+            forge: delivery.forge,
+            repo,
+            number: delivery.number.and_then(|n| u64::try_from(n).ok()),
+            delivery_id: delivery.delivery_id.clone(),
+            event: delivery.event.clone(),
+            attempts: u32::try_from(delivery.attempts).unwrap_or(0),
+            error: error.to_string(),
+            page_url: format!(
+                "{base}{}",
+                crate::server::pages::delivery_href(&delivery.delivery_id)
+            ),
+        };
+        let payload = serde_json::to_vec(&failed)
+            .map_err(|e| StoreError::Bug(format!("failure notice: {e}")))?;
+        let id = format!("{FAILED_EVENT}:{}", delivery.delivery_id);
+        let notice = NewDelivery {
+            delivery_id: id.clone(),
+            forge: delivery.forge,
+            event: FAILED_EVENT.into(),
+            repo: delivery.repo.clone(),
+            number: delivery.number,
+            item_key: id,
+            headers: "{}".into(),
+            payload: actix_web::web::Bytes::from(payload),
+        };
+        let outcome = self.store.insert_deliveries(&[notice]).await?;
+        if outcome.first() == Some(&InsertOutcome::Inserted) {
+            self.work_available.notify_waiters();
+        }
+        Ok(())
     }
 
     /// Exponential backoff with jitter (50–100 % of the step), never less than the forge's hint.

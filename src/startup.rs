@@ -92,7 +92,8 @@ impl Application {
             work: work_available.clone(),
         });
         let targets = Targets::new(&forges, store.clone(), chat.channel_names(), chat.wake())
-            .with_drone(settings.drone.as_ref());
+            .with_drone(settings.drone.as_ref())
+            .with_slack_bot(settings.chat.slack_bot.clone());
         let dispatcher = Dispatcher {
             settings: settings.clone(),
             store: store.clone(),

@@ -156,6 +156,7 @@ fn kind_of(event: &Event) -> String {
         Event::Push(_) => "push".into(),
         Event::Ping(_) => "ping".into(),
         Event::Ci(c) => format!("ci:{}", c.system.as_str()),
+        Event::DeliveryFailed(_) => "delivery_failed".into(),
     }
 }
 
@@ -380,6 +381,18 @@ fn github_pull_request_labeled_names_the_label() {
     assert!(pr_event(&evs, 0).pr.draft);
 }
 
+/// A review request names the user asked, so a chat notice can @ them.
+#[test]
+fn github_pull_request_review_requested_names_the_reviewer() {
+    let evs = events(Forge::GitHub, "pull_request/review_requested.json");
+    assert_eq!(
+        pr_event(&evs, 0).action,
+        PrAction::ReviewRequested {
+            reviewers: vec![Login::new("octocat")]
+        }
+    );
+}
+
 /// Prow lgtm/approve: an approving review is a review comment event with the verdict.
 #[test]
 fn github_review_submitted_approved() {
@@ -595,7 +608,13 @@ fn gitlab_merge_request_label_changes() {
         vec![PrAction::Assigned, PrAction::Unassigned]
     );
     let evs = events(Forge::GitLab, "merge_request/update.reviewers-added.json");
-    assert_eq!(pr_actions(&evs), vec![PrAction::ReviewRequested]);
+    assert_eq!(
+        pr_actions(&evs),
+        vec![PrAction::ReviewRequested {
+            reviewers: vec![Login::new("real6543")]
+        }],
+        "the added reviewers are named"
+    );
 }
 
 /// Despite its name, this capture is a ready MR turned into a draft (`draft: false → true`).

@@ -37,12 +37,30 @@ pub enum CiRun {
 }
 
 /// Where a reply to a chat command goes: the platform, its reply URL (DingTalk's
-/// `sessionWebhook`, Slack's `response_url`, both short-lived) and the chat user to @.
+/// `sessionWebhook`, Slack's `response_url`, both short-lived) and the chat user to @. A Slack
+/// app mention has no reply URL: it names the `channel` (and the `thread` to answer in), and
+/// the reply is posted there with the app's bot token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReplyTo {
     pub platform: String,
     pub url: String,
     pub user: String,
+    /// A Slack app mention's channel id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel: Option<String>,
+    /// The thread to answer in (the mention's `thread_ts`, else its own `ts`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thread: Option<String>,
+}
+
+/// A button under a chat message that opens a link (a deploy or promote page); platforms
+/// without buttons show it as a link.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Button {
+    /// What the button says ("Deploy", "部署").
+    pub title: String,
+    /// What it opens.
+    pub url: String,
 }
 
 /// A message for a chat channel: a title, Markdown text, an optional link to open, and the
@@ -55,6 +73,9 @@ pub struct ChatMessage {
     pub link: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub mentions: Vec<Login>,
+    /// More links as buttons, after the one to `link`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub buttons: Vec<Button>,
 }
 
 /// The reply the executor posts when the forge's answer leaves out users an action asked for
@@ -202,6 +223,15 @@ pub enum Action {
         context: String,
         run: CiRun,
     },
+    /// Bind a chat account to a forge account, redeeming the one-time code (by its SHA-256,
+    /// hex) the chat user was given; `item` is where the forge user confirmed it. Decided by
+    /// bosun's chat commands, never by a plugin.
+    BindChatUser {
+        item: ItemRef,
+        chat_user: String,
+        login: Login,
+        code_hash: String,
+    },
 }
 
 impl Action {
@@ -228,13 +258,14 @@ impl Action {
             Action::Notify { .. } => "notify",
             Action::ChatReply { .. } => "chat_reply",
             Action::RunCi { .. } => "run_ci",
+            Action::BindChatUser { .. } => "bind_chat_user",
         }
     }
 
     /// The system the action changes.
     pub fn destination(&self) -> Destination<'_> {
         match self {
-            Action::Remember { .. } => Destination::Bosun,
+            Action::Remember { .. } | Action::BindChatUser { .. } => Destination::Bosun,
             Action::Notify { channel, .. } => Destination::Channel(channel),
             Action::ChatReply { .. } => Destination::Reply,
             Action::RunCi { system, .. } => Destination::Ci(*system),
@@ -275,7 +306,9 @@ impl Action {
             | Action::Reopen { item }
             | Action::Merge { item, .. }
             | Action::AutoMerge { item, .. } => Some(item),
-            Action::Remember { item, .. } | Action::RunCi { item, .. } => Some(item),
+            Action::Remember { item, .. }
+            | Action::RunCi { item, .. }
+            | Action::BindChatUser { item, .. } => Some(item),
             Action::CreateLabel { .. }
             | Action::SetStatus { .. }
             | Action::Notify { .. }
@@ -319,6 +352,12 @@ impl Action {
             Action::Remember { item, fact } => format!("{item} {fact}"),
             Action::Notify { channel, message } => format!("#{channel} {:?}", message.title),
             Action::ChatReply { to, .. } => format!("{} reply to {}", to.platform, to.user),
+            Action::BindChatUser {
+                item,
+                chat_user,
+                login,
+                ..
+            } => format!("{chat_user} as {} {login} (on {item})", item.forge),
             Action::RunCi {
                 item, context, run, ..
             } => match run {

@@ -264,7 +264,12 @@ pub enum PrAction {
     ConvertedToDraft,
     Assigned,
     Unassigned,
-    ReviewRequested,
+    /// Reviews were asked of these users (GitHub names one per delivery; GitLab those added
+    /// in one update). A request of a team names nobody here.
+    ReviewRequested {
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        reviewers: Vec<Login>,
+    },
     ReviewRequestRemoved,
     /// GitLab: a native approval was given / withdrawn.
     Approved,
@@ -341,6 +346,31 @@ pub enum Event {
     Push(PushEvent),
     Ping(PingEvent),
     Ci(CiEvent),
+    DeliveryFailed(DeliveryFailedEvent),
+}
+
+/// bosun itself gave up on a delivery after its last attempt: told to plugins as an event of
+/// its own (journaled as a delivery of its own), so a chat group can hear of it like of any
+/// other event, through the same journal, outbox and rate limit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryFailedEvent {
+    /// The forge the failed delivery came from (or acted on, for Drone and chat).
+    pub forge: ForgeKind,
+    /// The repository the failed delivery was about (plugins are enabled per repository).
+    pub repo: RepoPath,
+    /// Its PR, MR or issue, when it named one.
+    #[serde(default)]
+    pub number: Option<u64>,
+    /// The failed delivery's id (`github:<GUID>`, `drone:…`).
+    pub delivery_id: String,
+    /// Its event (`pull_request`, `Note Hook`, `drone`, `chat_command` …).
+    pub event: String,
+    /// How many times bosun tried.
+    pub attempts: u32,
+    /// The last error, as recorded on the delivery.
+    pub error: String,
+    /// The delivery's page on bosun's dashboard.
+    pub page_url: String,
 }
 
 /// The CI systems bosun hears from.
@@ -475,6 +505,7 @@ impl Event {
             Event::Push(p) => p.forge,
             Event::Ping(p) => p.forge,
             Event::Ci(c) => c.forge,
+            Event::DeliveryFailed(f) => f.forge,
         }
     }
 
@@ -487,6 +518,7 @@ impl Event {
             Event::Push(p) => Some(&p.repo),
             Event::Ping(p) => p.repo.as_ref(),
             Event::Ci(c) => Some(&c.repo),
+            Event::DeliveryFailed(f) => Some(&f.repo),
         }
     }
 
@@ -496,7 +528,7 @@ impl Event {
             Event::Comment(c) => Some(&c.item),
             Event::PullRequest(p) => Some(&p.pr),
             Event::Issue(i) => Some(&i.issue),
-            Event::Push(_) | Event::Ping(_) | Event::Ci(_) => None,
+            Event::Push(_) | Event::Ping(_) | Event::Ci(_) | Event::DeliveryFailed(_) => None,
         }
     }
 
@@ -507,7 +539,7 @@ impl Event {
             Event::PullRequest(p) => Some(&p.sender),
             Event::Issue(i) => Some(&i.sender),
             Event::Push(p) => Some(&p.pusher),
-            Event::Ping(_) | Event::Ci(_) => None,
+            Event::Ping(_) | Event::Ci(_) | Event::DeliveryFailed(_) => None,
         }
     }
 }

@@ -37,11 +37,11 @@ pub mod tide;
 pub mod trigger;
 pub mod wip;
 
-pub use action::{Action, ChatMessage, CiRun, Destination, MissingUsersReply, ReplyTo};
+pub use action::{Action, Button, ChatMessage, CiRun, Destination, MissingUsersReply, ReplyTo};
 pub use event::{
-    CiEvent, CiState, CiSystem, CommentAction, CommentEvent, CommentSource, Event, ForgeKind,
-    IssueAction, IssueEvent, Item, ItemKind, ItemRef, ItemState, Login, PingEvent, PrAction,
-    PullRequestEvent, PushEvent, RepoPath, ReviewState,
+    CiEvent, CiState, CiSystem, CommentAction, CommentEvent, CommentSource, DeliveryFailedEvent,
+    Event, ForgeKind, IssueAction, IssueEvent, Item, ItemKind, ItemRef, ItemState, Login,
+    PingEvent, PrAction, PullRequestEvent, PushEvent, RepoPath, ReviewState,
 };
 pub use fact::{Approver, Fact};
 pub use forge::{

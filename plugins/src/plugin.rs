@@ -73,6 +73,9 @@ pub struct Context<'a> {
     pub history: &'a dyn History,
     /// Limits this plugin must respect (`[limits]` in the configuration).
     pub limits: PluginLimits,
+    /// The language of each configured chat channel (`[chat.channels.<name>] language`), so
+    /// notices are written in their channel's language unless a route says otherwise.
+    pub channel_languages: &'a BTreeMap<String, crate::notify::Language>,
 }
 
 /// What bosun remembers that the forge does not tell, for plugins that weigh it.
@@ -93,6 +96,20 @@ pub trait History: Send + Sync {
     /// The facts bosun keeps about a PR (the newest of each key; none by default).
     async fn facts(&self, _item: &crate::ItemRef) -> Vec<crate::Fact> {
         Vec::new()
+    }
+
+    /// How a CI context last finished (success, failure, error, cancelled; never pending)
+    /// before this event: on the commit `sha` when it finished there, otherwise on the PR's
+    /// most recent other head (`number`). Tells a recovery from a pass. None by default.
+    async fn last_ci_outcome(
+        &self,
+        _forge: ForgeKind,
+        _repo: &RepoPath,
+        _number: Option<u64>,
+        _sha: &str,
+        _context: &str,
+    ) -> Option<crate::event::CiState> {
+        None
     }
 }
 

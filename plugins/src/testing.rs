@@ -51,6 +51,8 @@ pub struct MemoryState {
     pub ci_runs: Vec<(crate::CiSystem, crate::CiRun)>,
     /// Facts the store would hold about the PR.
     pub facts: Vec<crate::Fact>,
+    /// How each CI context last finished before the event, as the store would remember it.
+    pub ci_outcomes: BTreeMap<String, crate::CiState>,
     /// Counts every read and write, so tests can assert how many calls a plugin made.
     pub calls: usize,
 }
@@ -63,6 +65,8 @@ pub struct MemoryForge {
     pub bot_accounts: Vec<String>,
     /// The limits plugins see (`[limits]`).
     pub limits: crate::PluginLimits,
+    /// The chat channels' languages, as `[chat.channels]` configures them.
+    pub channel_languages: BTreeMap<String, crate::notify::Language>,
     owners: crate::owners::OwnersLoader,
 }
 
@@ -106,11 +110,13 @@ impl Default for MemoryForge {
                 admins: HashSet::new(),
                 ci_runs: vec![],
                 facts: vec![],
+                ci_outcomes: BTreeMap::new(),
                 calls: 0,
             }),
             bot: Login::new("bosun-bot"),
             bot_accounts: vec!["ci-robot".into()],
             limits: crate::PluginLimits::default(),
+            channel_languages: BTreeMap::new(),
             owners: crate::owners::OwnersLoader::in_memory(),
         }
     }
@@ -183,6 +189,7 @@ impl MemoryForge {
             owners: &self.owners,
             history: self,
             limits: self.limits,
+            channel_languages: &self.channel_languages,
         };
         plugin.handle(event, &cx).await
     }
@@ -229,6 +236,18 @@ impl crate::History for MemoryForge {
         } else {
             Vec::new()
         }
+    }
+
+    async fn last_ci_outcome(
+        &self,
+        _forge: ForgeKind,
+        _repo: &RepoPath,
+        _number: Option<u64>,
+        _sha: &str,
+        context: &str,
+    ) -> Option<crate::CiState> {
+        let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        state.ci_outcomes.get(context).copied()
     }
 }
 

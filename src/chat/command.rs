@@ -94,6 +94,54 @@ pub fn as_comment(text: &str, forge: ForgeKind) -> String {
         .join("\n")
 }
 
+/// The command a forge user comments to confirm a binding code (on both forges; not a GitLab
+/// quick action).
+pub const CONFIRM_BINDING: &str = "/bosun-bind";
+
+/// What `bind <forge> <login>` asks for: the forge (`None` when left out) and the login, or
+/// `Err` with what is wrong. `None` when the text is not a `bind` command.
+pub fn bind_request(text: &str) -> Option<Result<(Option<ForgeKind>, String), &'static str>> {
+    let mut words = text.trim().trim_start_matches('/').split_whitespace();
+    if !words.next()?.eq_ignore_ascii_case("bind") {
+        return None;
+    }
+    let args: Vec<&str> = words.collect();
+    let (forge, login) = match args.as_slice() {
+        [login] => (None, *login),
+        [forge, login] => match ForgeKind::parse(&forge.to_ascii_lowercase()) {
+            Some(forge) => (Some(forge), *login),
+            None => return Some(Err("the forge is `github` or `gitlab`")),
+        },
+        _ => return Some(Err("say `bind github <login>` or `bind gitlab <username>`")),
+    };
+    let login = login.trim_start_matches('@');
+    let valid = !login.is_empty()
+        && login.len() <= 255
+        && login
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if !valid {
+        return Some(Err("that is not a forge login"));
+    }
+    Some(Ok((forge, login.to_string())))
+}
+
+/// The codes a comment confirms: each command line `/bosun-bind <code>` outside code and
+/// quotes.
+pub fn confirmed_codes(body: &str) -> Vec<String> {
+    bosun_plugins::command::command_lines(body)
+        .into_iter()
+        .filter_map(|line| {
+            let mut words = line.split_whitespace();
+            if !words.next()?.eq_ignore_ascii_case(CONFIRM_BINDING) {
+                return None;
+            }
+            let code = words.next()?;
+            words.next().is_none().then(|| code.to_string())
+        })
+        .collect()
+}
+
 /// The read-only verb of a command text, if it is one (`status`, `help`).
 pub fn read_only(text: &str) -> Option<&'static str> {
     let verb = text
@@ -135,6 +183,28 @@ mod tests {
         assert_eq!(read_only("/status"), Some("status"));
         assert_eq!(read_only("/Help me"), Some("help"));
         assert_eq!(read_only("/lgtm"), None);
+    }
+
+    #[test]
+    fn bind_requests_and_confirmations_are_read() {
+        assert_eq!(
+            bind_request("/bind gitlab @Alice"),
+            Some(Ok((Some(ForgeKind::GitLab), "Alice".to_string())))
+        );
+        assert_eq!(
+            bind_request("/bind alice"),
+            Some(Ok((None, "alice".to_string())))
+        );
+        assert!(matches!(bind_request("/bind gitea alice"), Some(Err(_))));
+        assert!(matches!(bind_request("/bind gitlab al ice"), Some(Err(_))));
+        assert!(matches!(bind_request("/bind gitlab a<b>"), Some(Err(_))));
+        assert_eq!(bind_request("/lgtm"), None);
+        assert_eq!(
+            confirmed_codes(
+                "thanks\n/bosun-bind abc123\n> /bosun-bind quoted\n```\n/bosun-bind fenced\n```\n/bosun-bind two words"
+            ),
+            vec!["abc123".to_string()]
+        );
     }
 
     #[test]

@@ -50,6 +50,26 @@ pub struct DingTalkInbound {
 pub struct SlackInbound {
     /// The environment variable holding the Slack app's signing secret.
     pub signing_secret_env: String,
+    /// The environment variable holding the app's bot token (`xoxb-…`), with which bosun
+    /// answers app mentions (`chat.postMessage`). Unset: mentions are not answered.
+    #[serde(default)]
+    pub bot_token_env: Option<String>,
+    /// Slack's Web API base URL. Default `https://slack.com/api`.
+    #[serde(default = "default_slack_api")]
+    pub api_url: String,
+}
+
+fn default_slack_api() -> String {
+    "https://slack.com/api".into()
+}
+
+/// What bosun needs to post to Slack as its app: the bot token and the Web API's base URL.
+#[derive(Debug, Clone)]
+pub struct SlackBot {
+    /// The `xoxb-…` token, sent only as the `Authorization` header.
+    pub token: SecretString,
+    /// Without a trailing slash.
+    pub api_url: String,
 }
 
 /// A chat account's forge accounts.
@@ -69,12 +89,18 @@ pub struct ChatSettings {
     pub dingtalk_secret: Option<SecretString>,
     /// The Slack signing secret; unset: `/chat/slack` refuses everything.
     pub slack_secret: Option<SecretString>,
+    /// The Slack app's bot token, for answering app mentions; unset: they are not answered.
+    pub slack_bot: Option<SlackBot>,
     pub users: BTreeMap<String, BoundUser>,
     pub note_on_forge: bool,
+    /// Every configured channel's language (also those whose URL is unset), for the notices
+    /// written for it.
+    pub languages: BTreeMap<String, bosun_plugins::notify::Language>,
 }
 
 impl ChatSettings {
-    /// The forge login a chat account acts as on `forge`, when it is bound.
+    /// The forge login a chat account acts as on `forge`, when the configuration binds it
+    /// (bindings made in chat are in the store, and the configuration wins over them).
     pub fn login_of(&self, chat_user: &str, forge: bosun_plugins::ForgeKind) -> Option<&str> {
         let bound = self.users.get(chat_user)?;
         match forge {
@@ -132,7 +158,8 @@ pub struct ChannelConfig {
     #[serde(default = "default_window")]
     pub per_seconds: u64,
     /// Forge login → the chat account to @ (DingTalk userId or mobile, Feishu open_id, WeCom
-    /// userid, Slack member id).
+    /// userid, Slack member id). A login missing here is @'d as the DingTalk or Slack account
+    /// bound to it in `[chat.users]`, on a channel of that platform.
     #[serde(default)]
     pub people: BTreeMap<String, String>,
 }
@@ -184,6 +211,32 @@ impl ChatConfig {
             .slack
             .as_ref()
             .and_then(|s| secret("chat.slack.signing_secret_env", &s.signing_secret_env));
+        let slack_bot = self.slack.as_ref().and_then(|s| {
+            let var = s.bot_token_env.as_deref()?;
+            if !(s.api_url.starts_with("https://") || s.api_url.starts_with("http://")) {
+                errors.push(ConfigError {
+                    key: "chat.slack.api_url".into(),
+                    message: "must be an http(s) URL".into(),
+                });
+                return None;
+            }
+            let token = match lookup(var).filter(|v| !v.is_empty()) {
+                Some(v) => SecretString::from(v),
+                None => {
+                    warnings.push(ConfigError {
+                        key: "chat.slack.bot_token_env".into(),
+                        message: format!(
+                            "environment variable {var} is not set; app mentions will not be answered"
+                        ),
+                    });
+                    return None;
+                }
+            };
+            Some(SlackBot {
+                token,
+                api_url: s.api_url.trim_end_matches('/').to_string(),
+            })
+        });
         for user in self.users.keys() {
             let ok = user
                 .strip_prefix("dingtalk:")
@@ -201,9 +254,44 @@ impl ChatConfig {
             channels: self.channels(lookup, errors, warnings),
             dingtalk_secret,
             slack_secret,
+            slack_bot,
+            languages: self
+                .channels
+                .iter()
+                .map(|(name, c)| (name.clone(), c.language))
+                .collect(),
             users: self.users,
             note_on_forge: self.note_on_forge,
         }
+    }
+
+    /// A channel's forge login → chat account map: its `people`, then the accounts of its
+    /// platform bound in `[chat.users]` for logins it does not name. Keys lower-cased.
+    fn people_of(&self, c: &ChannelConfig) -> BTreeMap<String, String> {
+        let mut people: BTreeMap<String, String> = c
+            .people
+            .iter()
+            .map(|(k, v)| (k.to_lowercase(), v.clone()))
+            .collect();
+        for (user, bound) in &self.users {
+            let id = match c.kind {
+                ChannelKind::Dingtalk => user.strip_prefix("dingtalk:"),
+                ChannelKind::Slack => user
+                    .strip_prefix("slack:")
+                    .and_then(|id| id.rsplit_once('/'))
+                    .map(|(_, member)| member),
+                ChannelKind::Feishu | ChannelKind::Wecom => None,
+            };
+            let Some(id) = id.filter(|id| !id.is_empty()) else {
+                continue;
+            };
+            for login in [&bound.github, &bound.gitlab].into_iter().flatten() {
+                people
+                    .entry(login.to_lowercase())
+                    .or_insert_with(|| id.to_string());
+            }
+        }
+        people
     }
 
     fn channels(
@@ -267,11 +355,7 @@ impl ChatConfig {
                     language: c.language,
                     max_messages: c.max_messages.unwrap_or(c.kind.default_limit()),
                     window: Duration::from_secs(c.per_seconds.max(1)),
-                    people: c
-                        .people
-                        .iter()
-                        .map(|(k, v)| (k.to_lowercase(), v.clone()))
-                        .collect(),
+                    people: self.people_of(c),
                 },
             );
         }

@@ -40,40 +40,51 @@ pub fn sign(secret: &str, timestamp_ms: u128) -> String {
     format!("timestamp={timestamp_ms}&sign={encoded}")
 }
 
-/// The request body for a message.
+/// The request body for a message: an actionCard whose buttons open the message's link and
+/// its buttons (one button: the whole card opens it), or markdown when people are to be @'d
+/// (buttons cannot @), with the buttons as links.
 pub fn body(settings: &ChannelSettings, key: &str, message: &ChatMessage) -> serde_json::Value {
     let ids = mentioned(settings, message);
     let keyword = settings.keyword.as_deref();
     let mut text = format!("### {}\n\n{}", message.title, message.text);
+    let title = message.title.replace('\n', " ");
+    let mut btns: Vec<(&str, &str)> = Vec::new();
+    if let Some(link) = &message.link {
+        btns.push((super::open_title(settings), link));
+    }
+    btns.extend(
+        message
+            .buttons
+            .iter()
+            .map(|b| (b.title.as_str(), b.url.as_str())),
+    );
+    if ids.is_empty() && !btns.is_empty() {
+        let text = with_keyword(text, keyword);
+        let card = match btns.as_slice() {
+            [(open, link)] => json!({"title": title, "text": text, "btnOrientation": "0",
+                                     "singleTitle": open, "singleURL": link}),
+            many => json!({"title": title, "text": text, "btnOrientation": "1",
+                           "btns": many.iter().map(|(t, u)| json!({"title": t, "actionURL": u})).collect::<Vec<_>>()}),
+        };
+        return json!({"msgtype": "actionCard", "actionCard": card, "msgUuid": key});
+    }
+    for b in &message.buttons {
+        text = format!("{text}\n\n[{}]({})", b.title, b.url);
+    }
     if !ids.is_empty() {
         let ats: Vec<String> = ids.iter().map(|id| format!("@{id}")).collect();
         text = format!("{text}\n\n{}", ats.join(" "));
     }
     let text = with_keyword(text, keyword);
-    let title = message.title.replace('\n', " ");
-    let open = match settings.language {
-        bosun_plugins::notify::Language::Zh => "查看",
-        bosun_plugins::notify::Language::En => "Open",
-    };
-    match (&message.link, ids.is_empty()) {
-        (Some(link), true) => json!({
-            "msgtype": "actionCard",
-            "actionCard": {"title": title, "text": text, "btnOrientation": "0",
-                           "singleTitle": open, "singleURL": link},
-            "msgUuid": key,
-        }),
-        _ => {
-            let (mobiles, users): (Vec<&str>, Vec<&str>) = ids
-                .iter()
-                .partition(|id| id.chars().all(|c| c.is_ascii_digit()));
-            json!({
-                "msgtype": "markdown",
-                "markdown": {"title": title, "text": text},
-                "at": {"atMobiles": mobiles, "atUserIds": users, "isAtAll": false},
-                "msgUuid": key,
-            })
-        }
-    }
+    let (mobiles, users): (Vec<&str>, Vec<&str>) = ids
+        .iter()
+        .partition(|id| id.chars().all(|c| c.is_ascii_digit()));
+    json!({
+        "msgtype": "markdown",
+        "markdown": {"title": title, "text": text},
+        "at": {"atMobiles": mobiles, "atUserIds": users, "isAtAll": false},
+        "msgUuid": key,
+    })
 }
 
 #[derive(Deserialize)]
@@ -171,6 +182,7 @@ mod tests {
             text: "**a** 提交了 [grp/proj!12](https://x/12)".into(),
             link: Some("https://x/12".into()),
             mentions: vec![],
+            buttons: vec![],
         };
         let card = body(&settings(), "bosun-action-7", &message);
         assert_eq!(card["msgtype"], "actionCard");
@@ -194,6 +206,46 @@ mod tests {
         assert_eq!(md["at"]["atUserIds"], json!(["user123"]));
         let text = md["markdown"]["text"].as_str().unwrap_or("");
         assert!(text.contains("@13800000000 @user123"), "{text}");
+    }
+
+    /// A passed build's message: a horizontal card with a button to the build and one to
+    /// deploy; with people to @, markdown with the deploy link in the text.
+    #[test]
+    fn buttons_become_an_action_card() {
+        let message = ChatMessage {
+            title: "Drone #7 通过：grp/proj!1".into(),
+            text: "构建通过".into(),
+            link: Some("https://drone/grp/proj/7".into()),
+            mentions: vec![],
+            buttons: vec![bosun_plugins::Button {
+                title: "部署".into(),
+                url: "https://drone/grp/proj/7/promote".into(),
+            }],
+        };
+        let card = body(&settings(), "k", &message);
+        assert_eq!(card["msgtype"], "actionCard");
+        assert_eq!(card["actionCard"]["btnOrientation"], "1");
+        assert_eq!(
+            card["actionCard"]["btns"],
+            json!([
+                {"title": "查看", "actionURL": "https://drone/grp/proj/7"},
+                {"title": "部署", "actionURL": "https://drone/grp/proj/7/promote"},
+            ])
+        );
+        let md = body(
+            &settings(),
+            "k",
+            &ChatMessage {
+                mentions: vec![Login::new("bob")],
+                ..message
+            },
+        );
+        assert_eq!(md["msgtype"], "markdown");
+        let text = md["markdown"]["text"].as_str().unwrap_or("");
+        assert!(
+            text.contains("[部署](https://drone/grp/proj/7/promote)"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -40,6 +40,9 @@ pub fn body(
         .map(|id| format!("<at user_id=\"{id}\"></at>"))
         .collect();
     let mut text = format!("{}\n{}", message.title, message.text);
+    for (title, url) in super::links_for_text(settings, message) {
+        text = format!("{text}\n{title}: {url}");
+    }
     if !ats.is_empty() {
         text = format!("{text}\n{}", ats.join(" "));
     }

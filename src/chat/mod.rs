@@ -33,12 +33,23 @@ pub trait Channel: Send + Sync {
 }
 
 /// Answers a chat command in its conversation: DingTalk's `sessionWebhook` takes a robot
-/// message (markdown, the sender @'d), Slack's `response_url` a message shown in the channel.
+/// message (markdown, the sender @'d), Slack's `response_url` a message shown in the channel;
+/// a Slack app mention (no reply URL, a channel) is answered in its thread through
+/// `chat.postMessage` with the app's bot token.
 pub async fn reply(
     http: &reqwest::Client,
+    slack_bot: Option<&config::SlackBot>,
     to: &bosun_plugins::ReplyTo,
     text: &str,
 ) -> Result<(), ForgeError> {
+    if let (Some(channel), "slack") = (&to.channel, to.platform.as_str()) {
+        let Some(bot) = slack_bot else {
+            return Err(ForgeError::Permanent(
+                "no Slack bot token is configured ([chat.slack] bot_token_env)".into(),
+            ));
+        };
+        return slack::post_message(http, bot, channel, to.thread.as_deref(), &to.user, text).await;
+    }
     match to.platform.as_str() {
         "dingtalk" => {
             let body = serde_json::json!({
@@ -152,6 +163,36 @@ fn mentioned<'a>(settings: &'a ChannelSettings, message: &ChatMessage) -> Vec<&'
         .collect();
     ids.dedup();
     ids
+}
+
+/// The title of the button (or link) that opens a message's own link, in the channel's
+/// language.
+fn open_title(settings: &ChannelSettings) -> &'static str {
+    match settings.language {
+        bosun_plugins::notify::Language::Zh => "查看",
+        bosun_plugins::notify::Language::En => "Open",
+    }
+}
+
+/// What a platform without buttons shows as links under the text: the message's own link
+/// (unless the text already carries it), then its buttons, as `(title, url)`.
+fn links_for_text<'m>(
+    settings: &ChannelSettings,
+    message: &'m ChatMessage,
+) -> Vec<(&'m str, &'m str)> {
+    let own = message
+        .link
+        .as_deref()
+        .filter(|link| !message.text.contains(link))
+        .map(|link| (open_title(settings), link));
+    own.into_iter()
+        .chain(
+            message
+                .buttons
+                .iter()
+                .map(|b| (b.title.as_str(), b.url.as_str())),
+        )
+        .collect()
 }
 
 /// The text with the keyword a keyword-mode robot requires, when it is missing.

@@ -234,5 +234,6 @@ pub fn digest(language: Language, messages: &[OutboxMessage]) -> ChatMessage {
         text: lines.join("\n"),
         link: None,
         mentions,
+        buttons: Vec::new(),
     }
 }

@@ -30,6 +30,9 @@ pub fn body(settings: &ChannelSettings, message: &ChatMessage) -> serde_json::Va
         .map(|id| format!("<@{id}>"))
         .collect();
     let mut text = format!("**{}**\n{}", message.title, message.text);
+    for (title, url) in super::links_for_text(settings, message) {
+        text = format!("{text}\n[{title}]({url})");
+    }
     if !ats.is_empty() {
         text = format!("{text}\n{}", ats.join(" "));
     }

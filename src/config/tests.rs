@@ -283,3 +283,62 @@ fn no_token_means_dry_run() {
         .expect("valid");
     assert!(!s.is_dry_run(ForgeKind::GitHub, None));
 }
+
+/// A channel @'s a login it does not name through the account bound to it in `[chat.users]`
+/// on the channel's platform; its own `people` win. Every channel's language is known to the
+/// notify plugin, also one whose URL is unset. The Slack bot token is read for app mentions.
+#[test]
+fn chat_bindings_fill_in_whom_to_mention() {
+    let text = r#"
+        [chat.channels.ding]
+        kind = "dingtalk"
+        url_env = "DING_URL"
+        language = "zh"
+        [chat.channels.ding.people]
+        Alice = "13800000000"
+        [chat.channels.slack]
+        kind = "slack"
+        url_env = "SLACK_URL"
+        [chat.channels.unset]
+        kind = "wecom"
+        url_env = "UNSET_URL"
+        [chat.slack]
+        signing_secret_env = "SLACK_SECRET"
+        bot_token_env = "SLACK_BOT"
+        [chat.users."dingtalk:staff-a"]
+        gitlab = "alice"
+        [chat.users."dingtalk:staff-b"]
+        github = "Bob"
+        [chat.users."slack:T1/U2"]
+        github = "bob"
+    "#;
+    let e = env(&[
+        (
+            "DING_URL",
+            "https://oapi.dingtalk.com/robot/send?access_token=t",
+        ),
+        ("SLACK_URL", "https://hooks.slack.com/services/x"),
+        ("SLACK_SECRET", "s"),
+        ("SLACK_BOT", "xoxb-1"),
+    ]);
+    let s = RawConfig::parse(text, &e)
+        .expect("parses")
+        .validate(&e)
+        .expect("valid");
+    let ding = &s.chat.channels["ding"].people;
+    assert_eq!(ding.get("alice").map(String::as_str), Some("13800000000"));
+    assert_eq!(ding.get("bob").map(String::as_str), Some("staff-b"));
+    let slack = &s.chat.channels["slack"].people;
+    assert_eq!(slack.get("bob").map(String::as_str), Some("U2"));
+    assert_eq!(slack.get("alice"), None);
+    assert_eq!(
+        s.chat.languages.get("unset"),
+        Some(&bosun_plugins::notify::Language::En)
+    );
+    assert_eq!(
+        s.chat.languages.get("ding"),
+        Some(&bosun_plugins::notify::Language::Zh)
+    );
+    let bot = s.chat.slack_bot.as_ref().expect("the bot token");
+    assert_eq!(bot.api_url, "https://slack.com/api");
+}

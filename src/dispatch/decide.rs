@@ -76,6 +76,7 @@ impl Dispatcher {
                     owners: &self.owners,
                     history: self.history.as_ref(),
                     limits: self.settings.limits.for_plugins(),
+                    channel_languages: &self.settings.chat.languages,
                 };
                 match plugin.handle(event, &cx).await {
                     Ok(actions) => {
@@ -101,7 +102,7 @@ impl Dispatcher {
 
     /// Comments by bosun itself, by configured bot accounts, or by accounts the forge marks as
     /// machines (GitHub Apps' `name[bot]`, GitLab's access-token bots) are never acted on.
-    fn is_from_a_bot(&self, event: &Event, bot: &Login) -> bool {
+    pub(super) fn is_from_a_bot(&self, event: &Event, bot: &Login) -> bool {
         let Event::Comment(c) = event else {
             return false;
         };

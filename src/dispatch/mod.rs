@@ -84,12 +84,19 @@ impl Dispatcher {
             .collect();
         let mut problems = Vec::new();
         if !delivery.decided {
-            match self.decide(&for_plugins, forge.as_ref()).await {
-                Ok(decision) => {
+            let decided = match self.decide(&for_plugins, forge.as_ref()).await {
+                Ok(decision) => self
+                    .decide_bindings(&for_plugins, forge.as_ref())
+                    .await?
+                    .map(|bindings| (decision, bindings)),
+                Err(e) => Err(e),
+            };
+            match decided {
+                Ok((decision, bindings)) => {
                     problems.extend(decision.problems);
-                    self.store
-                        .record_decision(delivery.id, &decision.planned)
-                        .await?;
+                    let mut planned = decision.planned;
+                    planned.extend(bindings);
+                    self.store.record_decision(delivery.id, &planned).await?;
                 }
                 Err(e) => {
                     return Ok(Outcome::Retry {

@@ -63,9 +63,13 @@ async fn perform(
             *calls += 1;
             forge.run_ci(item, *system, run).await
         }
-        Action::Remember { .. } | Action::Notify { .. } | Action::ChatReply { .. } => Err(
-            ForgeError::Permanent(format!("{} is not a forge action", stored.kind)),
-        ),
+        Action::Remember { .. }
+        | Action::Notify { .. }
+        | Action::ChatReply { .. }
+        | Action::BindChatUser { .. } => Err(ForgeError::Permanent(format!(
+            "{} is not a forge action",
+            stored.kind
+        ))),
         Action::AddLabel { item, label } => {
             if maybe_done {
                 *calls += 1;

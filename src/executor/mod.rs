@@ -95,6 +95,12 @@ impl Targets {
         }
     }
 
+    /// Lets chat replies answer Slack app mentions as the app, when its bot token is set.
+    pub fn with_slack_bot(mut self, bot: Option<crate::chat::config::SlackBot>) -> Self {
+        self.reply = std::mem::take(&mut self.reply).with_slack_bot(bot);
+        self
+    }
+
     /// Adds Drone, when it is configured.
     pub fn with_drone(mut self, drone: Option<&crate::ci::config::DroneSettings>) -> Self {
         self.drone = drone.map(crate::ci::drone::DroneTarget::new);

@@ -1,7 +1,9 @@
 //! bosun's own store as a target: [`Action::Remember`] keeps a fact about a PR; CI contexts
 //! read from the forge ([`Fact::Ci`]) are kept as CI state, as their events would have been.
-//! Writing a fact again replaces it with itself, so an action found `applying` is simply applied again; a
-//! store failure stops the delivery like any other store failure.
+//! [`Action::BindChatUser`] redeems a chat user's one-time code and keeps their binding.
+//! Writing a fact again replaces it with itself, and a code redeemed again by the same action
+//! is the same redemption, so an action found `applying` is simply applied again; a store
+//! failure stops the delivery like any other store failure.
 
 use super::{EffectError, Target};
 use crate::store::{Store, StoredAction};
@@ -29,6 +31,18 @@ impl Target for RecordTarget {
         _maybe_done: bool,
         calls: &mut i32,
     ) -> Result<(), EffectError> {
+        if let Action::BindChatUser { code_hash, .. } = &stored.action {
+            *calls += 1;
+            let now = chrono::Utc::now().timestamp_millis();
+            if self
+                .store
+                .redeem_binding_code(code_hash, stored.id, now)
+                .await?
+            {
+                return Ok(());
+            }
+            return Err(ForgeError::Conflict("the binding code was already used".into()).into());
+        }
         let Action::Remember { item, fact } = &stored.action else {
             return Err(
                 ForgeError::Permanent(format!("{} is not a record action", stored.kind)).into(),

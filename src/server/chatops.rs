@@ -1,12 +1,17 @@
-//! `POST /chat/dingtalk` and `POST /chat/slack`: commands from chat, verified like webhooks
-//! and journaled before they are answered, as a delivery about the pull request they name.
+//! `POST /chat/dingtalk`, `POST /chat/slack` and `POST /chat/slack/events`: commands from chat,
+//! verified like webhooks and journaled before they are answered, as a delivery about the pull
+//! request they name.
 //!
 //! DingTalk (an app robot in HTTP mode): headers `timestamp` (ms) and
 //! `sign = base64(HmacSHA256(AppSecret, timestamp + "\n" + AppSecret))`, the timestamp within
 //! an hour; the reply goes to the message's `sessionWebhook`. Slack (a slash command):
 //! `X-Slack-Signature = v0=hex(HmacSHA256(signing secret, "v0:" + timestamp + ":" + body))`,
 //! the timestamp within 5 minutes; the answer (within Slack's 3 seconds) acknowledges, the
-//! reply goes to `response_url`. Either: 401 when unsigned, wrongly signed, stale, or not
+//! reply goes to `response_url`. Slack app mentions (Events API, `app_mention`) are signed the
+//! same way; the `url_verification` handshake is answered with its challenge once verified,
+//! and the reply is posted in the mention's thread with the app's bot token (there is no
+//! `response_url`); Slack's retries carry the same `event_id` and run once. Any other event is
+//! acknowledged and not journaled. All: 401 when unsigned, wrongly signed, stale, or not
 //! configured; 400 for a body that is not the platform's; 413 over the body limit; 503 when the
 //! journal cannot take it. Nothing runs before it is journaled.
 
@@ -194,11 +199,38 @@ pub async fn dingtalk(
             platform: "dingtalk".into(),
             url: message.session_webhook,
             user: message.sender_staff_id,
+            channel: None,
+            thread: None,
         },
     };
     let id: String = message.msg_id.chars().take(150).collect();
     journal(&state, format!("dingtalk:{id}"), &cmd, default).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({})))
+}
+
+/// Checks a Slack request's signature over its raw body and returns the body.
+async fn verified_slack_body(
+    req: &HttpRequest,
+    payload: web::Payload,
+    state: &AppState,
+) -> Result<Bytes, ReceiveError> {
+    open(state)?;
+    let secret = configured(&state.settings.chat.slack_secret)?;
+    let (Some(timestamp), Some(signature)) = (
+        header(req, "x-slack-request-timestamp"),
+        header(req, "x-slack-signature"),
+    ) else {
+        return Err(ReceiveError::Unauthorized(
+            "missing X-Slack-Request-Timestamp or X-Slack-Signature header",
+        ));
+    };
+    let body = read_body(req, payload, state.settings.limits.max_body_bytes).await?;
+    if !slack_authentic(secret.expose_secret(), timestamp, signature, &body) {
+        return Err(ReceiveError::Unauthorized(
+            "invalid or stale X-Slack-Signature",
+        ));
+    }
+    Ok(body)
 }
 
 #[derive(Deserialize)]
@@ -220,22 +252,7 @@ pub async fn slack(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ReceiveError> {
-    open(&state)?;
-    let secret = configured(&state.settings.chat.slack_secret)?;
-    let (Some(timestamp), Some(signature)) = (
-        header(&req, "x-slack-request-timestamp"),
-        header(&req, "x-slack-signature"),
-    ) else {
-        return Err(ReceiveError::Unauthorized(
-            "missing X-Slack-Request-Timestamp or X-Slack-Signature header",
-        ));
-    };
-    let body = read_body(&req, payload, state.settings.limits.max_body_bytes).await?;
-    if !slack_authentic(secret.expose_secret(), timestamp, signature, &body) {
-        return Err(ReceiveError::Unauthorized(
-            "invalid or stale X-Slack-Signature",
-        ));
-    }
+    let body = verified_slack_body(&req, payload, &state).await?;
     let form: SlashCommand = serde_urlencoded::from_bytes(&body)
         .map_err(|_| ReceiveError::BadRequest("not a Slack slash command"))?;
     if !form.response_url.starts_with("https://") && !form.response_url.starts_with("http://") {
@@ -253,6 +270,8 @@ pub async fn slack(
             platform: "slack".into(),
             url: form.response_url,
             user: form.user_id,
+            channel: None,
+            thread: None,
         },
     };
     let id = if form.trigger_id.is_empty() {
@@ -265,6 +284,99 @@ pub async fn slack(
         "response_type": "ephemeral",
         "text": "On it.",
     })))
+}
+
+/// An Events API request: the `url_verification` handshake, or an `event_callback`.
+#[derive(Deserialize)]
+struct SlackEnvelope {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    challenge: Option<String>,
+    #[serde(default)]
+    team_id: Option<String>,
+    #[serde(default)]
+    event_id: Option<String>,
+    #[serde(default)]
+    event: Option<SlackEvent>,
+}
+
+#[derive(Deserialize)]
+struct SlackEvent {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    user: Option<String>,
+    #[serde(default)]
+    text: String,
+    #[serde(default)]
+    channel: Option<String>,
+    #[serde(default)]
+    ts: Option<String>,
+    #[serde(default)]
+    thread_ts: Option<String>,
+    /// Set when a bot wrote the message; bosun does not take commands from bots.
+    #[serde(default)]
+    bot_id: Option<String>,
+}
+
+/// The text of an app mention without the `<@U…>` mentions in it (bosun's own included).
+pub fn without_mentions(text: &str) -> String {
+    static MENTION: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"<@[A-Za-z0-9]+(?:\|[^>]*)?>").expect("static regex")
+    });
+    MENTION.replace_all(text, " ").trim().to_string()
+}
+
+/// `POST /chat/slack/events`: Slack's Events API (`url_verification`, `app_mention`).
+pub async fn slack_events(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ReceiveError> {
+    let body = verified_slack_body(&req, payload, &state).await?;
+    let envelope: SlackEnvelope = serde_json::from_slice(&body)
+        .map_err(|_| ReceiveError::BadRequest("not a Slack Events API request"))?;
+    if envelope.kind == "url_verification" {
+        let challenge = envelope.challenge.ok_or(ReceiveError::BadRequest(
+            "url_verification without a challenge",
+        ))?;
+        return Ok(HttpResponse::Ok().json(serde_json::json!({ "challenge": challenge })));
+    }
+    let mention = envelope
+        .event
+        .filter(|e| envelope.kind == "event_callback" && e.kind == "app_mention")
+        .filter(|e| e.bot_id.is_none());
+    let (Some(event), Some(team)) = (mention, envelope.team_id) else {
+        return Ok(HttpResponse::Ok().finish());
+    };
+    let (Some(user), Some(channel)) = (event.user, event.channel) else {
+        return Err(ReceiveError::BadRequest(
+            "app_mention without user or channel",
+        ));
+    };
+    let default = default_forge(&state);
+    let (text, target) = command::parse(&without_mentions(&event.text), default);
+    let cmd = ChatCommand {
+        platform: "slack".into(),
+        user: format!("slack:{team}/{user}"),
+        user_name: user.clone(),
+        text,
+        target,
+        reply: ReplyTo {
+            platform: "slack".into(),
+            url: String::new(),
+            user,
+            channel: Some(channel),
+            thread: event.thread_ts.or(event.ts),
+        },
+    };
+    let id = match envelope.event_id {
+        Some(id) if !id.is_empty() => id.chars().take(150).collect(),
+        _ => format!("sha256:{}", hex::encode(Sha256::digest(&body))),
+    };
+    journal(&state, format!("slack:{id}"), &cmd, default).await?;
+    Ok(HttpResponse::Ok().finish())
 }
 
 #[cfg(test)]
@@ -292,6 +404,18 @@ mod tests {
             expected,
             body
         ));
+    }
+
+    #[test]
+    fn app_mentions_lose_their_mentions() {
+        assert_eq!(
+            without_mentions("<@U0LAN0Z89> /lgtm org/repo#7"),
+            "/lgtm org/repo#7"
+        );
+        assert_eq!(
+            without_mentions("<@U0LAN0Z89|bosun> hold <@U2> org/repo#7"),
+            "hold   org/repo#7"
+        );
     }
 
     #[test]

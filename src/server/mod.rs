@@ -32,6 +32,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/hook/drone", web::post().to(drone::receive))
         .route("/chat/dingtalk", web::post().to(chatops::dingtalk))
         .route("/chat/slack", web::post().to(chatops::slack))
+        .route("/chat/slack/events", web::post().to(chatops::slack_events))
         .route("/healthz", web::get().to(healthz))
         .route("/readyz", web::get().to(readyz))
         .route("/metrics", web::get().to(metrics))

@@ -28,6 +28,16 @@ pub trait CiStore: Send + Sync {
         repo: &str,
         sha: &str,
     ) -> Result<Vec<CiContext>, StoreError>;
+    /// How a context last finished before now: on `sha` when it finished there, else on the
+    /// PR's (`number`) most recently updated other head. Never pending.
+    async fn last_ci_outcome(
+        &self,
+        forge: ForgeKind,
+        repo: &str,
+        number: Option<u64>,
+        sha: &str,
+        context: &str,
+    ) -> Result<Option<CiState>, StoreError>;
     /// The open PR whose head is `sha`, for CI events that name none.
     async fn pr_for_head(
         &self,
@@ -40,14 +50,21 @@ pub trait CiStore: Send + Sync {
 const STATE: &str = "SELECT state FROM ci_contexts
      WHERE forge = $1 AND repo = $2 AND sha = $3 AND context = $4";
 const RECORD: &str = "INSERT INTO ci_contexts
-     (forge, repo, sha, context, system, state, url, run_id, number, updated_ms)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+     (forge, repo, sha, context, system, state, url, run_id, number, updated_ms, final_state)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
      ON CONFLICT (forge, repo, sha, context) DO UPDATE SET system = excluded.system,
-       state = excluded.state, url = coalesce(excluded.url, ci_contexts.url),
+       state = excluded.state, final_state = coalesce(excluded.final_state, ci_contexts.final_state),
+       url = coalesce(excluded.url, ci_contexts.url),
        run_id = coalesce(excluded.run_id, ci_contexts.run_id),
        number = coalesce(excluded.number, ci_contexts.number), updated_ms = excluded.updated_ms";
 const CONTEXTS: &str = "SELECT context, system, state, url, run_id FROM ci_contexts
      WHERE forge = $1 AND repo = $2 AND sha = $3 ORDER BY context";
+/// `$1` forge, `$2` repo, `$3` context, `$4` sha, `$5` PR number (-1: none). The commit's
+/// own outcome first, then the PR's other heads, newest first.
+const LAST_OUTCOME: &str = "SELECT final_state FROM ci_contexts
+     WHERE forge = $1 AND repo = $2 AND context = $3 AND final_state IS NOT NULL
+       AND (sha = $4 OR number = $5)
+     ORDER BY CASE WHEN sha = $4 THEN 0 ELSE 1 END, updated_ms DESC LIMIT 1";
 const PR_FOR_HEAD: &str = "SELECT number FROM pull_requests
      WHERE forge = $1 AND repo = $2 AND head_sha = $3 AND state = 'open' ORDER BY number LIMIT 1";
 
@@ -90,6 +107,7 @@ macro_rules! ci_store {
                     .bind(&e.run_id)
                     .bind(e.number.map(|n| n as i64))
                     .bind(now_ms)
+                    .bind(e.state.is_final().then(|| e.state.as_str()))
                     .execute(self.pool())
                     .await?;
                 Ok(())
@@ -121,6 +139,26 @@ macro_rules! ci_store {
                         })
                     })
                     .collect()
+            }
+
+            async fn last_ci_outcome(
+                &self,
+                forge: ForgeKind,
+                repo: &str,
+                number: Option<u64>,
+                sha: &str,
+                context: &str,
+            ) -> Result<Option<CiState>, StoreError> {
+                let row = sqlx::query(LAST_OUTCOME)
+                    .bind(forge.as_str())
+                    .bind(repo)
+                    .bind(context)
+                    .bind(sha)
+                    .bind(number.map_or(-1, |n| n as i64))
+                    .fetch_optional(self.pool())
+                    .await?;
+                row.map(|r| state_of(r.try_get::<&str, _>("final_state")?))
+                    .transpose()
             }
 
             async fn pr_for_head(

@@ -4,6 +4,7 @@
 //! (Postgres for production, SQLite embedded), and one behaviour suite run against both
 //! (`tests/e2e/store.rs`).
 
+pub mod bindings;
 pub mod ci;
 pub mod facts;
 pub mod merge;
@@ -15,6 +16,7 @@ mod rows;
 mod sql;
 pub mod sqlite;
 
+pub use bindings::{BindingCode, BindingStore};
 pub use ci::CiStore;
 pub use facts::{FactStore, StoredFact};
 pub use merge::{MergeRow, MergeStore};
@@ -263,7 +265,9 @@ pub struct PullRequestState {
 
 /// The store's operations, named for what they mean.
 #[async_trait]
-pub trait Store: PageStore + FactStore + OutboxStore + CiStore + MergeStore + Send + Sync {
+pub trait Store:
+    PageStore + FactStore + OutboxStore + CiStore + MergeStore + BindingStore + Send + Sync
+{
     /// Applies pending migrations.
     async fn migrate(&self) -> Result<(), StoreError>;
     /// Cheap reachability check for `/readyz`.

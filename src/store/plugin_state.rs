@@ -83,6 +83,27 @@ impl History for StoreHistory {
             }
         }
     }
+
+    async fn last_ci_outcome(
+        &self,
+        forge: ForgeKind,
+        repo: &RepoPath,
+        number: Option<u64>,
+        sha: &str,
+        context: &str,
+    ) -> Option<bosun_plugins::CiState> {
+        match self
+            .0
+            .last_ci_outcome(forge, repo.as_str(), number, sha, context)
+            .await
+        {
+            Ok(outcome) => outcome,
+            Err(e) => {
+                tracing::warn!(error = %e, "CI history unavailable; a recovery is told as a pass");
+                None
+            }
+        }
+    }
 }
 
 /// Counts the `@login` words of request-reviewers action targets (`org/repo#1 @a @b team`).

@@ -78,6 +78,8 @@ struct ItemPayload {
     before: Option<String>,
     repository: Option<Repo>,
     sender: Option<User>,
+    /// `review_requested`: the user asked (absent when a team was).
+    requested_reviewer: Option<User>,
 }
 
 #[derive(Deserialize)]
@@ -225,7 +227,15 @@ fn pull_request(p: ItemPayload) -> Result<Normalized, NormalizeError> {
         "converted_to_draft" => PrAction::ConvertedToDraft,
         "assigned" => PrAction::Assigned,
         "unassigned" => PrAction::Unassigned,
-        "review_requested" => PrAction::ReviewRequested,
+        "review_requested" => PrAction::ReviewRequested {
+            reviewers: p
+                .requested_reviewer
+                .as_ref()
+                .and_then(|u| u.login.as_deref())
+                .map(Login::new)
+                .into_iter()
+                .collect(),
+        },
         "review_request_removed" => PrAction::ReviewRequestRemoved,
         other => return Ok(ignored_action(EV, other)),
     };

@@ -368,7 +368,8 @@ struct Changed {
     labels_removed: Vec<String>,
     assigned: bool,
     unassigned: bool,
-    review_requested: bool,
+    /// The reviewers added (usernames), when any were.
+    reviewers_added: Vec<String>,
     review_request_removed: bool,
 }
 
@@ -390,7 +391,7 @@ fn summarize(c: &Changes) -> Changed {
         labels_removed: added(&labels_after, &labels_before),
         assigned: !added(&assignees_before, &assignees_after).is_empty(),
         unassigned: !added(&assignees_after, &assignees_before).is_empty(),
-        review_requested: !added(&reviewers_before, &reviewers_after).is_empty(),
+        reviewers_added: added(&reviewers_before, &reviewers_after),
         review_request_removed: !added(&reviewers_after, &reviewers_before).is_empty(),
     }
 }
@@ -423,7 +424,12 @@ fn update_actions(attrs: &Attrs, c: &Changed) -> Vec<PrAction> {
     let flags = [
         (c.assigned, PrAction::Assigned),
         (c.unassigned, PrAction::Unassigned),
-        (c.review_requested, PrAction::ReviewRequested),
+        (
+            !c.reviewers_added.is_empty(),
+            PrAction::ReviewRequested {
+                reviewers: c.reviewers_added.iter().map(|r| Login::new(r)).collect(),
+            },
+        ),
         (c.review_request_removed, PrAction::ReviewRequestRemoved),
     ];
     out.extend(flags.into_iter().filter(|(on, _)| *on).map(|(_, a)| a));

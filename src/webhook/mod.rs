@@ -24,8 +24,8 @@ pub enum Normalized {
 }
 
 /// Reads any journaled delivery as the dispatcher does: a forge's webhook by its event header,
-/// Drone's build webhook, and a command from chat (which becomes events only once its user is
-/// resolved, so here it is described instead).
+/// Drone's build webhook, bosun's own notice that it gave up on a delivery, and a command from
+/// chat (which becomes events only once its user is resolved, so here it is described instead).
 pub fn normalize(
     forge: bosun_plugins::ForgeKind,
     event: &str,
@@ -35,6 +35,9 @@ pub fn normalize(
     match (forge, event) {
         (forge, drone::EVENT) => drone::normalize(forge, payload),
         (_, crate::resync::EVENT) => crate::resync::normalize(payload),
+        (_, crate::queue::FAILED_EVENT) => Ok(Normalized::Events(vec![Event::DeliveryFailed(
+            parse(event, payload)?,
+        )])),
         (_, crate::chat::command::EVENT) => {
             let cmd: crate::chat::command::ChatCommand = parse(event, payload)?;
             Ok(Normalized::Ignored(format!(

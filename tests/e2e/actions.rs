@@ -559,6 +559,7 @@ fn notify(channel: &str, n: u64) -> Action {
             text: format!("#{n} needs review"),
             link: Some(format!("https://github.com/kubernetes/test-infra/pull/{n}")),
             mentions: vec![],
+            buttons: vec![],
         },
     }
 }

@@ -23,25 +23,33 @@ fn now() -> Duration {
     SystemTime::now().duration_since(UNIX_EPOCH).expect("clock")
 }
 
-/// bosun with chat commands on, and the GitHub PR and GitLab MR the tests act on.
-async fn bosun_with_chatops(db: Db) -> (TestBosun, ItemRef, ItemRef) {
+/// bosun with chat commands on (Slack app mentions answered through `chat`'s fake Web API),
+/// and the GitHub PR and GitLab MR the tests act on.
+async fn bosun_with_chatops(db: Db, chat: &FakeChat) -> (TestBosun, ItemRef, ItemRef) {
     let mut o = options(db, "");
-    o.extra.push_str(
+    o.extra.push_str(&format!(
         r#"
 [chat.dingtalk]
 app_secret_env = "TEST_DINGTALK_APP_SECRET"
 [chat.slack]
 signing_secret_env = "TEST_SLACK_SIGNING_SECRET"
+bot_token_env = "TEST_SLACK_BOT_TOKEN"
+api_url = "{}"
 [chat.users."dingtalk:user123"]
 gitlab = "alice"
 [chat.users."slack:T1/U2"]
 github = "alice"
 "#,
-    );
+        chat.slack_api_url()
+    ));
     o.env
         .push(("TEST_DINGTALK_APP_SECRET".into(), APP_SECRET.into()));
     o.env
         .push(("TEST_SLACK_SIGNING_SECRET".into(), SLACK_SECRET.into()));
+    o.env.push((
+        "TEST_SLACK_BOT_TOKEN".into(),
+        crate::fake_chat::SLACK_BOT_TOKEN.into(),
+    ));
     let bosun = spawn_bosun(o).await;
     let pr = setup(&bosun, GITHUB).await;
     let mr = setup(&bosun, GITLAB).await;
@@ -136,7 +144,7 @@ async fn dingtalk_requests_must_be_signed_and_fresh() {
     for db in databases() {
         let _combination = Combination::new(db);
         let chat = FakeChat::start("", "", "");
-        let (bosun, _, _) = bosun_with_chatops(db).await;
+        let (bosun, _, _) = bosun_with_chatops(db, &chat).await;
         let msg =
             |id: &str| dingtalk_message(&chat, id, "user123", "/lgtm gitlab-org/hello-world!1");
         let now_ms = now().as_millis();
@@ -179,7 +187,7 @@ async fn a_bound_dingtalk_user_lgtms_a_gitlab_mr() {
     for db in databases() {
         let _combination = Combination::new(db);
         let chat = FakeChat::start("", "", "");
-        let (bosun, _, mr) = bosun_with_chatops(db).await;
+        let (bosun, _, mr) = bosun_with_chatops(db, &chat).await;
 
         let unbound = dingtalk_message(
             &chat,
@@ -272,7 +280,7 @@ async fn a_slack_slash_command_holds_a_github_pr() {
     for db in databases() {
         let _combination = Combination::new(db);
         let chat = FakeChat::start("", "", "");
-        let (bosun, pr, _) = bosun_with_chatops(db).await;
+        let (bosun, pr, _) = bosun_with_chatops(db, &chat).await;
         let (stale, _) = post_slack(
             &bosun,
             &chat,
@@ -299,6 +307,256 @@ async fn a_slack_slash_command_holds_a_github_pr() {
             answer.contains("Done on kubernetes/test-infra#947"),
             "{db:?}: {answer}"
         );
+        bosun.shutdown().await;
+    }
+}
+
+/// The code in bosun's answer to `bind …`: the word after `/bosun-bind `.
+fn code_in(reply: &str) -> String {
+    let (_, rest) = reply
+        .split_once("/bosun-bind ")
+        .unwrap_or_else(|| panic!("no code in {reply}"));
+    rest.chars()
+        .take_while(char::is_ascii_alphanumeric)
+        .collect()
+}
+
+/// Self-service binding: an unbound DingTalk user asks for a code for GitLab's `bob`; alice
+/// commenting it on the MR binds nothing; bob's comment binds them, once; from then on the chat
+/// user's `/lgtm` acts as bob. The code used again, and an expired code, bind nothing.
+#[tokio::test]
+async fn a_chat_user_binds_themselves_with_a_code_confirmed_on_the_forge() {
+    use crate::commands::say;
+    use bosun::store::BindingCode;
+    use bosun_plugins::ForgeKind;
+    use sha2::Digest as _;
+    for db in databases() {
+        let _combination = Combination::new(db);
+        let chat = FakeChat::start("", "", "");
+        let (bosun, _, mr) = bosun_with_chatops(db, &chat).await;
+        let signed = || Some((APP_SECRET, now().as_millis()));
+        let ask = dingtalk_message(&chat, "b-1", "newbie", "bind gitlab bob");
+        assert_eq!(post_dingtalk(&bosun, ask, signed()).await, 200);
+        wait_for_reply(&chat, "dingtalk-session", 1).await;
+        let asked = &replies(&chat, "dingtalk-session")[0];
+        assert!(
+            asked.contains("To act as gitlab user `bob` from chat, comment `/bosun-bind "),
+            "{db:?}: {asked}"
+        );
+        let code = code_in(asked);
+        assert_eq!(code.len(), 10, "{db:?}: {code}");
+        let bound = || async {
+            bosun
+                .store
+                .chat_binding("dingtalk:newbie", ForgeKind::GitLab)
+                .await
+                .expect("store")
+        };
+
+        say(&bosun, GITLAB, "alice", &format!("/bosun-bind {code}")).await;
+        assert_eq!(
+            bound().await,
+            None,
+            "{db:?}: alice cannot confirm bob's code"
+        );
+        say(&bosun, GITLAB, "bob", &format!("/bosun-bind {code}")).await;
+        assert_eq!(bound().await.as_deref(), Some("bob"), "{db:?}");
+        let notes: Vec<String> = bosun
+            .forge
+            .comments(&mr)
+            .into_iter()
+            .map(|c| c.body)
+            .collect();
+        assert!(
+            notes
+                .iter()
+                .any(|n| n.starts_with("@alice: that binding code is unknown")),
+            "{db:?}: {notes:?}"
+        );
+        assert!(
+            notes
+                .iter()
+                .any(|n| n.starts_with("@bob: your chat account is bound to you")),
+            "{db:?}: {notes:?}"
+        );
+
+        let lgtm = dingtalk_message(&chat, "b-2", "newbie", "/lgtm gitlab-org/hello-world!1");
+        assert_eq!(post_dingtalk(&bosun, lgtm, signed()).await, 200);
+        bosun.run_until_idle().await;
+        assert_eq!(bosun.forge.labels(&mr), vec!["lgtm"], "{db:?}");
+        assert!(
+            bosun
+                .forge
+                .comments(&mr)
+                .iter()
+                .any(|c| c.body.contains("@bob sent `/lgtm` from DingTalk")),
+            "{db:?}"
+        );
+
+        // The code a second time: it was used, so nothing is bound again.
+        let bob_notes = |bosun: &TestBosun| {
+            bosun
+                .forge
+                .comments(&mr)
+                .into_iter()
+                .filter(|c| c.body.starts_with("@bob: "))
+                .map(|c| c.body)
+                .collect::<Vec<_>>()
+        };
+        say(&bosun, GITLAB, "bob", &format!("/bosun-bind {code}")).await;
+        let notes = bob_notes(&bosun);
+        assert!(
+            notes
+                .last()
+                .is_some_and(|n| n.starts_with("@bob: that binding code is unknown, used")),
+            "{db:?}: {notes:?}"
+        );
+        let mut redeemed = 0;
+        for d in bosun
+            .store
+            .recent_deliveries(100, None)
+            .await
+            .expect("deliveries")
+        {
+            let actions = bosun.store.delivery_actions(d.id).await.expect("actions");
+            redeemed += actions
+                .iter()
+                .filter(|a| a.kind == "bind_chat_user")
+                .count();
+        }
+        assert_eq!(redeemed, 1, "{db:?}: the code was redeemed once");
+
+        // A code past its 30 minutes, as chat would have issued it.
+        let now_ms = now().as_millis() as i64;
+        bosun
+            .store
+            .create_binding_code(&BindingCode {
+                code_hash: hex::encode(sha2::Sha256::digest(b"expiredcode")),
+                chat_user: "dingtalk:late".into(),
+                forge: ForgeKind::GitLab,
+                login: "bob".into(),
+                created_ms: now_ms - 31 * 60_000,
+                expires_ms: now_ms - 60_000,
+                used_action: None,
+            })
+            .await
+            .expect("seed a code");
+        say(&bosun, GITLAB, "bob", "/bosun-bind expiredcode").await;
+        let late = bosun
+            .store
+            .chat_binding("dingtalk:late", ForgeKind::GitLab)
+            .await
+            .expect("store");
+        assert_eq!(late, None, "{db:?}: an expired code binds no one");
+        let before = replies(&chat, "dingtalk-session").len();
+        let hold = dingtalk_message(&chat, "b-4", "late", "/hold gitlab-org/hello-world!1");
+        assert_eq!(post_dingtalk(&bosun, hold, signed()).await, 200);
+        wait_for_reply(&chat, "dingtalk-session", before + 1).await;
+        assert!(
+            replies(&chat, "dingtalk-session")[before].contains("You are not bound"),
+            "{db:?}"
+        );
+        bosun.run_until_idle().await;
+        assert_eq!(bosun.forge.labels(&mr), vec!["lgtm"], "{db:?}: no hold");
+        bosun.shutdown().await;
+    }
+}
+
+/// Posts a Slack Events API request, signed at `ts` unless `signed` is false.
+async fn post_slack_event(
+    bosun: &TestBosun,
+    body: &serde_json::Value,
+    ts: u64,
+    signed: bool,
+) -> (u16, String) {
+    let body = serde_json::to_vec(body).expect("json");
+    let mut req = bosun
+        .http
+        .post(bosun.url("/chat/slack/events"))
+        .header("content-type", "application/json")
+        .body(body.clone());
+    if signed {
+        let mut base = format!("v0:{ts}:").into_bytes();
+        base.extend_from_slice(&body);
+        req = req
+            .header("x-slack-request-timestamp", ts.to_string())
+            .header(
+                "x-slack-signature",
+                format!("v0={}", hex::encode(hmac(SLACK_SECRET, &base))),
+            );
+    }
+    let resp = req.send().await.expect("bosun answers");
+    (
+        resp.status().as_u16(),
+        resp.text().await.unwrap_or_default(),
+    )
+}
+
+/// Slack app mentions: the `url_verification` handshake is answered with its challenge once
+/// signed; an unsigned mention is 401 and runs nothing; a signed one from a bound user holds
+/// the PR and is answered in its thread through `chat.postMessage` with the bot token, once
+/// even when Slack retries the event.
+#[tokio::test]
+async fn a_slack_app_mention_holds_a_github_pr_and_answers_in_its_thread() {
+    for db in databases() {
+        let _combination = Combination::new(db);
+        let chat = FakeChat::start("", "", "");
+        let (bosun, pr, _) = bosun_with_chatops(db, &chat).await;
+        let handshake = serde_json::json!({"token": "x", "challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P", "type": "url_verification"});
+        let (status, answer) = post_slack_event(&bosun, &handshake, now().as_secs(), false).await;
+        assert_eq!(status, 401, "{db:?}: {answer}");
+        let (status, answer) = post_slack_event(&bosun, &handshake, now().as_secs(), true).await;
+        assert_eq!(status, 200, "{db:?}: {answer}");
+        assert!(
+            answer
+                .contains("\"challenge\":\"3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P\""),
+            "{db:?}: {answer}"
+        );
+
+        let mention = serde_json::json!({
+            "token": "x", "team_id": "T1", "api_app_id": "A1", "type": "event_callback",
+            "event_id": "Ev0PV52K21", "event_time": now().as_secs(),
+            "event": {"type": "app_mention", "user": "U2", "channel": "C0LAN2Q65",
+                      "text": "<@U0LAN0Z89> hold kubernetes/test-infra#947",
+                      "ts": "1515449522.000016", "event_ts": "1515449522000016"},
+        });
+        let (status, _) = post_slack_event(&bosun, &mention, now().as_secs(), false).await;
+        assert_eq!(status, 401, "{db:?}");
+        let (status, _) = post_slack_event(&bosun, &mention, now().as_secs() - 600, true).await;
+        assert_eq!(status, 401, "{db:?}: stale");
+        assert!(
+            bosun
+                .store
+                .delivery("slack:Ev0PV52K21")
+                .await
+                .expect("store")
+                .is_none(),
+            "{db:?}: nothing journaled"
+        );
+        let (status, _) = post_slack_event(&bosun, &mention, now().as_secs(), true).await;
+        assert_eq!(status, 200, "{db:?}");
+        bosun.run_until_idle().await;
+        assert_eq!(bosun.forge.labels(&pr), vec!["do-not-merge/hold"], "{db:?}");
+        wait_for_reply(&chat, "slack-api", 1).await;
+        let posted: Vec<serde_json::Value> = chat
+            .received()
+            .into_iter()
+            .filter(|r| r.platform == "slack-api")
+            .map(|r| r.body)
+            .collect();
+        assert_eq!(posted[0]["channel"], "C0LAN2Q65", "{db:?}");
+        assert_eq!(posted[0]["thread_ts"], "1515449522.000016", "{db:?}");
+        let text = posted[0]["text"].as_str().unwrap_or("");
+        assert!(
+            text.starts_with("<@U2> Done on kubernetes/test-infra#947"),
+            "{db:?}: {text}"
+        );
+        // Slack retries the event (same event_id): it runs once.
+        let (status, _) = post_slack_event(&bosun, &mention, now().as_secs(), true).await;
+        assert_eq!(status, 200, "{db:?}");
+        bosun.run_until_idle().await;
+        assert_eq!(replies(&chat, "slack-api").len(), 1, "{db:?}");
+        assert!(chat.refused().is_empty(), "{db:?}: {:?}", chat.refused());
         bosun.shutdown().await;
     }
 }

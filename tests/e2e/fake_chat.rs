@@ -1,7 +1,8 @@
 //! A fake of the chat platforms' group robots on loopback: DingTalk (checks the signed-mode
 //! `timestamp`/`sign` and the keyword, as DingTalk does, answering `errcode` 310000 when they
-//! are wrong), Feishu (checks the body's `timestamp`/`sign`), Slack and WeCom. It records every
-//! message with the time it arrived, for tests to assert on.
+//! are wrong), Feishu (checks the body's `timestamp`/`sign`), Slack and WeCom, and Slack's Web
+//! API `chat.postMessage` (checks the bot token, answering `invalid_auth` otherwise, as Slack
+//! does). It records every message with the time it arrived, for tests to assert on.
 
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use base64::Engine;
@@ -25,6 +26,9 @@ struct State {
     received: Vec<Received>,
     refused: Vec<String>,
 }
+
+/// The bot token the fake Slack Web API accepts.
+pub const SLACK_BOT_TOKEN: &str = "xoxb-bosun-test-token";
 
 /// What the robots require.
 #[derive(Clone)]
@@ -110,6 +114,13 @@ async fn robot(
     let refusal = match platform.as_str() {
         "dingtalk" => dingtalk_refusal(&rules, req.query_string(), &json),
         "feishu" => feishu_refusal(&rules, &json),
+        "slack-api" => {
+            let bearer = req
+                .headers()
+                .get("authorization")
+                .and_then(|v| v.to_str().ok());
+            (bearer != Some(&format!("Bearer {SLACK_BOT_TOKEN}"))).then_some("invalid_auth")
+        }
         _ => None,
     };
     let mut s = state.lock().expect("fake chat state");
@@ -117,6 +128,7 @@ async fn robot(
         s.refused.push(format!("{platform}: {why}"));
         return match platform.as_str() {
             "feishu" => HttpResponse::Ok().json(json!({"code": 19021, "msg": why})),
+            "slack-api" => HttpResponse::Ok().json(json!({"ok": false, "error": why})),
             _ => HttpResponse::Ok().json(json!({"errcode": 310000, "errmsg": why})),
         };
     }
@@ -127,6 +139,7 @@ async fn robot(
     });
     match platform.as_str() {
         "slack" => HttpResponse::Ok().body("ok"),
+        "slack-api" => HttpResponse::Ok().json(json!({"ok": true, "ts": "1700000000.000200"})),
         "feishu" => HttpResponse::Ok().json(json!({"code": 0, "msg": "success", "data": {}})),
         _ => HttpResponse::Ok().json(json!({"errcode": 0, "errmsg": "ok"})),
     }
@@ -180,6 +193,11 @@ impl FakeChat {
             ),
             other => format!("http://{}/{other}/hook/t0ken", self.addr),
         }
+    }
+
+    /// The base URL of the fake Slack Web API (`[chat.slack] api_url`).
+    pub fn slack_api_url(&self) -> String {
+        format!("http://{}/slack-api", self.addr)
     }
 
     /// Every message taken so far.

@@ -3,6 +3,7 @@
 mod actions;
 mod browser;
 mod chat;
+mod chat_events;
 mod chatops;
 mod ci;
 mod cli;

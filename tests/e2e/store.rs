@@ -567,3 +567,173 @@ async fn the_queue_fails_a_delivery_on_a_store_bug_instead_of_retrying() {
         bosun.shutdown().await;
     }
 }
+
+/// A CI event on one commit of PR 7 (`o/r`).
+fn ci(sha: &str, context: &str, state: bosun_plugins::CiState) -> bosun_plugins::CiEvent {
+    bosun_plugins::CiEvent {
+        forge: ForgeKind::GitHub,
+        repo: RepoPath::parse("o/r").expect("repo"),
+        system: bosun_plugins::CiSystem::GithubStatus,
+        sha: sha.into(),
+        number: Some(7),
+        context: context.into(),
+        state,
+        url: None,
+        run_id: None,
+    }
+}
+
+/// How a context last finished: a re-run's pending state keeps the failure before it; the
+/// commit's own outcome comes first, else the PR's most recent other head; never pending.
+#[tokio::test]
+async fn the_last_ci_outcome_survives_a_rerun_and_falls_back_to_the_previous_head() {
+    use bosun_plugins::CiState::{Failure, Pending, Success};
+    for db in databases() {
+        let _combination = Combination::new(db);
+        let (s, _db) = open(db).await;
+        let last = |sha: &'static str| {
+            let s = s.clone();
+            async move {
+                s.last_ci_outcome(ForgeKind::GitHub, "o/r", Some(7), sha, "ci/test")
+                    .await
+                    .expect("read")
+            }
+        };
+        assert_eq!(last("a1").await, None, "{db:?}: nothing heard yet");
+        s.record_ci(&ci("a1", "ci/test", Pending), 1)
+            .await
+            .expect("record");
+        assert_eq!(last("a1").await, None, "{db:?}: pending is no outcome");
+        s.record_ci(&ci("a1", "ci/test", Failure), 2)
+            .await
+            .expect("record");
+        s.record_ci(&ci("a1", "ci/test", Pending), 3)
+            .await
+            .expect("record");
+        assert_eq!(
+            last("a1").await,
+            Some(Failure),
+            "{db:?}: kept through the re-run"
+        );
+        assert_eq!(
+            last("b2").await,
+            Some(Failure),
+            "{db:?}: the previous head's"
+        );
+        s.record_ci(&ci("b2", "ci/test", Pending), 4)
+            .await
+            .expect("record");
+        s.record_ci(&ci("b2", "ci/test", Success), 5)
+            .await
+            .expect("record");
+        assert_eq!(last("b2").await, Some(Success), "{db:?}: its own first");
+        let other_pr = s
+            .last_ci_outcome(ForgeKind::GitHub, "o/r", Some(8), "c3", "ci/test")
+            .await
+            .expect("read");
+        assert_eq!(other_pr, None, "{db:?}: another PR's heads do not count");
+    }
+}
+
+/// A binding code is read back as issued, redeemed once (again by the same action, which is a
+/// retry, never by another), and its binding kept, the latest binding of a chat user winning.
+#[tokio::test]
+async fn binding_codes_are_redeemed_once_and_keep_their_binding() {
+    use bosun::store::BindingCode;
+    for db in databases() {
+        let _combination = Combination::new(db);
+        let (s, _db) = open(db).await;
+        let code = |hash: &str, login: &str| BindingCode {
+            code_hash: hash.into(),
+            chat_user: "dingtalk:u1".into(),
+            forge: ForgeKind::GitLab,
+            login: login.into(),
+            created_ms: 1_000,
+            expires_ms: 2_000,
+            used_action: None,
+        };
+        s.create_binding_code(&code("h1", "alice"))
+            .await
+            .expect("create");
+        assert_eq!(
+            s.binding_code("h1").await.expect("read"),
+            Some(code("h1", "alice")),
+            "{db:?}"
+        );
+        assert_eq!(s.binding_code("nope").await.expect("read"), None);
+        assert!(
+            s.create_binding_code(&code("h1", "bob")).await.is_err(),
+            "{db:?}: one code, one row"
+        );
+        assert_eq!(
+            s.chat_binding("dingtalk:u1", ForgeKind::GitLab)
+                .await
+                .expect("read"),
+            None
+        );
+
+        assert!(
+            s.redeem_binding_code("h1", 10, 1_500)
+                .await
+                .expect("redeem"),
+            "{db:?}"
+        );
+        assert!(
+            s.redeem_binding_code("h1", 10, 1_600)
+                .await
+                .expect("redeem"),
+            "{db:?}: a retry"
+        );
+        assert!(
+            !s.redeem_binding_code("h1", 11, 1_700)
+                .await
+                .expect("redeem"),
+            "{db:?}: used"
+        );
+        assert!(
+            !s.redeem_binding_code("nope", 12, 1_700)
+                .await
+                .expect("redeem"),
+            "{db:?}"
+        );
+        assert_eq!(
+            s.binding_code("h1")
+                .await
+                .expect("read")
+                .and_then(|c| c.used_action),
+            Some(10),
+            "{db:?}"
+        );
+        assert_eq!(
+            s.chat_binding("dingtalk:u1", ForgeKind::GitLab)
+                .await
+                .expect("read")
+                .as_deref(),
+            Some("alice"),
+            "{db:?}"
+        );
+        assert_eq!(
+            s.chat_binding("dingtalk:u1", ForgeKind::GitHub)
+                .await
+                .expect("read"),
+            None
+        );
+
+        s.create_binding_code(&code("h2", "carol"))
+            .await
+            .expect("create");
+        assert!(
+            s.redeem_binding_code("h2", 13, 1_800)
+                .await
+                .expect("redeem")
+        );
+        assert_eq!(
+            s.chat_binding("dingtalk:u1", ForgeKind::GitLab)
+                .await
+                .expect("read")
+                .as_deref(),
+            Some("carol"),
+            "{db:?}: rebinding replaces"
+        );
+    }
+}

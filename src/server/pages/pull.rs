@@ -90,7 +90,17 @@ fn pr_action_text(a: &PrAction) -> String {
         PrAction::ConvertedToDraft => "converted it to a draft".into(),
         PrAction::Assigned => "assigned someone".into(),
         PrAction::Unassigned => "unassigned someone".into(),
-        PrAction::ReviewRequested => "requested a review".into(),
+        PrAction::ReviewRequested { reviewers } if reviewers.is_empty() => {
+            "requested a review".into()
+        }
+        PrAction::ReviewRequested { reviewers } => format!(
+            "requested a review from {}",
+            reviewers
+                .iter()
+                .map(|r| format!("@{r}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
         PrAction::ReviewRequestRemoved => "withdrew a review request".into(),
         PrAction::Approved => "approved it".into(),
         PrAction::Unapproved => "withdrew an approval".into(),
@@ -175,6 +185,10 @@ fn entry(
                         what.push(format!("CI {} is {}", c.context, c.state.as_str()));
                         head = Some(c.sha.clone());
                     }
+                    Event::DeliveryFailed(f) => what.push(format!(
+                        "bosun gave up on delivery {} after {} attempts",
+                        f.delivery_id, f.attempts
+                    )),
                 }
             }
         }
