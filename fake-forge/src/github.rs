@@ -20,6 +20,7 @@ pub(crate) fn route(world: &mut World, req: &Req<'_>) -> Option<Reply> {
     }
     let reply = match (req.method, s.as_slice()) {
         ("GET", ["user"]) => current_user(world, req),
+        ("GET", ["search", "issues"]) => search_pulls(world, req),
         ("GET", ["orgs", org, "members", user]) => org_member(world, &decode(org), &decode(user)),
         ("GET", ["orgs", org, "teams", team, "memberships", user]) => {
             team_membership(world, req, &decode(org), &decode(team), &decode(user))
@@ -853,6 +854,48 @@ fn list_open_pulls(world: &mut World, req: &Req<'_>, repo: &str) -> Reply {
         })
         .collect();
     paginate(req, all)
+}
+
+/// `GET /search/issues?q=is:pr repo:o/r author:login`: the PRs (any state) matching, newest
+/// first; other qualifiers are not modelled (422).
+fn search_pulls(world: &mut World, req: &Req<'_>) -> Reply {
+    let q = req.query_param("q").unwrap_or_default().to_string();
+    let (mut repo, mut author, mut prs) = (None, None, false);
+    for term in q.split_whitespace() {
+        match term.split_once(':') {
+            Some(("repo", r)) => repo = Some(r.to_string()),
+            Some(("author", a)) => author = Some(a.to_string()),
+            Some(("is", "pr")) => prs = true,
+            _ => return error(422, "Validation Failed"),
+        }
+    }
+    let (Some(repo), Some(author), true) = (repo, author, prs) else {
+        return error(422, "Validation Failed");
+    };
+    let items: Vec<Value> = world
+        .github
+        .repo(&repo)
+        .map(|r| {
+            r.items
+                .iter()
+                .rev()
+                .filter(|i| {
+                    i.kind == ItemKind::PullRequest && i.author.eq_ignore_ascii_case(&author)
+                })
+                .map(|i| json!({ "number": i.number, "title": i.title }))
+                .collect()
+        })
+        .unwrap_or_default();
+    let per_page: usize = req
+        .query_param("per_page")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(30);
+    let total = items.len();
+    let items: Vec<Value> = items.into_iter().take(per_page).collect();
+    Reply::json(
+        200,
+        json!({ "total_count": total, "incomplete_results": false, "items": items }),
+    )
 }
 
 fn get_pull(world: &mut World, req: &Req<'_>, at: &Target) -> Reply {

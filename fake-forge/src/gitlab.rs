@@ -40,7 +40,7 @@ fn project_route(world: &mut World, req: &Req<'_>, repo: &str, rest: &[&str]) ->
         ("GET", ["repository", "tree"]) => tree(world, req, repo),
         ("GET", ["repository", "files", path, "raw"]) => raw_file(world, req, repo, &decode(path)),
         ("POST", ["statuses", sha]) => create_status(world, req, repo, &decode(sha)),
-        ("GET", ["merge_requests"]) => list_open_mrs(world, req, repo),
+        ("GET", ["merge_requests"]) => list_mrs(world, req, repo),
         (_, [kind, iid, rest @ ..]) => {
             let kind = match *kind {
                 "merge_requests" => ItemKind::PullRequest,
@@ -226,8 +226,11 @@ fn item_path(kind: ItemKind) -> &'static str {
     }
 }
 
-/// `GET /projects/:id/merge_requests?state=opened`: the open MRs, newest first, paged.
-fn list_open_mrs(world: &mut World, req: &Req<'_>, repo: &str) -> Reply {
+/// `GET /projects/:id/merge_requests`: the MRs, newest first, paged; `state=opened` keeps the
+/// open ones and `author_username` one author's (GitLab's default is every state).
+fn list_mrs(world: &mut World, req: &Req<'_>, repo: &str) -> Reply {
+    let open_only = req.query_param("state") == Some("opened");
+    let author = req.query_param("author_username").map(str::to_string);
     let indexes: Vec<usize> = world
         .gitlab
         .repo(repo)
@@ -236,7 +239,13 @@ fn list_open_mrs(world: &mut World, req: &Req<'_>, repo: &str) -> Reply {
                 .iter()
                 .enumerate()
                 .rev()
-                .filter(|(_, i)| i.kind == ItemKind::PullRequest && i.state == ItemState::Open)
+                .filter(|(_, i)| i.kind == ItemKind::PullRequest)
+                .filter(|(_, i)| !open_only || i.state == ItemState::Open)
+                .filter(|(_, i)| {
+                    author
+                        .as_deref()
+                        .is_none_or(|a| i.author.eq_ignore_ascii_case(a))
+                })
                 .map(|(idx, _)| idx)
                 .collect()
         })

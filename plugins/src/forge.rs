@@ -191,6 +191,14 @@ pub trait ForgeRead: Send + Sync {
     async fn bot_login(&self) -> Result<Login, ForgeError>;
     /// A pull/merge request now.
     async fn pull_request(&self, item: &ItemRef) -> Result<PullRequestInfo, ForgeError>;
+    /// Up to `limit` pull/merge requests (any state) `author` opened in `repo`, by number:
+    /// the welcome plugin's "is this their first?" (GitHub's issue search, GitLab's MR list).
+    async fn pull_requests_by(
+        &self,
+        repo: &RepoPath,
+        author: &Login,
+        limit: u8,
+    ) -> Result<Vec<u64>, ForgeError>;
     /// Every open pull/merge request of a repository, by number, from the list endpoint (all
     /// pages; GitHub's list does not say whether a PR is mergeable).
     async fn open_pull_requests(

@@ -35,6 +35,7 @@ pub mod skip;
 pub mod testing;
 pub mod tide;
 pub mod trigger;
+pub mod welcome;
 pub mod wip;
 
 pub use action::{Action, Button, ChatMessage, CiRun, Destination, MissingUsersReply, ReplyTo};
@@ -74,6 +75,7 @@ pub fn all_plugins() -> Vec<Box<dyn Plugin>> {
         Box::new(skip::Skip),
         Box::new(tide::Tide),
         Box::new(trigger::Trigger),
+        Box::new(welcome::Welcome),
         Box::new(wip::Wip),
     ]
 }

@@ -75,6 +75,14 @@ impl ForgeRead for CachedForgeRead<'_> {
         lock(&self.pulls).insert(item.clone(), pr.clone());
         Ok(pr)
     }
+    async fn pull_requests_by(
+        &self,
+        repo: &RepoPath,
+        author: &Login,
+        limit: u8,
+    ) -> Result<Vec<u64>, ForgeError> {
+        self.inner.pull_requests_by(repo, author, limit).await
+    }
     async fn open_pull_requests(
         &self,
         repo: &RepoPath,

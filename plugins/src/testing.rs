@@ -51,6 +51,8 @@ pub struct MemoryState {
     pub ci_runs: Vec<(crate::CiSystem, crate::CiRun)>,
     /// Facts the store would hold about the PR.
     pub facts: Vec<crate::Fact>,
+    /// Earlier PRs per author (lower case), besides the PR under test.
+    pub earlier_prs: BTreeMap<String, Vec<u64>>,
     /// How each CI context last finished before the event, as the store would remember it.
     pub ci_outcomes: BTreeMap<String, crate::CiState>,
     /// Counts every read and write, so tests can assert how many calls a plugin made.
@@ -110,6 +112,7 @@ impl Default for MemoryForge {
                 admins: HashSet::new(),
                 ci_runs: vec![],
                 facts: vec![],
+                earlier_prs: BTreeMap::new(),
                 ci_outcomes: BTreeMap::new(),
                 calls: 0,
             }),
@@ -339,6 +342,23 @@ impl ForgeRead for MemoryForge {
             .teams
             .get(team)
             .is_some_and(|t| t.contains(user)))
+    }
+    async fn pull_requests_by(
+        &self,
+        _repo: &RepoPath,
+        author: &Login,
+        limit: u8,
+    ) -> Result<Vec<u64>, ForgeError> {
+        let state = self.lock();
+        let mut out = Vec::new();
+        if state.pr.author == *author {
+            out.push(pr_ref().number);
+        }
+        if let Some(earlier) = state.earlier_prs.get(&author.as_str().to_ascii_lowercase()) {
+            out.extend(earlier);
+        }
+        out.truncate(limit as usize);
+        Ok(out)
     }
     async fn open_pull_requests(
         &self,

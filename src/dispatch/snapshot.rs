@@ -37,6 +37,14 @@ impl ForgeRead for WebhookSnapshot {
     ) -> Result<bosun_plugins::PullRequestInfo, ForgeError> {
         Err(tokenless("the pull request"))
     }
+    async fn pull_requests_by(
+        &self,
+        _repo: &RepoPath,
+        _author: &Login,
+        _limit: u8,
+    ) -> Result<Vec<u64>, ForgeError> {
+        Err(tokenless("an author's pull requests"))
+    }
     async fn open_pull_requests(
         &self,
         _repo: &RepoPath,

@@ -31,3 +31,4 @@ mod size_labels;
 mod store;
 mod support;
 mod tide;
+mod welcome;

@@ -193,6 +193,33 @@ impl ForgeRead for GitHubForge {
         Ok(pull_info(pr))
     }
 
+    /// `GET /search/issues?q=is:pr repo:{o}/{r} author:{login}`, one page of `limit`.
+    async fn pull_requests_by(
+        &self,
+        repo: &RepoPath,
+        author: &Login,
+        limit: u8,
+    ) -> Result<Vec<u64>, ForgeError> {
+        #[derive(Deserialize)]
+        struct Found {
+            number: u64,
+        }
+        #[derive(Deserialize)]
+        struct Search {
+            #[serde(default)]
+            items: Vec<Found>,
+        }
+        repo_path_route(repo)?;
+        let query = format!("is:pr repo:{} author:{}", repo.as_str(), author.as_str());
+        let route = format!(
+            "/search/issues?q={}&per_page={}",
+            percent_encoding::utf8_percent_encode(&query, percent_encoding::NON_ALPHANUMERIC),
+            limit.max(1)
+        );
+        let found: Search = self.send_json(Scope::Repo(repo), Verb::Get, &route).await?;
+        Ok(found.items.into_iter().map(|f| f.number).collect())
+    }
+
     /// `GET /repos/{o}/{r}/pulls` (open ones, every page); the list carries no `mergeable`.
     async fn open_pull_requests(
         &self,

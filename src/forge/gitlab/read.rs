@@ -358,6 +358,30 @@ impl ForgeRead for GitLabForge {
         Ok(mr_info(mr))
     }
 
+    /// `GET /projects/:id/merge_requests?author_username=…` (any state), one page.
+    async fn pull_requests_by(
+        &self,
+        repo: &RepoPath,
+        author: &Login,
+        limit: u8,
+    ) -> Result<Vec<u64>, ForgeError> {
+        #[derive(Deserialize)]
+        struct Found {
+            iid: u64,
+        }
+        let ep = mrs::MergeRequests::builder()
+            .project(repo.as_str())
+            .author(author.as_str())
+            .build()
+            .map_err(unbuildable)?;
+        let found: Vec<Found> = self.query(ep).await?;
+        Ok(found
+            .into_iter()
+            .take(limit.max(1) as usize)
+            .map(|f| f.iid)
+            .collect())
+    }
+
     /// `GET /projects/:id/merge_requests?state=opened`, every page.
     async fn open_pull_requests(
         &self,
