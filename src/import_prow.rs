@@ -85,6 +85,8 @@ pub fn import(plugins_yaml: &str, prow_config: Option<&str>) -> Result<Imported,
             "approve" => importer.entries("approve", value, approve_option),
             "lgtm" => importer.entries("lgtm", value, lgtm_option),
             "triggers" => importer.entries("trigger", value, trigger_option),
+            "welcome" => importer.entries("welcome", value, welcome_option),
+            "override" => importer.override_teams(value),
             "blunderbuss" => importer.global("blunderbuss", value, blunderbuss_option),
             "size" => importer.global("size", value, size_option),
             "help" => importer.global("help", value, help_option),
@@ -107,9 +109,7 @@ pub fn import(plugins_yaml: &str, prow_config: Option<&str>) -> Result<Imported,
 fn block_reason(block: &str) -> String {
     match block {
         "retitle" => "bosun's retitle has no options; closed items cannot be retitled".into(),
-        "welcome" => "bosun has no welcome plugin".into(),
         "repo_milestone" | "milestone_applier" => "bosun has no milestone plugin".into(),
-        "override" => "bosun has no override plugin".into(),
         "config_updater" => "Prow's own deployment; bosun reads one TOML file".into(),
         "require_matching_label" => "bosun has no require-matching-label plugin".into(),
         "slack" => "bosun's chat notifications are configured under [chat] and notify".into(),
@@ -124,7 +124,6 @@ fn plugin_reason(plugin: &str) -> String {
         "cat" | "dog" | "pony" | "goose" | "yuks" | "shrug" | "heart" => {
             "a novelty reply bosun does not have".into()
         }
-        "skip" | "override" => "bosun sets no commit statuses on request".into(),
         "config-updater" => "Prow's own deployment; nothing to do for bosun".into(),
         _ => format!("bosun has no {plugin} plugin"),
     }
@@ -180,10 +179,44 @@ fn trigger_option(key: &str, value: &Value) -> Mapped {
         "trusted_org" => {
             Mapped::Drop("deprecated in Prow; add the org's members as collaborators".into())
         }
+        // bosun always re-runs failed GitHub Actions runs on /retest, as this asks.
+        "trigger_github_workflows" if value.as_bool() == Some(true) => Mapped::Skip,
         "trigger_github_workflows" => Mapped::Drop(
-            "bosun re-runs the CI runs it has seen on the head; it dispatches no workflows".into(),
+            "bosun re-runs failed GitHub Actions runs on /retest whatever this says".into(),
         ),
         _ => Mapped::Drop("bosun's trigger has no such option".into()),
+    }
+}
+
+/// Prow's welcome template is Go's text/template; bosun's takes `{author}`, `{org}`, `{repo}`.
+fn welcome_option(key: &str, value: &Value) -> Mapped {
+    match key {
+        "always_post" => Mapped::Keep("always_post", value.clone()),
+        "message_template" => match value.as_str() {
+            Some(go) => {
+                let mut text = go.to_string();
+                for (from, to) in [
+                    ("AuthorLogin", "{author}"),
+                    ("AuthorName", "{author}"),
+                    ("Org", "{org}"),
+                    ("Repo", "{repo}"),
+                ] {
+                    for spelling in [format!("{{{{.{from}}}}}"), format!("{{{{ .{from} }}}}")] {
+                        text = text.replace(&spelling, to);
+                    }
+                }
+                if text.contains("{{") {
+                    Mapped::Drop(
+                        "the template uses Go template logic bosun's {author}/{org}/{repo} cannot express"
+                            .into(),
+                    )
+                } else {
+                    Mapped::Keep("message_template", Value::String(text))
+                }
+            }
+            None => Mapped::Drop("must be text".into()),
+        },
+        _ => Mapped::Drop("bosun's welcome has no such option".into()),
     }
 }
 
@@ -536,7 +569,41 @@ impl Importer {
         }
     }
 
-    /// `external_plugins:` — bosun forwards no webhooks.
+    /// `override:` — `allowed_github_teams` (per org or org/repo) become the scopes'
+    /// `allowed_teams`.
+    fn override_teams(&mut self, value: &Value) {
+        let Some(options) = value.as_object() else {
+            self.drop("override", "must be a mapping");
+            return;
+        };
+        for (key, v) in options {
+            match (key.as_str(), v.as_object()) {
+                ("allowed_github_teams", Some(by_scope)) => {
+                    for (scope, teams) in by_scope {
+                        if let Some(t) = to_toml(&Value::Array(
+                            strings(Some(teams))
+                                .into_iter()
+                                .map(Value::String)
+                                .collect(),
+                        )) {
+                            self.settings
+                                .entry("override".into())
+                                .or_default()
+                                .entry(scope.clone())
+                                .or_default()
+                                .insert("allowed_teams".into(), t);
+                        }
+                    }
+                }
+                _ => self.drop(
+                    format!("override.{key}"),
+                    "bosun's override allows repo admins, allowed_users and allowed_teams",
+                ),
+            }
+        }
+    }
+
+    /// `external_plugins:` — bosun forwards no webhooks; Prow's needs-rebase is built in.
     fn external_plugins(&mut self, value: &Value) {
         let Some(map) = value.as_object() else {
             return;
@@ -544,12 +611,17 @@ impl Importer {
         for (scope, list) in map {
             for entry in list.as_array().into_iter().flatten() {
                 let name = entry.get("name").and_then(Value::as_str).unwrap_or("?");
-                let reason = if name == "needs-rebase" {
-                    "bosun has no needs-rebase; keep running it as a separate service".to_string()
-                } else {
-                    "bosun forwards no webhooks to external plugins".to_string()
-                };
-                self.drop(format!("external_plugins.\"{scope}\": {name}"), reason);
+                if name == "needs-rebase" {
+                    let (enabled, _) = self.scopes.entry(scope.clone()).or_default();
+                    if !enabled.iter().any(|p| p == name) {
+                        enabled.push(name.to_string());
+                    }
+                    continue;
+                }
+                self.drop(
+                    format!("external_plugins.\"{scope}\": {name}"),
+                    "bosun forwards no webhooks to external plugins",
+                );
             }
         }
     }

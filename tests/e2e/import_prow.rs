@@ -52,8 +52,8 @@ fn a_kubernetes_shaped_plugins_yaml_imports_and_passes_check_config() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     for left_behind in [
         "plugins.\"kubernetes\".plugins: verify-owners",
-        "plugins.\"kubernetes/kubernetes\".plugins: welcome",
-        "external_plugins.\"kubernetes\": needs-rebase",
+        "external_plugins.\"kubernetes\": cherrypicker",
+        "override.allow_top_level_owners",
         "blunderbuss.use_status_availability",
         "label.restricted_labels[].assign_on",
         "approve.commandHelpLink",
@@ -105,6 +105,23 @@ fn a_kubernetes_shaped_plugins_yaml_imports_and_passes_check_config() {
         plugins.enabled_for(&repo("kubernetes-incubator/x")),
         vec!["assign", "hold", "lgtm", "lifecycle"]
     );
+
+    // welcome, override and skip are bosun plugins now; Prow's external needs-rebase is
+    // built in.
+    for p in ["welcome", "override", "needs-rebase"] {
+        assert!(k8s.iter().any(|e| e == p), "{p} in {k8s:?}");
+    }
+    assert!(
+        !stderr.contains("needs-rebase") && !stderr.contains(": welcome"),
+        "{stderr}"
+    );
+    let welcome = plugins.settings_for("welcome", &repo("kubernetes/kubernetes"));
+    assert_eq!(
+        welcome["message_template"],
+        "Welcome @{author}! It looks like this is your first PR to {org}/{repo} 🎉"
+    );
+    let overrides = plugins.settings_for("override", &repo("kubernetes/kubernetes"));
+    assert_eq!(overrides["allowed_teams"][0], "release-managers");
 
     let lgtm = plugins.settings_for("lgtm", &repo("kubernetes/kubernetes"));
     assert_eq!(lgtm["store_tree_hash"], true);
