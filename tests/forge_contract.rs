@@ -1130,7 +1130,10 @@ async fn compare_lists_added_removed_modified_and_renamed_files_in_one_call() {
         assert_eq!(calls.len(), 1, "{kind}: one call: {calls:?}");
         match kind {
             ForgeKind::GitHub => {
-                assert_eq!(calls[0].path, format!("/repos/org/repo/compare/{one}...{two}"));
+                assert_eq!(
+                    calls[0].path,
+                    format!("/repos/org/repo/compare/{one}...{two}")
+                );
             }
             ForgeKind::GitLab => {
                 assert_eq!(
@@ -1146,8 +1149,13 @@ async fn compare_lists_added_removed_modified_and_renamed_files_in_one_call() {
 
         // A history that is not a fast-forward: GitHub diffs from the merge base, so its list
         // is not the difference; GitLab's straight compare still is.
-        let sibling = s.fake.seed_child_commit(kind, repo.as_str(), &one, &before[..4]);
-        let diff = forge.compare(&repo, &two, &sibling).await.expect("diverged");
+        let sibling = s
+            .fake
+            .seed_child_commit(kind, repo.as_str(), &one, &before[..4]);
+        let diff = forge
+            .compare(&repo, &two, &sibling)
+            .await
+            .expect("diverged");
         match kind {
             ForgeKind::GitHub => assert!(!diff.complete, "diverged"),
             ForgeKind::GitLab => {
@@ -1168,7 +1176,9 @@ async fn compare_lists_added_removed_modified_and_renamed_files_in_one_call() {
 async fn github_compare_at_the_file_cap_is_incomplete() {
     let s = Setup::new(ForgeKind::GitHub);
     let repo = s.repo();
-    let one = s.fake.seed_commit(ForgeKind::GitHub, repo.as_str(), &[("OWNERS", b"x")]);
+    let one = s
+        .fake
+        .seed_commit(ForgeKind::GitHub, repo.as_str(), &[("OWNERS", b"x")]);
     let contents: Vec<(String, Vec<u8>)> = (0..301)
         .map(|i| (format!("f{i}.txt"), vec![b'x'; 1]))
         .collect();

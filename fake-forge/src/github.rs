@@ -1219,10 +1219,21 @@ fn compare(world: &mut World, req: &Req<'_>, repo: &str, range: &str) -> Reply {
         return error(404, "Not Found");
     };
     let Some(merge_base) = r.merge_base(&base, &head) else {
-        return error(404, &format!("No common ancestor between {base} and {head}."));
+        return error(
+            404,
+            &format!("No common ancestor between {base} and {head}."),
+        );
     };
-    let ahead_by = r.ancestry(&head).iter().position(|c| *c == merge_base).unwrap_or(0);
-    let behind_by = r.ancestry(&base).iter().position(|c| *c == merge_base).unwrap_or(0);
+    let ahead_by = r
+        .ancestry(&head)
+        .iter()
+        .position(|c| *c == merge_base)
+        .unwrap_or(0);
+    let behind_by = r
+        .ancestry(&base)
+        .iter()
+        .position(|c| *c == merge_base)
+        .unwrap_or(0);
     let status = match (ahead_by, behind_by) {
         (0, 0) => "identical",
         (_, 0) => "ahead",

@@ -249,8 +249,12 @@ pub trait ForgeRead: Send + Sync {
     /// The files that differ between commits `from` and `to`, in one call (GitHub
     /// `compare/{from}...{to}`, GitLab `repository/compare?straight=true`): a moved base
     /// costs the OWNERS loader this instead of a whole tree listing.
-    async fn compare(&self, repo: &RepoPath, from: &str, to: &str)
-    -> Result<CommitDiff, ForgeError>;
+    async fn compare(
+        &self,
+        repo: &RepoPath,
+        from: &str,
+        to: &str,
+    ) -> Result<CommitDiff, ForgeError>;
     /// The tree SHA of a commit: equal trees mean equal content (lgtm's `store_tree_hash`).
     async fn commit_tree_sha(&self, repo: &RepoPath, sha: &str) -> Result<String, ForgeError>;
     /// The labels that exist in a repository.

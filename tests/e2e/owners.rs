@@ -331,7 +331,9 @@ async fn a_moved_base_is_read_by_one_compare_and_decisions_follow_the_new_owners
                 ("src/main.go", b"package main\n"),
             ];
             let base = bosun.forge.seed_commit(case.forge, case.repo, &files);
-            for user in ["alice", "carol", "doccer", "docrev", "rev-a", "rev-b", "rev-c"] {
+            for user in [
+                "alice", "carol", "doccer", "docrev", "rev-a", "rev-b", "rev-c",
+            ] {
                 bosun.forge.ensure_user(user);
             }
             let what = format!("{db:?} {:?}", case.forge);
@@ -389,12 +391,18 @@ async fn a_moved_base_is_read_by_one_compare_and_decisions_follow_the_new_owners
             };
             say(&bosun, case2, &second, "alice", approve).await;
             assert!(
-                !bosun.forge.labels(&second).contains(&"approved".to_string()),
+                !bosun
+                    .forge
+                    .labels(&second)
+                    .contains(&"approved".to_string()),
                 "{what}: alice no longer approves the root"
             );
             say(&bosun, case2, &second, "carol", approve).await;
             assert!(
-                bosun.forge.labels(&second).contains(&"approved".to_string()),
+                bosun
+                    .forge
+                    .labels(&second)
+                    .contains(&"approved".to_string()),
                 "{what}: {:?}",
                 notifiers(&bosun, &second)
             );

@@ -209,7 +209,8 @@ impl Loaded {
         }
         self.aliases = old.aliases.clone();
         if let Some(reason) = old.problems.get(ALIASES_FILE) {
-            self.problems.insert(ALIASES_FILE.to_string(), reason.clone());
+            self.problems
+                .insert(ALIASES_FILE.to_string(), reason.clone());
         }
         for (key, file) in &old.files {
             let Some((path, sha, markdown)) = old.index.file_of(key) else {
@@ -227,6 +228,9 @@ impl Loaded {
         }
     }
 }
+
+/// One (repo, base SHA) view, shared by the events at that base.
+type Slot = Arc<tokio::sync::Mutex<Loaded>>;
 
 /// Counts of forge calls, for benchmarks and tests.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -280,10 +284,10 @@ fn names(scopes: &[String], repo: &RepoPath) -> bool {
 pub struct OwnersLoader {
     cache: Arc<dyn OwnersCache>,
     policy: OwnersPolicy,
-    memory: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Loaded>>>>,
+    memory: Mutex<HashMap<String, Slot>>,
     /// (repo, branch, front matter) → the base SHA indexed last and its view: what a moved
     /// base is compared against.
-    latest: Mutex<HashMap<String, (String, Arc<tokio::sync::Mutex<Loaded>>)>>,
+    latest: Mutex<HashMap<String, (String, Slot)>>,
     stats: Mutex<LoadStats>,
 }
 
@@ -455,7 +459,7 @@ impl OwnersLoader {
         repo: &RepoPath,
         branch: &str,
         base_sha: &str,
-    ) -> Result<Arc<tokio::sync::Mutex<Loaded>>, ForgeError> {
+    ) -> Result<Slot, ForgeError> {
         let markdown = self.policy.markdown_front_matter(repo);
         let key = format!("tree:{}@{base_sha}:{markdown}", repo.as_str());
         if let Some(slot) = self
@@ -580,7 +584,11 @@ impl OwnersLoader {
             }
         }
         let mut unnamed = Vec::new();
-        for f in diff.files.iter().filter(|f| f.status != DiffStatus::Removed) {
+        for f in diff
+            .files
+            .iter()
+            .filter(|f| f.status != DiffStatus::Removed)
+        {
             match &f.sha {
                 Some(sha) => {
                     index.note(&f.path, sha, markdown);
@@ -1175,7 +1183,16 @@ mod moving_base {
 
     const USERS: [&str; 6] = ["alice", "Bob", "@carol", "dave", "team-a", "team-b"];
     const DIRS: [&str; 10] = [
-        "", "a", "a/b", "a/b/c", "d", "d/e", "vendor/x/y", "docs", "m", "m/n",
+        "",
+        "a",
+        "a/b",
+        "a/b/c",
+        "d",
+        "d/e",
+        "vendor/x/y",
+        "docs",
+        "m",
+        "m/n",
     ];
 
     fn some_users(rng: &mut StdRng) -> String {
@@ -1204,7 +1221,10 @@ mod moving_base {
                 some_users(rng),
                 some_users(rng)
             ),
-            4 => format!("reviewers: {}\nrequired_reviewers: [dave]\n", some_users(rng)),
+            4 => format!(
+                "reviewers: {}\nrequired_reviewers: [dave]\n",
+                some_users(rng)
+            ),
             _ => "approvers: [broken\n".to_string(),
         }
     }
@@ -1346,7 +1366,8 @@ mod moving_base {
             markdown_front_matter: markdown,
             ..OwnersPolicy::default()
         };
-        let moving = OwnersLoader::with_policy(Arc::new(MemoryOwnersCache::default()), policy.clone());
+        let moving =
+            OwnersLoader::with_policy(Arc::new(MemoryOwnersCache::default()), policy.clone());
         let mut files = initial(&mut rng);
         for step in 0..30 {
             if step > 0 {
@@ -1358,7 +1379,11 @@ mod moving_base {
             forge.with(|s| s.commits.insert(sha.clone(), files.clone()));
             let all = query_paths(&files);
             // A partial load first, so the next base carries over a partly loaded view.
-            let some: Vec<String> = all.iter().filter(|_| rng.random_bool(0.3)).cloned().collect();
+            let some: Vec<String> = all
+                .iter()
+                .filter(|_| rng.random_bool(0.3))
+                .cloned()
+                .collect();
             moving
                 .owners_on_branch(&forge, &repo(), "main", &sha, &some)
                 .await
@@ -1367,10 +1392,11 @@ mod moving_base {
                 .owners_on_branch(&forge, &repo(), "main", &sha, &all)
                 .await
                 .expect("incremental");
-            let fresh = OwnersLoader::with_policy(Arc::new(MemoryOwnersCache::default()), policy.clone())
-                .owners_on_branch(&forge, &repo(), "main", &sha, &all)
-                .await
-                .expect("fresh");
+            let fresh =
+                OwnersLoader::with_policy(Arc::new(MemoryOwnersCache::default()), policy.clone())
+                    .owners_on_branch(&forge, &repo(), "main", &sha, &all)
+                    .await
+                    .expect("fresh");
             assert_eq!(
                 answers(&incremental, &all),
                 answers(&fresh, &all),
@@ -1378,7 +1404,10 @@ mod moving_base {
             );
         }
         let stats = moving.stats();
-        assert_eq!(stats.tree_calls, 1, "every later base came from a compare: {stats:?}");
+        assert_eq!(
+            stats.tree_calls, 1,
+            "every later base came from a compare: {stats:?}"
+        );
         assert_eq!(stats.compare_calls, 29);
     }
 

@@ -150,7 +150,11 @@ impl Endpoint for Compare<'_> {
     }
 
     fn endpoint(&self) -> Cow<'static, str> {
-        format!("projects/{}/repository/compare", NameOrId::from(self.project)).into()
+        format!(
+            "projects/{}/repository/compare",
+            NameOrId::from(self.project)
+        )
+        .into()
     }
 
     fn parameters(&self) -> QueryParams<'_> {
