@@ -5,8 +5,8 @@
 use bosun::forge::github::GitHubForge;
 use bosun::forge::gitlab::GitLabForge;
 use bosun_plugins::{
-    CommitStatus, Forge, ForgeError, ForgeKind, ForgeRead, ItemRef, ItemState, Login, MergeMethod,
-    RepoPath, StatusState, TreeEntryKind,
+    CommitStatus, DiffStatus, Forge, ForgeError, ForgeKind, ForgeRead, ItemRef, ItemState, Login,
+    MergeMethod, RepoPath, StatusState, TreeEntryKind,
 };
 use fake_forge::{FakeForge, Fault, RecordedRequest};
 use serde_json::json;
@@ -1061,6 +1061,137 @@ async fn file_content_reads_bytes_at_a_ref_and_none_when_missing() {
             "{kind}"
         );
     }
+}
+
+/// The OWNERS loader's moved base: one compare call lists what changed between two commits
+/// (GitHub with blob SHAs, GitLab without), and says when the list cannot stand for the
+/// whole difference.
+#[tokio::test]
+async fn compare_lists_added_removed_modified_and_renamed_files_in_one_call() {
+    for kind in FORGES {
+        let s = Setup::new(kind);
+        let repo = s.repo();
+        let before: Vec<(&str, &[u8])> = vec![
+            ("OWNERS", b"approvers: [root]\n"),
+            ("a/OWNERS", b"approvers: [alice]\n"),
+            ("b/OWNERS", b"approvers: [bob]\n"),
+            ("old/OWNERS", b"approvers: [olga]\n"),
+            ("c/x.go", b"package c\n"),
+        ];
+        let after: Vec<(&str, &[u8])> = vec![
+            ("OWNERS", b"approvers: [root]\n"),
+            ("a/OWNERS", b"approvers: [alice, ann]\n"),
+            ("new/OWNERS", b"approvers: [olga]\n"),
+            ("c/x.go", b"package c\n"),
+            ("d/OWNERS", b"approvers: [dora]\n"),
+        ];
+        let one = s.fake.seed_commit(kind, repo.as_str(), &before);
+        let two = s.fake.seed_child_commit(kind, repo.as_str(), &one, &after);
+        let forge = s.forge();
+        let n = s.fake.requests().len();
+        let diff = forge.compare(&repo, &one, &two).await.expect("compare");
+        assert!(diff.complete, "{kind}");
+        let mut got: Vec<(String, DiffStatus, Option<String>)> = diff
+            .files
+            .iter()
+            .map(|f| (f.path.clone(), f.status, f.previous_path.clone()))
+            .collect();
+        got.sort_by(|a, b| a.0.cmp(&b.0));
+        assert_eq!(
+            got,
+            vec![
+                ("a/OWNERS".into(), DiffStatus::Modified, None),
+                ("b/OWNERS".into(), DiffStatus::Removed, None),
+                ("d/OWNERS".into(), DiffStatus::Added, None),
+                (
+                    "new/OWNERS".into(),
+                    DiffStatus::Renamed,
+                    Some("old/OWNERS".into())
+                ),
+            ],
+            "{kind}"
+        );
+        for f in &diff.files {
+            let want = match (kind, f.status) {
+                (ForgeKind::GitHub, DiffStatus::Removed) | (ForgeKind::GitLab, _) => None,
+                (ForgeKind::GitHub, _) => after
+                    .iter()
+                    .find(|(p, _)| *p == f.path)
+                    .map(|(_, c)| fake_forge::blob_sha(c)),
+            };
+            assert_eq!(f.sha, want, "{kind}: {}", f.path);
+        }
+        // (GitLab's client asks who it is once, when it is built.)
+        let calls: Vec<RecordedRequest> = s
+            .requests_since(n)
+            .into_iter()
+            .filter(|r| !r.path.ends_with("/user"))
+            .collect();
+        assert_eq!(calls.len(), 1, "{kind}: one call: {calls:?}");
+        match kind {
+            ForgeKind::GitHub => {
+                assert_eq!(
+                    calls[0].path,
+                    format!("/repos/org/repo/compare/{one}...{two}")
+                );
+            }
+            ForgeKind::GitLab => {
+                assert_eq!(
+                    calls[0].path,
+                    "/api/v4/projects/group%2Fsub%2Fproject/repository/compare"
+                );
+                let q = calls[0].query_pairs();
+                for pair in [("from", one.as_str()), ("to", &two), ("straight", "true")] {
+                    assert!(q.contains(&(pair.0.into(), pair.1.into())), "{q:?}");
+                }
+            }
+        }
+
+        // A history that is not a fast-forward: GitHub diffs from the merge base, so its list
+        // is not the difference; GitLab's straight compare still is.
+        let sibling = s
+            .fake
+            .seed_child_commit(kind, repo.as_str(), &one, &before[..4]);
+        let diff = forge
+            .compare(&repo, &two, &sibling)
+            .await
+            .expect("diverged");
+        match kind {
+            ForgeKind::GitHub => assert!(!diff.complete, "diverged"),
+            ForgeKind::GitLab => {
+                assert!(diff.complete);
+                assert_eq!(diff.files.len(), 5, "{:?}", diff.files);
+            }
+        }
+        let missing = forge.compare(&repo, &one, "no-such-commit").await;
+        assert!(
+            matches!(missing, Err(ForgeError::NotFound(_))),
+            "{kind}: {missing:?}"
+        );
+    }
+}
+
+/// GitHub lists at most 300 files in a comparison: a list that long is not trusted.
+#[tokio::test]
+async fn github_compare_at_the_file_cap_is_incomplete() {
+    let s = Setup::new(ForgeKind::GitHub);
+    let repo = s.repo();
+    let one = s
+        .fake
+        .seed_commit(ForgeKind::GitHub, repo.as_str(), &[("OWNERS", b"x")]);
+    let contents: Vec<(String, Vec<u8>)> = (0..301)
+        .map(|i| (format!("f{i}.txt"), vec![b'x'; 1]))
+        .collect();
+    let files: Vec<(&str, &[u8])> = contents
+        .iter()
+        .map(|(p, c)| (p.as_str(), c.as_slice()))
+        .collect();
+    let two = s
+        .fake
+        .seed_child_commit(ForgeKind::GitHub, repo.as_str(), &one, &files);
+    let diff = s.forge().compare(&repo, &one, &two).await.expect("compare");
+    assert_eq!(diff.files.len(), 300);
+    assert!(!diff.complete);
 }
 
 #[tokio::test]

@@ -78,6 +78,7 @@ pub(crate) fn route(world: &mut World, req: &Req<'_>) -> Option<Reply> {
                     | ("GET", ["contents", _, ..])
                     | ("GET", ["git", "trees", _, ..])
                     | ("GET", ["git", "commits", _])
+                    | ("GET", ["compare", _])
                     | ("GET", ["collaborators", _])
                     | ("GET", ["assignees", _])
                     | ("POST", ["statuses", _])
@@ -102,6 +103,7 @@ pub(crate) fn route(world: &mut World, req: &Req<'_>) -> Option<Reply> {
                     get_tree(world, req, &repo, &git_ref.join("/"))
                 }
                 ("GET", ["git", "commits", sha]) => get_commit(world, req, &repo, &decode(sha)),
+                ("GET", ["compare", range]) => compare(world, req, &repo, &decode(range)),
                 ("GET", ["collaborators", user]) => collaborator(world, &repo, &decode(user)),
                 ("GET", ["assignees", user]) => assignable(world, &repo, &decode(user)),
                 ("POST", ["statuses", sha]) => create_status(world, req, &repo, &decode(sha)),
@@ -1239,6 +1241,79 @@ fn get_commit(world: &mut World, req: &Req<'_>, repo: &str, sha: &str) -> Reply 
             "tree": { "sha": tree, "url": format!("{}/repos/{repo}/git/trees/{tree}", req.base) },
             "parents": [],
             "verification": { "verified": false, "reason": "unsigned", "signature": null, "payload": null },
+        }),
+    )
+}
+
+/// GitHub's most files in one comparison.
+const COMPARE_FILE_CAP: usize = 300;
+
+/// `GET /repos/{o}/{r}/compare/{base}...{head}`: how `head` relates to `base` (`identical`,
+/// `ahead`, `behind`, `diverged`) and the files changed from their merge base to `head`, at
+/// most 300 of them; 404 without a common ancestor, as GitHub answers.
+fn compare(world: &mut World, req: &Req<'_>, repo: &str, range: &str) -> Reply {
+    let Some((base, head)) = range.split_once("...") else {
+        return error(404, "Not Found");
+    };
+    let Some(r) = world.github.repo(repo) else {
+        return error(404, "Not Found");
+    };
+    let (Some(base), Some(head)) = (r.resolve(base), r.resolve(head)) else {
+        return error(404, "Not Found");
+    };
+    let Some(merge_base) = r.merge_base(&base, &head) else {
+        return error(
+            404,
+            &format!("No common ancestor between {base} and {head}."),
+        );
+    };
+    let ahead_by = r
+        .ancestry(&head)
+        .iter()
+        .position(|c| *c == merge_base)
+        .unwrap_or(0);
+    let behind_by = r
+        .ancestry(&base)
+        .iter()
+        .position(|c| *c == merge_base)
+        .unwrap_or(0);
+    let status = match (ahead_by, behind_by) {
+        (0, 0) => "identical",
+        (_, 0) => "ahead",
+        (0, _) => "behind",
+        _ => "diverged",
+    };
+    let empty = std::collections::BTreeMap::new();
+    let from = r.commits.get(&merge_base).map_or(&empty, |c| &c.files);
+    let to = r.commits.get(&head).map_or(&empty, |c| &c.files);
+    let files: Vec<Value> = crate::world::diff_snapshots(from, to)
+        .into_iter()
+        .take(COMPARE_FILE_CAP)
+        .map(|f| {
+            let mut v = json!({
+                "sha": f.sha, "filename": f.path, "status": f.status,
+                "additions": 0, "deletions": 0, "changes": 0,
+                "blob_url": format!("{}/{repo}/blob/{head}/{}", req.base, f.path),
+                "raw_url": format!("{}/{repo}/raw/{head}/{}", req.base, f.path),
+                "contents_url": format!("{}/repos/{repo}/contents/{}?ref={head}", req.base, f.path),
+            });
+            if let (Some(prev), Some(o)) = (f.previous_path, v.as_object_mut()) {
+                o.insert("previous_filename".into(), json!(prev));
+            }
+            v
+        })
+        .collect();
+    Reply::json(
+        200,
+        json!({
+            "url": format!("{}/repos/{repo}/compare/{base}...{head}", req.base),
+            "status": status,
+            "ahead_by": ahead_by,
+            "behind_by": behind_by,
+            "total_commits": ahead_by,
+            "merge_base_commit": { "sha": merge_base },
+            "commits": [],
+            "files": files,
         }),
     )
 }

@@ -38,6 +38,7 @@ fn project_route(world: &mut World, req: &Req<'_>, repo: &str, rest: &[&str]) ->
         }
         ("GET", ["members", user]) => project_member(world, req, repo, user.parse().ok()?, false),
         ("GET", ["repository", "tree"]) => tree(world, req, repo),
+        ("GET", ["repository", "compare"]) => compare(world, req, repo),
         ("GET", ["repository", "files", path, "raw"]) => raw_file(world, req, repo, &decode(path)),
         ("POST", ["statuses", sha]) => create_status(world, req, repo, &decode(sha)),
         ("GET", ["merge_requests"]) => list_mrs(world, req, repo),
@@ -680,6 +681,57 @@ fn tree(world: &mut World, req: &Req<'_>, repo: &str) -> Reply {
         return error(404, "404 Tree Not Found");
     }
     paged(req, entries)
+}
+
+/// `GET /projects/:id/repository/compare?from=…&to=…&straight=…`: the files changed from
+/// `from` to `to` (`straight=true`), or from their merge base to `to` (the default).
+fn compare(world: &mut World, req: &Req<'_>, repo: &str) -> Reply {
+    let Some(r) = world.gitlab.repo(repo) else {
+        return error(404, "404 Project Not Found");
+    };
+    let (Some(from), Some(to)) = (
+        req.query_param("from").and_then(|f| r.resolve(f)),
+        req.query_param("to").and_then(|t| r.resolve(t)),
+    ) else {
+        return error(404, "404 Ref Not Found");
+    };
+    let from = if req.query_param("straight") == Some("true") {
+        from
+    } else {
+        match r.merge_base(&from, &to) {
+            Some(base) => base,
+            None => return error(404, "404 Merge Base Not Found"),
+        }
+    };
+    let empty = std::collections::BTreeMap::new();
+    let old = r.commits.get(&from).map_or(&empty, |c| &c.files);
+    let new = r.commits.get(&to).map_or(&empty, |c| &c.files);
+    let diffs: Vec<Value> = crate::world::diff_snapshots(old, new)
+        .into_iter()
+        .map(|f| {
+            let old_path = f.previous_path.clone().unwrap_or_else(|| f.path.clone());
+            json!({
+                "old_path": old_path, "new_path": f.path,
+                "a_mode": if f.status == "added" { "0" } else { "100644" },
+                "b_mode": if f.status == "removed" { "0" } else { "100644" },
+                "new_file": f.status == "added",
+                "renamed_file": f.status == "renamed",
+                "deleted_file": f.status == "removed",
+                "diff": "",
+            })
+        })
+        .collect();
+    Reply::json(
+        200,
+        json!({
+            "commit": { "id": to },
+            "commits": [],
+            "diffs": diffs,
+            "compare_timeout": false,
+            "compare_same_ref": from == to,
+            "web_url": format!("{}/{repo}/-/compare/{from}...{to}", req.base.trim_end_matches("/api/v4")),
+        }),
+    )
 }
 
 /// `GET /projects/:id/repository/files/:path/raw?ref=…`.

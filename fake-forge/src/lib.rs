@@ -304,6 +304,22 @@ impl FakeForge {
         self.update(|w| w.add_commit(forge, repo, files))
     }
 
+    /// Stores a commit made on `parent` with these files (a branch moving forward, so the
+    /// forge's compare sees `parent` as its ancestor) and returns its SHA.
+    pub fn seed_child_commit(
+        &self,
+        forge: ForgeKind,
+        repo: &str,
+        parent: &str,
+        files: &[(&str, &[u8])],
+    ) -> String {
+        let files = files
+            .iter()
+            .map(|(p, c)| (p.to_string(), c.to_vec()))
+            .collect();
+        self.update(|w| w.add_child_commit(forge, repo, Some(parent), files))
+    }
+
     /// Points a branch or tag at a commit.
     pub fn set_ref(&self, forge: ForgeKind, repo: &str, name: &str, sha: &str) {
         self.update(|w| {

@@ -117,6 +117,57 @@ pub struct Repo {
 pub struct Commit {
     /// Path → contents.
     pub files: BTreeMap<String, Vec<u8>>,
+    /// The commit it was made on (`None`: a root commit), so compares know ancestry.
+    pub parent: Option<String>,
+}
+
+/// One file that differs between two snapshots, as a compare lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileDiff {
+    /// The path in the newer snapshot (the old path for a removed file).
+    pub path: String,
+    /// A renamed file's old path.
+    pub previous_path: Option<String>,
+    /// `added`, `removed`, `modified` or `renamed` (GitHub's words).
+    pub status: &'static str,
+    /// The blob SHA: the new content's, or the removed content's.
+    pub sha: String,
+}
+
+/// What changed from `old` to `new`. A removed and an added path with the same content are
+/// a rename, as git's exact rename detection finds them.
+pub fn diff_snapshots(
+    old: &BTreeMap<String, Vec<u8>>,
+    new: &BTreeMap<String, Vec<u8>>,
+) -> Vec<FileDiff> {
+    let mut removed: Vec<&String> = old.keys().filter(|p| !new.contains_key(*p)).collect();
+    let mut out = Vec::new();
+    for (path, content) in new {
+        let (status, previous_path) = match old.get(path) {
+            Some(before) if before == content => continue,
+            Some(_) => ("modified", None),
+            None => match removed.iter().position(|p| old.get(*p) == Some(content)) {
+                Some(i) => ("renamed", Some(removed.remove(i).clone())),
+                None => ("added", None),
+            },
+        };
+        out.push(FileDiff {
+            path: path.clone(),
+            previous_path,
+            status,
+            sha: blob_sha(content),
+        });
+    }
+    for path in removed {
+        out.push(FileDiff {
+            path: path.clone(),
+            previous_path: None,
+            status: "removed",
+            sha: old.get(path).map(|c| blob_sha(c)).unwrap_or_default(),
+        });
+    }
+    out.sort_by(|a, b| a.path.cmp(&b.path));
+    out
 }
 
 /// One entry of a tree listing, with content-derived SHAs: equal content, equal SHA.
@@ -340,12 +391,24 @@ impl World {
         repo: &str,
         files: BTreeMap<String, Vec<u8>>,
     ) -> String {
+        self.add_child_commit(kind, repo, None, files)
+    }
+
+    /// Stores a commit made on `parent` (a branch moving forward) and returns its SHA.
+    pub fn add_child_commit(
+        &mut self,
+        kind: ForgeKind,
+        repo: &str,
+        parent: Option<&str>,
+        files: BTreeMap<String, Vec<u8>>,
+    ) -> String {
         let serial = self.next_id();
         let tree = tree_sha(&files);
         let sha = hash_hex(&[b"commit", serial.to_string().as_bytes(), tree.as_bytes()]);
+        let parent = parent.map(str::to_string);
         self.ensure_repo(kind, repo)
             .commits
-            .insert(sha.clone(), Commit { files });
+            .insert(sha.clone(), Commit { files, parent });
         sha
     }
 
@@ -593,6 +656,26 @@ impl Repo {
         self.labels
             .iter()
             .find(|l| l.name.eq_ignore_ascii_case(name))
+    }
+
+    /// `sha` and its ancestors, nearest first.
+    pub fn ancestry(&self, sha: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut at = Some(sha.to_string());
+        while let Some(sha) = at {
+            if out.contains(&sha) {
+                break;
+            }
+            at = self.commits.get(&sha).and_then(|c| c.parent.clone());
+            out.push(sha);
+        }
+        out
+    }
+
+    /// The nearest commit both `a` and `b` descend from, if any.
+    pub fn merge_base(&self, a: &str, b: &str) -> Option<String> {
+        let of_a = self.ancestry(a);
+        self.ancestry(b).into_iter().find(|c| of_a.contains(c))
     }
 
     /// A branch, tag or commit SHA resolved to a commit SHA.

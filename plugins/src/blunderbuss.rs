@@ -90,7 +90,13 @@ impl Blunderbuss {
         let files: Vec<String> = changed.into_iter().map(|f| f.path).collect();
         let owners = cx
             .owners
-            .owners_for(cx.forge, &reference.repo, &pr.base_sha, &files)
+            .owners_on_branch(
+                cx.forge,
+                &reference.repo,
+                &pr.base_ref,
+                &pr.base_sha,
+                &files,
+            )
             .await?;
         let request = ReviewerRequest {
             author: pr.author.as_str().to_string(),

@@ -149,6 +149,44 @@ pub struct Tree {
     pub truncated: bool,
 }
 
+/// How one file differs between two commits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DiffStatus {
+    Added,
+    Removed,
+    /// Content or mode changed in place.
+    Modified,
+    /// Moved from `previous_path` (perhaps changed too); the old path is gone.
+    Renamed,
+    /// Copied from `previous_path`, which stays.
+    Copied,
+}
+
+/// One file that differs between two commits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DiffEntry {
+    /// The file's path in the newer commit (for [`DiffStatus::Removed`], the path it had).
+    pub path: String,
+    /// Where a renamed or copied file came from.
+    pub previous_path: Option<String>,
+    pub status: DiffStatus,
+    /// The blob SHA at the newer commit when the forge says it (GitHub does, GitLab does not);
+    /// `None` for removed files.
+    pub sha: Option<String>,
+}
+
+/// The difference between two commits from one compare call: lets the OWNERS loader update
+/// an index it already has instead of listing the whole tree again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommitDiff {
+    pub files: Vec<DiffEntry>,
+    /// True only when `files` is exactly the difference from the older to the newer commit:
+    /// every file listed (GitHub cuts the list at 300 files, GitLab gives up on a timeout)
+    /// and, on GitHub, the older commit an ancestor of the newer (its three-dot compare diffs
+    /// from the merge base). Callers must not use an incomplete diff as the whole difference.
+    pub complete: bool,
+}
+
 /// How to merge.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -216,6 +254,15 @@ pub trait ForgeRead: Send + Sync {
     ) -> Result<Option<Vec<u8>>, ForgeError>;
     /// The recursive tree at a ref (branch, tag or commit SHA).
     async fn tree(&self, repo: &RepoPath, git_ref: &str) -> Result<Tree, ForgeError>;
+    /// The files that differ between commits `from` and `to`, in one call (GitHub
+    /// `compare/{from}...{to}`, GitLab `repository/compare?straight=true`): a moved base
+    /// costs the OWNERS loader this instead of a whole tree listing.
+    async fn compare(
+        &self,
+        repo: &RepoPath,
+        from: &str,
+        to: &str,
+    ) -> Result<CommitDiff, ForgeError>;
     /// The tree SHA of a commit: equal trees mean equal content (lgtm's `store_tree_hash`).
     async fn commit_tree_sha(&self, repo: &RepoPath, sha: &str) -> Result<String, ForgeError>;
     /// The labels that exist in a repository.

@@ -398,7 +398,7 @@ async fn in_owners(c: &CommentEvent, cx: &Context<'_>) -> Result<bool, PluginErr
     let files: Vec<String> = changed.into_iter().map(|f| f.path).collect();
     let owners = cx
         .owners
-        .owners_for(cx.forge, &item.repo, &pr.base_sha, &files)
+        .owners_on_branch(cx.forge, &item.repo, &pr.base_ref, &pr.base_sha, &files)
         .await?;
     let login = crate::owners::normalize_login(c.author.as_str());
     Ok(files

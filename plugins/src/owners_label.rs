@@ -39,7 +39,13 @@ impl Plugin for OwnersLabel {
         let files: Vec<String> = changed.into_iter().map(|f| f.path).collect();
         let owners = cx
             .owners
-            .owners_for(cx.forge, &reference.repo, &info.base_sha, &files)
+            .owners_on_branch(
+                cx.forge,
+                &reference.repo,
+                &info.base_ref,
+                &info.base_sha,
+                &files,
+            )
             .await?;
         let wanted: BTreeSet<String> = files.iter().flat_map(|f| owners.labels(f)).collect();
         let missing: Vec<String> = wanted

@@ -108,6 +108,14 @@ impl ForgeRead for CachedForgeRead<'_> {
     async fn tree(&self, repo: &RepoPath, git_ref: &str) -> Result<Tree, ForgeError> {
         self.inner.tree(repo, git_ref).await
     }
+    async fn compare(
+        &self,
+        repo: &RepoPath,
+        from: &str,
+        to: &str,
+    ) -> Result<crate::CommitDiff, ForgeError> {
+        self.inner.compare(repo, from, to).await
+    }
     async fn commit_tree_sha(&self, repo: &RepoPath, sha: &str) -> Result<String, ForgeError> {
         self.inner.commit_tree_sha(repo, sha).await
     }

@@ -35,6 +35,13 @@ pub struct MemoryState {
     pub teams: HashMap<String, HashSet<Login>>,
     /// Commit SHA → tree SHA.
     pub commit_trees: HashMap<String, String>,
+    /// Commit SHA → every file of that commit. A ref found here is read from its snapshot
+    /// (files, tree, compare); any other ref reads `files`.
+    pub commits: BTreeMap<String, BTreeMap<String, Vec<u8>>>,
+    /// Compare answers without blob SHAs, as GitLab's does.
+    pub compare_without_shas: bool,
+    /// Compare answers say they are incomplete, as GitHub's beyond 300 files.
+    pub compare_incomplete: bool,
     pub statuses: Vec<(String, CommitStatus)>,
     pub merged_with: Option<MergeMethod>,
     /// The reason the last close gave, as GitHub records `state_reason`.
@@ -103,6 +110,9 @@ impl Default for MemoryForge {
                 dropped: HashSet::new(),
                 teams: HashMap::new(),
                 commit_trees: HashMap::new(),
+                commits: BTreeMap::new(),
+                compare_without_shas: false,
+                compare_incomplete: false,
                 statuses: vec![],
                 merged_with: None,
                 close_reason: None,
@@ -278,15 +288,16 @@ impl ForgeRead for MemoryForge {
         &self,
         _repo: &RepoPath,
         path: &str,
-        _git_ref: &str,
+        git_ref: &str,
     ) -> Result<Option<Vec<u8>>, ForgeError> {
-        Ok(self.lock().files.get(path).cloned())
+        let s = self.lock();
+        Ok(s.files_at(git_ref).get(path).cloned())
     }
     async fn tree(&self, _repo: &RepoPath, git_ref: &str) -> Result<Tree, ForgeError> {
         let s = self.lock();
         let mut dirs = std::collections::BTreeSet::new();
         let mut entries = Vec::new();
-        for (path, content) in &s.files {
+        for (path, content) in s.files_at(git_ref) {
             let mut parent = path.as_str();
             while let Some((dir, _)) = parent.rsplit_once('/') {
                 dirs.insert(dir.to_string());
@@ -295,7 +306,7 @@ impl ForgeRead for MemoryForge {
             entries.push(TreeEntry {
                 path: path.clone(),
                 kind: TreeEntryKind::Blob,
-                sha: format!("blob-{}", fingerprint(content)),
+                sha: memory_blob_sha(content),
             });
         }
         entries.extend(dirs.into_iter().map(|d| TreeEntry {
@@ -307,6 +318,29 @@ impl ForgeRead for MemoryForge {
             sha: format!("tree-at-{git_ref}"),
             entries,
             truncated: false,
+        })
+    }
+    /// A diff of two snapshots in [`MemoryState::commits`]; a removed and an added path with
+    /// the same content are a rename, as git finds them.
+    async fn compare(
+        &self,
+        _repo: &RepoPath,
+        from: &str,
+        to: &str,
+    ) -> Result<crate::CommitDiff, ForgeError> {
+        let s = self.lock();
+        let (Some(old), Some(new)) = (s.commits.get(from), s.commits.get(to)) else {
+            return Err(ForgeError::NotFound(format!("compare {from}...{to}")));
+        };
+        let mut files = snapshot_diff(old, new);
+        if s.compare_without_shas {
+            for f in &mut files {
+                f.sha = None;
+            }
+        }
+        Ok(crate::CommitDiff {
+            files,
+            complete: !s.compare_incomplete,
         })
     }
     async fn commit_tree_sha(&self, _repo: &RepoPath, sha: &str) -> Result<String, ForgeError> {
@@ -385,6 +419,62 @@ impl ForgeRead for MemoryForge {
 }
 
 /// A stable stand-in for a content hash.
+impl MemoryState {
+    /// The files at `git_ref`: its snapshot in `commits`, else `files`.
+    fn files_at(&self, git_ref: &str) -> &BTreeMap<String, Vec<u8>> {
+        self.commits.get(git_ref).unwrap_or(&self.files)
+    }
+}
+
+/// The blob SHA the in-memory forge gives `content` in trees and compares.
+fn memory_blob_sha(content: &[u8]) -> String {
+    format!("blob-{}", fingerprint(content))
+}
+
+/// What changed from `old` to `new`, with renames paired by equal content.
+fn snapshot_diff(
+    old: &BTreeMap<String, Vec<u8>>,
+    new: &BTreeMap<String, Vec<u8>>,
+) -> Vec<crate::DiffEntry> {
+    use crate::{DiffEntry, DiffStatus};
+    let mut removed: Vec<&String> = old.keys().filter(|p| !new.contains_key(*p)).collect();
+    let mut files = Vec::new();
+    for (path, content) in new {
+        let sha = Some(memory_blob_sha(content));
+        match old.get(path) {
+            Some(before) if before == content => {}
+            Some(_) => files.push(DiffEntry {
+                path: path.clone(),
+                previous_path: None,
+                status: DiffStatus::Modified,
+                sha,
+            }),
+            None => {
+                let from = removed.iter().position(|p| old.get(*p) == Some(content));
+                let previous_path = from.map(|i| removed.remove(i).clone());
+                let status = if previous_path.is_some() {
+                    DiffStatus::Renamed
+                } else {
+                    DiffStatus::Added
+                };
+                files.push(DiffEntry {
+                    path: path.clone(),
+                    previous_path,
+                    status,
+                    sha,
+                });
+            }
+        }
+    }
+    files.extend(removed.into_iter().map(|p| DiffEntry {
+        path: p.clone(),
+        previous_path: None,
+        status: DiffStatus::Removed,
+        sha: None,
+    }));
+    files
+}
+
 fn fingerprint(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
         (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3)

@@ -72,6 +72,14 @@ impl ForgeRead for WebhookSnapshot {
     ) -> Result<bosun_plugins::Tree, ForgeError> {
         Err(tokenless("the tree"))
     }
+    async fn compare(
+        &self,
+        _repo: &RepoPath,
+        _from: &str,
+        _to: &str,
+    ) -> Result<bosun_plugins::CommitDiff, ForgeError> {
+        Err(tokenless("a comparison of two commits"))
+    }
     async fn commit_tree_sha(&self, _repo: &RepoPath, _sha: &str) -> Result<String, ForgeError> {
         Err(tokenless("a commit"))
     }

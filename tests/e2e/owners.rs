@@ -312,3 +312,101 @@ async fn owners_plugins_on_both_forges() {
         }
     }
 }
+
+/// The base moves with one OWNERS file changed (the root's approvers and reviewers): a PR at
+/// the new base is decided by the new OWNERS, and bosun read the move with one compare call
+/// and no tree listing.
+#[tokio::test]
+async fn a_moved_base_is_read_by_one_compare_and_decisions_follow_the_new_owners() {
+    for db in databases() {
+        let _combination = Combination::new(db);
+        for case in [GITHUB, GITLAB] {
+            let _combination = Combination::new(case.forge);
+            let bosun = spawn_bosun(case.options(db)).await;
+            let mut files: Vec<(&str, &[u8])> = vec![
+                ("OWNERS", ROOT_OWNERS),
+                ("OWNERS_ALIASES", ALIASES),
+                ("docs/OWNERS", DOCS_OWNERS),
+                ("docs/guide.md", b"# Guide\n"),
+                ("src/main.go", b"package main\n"),
+            ];
+            let base = bosun.forge.seed_commit(case.forge, case.repo, &files);
+            for user in [
+                "alice", "carol", "doccer", "docrev", "rev-a", "rev-b", "rev-c",
+            ] {
+                bosun.forge.ensure_user(user);
+            }
+            let what = format!("{db:?} {:?}", case.forge);
+            let first = seed(&bosun, case, case.number, &base);
+            deliver(&bosun, case.forge, case.opened(case.number, &base)).await;
+            let requested = bosun.forge.item(&first).requested_reviewers;
+            assert!(
+                requested.iter().any(|r| r == "rev-a" || r == "rev-b"),
+                "{what}: {requested:?}"
+            );
+
+            // A merge moves the base: the root OWNERS now names carol and rev-c.
+            files[0].1 = b"approvers: [carol]\nreviewers: [rev-c]\nlabels: [sig/testing]\n";
+            let moved = bosun
+                .forge
+                .seed_child_commit(case.forge, case.repo, &base, &files);
+            let second = seed(&bosun, case, case.number + 1, &moved);
+            for user in ["carol", "rev-c"] {
+                bosun
+                    .forge
+                    .add_member(case.forge, case.repo, user, fake_forge::access::REPORTER);
+            }
+            bosun.forge.clear_requests();
+            deliver(&bosun, case.forge, case.opened(case.number + 1, &moved)).await;
+            let requests = bosun.forge.requests();
+            let count = |needle: &str| {
+                requests
+                    .iter()
+                    .filter(|r| r.method == "GET" && r.path.contains(needle))
+                    .count()
+            };
+            assert_eq!(count("/compare"), 1, "{what}: {requests:?}");
+            assert_eq!(
+                count("/git/trees/") + count("/repository/tree"),
+                0,
+                "{what}: {requests:?}"
+            );
+            let requested = bosun.forge.item(&second).requested_reviewers;
+            assert!(
+                requested.contains(&"rev-c".to_string()),
+                "{what}: {requested:?}"
+            );
+            assert!(
+                !requested.iter().any(|r| r == "rev-a" || r == "rev-b"),
+                "{what}: {requested:?}"
+            );
+
+            let approve = match case.forge {
+                ForgeKind::GitHub => "/approve",
+                ForgeKind::GitLab => "/bosun-approve",
+            };
+            let case2 = Case {
+                number: case.number + 1,
+                ..case
+            };
+            say(&bosun, case2, &second, "alice", approve).await;
+            assert!(
+                !bosun
+                    .forge
+                    .labels(&second)
+                    .contains(&"approved".to_string()),
+                "{what}: alice no longer approves the root"
+            );
+            say(&bosun, case2, &second, "carol", approve).await;
+            assert!(
+                bosun
+                    .forge
+                    .labels(&second)
+                    .contains(&"approved".to_string()),
+                "{what}: {:?}",
+                notifiers(&bosun, &second)
+            );
+            bosun.shutdown().await;
+        }
+    }
+}

@@ -100,7 +100,13 @@ impl Approve {
         let files: Vec<String> = changed.into_iter().map(|f| f.path).collect();
         let owners = cx
             .owners
-            .owners_for(cx.forge, &reference.repo, &pr.base_sha, &files)
+            .owners_on_branch(
+                cx.forge,
+                &reference.repo,
+                &pr.base_ref,
+                &pr.base_sha,
+                &files,
+            )
             .await?;
         let comments = cx.forge.comments(reference).await?;
         // bosun's notifier, and Prow's if Prow ran here before (same account, no marker).

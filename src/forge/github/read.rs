@@ -7,8 +7,9 @@ use super::{
 use crate::forge::encode_segment;
 use async_trait::async_trait;
 use bosun_plugins::{
-    BotComment, ChangedFile, ForgeError, ForgeRead, ItemRef, ItemState, Login, PullRequestInfo,
-    RepoPath, Review, ReviewState, Tree, TreeEntry, TreeEntryKind,
+    BotComment, ChangedFile, CommitDiff, DiffEntry, DiffStatus, ForgeError, ForgeRead, ItemRef,
+    ItemState, Login, PullRequestInfo, RepoPath, Review, ReviewState, Tree, TreeEntry,
+    TreeEntryKind,
 };
 use serde::Deserialize;
 
@@ -72,6 +73,26 @@ struct RawPull {
     #[serde(default)]
     mergeable: Option<bool>,
 }
+
+#[derive(Deserialize)]
+struct RawCompare {
+    /// `ahead`, `identical`, `behind` or `diverged`: how the head relates to the base.
+    status: String,
+    #[serde(default)]
+    files: Vec<RawCompareFile>,
+}
+
+#[derive(Deserialize)]
+struct RawCompareFile {
+    filename: String,
+    status: String,
+    previous_filename: Option<String>,
+    #[serde(default)]
+    sha: Option<String>,
+}
+
+/// GitHub lists at most this many files in a comparison; a list this long may be cut.
+const COMPARE_FILE_CAP: usize = 300;
 
 #[derive(Deserialize)]
 struct RawFile {
@@ -291,6 +312,48 @@ impl ForgeRead for GitHubForge {
                 })
                 .collect(),
         })
+    }
+
+    /// `GET /repos/{o}/{r}/compare/{from}...{to}`. GitHub diffs from the merge base, which is
+    /// `from` itself only when `to` is `ahead` of it or `identical`: anything else, or a list
+    /// at GitHub's 300-file cap, is marked incomplete. `per_page=1` keeps the commit list
+    /// short; the files come with the first page regardless.
+    async fn compare(
+        &self,
+        repo: &RepoPath,
+        from: &str,
+        to: &str,
+    ) -> Result<CommitDiff, ForgeError> {
+        let route = format!(
+            "{}/compare/{}...{}?per_page=1",
+            repo_path_route(repo)?,
+            encode_segment(from),
+            encode_segment(to)
+        );
+        let raw: RawCompare = self.send_json(Scope::Repo(repo), Verb::Get, &route).await?;
+        let complete = matches!(raw.status.as_str(), "ahead" | "identical")
+            && raw.files.len() < COMPARE_FILE_CAP;
+        let files = raw
+            .files
+            .into_iter()
+            .map(|f| {
+                let status = match f.status.as_str() {
+                    "added" => DiffStatus::Added,
+                    "removed" => DiffStatus::Removed,
+                    "renamed" => DiffStatus::Renamed,
+                    "copied" => DiffStatus::Copied,
+                    // `modified`, `changed` (mode only), `unchanged`.
+                    _ => DiffStatus::Modified,
+                };
+                DiffEntry {
+                    path: f.filename,
+                    previous_path: f.previous_filename,
+                    sha: f.sha.filter(|_| status != DiffStatus::Removed),
+                    status,
+                }
+            })
+            .collect();
+        Ok(CommitDiff { files, complete })
     }
 
     async fn commit_tree_sha(&self, repo: &RepoPath, sha: &str) -> Result<String, ForgeError> {
