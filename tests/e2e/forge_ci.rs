@@ -627,3 +627,58 @@ async fn test_dispatches_a_configured_workflow_on_the_pr_branch() {
         bosun.shutdown().await;
     }
 }
+
+/// `/skip` sets the optional contexts that have not passed to success "Skipped" and leaves the
+/// required ones alone, on both forges (here read from the forge: bosun heard no CI events).
+#[tokio::test]
+async fn skip_marks_only_optional_contexts_skipped() {
+    for db in databases() {
+        let _combination = Combination::new(db);
+        for case in [commands::GITHUB, commands::GITLAB] {
+            let _combination = Combination::new(case.forge);
+            let org = case.repo.split('/').next().expect("org");
+            let optional = match case.forge {
+                ForgeKind::GitHub => "lint",
+                ForgeKind::GitLab => "gitlab-ci",
+            };
+            let bosun = spawn_bosun(trigger_options(
+                db,
+                &format!("[settings.trigger.\"{org}\"]\noptional = [\"{optional}\"]\n"),
+            ))
+            .await;
+            let pr = commands::setup(&bosun, case).await;
+            let head = bosun.forge.item(&pr).head_sha;
+            match case.forge {
+                ForgeKind::GitHub => bosun.forge.update(|w| {
+                    let repo = w.ensure_repo(ForgeKind::GitHub, case.repo);
+                    for context in ["lint", "ci/required"] {
+                        repo.statuses.push(fake_forge::Status {
+                            sha: head.clone(),
+                            state: "failure".into(),
+                            context: context.into(),
+                            description: None,
+                            target_url: None,
+                        });
+                    }
+                }),
+                ForgeKind::GitLab => {
+                    bosun.forge.add_ci_run(
+                        ForgeKind::GitLab,
+                        case.repo,
+                        pipeline(case.number, &head, "failed", vec![]),
+                    );
+                }
+            }
+            let before = bosun.forge.statuses(case.forge, case.repo).len();
+            say(&bosun, case, "alice", "/skip").await;
+            let statuses = bosun.forge.statuses(case.forge, case.repo);
+            let new: Vec<&fake_forge::Status> = statuses.iter().skip(before).collect();
+            assert_eq!(new.len(), 1, "{:?}: {new:?}", case.forge);
+            assert_eq!(new[0].context, optional);
+            assert_eq!(new[0].state, "success");
+            assert_eq!(new[0].description.as_deref(), Some("Skipped"));
+            assert_eq!(new[0].sha, head);
+            bosun.shutdown().await;
+        }
+    }
+}
