@@ -73,10 +73,7 @@ impl Plugin for NeedsRebase {
                 Action::UpsertBotComment {
                     item: item.clone(),
                     marker: LABEL.into(),
-                    body: format!(
-                        "{prow_notice}\n\n{}",
-                        format_simple("", cx.help_url).trim_start()
-                    ),
+                    body: format_simple(&prow_notice, cx.help_url),
                     adopt: Some(prow_notice),
                 },
             ],

@@ -47,6 +47,61 @@ impl Case {
         }
     }
 
+    /// A PR webhook from a fixture of each forge, moved to this case's PR (bosun reads the PR
+    /// itself, so only the routing fields matter).
+    fn pr_hook(&self, github: &str, gitlab: &str) -> (&'static str, Vec<u8>) {
+        match self.forge {
+            ForgeKind::GitHub => {
+                let mut v = fixture(github);
+                patch(&mut v, "/number", self.number.into());
+                patch(&mut v, "/pull_request/number", self.number.into());
+                patch(&mut v, "/repository/full_name", self.repo.into());
+                patch(
+                    &mut v,
+                    "/pull_request/base/repo/full_name",
+                    self.repo.into(),
+                );
+                ("pull_request", serde_json::to_vec(&v).expect("json"))
+            }
+            ForgeKind::GitLab => {
+                let mut v = fixture(gitlab);
+                patch(&mut v, "/project/path_with_namespace", self.repo.into());
+                patch(&mut v, "/object_attributes/iid", self.number.into());
+                ("Merge Request Hook", serde_json::to_vec(&v).expect("json"))
+            }
+        }
+    }
+
+    /// New commits on the PR: GitHub `synchronize`, GitLab `update` with `oldrev` (another
+    /// project's capture, moved to this one).
+    pub(crate) fn pushed(&self) -> (&'static str, Vec<u8>) {
+        self.pr_hook(
+            "github/pull_request/synchronize.json",
+            "gitlab/merge_request/update.oldrev.json",
+        )
+    }
+
+    /// A label change on the PR.
+    pub(crate) fn labeled(&self) -> (&'static str, Vec<u8>) {
+        self.pr_hook(
+            "github/pull_request/labeled.json",
+            "gitlab/merge_request/update.labels-added.json",
+        )
+    }
+
+    /// A GitLab `Pipeline Hook` for this MR: pipeline `id` (if given) on `sha` in `status`.
+    pub(crate) fn pipeline_hook(&self, id: Option<u64>, sha: &str, status: &str) -> Vec<u8> {
+        let mut hook = fixture("gitlab/pipeline/pipeline.go-gitlab.json");
+        if let Some(id) = id {
+            patch(&mut hook, "/object_attributes/id", id.into());
+        }
+        patch(&mut hook, "/object_attributes/sha", sha.into());
+        patch(&mut hook, "/object_attributes/status", status.into());
+        patch(&mut hook, "/merge_request/iid", self.number.into());
+        patch(&mut hook, "/project/path_with_namespace", self.repo.into());
+        serde_json::to_vec(&hook).expect("json")
+    }
+
     pub(crate) fn comment(&self, who: &str, body: &str) -> (&'static str, Vec<u8>) {
         match self.forge {
             ForgeKind::GitHub => ("issue_comment", github_pr_comment(self.number, who, body)),

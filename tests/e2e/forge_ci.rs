@@ -204,13 +204,7 @@ async fn retest_retries_the_failed_gitlab_pipeline() {
                 ],
             ),
         );
-        let mut hook = fixture("gitlab/pipeline/pipeline.go-gitlab.json");
-        patch(&mut hook, "/object_attributes/id", id.into());
-        patch(&mut hook, "/object_attributes/sha", head.clone().into());
-        patch(&mut hook, "/object_attributes/status", "failed".into());
-        patch(&mut hook, "/merge_request/iid", case.number.into());
-        patch(&mut hook, "/project/path_with_namespace", case.repo.into());
-        let hook = serde_json::to_vec(&hook).expect("json");
+        let hook = case.pipeline_hook(Some(id), &head, "failed");
         let (status, text) = bosun
             .post(ForgeKind::GitLab, "Pipeline Hook", "pl-1", &hook)
             .await;
@@ -503,13 +497,7 @@ async fn retest_costs_at_most_three_reads_and_one_write_per_rerun() {
                 vec![CiJob::gitlab("test", "failed")],
             ),
         );
-        let mut hook = fixture("gitlab/pipeline/pipeline.go-gitlab.json");
-        patch(&mut hook, "/object_attributes/id", id.into());
-        patch(&mut hook, "/object_attributes/sha", head.clone().into());
-        patch(&mut hook, "/object_attributes/status", "failed".into());
-        patch(&mut hook, "/merge_request/iid", case.number.into());
-        patch(&mut hook, "/project/path_with_namespace", case.repo.into());
-        let hook = serde_json::to_vec(&hook).expect("json");
+        let hook = case.pipeline_hook(Some(id), &head, "failed");
         let (status, text) = bosun
             .post(ForgeKind::GitLab, "Pipeline Hook", "pl-1", &hook)
             .await;

@@ -135,31 +135,6 @@ async fn triage_accepted_refusal_in_prows_words() {
     }
 }
 
-/// New commits on the PR of a `commands` case: GitHub `synchronize`, GitLab `update` with
-/// `oldrev` (another project's capture, moved to this one).
-fn pushed(case: commands::Case) -> (&'static str, Vec<u8>) {
-    match case.forge {
-        ForgeKind::GitHub => {
-            let mut v = fixture("github/pull_request/synchronize.json");
-            patch(&mut v, "/number", case.number.into());
-            patch(&mut v, "/pull_request/number", case.number.into());
-            patch(&mut v, "/repository/full_name", case.repo.into());
-            patch(
-                &mut v,
-                "/pull_request/base/repo/full_name",
-                case.repo.into(),
-            );
-            ("pull_request", serde_json::to_vec(&v).expect("json"))
-        }
-        ForgeKind::GitLab => {
-            let mut v = fixture("gitlab/merge_request/update.oldrev.json");
-            patch(&mut v, "/project/path_with_namespace", case.repo.into());
-            patch(&mut v, "/object_attributes/iid", case.number.into());
-            ("Merge Request Hook", serde_json::to_vec(&v).expect("json"))
-        }
-    }
-}
-
 fn sorted(mut v: Vec<String>) -> Vec<String> {
     v.sort();
     v
@@ -194,7 +169,7 @@ async fn lgtm_removed_asks_the_assignees_to_review_again() {
             bosun
                 .forge
                 .update_item(&pr, |i| i.requested_reviewers.clear());
-            let (event, body) = pushed(case);
+            let (event, body) = case.pushed();
             let id = uuid::Uuid::new_v4().to_string();
             let (status, text) = bosun.post(case.forge, event, &id, &body).await;
             assert_eq!(status, 202, "{text}");
@@ -386,7 +361,7 @@ async fn prows_tree_hash_notice_keeps_lgtm_on_the_same_tree() {
 
 /// Delivers new commits with head `sha` on the PR of a `commands` case.
 async fn push(bosun: &TestBosun, case: commands::Case, pr: &ItemRef, sha: &str) {
-    let (event, body) = pushed(case);
+    let (event, body) = case.pushed();
     let mut v: serde_json::Value = serde_json::from_slice(&body).expect("json");
     match case.forge {
         ForgeKind::GitHub => patch(&mut v, "/pull_request/head/sha", sha.into()),

@@ -19,54 +19,6 @@ fn options(db: Db, extra: &str) -> Options {
     o
 }
 
-/// The forge's webhook for a label change on the case's PR (bosun reads the PR itself).
-fn labeled(case: Case) -> (&'static str, Vec<u8>) {
-    match case.forge {
-        ForgeKind::GitHub => {
-            let mut v = fixture("github/pull_request/labeled.json");
-            patch(&mut v, "/number", case.number.into());
-            patch(&mut v, "/pull_request/number", case.number.into());
-            patch(&mut v, "/repository/full_name", case.repo.into());
-            patch(
-                &mut v,
-                "/pull_request/base/repo/full_name",
-                case.repo.into(),
-            );
-            ("pull_request", serde_json::to_vec(&v).expect("json"))
-        }
-        ForgeKind::GitLab => {
-            let mut v = fixture("gitlab/merge_request/update.labels-added.json");
-            patch(&mut v, "/project/path_with_namespace", case.repo.into());
-            patch(&mut v, "/object_attributes/iid", case.number.into());
-            ("Merge Request Hook", serde_json::to_vec(&v).expect("json"))
-        }
-    }
-}
-
-/// New commits on the case's PR.
-fn pushed(case: Case) -> (&'static str, Vec<u8>) {
-    match case.forge {
-        ForgeKind::GitHub => {
-            let mut v = fixture("github/pull_request/synchronize.json");
-            patch(&mut v, "/number", case.number.into());
-            patch(&mut v, "/pull_request/number", case.number.into());
-            patch(&mut v, "/repository/full_name", case.repo.into());
-            patch(
-                &mut v,
-                "/pull_request/base/repo/full_name",
-                case.repo.into(),
-            );
-            ("pull_request", serde_json::to_vec(&v).expect("json"))
-        }
-        ForgeKind::GitLab => {
-            let mut v = fixture("gitlab/merge_request/update.oldrev.json");
-            patch(&mut v, "/project/path_with_namespace", case.repo.into());
-            patch(&mut v, "/object_attributes/iid", case.number.into());
-            ("Merge Request Hook", serde_json::to_vec(&v).expect("json"))
-        }
-    }
-}
-
 async fn deliver(bosun: &TestBosun, case: Case, (event, body): (&str, Vec<u8>)) {
     let id = uuid::Uuid::new_v4().to_string();
     let (status, text) = bosun.post(case.forge, event, &id, &body).await;
@@ -87,13 +39,8 @@ async fn ci(bosun: &TestBosun, case: Case, pr: &ItemRef, context: &str, state: &
             ("status", serde_json::to_vec(&v).expect("json"))
         }
         ForgeKind::GitLab => {
-            let mut v = fixture("gitlab/pipeline/pipeline.go-gitlab.json");
-            patch(&mut v, "/object_attributes/sha", head.into());
             let status = if state == "failure" { "failed" } else { state };
-            patch(&mut v, "/object_attributes/status", status.into());
-            patch(&mut v, "/merge_request/iid", case.number.into());
-            patch(&mut v, "/project/path_with_namespace", case.repo.into());
-            ("Pipeline Hook", serde_json::to_vec(&v).expect("json"))
+            ("Pipeline Hook", case.pipeline_hook(None, &head, status))
         }
     };
     deliver(bosun, case, (event, body)).await;
@@ -141,7 +88,7 @@ async fn an_approved_green_pr_merges_once_and_a_held_one_says_why() {
             bosun
                 .forge
                 .set_labels(&pr, &["lgtm", "approved", "do-not-merge/hold"]);
-            deliver(&bosun, case, labeled(case)).await;
+            deliver(&bosun, case, case.labeled()).await;
             assert!(merge_calls(&bosun).is_empty(), "{:?}", case.forge);
             let status = merge_status(&bosun, case).expect("a merge status");
             assert_eq!(
@@ -165,7 +112,7 @@ async fn an_approved_green_pr_merges_once_and_a_held_one_says_why() {
             );
 
             bosun.forge.set_labels(&pr, &["lgtm", "approved"]);
-            deliver(&bosun, case, labeled(case)).await;
+            deliver(&bosun, case, case.labeled()).await;
             let merges = merge_calls(&bosun);
             assert_eq!(merges.len(), 1, "{:?}: {merges:?}", case.forge);
             assert!(
@@ -182,7 +129,7 @@ async fn an_approved_green_pr_merges_once_and_a_held_one_says_why() {
             assert_eq!(status.state, "success");
 
             // The same event again (a redelivery, a resync) merges nothing more.
-            deliver(&bosun, case, labeled(case)).await;
+            deliver(&bosun, case, case.labeled()).await;
             assert_eq!(merge_calls(&bosun).len(), 1);
             bosun.shutdown().await;
         }
@@ -202,7 +149,7 @@ async fn red_required_ci_blocks_optional_does_not_and_labels_pick_the_method() {
             let pr = commands::setup(&bosun, case).await;
             ci(&bosun, case, &pr, context(case), "failure").await;
             bosun.forge.set_labels(&pr, &["lgtm", "approved"]);
-            deliver(&bosun, case, labeled(case)).await;
+            deliver(&bosun, case, case.labeled()).await;
             assert!(merge_calls(&bosun).is_empty());
             assert_eq!(
                 merge_status(&bosun, case)
@@ -225,7 +172,7 @@ async fn red_required_ci_blocks_optional_does_not_and_labels_pick_the_method() {
             bosun
                 .forge
                 .set_labels(&pr, &["lgtm", "approved", "tide/merge-method-squash"]);
-            deliver(&bosun, case, labeled(case)).await;
+            deliver(&bosun, case, case.labeled()).await;
             assert_eq!(merge_calls(&bosun).len(), 1, "{:?}", case.forge);
             let body = merge_calls(&bosun)[0].body.clone();
             match case.forge {
@@ -256,7 +203,7 @@ async fn a_head_that_moved_is_not_merged_with_the_old_sha() {
                 Fault::Delay(Duration::from_millis(800)),
             );
             let id = uuid::Uuid::new_v4().to_string();
-            let (event, body) = labeled(case);
+            let (event, body) = case.labeled();
             let (status, _) = bosun.post(case.forge, event, &id, &body).await;
             assert_eq!(status, 202);
             wait_until(
@@ -296,7 +243,7 @@ async fn a_conflicting_pr_needs_rebase_until_it_merges_cleanly() {
             let bosun = spawn_bosun(options(db, "")).await;
             let pr = commands::setup(&bosun, case).await;
             bosun.forge.update_item(&pr, |it| it.mergeable = false);
-            deliver(&bosun, case, pushed(case)).await;
+            deliver(&bosun, case, case.pushed()).await;
             assert!(
                 bosun
                     .forge
@@ -312,11 +259,11 @@ async fn a_conflicting_pr_needs_rebase_until_it_merges_cleanly() {
                     .count()
             };
             assert_eq!(notices(&bosun), 1);
-            deliver(&bosun, case, pushed(case)).await;
+            deliver(&bosun, case, case.pushed()).await;
             assert_eq!(notices(&bosun), 1, "never two notices");
 
             bosun.forge.update_item(&pr, |it| it.mergeable = true);
-            deliver(&bosun, case, pushed(case)).await;
+            deliver(&bosun, case, case.pushed()).await;
             assert!(
                 !bosun
                     .forge
@@ -345,7 +292,7 @@ async fn the_resync_merges_what_events_missed_and_survives_a_forge_outage() {
             let bosun = spawn_bosun(o).await;
             let pr = commands::setup(&bosun, case).await;
             ci(&bosun, case, &pr, context(case), "success").await;
-            deliver(&bosun, case, labeled(case)).await;
+            deliver(&bosun, case, case.labeled()).await;
             assert!(merge_calls(&bosun).is_empty(), "not ready yet");
             // The labels change on the forge; their webhook never arrives.
             bosun.forge.set_labels(&pr, &["lgtm", "approved"]);
@@ -388,7 +335,7 @@ async fn resync_costs_list_calls_not_calls_per_pr() {
             .push(("BOSUN_MERGE__RESYNC_SECONDS".into(), "0".into()));
         let bosun = spawn_bosun(o).await;
         let pr = commands::setup(&bosun, case).await;
-        deliver(&bosun, case, labeled(case)).await;
+        deliver(&bosun, case, case.labeled()).await;
         for n in 2..=500 {
             bosun.forge.seed_pr(case.forge, case.repo, n, "someone");
         }
@@ -474,8 +421,8 @@ async fn gitlab_merge_when_pipeline_succeeds() {
         );
         ci(&bosun, case, &pr, "gitlab-ci", "running").await;
         bosun.forge.set_labels(&pr, &["lgtm", "approved"]);
-        deliver(&bosun, case, labeled(case)).await;
-        deliver(&bosun, case, labeled(case)).await;
+        deliver(&bosun, case, case.labeled()).await;
+        deliver(&bosun, case, case.labeled()).await;
         let merges = merge_calls(&bosun);
         assert_eq!(merges.len(), 1, "asked once per head: {merges:?}");
         assert!(
@@ -516,8 +463,8 @@ async fn two_ready_prs_on_one_branch_each_merge_once() {
             for pr in [&first, &second] {
                 bosun.forge.set_labels(pr, &["lgtm", "approved"]);
             }
-            deliver(&bosun, case, labeled(case)).await;
-            deliver(&bosun, other, labeled(other)).await;
+            deliver(&bosun, case, case.labeled()).await;
+            deliver(&bosun, other, other.labeled()).await;
             let merges = merge_calls(&bosun);
             assert_eq!(merges.len(), 2, "{:?}: {merges:?}", case.forge);
             assert!(merges[0].path.contains(&format!("/{}/merge", case.number)));
@@ -549,8 +496,8 @@ async fn a_refused_merge_is_said_and_that_head_is_not_tried_again() {
                     message: "Pull Request is not mergeable".into(),
                 },
             );
-            deliver(&bosun, case, labeled(case)).await;
-            deliver(&bosun, case, labeled(case)).await;
+            deliver(&bosun, case, case.labeled()).await;
+            deliver(&bosun, case, case.labeled()).await;
             assert_eq!(merge_calls(&bosun).len(), 1, "{:?}", case.forge);
             let said = merge_status(&bosun, case)
                 .and_then(|s| s.description)
@@ -563,8 +510,8 @@ async fn a_refused_merge_is_said_and_that_head_is_not_tried_again() {
             bosun
                 .forge
                 .update_item(&pr, |it| it.head_sha = "beef".repeat(10));
-            deliver(&bosun, case, pushed(case)).await;
-            deliver(&bosun, case, labeled(case)).await;
+            deliver(&bosun, case, case.pushed()).await;
+            deliver(&bosun, case, case.labeled()).await;
             assert_eq!(merge_calls(&bosun).len(), 2, "the new head is tried");
             assert_eq!(
                 bosun.forge.item(&pr).state,

@@ -193,6 +193,28 @@ struct RawCompareDiff {
 const COMPARE_FILE_CAP: usize = 1_000;
 
 impl GitLabForge {
+    /// Whether `user` is a member of the project (directly or through its groups) with at
+    /// least `level`.
+    async fn in_project(
+        &self,
+        repo: &RepoPath,
+        user: &Login,
+        level: u64,
+    ) -> Result<bool, ForgeError> {
+        let Some(id) = self.user_id(user).await? else {
+            return Ok(false);
+        };
+        let ep = members::AllProjectMember::builder()
+            .project(repo.as_str())
+            .user(id)
+            .build()
+            .map_err(unbuildable)?;
+        match self.query::<_, Member>(ep).await {
+            Ok(m) => Ok(m.access_level >= level),
+            Err(ForgeError::NotFound(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
     /// A user's id, resolved through `GET /users?username=` once; `None` for an unknown user.
     pub(super) async fn user_id(&self, login: &Login) -> Result<Option<u64>, ForgeError> {
         let key = login.as_str().to_ascii_lowercase();
@@ -581,19 +603,7 @@ impl ForgeRead for GitLabForge {
 
     /// A project member (direct, inherited or invited) with Developer access or more.
     async fn is_collaborator(&self, repo: &RepoPath, user: &Login) -> Result<bool, ForgeError> {
-        let Some(id) = self.user_id(user).await? else {
-            return Ok(false);
-        };
-        let ep = members::AllProjectMember::builder()
-            .project(repo.as_str())
-            .user(id)
-            .build()
-            .map_err(unbuildable)?;
-        match self.query::<_, Member>(ep).await {
-            Ok(m) => Ok(m.access_level >= COLLABORATOR_LEVEL),
-            Err(ForgeError::NotFound(_)) => Ok(false),
-            Err(e) => Err(e),
-        }
+        self.in_project(repo, user, COLLABORATOR_LEVEL).await
     }
 
     async fn is_org_member(&self, org: &str, user: &Login) -> Result<bool, ForgeError> {
@@ -602,19 +612,7 @@ impl ForgeRead for GitLabForge {
 
     /// A project member (direct or inherited) with Maintainer access or more.
     async fn is_repo_admin(&self, repo: &RepoPath, user: &Login) -> Result<bool, ForgeError> {
-        let Some(id) = self.user_id(user).await? else {
-            return Ok(false);
-        };
-        let ep = members::AllProjectMember::builder()
-            .project(repo.as_str())
-            .user(id)
-            .build()
-            .map_err(unbuildable)?;
-        match self.query::<_, Member>(ep).await {
-            Ok(m) => Ok(m.access_level >= ADMIN_LEVEL),
-            Err(ForgeError::NotFound(_)) => Ok(false),
-            Err(e) => Err(e),
-        }
+        self.in_project(repo, user, ADMIN_LEVEL).await
     }
 
     async fn ci_contexts(
