@@ -465,6 +465,51 @@ async fn a_refused_merge_fails_the_action() {
     }
 }
 
+/// A merge of a PR that is merged already (another delivery or process got there first) is
+/// refused by the forge but counts as done: one merge on the forge, no failed action.
+#[tokio::test]
+async fn a_merge_of_a_merged_pr_counts_as_done() {
+    for kind in [ForgeKind::GitHub, ForgeKind::GitLab] {
+        let _combination = Combination::new(kind);
+        let bosun = receive_only().await;
+        let repo = if kind == ForgeKind::GitHub {
+            GITHUB_REPO
+        } else {
+            GITLAB_REPO
+        };
+        let pr = bosun.forge.seed_pr(kind, repo, 4, "author");
+        let head = bosun.forge.item(&pr).head_sha;
+        let merge = || Action::Merge {
+            item: pr.clone(),
+            method: MergeMethod::Merge,
+            sha: Some(head.clone()),
+        };
+        let forge = adapter(&bosun, kind);
+        for n in 0..2 {
+            let stored = journal(
+                bosun.store.as_ref(),
+                &format!("{kind}-merged-{n}"),
+                kind,
+                vec![merge()],
+            )
+            .await;
+            apply(bosun.store.as_ref(), &forge, &stored[0]).await;
+        }
+        assert_eq!(bosun.forge.item(&pr).state, ItemState::Merged, "{kind}");
+        let merges = bosun
+            .forge
+            .requests()
+            .iter()
+            .filter(|r| r.method == "PUT" && r.path.ends_with("/merge"))
+            .count();
+        assert_eq!(
+            merges, 2,
+            "{kind}: the second call was refused, and that is fine"
+        );
+        bosun.shutdown().await;
+    }
+}
+
 /// A chat channel that records what it is sent, and fails as told: the executor's and the
 /// sender's guarantees hold for targets beyond the forge.
 #[derive(Default)]
