@@ -147,7 +147,9 @@ impl Resync {
                 if said && !verdict.ready {
                     continue;
                 }
-                if let Some(delivery) = delivery(kind, &path, number, pr, bucket) {
+                if let Some(delivery) =
+                    delivery(kind, &path, number, pr, "resync", &bucket.to_string())
+                {
                     batch.push(delivery);
                 }
             }
@@ -171,20 +173,23 @@ impl Resync {
     }
 }
 
-/// The `bosun/resync` delivery for one PR in one period.
-fn delivery(
+/// A `bosun/resync` delivery for one PR: tide and needs-rebase look at it again. Its id is
+/// `{why}:{item}:{head}:{when}` (`resync` and the period, `recheck` and the branch's new tip,
+/// `merge-next` and the time), so whoever queues the same look twice queues it once.
+pub(crate) fn delivery(
     forge: ForgeKind,
     repo: &RepoPath,
     number: u64,
     pr: bosun_plugins::PullRequestInfo,
-    bucket: i64,
+    why: &str,
+    when: &str,
 ) -> Option<NewDelivery> {
     let sigil = match forge {
         ForgeKind::GitHub => '#',
         ForgeKind::GitLab => '!',
     };
     let item_key = format!("{forge}:{repo}{sigil}{number}");
-    let delivery_id = format!("resync:{item_key}:{}:{bucket}", pr.head_sha);
+    let delivery_id = format!("{why}:{item_key}:{}:{when}", pr.head_sha);
     let event = Event::PullRequest(PullRequestEvent {
         pr: Item {
             reference: ItemRef {

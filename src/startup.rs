@@ -92,6 +92,7 @@ impl Application {
             work: work_available.clone(),
         });
         let targets = Targets::new(&forges, store.clone(), chat.channel_names(), chat.wake())
+            .with_queue(work_available.clone(), settings.merge.recheck_limit)
             .with_drone(settings.drone.as_ref())
             .with_slack_bot(settings.chat.slack_bot.clone());
         let dispatcher = Dispatcher {

@@ -131,6 +131,7 @@ fn pulls_route(
         ("POST", ["requested_reviewers"]) => edit_reviewers(world, req, at, true),
         ("DELETE", ["requested_reviewers"]) => edit_reviewers(world, req, at, false),
         ("PUT", ["merge"]) => merge_pull(world, req, at),
+        ("PUT", ["update-branch"]) => update_branch(world, req, at),
         _ => return None,
     };
     Some(reply)
@@ -1053,9 +1054,32 @@ fn merge_pull(world: &mut World, req: &Req<'_>, at: &Target) -> Reply {
     it.state = ItemState::Merged;
     it.merged_with = Some(method);
     let sha = crate::world::hash_hex(&[b"merge", it.head_sha.as_bytes()]);
+    world.land_on_base(ForgeKind::GitHub, &at.repo, at.idx);
     Reply::json(
         200,
         json!({ "sha": sha, "merged": true, "message": "Pull Request successfully merged" }),
+    )
+}
+
+/// `PUT /pulls/{n}/update-branch`: 422 when `expected_head_sha` is not the head; otherwise
+/// the head becomes a commit on the base's tip (GitHub merges the base in; a fake needs only
+/// the ancestry) and the answer is 202.
+fn update_branch(world: &mut World, req: &Req<'_>, at: &Target) -> Reply {
+    let body = req.json_body().unwrap_or(json!({}));
+    let expected = body.get("expected_head_sha").and_then(Value::as_str);
+    let Some(it) = item_mut(world, at) else {
+        return error(404, "Not Found");
+    };
+    if it.state != ItemState::Open {
+        return error(422, "Pull request is not open.");
+    }
+    if expected.is_some_and(|sha| sha != it.head_sha) {
+        return error(422, "expected head sha didn't match current head ref.");
+    }
+    world.update_from_base(ForgeKind::GitHub, &at.repo, at.idx);
+    Reply::json(
+        202,
+        json!({ "message": "Updating pull request branch.", "url": format!("{}/repos/{}/pulls", req.base, at.repo) }),
     )
 }
 

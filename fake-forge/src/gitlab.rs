@@ -76,6 +76,7 @@ fn project_route(world: &mut World, req: &Req<'_>, repo: &str, rest: &[&str]) ->
                 ("GET", ["diffs"]) if mr => diffs(world, req, &at),
                 ("GET", ["approvals"]) if mr => approvals(world, req, &at),
                 ("PUT", ["merge"]) if mr => merge(world, req, &at),
+                ("PUT", ["rebase"]) if mr => rebase(world, &at),
                 _ => return None,
             }
         }
@@ -695,6 +696,11 @@ fn compare(world: &mut World, req: &Req<'_>, repo: &str) -> Reply {
     ) else {
         return error(404, "404 Ref Not Found");
     };
+    let commits: Vec<Value> = r
+        .commits_between(&from, &to)
+        .into_iter()
+        .map(|id| json!({ "id": id, "short_id": id.get(..8).unwrap_or(&id) }))
+        .collect();
     let from = if req.query_param("straight") == Some("true") {
         from
     } else {
@@ -725,7 +731,7 @@ fn compare(world: &mut World, req: &Req<'_>, repo: &str) -> Reply {
         200,
         json!({
             "commit": { "id": to },
-            "commits": [],
+            "commits": commits,
             "diffs": diffs,
             "compare_timeout": false,
             "compare_same_ref": from == to,
@@ -915,5 +921,20 @@ fn merge(world: &mut World, req: &Req<'_>, at: &Target) -> Reply {
     }
     item.state = ItemState::Merged;
     item.merged_with = Some(if squash { "squash" } else { "merge" }.to_string());
+    world.land_on_base(ForgeKind::GitLab, &at.repo, at.idx);
     get_item(world, req, at)
+}
+
+/// `PUT /merge_requests/:iid/rebase`: the MR's head becomes a commit on its target's tip.
+fn rebase(world: &mut World, at: &Target) -> Reply {
+    let open = world
+        .gitlab
+        .repo(&at.repo)
+        .and_then(|r| r.items.get(at.idx))
+        .is_some_and(|i| i.state == ItemState::Open);
+    if !open {
+        return error(405, "405 Method Not Allowed");
+    }
+    world.update_from_base(ForgeKind::GitLab, &at.repo, at.idx);
+    Reply::json(202, json!({ "rebase_in_progress": true }))
 }

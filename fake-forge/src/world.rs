@@ -412,6 +412,49 @@ impl World {
         sha
     }
 
+    /// A PR merged: its base branch, when modelled in `refs`, moves forward by one commit that
+    /// carries the head's files (or the base's, when the head is not modelled).
+    pub fn land_on_base(&mut self, kind: ForgeKind, repo: &str, idx: usize) {
+        let Some(r) = self.site(kind).repo(repo) else {
+            return;
+        };
+        let Some(item) = r.items.get(idx) else {
+            return;
+        };
+        let Some(tip) = r.refs.get(&item.base_ref).cloned() else {
+            return;
+        };
+        let files = r
+            .commits
+            .get(&item.head_sha)
+            .or_else(|| r.commits.get(&tip))
+            .map(|c| c.files.clone())
+            .unwrap_or_default();
+        let base_ref = item.base_ref.clone();
+        let sha = self.add_child_commit(kind, repo, Some(&tip), files);
+        if let Some(r) = self.site_mut(kind).repo_mut(repo) {
+            r.refs.insert(base_ref, sha);
+        }
+    }
+
+    /// A PR brought up to date with its base (GitHub's update-branch, GitLab's rebase): its
+    /// head becomes a new commit on its base's tip. Returns the new head.
+    pub fn update_from_base(&mut self, kind: ForgeKind, repo: &str, idx: usize) -> Option<String> {
+        let r = self.site(kind).repo(repo)?;
+        let item = r.items.get(idx)?;
+        let tip = r.refs.get(&item.base_ref).cloned();
+        let files = r
+            .commits
+            .get(&item.head_sha)
+            .or_else(|| tip.as_ref().and_then(|t| r.commits.get(t)))
+            .map(|c| c.files.clone())
+            .unwrap_or_default();
+        let sha = self.add_child_commit(kind, repo, tip.as_deref(), files);
+        let item = self.site_mut(kind).repo_mut(repo)?.items.get_mut(idx)?;
+        item.head_sha = sha.clone();
+        Some(sha)
+    }
+
     /// Creates the repository if it does not exist yet.
     pub fn ensure_repo(&mut self, kind: ForgeKind, path: &str) -> &mut Repo {
         let id = self.next_id();
@@ -670,6 +713,16 @@ impl Repo {
             out.push(sha);
         }
         out
+    }
+
+    /// The commits `to` has that `from` lacks, nearest first (`to`'s ancestry down to their
+    /// merge base).
+    pub fn commits_between(&self, from: &str, to: &str) -> Vec<String> {
+        let of_from = self.ancestry(from);
+        self.ancestry(to)
+            .into_iter()
+            .take_while(|c| !of_from.contains(c))
+            .collect()
     }
 
     /// The nearest commit both `a` and `b` descend from, if any.

@@ -21,6 +21,8 @@ pub enum Destination<'a> {
     Reply,
     /// A CI system's API (a forge's CI, or Drone).
     Ci(CiSystem),
+    /// bosun's own queue, filled from what the forge lists (re-evaluating a branch's PRs).
+    Requeue(ForgeKind),
 }
 
 /// What running CI means for one context.
@@ -187,6 +189,29 @@ pub enum Action {
         item: ItemRef,
         method: MergeMethod,
         sha: Option<String>,
+        /// The base branch. Merges into one branch go one at a time, in the order they became
+        /// ready (bosun's merge queue); `None` merges at once.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        base: Option<String>,
+        /// Merge only while the head contains its base branch's tip (tide's
+        /// `retest_before_merge`): checked again when the merge's turn comes.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        up_to_date: bool,
+    },
+    /// Bring a PR up to date with its base branch, so its CI runs against the current base
+    /// (GitHub's update-branch, GitLab's rebase), refused by the forge if the head is no
+    /// longer `sha`.
+    UpdateBranch {
+        item: ItemRef,
+        sha: String,
+    },
+    /// Look again at every open PR into `branch` after it moved to `sha`: each one whose
+    /// readiness or conflicts may have changed is queued as a `bosun/resync` delivery.
+    RecheckBranch {
+        forge: ForgeKind,
+        repo: RepoPath,
+        branch: String,
+        sha: String,
     },
     /// Ask the forge to merge once its pipeline succeeds (GitLab's merge when pipeline
     /// succeeds), refused by the forge if the head is no longer `sha`.
@@ -253,6 +278,8 @@ impl Action {
             Action::Reopen { .. } => "reopen",
             Action::Merge { .. } => "merge",
             Action::AutoMerge { .. } => "auto_merge",
+            Action::UpdateBranch { .. } => "update_branch",
+            Action::RecheckBranch { .. } => "recheck_branch",
             Action::SetStatus { .. } => "set_status",
             Action::Remember { .. } => "remember",
             Action::Notify { .. } => "notify",
@@ -269,6 +296,7 @@ impl Action {
             Action::Notify { channel, .. } => Destination::Channel(channel),
             Action::ChatReply { .. } => Destination::Reply,
             Action::RunCi { system, .. } => Destination::Ci(*system),
+            Action::RecheckBranch { forge, .. } => Destination::Requeue(*forge),
             Action::CreateLabel { forge, .. } | Action::SetStatus { forge, .. } => {
                 Destination::Forge(*forge)
             }
@@ -285,6 +313,7 @@ impl Action {
             | Action::Close { item, .. }
             | Action::Reopen { item }
             | Action::Merge { item, .. }
+            | Action::UpdateBranch { item, .. }
             | Action::AutoMerge { item, .. } => Destination::Forge(item.forge),
         }
     }
@@ -305,11 +334,13 @@ impl Action {
             | Action::Close { item, .. }
             | Action::Reopen { item }
             | Action::Merge { item, .. }
+            | Action::UpdateBranch { item, .. }
             | Action::AutoMerge { item, .. } => Some(item),
             Action::Remember { item, .. }
             | Action::RunCi { item, .. }
             | Action::BindChatUser { item, .. } => Some(item),
             Action::CreateLabel { .. }
+            | Action::RecheckBranch { .. }
             | Action::SetStatus { .. }
             | Action::Notify { .. }
             | Action::ChatReply { .. } => None,
@@ -371,6 +402,10 @@ impl Action {
                     format!("{item} {context} (dispatch {workflow} on {git_ref})")
                 }
             },
+            Action::RecheckBranch {
+                repo, branch, sha, ..
+            } => format!("{repo} {branch}@{sha}"),
+            Action::UpdateBranch { item, sha } => format!("{item} at {sha}"),
             Action::Comment { item, .. }
             | Action::Close { item, .. }
             | Action::Reopen { item }

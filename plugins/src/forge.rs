@@ -263,6 +263,14 @@ pub trait ForgeRead: Send + Sync {
         from: &str,
         to: &str,
     ) -> Result<CommitDiff, ForgeError>;
+    /// How many commits of the base branch `base_ref` the head `head_sha` lacks: 0 when the
+    /// head is up to date with its base (tide's `retest_before_merge`). One compare call.
+    async fn commits_behind(
+        &self,
+        repo: &RepoPath,
+        base_ref: &str,
+        head_sha: &str,
+    ) -> Result<u64, ForgeError>;
     /// The tree SHA of a commit: equal trees mean equal content (lgtm's `store_tree_hash`).
     async fn commit_tree_sha(&self, repo: &RepoPath, sha: &str) -> Result<String, ForgeError>;
     /// The labels that exist in a repository.
@@ -374,6 +382,10 @@ pub trait Forge: ForgeRead {
         expected_head: Option<&str>,
     ) -> Result<(), ForgeError>;
     /// Sets a commit status.
+    /// Brings a PR up to date with its base branch (GitHub: merges the base into the head;
+    /// GitLab: rebases the MR), refused if the head is no longer `expected_head`. The new head
+    /// runs CI again, against the current base.
+    async fn update_branch(&self, item: &ItemRef, expected_head: &str) -> Result<(), ForgeError>;
     async fn set_status(
         &self,
         repo: &RepoPath,

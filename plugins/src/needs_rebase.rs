@@ -5,13 +5,20 @@
 //! (GitHub `mergeable`, GitLab `has_conflicts`); while the forge is still computing the answer
 //! nothing changes.
 //!
-//! Differences from Prow: bosun does not sleep 5 s before asking (a later event or the next
-//! push asks again), and does not scan every open PR once a day.
+//! A push to a branch looks again at every open PR into it (`Action::RecheckBranch`: one list
+//! call per 100 open PRs; on GitLab the list says which conflict, so only PRs whose label is
+//! wrong are queued; on GitHub, whose list does not say, each PR into the branch is queued and
+//! read once, up to `[merge] recheck_limit`). A PR queued so whose forge is still computing the
+//! answer is retried with the queue's backoff.
+//!
+//! Differences from Prow: bosun does not sleep 5 s before asking on PR events (a later event
+//! or the next push asks again), and instead of a daily scan of every open PR it looks again at
+//! the PRs into a branch whenever that branch moves, and at every resync.
 
 use crate::reply::format_simple;
 use crate::{
-    Action, CommandHelp, Context, Event, ForgeKind, ItemState, Plugin, PluginError, PluginHelp,
-    PrAction,
+    Action, CommandHelp, Context, Event, ForgeError, ForgeKind, ItemState, Plugin, PluginError,
+    PluginHelp, PrAction,
 };
 use async_trait::async_trait;
 
@@ -43,6 +50,9 @@ impl Plugin for NeedsRebase {
     }
 
     async fn handle(&self, event: &Event, cx: &Context<'_>) -> Result<Vec<Action>, PluginError> {
+        if let Some(recheck) = crate::tide::recheck_branch(event) {
+            return Ok(vec![recheck]);
+        }
         let Event::PullRequest(p) = event else {
             return Ok(vec![]);
         };
@@ -53,6 +63,7 @@ impl Plugin for NeedsRebase {
                 | PrAction::Synchronized { .. }
                 | PrAction::Edited
                 | PrAction::ReadyForReview
+                | PrAction::Resync
         ) {
             return Ok(vec![]);
         }
@@ -60,6 +71,14 @@ impl Plugin for NeedsRebase {
         let pr = cx.forge.pull_request(item).await?;
         if pr.state != ItemState::Open {
             return Ok(vec![]);
+        }
+        if pr.mergeable.is_none() && p.action == PrAction::Resync {
+            // A base that just moved: the forge answers once it has computed the merge, so the
+            // look is taken again shortly (the delivery is retried) instead of never.
+            return Err(PluginError::Forge(ForgeError::Transient {
+                message: format!("{item}: the forge is still computing whether it merges cleanly"),
+                retry_after: Some(std::time::Duration::from_secs(2)),
+            }));
         }
         let labelled = pr.labels.iter().any(|l| l.eq_ignore_ascii_case(LABEL));
         // Prow's own notice on the same account opens this way; it is taken over, not doubled.

@@ -116,6 +116,14 @@ impl ForgeRead for CachedForgeRead<'_> {
     ) -> Result<crate::CommitDiff, ForgeError> {
         self.inner.compare(repo, from, to).await
     }
+    async fn commits_behind(
+        &self,
+        repo: &RepoPath,
+        base_ref: &str,
+        head_sha: &str,
+    ) -> Result<u64, ForgeError> {
+        self.inner.commits_behind(repo, base_ref, head_sha).await
+    }
     async fn commit_tree_sha(&self, repo: &RepoPath, sha: &str) -> Result<String, ForgeError> {
         self.inner.commit_tree_sha(repo, sha).await
     }

@@ -64,6 +64,10 @@ pub struct MemoryState {
     pub ci_outcomes: BTreeMap<String, crate::CiState>,
     /// Counts every read and write, so tests can assert how many calls a plugin made.
     pub calls: usize,
+    /// How many base commits the PR's head lacks (`commits_behind`).
+    pub behind: u64,
+    /// Heads the PR was asked to be brought up to date at (`update_branch`).
+    pub branch_updates: Vec<String>,
 }
 
 /// The in-memory forge.
@@ -125,6 +129,8 @@ impl Default for MemoryForge {
                 earlier_prs: BTreeMap::new(),
                 ci_outcomes: BTreeMap::new(),
                 calls: 0,
+                behind: 0,
+                branch_updates: vec![],
             }),
             bot: Login::new("bosun-bot"),
             bot_accounts: vec!["ci-robot".into()],
@@ -322,6 +328,14 @@ impl ForgeRead for MemoryForge {
     }
     /// A diff of two snapshots in [`MemoryState::commits`]; a removed and an added path with
     /// the same content are a rename, as git finds them.
+    async fn commits_behind(
+        &self,
+        _repo: &RepoPath,
+        _base_ref: &str,
+        _head_sha: &str,
+    ) -> Result<u64, ForgeError> {
+        Ok(self.lock().behind)
+    }
     async fn compare(
         &self,
         _repo: &RepoPath,
@@ -591,6 +605,14 @@ impl Forge for MemoryForge {
     }
     async fn reopen(&self, _item: &ItemRef) -> Result<(), ForgeError> {
         self.lock().pr.state = ItemState::Open;
+        Ok(())
+    }
+    async fn update_branch(&self, _item: &ItemRef, expected_head: &str) -> Result<(), ForgeError> {
+        let mut s = self.lock();
+        if expected_head != s.pr.head_sha {
+            return Err(ForgeError::Conflict("Head branch was modified".into()));
+        }
+        s.branch_updates.push(expected_head.to_string());
         Ok(())
     }
     async fn merge(

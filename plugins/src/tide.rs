@@ -19,9 +19,17 @@
 //! On GitLab, with `merge_when_pipeline_succeeds`, a PR that waits only for its pipeline is
 //! handed to GitLab's own "merge when pipeline succeeds" (with the head SHA), once per head.
 //!
-//! Differences from Tide: bosun evaluates on events rather than polling a search query, merges
-//! a ready PR at once rather than in per-branch batches, and does not re-run CI against a base
-//! that moved (the forge's branch protection can require an up-to-date branch).
+//! Merges into one base branch go one at a time: the merge action names the base, and the
+//! executor's merge queue lets one PR per branch merge while the others wait in the order they
+//! became ready. With `retest_before_merge`, a ready PR whose head lacks commits of its base is
+//! first brought up to date (GitHub's update-branch, GitLab's rebase) so that CI runs against
+//! the current base; the turn to merge checks again.
+//!
+//! A push to a branch re-evaluates the open PRs into it (`Action::RecheckBranch`).
+//!
+//! Differences from Tide: bosun evaluates on events rather than polling a search query, does
+//! not batch PRs, and tests a moved base by updating the PR's branch rather than running its own
+//! jobs on a merge of the two (re-running a GitHub Actions run reuses its old merge commit).
 
 use crate::{
     Action, CiContext, CiState, CommandHelp, CommitStatus, Context, Event, Fact, ForgeKind,
@@ -54,6 +62,10 @@ pub struct TideSettings {
     /// GitLab: a PR that waits only for its pipeline is handed to GitLab's "merge when
     /// pipeline succeeds" instead of waiting for bosun to see the pipeline pass.
     pub merge_when_pipeline_succeeds: bool,
+    /// Merge a PR only while its head contains its base branch's tip: a ready PR whose base
+    /// moved since its CI ran is brought up to date first (GitHub's update-branch, GitLab's
+    /// rebase), and merges once CI passes on the new head.
+    pub retest_before_merge: bool,
 }
 
 impl Default for TideSettings {
@@ -79,6 +91,7 @@ impl Default for TideSettings {
             merge_label: "tide/merge-method-merge".into(),
             status_context: "bosun/merge".into(),
             merge_when_pipeline_succeeds: false,
+            retest_before_merge: false,
         }
     }
 }
@@ -179,12 +192,20 @@ pub fn evaluate(
                 .map(String::as_str),
         )
         .collect();
-    let only_waiting = reasons.is_empty() && !waiting.is_empty();
+    // Testing against the current base means CI must have run on this head: a head nothing
+    // reported on yet (just pushed, or just brought up to date) waits for it.
+    let reported = contexts
+        .iter()
+        .any(|c| c.context != settings.status_context);
+    let no_ci_yet = settings.retest_before_merge && !reported && waiting.is_empty();
+    let only_waiting = reasons.is_empty() && (!waiting.is_empty() || no_ci_yet);
     if !waiting.is_empty() {
         reasons.push(format!(
             "Waiting for {}.",
             named(&waiting, "context", "contexts")
         ));
+    } else if no_ci_yet {
+        reasons.push("Waiting for CI to report on this head.".into());
     }
     if reasons.is_empty() {
         Readiness {
@@ -216,6 +237,37 @@ pub fn refused(reason: &str) -> Readiness {
         description: format!("Not mergeable. The forge refused the merge: {reason}"),
         only_waiting: false,
     }
+}
+
+/// The verdict for a ready PR whose head lacks commits of its base (`retest_before_merge`).
+pub fn behind_base() -> Readiness {
+    Readiness {
+        ready: false,
+        description:
+            "In merge pool. Its base moved since CI ran: updating the branch to test it again."
+                .into(),
+        only_waiting: false,
+    }
+}
+
+/// A push to a branch moves the base of every PR into it: their conflicts and readiness are
+/// looked at again (tide and needs-rebase both ask; the deliveries it queues are named by the
+/// new tip, so asking twice queues them once).
+pub fn recheck_branch(event: &Event) -> Option<Action> {
+    let Event::Push(push) = event else {
+        return None;
+    };
+    let branch = push.git_ref.strip_prefix("refs/heads/")?;
+    let deleted = push.after.is_empty() || push.after.bytes().all(|b| b == b'0');
+    if deleted {
+        return None;
+    }
+    Some(Action::RecheckBranch {
+        forge: push.forge,
+        repo: push.repo.clone(),
+        branch: branch.to_string(),
+        sha: push.after.clone(),
+    })
 }
 
 /// The merge method for a PR: a method label wins over the repository's setting.
@@ -292,6 +344,9 @@ impl Plugin for Tide {
     }
 
     async fn handle(&self, event: &Event, cx: &Context<'_>) -> Result<Vec<Action>, PluginError> {
+        if let Some(recheck) = recheck_branch(event) {
+            return Ok(vec![recheck]);
+        }
         let Some(item) = Self::subject(event) else {
             return Ok(vec![]);
         };
@@ -302,15 +357,41 @@ impl Plugin for Tide {
         {
             return Ok(vec![]);
         }
-        let contexts = cx
+        let mut contexts = cx
             .history
             .ci_contexts(item.forge, &item.repo, &pr.head_sha)
             .await;
+        // The store keeps a CI event's state only after plugins decided on it: the event
+        // itself is the newest word on its context.
+        if let Event::Ci(ci) = event
+            && ci.sha == pr.head_sha
+        {
+            contexts.retain(|c| c.context != ci.context);
+            contexts.push(CiContext {
+                context: ci.context.clone(),
+                system: ci.system,
+                state: ci.state,
+                url: ci.url.clone(),
+                run_id: ci.run_id.clone(),
+            });
+        }
         let facts = cx.history.facts(&item).await;
         let mut readiness = match refusal(&facts, &pr.head_sha) {
             Some(reason) => refused(&reason),
             None => evaluate(&settings, &pr.labels, pr.draft, pr.mergeable, &contexts),
         };
+        let mut update_branch = false;
+        if readiness.ready
+            && settings.retest_before_merge
+            && cx
+                .forge
+                .commits_behind(&item.repo, &pr.base_ref, &pr.head_sha)
+                .await?
+                > 0
+        {
+            readiness = behind_base();
+            update_branch = true;
+        }
         let auto = settings.merge_when_pipeline_succeeds
             && item.forge == ForgeKind::GitLab
             && readiness.only_waiting;
@@ -363,11 +444,20 @@ impl Plugin for Tide {
                     sha: pr.head_sha,
                 });
             }
+        } else if update_branch {
+            if !said {
+                actions.push(Action::UpdateBranch {
+                    item,
+                    sha: pr.head_sha,
+                });
+            }
         } else if readiness.ready {
             actions.push(Action::Merge {
                 item,
                 method: merge_method(&settings, &pr.labels),
                 sha: Some(pr.head_sha),
+                base: Some(pr.base_ref),
+                up_to_date: settings.retest_before_merge,
             });
         }
         Ok(actions)

@@ -196,12 +196,16 @@ pub struct MergeConfig {
     /// How often the merge controller lists the open PRs of repositories with `tide` enabled,
     /// to catch what events missed. Default 300 s; 0 turns the resync off.
     pub resync_seconds: u64,
+    /// When a branch moves, at most this many open PRs into it are looked at again (their
+    /// conflicts and readiness). Default 100.
+    pub recheck_limit: usize,
 }
 
 impl Default for MergeConfig {
     fn default() -> Self {
         MergeConfig {
             resync_seconds: 300,
+            recheck_limit: 100,
         }
     }
 }

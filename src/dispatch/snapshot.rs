@@ -80,6 +80,14 @@ impl ForgeRead for WebhookSnapshot {
     ) -> Result<bosun_plugins::CommitDiff, ForgeError> {
         Err(tokenless("a comparison of two commits"))
     }
+    async fn commits_behind(
+        &self,
+        _repo: &RepoPath,
+        _base_ref: &str,
+        _head_sha: &str,
+    ) -> Result<u64, ForgeError> {
+        Err(tokenless("how far a head is behind its base"))
+    }
     async fn commit_tree_sha(&self, _repo: &RepoPath, _sha: &str) -> Result<String, ForgeError> {
         Err(tokenless("a commit"))
     }

@@ -64,6 +64,7 @@ async fn perform(
             forge.run_ci(item, *system, run).await
         }
         Action::Remember { .. }
+        | Action::RecheckBranch { .. }
         | Action::Notify { .. }
         | Action::ChatReply { .. }
         | Action::BindChatUser { .. } => Err(ForgeError::Permanent(format!(
@@ -206,7 +207,9 @@ async fn perform(
             *calls += 1;
             forge.reopen(item).await
         }
-        Action::Merge { item, method, sha } => {
+        Action::Merge {
+            item, method, sha, ..
+        } => {
             if maybe_done {
                 *calls += 1;
                 if forge.pull_request(item).await?.state == ItemState::Merged {
@@ -227,6 +230,17 @@ async fn perform(
                 }
                 other => other,
             }
+        }
+        Action::UpdateBranch { item, sha } => {
+            // Done already when the head moved on from `sha` (the update landed, or a push).
+            if maybe_done {
+                *calls += 1;
+                if forge.pull_request(item).await?.head_sha != *sha {
+                    return Ok(());
+                }
+            }
+            *calls += 1;
+            forge.update_branch(item, sha).await
         }
         Action::AutoMerge { item, method, sha } => {
             if maybe_done {

@@ -15,13 +15,17 @@
 
 mod chat;
 mod forge;
+mod merge_queue;
 mod record;
 mod reply;
+mod requeue;
 
 pub use chat::{ChannelTarget, message_key};
 pub use forge::ForgeTarget;
+pub use merge_queue::LEASE_TTL;
 pub use record::RecordTarget;
 pub use reply::ReplyTarget;
+pub use requeue::RequeueTarget;
 
 use crate::forge::Forges;
 use crate::store::{ActionOutcome, Store, StoreError, StoredAction};
@@ -50,6 +54,9 @@ pub enum EffectError {
     /// bosun's own store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A merge that must be up to date found its base moved when its turn came.
+    #[error("the base branch moved")]
+    BaseMoved,
 }
 
 /// A system actions take effect on.
@@ -73,6 +80,11 @@ pub struct Targets {
     chat: ChannelTarget,
     reply: ReplyTarget,
     drone: Option<crate::ci::drone::DroneTarget>,
+    requeue: RequeueTarget,
+    forges: Forges,
+    store: Arc<dyn Store>,
+    /// The queue workers' wake-up, for deliveries an action queues.
+    work: Arc<Notify>,
 }
 
 impl Targets {
@@ -85,14 +97,42 @@ impl Targets {
         wake: Arc<Notify>,
     ) -> Self {
         let forge = |kind| forges.get(kind).cloned().map(ForgeTarget::new);
+        let work = Arc::new(Notify::new());
         Targets {
             github: forge(bosun_plugins::ForgeKind::GitHub),
             gitlab: forge(bosun_plugins::ForgeKind::GitLab),
             record: RecordTarget::new(store.clone()),
-            chat: ChannelTarget::new(store, channels, wake),
+            chat: ChannelTarget::new(store.clone(), channels, wake),
             reply: ReplyTarget::default(),
             drone: None,
+            requeue: RequeueTarget::new(forges.clone(), store.clone(), work.clone(), 100),
+            forges: forges.clone(),
+            store,
+            work,
         }
+    }
+
+    /// Wakes the queue's workers (`work`) when an action queues deliveries, and bounds how many
+    /// PRs a branch that moved has looked at again (`[merge] recheck_limit`).
+    pub fn with_queue(mut self, work: Arc<Notify>, recheck_limit: usize) -> Self {
+        self.requeue = RequeueTarget::new(
+            self.forges.clone(),
+            self.store.clone(),
+            work.clone(),
+            recheck_limit,
+        );
+        self.work = work;
+        self
+    }
+
+    /// The adapter of a configured forge.
+    pub fn forge(&self, kind: bosun_plugins::ForgeKind) -> Option<&Arc<dyn bosun_plugins::Forge>> {
+        self.forges.get(kind)
+    }
+
+    /// Wakes the queue's workers: a delivery was queued.
+    pub fn wake_workers(&self) {
+        self.work.notify_waiters();
     }
 
     /// Lets chat replies answer Slack app mentions as the app, when its bot token is set.
@@ -128,6 +168,7 @@ impl Targets {
                 .map(|t| t as &dyn Target)
                 .ok_or_else(|| ForgeError::Permanent("GitLab is not configured".into())),
             Destination::Bosun => Ok(&self.record),
+            Destination::Requeue(_) => Ok(&self.requeue),
             Destination::Reply => Ok(&self.reply),
             Destination::Ci(bosun_plugins::CiSystem::Drone) => self
                 .drone
@@ -160,6 +201,15 @@ pub async fn apply_action(
             .await?;
         return Ok(Applied::Done { forge_calls: 0 });
     }
+    let turn = merge_queue::Turn::of(&stored.action);
+    if let Some(turn) = &turn
+        && let merge_queue::Verdict::Wait(why) = turn.take(store).await?
+    {
+        store
+            .set_action_outcome(stored.id, ActionOutcome::Queued, Some(&why), 0)
+            .await?;
+        return Ok(Applied::Done { forge_calls: 0 });
+    }
     let maybe_done = stored.outcome == ActionOutcome::Applying;
     if !maybe_done {
         store
@@ -167,9 +217,22 @@ pub async fn apply_action(
             .await?;
     }
     let mut calls = 0;
-    let result = match targets.for_action(&stored.action) {
-        Ok(target) => target.apply(stored, maybe_done, &mut calls).await,
-        Err(e) => Err(EffectError::Api(e)),
+    let result = match &turn {
+        Some(turn) => {
+            let result = match turn.base_moved(targets, &mut calls).await {
+                Ok(false) => apply_on_target(targets, stored, maybe_done, &mut calls).await,
+                Ok(true) => Err(EffectError::BaseMoved),
+                Err(e) => Err(EffectError::Api(e)),
+            };
+            turn.end(
+                store,
+                targets,
+                matches!(result, Err(EffectError::BaseMoved)),
+            )
+            .await;
+            result
+        }
+        None => apply_on_target(targets, stored, maybe_done, &mut calls).await,
     };
     metrics::counter!("bosun_forge_calls_total", "kind" => stored.kind.clone())
         .increment(calls as u64);
@@ -182,6 +245,18 @@ pub async fn apply_action(
             return Ok(Applied::Done { forge_calls: calls });
         }
         Err(EffectError::Store(e)) => return Err(ExecError::Store(e)),
+        Err(EffectError::BaseMoved) => {
+            // Looked at again (the turn's end queued it): tide brings it up to date first.
+            store
+                .set_action_outcome(
+                    stored.id,
+                    ActionOutcome::Queued,
+                    Some("its base branch moved before its turn: looked at again"),
+                    calls,
+                )
+                .await?;
+            return Ok(Applied::Done { forge_calls: calls });
+        }
         Err(EffectError::Api(e)) => e,
     };
     if e.is_retryable() {
@@ -223,6 +298,19 @@ pub async fn apply_action(
         store.remember_fact(item, &stored.plugin, &refused).await?;
     }
     Ok(Applied::Failed(e))
+}
+
+/// Applies an action on its destination's target.
+async fn apply_on_target(
+    targets: &Targets,
+    stored: &StoredAction,
+    maybe_done: bool,
+    calls: &mut i32,
+) -> Result<(), EffectError> {
+    match targets.for_action(&stored.action) {
+        Ok(target) => target.apply(stored, maybe_done, calls).await,
+        Err(e) => Err(EffectError::Api(e)),
+    }
 }
 
 /// A failure that stops applying for now; the delivery is retried.

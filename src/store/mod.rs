@@ -19,7 +19,7 @@ pub mod sqlite;
 pub use bindings::{BindingCode, BindingStore};
 pub use ci::CiStore;
 pub use facts::{FactStore, StoredFact};
-pub use merge::{MergeRow, MergeStore};
+pub use merge::{Lease, MergeQueue, MergeRow, MergeStore, Waiting};
 pub use outbox::{OutboxMessage, OutboxState, OutboxStore};
 pub use pages::{ActionRecord, Cursor, DeliveryDetail, DeliveryFilter, PageStore, PullRequestView};
 
@@ -183,6 +183,9 @@ pub enum ActionOutcome {
     Applied,
     DryRun,
     Failed,
+    /// A merge waiting in its branch's merge queue (or sent back to be looked at again): not
+    /// tried, and not to be; the PR gets a new merge action when its turn comes.
+    Queued,
 }
 
 impl ActionOutcome {
@@ -194,6 +197,7 @@ impl ActionOutcome {
             ActionOutcome::Applied => "applied",
             ActionOutcome::DryRun => "dry-run",
             ActionOutcome::Failed => "failed",
+            ActionOutcome::Queued => "queued",
         }
     }
 
@@ -204,6 +208,7 @@ impl ActionOutcome {
             "applied" => ActionOutcome::Applied,
             "dry-run" => ActionOutcome::DryRun,
             "failed" => ActionOutcome::Failed,
+            "queued" => ActionOutcome::Queued,
             other => {
                 return Err(StoreError::Corrupt(format!(
                     "unknown action outcome {other:?}"

@@ -183,6 +183,8 @@ async fn every_new_action_kind_changes_the_forge_and_counts_its_calls() {
                 item: pr.clone(),
                 method: MergeMethod::Squash,
                 sha: Some(head.clone()),
+                base: None,
+                up_to_date: false,
             },
         ];
         let stored = journal(bosun.store.as_ref(), &format!("{kind}-all"), kind, actions).await;
@@ -273,6 +275,8 @@ async fn a_merge_left_applying_is_checked_before_it_is_repeated() {
             item: pr.clone(),
             method: MergeMethod::Merge,
             sha: None,
+            base: None,
+            up_to_date: false,
         };
         let stored = journal(
             bosun.store.as_ref(),
@@ -429,6 +433,8 @@ async fn a_refused_merge_fails_the_action() {
             item: pr.clone(),
             method: MergeMethod::Merge,
             sha: Some("0".repeat(40)),
+            base: None,
+            up_to_date: false,
         };
         let stored = journal(
             bosun.store.as_ref(),
@@ -483,6 +489,8 @@ async fn a_merge_of_a_merged_pr_counts_as_done() {
             item: pr.clone(),
             method: MergeMethod::Merge,
             sha: Some(head.clone()),
+            base: None,
+            up_to_date: false,
         };
         let forge = adapter(&bosun, kind);
         for n in 0..2 {

@@ -81,6 +81,41 @@ impl Case {
         )
     }
 
+    /// Commits pushed to a branch of this case's repository (a PR merged into it, say): GitHub
+    /// `push`, GitLab `Push Hook`.
+    pub(crate) fn branch_pushed(&self, branch: &str, after: &str) -> (&'static str, Vec<u8>) {
+        let git_ref = format!("refs/heads/{branch}");
+        match self.forge {
+            ForgeKind::GitHub => {
+                let mut v = fixture("github/push/payload.json");
+                patch(&mut v, "/ref", git_ref.into());
+                patch(&mut v, "/after", after.into());
+                patch(&mut v, "/deleted", false.into());
+                patch(&mut v, "/repository/full_name", self.repo.into());
+                ("push", serde_json::to_vec(&v).expect("json"))
+            }
+            ForgeKind::GitLab => {
+                let mut v = fixture("gitlab/push/push.json");
+                patch(&mut v, "/ref", git_ref.into());
+                patch(&mut v, "/after", after.into());
+                patch(&mut v, "/checkout_sha", after.into());
+                patch(&mut v, "/project/path_with_namespace", self.repo.into());
+                ("Push Hook", serde_json::to_vec(&v).expect("json"))
+            }
+        }
+    }
+
+    /// New commits on the PR, its head now `sha`.
+    pub(crate) fn pushed_at(&self, sha: &str) -> (&'static str, Vec<u8>) {
+        let (event, body) = self.pushed();
+        let mut v: serde_json::Value = serde_json::from_slice(&body).expect("json");
+        match self.forge {
+            ForgeKind::GitHub => patch(&mut v, "/pull_request/head/sha", sha.into()),
+            ForgeKind::GitLab => patch(&mut v, "/object_attributes/last_commit/id", sha.into()),
+        }
+        (event, serde_json::to_vec(&v).expect("json"))
+    }
+
     /// A label change on the PR.
     pub(crate) fn labeled(&self) -> (&'static str, Vec<u8>) {
         self.pr_hook(

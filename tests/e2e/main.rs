@@ -20,6 +20,7 @@ mod hostile;
 mod import_prow;
 mod intake;
 mod limits;
+mod merge_queue;
 mod owners;
 mod pages;
 mod permissions;

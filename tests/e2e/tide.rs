@@ -10,7 +10,7 @@ use bosun_plugins::{ForgeKind, ItemRef};
 use fake_forge::Fault;
 use std::time::Duration;
 
-fn options(db: Db, extra: &str) -> Options {
+pub(crate) fn options(db: Db, extra: &str) -> Options {
     let mut o = Options::new(db);
     o.extra = format!(
         "[plugins.\"kubernetes\"]\nenabled = [\"tide\", \"needs-rebase\"]\n\
@@ -19,7 +19,7 @@ fn options(db: Db, extra: &str) -> Options {
     o
 }
 
-async fn deliver(bosun: &TestBosun, case: Case, (event, body): (&str, Vec<u8>)) {
+pub(crate) async fn deliver(bosun: &TestBosun, case: Case, (event, body): (&str, Vec<u8>)) {
     let id = uuid::Uuid::new_v4().to_string();
     let (status, text) = bosun.post(case.forge, event, &id, &body).await;
     assert_eq!(status, 202, "{text}");
@@ -27,7 +27,7 @@ async fn deliver(bosun: &TestBosun, case: Case, (event, body): (&str, Vec<u8>)) 
 }
 
 /// Records a CI context's state on the PR's head in bosun's store, as its event would.
-async fn ci(bosun: &TestBosun, case: Case, pr: &ItemRef, context: &str, state: &str) {
+pub(crate) async fn ci(bosun: &TestBosun, case: Case, pr: &ItemRef, context: &str, state: &str) {
     let head = bosun.forge.item(pr).head_sha;
     let (event, body) = match case.forge {
         ForgeKind::GitHub => {
@@ -47,14 +47,14 @@ async fn ci(bosun: &TestBosun, case: Case, pr: &ItemRef, context: &str, state: &
 }
 
 /// The context a case's CI reports under (GitLab pipelines are `gitlab-ci`).
-fn context(case: Case) -> &'static str {
+pub(crate) fn context(case: Case) -> &'static str {
     match case.forge {
         ForgeKind::GitHub => "ci/unit",
         ForgeKind::GitLab => "gitlab-ci",
     }
 }
 
-fn merge_calls(bosun: &TestBosun) -> Vec<fake_forge::RecordedRequest> {
+pub(crate) fn merge_calls(bosun: &TestBosun) -> Vec<fake_forge::RecordedRequest> {
     bosun
         .forge
         .requests()
@@ -63,7 +63,7 @@ fn merge_calls(bosun: &TestBosun) -> Vec<fake_forge::RecordedRequest> {
         .collect()
 }
 
-fn merge_status(bosun: &TestBosun, case: Case) -> Option<fake_forge::Status> {
+pub(crate) fn merge_status(bosun: &TestBosun, case: Case) -> Option<fake_forge::Status> {
     bosun
         .forge
         .statuses(case.forge, case.repo)

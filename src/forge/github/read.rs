@@ -82,6 +82,12 @@ struct RawCompare {
     files: Vec<RawCompareFile>,
 }
 
+/// How many commits a compare's head lacks from its base.
+#[derive(Deserialize)]
+struct RawBehind {
+    behind_by: u64,
+}
+
 #[derive(Deserialize)]
 struct RawCompareFile {
     filename: String,
@@ -354,6 +360,23 @@ impl ForgeRead for GitHubForge {
             })
             .collect();
         Ok(CommitDiff { files, complete })
+    }
+
+    /// `GET /compare/{base}...{head}`: `behind_by` counts the base's commits the head lacks.
+    async fn commits_behind(
+        &self,
+        repo: &RepoPath,
+        base_ref: &str,
+        head_sha: &str,
+    ) -> Result<u64, ForgeError> {
+        let route = format!(
+            "{}/compare/{}...{}?per_page=1",
+            repo_path_route(repo)?,
+            encode_segment(base_ref),
+            encode_segment(head_sha)
+        );
+        let raw: RawBehind = self.send_json(Scope::Repo(repo), Verb::Get, &route).await?;
+        Ok(raw.behind_by)
     }
 
     async fn commit_tree_sha(&self, repo: &RepoPath, sha: &str) -> Result<String, ForgeError> {

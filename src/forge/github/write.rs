@@ -282,6 +282,16 @@ impl Forge for GitHubForge {
         }
     }
 
+    /// `PUT /pulls/{n}/update-branch` with `expected_head_sha`: GitHub merges the base into the
+    /// head in the background (202) and the push runs the PR's workflows again.
+    async fn update_branch(&self, item: &ItemRef, expected_head: &str) -> Result<(), ForgeError> {
+        let route = format!("{}/update-branch", pull_route(item)?);
+        let body = json!({ "expected_head_sha": expected_head });
+        self.send(Scope::Repo(&item.repo), Verb::Put(&body), &route)
+            .await
+            .map(|_| ())
+    }
+
     async fn set_status(
         &self,
         repo: &RepoPath,

@@ -142,6 +142,9 @@ struct Compare<'a> {
     project: &'a str,
     from: &'a str,
     to: &'a str,
+    /// `true`: `from..to` (the OWNERS diff between two base commits); `false`: from the merge
+    /// base, so `commits` are the ones `to` has and `from` lacks.
+    straight: bool,
 }
 
 impl Endpoint for Compare<'_> {
@@ -162,7 +165,7 @@ impl Endpoint for Compare<'_> {
         params
             .push("from", self.from)
             .push("to", self.to)
-            .push("straight", true);
+            .push("straight", self.straight);
         params
     }
 }
@@ -171,6 +174,9 @@ impl Endpoint for Compare<'_> {
 struct RawCompare {
     #[serde(default)]
     diffs: Vec<RawCompareDiff>,
+    /// The commits compared (their content is not read, only counted).
+    #[serde(default)]
+    commits: Vec<serde::de::IgnoredAny>,
     /// GitLab stopped computing the comparison.
     #[serde(default)]
     compare_timeout: bool,
@@ -557,6 +563,7 @@ impl ForgeRead for GitLabForge {
             project: repo.as_str(),
             from,
             to,
+            straight: true,
         };
         let raw: RawCompare = self.query(ep).await?;
         let complete = !raw.compare_timeout && raw.diffs.len() < COMPARE_FILE_CAP;
@@ -582,6 +589,24 @@ impl ForgeRead for GitLabForge {
             })
             .collect();
         Ok(CommitDiff { files, complete })
+    }
+
+    /// `GET /repository/compare?from={head}&to={base}&straight=false`: the commits the base
+    /// has since the merge base are the ones the head lacks.
+    async fn commits_behind(
+        &self,
+        repo: &RepoPath,
+        base_ref: &str,
+        head_sha: &str,
+    ) -> Result<u64, ForgeError> {
+        let ep = Compare {
+            project: repo.as_str(),
+            from: head_sha,
+            to: base_ref,
+            straight: false,
+        };
+        let raw: RawCompare = self.query(ep).await?;
+        Ok(raw.commits.len() as u64)
     }
 
     /// The content digest of the commit's root listing (one request for a root of up to 100

@@ -452,6 +452,27 @@ impl Forge for GitLabForge {
         }
     }
 
+    /// `PUT /merge_requests/:iid/rebase`, after checking the head is still `expected_head`
+    /// (GitLab's rebase takes no expected SHA). GitLab rebases in the background; the new head
+    /// runs a pipeline.
+    async fn update_branch(&self, item: &ItemRef, expected_head: &str) -> Result<(), ForgeError> {
+        let head = bosun_plugins::ForgeRead::pull_request(self, item)
+            .await?
+            .head_sha;
+        if head != expected_head {
+            return Err(ForgeError::Conflict(format!(
+                "the head of {item} moved to {head}; not rebasing {expected_head}"
+            )));
+        }
+        let ep = mrs::RebaseMergeRequest::builder()
+            .project(project(item)?)
+            .merge_request(item.number)
+            .build()
+            .map_err(unbuildable)?;
+        let _: serde::de::IgnoredAny = self.query(ep).await?;
+        Ok(())
+    }
+
     /// `POST /projects/:id/statuses/:sha`; `failure` and `error` are both GitLab's `failed`,
     /// and the context is the status `name`.
     async fn set_status(
