@@ -142,4 +142,20 @@ mod tests {
                 .is_empty()
         );
     }
+
+    /// A resync (after the base moved) while the forge is still computing asks again later;
+    /// once it knows, the label follows.
+    #[tokio::test]
+    async fn a_resync_waits_for_the_forges_answer() {
+        let forge = MemoryForge::default();
+        forge.with(|s| s.pr.mergeable = None);
+        let resync = pr_event(PrAction::Resync);
+        match forge.run(&NeedsRebase, &resync).await {
+            Err(PluginError::Forge(e)) => assert!(e.is_retryable(), "{e}"),
+            other => panic!("a retryable error, not {other:?}"),
+        }
+        forge.with(|s| s.pr.mergeable = Some(false));
+        let actions = forge.run(&NeedsRebase, &resync).await.expect("handled");
+        assert!(matches!(&actions[0], Action::AddLabel { label, .. } if label == LABEL));
+    }
 }

@@ -597,6 +597,103 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_ready_pr_behind_its_base_is_updated_once_instead_of_merged() {
+        let forge = MemoryForge::default();
+        forge.with(|s| {
+            s.pr.labels = labels(&["lgtm", "approved"]);
+            s.ci = vec![ctx("ci/unit", CiState::Success)];
+            s.behind = 2;
+        });
+        let settings = serde_json::json!({ "retest_before_merge": true });
+        let event = pr_event(PrAction::Labeled {
+            label: "approved".into(),
+        });
+        let actions = forge
+            .run_with(&Tide, &event, &settings)
+            .await
+            .expect("handled");
+        assert!(!actions.iter().any(|a| matches!(a, Action::Merge { .. })));
+        assert!(actions.iter().any(|a| matches!(a,
+            Action::UpdateBranch { sha, .. } if sha == "head0")));
+        let fact = actions
+            .iter()
+            .find_map(|a| match a {
+                Action::Remember { fact, .. } => Some(fact.clone()),
+                _ => None,
+            })
+            .expect("remembered");
+        forge.with(|s| s.facts = vec![fact]);
+        let again = forge
+            .run_with(&Tide, &event, &settings)
+            .await
+            .expect("handled");
+        assert!(
+            !again
+                .iter()
+                .any(|a| matches!(a, Action::UpdateBranch { .. })),
+            "asked once per head: {again:?}"
+        );
+
+        forge.with(|s| {
+            s.behind = 0;
+            s.facts.clear();
+        });
+        let actions = forge
+            .run_with(&Tide, &event, &settings)
+            .await
+            .expect("handled");
+        assert!(actions.iter().any(|a| matches!(a,
+            Action::Merge { base: Some(base), up_to_date: true, .. } if base == "main")));
+    }
+
+    #[test]
+    fn with_retest_before_merge_a_head_without_ci_waits_for_it() {
+        let s = TideSettings {
+            retest_before_merge: true,
+            ..TideSettings::default()
+        };
+        let l = labels(&["lgtm", "approved"]);
+        let none = evaluate(&s, &l, false, Some(true), &[]);
+        assert_eq!(
+            none.description,
+            "Not mergeable. Waiting for CI to report on this head."
+        );
+        assert!(none.only_waiting);
+        let green = evaluate(
+            &s,
+            &l,
+            false,
+            Some(true),
+            &[ctx("ci/unit", CiState::Success)],
+        );
+        assert!(green.ready);
+        assert!(evaluate(&TideSettings::default(), &l, false, Some(true), &[]).ready);
+    }
+
+    #[test]
+    fn a_push_to_a_branch_rechecks_it_and_tags_or_deletions_do_not() {
+        let push = |git_ref: &str, after: &str| {
+            Event::Push(crate::PushEvent {
+                forge: ForgeKind::GitHub,
+                repo: crate::RepoPath::parse("o/r").expect("repo"),
+                git_ref: git_ref.into(),
+                before: "a".repeat(40),
+                after: after.into(),
+                pusher: crate::Login::new("p"),
+            })
+        };
+        assert!(matches!(
+            recheck_branch(&push("refs/heads/main", &"b".repeat(40))),
+            Some(Action::RecheckBranch { branch, .. }) if branch == "main"
+        ));
+        assert_eq!(recheck_branch(&push("refs/tags/v1", &"b".repeat(40))), None);
+        assert_eq!(
+            recheck_branch(&push("refs/heads/gone", &"0".repeat(40))),
+            None
+        );
+    }
+
+    #[tokio::test]
     async fn a_held_pr_does_not_merge() {
         let forge = MemoryForge::default();
         forge.with(|s| s.pr.labels = labels(&["lgtm", "approved", "do-not-merge/hold"]));

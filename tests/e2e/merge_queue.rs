@@ -235,3 +235,30 @@ async fn a_push_to_the_base_labels_the_prs_it_made_conflict() {
         }
     }
 }
+
+/// The merge call fails with a 5xx: the merge is tried again (it is the same call, with the
+/// same head), the PR merges once, and its branch's queue is free again afterwards.
+#[tokio::test]
+async fn a_merge_that_fails_for_now_is_tried_again_and_frees_its_queue() {
+    for db in databases() {
+        let _combination = Combination::new(db);
+        for case in [commands::GITHUB, commands::GITLAB] {
+            let _combination = Combination::new(case.forge);
+            let bosun = spawn_bosun(options(db, "")).await;
+            let pr = commands::setup(&bosun, case).await;
+            let head = bosun.forge.item(&pr).head_sha;
+            bosun.forge.set_labels(&pr, &["lgtm", "approved"]);
+            bosun
+                .forge
+                .fail_next(&format!("/{}/merge", case.number), 1, Fault::Status500);
+            deliver(&bosun, case, case.labeled()).await;
+            let merges = merge_calls(&bosun);
+            assert_eq!(merges.len(), 2, "{:?}: {merges:?}", case.forge);
+            assert!(merges.iter().all(|m| m.body.contains(&head)));
+            assert_eq!(bosun.forge.item(&pr).state, ItemState::Merged);
+            let page = merge_page(&bosun).await;
+            assert!(!page.contains("class=\"merging\""), "{page}");
+            bosun.shutdown().await;
+        }
+    }
+}

@@ -737,3 +737,62 @@ async fn binding_codes_are_redeemed_once_and_keep_their_binding() {
         );
     }
 }
+
+/// A merge queue's lease: one holder at a time, renewed by its holder, taken over once it
+/// expires; PRs wait in line in arrival order (a PR waiting again keeps its place) and the
+/// page's view lists the holder and the line.
+#[tokio::test]
+async fn a_merge_lease_has_one_holder_and_the_line_keeps_its_order() {
+    use bosun::store::{Lease, Waiting};
+    for db in databases() {
+        let _combination = Combination::new(db);
+        let (s, _db) = open(db).await;
+        let q = "github:o/r@main";
+        let waiting = |n: i64| Waiting {
+            item_key: format!("github:o/r#{n}"),
+            forge: ForgeKind::GitHub,
+            repo: "o/r".into(),
+            number: n,
+            head_sha: format!("head{n}"),
+        };
+        let take = |holder: i64, now: i64| {
+            let s = s.clone();
+            async move {
+                s.take_merge_lease(q, &format!("github:o/r#{holder}"), holder, now, 1000)
+                    .await
+                    .expect("lease")
+            }
+        };
+        assert_eq!(take(1, 0).await, Lease::Taken);
+        assert_eq!(take(2, 10).await, Lease::HeldBy(1));
+        assert_eq!(take(1, 500).await, Lease::Taken, "its holder renews it");
+        assert_eq!(take(2, 1400).await, Lease::HeldBy(1), "renewed until 1500");
+        for (n, at) in [(3, 20), (2, 30), (3, 40)] {
+            s.wait_in_merge_queue(q, &waiting(n), at)
+                .await
+                .expect("wait");
+        }
+        let view = s.merge_queues(1400).await.expect("queues");
+        assert_eq!(view.len(), 1);
+        assert_eq!(view[0].merging, Some(1));
+        assert_eq!(view[0].waiting, vec![3, 2], "3 keeps its first place");
+        assert_eq!(
+            take(2, 1600).await,
+            Lease::Taken,
+            "an expired lease is taken over"
+        );
+        s.release_merge_lease(q, "github:o/r#1")
+            .await
+            .expect("a release by a former holder changes nothing");
+        assert_eq!(take(3, 1700).await, Lease::HeldBy(2));
+        s.release_merge_lease(q, "github:o/r#2")
+            .await
+            .expect("release");
+        let next = s.next_in_merge_queue(q).await.expect("next");
+        assert_eq!(next.map(|w| w.number), Some(3));
+        let next = s.next_in_merge_queue(q).await.expect("next");
+        assert_eq!(next.map(|w| w.number), Some(2));
+        assert_eq!(s.next_in_merge_queue(q).await.expect("next"), None);
+        assert!(s.merge_queues(1700).await.expect("queues").is_empty());
+    }
+}
