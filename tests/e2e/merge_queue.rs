@@ -262,3 +262,51 @@ async fn a_merge_that_fails_for_now_is_tried_again_and_frees_its_queue() {
         }
     }
 }
+
+/// What a push to a base branch costs with 500 open PRs into it: one list call per 100 PRs,
+/// then one read per PR looked at again, at most `[merge] recheck_limit` (default 100), plus a
+/// status write where the verdict changed. Printed for BENCHMARKS.md
+/// (`cargo test --test e2e recheck_costs -- --nocapture`).
+#[tokio::test]
+async fn recheck_costs_are_bounded_by_the_limit() {
+    let db = databases()[0];
+    let _combination = Combination::new(db);
+    for case in [commands::GITHUB, commands::GITLAB] {
+        let _combination = Combination::new(case.forge);
+        let mut o = options(db, "");
+        o.env
+            .push(("BOSUN_MERGE__RESYNC_SECONDS".into(), "0".into()));
+        let bosun = spawn_bosun(o).await;
+        commands::setup(&bosun, case).await;
+        for n in 2..=500 {
+            bosun.forge.seed_pr(case.forge, case.repo, n, "someone");
+        }
+        bosun.forge.clear_requests();
+        deliver(&bosun, case, case.branch_pushed("main", &"c3".repeat(20))).await;
+        let requests = bosun.forge.requests();
+        let lists = requests
+            .iter()
+            .filter(|r| {
+                r.method == "GET"
+                    && (r.path.ends_with("/pulls") || r.path.ends_with("/merge_requests"))
+            })
+            .count();
+        let reads = requests
+            .iter()
+            .filter(|r| {
+                r.method == "GET"
+                    && !(r.path.ends_with("/pulls") || r.path.ends_with("/merge_requests"))
+            })
+            .count();
+        let writes = requests.len() - lists - reads;
+        println!(
+            "{:?}: push to main with 500 open PRs into it: {lists} list calls, {reads} reads, {writes} writes ({} requests)",
+            case.forge,
+            requests.len()
+        );
+        assert!((5..=6).contains(&lists), "{lists}");
+        assert!(reads <= 100 + 2, "one read per PR looked at, at most 100: {reads}");
+        assert!(writes <= 100, "at most a status per PR looked at: {writes}");
+        bosun.shutdown().await;
+    }
+}
