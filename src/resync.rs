@@ -132,9 +132,14 @@ impl Resync {
                     .collect();
                 let verdict = match tide::refusal(&facts, &pr.head_sha) {
                     Some(reason) => tide::refused(&reason),
-                    None => {
-                        tide::evaluate(&settings, &pr.labels, pr.draft, pr.mergeable, &contexts)
-                    }
+                    None => tide::evaluate(
+                        &settings,
+                        &pr.labels,
+                        pr.draft,
+                        pr.mergeable,
+                        pr.forge_blocker.as_deref(),
+                        &contexts,
+                    ),
                 };
                 let description = tide::status_text(&verdict.description);
                 let said = facts.into_iter().any(|f| {

@@ -199,7 +199,13 @@ fn item_json(world: &mut World, req: &Req<'_>, at: &Target) -> Option<Value> {
             "draft": item.draft,
             "work_in_progress": item.draft,
             "merge_status": if item.mergeable { "can_be_merged" } else { "cannot_be_merged" },
-            "detailed_merge_status": if item.mergeable { "mergeable" } else { "conflict" },
+            "detailed_merge_status": if !item.mergeable {
+                "conflict"
+            } else if item.approvals_left > 0 {
+                "not_approved"
+            } else {
+                "mergeable"
+            },
             "has_conflicts": !item.mergeable,
             "merge_when_pipeline_succeeds": item.auto_merge,
             "sha": item.head_sha,
@@ -910,6 +916,9 @@ fn merge(world: &mut World, req: &Req<'_>, at: &Target) -> Reply {
     }
     if !item.mergeable {
         return error(406, "Branch cannot be merged");
+    }
+    if item.approvals_left > 0 {
+        return error(405, "405 Method Not Allowed");
     }
     if expected.is_some_and(|sha| sha != item.head_sha) {
         return error(409, "SHA does not match HEAD of source branch");

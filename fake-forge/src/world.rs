@@ -270,6 +270,9 @@ pub struct Item {
     pub base_ref: String,
     /// Whether a merge would succeed (false: the forge refuses as not mergeable).
     pub mergeable: bool,
+    /// GitLab: approvals the project's rules still require (`detailed_merge_status`
+    /// `not_approved` while above 0; the merge API refuses).
+    pub approvals_left: u32,
     /// How it was merged (`merge`, `squash`, `rebase`), once merged through the API.
     pub merged_with: Option<String>,
     /// GitLab: set to merge when its pipeline succeeds (the pipeline was still running).
@@ -518,6 +521,7 @@ impl World {
             head_ref: format!("feature-{}", item.number),
             base_ref: "main".to_string(),
             mergeable: true,
+            approvals_left: 0,
             merged_with: None,
             auto_merge: false,
             changed_files: Vec::new(),

@@ -109,6 +109,10 @@ pub struct PullRequestInfo {
     /// Whether it merges cleanly into its base (GitHub `mergeable`, GitLab `!has_conflicts`);
     /// `None` while the forge is still computing it.
     pub mergeable: Option<bool>,
+    /// What the forge's own rules say still stops the merge, beyond bosun's (GitLab's
+    /// `detailed_merge_status`: approvals its rules require, unresolved threads, a blocking
+    /// MR), in Tide's sentence form; `None` when nothing or when the forge does not say.
+    pub forge_blocker: Option<String>,
 }
 
 /// One file a pull request changes, with its line counts.

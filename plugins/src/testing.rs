@@ -95,6 +95,7 @@ impl Default for MemoryForge {
             base_sha: "base0".into(),
             head_ref: "feature".into(),
             base_ref: "main".into(),
+            forge_blocker: None,
             labels: vec![],
             assignees: vec![],
             requested_reviewers: vec![],

@@ -128,6 +128,7 @@ pub fn evaluate(
     labels: &[String],
     draft: bool,
     mergeable: Option<bool>,
+    forge_blocker: Option<&str>,
     contexts: &[CiContext],
 ) -> Readiness {
     let has = |l: &str| labels.iter().any(|x| x.eq_ignore_ascii_case(l));
@@ -158,6 +159,10 @@ pub fn evaluate(
     }
     if mergeable == Some(false) {
         reasons.push("Has a merge conflict.".into());
+    }
+    // The forge's own rules (GitLab's required approvals, say) are read, never bypassed.
+    if let Some(blocker) = forge_blocker {
+        reasons.push(blocker.to_string());
     }
     let counted = |c: &&CiContext| {
         c.context != settings.status_context && !settings.optional_contexts.contains(&c.context)
@@ -378,7 +383,14 @@ impl Plugin for Tide {
         let facts = cx.history.facts(&item).await;
         let mut readiness = match refusal(&facts, &pr.head_sha) {
             Some(reason) => refused(&reason),
-            None => evaluate(&settings, &pr.labels, pr.draft, pr.mergeable, &contexts),
+            None => evaluate(
+                &settings,
+                &pr.labels,
+                pr.draft,
+                pr.mergeable,
+                pr.forge_blocker.as_deref(),
+                &contexts,
+            ),
         };
         let mut update_branch = false;
         if readiness.ready
@@ -487,10 +499,17 @@ mod tests {
     #[test]
     fn readiness_in_tides_words() {
         let s = TideSettings::default();
-        let ok = evaluate(&s, &labels(&["lgtm", "approved"]), false, Some(true), &[]);
+        let ok = evaluate(
+            &s,
+            &labels(&["lgtm", "approved"]),
+            false,
+            Some(true),
+            None,
+            &[],
+        );
         assert_eq!(ok.description, "In merge pool.");
         assert!(ok.ready);
-        let none = evaluate(&s, &[], false, None, &[]);
+        let none = evaluate(&s, &[], false, None, None, &[]);
         assert_eq!(
             none.description,
             "Not mergeable. Needs lgtm, approved labels."
@@ -500,6 +519,7 @@ mod tests {
             &labels(&["lgtm", "do-not-merge/hold"]),
             false,
             Some(true),
+            None,
             &[],
         );
         assert_eq!(
@@ -521,6 +541,7 @@ mod tests {
             &l,
             false,
             Some(true),
+            None,
             &[
                 ctx("ci/foo", CiState::Failure),
                 ctx("ci/optional", CiState::Failure),
@@ -537,6 +558,7 @@ mod tests {
             &l,
             false,
             Some(true),
+            None,
             &[ctx("ci/foo", CiState::Success)],
         );
         assert_eq!(
@@ -548,6 +570,7 @@ mod tests {
             &l,
             false,
             Some(true),
+            None,
             &[
                 ctx("ci/must", CiState::Success),
                 ctx("ci/optional", CiState::Failure),
@@ -653,7 +676,7 @@ mod tests {
             ..TideSettings::default()
         };
         let l = labels(&["lgtm", "approved"]);
-        let none = evaluate(&s, &l, false, Some(true), &[]);
+        let none = evaluate(&s, &l, false, Some(true), None, &[]);
         assert_eq!(
             none.description,
             "Not mergeable. Waiting for CI to report on this head."
@@ -664,10 +687,11 @@ mod tests {
             &l,
             false,
             Some(true),
+            None,
             &[ctx("ci/unit", CiState::Success)],
         );
         assert!(green.ready);
-        assert!(evaluate(&TideSettings::default(), &l, false, Some(true), &[]).ready);
+        assert!(evaluate(&TideSettings::default(), &l, false, Some(true), None, &[]).ready);
     }
 
     #[test]

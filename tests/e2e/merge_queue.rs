@@ -305,8 +305,39 @@ async fn recheck_costs_are_bounded_by_the_limit() {
             requests.len()
         );
         assert!((5..=6).contains(&lists), "{lists}");
-        assert!(reads <= 100 + 2, "one read per PR looked at, at most 100: {reads}");
+        assert!(
+            reads <= 100 + 2,
+            "one read per PR looked at, at most 100: {reads}"
+        );
         assert!(writes <= 100, "at most a status per PR looked at: {writes}");
+        bosun.shutdown().await;
+    }
+}
+
+/// GitLab's own approval rules are read, not bypassed: an MR with `lgtm` and `approved` that
+/// GitLab still wants approvals for is not merged, and its status says why; once approved in
+/// GitLab it merges.
+#[tokio::test]
+async fn gitlab_approvals_its_rules_require_are_read_not_bypassed() {
+    for db in databases() {
+        let _combination = Combination::new(db);
+        let case = commands::GITLAB;
+        let bosun = spawn_bosun(options(db, "")).await;
+        let pr = commands::setup(&bosun, case).await;
+        bosun.forge.update_item(&pr, |it| it.approvals_left = 1);
+        bosun.forge.set_labels(&pr, &["lgtm", "approved"]);
+        deliver(&bosun, case, case.labeled()).await;
+        assert!(merge_calls(&bosun).is_empty());
+        assert_eq!(
+            merge_status(&bosun, case)
+                .and_then(|s| s.description)
+                .as_deref(),
+            Some("Not mergeable. Needs the approvals GitLab's rules require.")
+        );
+        bosun.forge.update_item(&pr, |it| it.approvals_left = 0);
+        deliver(&bosun, case, case.labeled()).await;
+        assert_eq!(merge_calls(&bosun).len(), 1);
+        assert_eq!(bosun.forge.item(&pr).state, ItemState::Merged);
         bosun.shutdown().await;
     }
 }

@@ -506,5 +506,6 @@ fn pull_info(pr: RawPull) -> PullRequestInfo {
             .map(|u| Login::new(&u.login))
             .collect(),
         mergeable: pr.mergeable,
+        forge_blocker: None,
     }
 }

@@ -82,6 +82,8 @@ struct RawMr {
     reviewers: Vec<UserId>,
     #[serde(default)]
     has_conflicts: Option<bool>,
+    #[serde(default)]
+    detailed_merge_status: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -694,7 +696,25 @@ fn mr_info(mr: RawMr) -> PullRequestInfo {
             .map(|u| Login::new(&u.username))
             .collect(),
         mergeable: mr.has_conflicts.map(|c| !c),
+        forge_blocker: mr.detailed_merge_status.as_deref().and_then(gitlab_blocker),
     }
+}
+
+/// The merge blockers of GitLab's own rules that bosun's evaluation does not cover itself
+/// (conflicts, drafts and pipelines it reads on its own), as the reason tide gives.
+fn gitlab_blocker(status: &str) -> Option<String> {
+    let reason = match status {
+        "not_approved" => "Needs the approvals GitLab's rules require.",
+        "discussions_not_resolved" => "Has unresolved threads.",
+        "blocked_status" => "Is blocked by another merge request.",
+        "requested_changes" => "A reviewer requested changes.",
+        "jira_association_missing" => "Needs a Jira issue in its title or description.",
+        "not_open" | "merge_time" | "locked_paths" | "locked_lfs_files" => {
+            "GitLab does not allow merging it now."
+        }
+        _ => return None,
+    };
+    Some(reason.into())
 }
 
 #[cfg(test)]
