@@ -114,7 +114,7 @@ impl Resync {
             let mut batch = Vec::new();
             for (number, pr) in open {
                 report.pull_requests += 1;
-                if !settings.branches.is_empty() && !settings.branches.contains(&pr.base_ref) {
+                if !tide::in_scope(&settings, &pr) {
                     continue;
                 }
                 let contexts = self

@@ -1936,6 +1936,7 @@ async fn merge_uses_the_method_and_refuses_a_moved_head() {
                 &s.pr,
                 MergeMethod::Squash,
                 Some("0000000000000000000000000000000000000000"),
+                None,
             )
             .await;
         assert!(
@@ -1946,15 +1947,21 @@ async fn merge_uses_the_method_and_refuses_a_moved_head() {
         assert_eq!(s.fake.item(&s.pr).state, ItemState::Open, "{kind}");
 
         s.fake.update_item(&s.pr, |i| i.mergeable = false);
-        let refused = forge.merge(&s.pr, MergeMethod::Merge, None).await;
+        let refused = forge.merge(&s.pr, MergeMethod::Merge, None, None).await;
         assert!(
             matches!(refused, Err(ForgeError::Conflict(_))),
             "{kind}: {refused:?}"
         );
         s.fake.update_item(&s.pr, |i| i.mergeable = true);
 
+        let commit = bosun_plugins::CommitMessage {
+            title: "Add the thing (#7)".into(),
+            body: "Why it is needed.".into(),
+        };
         assert_eq!(
-            forge.merge(&s.pr, MergeMethod::Squash, Some(&head)).await,
+            forge
+                .merge(&s.pr, MergeMethod::Squash, Some(&head), Some(&commit))
+                .await,
             Ok(()),
             "{kind}"
         );
@@ -1973,7 +1980,11 @@ async fn merge_uses_the_method_and_refuses_a_moved_head() {
                 );
                 assert_eq!(
                     r.json(),
-                    Some(json!({"merge_method": "squash", "sha": head}))
+                    Some(json!({
+                        "merge_method": "squash", "sha": head,
+                        "commit_title": "Add the thing (#7)",
+                        "commit_message": "Why it is needed.",
+                    }))
                 );
             }
             ForgeKind::GitLab => {
@@ -1983,9 +1994,13 @@ async fn merge_uses_the_method_and_refuses_a_moved_head() {
                 );
                 assert_eq!(r.form_field("squash").as_deref(), Some("true"));
                 assert_eq!(r.form_field("sha"), Some(head.clone()));
+                assert_eq!(
+                    r.form_field("squash_commit_message").as_deref(),
+                    Some("Add the thing (#7)\n\nWhy it is needed.")
+                );
             }
         }
-        let again = forge.merge(&s.pr, MergeMethod::Merge, None).await;
+        let again = forge.merge(&s.pr, MergeMethod::Merge, None, None).await;
         assert!(
             matches!(again, Err(ForgeError::Conflict(_))),
             "{kind}: already merged: {again:?}"
@@ -1995,17 +2010,22 @@ async fn merge_uses_the_method_and_refuses_a_moved_head() {
     // GitHub rebases on request; GitLab has no per-merge rebase and says so without a request.
     let s = Setup::new(ForgeKind::GitHub);
     assert_eq!(
-        s.forge().merge(&s.pr, MergeMethod::Rebase, None).await,
+        s.forge()
+            .merge(&s.pr, MergeMethod::Rebase, None, None)
+            .await,
         Ok(())
     );
     assert_eq!(s.fake.item(&s.pr).merged_with.as_deref(), Some("rebase"));
     let s = Setup::new(ForgeKind::GitLab);
-    let rebase = s.forge().merge(&s.pr, MergeMethod::Rebase, None).await;
+    let rebase = s
+        .forge()
+        .merge(&s.pr, MergeMethod::Rebase, None, None)
+        .await;
     assert!(matches!(rebase, Err(ForgeError::Invalid(_))), "{rebase:?}");
     assert!(s.api_requests().is_empty());
     // A draft MR cannot be merged (405), nor one with conflicts (406).
     s.fake.update_item(&s.pr, |i| i.draft = true);
-    let draft = s.forge().merge(&s.pr, MergeMethod::Merge, None).await;
+    let draft = s.forge().merge(&s.pr, MergeMethod::Merge, None, None).await;
     assert!(matches!(draft, Err(ForgeError::Conflict(_))), "{draft:?}");
     assert_eq!(s.last_request().status, Some(405));
 }

@@ -197,6 +197,9 @@ pub enum Action {
         /// `retest_before_merge`): checked again when the merge's turn comes.
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         up_to_date: bool,
+        /// The commit message to write (tide's templates); the forge's default when `None`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        commit: Option<crate::CommitMessage>,
     },
     /// Bring a PR up to date with its base branch, so its CI runs against the current base
     /// (GitHub's update-branch, GitLab's rebase), refused by the forge if the head is no

@@ -113,6 +113,8 @@ pub struct PullRequestInfo {
     /// `detailed_merge_status`: approvals its rules require, unresolved threads, a blocking
     /// MR), in Tide's sentence form; `None` when nothing or when the forge does not say.
     pub forge_blocker: Option<String>,
+    /// The milestone's title, if it has one (tide's `milestone` filter).
+    pub milestone: Option<String>,
 }
 
 /// One file a pull request changes, with its line counts.
@@ -189,6 +191,14 @@ pub struct CommitDiff {
     /// and, on GitHub, the older commit an ancestor of the newer (its three-dot compare diffs
     /// from the merge base). Callers must not use an incomplete diff as the whole difference.
     pub complete: bool,
+}
+
+/// The commit message a merge writes (tide's `commit_title` and `commit_body` templates);
+/// the forge's default when a merge carries none.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct CommitMessage {
+    pub title: String,
+    pub body: String,
 }
 
 /// How to merge.
@@ -384,12 +394,13 @@ pub trait Forge: ForgeRead {
         item: &ItemRef,
         method: MergeMethod,
         expected_head: Option<&str>,
+        commit: Option<&CommitMessage>,
     ) -> Result<(), ForgeError>;
-    /// Sets a commit status.
     /// Brings a PR up to date with its base branch (GitHub: merges the base into the head;
     /// GitLab: rebases the MR), refused if the head is no longer `expected_head`. The new head
     /// runs CI again, against the current base.
     async fn update_branch(&self, item: &ItemRef, expected_head: &str) -> Result<(), ForgeError>;
+    /// Sets a commit status.
     async fn set_status(
         &self,
         repo: &RepoPath,

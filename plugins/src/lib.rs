@@ -46,8 +46,9 @@ pub use event::{
 };
 pub use fact::{Approver, Fact};
 pub use forge::{
-    BotComment, ChangedFile, CommitDiff, CommitStatus, DiffEntry, DiffStatus, Forge, ForgeError,
-    ForgeRead, MergeMethod, PullRequestInfo, Review, StatusState, Tree, TreeEntry, TreeEntryKind,
+    BotComment, ChangedFile, CommitDiff, CommitMessage, CommitStatus, DiffEntry, DiffStatus, Forge,
+    ForgeError, ForgeRead, MergeMethod, PullRequestInfo, Review, StatusState, Tree, TreeEntry,
+    TreeEntryKind,
 };
 pub use plugin::{
     CiContext, CommandHelp, Context, History, NoHistory, Plugin, PluginError, PluginHelp,

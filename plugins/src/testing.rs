@@ -96,6 +96,7 @@ impl Default for MemoryForge {
             head_ref: "feature".into(),
             base_ref: "main".into(),
             forge_blocker: None,
+            milestone: None,
             labels: vec![],
             assignees: vec![],
             requested_reviewers: vec![],
@@ -621,6 +622,7 @@ impl Forge for MemoryForge {
         _item: &ItemRef,
         method: MergeMethod,
         expected_head: Option<&str>,
+        _commit: Option<&crate::CommitMessage>,
     ) -> Result<(), ForgeError> {
         let mut s = self.lock();
         if expected_head.is_some_and(|h| h != s.pr.head_sha) {

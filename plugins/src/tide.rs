@@ -52,6 +52,18 @@ pub struct TideSettings {
     pub optional_contexts: Vec<String>,
     /// Only PRs into these base branches (empty: all).
     pub branches: Vec<String>,
+    /// Never PRs into these base branches.
+    pub excluded_branches: Vec<String>,
+    /// Only PRs in this milestone (empty: any, or none).
+    pub milestone: String,
+    /// Only PRs by these authors (empty: anyone).
+    pub authors: Vec<String>,
+    /// The merge commit's title: `{title}`, `{number}`, `{author}`, `{head_ref}`, `{base_ref}`
+    /// are filled in (Tide's `merge_commit_template`). Empty: the forge's default.
+    pub commit_title: String,
+    /// The merge commit's body, with the same placeholders and `{body}` (the PR description).
+    /// Used only with a `commit_title`.
+    pub commit_body: String,
     /// How to merge unless a label says otherwise.
     pub merge_method: MergeMethod,
     pub squash_label: String,
@@ -85,6 +97,11 @@ impl Default for TideSettings {
             required_contexts: Vec::new(),
             optional_contexts: Vec::new(),
             branches: Vec::new(),
+            excluded_branches: Vec::new(),
+            milestone: String::new(),
+            authors: Vec::new(),
+            commit_title: String::new(),
+            commit_body: String::new(),
             merge_method: MergeMethod::Merge,
             squash_label: "tide/merge-method-squash".into(),
             rebase_label: "tide/merge-method-rebase".into(),
@@ -275,6 +292,44 @@ pub fn recheck_branch(event: &Event) -> Option<Action> {
     })
 }
 
+/// Whether tide looks after this PR at all (Tide's query: branches, milestone, authors).
+pub fn in_scope(settings: &TideSettings, pr: &crate::PullRequestInfo) -> bool {
+    let branch = &pr.base_ref;
+    (settings.branches.is_empty() || settings.branches.contains(branch))
+        && !settings.excluded_branches.contains(branch)
+        && (settings.milestone.is_empty() || pr.milestone.as_ref() == Some(&settings.milestone))
+        && (settings.authors.is_empty()
+            || settings
+                .authors
+                .iter()
+                .any(|a| a.eq_ignore_ascii_case(pr.author.as_str())))
+}
+
+/// The merge commit's message from the templates, if a title template is set.
+pub fn commit_message(
+    settings: &TideSettings,
+    number: u64,
+    pr: &crate::PullRequestInfo,
+) -> Option<crate::CommitMessage> {
+    if settings.commit_title.is_empty() {
+        return None;
+    }
+    let vars: std::collections::BTreeMap<&str, String> = [
+        ("title", pr.title.clone()),
+        ("number", number.to_string()),
+        ("author", pr.author.to_string()),
+        ("head_ref", pr.head_ref.clone()),
+        ("base_ref", pr.base_ref.clone()),
+        ("body", pr.body.clone()),
+    ]
+    .into_iter()
+    .collect();
+    Some(crate::CommitMessage {
+        title: crate::notify::render(&settings.commit_title, &vars),
+        body: crate::notify::render(&settings.commit_body, &vars),
+    })
+}
+
 /// The merge method for a PR: a method label wins over the repository's setting.
 pub fn merge_method(settings: &TideSettings, labels: &[String]) -> MergeMethod {
     let has = |l: &str| labels.iter().any(|x| x.eq_ignore_ascii_case(l));
@@ -357,9 +412,7 @@ impl Plugin for Tide {
         };
         let settings: TideSettings = cx.settings()?;
         let pr = cx.forge.pull_request(&item).await?;
-        if pr.state != ItemState::Open
-            || (!settings.branches.is_empty() && !settings.branches.contains(&pr.base_ref))
-        {
+        if pr.state != ItemState::Open || !in_scope(&settings, &pr) {
             return Ok(vec![]);
         }
         let mut contexts = cx
@@ -465,8 +518,9 @@ impl Plugin for Tide {
             }
         } else if readiness.ready {
             actions.push(Action::Merge {
-                item,
                 method: merge_method(&settings, &pr.labels),
+                commit: commit_message(&settings, item.number, &pr),
+                item,
                 sha: Some(pr.head_sha),
                 base: Some(pr.base_ref),
                 up_to_date: settings.retest_before_merge,
@@ -714,6 +768,44 @@ mod tests {
         assert_eq!(
             recheck_branch(&push("refs/heads/gone", &"0".repeat(40))),
             None
+        );
+    }
+
+    #[test]
+    fn the_query_filters_branches_milestone_and_authors() {
+        let mut pr = MemoryForge::default().with(|s| s.pr.clone());
+        let s = TideSettings {
+            excluded_branches: vec!["release".into()],
+            milestone: "v1.2".into(),
+            authors: vec!["PR-Author".into()],
+            ..TideSettings::default()
+        };
+        assert!(!in_scope(&s, &pr), "not in the milestone");
+        pr.milestone = Some("v1.2".into());
+        assert!(in_scope(&s, &pr));
+        pr.base_ref = "release".into();
+        assert!(!in_scope(&s, &pr), "an excluded branch");
+        pr.base_ref = "main".into();
+        pr.author = crate::Login::new("someone-else");
+        assert!(!in_scope(&s, &pr), "another author");
+        assert!(in_scope(&TideSettings::default(), &pr));
+    }
+
+    #[test]
+    fn the_commit_message_fills_its_templates() {
+        let pr = MemoryForge::default().with(|s| s.pr.clone());
+        assert_eq!(commit_message(&TideSettings::default(), 7, &pr), None);
+        let s = TideSettings {
+            commit_title: "{title} (#{number})".into(),
+            commit_body: "by @{author} into {base_ref}".into(),
+            ..TideSettings::default()
+        };
+        assert_eq!(
+            commit_message(&s, 7, &pr),
+            Some(crate::CommitMessage {
+                title: "A change (#7)".into(),
+                body: "by @pr-author into main".into(),
+            })
         );
     }
 

@@ -208,7 +208,11 @@ async fn perform(
             forge.reopen(item).await
         }
         Action::Merge {
-            item, method, sha, ..
+            item,
+            method,
+            sha,
+            commit,
+            ..
         } => {
             if maybe_done {
                 *calls += 1;
@@ -217,7 +221,10 @@ async fn perform(
                 }
             }
             *calls += 1;
-            match forge.merge(item, *method, sha.as_deref()).await {
+            match forge
+                .merge(item, *method, sha.as_deref(), commit.as_ref())
+                .await
+            {
                 // Refused because it is merged already (another delivery, another bosun,
                 // a person): what was asked is done, and nothing is merged twice.
                 Err(ForgeError::Conflict(message)) => {

@@ -185,6 +185,7 @@ async fn every_new_action_kind_changes_the_forge_and_counts_its_calls() {
                 sha: Some(head.clone()),
                 base: None,
                 up_to_date: false,
+                commit: None,
             },
         ];
         let stored = journal(bosun.store.as_ref(), &format!("{kind}-all"), kind, actions).await;
@@ -277,6 +278,7 @@ async fn a_merge_left_applying_is_checked_before_it_is_repeated() {
             sha: None,
             base: None,
             up_to_date: false,
+            commit: None,
         };
         let stored = journal(
             bosun.store.as_ref(),
@@ -435,6 +437,7 @@ async fn a_refused_merge_fails_the_action() {
             sha: Some("0".repeat(40)),
             base: None,
             up_to_date: false,
+            commit: None,
         };
         let stored = journal(
             bosun.store.as_ref(),
@@ -491,6 +494,7 @@ async fn a_merge_of_a_merged_pr_counts_as_done() {
             sha: Some(head.clone()),
             base: None,
             up_to_date: false,
+            commit: None,
         };
         let forge = adapter(&bosun, kind);
         for n in 0..2 {

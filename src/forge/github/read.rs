@@ -72,6 +72,14 @@ struct RawPull {
     requested_reviewers: Vec<User>,
     #[serde(default)]
     mergeable: Option<bool>,
+    #[serde(default)]
+    milestone: Option<RawMilestone>,
+}
+
+/// A milestone, by its title.
+#[derive(Deserialize)]
+struct RawMilestone {
+    title: String,
 }
 
 #[derive(Deserialize)]
@@ -507,5 +515,6 @@ fn pull_info(pr: RawPull) -> PullRequestInfo {
             .collect(),
         mergeable: pr.mergeable,
         forge_blocker: None,
+        milestone: pr.milestone.map(|m| m.title),
     }
 }

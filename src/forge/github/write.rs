@@ -6,7 +6,8 @@ use crate::forge::encode_segment;
 use async_trait::async_trait;
 use bosun_plugins::forge::{CloseReason, missing_from};
 use bosun_plugins::{
-    CommitStatus, Forge, ForgeError, ItemRef, Login, MergeMethod, RepoPath, StatusState,
+    CommitMessage, CommitStatus, Forge, ForgeError, ItemRef, Login, MergeMethod, RepoPath,
+    StatusState,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -258,6 +259,7 @@ impl Forge for GitHubForge {
         item: &ItemRef,
         method: MergeMethod,
         expected_head: Option<&str>,
+        commit: Option<&CommitMessage>,
     ) -> Result<(), ForgeError> {
         let route = format!("{}/merge", pull_route(item)?);
         let method = match method {
@@ -266,8 +268,14 @@ impl Forge for GitHubForge {
             MergeMethod::Rebase => "rebase",
         };
         let mut body = json!({ "merge_method": method });
-        if let (Some(sha), Some(o)) = (expected_head, body.as_object_mut()) {
-            o.insert("sha".into(), json!(sha));
+        if let Some(o) = body.as_object_mut() {
+            if let Some(sha) = expected_head {
+                o.insert("sha".into(), json!(sha));
+            }
+            if let Some(commit) = commit {
+                o.insert("commit_title".into(), json!(commit.title));
+                o.insert("commit_message".into(), json!(commit.body));
+            }
         }
         let result: MergeResult = self
             .send_json(Scope::Repo(&item.repo), Verb::Put(&body), &route)

@@ -84,6 +84,14 @@ struct RawMr {
     has_conflicts: Option<bool>,
     #[serde(default)]
     detailed_merge_status: Option<String>,
+    #[serde(default)]
+    milestone: Option<RawMilestone>,
+}
+
+/// A milestone, by its title.
+#[derive(Deserialize)]
+struct RawMilestone {
+    title: String,
 }
 
 #[derive(Deserialize)]
@@ -697,6 +705,7 @@ fn mr_info(mr: RawMr) -> PullRequestInfo {
             .collect(),
         mergeable: mr.has_conflicts.map(|c| !c),
         forge_blocker: mr.detailed_merge_status.as_deref().and_then(gitlab_blocker),
+        milestone: mr.milestone.map(|m| m.title),
     }
 }
 

@@ -6,7 +6,8 @@ use super::{GitLabForge, LabelName, Labeled, People, UserId, collection, project
 use async_trait::async_trait;
 use bosun_plugins::forge::{CloseReason, missing_from};
 use bosun_plugins::{
-    CommitStatus, Forge, ForgeError, ItemKind, ItemRef, Login, MergeMethod, RepoPath, StatusState,
+    CommitMessage, CommitStatus, Forge, ForgeError, ItemKind, ItemRef, Login, MergeMethod,
+    RepoPath, StatusState,
 };
 use gitlab::api::Endpoint;
 use gitlab::api::common::NameOrId;
@@ -427,6 +428,7 @@ impl Forge for GitLabForge {
         item: &ItemRef,
         method: MergeMethod,
         expected_head: Option<&str>,
+        commit: Option<&CommitMessage>,
     ) -> Result<(), ForgeError> {
         let project = project(item)?;
         if item.kind != ItemKind::PullRequest {
@@ -439,6 +441,14 @@ impl Forge for GitLabForge {
         b.project(project).merge_request(item.number).squash(squash);
         if let Some(sha) = expected_head {
             b.sha(sha);
+        }
+        let message = commit.map(|c| format!("{}\n\n{}", c.title, c.body).trim_end().to_string());
+        if let Some(message) = &message {
+            if squash {
+                b.squash_commit_message(message.as_str());
+            } else {
+                b.merge_commit_message(message.as_str());
+            }
         }
         let merged: MergedMr = self.query(b.build().map_err(unbuildable)?).await?;
         if merged.state == "merged" {
