@@ -1,5 +1,5 @@
 //! The command line: `serve`, `migrate`, `check-config`, `import-prow`, `send`, `replay`,
-//! `owners`.
+//! `resync`, `owners`.
 
 use crate::config::Settings;
 use anyhow::{Context as _, bail};
@@ -59,12 +59,24 @@ pub enum Command {
         #[arg(long, conflicts_with = "delivery_id")]
         failed: bool,
     },
+    /// After downtime: look again at the open PRs of a repository whose head or labels
+    /// bosun has not seen (one list call per 100 PRs); the running bosun processes them.
+    Resync {
+        /// The configuration file.
+        #[arg(long, default_value = "config.example.toml")]
+        config: PathBuf,
+        /// The forge.
+        #[arg(value_enum)]
+        forge: SendForge,
+        /// The repository (`org/repo`, or a GitLab project path).
+        repo: String,
+    },
     /// Who owns these paths in a checkout: approvers, reviewers and labels per path, the OWNERS
     /// files a PR touching them needs approval from, and whom bosun would ask to review.
     Owners(crate::owners_cli::OwnersArgs),
 }
 
-/// Which forge `send` imitates.
+/// Which forge `send` imitates, or `resync` lists from.
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum SendForge {
     Github,
@@ -164,6 +176,33 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             } else {
                 bail!("name a delivery id or pass --failed");
             }
+            Ok(())
+        }
+        Command::Resync {
+            config,
+            forge,
+            repo,
+        } => {
+            let settings = std::sync::Arc::new(load(&config)?);
+            let path = bosun_plugins::RepoPath::parse(&repo)
+                .with_context(|| format!("{repo:?} is not a repository path (org/repo)"))?;
+            let store = crate::store::connect(&settings.database.url, 2).await?;
+            store.migrate().await?;
+            let kind = match forge {
+                SendForge::Github => bosun_plugins::ForgeKind::GitHub,
+                SendForge::Gitlab => bosun_plugins::ForgeKind::GitLab,
+            };
+            let resync = crate::resync::Resync {
+                store,
+                forges: crate::startup::build_forges(&settings)?,
+                settings: settings.clone(),
+                work: std::sync::Arc::new(tokio::sync::Notify::new()),
+            };
+            let report = resync.repo(kind, &path).await?;
+            println!(
+                "{kind} {path}: {} open PRs listed, {} queued to be looked at again",
+                report.listed, report.queued
+            );
             Ok(())
         }
         Command::Owners(args) => crate::owners_cli::run(args),

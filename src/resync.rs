@@ -178,6 +178,63 @@ impl Resync {
     }
 }
 
+/// What an on-demand resync of one repository did (`bosun resync`).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct OnDemand {
+    /// Open PRs the forge listed.
+    pub listed: usize,
+    /// PRs whose head or labels differ from what bosun last saw (or that it never saw),
+    /// queued to be looked at again.
+    pub queued: usize,
+}
+
+impl Resync {
+    /// `bosun resync org/repo`: after downtime, looks again at the open PRs whose state bosun
+    /// has not seen (the forge's head or labels differ from bosun's record, or bosun has none).
+    /// One list call per 100 open PRs; each PR queued costs what its evaluation costs.
+    pub async fn repo(&self, kind: ForgeKind, path: &RepoPath) -> anyhow::Result<OnDemand> {
+        let forge = self
+            .forges
+            .get(kind)
+            .ok_or_else(|| anyhow::anyhow!("{kind} is not configured"))?;
+        let open = forge.open_pull_requests(path).await?;
+        let mut report = OnDemand {
+            listed: open.len(),
+            ..OnDemand::default()
+        };
+        let now = chrono::Utc::now().timestamp_millis().to_string();
+        let mut batch = Vec::new();
+        for (number, pr) in open {
+            let seen = self
+                .store
+                .pull_request(kind, path.as_str(), number as i64)
+                .await?;
+            if seen.is_some_and(|s| same_state(&s, &pr)) {
+                continue;
+            }
+            batch.extend(delivery(kind, path, number, pr, "on-demand", &now));
+        }
+        if !batch.is_empty() {
+            let outcomes = self.store.insert_deliveries(&batch).await?;
+            report.queued = outcomes
+                .iter()
+                .filter(|o| **o == InsertOutcome::Inserted)
+                .count();
+            self.work.notify_waiters();
+        }
+        Ok(report)
+    }
+}
+
+/// Whether bosun's record of a PR matches what the forge says now (head and labels).
+fn same_state(seen: &crate::store::PullRequestState, now: &bosun_plugins::PullRequestInfo) -> bool {
+    let mut a: Vec<String> = seen.labels.iter().map(|l| l.to_lowercase()).collect();
+    let mut b: Vec<String> = now.labels.iter().map(|l| l.to_lowercase()).collect();
+    a.sort();
+    b.sort();
+    seen.state == "open" && seen.head_sha.as_deref() == Some(now.head_sha.as_str()) && a == b
+}
+
 /// A `bosun/resync` delivery for one PR: tide and needs-rebase look at it again. Its id is
 /// `{why}:{item}:{head}:{when}` (`resync` and the period, `recheck` and the branch's new tip,
 /// `merge-next` and the time), so whoever queues the same look twice queues it once.
@@ -229,6 +286,36 @@ pub(crate) fn delivery(
         headers: "{}".into(),
         payload: payload.into(),
     })
+}
+
+/// A look at a PR from what bosun's record holds (the PR page's button): tide and
+/// needs-rebase read the rest from the forge.
+pub(crate) fn delivery_from_record(
+    forge: ForgeKind,
+    repo: &RepoPath,
+    number: u64,
+    head_sha: String,
+    labels: Vec<String>,
+    when: &str,
+) -> Option<NewDelivery> {
+    let pr = bosun_plugins::PullRequestInfo {
+        author: Login::new("ghost"),
+        state: bosun_plugins::ItemState::Open,
+        draft: false,
+        title: String::new(),
+        body: String::new(),
+        head_sha,
+        base_sha: String::new(),
+        head_ref: String::new(),
+        base_ref: String::new(),
+        labels,
+        assignees: Vec::new(),
+        requested_reviewers: Vec::new(),
+        mergeable: None,
+        forge_blocker: None,
+        milestone: None,
+    };
+    delivery(forge, repo, number, pr, "look", when)
 }
 
 /// Reads a `bosun/resync` delivery back.

@@ -213,7 +213,8 @@ async fn wait_for_signal() {
     }
 }
 
-fn build_forges(settings: &Settings) -> anyhow::Result<Forges> {
+/// The configured forges' clients (built without calling them).
+pub fn build_forges(settings: &Settings) -> anyhow::Result<Forges> {
     let mut github: Option<Arc<dyn Forge>> = None;
     let mut gitlab: Option<Arc<dyn Forge>> = None;
     if let Some(gh) = &settings.github {

@@ -27,6 +27,7 @@ mod permissions;
 mod processes;
 mod prow_compat;
 mod quiet;
+mod resync;
 mod secrets;
 mod size_labels;
 mod store;

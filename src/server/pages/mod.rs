@@ -34,6 +34,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/admin/replay", web::post().to(replay::from_form))
         .route("/admin/replay/{id}", web::post().to(replay::one))
         .route("/admin/replay-failed", web::post().to(replay::all_failed))
+        .route(
+            "/admin/resync/{forge}/{path:.+}",
+            web::post().to(replay::resync_pr),
+        )
         .route("/login", web::get().to(auth::login_form))
         .route("/login", web::post().to(auth::login))
         .route("/logout", web::post().to(auth::logout))

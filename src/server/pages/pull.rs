@@ -74,6 +74,23 @@ struct PullPage {
     entries: Vec<Entry>,
     later: Option<String>,
     list_href: String,
+    /// Where the "look again" button posts.
+    resync_action: String,
+}
+
+/// A PR named by a page path: `{forge}` and `{repo path}/{number}`.
+pub fn pr_path(forge: &str, rest: &str) -> Result<(ForgeKind, RepoPath, i64), PageError> {
+    let forge = ForgeKind::parse(forge)
+        .ok_or_else(|| PageError::NotFound("forge must be github or gitlab".into()))?;
+    let bad = || PageError::NotFound("expected {forge}/{repo path}/{number}".into());
+    let (repo_text, number_text) = rest.rsplit_once('/').ok_or_else(bad)?;
+    let repo = RepoPath::parse(repo_text).ok_or_else(bad)?;
+    let number: i64 = number_text
+        .parse()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(bad)?;
+    Ok((forge, repo, number))
 }
 
 fn pr_action_text(a: &PrAction) -> String {
@@ -225,16 +242,7 @@ pub async fn page(
 ) -> Result<HttpResponse, PageError> {
     require_reader(&req, &state.settings)?;
     let (forge_text, rest) = path.into_inner();
-    let forge = ForgeKind::parse(&forge_text)
-        .ok_or_else(|| PageError::NotFound("forge must be github or gitlab".into()))?;
-    let bad = || PageError::NotFound("expected /pr/{forge}/{repo path}/{number}".into());
-    let (repo_text, number_text) = rest.rsplit_once('/').ok_or_else(bad)?;
-    let repo = RepoPath::parse(repo_text).ok_or_else(bad)?;
-    let number: i64 = number_text
-        .parse()
-        .ok()
-        .filter(|n| *n > 0)
-        .ok_or_else(bad)?;
+    let (forge, repo, number) = pr_path(&forge_text, &rest)?;
     let after = match super::filter_value(&query.after, "after")? {
         None => None,
         Some(c) => Some(Cursor::decode(&c).ok_or_else(|| {
@@ -301,6 +309,7 @@ pub async fn page(
         },
         title: item_label(forge.as_str(), repo.as_str(), number, is_mr),
         forge: forge.as_str().to_string(),
+        resync_action: format!("/admin/resync/{}/{}/{number}", forge.as_str(), repo),
         current: current.map(|v| Current {
             state: v.state.state,
             head_sha: v.state.head_sha.unwrap_or_default(),

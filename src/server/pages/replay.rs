@@ -123,3 +123,48 @@ pub async fn all_failed(
     let token = form.map(|f| f.into_inner().token);
     replay(&req, &state, token.as_deref(), Target::AllFailed).await
 }
+
+/// The PR page's "look again" button: queues one `bosun/resync` delivery for an open PR bosun
+/// knows, so tide and needs-rebase look at it as the forge has it now. Admin token required.
+pub async fn resync_pr(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    form: Option<web::Form<ReplayForm>>,
+) -> Result<HttpResponse, PageError> {
+    require_admin(
+        &req,
+        &state.settings,
+        form.as_ref().map(|f| f.token.as_str()),
+    )?;
+    let (forge_text, rest) = path.into_inner();
+    let (forge, repo, number) = super::pull::pr_path(&forge_text, &rest)?;
+    let Some(known) = state
+        .store
+        .pull_request(forge, repo.as_str(), number)
+        .await?
+        .filter(|p| p.state == "open")
+    else {
+        return Err(PageError::NotFound(format!(
+            "bosun knows no open PR {forge} {repo} {number}"
+        )));
+    };
+    let head = known.head_sha.unwrap_or_default();
+    let now = chrono::Utc::now().timestamp_millis().to_string();
+    let delivery =
+        crate::resync::delivery_from_record(forge, &repo, number as u64, head, known.labels, &now)
+            .ok_or_else(|| PageError::BadRequest("cannot build the look".into()))?;
+    state.store.insert_deliveries(&[delivery]).await?;
+    state.work_available.notify_waiters();
+    tracing::info!(%forge, %repo, number, "look again requested from the web");
+    let page = format!("/pr/{}/{repo}/{number}", forge.as_str());
+    Ok(if super::auth::bearer(&req).is_none() {
+        HttpResponse::SeeOther()
+            .insert_header(("Location", page))
+            .finish()
+    } else {
+        HttpResponse::Accepted()
+            .content_type("text/plain; charset=utf-8")
+            .body(format!("queued a look at {page}\n"))
+    })
+}
