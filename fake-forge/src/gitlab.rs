@@ -844,7 +844,11 @@ fn approvals(world: &mut World, req: &Req<'_>, at: &Target) -> Reply {
 /// GitLab's merge request commit list does.
 fn commit_json(c: &crate::world::PrCommit, parents: bool) -> Value {
     let title = c.message.lines().next().unwrap_or_default();
-    let parent_ids: Vec<&String> = if parents { c.parents.iter().collect() } else { vec![] };
+    let parent_ids: Vec<&String> = if parents {
+        c.parents.iter().collect()
+    } else {
+        vec![]
+    };
     json!({
         "id": c.sha,
         "short_id": c.sha.chars().take(8).collect::<String>(),

@@ -46,9 +46,8 @@ pub const FAILURE_DESCRIPTION: &str = "Commits in PR missing Signed-off-by";
 /// How Prow's comment opens; its comments on the same account are found by it.
 pub const NOTICE: &str = "Thanks for your pull request. Before we can look at it, you'll need to add a 'DCO signoff' to your commits.";
 
-static CHECK_DCO: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(&format!(r"(?mi)^/check-dco{GO_SPACE}*$")).expect("static regex")
-});
+static CHECK_DCO: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(&format!(r"(?mi)^/check-dco{GO_SPACE}*$")).expect("static regex"));
 static SIGNED_OFF: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(?mi)^signed-off-by:").expect("static regex"));
 /// `Signed-off-by: Name <email>`, the form `git commit -s` writes.
@@ -296,10 +295,7 @@ async fn untrusted<'a>(
     if !settings.skip_dco_check_for_members && !settings.skip_dco_check_for_collaborators {
         return Ok(missing);
     }
-    let org = settings
-        .trusted_org
-        .as_deref()
-        .unwrap_or(item.repo.owner());
+    let org = settings.trusted_org.as_deref().unwrap_or(item.repo.owner());
     let mut trusted: Vec<(Login, bool)> = Vec::new();
     let mut out = Vec::new();
     for commit in missing {
@@ -421,11 +417,18 @@ mod tests {
         );
         assert!(signed_off(&upper, true), "email compares ignoring case");
         let other = commit("b1", "bob", SIGNED);
-        assert!(!signed_off(&other, true), "alice's sign-off on bob's commit");
+        assert!(
+            !signed_off(&other, true),
+            "alice's sign-off on bob's commit"
+        );
         assert!(signed_off(&other, false), "Prow: any sign-off line");
         let none = commit("c1", "carol", "Fix it\n\nReviewed-by: dave <d@x>");
         assert!(!signed_off(&none, false));
-        let quoted = commit("c2", "carol", "x\n  Signed-off-by: carol <carol@example.com>");
+        let quoted = commit(
+            "c2",
+            "carol",
+            "x\n  Signed-off-by: carol <carol@example.com>",
+        );
         assert!(
             !signed_off(&quoted, false),
             "the trailer must start its line, as Prow's (?m)^"
@@ -465,7 +468,10 @@ mod tests {
             sha_list(&[&c], gl, ForgeKind::GitLab),
             "- [0123456](https://gitlab.example/grp/sub/proj/-/commit/0123456789abcdef) Title line"
         );
-        assert_eq!(sha_list(&[&c], None, ForgeKind::GitLab), "- 0123456 Title line");
+        assert_eq!(
+            sha_list(&[&c], None, ForgeKind::GitLab),
+            "- 0123456 Title line"
+        );
         assert_eq!(
             repo_web("https://gitlab.com/g/p/merge_requests/1", ForgeKind::GitLab),
             Some("https://gitlab.com/g/p")
@@ -567,7 +573,10 @@ mod tests {
         let members = serde_json::json!({"skip_dco_check_for_members": true});
         let actions = forge.run_with(&Dco, &ev, &members).await.expect("ok");
         let body = notice_body(&actions).expect("collab's commit still counts");
-        assert!(body.contains("bbbbbbb") && !body.contains("aaaaaaa"), "{body}");
+        assert!(
+            body.contains("bbbbbbb") && !body.contains("aaaaaaa"),
+            "{body}"
+        );
         let both = serde_json::json!({"skip_dco_check_for_collaborators": true});
         let actions = forge.run_with(&Dco, &ev, &both).await.expect("ok");
         assert_eq!(labels_added(&actions), [YES_LABEL]);

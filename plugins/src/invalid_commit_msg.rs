@@ -39,9 +39,8 @@ static CLOSING: LazyLock<Regex> = LazyLock::new(|| {
 });
 /// Prow's `AtMentionRegex` `\B([@][\w_-]+)`: `@` is no word character, so `\B` before it
 /// means the text starts there or a non-word character comes first.
-static MENTION: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?:^|[^0-9A-Za-z_])@[0-9A-Za-z_-]+").expect("static regex")
-});
+static MENTION: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?:^|[^0-9A-Za-z_])@[0-9A-Za-z_-]+").expect("static regex"));
 
 /// Whether a commit message or title mentions someone or closes an issue.
 pub fn is_invalid(text: &str) -> bool {

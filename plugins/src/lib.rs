@@ -15,8 +15,8 @@ pub mod event;
 pub mod fact;
 pub mod forge;
 pub mod help;
-pub mod invalid_commit_msg;
 pub mod hold;
+pub mod invalid_commit_msg;
 pub mod label;
 pub mod lgtm;
 pub mod lifecycle;
@@ -51,7 +51,8 @@ pub use event::{
 pub use fact::{Approver, Fact};
 pub use forge::{
     BotComment, ChangedFile, CommitDiff, CommitStatus, DiffEntry, DiffStatus, Forge, ForgeError,
-    ForgeRead, MergeMethod, PrCommit, PullRequestInfo, Review, StatusState, Tree, TreeEntry, TreeEntryKind,
+    ForgeRead, MergeMethod, PrCommit, PullRequestInfo, Review, StatusState, Tree, TreeEntry,
+    TreeEntryKind,
 };
 pub use plugin::{
     CiContext, CommandHelp, Context, History, NoHistory, Plugin, PluginError, PluginHelp,

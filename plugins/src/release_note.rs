@@ -212,15 +212,10 @@ async fn may_say_none(
 }
 
 /// Whether an allowed person has said `/release-note-none` on the PR (bots never count).
-async fn none_said(
-    cx: &Context<'_>,
-    item: &ItemRef,
-    author: &Login,
-) -> Result<bool, PluginError> {
+async fn none_said(cx: &Context<'_>, item: &ItemRef, author: &Login) -> Result<bool, PluginError> {
     let comments = cx.forge.comments(item).await?;
     for c in comments {
-        if cx.is_bot(&c.author) || !command_lines(&c.body).iter().any(|l| NONE_CMD.is_match(l))
-        {
+        if cx.is_bot(&c.author) || !command_lines(&c.body).iter().any(|l| NONE_CMD.is_match(l)) {
             continue;
         }
         if may_say_none(cx, item, author, &c.author).await? {
@@ -253,7 +248,10 @@ impl ReleaseNote {
         let merged = pr.state == ItemState::Merged;
         let needs_comments = !merged
             && label_for(&pr.body, &pr.labels) == NEEDED
-            && !pr.labels.iter().any(|l| l.eq_ignore_ascii_case(DEPRECATION));
+            && !pr
+                .labels
+                .iter()
+                .any(|l| l.eq_ignore_ascii_case(DEPRECATION));
         let said = needs_comments && none_said(cx, item, &pr.author).await?;
         Ok(decide_pr(&PrFacts {
             item,
@@ -297,7 +295,11 @@ impl ReleaseNote {
                 "you can only set the release note label to {NONE} if the release-note block in the PR body text is empty or \"none\"."
             ))]);
         }
-        if pr.labels.iter().any(|l| l.eq_ignore_ascii_case(DEPRECATION)) {
+        if pr
+            .labels
+            .iter()
+            .any(|l| l.eq_ignore_ascii_case(DEPRECATION))
+        {
             return Ok(vec![reply(&format!(
                 "you can not set the release note label to \"{NONE}\" because the PR has the label \"{DEPRECATION}\"."
             ))]);
@@ -372,7 +374,10 @@ mod tests {
             (block("NONE"), NONE),
             (block("none"), NONE),
             (block("  `NO`. "), NONE),
-            (block("Action required: rename your config."), ACTION_REQUIRED),
+            (
+                block("Action required: rename your config."),
+                ACTION_REQUIRED,
+            ),
             (block(""), NEEDED),
             ("No block at all".to_string(), NEEDED),
             (
@@ -383,7 +388,11 @@ mod tests {
         ] {
             assert_eq!(label_for(&body, &labels(none)), want, "{body:?}");
         }
-        assert_eq!(label_for("", &labels(&[NONE])), NONE, "a set none label stays");
+        assert_eq!(
+            label_for("", &labels(&[NONE])),
+            NONE,
+            "a set none label stays"
+        );
         assert_eq!(label_for(&block("NONE"), &labels(&[DEPRECATION])), NEEDED);
         assert_eq!(label_for("", &labels(&[DEPRECATION, NONE])), NEEDED);
         assert_eq!(
@@ -406,7 +415,11 @@ mod tests {
 
         forge.set_labels(&[NEEDED]);
         assert!(
-            forge.run(&ReleaseNote, &opened).await.expect("ok").is_empty(),
+            forge
+                .run(&ReleaseNote, &opened)
+                .await
+                .expect("ok")
+                .is_empty(),
             "already labelled: nothing more"
         );
 
@@ -432,14 +445,23 @@ mod tests {
         let unrelated = pr_event(PrAction::Labeled {
             label: "lgtm".into(),
         });
-        assert!(forge.run(&ReleaseNote, &unrelated).await.expect("ok").is_empty());
+        assert!(
+            forge
+                .run(&ReleaseNote, &unrelated)
+                .await
+                .expect("ok")
+                .is_empty()
+        );
     }
 
     #[tokio::test]
     async fn release_note_none_is_for_the_author_members_and_collaborators() {
         let forge = MemoryForge::default();
         let stranger = forge
-            .run(&ReleaseNote, &comment_on_pr("stranger", "/release-note-none"))
+            .run(
+                &ReleaseNote,
+                &comment_on_pr("stranger", "/release-note-none"),
+            )
             .await
             .expect("handled");
         assert!(matches!(&stranger[..], [Action::Comment { body, .. }]
@@ -447,7 +469,10 @@ mod tests {
 
         forge.set_labels(&[NEEDED]);
         let author = forge
-            .run(&ReleaseNote, &comment_on_pr("pr-author", "/release-note-none"))
+            .run(
+                &ReleaseNote,
+                &comment_on_pr("pr-author", "/release-note-none"),
+            )
             .await
             .expect("handled");
         assert_eq!(
@@ -471,7 +496,9 @@ mod tests {
             .run(&ReleaseNote, &comment_on_pr("collab", "/release-note-none"))
             .await
             .expect("handled");
-        assert!(matches!(&refused[..], [Action::Comment { body, .. }] if body.contains("is empty or \"none\"")));
+        assert!(
+            matches!(&refused[..], [Action::Comment { body, .. }] if body.contains("is empty or \"none\""))
+        );
 
         forge.with(|s| {
             s.pr.body = String::new();
@@ -481,13 +508,17 @@ mod tests {
             .run(&ReleaseNote, &comment_on_pr("collab", "/release-note-none"))
             .await
             .expect("handled");
-        assert!(matches!(&refused[..], [Action::Comment { body, .. }] if body.contains("kind/deprecation")));
+        assert!(
+            matches!(&refused[..], [Action::Comment { body, .. }] if body.contains("kind/deprecation"))
+        );
 
         let deprecated = forge
             .run(&ReleaseNote, &comment_on_pr("collab", "/release-note"))
             .await
             .expect("handled");
-        assert!(matches!(&deprecated[..], [Action::Comment { body, .. }] if body.contains("have been deprecated")));
+        assert!(
+            matches!(&deprecated[..], [Action::Comment { body, .. }] if body.contains("have been deprecated"))
+        );
     }
 
     #[tokio::test]
@@ -502,7 +533,11 @@ mod tests {
         forge.with(|s| s.comments = vec![said("stranger")]);
         let edited = pr_event(PrAction::Edited);
         let actions = forge.run(&ReleaseNote, &edited).await.expect("ok");
-        assert!(actions.iter().any(|a| matches!(a, Action::AddLabel { label, .. } if label == NEEDED)));
+        assert!(
+            actions
+                .iter()
+                .any(|a| matches!(a, Action::AddLabel { label, .. } if label == NEEDED))
+        );
         forge.with(|s| s.comments = vec![said("pr-author")]);
         let actions = forge.run(&ReleaseNote, &edited).await.expect("ok");
         assert_eq!(
@@ -532,8 +567,16 @@ mod tests {
             panic!("{actions:?}")
         };
         assert!(body.starts_with(&deprecation_notice()), "{body}");
-        assert!(actions.iter().any(|a| matches!(a, Action::AddLabel { label, .. } if label == NEEDED)));
-        assert!(actions.iter().any(|a| matches!(a, Action::RemoveLabel { label, .. } if label == NONE)));
+        assert!(
+            actions
+                .iter()
+                .any(|a| matches!(a, Action::AddLabel { label, .. } if label == NEEDED))
+        );
+        assert!(
+            actions
+                .iter()
+                .any(|a| matches!(a, Action::RemoveLabel { label, .. } if label == NONE))
+        );
 
         forge.with(|s| {
             s.pr.labels.clear();
@@ -549,6 +592,10 @@ mod tests {
         );
         let settings = serde_json::json!({"url": "https://example.com/notes"});
         assert!(ReleaseNote.check_settings(&settings).is_ok());
-        assert!(ReleaseNote.check_settings(&serde_json::json!({"uri": 1})).is_err());
+        assert!(
+            ReleaseNote
+                .check_settings(&serde_json::json!({"uri": 1}))
+                .is_err()
+        );
     }
 }

@@ -100,7 +100,11 @@ async fn dco_fails_an_unsigned_commit_and_check_dco_passes_it_once_signed() {
             );
             deliver(&bosun, case, case.pushed()).await;
 
-            assert!(has_label(&bosun, &pr, "dco-signoff: no"), "{:?}", case.forge);
+            assert!(
+                has_label(&bosun, &pr, "dco-signoff: no"),
+                "{:?}",
+                case.forge
+            );
             assert!(!has_label(&bosun, &pr, "dco-signoff: yes"));
             let failed = match case.forge {
                 ForgeKind::GitHub => "failure",
@@ -128,7 +132,11 @@ async fn dco_fails_an_unsigned_commit_and_check_dco_passes_it_once_signed() {
                 ],
             );
             deliver(&bosun, case, case.comment("someone", "/check-dco")).await;
-            assert!(has_label(&bosun, &pr, "dco-signoff: yes"), "{:?}", case.forge);
+            assert!(
+                has_label(&bosun, &pr, "dco-signoff: yes"),
+                "{:?}",
+                case.forge
+            );
             assert!(!has_label(&bosun, &pr, "dco-signoff: no"));
             assert_eq!(
                 dco_status(&bosun, case, &pr),
@@ -183,8 +191,16 @@ async fn invalid_messages_and_merge_commits_block_until_the_history_is_clean() {
                     "only the merge-looking commit is read again"
                 );
             }
-            assert!(has_label(&bosun, &pr, "do-not-merge/invalid-commit-message"));
-            assert!(has_label(&bosun, &pr, "do-not-merge/contains-merge-commits"));
+            assert!(has_label(
+                &bosun,
+                &pr,
+                "do-not-merge/invalid-commit-message"
+            ));
+            assert!(has_label(
+                &bosun,
+                &pr,
+                "do-not-merge/contains-merge-commits"
+            ));
             let invalid = bot_comments(&bosun, &pr, "Invalid commit message issues detected");
             assert_eq!(invalid.len(), 1, "{:?}: {invalid:?}", case.forge);
             assert!(invalid[0].contains(&short(&closing)), "{}", invalid[0]);
@@ -203,8 +219,16 @@ async fn invalid_messages_and_merge_commits_block_until_the_history_is_clean() {
                 .forge
                 .set_pr_commits(&pr, vec![signed(case.author, "Good work, rebased")]);
             deliver(&bosun, case, case.pushed()).await;
-            assert!(!has_label(&bosun, &pr, "do-not-merge/invalid-commit-message"));
-            assert!(!has_label(&bosun, &pr, "do-not-merge/contains-merge-commits"));
+            assert!(!has_label(
+                &bosun,
+                &pr,
+                "do-not-merge/invalid-commit-message"
+            ));
+            assert!(!has_label(
+                &bosun,
+                &pr,
+                "do-not-merge/contains-merge-commits"
+            ));
             assert!(bot_comments(&bosun, &pr, "Invalid commit message issues detected").is_empty());
             assert!(bot_comments(&bosun, &pr, "because PR contains merge commits").is_empty());
             bosun.shutdown().await;
@@ -236,7 +260,12 @@ async fn release_note_labels_follow_the_block_and_release_note_none() {
             bosun
                 .forge
                 .seed_comment(&pr, case.author, "/release-note-none");
-            deliver(&bosun, case, case.comment(case.author, "/release-note-none")).await;
+            deliver(
+                &bosun,
+                case,
+                case.comment(case.author, "/release-note-none"),
+            )
+            .await;
             assert_eq!(
                 release_note_labels(&bosun, &pr),
                 vec!["release-note-none"],
@@ -246,8 +275,8 @@ async fn release_note_labels_follow_the_block_and_release_note_none() {
             assert!(bot_comments(&bosun, &pr, "no release-note block").is_empty());
 
             bosun.forge.update_item(&pr, |it| {
-                it.body = "Fixes it.\n\n```release-note\nThe frobnicator no longer crashes.\n```\n"
-                    .into()
+                it.body =
+                    "Fixes it.\n\n```release-note\nThe frobnicator no longer crashes.\n```\n".into()
             });
             deliver(&bosun, case, case.edited()).await;
             assert_eq!(
