@@ -864,7 +864,9 @@ mod tests {
         );
         let c = &i.config;
         assert_eq!(
-            get(c, &["plugins", "a", "enabled"]).and_then(|v| v.as_array()).map(Vec::len),
+            get(c, &["plugins", "a", "enabled"])
+                .and_then(|v| v.as_array())
+                .map(Vec::len),
             Some(4)
         );
         for scope in ["a", "b"] {
@@ -893,7 +895,11 @@ mod tests {
             get(c, &["settings", "release-note", "a", "url"]),
             Some(&toml::Value::String("https://example.com/notes".into()))
         );
-        assert!(i.dropped.iter().any(|d| d.key == "dco.trusted_apps"), "{:?}", i.dropped);
+        assert!(
+            i.dropped.iter().any(|d| d.key == "dco.trusted_apps"),
+            "{:?}",
+            i.dropped
+        );
     }
 
     #[test]
