@@ -190,15 +190,21 @@ fn contributing_url(
 /// What one check found, and what the plugin knows of the PR to act on it.
 #[derive(Debug)]
 pub struct Check<'a> {
+    /// The PR checked.
     pub item: &'a ItemRef,
+    /// Its head, where the status goes.
     pub head_sha: &'a str,
+    /// Its labels now, so only missing labels are added and present ones removed.
     pub labels: &'a [String],
+    /// The commits lacking a sign-off (after trusted authors are left out).
     pub missing: Vec<&'a PrCommit>,
     /// Write (or update) the comment when commits lack a sign-off.
     pub comment: bool,
+    /// The contributing guide, linked from the status and the comment.
     pub contributing_url: String,
     /// The repository's web page, for commit links.
     pub web: Option<&'a str>,
+    /// bosun's command-help page, for the comment's footer.
     pub help_url: &'a str,
 }
 

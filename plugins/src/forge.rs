@@ -191,11 +191,13 @@ pub struct CommitDiff {
 /// mergecommitblocker) read, and nothing more.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PrCommit {
+    /// The commit's SHA, for links and lists.
     pub sha: String,
     /// The whole message: title line, body and trailers.
     pub message: String,
-    /// The git author's name and email, as recorded in the commit.
+    /// The git author's name, as recorded in the commit.
     pub author_name: String,
+    /// The git author's email, as recorded in the commit (a sign-off must name it).
     pub author_email: String,
     /// The forge account the author's email belongs to, when the forge says (GitHub does when
     /// it can match the email; GitLab's commit lists never do).

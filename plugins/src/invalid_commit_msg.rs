@@ -72,11 +72,17 @@ pub fn notice(invalid: &[&PrCommit], title_invalid: bool, list: &str) -> Option<
 /// What the plugin read about the PR.
 #[derive(Debug)]
 pub struct Facts<'a> {
+    /// The PR checked.
     pub item: &'a ItemRef,
+    /// Its title, checked like a commit message (it becomes the merge commit's).
     pub title: &'a str,
+    /// Its labels now, so the label is added or removed only when needed.
     pub labels: &'a [String],
+    /// Its commits.
     pub commits: &'a [PrCommit],
+    /// The repository's web page, for commit links.
     pub web: Option<&'a str>,
+    /// bosun's command-help page, for the comment's footer.
     pub help_url: &'a str,
 }
 

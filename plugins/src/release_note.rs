@@ -163,13 +163,19 @@ fn upsert_notice(item: &ItemRef, text: &str, help_url: &str) -> Action {
 /// What the PR path decided from the description, the labels and (only when needed) whether
 /// someone allowed has said `/release-note-none`.
 pub struct PrFacts<'a> {
+    /// The PR decided about.
     pub item: &'a ItemRef,
+    /// Its description, holding the release-note block.
     pub body: &'a str,
+    /// Its labels now.
     pub labels: &'a [String],
+    /// A merged PR is never given the needs label.
     pub merged: bool,
     /// An allowed `/release-note-none` comment exists (read only when the note is missing).
     pub none_said: bool,
+    /// The release note guide the notice links.
     pub url: &'a str,
+    /// bosun's command-help page, for the notice's footer.
     pub help_url: &'a str,
 }
 
