@@ -93,11 +93,14 @@ pub fn import(plugins_yaml: &str, prow_config: Option<&str>) -> Result<Imported,
             "label" => importer.label(value),
             "owners" => importer.owners(value),
             "external_plugins" => importer.external_plugins(value),
+            "dco" => importer.dco(value),
+            "release_note" => importer.global("release-note", value, release_note_option),
             // bosun never retitles closed items, which is Prow's default too.
             "retitle" if value.get("allow_closed_issues") != Some(&Value::Bool(true)) => {}
             other => importer.drop(other, block_reason(other)),
         }
     }
+    importer.prow_dco_rule();
     if let Some(text) = prow_config {
         let config = yaml("config.yaml", text)?;
         importer.owners_dirs(&config);
@@ -249,6 +252,28 @@ fn help_option(key: &str, value: &Value) -> Mapped {
             Mapped::Keep(static_key(key), value.clone())
         }
         _ => Mapped::Drop("bosun's help has no such option".into()),
+    }
+}
+
+fn dco_option(key: &str, value: &Value) -> Mapped {
+    match key {
+        "skip_dco_check_for_members" => Mapped::Keep("skip_dco_check_for_members", value.clone()),
+        "skip_dco_check_for_collaborators" => {
+            Mapped::Keep("skip_dco_check_for_collaborators", value.clone())
+        }
+        "trusted_org" => Mapped::Keep("trusted_org", value.clone()),
+        "contributing_repo" => Mapped::Keep("contributing_repo", value.clone()),
+        "contributing_branch" => Mapped::Keep("contributing_branch", value.clone()),
+        "contributing_path" => Mapped::Keep("contributing_path", value.clone()),
+        "trusted_apps" => Mapped::Drop("bosun's dco trusts no apps' commits".into()),
+        _ => Mapped::Drop("bosun's dco has no such option".into()),
+    }
+}
+
+fn release_note_option(key: &str, value: &Value) -> Mapped {
+    match key {
+        "url" => Mapped::Keep("url", value.clone()),
+        _ => Mapped::Drop("bosun's release-note has no such option".into()),
     }
 }
 
@@ -433,6 +458,56 @@ impl Importer {
                 }
                 reported = true;
             }
+        }
+    }
+
+    /// `dco:` — options per org or org/repo; `"*"` gives them to every other scope where dco
+    /// is enabled (Prow picks one entry per repository, so entries are not merged).
+    fn dco(&mut self, value: &Value) {
+        let Some(map) = value.as_object() else {
+            self.drop("dco", "must be a mapping of org or org/repo to options");
+            return;
+        };
+        let named: Vec<String> = map.keys().filter(|k| *k != "*").cloned().collect();
+        for (scope, options) in map {
+            let Some(options) = options.as_object() else {
+                self.drop(format!("dco.\"{scope}\""), "must be a mapping");
+                continue;
+            };
+            let targets: Vec<String> = if scope == "*" {
+                self.enabled_scopes("dco")
+                    .into_iter()
+                    .filter(|s| !named.contains(s))
+                    .collect()
+            } else {
+                vec![scope.clone()]
+            };
+            for (i, target) in targets.iter().enumerate() {
+                let before = self.dropped.len();
+                for (key, v) in options {
+                    self.apply("dco", target, (key, v), dco_option);
+                }
+                if i > 0 {
+                    self.dropped.truncate(before);
+                }
+            }
+        }
+    }
+
+    /// Prow's dco accepts any `Signed-off-by:` line, bosun's by default only the author's:
+    /// every scope with dco keeps Prow's rule (`require_author_match = false`).
+    fn prow_dco_rule(&mut self) {
+        let mut scopes = self.enabled_scopes("dco");
+        if let Some(by_scope) = self.settings.get("dco") {
+            scopes.extend(by_scope.keys().cloned());
+        }
+        for scope in scopes {
+            self.settings
+                .entry("dco".to_string())
+                .or_default()
+                .entry(scope)
+                .or_default()
+                .insert("require_author_match".into(), toml::Value::Boolean(false));
         }
     }
 
@@ -779,6 +854,51 @@ mod tests {
         assert_eq!(
             keys,
             vec!["approve.commandHelpLink", "approve[1].repos: org"]
+        );
+    }
+
+    #[test]
+    fn dco_and_release_note_options_carry_over_with_prows_sign_off_rule() {
+        let i = imported(
+            "plugins:\n  a:\n    plugins: [dco, release-note, invalidcommitmsg, mergecommitblocker]\n  b:\n    plugins: [dco]\ndco:\n  '*':\n    skip_dco_check_for_members: true\n  a/x:\n    contributing_path: docs/CONTRIBUTING.md\n    trusted_apps: [dependabot]\nrelease_note:\n  url: https://example.com/notes\n",
+        );
+        let c = &i.config;
+        assert_eq!(
+            get(c, &["plugins", "a", "enabled"])
+                .and_then(|v| v.as_array())
+                .map(Vec::len),
+            Some(4)
+        );
+        for scope in ["a", "b"] {
+            assert_eq!(
+                get(c, &["settings", "dco", scope, "skip_dco_check_for_members"]),
+                Some(&toml::Value::Boolean(true))
+            );
+        }
+        for scope in ["a", "b", "a/x"] {
+            assert_eq!(
+                get(c, &["settings", "dco", scope, "require_author_match"]),
+                Some(&toml::Value::Boolean(false)),
+                "{scope}"
+            );
+        }
+        assert_eq!(
+            get(c, &["settings", "dco", "a/x", "contributing_path"]),
+            Some(&toml::Value::String("docs/CONTRIBUTING.md".into()))
+        );
+        assert_eq!(
+            get(c, &["settings", "dco", "a/x", "skip_dco_check_for_members"]),
+            None,
+            "Prow does not merge entries"
+        );
+        assert_eq!(
+            get(c, &["settings", "release-note", "a", "url"]),
+            Some(&toml::Value::String("https://example.com/notes".into()))
+        );
+        assert!(
+            i.dropped.iter().any(|d| d.key == "dco.trusted_apps"),
+            "{:?}",
+            i.dropped
         );
     }
 

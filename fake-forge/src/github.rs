@@ -126,6 +126,7 @@ fn pulls_route(
     let reply = match (method, rest) {
         ("GET", []) => get_pull(world, req, at),
         ("GET", ["files"]) => list_files(world, req, at),
+        ("GET", ["commits"]) => list_pull_commits(world, req, at),
         ("GET", ["reviews"]) => list_reviews(world, req, at),
         ("GET", ["requested_reviewers"]) => list_requested_reviewers(world, req, at),
         ("POST", ["requested_reviewers"]) => edit_reviewers(world, req, at, true),
@@ -929,6 +930,44 @@ fn list_reviews(world: &mut World, req: &Req<'_>, at: &Target) -> Reply {
         })
         .collect();
     paginate(req, all)
+}
+
+/// GitHub lists at most 250 commits of a pull request.
+const MAX_PULL_COMMITS: usize = 250;
+
+/// `GET /repos/{o}/{r}/pulls/{n}/commits`: the seeded commits, oldest first, paged.
+fn list_pull_commits(world: &mut World, req: &Req<'_>, at: &Target) -> Reply {
+    let Some(it) = item(world, at) else {
+        return error(404, "Not Found");
+    };
+    let commits = it
+        .commits
+        .iter()
+        .take(MAX_PULL_COMMITS)
+        .map(|c| {
+            let person = json!({
+                "name": c.author_name,
+                "email": c.author_email,
+                "date": "2024-01-01T00:00:00Z",
+            });
+            json!({
+                "sha": c.sha,
+                "node_id": format!("C_{}", c.sha),
+                "url": format!("{}/repos/{}/commits/{}", req.base, at.repo, c.sha),
+                "commit": {
+                    "author": person,
+                    "committer": person,
+                    "message": c.message,
+                    "tree": { "sha": crate::world::hash_hex(&[b"tree", c.sha.as_bytes()]) },
+                    "comment_count": 0,
+                },
+                "author": c.author_login.as_ref().map(|l| json!({ "login": l, "type": "User" })),
+                "committer": null,
+                "parents": c.parents.iter().map(|p| json!({ "sha": p })).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    paginate(req, commits)
 }
 
 fn list_files(world: &mut World, req: &Req<'_>, at: &Target) -> Reply {

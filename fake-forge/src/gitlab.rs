@@ -40,6 +40,7 @@ fn project_route(world: &mut World, req: &Req<'_>, repo: &str, rest: &[&str]) ->
         ("GET", ["repository", "tree"]) => tree(world, req, repo),
         ("GET", ["repository", "compare"]) => compare(world, req, repo),
         ("GET", ["repository", "files", path, "raw"]) => raw_file(world, req, repo, &decode(path)),
+        ("GET", ["repository", "commits", sha]) => single_commit(world, repo, &decode(sha)),
         ("POST", ["statuses", sha]) => create_status(world, req, repo, &decode(sha)),
         ("GET", ["merge_requests"]) => list_mrs(world, req, repo),
         (_, [kind, iid, rest @ ..]) => {
@@ -74,6 +75,7 @@ fn project_route(world: &mut World, req: &Req<'_>, repo: &str, rest: &[&str]) ->
                 ("PUT", ["notes", id]) => edit_note(world, req, &at, id.parse().ok()?),
                 ("DELETE", ["notes", id]) => delete_note(world, &at, id.parse().ok()?),
                 ("GET", ["diffs"]) if mr => diffs(world, req, &at),
+                ("GET", ["commits"]) if mr => mr_commits(world, req, &at),
                 ("GET", ["approvals"]) if mr => approvals(world, req, &at),
                 ("PUT", ["merge"]) if mr => merge(world, req, &at),
                 ("PUT", ["rebase"]) if mr => rebase(world, &at),
@@ -848,6 +850,66 @@ fn approvals(world: &mut World, req: &Req<'_>, at: &Target) -> Reply {
             "approved_by": approved_by,
         }),
     )
+}
+
+/// A commit as GitLab's commit APIs give it; `parents` false leaves `parent_ids` empty, as
+/// GitLab's merge request commit list does.
+fn commit_json(c: &crate::world::PrCommit, parents: bool) -> Value {
+    let title = c.message.lines().next().unwrap_or_default();
+    let parent_ids: Vec<&String> = if parents {
+        c.parents.iter().collect()
+    } else {
+        vec![]
+    };
+    json!({
+        "id": c.sha,
+        "short_id": c.sha.chars().take(8).collect::<String>(),
+        "created_at": "2024-01-01T00:00:00.000Z",
+        "parent_ids": parent_ids,
+        "title": title,
+        "message": c.message,
+        "author_name": c.author_name,
+        "author_email": c.author_email,
+        "authored_date": "2024-01-01T00:00:00.000Z",
+        "committer_name": c.author_name,
+        "committer_email": c.author_email,
+        "committed_date": "2024-01-01T00:00:00.000Z",
+        "trailers": {},
+        "web_url": format!("https://gitlab.example/-/commit/{}", c.sha),
+    })
+}
+
+/// `GET /merge_requests/:iid/commits`: the seeded commits newest first, without parents.
+fn mr_commits(world: &mut World, req: &Req<'_>, at: &Target) -> Reply {
+    let Some(item) = world
+        .gitlab
+        .repo(&at.repo)
+        .and_then(|r| r.items.get(at.idx))
+    else {
+        return error(404, "404 Not found");
+    };
+    let all: Vec<Value> = item
+        .commits
+        .iter()
+        .rev()
+        .map(|c| commit_json(c, false))
+        .collect();
+    paged(req, all)
+}
+
+/// `GET /projects/:id/repository/commits/:sha`: a commit some MR of the project lists, with
+/// its parents.
+fn single_commit(world: &World, repo: &str, sha: &str) -> Reply {
+    let found = world.gitlab.repo(repo).and_then(|r| {
+        r.items
+            .iter()
+            .flat_map(|i| i.commits.iter())
+            .find(|c| c.sha == sha)
+    });
+    match found {
+        Some(c) => Reply::json(200, commit_json(c, true)),
+        None => error(404, "404 Commit Not Found"),
+    }
 }
 
 /// `GET /merge_requests/:iid/diffs`: one unified hunk per file with as many `+`/`-` lines as

@@ -41,8 +41,8 @@ pub use bosun_plugins::{ForgeKind, ItemKind, ItemRef, ItemState, RepoPath};
 pub use ci::{CiJob, CiRun, CiRunKind};
 pub use server::{Fault, RecordedRequest};
 pub use world::{
-    ChangedFile, Comment, Commit, GitHubApp, InstallationToken, Item, Repo, RepoLabel, Review,
-    Site, Status, TreeEntry, World, access, blob_sha, tree_listing, tree_sha,
+    ChangedFile, Comment, Commit, GitHubApp, InstallationToken, Item, PrCommit, Repo, RepoLabel,
+    Review, Site, Status, TreeEntry, World, access, blob_sha, tree_listing, tree_sha,
 };
 
 use server::Shared;
@@ -239,6 +239,12 @@ impl FakeForge {
     #[track_caller]
     pub fn update_item<R>(&self, item: &ItemRef, f: impl FnOnce(&mut Item) -> R) -> R {
         self.update(|w| f(w.item_mut(item)))
+    }
+
+    /// Replaces a PR's commits (what its commit lists report), oldest first.
+    #[track_caller]
+    pub fn set_pr_commits(&self, item: &ItemRef, commits: Vec<PrCommit>) {
+        self.update_item(item, |it| it.commits = commits);
     }
 
     /// Makes a user known to the forge (GitLab's user search finds only known users) and

@@ -282,6 +282,48 @@ pub struct Item {
     /// Submitted reviews, oldest first (GitLab reports the latest `APPROVED` per user as its
     /// current approvals).
     pub reviews: Vec<Review>,
+    /// The PR's commits, oldest first, as its commit lists report them (tests seed them; they
+    /// need not exist in the repository's snapshots).
+    pub commits: Vec<PrCommit>,
+}
+
+/// One commit of a PR, as the forge's PR commit lists describe it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrCommit {
+    /// The commit SHA.
+    pub sha: String,
+    /// The whole message.
+    pub message: String,
+    /// The git author's name.
+    pub author_name: String,
+    /// The git author's email.
+    pub author_email: String,
+    /// The account GitHub matched the email to (GitLab's lists name none).
+    pub author_login: Option<String>,
+    /// Parent SHAs: two or more make a merge commit.
+    pub parents: Vec<String>,
+}
+
+impl PrCommit {
+    /// A one-parent commit by `login <login@example.com>` with `message`; its SHA is derived
+    /// from the message, so the same message gives the same SHA.
+    pub fn new(login: &str, message: &str) -> PrCommit {
+        PrCommit {
+            sha: hash_hex(&[b"pr-commit", login.as_bytes(), message.as_bytes()]),
+            message: message.to_string(),
+            author_name: login.to_string(),
+            author_email: format!("{login}@example.com"),
+            author_login: Some(login.to_string()),
+            parents: vec![hash_hex(&[b"parent", message.as_bytes()])],
+        }
+    }
+
+    /// The same commit as a merge of two parents.
+    pub fn merge(mut self) -> PrCommit {
+        self.parents
+            .push(hash_hex(&[b"second-parent", self.sha.as_bytes()]));
+        self
+    }
 }
 
 /// A submitted review.
@@ -526,6 +568,7 @@ impl World {
             auto_merge: false,
             changed_files: Vec::new(),
             reviews: Vec::new(),
+            commits: Vec::new(),
         });
     }
 

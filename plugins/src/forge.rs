@@ -201,6 +201,39 @@ pub struct CommitMessage {
     pub body: String,
 }
 
+/// One commit of a pull/merge request: what the commit checks (dco, invalidcommitmsg,
+/// mergecommitblocker) read, and nothing more.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrCommit {
+    /// The commit's SHA, for links and lists.
+    pub sha: String,
+    /// The whole message: title line, body and trailers.
+    pub message: String,
+    /// The git author's name, as recorded in the commit.
+    pub author_name: String,
+    /// The git author's email, as recorded in the commit (a sign-off must name it).
+    pub author_email: String,
+    /// The forge account the author's email belongs to, when the forge says (GitHub does when
+    /// it can match the email; GitLab's commit lists never do).
+    pub author_login: Option<Login>,
+    /// How many parents the commit has; more than one is a merge commit. GitLab's merge
+    /// request commit list names no parents, so there the adapter asks for them only for
+    /// commits whose title reads like a merge (`Merge …`) and counts one for the others.
+    pub parents: usize,
+}
+
+impl PrCommit {
+    /// A merge commit: more than one parent.
+    pub fn is_merge(&self) -> bool {
+        self.parents > 1
+    }
+
+    /// The first line of the message.
+    pub fn title(&self) -> &str {
+        self.message.lines().next().unwrap_or_default()
+    }
+}
+
 /// How to merge.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -311,6 +344,14 @@ pub trait ForgeRead: Send + Sync {
     /// CI events about (it was down, or the PR predates it): GitHub's workflow runs, other
     /// apps' check runs and commit statuses; GitLab's MR pipelines. Newest run per context.
     async fn ci_contexts(&self, item: &ItemRef, sha: &str) -> Result<Vec<CiContext>, ForgeError>;
+    /// Every commit of a pull/merge request, oldest first (GitHub `pulls/{n}/commits`, which
+    /// lists at most 250; GitLab's merge request commits). A forge view that cannot list them
+    /// (no API token) says so as a permanent error, the default.
+    async fn pr_commits(&self, item: &ItemRef) -> Result<Vec<PrCommit>, ForgeError> {
+        Err(ForgeError::Permanent(format!(
+            "the commits of {item} cannot be read here"
+        )))
+    }
 }
 
 /// The users of `asked` that `answered` does not contain, once each, in the order asked

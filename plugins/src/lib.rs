@@ -10,15 +10,18 @@ pub mod approve;
 pub mod assign;
 pub mod blunderbuss;
 pub mod command;
+pub mod dco;
 pub mod event;
 pub mod fact;
 pub mod forge;
 pub mod help;
 pub mod hold;
+pub mod invalid_commit_msg;
 pub mod label;
 pub mod lgtm;
 pub mod lifecycle;
 pub mod marker;
+pub mod merge_commit_blocker;
 pub mod needs_rebase;
 pub mod notify;
 pub mod overrides;
@@ -28,6 +31,7 @@ pub mod path_label;
 pub mod pathglob;
 pub mod permissions;
 pub mod plugin;
+pub mod release_note;
 pub mod reply;
 pub mod retitle;
 pub mod size;
@@ -47,8 +51,8 @@ pub use event::{
 pub use fact::{Approver, Fact};
 pub use forge::{
     BotComment, ChangedFile, CommitDiff, CommitMessage, CommitStatus, DiffEntry, DiffStatus, Forge,
-    ForgeError, ForgeRead, MergeMethod, PullRequestInfo, Review, StatusState, Tree, TreeEntry,
-    TreeEntryKind,
+    ForgeError, ForgeRead, MergeMethod, PrCommit, PullRequestInfo, Review, StatusState, Tree,
+    TreeEntry, TreeEntryKind,
 };
 pub use plugin::{
     CiContext, CommandHelp, Context, History, NoHistory, Plugin, PluginError, PluginHelp,
@@ -61,16 +65,20 @@ pub fn all_plugins() -> Vec<Box<dyn Plugin>> {
         Box::new(approve::Approve),
         Box::new(assign::Assign),
         Box::new(blunderbuss::Blunderbuss),
+        Box::new(dco::Dco),
         Box::new(help::Help),
         Box::new(hold::Hold),
+        Box::new(invalid_commit_msg::InvalidCommitMsg),
         Box::new(label::Label),
         Box::new(lgtm::Lgtm),
         Box::new(lifecycle::Lifecycle),
+        Box::new(merge_commit_blocker::MergeCommitBlocker),
         Box::new(needs_rebase::NeedsRebase),
         Box::new(notify::Notify),
         Box::new(overrides::Override),
         Box::new(owners_label::OwnersLabel),
         Box::new(path_label::PathLabel),
+        Box::new(release_note::ReleaseNote),
         Box::new(retitle::Retitle),
         Box::new(size::Size),
         Box::new(skip::Skip),

@@ -1,10 +1,13 @@
 //! Who may do what, asked once per delivery: a [`ForgeRead`] wrapper that remembers the
 //! answers to membership questions, so several plugins checking the same commenter cost one
 //! API call. A PR's details and changed files are remembered the same way: size, path-label,
-//! owners-label, approve and blunderbuss all read them for one opened PR.
+//! owners-label, approve and blunderbuss all read them for one opened PR. A PR's commits too:
+//! dco, invalidcommitmsg and mergecommitblocker share one commit list per delivery.
 
 use crate::event::{ItemRef, Login, RepoPath};
-use crate::forge::{BotComment, ChangedFile, ForgeError, ForgeRead, PullRequestInfo, Review, Tree};
+use crate::forge::{
+    BotComment, ChangedFile, ForgeError, ForgeRead, PrCommit, PullRequestInfo, Review, Tree,
+};
 use async_trait::async_trait;
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -15,6 +18,7 @@ pub struct CachedForgeRead<'a> {
     answers: Mutex<HashMap<String, bool>>,
     pulls: Mutex<HashMap<ItemRef, PullRequestInfo>>,
     files: Mutex<HashMap<ItemRef, Vec<ChangedFile>>>,
+    commits: Mutex<HashMap<ItemRef, Vec<PrCommit>>>,
 }
 
 impl<'a> CachedForgeRead<'a> {
@@ -25,6 +29,7 @@ impl<'a> CachedForgeRead<'a> {
             answers: Mutex::new(HashMap::new()),
             pulls: Mutex::new(HashMap::new()),
             files: Mutex::new(HashMap::new()),
+            commits: Mutex::new(HashMap::new()),
         }
     }
 
@@ -167,6 +172,14 @@ impl ForgeRead for CachedForgeRead<'_> {
     ) -> Result<Vec<crate::CiContext>, ForgeError> {
         self.inner.ci_contexts(item, sha).await
     }
+    async fn pr_commits(&self, item: &ItemRef) -> Result<Vec<PrCommit>, ForgeError> {
+        if let Some(commits) = lock(&self.commits).get(item) {
+            return Ok(commits.clone());
+        }
+        let commits = self.inner.pr_commits(item).await?;
+        lock(&self.commits).insert(item.clone(), commits.clone());
+        Ok(commits)
+    }
 }
 
 #[cfg(test)]
@@ -193,6 +206,21 @@ mod tests {
             forge.snapshot().calls - before,
             2,
             "one question plus the snapshot itself"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_prs_commits_are_listed_once_per_delivery() {
+        let forge = MemoryForge::default();
+        let cached = CachedForgeRead::new(&forge);
+        let before = forge.snapshot().calls;
+        for _ in 0..3 {
+            cached.pr_commits(&forge.pr_ref()).await.expect("commits");
+        }
+        assert_eq!(
+            forge.snapshot().calls - before,
+            2,
+            "one listing plus the snapshot itself"
         );
     }
 }

@@ -2,7 +2,8 @@
 //! with one pull request (`#1`), whose state tests seed and inspect.
 
 use crate::forge::{
-    ChangedFile, CommitStatus, MergeMethod, PullRequestInfo, Review, Tree, TreeEntry, TreeEntryKind,
+    ChangedFile, CommitStatus, MergeMethod, PrCommit, PullRequestInfo, Review, Tree, TreeEntry,
+    TreeEntryKind,
 };
 use crate::{
     Action, BotComment, CommentAction, CommentEvent, CommentSource, Context, Event, Forge,
@@ -62,6 +63,8 @@ pub struct MemoryState {
     pub earlier_prs: BTreeMap<String, Vec<u64>>,
     /// How each CI context last finished before the event, as the store would remember it.
     pub ci_outcomes: BTreeMap<String, crate::CiState>,
+    /// The PR's commits, oldest first.
+    pub pr_commits: Vec<PrCommit>,
     /// Counts every read and write, so tests can assert how many calls a plugin made.
     pub calls: usize,
     /// How many base commits the PR's head lacks (`commits_behind`).
@@ -130,6 +133,7 @@ impl Default for MemoryForge {
                 facts: vec![],
                 earlier_prs: BTreeMap::new(),
                 ci_outcomes: BTreeMap::new(),
+                pr_commits: vec![],
                 calls: 0,
                 behind: 0,
                 branch_updates: vec![],
@@ -432,6 +436,9 @@ impl ForgeRead for MemoryForge {
             Vec::new()
         })
     }
+    async fn pr_commits(&self, _item: &ItemRef) -> Result<Vec<PrCommit>, ForgeError> {
+        Ok(self.lock().pr_commits.clone())
+    }
 }
 
 /// A stable stand-in for a content hash.
@@ -661,6 +668,18 @@ impl Forge for MemoryForge {
             .ci_runs
             .iter()
             .any(|(s, r)| *s == system && r == run))
+    }
+}
+
+/// A commit by `author <author@example.com>` with `message` and one parent.
+pub fn commit(sha: &str, author: &str, message: &str) -> PrCommit {
+    PrCommit {
+        sha: sha.into(),
+        message: message.into(),
+        author_name: author.into(),
+        author_email: format!("{author}@example.com"),
+        author_login: Some(Login::new(author)),
+        parents: 1,
     }
 }
 

@@ -116,6 +116,22 @@ impl Case {
         (event, serde_json::to_vec(&v).expect("json"))
     }
 
+    /// The PR opened.
+    pub(crate) fn opened(&self) -> (&'static str, Vec<u8>) {
+        self.pr_hook(
+            "github/pull_request/opened.json",
+            "gitlab/merge_request/open.json",
+        )
+    }
+
+    /// The PR's title or description edited.
+    pub(crate) fn edited(&self) -> (&'static str, Vec<u8>) {
+        self.pr_hook(
+            "github/pull_request/edited.json",
+            "gitlab/merge_request/update.title-description.json",
+        )
+    }
+
     /// A label change on the PR.
     pub(crate) fn labeled(&self) -> (&'static str, Vec<u8>) {
         self.pr_hook(

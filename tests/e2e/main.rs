@@ -8,6 +8,7 @@ mod chatops;
 mod ci;
 mod cli;
 mod commands;
+mod commit_checks;
 mod facts;
 mod fake_chat;
 mod fake_drone;

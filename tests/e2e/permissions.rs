@@ -360,6 +360,21 @@ fn matrix() -> Vec<Row> {
         )
         .shown("`/remove-help` (issues)"),
         row("/auto-cc", Pr, S::Fresh, E::SomeReviewerRequested, ANYONE),
+        row(
+            "/release-note-none",
+            Pr,
+            S::Fresh,
+            E::HasLabel("release-note-none"),
+            [Y, Y, Y, N, N, N, N],
+        )
+        .refused_with("you can only set the release note label to release-note-none if you are the PR author or an org member."),
+        row(
+            "/check-dco",
+            Pr,
+            S::Fresh,
+            E::HasLabel("dco-signoff: yes"),
+            ANYONE,
+        ),
     ]
 }
 
@@ -414,7 +429,7 @@ const GITLAB: Site = Site {
 /// The GitLab fixtures' item author id: a note whose user has it is by the author.
 const GITLAB_AUTHOR_ID: u64 = 51764;
 
-const PLUGINS: &str = r#"["approve", "assign", "blunderbuss", "help", "hold", "label", "lgtm", "lifecycle", "retitle"]"#;
+const PLUGINS: &str = r#"["approve", "assign", "blunderbuss", "dco", "help", "hold", "label", "lgtm", "lifecycle", "release-note", "retitle"]"#;
 const OWNERS: &[u8] = b"approvers: [approver, ci-robot]\nreviewers: [rev-a, rev-b]\n";
 
 impl Site {

@@ -19,7 +19,11 @@ async fn resync_looks_again_at_what_bosun_missed_and_only_that() {
             let bosun = spawn_bosun(options(db, "")).await;
             let repo = RepoPath::parse(case.repo).expect("repo");
             let known = commands::setup(&bosun, case).await;
-            let _ = bosun.resync.repo(case.forge, &repo).await.expect("first look");
+            let _ = bosun
+                .resync
+                .repo(case.forge, &repo)
+                .await
+                .expect("first look");
             bosun.run_until_idle().await;
             let nothing = bosun.resync.repo(case.forge, &repo).await.expect("resync");
             assert_eq!((nothing.listed, nothing.queued), (1, 0), "{nothing:?}");
@@ -32,7 +36,9 @@ async fn resync_looks_again_at_what_bosun_missed_and_only_that() {
                         .seed_pr(case.forge, case.repo, case.number + n, "someone")
                 })
                 .collect();
-            bosun.forge.update_item(&missed[1], |it| it.mergeable = false);
+            bosun
+                .forge
+                .update_item(&missed[1], |it| it.mergeable = false);
             bosun.forge.set_labels(&known, &["lgtm", "approved"]);
             bosun.forge.clear_requests();
             let report = bosun.resync.repo(case.forge, &repo).await.expect("resync");
@@ -64,7 +70,8 @@ async fn the_pr_pages_button_looks_again_at_one_pr() {
         for case in [commands::GITHUB, commands::GITLAB] {
             let _combination = Combination::new(case.forge);
             let mut o = options(db, "");
-            o.env.push(("BOSUN_ADMIN_TOKEN".into(), "admin-secret".into()));
+            o.env
+                .push(("BOSUN_ADMIN_TOKEN".into(), "admin-secret".into()));
             let bosun = spawn_bosun(o).await;
             let pr = commands::setup(&bosun, case).await;
             deliver(&bosun, case, case.pushed()).await;

@@ -8,7 +8,7 @@ use crate::forge::encode_segment;
 use async_trait::async_trait;
 use bosun_plugins::{
     BotComment, ChangedFile, CommitDiff, DiffEntry, DiffStatus, ForgeError, ForgeRead, ItemRef,
-    ItemState, Login, PullRequestInfo, RepoPath, Review, ReviewState, Tree, TreeEntry,
+    ItemState, Login, PrCommit, PullRequestInfo, RepoPath, Review, ReviewState, Tree, TreeEntry,
     TreeEntryKind,
 };
 use serde::Deserialize;
@@ -142,6 +142,34 @@ struct Sha {
 #[derive(Deserialize)]
 struct RawCommit {
     tree: Sha,
+}
+
+/// One entry of `GET …/pulls/{n}/commits`.
+#[derive(Deserialize)]
+struct RawPullCommit {
+    sha: String,
+    commit: RawGitCommit,
+    /// The account GitHub matched the author's email to; `null` when it found none.
+    #[serde(default)]
+    author: Option<User>,
+    #[serde(default)]
+    parents: Vec<Sha>,
+}
+
+#[derive(Deserialize)]
+struct RawGitCommit {
+    #[serde(default)]
+    message: String,
+    #[serde(default)]
+    author: Option<RawGitPerson>,
+}
+
+#[derive(Deserialize)]
+struct RawGitPerson {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    email: String,
 }
 
 #[derive(Deserialize)]
@@ -395,6 +423,31 @@ impl ForgeRead for GitHubForge {
         );
         let commit: RawCommit = self.send_json(Scope::Repo(repo), Verb::Get, &route).await?;
         Ok(commit.tree.sha)
+    }
+
+    /// Every page of `pulls/{n}/commits` (GitHub lists at most 250 commits there), oldest
+    /// first as GitHub orders them.
+    async fn pr_commits(&self, item: &ItemRef) -> Result<Vec<PrCommit>, ForgeError> {
+        let route = format!("{}/commits", pull_route(item)?);
+        let commits: Vec<RawPullCommit> = self.get_all(Scope::Repo(&item.repo), &route).await?;
+        Ok(commits
+            .into_iter()
+            .map(|c| {
+                let (author_name, author_email) = c
+                    .commit
+                    .author
+                    .map(|a| (a.name, a.email))
+                    .unwrap_or_default();
+                PrCommit {
+                    sha: c.sha,
+                    message: c.commit.message,
+                    author_name,
+                    author_email,
+                    author_login: c.author.map(|u| Login::new(&u.login)),
+                    parents: c.parents.len(),
+                }
+            })
+            .collect())
     }
 
     async fn repo_labels(&self, repo: &RepoPath) -> Result<Vec<String>, ForgeError> {

@@ -6,8 +6,8 @@ use super::{GitLabForge, LabelName, Labeled, People, UserId, lock, project};
 use async_trait::async_trait;
 use bosun_plugins::{
     BotComment, ChangedFile, CommitDiff, DiffEntry, DiffStatus, ForgeError, ForgeRead, ItemKind,
-    ItemRef, ItemState, Login, PullRequestInfo, RepoPath, Review, ReviewState, Tree, TreeEntry,
-    TreeEntryKind,
+    ItemRef, ItemState, Login, PrCommit, PullRequestInfo, RepoPath, Review, ReviewState, Tree,
+    TreeEntry, TreeEntryKind,
 };
 use gitlab::api::Endpoint;
 use gitlab::api::common::{NameOrId, SortOrder};
@@ -117,6 +117,29 @@ struct RawTreeEntry {
 #[derive(Deserialize)]
 struct Member {
     access_level: u64,
+}
+
+/// A commit as GitLab's commit lists and single-commit reads give it.
+#[derive(Deserialize)]
+struct RawCommit {
+    id: String,
+    #[serde(default)]
+    title: String,
+    #[serde(default)]
+    message: String,
+    #[serde(default)]
+    author_name: String,
+    #[serde(default)]
+    author_email: String,
+    /// Empty in a merge request's commit list (GitLab keeps no parents there).
+    #[serde(default)]
+    parent_ids: Vec<String>,
+}
+
+/// Whether a commit's title reads like one git or GitLab writes for a merge: the only commits
+/// of a merge request whose parents bosun asks GitLab for.
+fn looks_like_merge(title: &str) -> bool {
+    title.starts_with("Merge ")
 }
 
 /// `GET /projects/:id/repository/tree?ref=…&recursive=…`. The crate's `repository::Tree`
@@ -656,6 +679,47 @@ impl ForgeRead for GitLabForge {
         sha: &str,
     ) -> Result<Vec<bosun_plugins::CiContext>, ForgeError> {
         self.read_ci_contexts(item, sha).await
+    }
+
+    /// Every page of the merge request's commits, oldest first. GitLab's list names no parents,
+    /// so a commit whose title starts with `Merge ` is read once more
+    /// (`repository/commits/:sha`) for its parents; any other counts one parent.
+    async fn pr_commits(&self, item: &ItemRef) -> Result<Vec<PrCommit>, ForgeError> {
+        let project = project(item)?;
+        if item.kind != ItemKind::PullRequest {
+            return Err(ForgeError::Invalid(format!(
+                "{item} is not a merge request"
+            )));
+        }
+        let ep = mrs::MergeRequestCommits::builder()
+            .project(project)
+            .merge_request(item.number)
+            .build()
+            .map_err(unbuildable)?;
+        let mut listed: Vec<RawCommit> = self.query_all(ep).await?;
+        listed.reverse();
+        let mut out = Vec::with_capacity(listed.len());
+        for c in listed {
+            let mut parents = c.parent_ids.len();
+            if parents == 0 && looks_like_merge(&c.title) {
+                let ep = repository::commits::Commit::builder()
+                    .project(project)
+                    .commit(c.id.as_str())
+                    .build()
+                    .map_err(unbuildable)?;
+                let full: RawCommit = self.query(ep).await?;
+                parents = full.parent_ids.len();
+            }
+            out.push(PrCommit {
+                sha: c.id,
+                message: c.message,
+                author_name: c.author_name,
+                author_email: c.author_email,
+                author_login: None,
+                parents: parents.max(1),
+            });
+        }
+        Ok(out)
     }
 
     /// Membership of the subgroup `org/team`.
