@@ -105,8 +105,13 @@ impl Plugin for MilestoneStatus {
         }
     }
 
+    /// Its own settings key would never be read: say where they go.
     fn check_settings(&self, settings: &serde_json::Value) -> Result<(), String> {
-        crate::plugin::check_settings_as::<MilestoneSettings>(settings)
+        if settings.is_null() || settings.as_object().is_some_and(|m| m.is_empty()) {
+            Ok(())
+        } else {
+            Err("milestonestatus reads the milestone settings: write them under [settings.milestone]".into())
+        }
     }
 
     async fn handle(&self, event: &Event, cx: &Context<'_>) -> Result<Vec<Action>, PluginError> {
@@ -194,6 +199,15 @@ mod tests {
                 .expect("handled")
                 .is_empty()
         );
+    }
+
+    #[test]
+    fn settings_belong_to_milestone() {
+        assert!(MilestoneStatus.check_settings(&json!({})).is_ok());
+        let e = MilestoneStatus
+            .check_settings(&json!({ "maintainers_team": "t" }))
+            .expect_err("refused");
+        assert!(e.contains("[settings.milestone]"), "{e}");
     }
 
     #[tokio::test]

@@ -82,6 +82,22 @@ async fn admins_set_and_clear_the_milestone() {
 
             say(&bosun, case, "boss", &case.verb("/milestone clear")).await;
             assert_eq!(bosun.forge.milestone(&pr), None, "{:?}", case.forge);
+
+            let page = bosun
+                .http
+                .get(bosun.url("/command-help"))
+                .send()
+                .await
+                .expect("bosun answers")
+                .text()
+                .await
+                .unwrap_or_default();
+            for usage in [
+                "/milestone &#60;version&#62; or /milestone clear",
+                "/status (approved-for-milestone|in-progress|in-review)",
+            ] {
+                assert!(page.contains(usage), "{usage} missing from /command-help");
+            }
             bosun.shutdown().await;
         }
     }
