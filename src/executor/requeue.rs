@@ -21,6 +21,9 @@ use tokio::sync::Notify;
 /// How long the base branches of a repository's open PRs are trusted without listing again.
 pub const BASES_TTL: Duration = Duration::from_secs(300);
 
+/// Per repository: when its open PRs were last listed, and the branches they merge into.
+type BasesByRepo = HashMap<(ForgeKind, String), (Instant, BTreeSet<String>)>;
+
 /// Re-evaluates the PRs into a branch.
 pub struct RequeueTarget {
     forges: Forges,
@@ -28,7 +31,7 @@ pub struct RequeueTarget {
     work: Arc<Notify>,
     limit: usize,
     /// Per repository: when its open PRs were last listed, and the branches they merge into.
-    bases: Mutex<HashMap<(ForgeKind, String), (Instant, BTreeSet<String>)>>,
+    bases: Mutex<BasesByRepo>,
     /// The branch tips looked at lately (`forge:repo@branch:sha`): tide and needs-rebase both
     /// ask for each push, and one look answers both.
     recent: Mutex<VecDeque<String>>,
