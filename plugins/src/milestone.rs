@@ -42,7 +42,8 @@ pub struct MilestoneSettings {
 }
 
 impl MilestoneSettings {
-    fn friendly_name(&self) -> &str {
+    /// Whom refusals tell people to ask.
+    pub fn friendly_name(&self) -> &str {
         self.maintainers_friendly_name
             .as_deref()
             .filter(|n| !n.trim().is_empty())

@@ -45,11 +45,7 @@ pub fn refusal(forge: ForgeKind, org: &str, settings: &MilestoneSettings) -> Str
     format!(
         "You must be {} to add status labels. If you believe you should be able to issue the /status command, please contact your {} and have them propose you as an additional delegate for this responsibility.",
         maintainers_phrase(forge, org, settings),
-        settings
-            .maintainers_friendly_name
-            .as_deref()
-            .filter(|n| !n.trim().is_empty())
-            .unwrap_or(crate::milestone::DEFAULT_FRIENDLY_NAME)
+        settings.friendly_name()
     )
 }
 
