@@ -95,6 +95,7 @@ pub fn import(plugins_yaml: &str, prow_config: Option<&str>) -> Result<Imported,
             "external_plugins" => importer.external_plugins(value),
             "dco" => importer.dco(value),
             "release_note" => importer.global("release-note", value, release_note_option),
+            "repo_milestone" => importer.repo_milestone(value),
             // bosun never retitles closed items, which is Prow's default too.
             "retitle" if value.get("allow_closed_issues") != Some(&Value::Bool(true)) => {}
             other => importer.drop(other, block_reason(other)),
@@ -112,7 +113,7 @@ pub fn import(plugins_yaml: &str, prow_config: Option<&str>) -> Result<Imported,
 fn block_reason(block: &str) -> String {
     match block {
         "retitle" => "bosun's retitle has no options; closed items cannot be retitled".into(),
-        "repo_milestone" | "milestone_applier" => "bosun has no milestone plugin".into(),
+        "milestone_applier" => "bosun does not set milestones on merge".into(),
         "config_updater" => "Prow's own deployment; bosun reads one TOML file".into(),
         "require_matching_label" => "bosun has no require-matching-label plugin".into(),
         "slack" => "bosun's chat notifications are configured under [chat] and notify".into(),
@@ -274,6 +275,17 @@ fn release_note_option(key: &str, value: &Value) -> Mapped {
     match key {
         "url" => Mapped::Keep("url", value.clone()),
         _ => Mapped::Drop("bosun's release-note has no such option".into()),
+    }
+}
+
+fn milestone_option(key: &str, value: &Value) -> Mapped {
+    match key {
+        "maintainers_team" => Mapped::Keep("maintainers_team", value.clone()),
+        "maintainers_friendly_name" => Mapped::Keep("maintainers_friendly_name", value.clone()),
+        "maintainers_id" => {
+            Mapped::Drop("bosun names the team by its slug (`maintainers_team`), not its id".into())
+        }
+        _ => Mapped::Drop("bosun's milestone has no such option".into()),
     }
 }
 
@@ -486,6 +498,42 @@ impl Importer {
                 let before = self.dropped.len();
                 for (key, v) in options {
                     self.apply("dco", target, (key, v), dco_option);
+                }
+                if i > 0 {
+                    self.dropped.truncate(before);
+                }
+            }
+        }
+    }
+
+    /// `repo_milestone:` — per org/repo (`""`: every other scope with milestone or
+    /// milestonestatus), who may set milestones and status labels. bosun keeps both plugins'
+    /// settings under `milestone`; Prow picks one entry per repository, so none are merged.
+    fn repo_milestone(&mut self, value: &Value) {
+        let Some(map) = value.as_object() else {
+            self.drop("repo_milestone", "must be a mapping of org/repo to options");
+            return;
+        };
+        let named: Vec<String> = map.keys().filter(|k| !k.is_empty()).cloned().collect();
+        for (scope, options) in map {
+            let Some(options) = options.as_object() else {
+                self.drop(format!("repo_milestone.\"{scope}\""), "must be a mapping");
+                continue;
+            };
+            let targets: Vec<String> = if scope.is_empty() {
+                let mut all = self.enabled_scopes("milestone");
+                all.extend(self.enabled_scopes("milestonestatus"));
+                all.sort();
+                all.dedup();
+                all.retain(|s| !named.contains(s));
+                all
+            } else {
+                vec![scope.clone()]
+            };
+            for (i, target) in targets.iter().enumerate() {
+                let before = self.dropped.len();
+                for (key, v) in options {
+                    self.apply("milestone", target, (key, v), milestone_option);
                 }
                 if i > 0 {
                     self.dropped.truncate(before);
@@ -854,6 +902,33 @@ mod tests {
         assert_eq!(
             keys,
             vec!["approve.commandHelpLink", "approve[1].repos: org"]
+        );
+    }
+
+    #[test]
+    fn repo_milestone_carries_the_team_to_milestone_settings() {
+        let i = imported(
+            "plugins:\n  a:\n    plugins: [milestone, milestonestatus]\n  b/r:\n    plugins: [milestonestatus]\nrepo_milestone:\n  '':\n    maintainers_team: release\n    maintainers_id: 12\n  a/x:\n    maintainers_team: x-leads\n    maintainers_friendly_name: X leads\n",
+        );
+        let c = &i.config;
+        for scope in ["a", "b/r"] {
+            assert_eq!(
+                get(c, &["settings", "milestone", scope, "maintainers_team"]),
+                Some(&toml::Value::String("release".into())),
+                "{scope}"
+            );
+        }
+        assert_eq!(
+            get(
+                c,
+                &["settings", "milestone", "a/x", "maintainers_friendly_name"]
+            ),
+            Some(&toml::Value::String("X leads".into()))
+        );
+        assert!(
+            i.dropped.iter().any(|d| d.key.contains("maintainers_id")),
+            "{:?}",
+            i.dropped
         );
     }
 

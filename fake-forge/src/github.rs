@@ -74,6 +74,7 @@ pub(crate) fn route(world: &mut World, req: &Req<'_>) -> Option<Reply> {
             let modelled = matches!(
                 (m, rest),
                 ("GET", ["pulls"])
+                    | ("GET", ["milestones"])
                     | ("GET" | "POST", ["labels"])
                     | ("GET", ["contents", _, ..])
                     | ("GET", ["git", "trees", _, ..])
@@ -93,6 +94,7 @@ pub(crate) fn route(world: &mut World, req: &Req<'_>) -> Option<Reply> {
             match (m, rest) {
                 ("GET", ["pulls"]) => list_open_pulls(world, req, &repo),
                 ("GET", ["labels"]) => list_repo_labels(world, req, &repo),
+                ("GET", ["milestones"]) => list_milestones(world, req, &repo),
                 ("POST", ["labels"]) => create_repo_label(world, req, &repo),
                 ("GET", ["contents", path @ ..]) if !path.is_empty() => {
                     let path: Vec<String> = path.iter().map(|p| decode(p)).collect();
@@ -688,6 +690,7 @@ fn issue_json(world: &mut World, req: &Req<'_>, at: &Target) -> Value {
         "updated_at": it.created_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         "closed_at": null,
         "author_association": "NONE",
+        "milestone": milestone_of(world, &at.repo, it.milestone),
     });
     if it.kind == ItemKind::PullRequest
         && let Some(o) = v.as_object_mut()
@@ -739,9 +742,32 @@ fn pull_json(world: &mut World, req: &Req<'_>, at: &Target) -> Value {
 
 fn edit_issue(world: &mut World, req: &Req<'_>, at: &Target) -> Reply {
     let body = req.json_body().unwrap_or(Value::Null);
+    // `milestone`: a milestone number of the repository, or null to clear.
+    let milestone = match body.get("milestone") {
+        None => None,
+        Some(Value::Null) => Some(None),
+        Some(v) => {
+            let found = v.as_u64().and_then(|n| {
+                world
+                    .github
+                    .repo(&at.repo)?
+                    .milestones
+                    .iter()
+                    .find(|m| m.number == n)
+                    .map(|m| m.id)
+            });
+            match found {
+                Some(id) => Some(Some(id)),
+                None => return error(422, "Validation Failed"),
+            }
+        }
+    };
     let Some(it) = item_mut(world, at) else {
         return error(404, "Not Found");
     };
+    if let Some(m) = milestone {
+        it.milestone = m;
+    }
     if let Some(title) = body.get("title").and_then(Value::as_str) {
         if title.is_empty() {
             return error(422, "Validation Failed");
@@ -1147,6 +1173,51 @@ fn list_repo_labels(world: &mut World, req: &Req<'_>, repo: &str) -> Reply {
         .map(|r| r.labels.iter().map(|l| label_json(req, repo, l)).collect())
         .unwrap_or_default();
     paginate(req, labels)
+}
+
+fn milestone_json(m: &crate::Milestone) -> Value {
+    json!({
+        "id": m.id,
+        "number": m.number,
+        "title": m.title,
+        "state": if m.open { "open" } else { "closed" },
+    })
+}
+
+/// An item's milestone as GitHub embeds it, or null.
+fn milestone_of(world: &World, repo: &str, id: Option<u64>) -> Value {
+    id.and_then(|id| {
+        world
+            .github
+            .repo(repo)?
+            .milestones
+            .iter()
+            .find(|m| m.id == id)
+            .map(milestone_json)
+    })
+    .unwrap_or(Value::Null)
+}
+
+/// `GET /repos/{o}/{r}/milestones`: the open ones by default, as GitHub; `state=all` or
+/// `state=closed` as asked.
+fn list_milestones(world: &mut World, req: &Req<'_>, repo: &str) -> Reply {
+    let state = req.query_param("state").unwrap_or("open");
+    let all = world
+        .github
+        .repo(repo)
+        .map(|r| {
+            r.milestones
+                .iter()
+                .filter(|m| match state {
+                    "all" => true,
+                    "closed" => !m.open,
+                    _ => m.open,
+                })
+                .map(milestone_json)
+                .collect()
+        })
+        .unwrap_or_default();
+    paginate(req, all)
 }
 
 fn create_repo_label(world: &mut World, req: &Req<'_>, repo: &str) -> Reply {

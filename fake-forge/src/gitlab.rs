@@ -32,6 +32,7 @@ fn project_route(world: &mut World, req: &Req<'_>, repo: &str, rest: &[&str]) ->
     }
     let reply = match (req.method, rest) {
         ("GET", ["labels"]) => list_labels(world, req, repo),
+        ("GET", ["milestones"]) => list_milestones(world, req, repo),
         ("POST", ["labels"]) => create_label(world, req, repo),
         ("GET", ["members", "all", user]) => {
             project_member(world, req, repo, user.parse().ok()?, true)
@@ -173,7 +174,13 @@ fn item_json(world: &mut World, req: &Req<'_>, at: &Target) -> Option<Value> {
         "author": author,
         "assignee": assignees.first().cloned(),
         "assignees": assignees,
-        "milestone": null,
+        "milestone": item.milestone.and_then(|id| {
+            let repo = world.gitlab.repo(&at.repo)?;
+            repo.milestones
+                .iter()
+                .find(|m| m.id == id)
+                .map(|m| gitlab_milestone_json(repo.id, m))
+        }),
         "user_notes_count": item.comments.len(),
         "upvotes": 0,
         "downvotes": 0,
@@ -290,8 +297,9 @@ fn label_list(s: &str) -> Vec<String> {
 }
 
 /// The edit parameters GitLab reads on `PUT` of an MR or issue; at least one is required.
-const EDIT_PARAMS: [&str; 9] = [
+const EDIT_PARAMS: [&str; 10] = [
     "labels",
+    "milestone_id",
     "add_labels",
     "remove_labels",
     "title",
@@ -327,6 +335,15 @@ fn edit_item(world: &mut World, req: &Req<'_>, at: &Target) -> Reply {
     let Some(repo) = world.gitlab.repo_mut(&at.repo) else {
         return error(404, "404 Not found");
     };
+    // `milestone_id`: a milestone's global id, or 0 (or empty) to clear.
+    let milestone = match req.body_field("milestone_id") {
+        None => None,
+        Some(v) if v.is_empty() || v == "0" => Some(None),
+        Some(v) => match v.parse::<u64>() {
+            Ok(id) if repo.milestones.iter().any(|m| m.id == id) => Some(Some(id)),
+            _ => return Reply::json(400, json!({"message": {"milestone": ["is invalid"]}})),
+        },
+    };
     // Tests can make GitLab skip some users it is asked to add, without an error.
     let kept = |repo: &crate::world::Repo, now: &[String], new: Vec<String>| -> Vec<String> {
         new.into_iter()
@@ -349,6 +366,9 @@ fn edit_item(world: &mut World, req: &Req<'_>, at: &Target) -> Reply {
     }
     if let Some(title) = req.body_field("title") {
         item.title = title;
+    }
+    if let Some(m) = milestone {
+        item.milestone = m;
     }
     match req.body_field("state_event").as_deref() {
         Some("close") if item.state == ItemState::Open => item.state = ItemState::Closed,
@@ -620,6 +640,38 @@ fn list_labels(world: &mut World, req: &Req<'_>, repo: &str) -> Reply {
         .map(|r| r.labels.iter().map(gitlab_label_json).collect())
         .unwrap_or_default();
     paged(req, labels)
+}
+
+fn gitlab_milestone_json(project_id: u64, m: &crate::Milestone) -> Value {
+    json!({
+        "id": m.id,
+        "iid": m.number,
+        "project_id": project_id,
+        "title": m.title,
+        "state": if m.open { "active" } else { "closed" },
+    })
+}
+
+/// `GET /projects/:id/milestones`: every milestone, or those in `state` (`active`,
+/// `closed`), as GitLab.
+fn list_milestones(world: &mut World, req: &Req<'_>, repo: &str) -> Reply {
+    let state = req.query_param("state");
+    let all = world
+        .gitlab
+        .repo(repo)
+        .map(|r| {
+            r.milestones
+                .iter()
+                .filter(|m| match state {
+                    Some("active") => m.open,
+                    Some("closed") => !m.open,
+                    _ => true,
+                })
+                .map(|m| gitlab_milestone_json(r.id, m))
+                .collect()
+        })
+        .unwrap_or_default();
+    paged(req, all)
 }
 
 fn create_label(world: &mut World, req: &Req<'_>, repo: &str) -> Reply {

@@ -41,8 +41,8 @@ pub use bosun_plugins::{ForgeKind, ItemKind, ItemRef, ItemState, RepoPath};
 pub use ci::{CiJob, CiRun, CiRunKind};
 pub use server::{Fault, RecordedRequest};
 pub use world::{
-    ChangedFile, Comment, Commit, GitHubApp, InstallationToken, Item, PrCommit, Repo, RepoLabel,
-    Review, Site, Status, TreeEntry, World, access, blob_sha, tree_listing, tree_sha,
+    ChangedFile, Comment, Commit, GitHubApp, InstallationToken, Item, Milestone, PrCommit, Repo,
+    RepoLabel, Review, Site, Status, TreeEntry, World, access, blob_sha, tree_listing, tree_sha,
 };
 
 use server::Shared;
@@ -239,6 +239,16 @@ impl FakeForge {
     #[track_caller]
     pub fn update_item<R>(&self, item: &ItemRef, f: impl FnOnce(&mut Item) -> R) -> R {
         self.update(|w| f(w.item_mut(item)))
+    }
+
+    /// Adds an open milestone to a repository and returns its global id.
+    pub fn seed_milestone(&self, forge: ForgeKind, repo: &str, title: &str) -> u64 {
+        self.update(|w| w.seed_milestone(forge, repo, title))
+    }
+
+    /// The title of the milestone an item belongs to, if any.
+    pub fn milestone(&self, item: &ItemRef) -> Option<String> {
+        self.read(|w| w.milestone_of(item))
     }
 
     /// Replaces a PR's commits (what its commit lists report), oldest first.

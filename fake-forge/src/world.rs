@@ -110,6 +110,21 @@ pub struct Repo {
     pub statuses: Vec<Status>,
     /// Workflow runs, check runs and pipelines, oldest first.
     pub ci_runs: Vec<crate::ci::CiRun>,
+    /// The repository's milestones, in the order they were created.
+    pub milestones: Vec<Milestone>,
+}
+
+/// A milestone of one repository/project.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Milestone {
+    /// The global id (what GitLab's `milestone_id` names).
+    pub id: u64,
+    /// The per-repository number (what GitHub's `milestone` field names; GitLab's `iid`).
+    pub number: u64,
+    /// The title commands name it by.
+    pub title: String,
+    /// Closed milestones are left out of the default listing, as on both forges.
+    pub open: bool,
 }
 
 /// A commit: the files of the repository at that point.
@@ -285,6 +300,8 @@ pub struct Item {
     /// The PR's commits, oldest first, as its commit lists report them (tests seed them; they
     /// need not exist in the repository's snapshots).
     pub commits: Vec<PrCommit>,
+    /// The global id of the milestone it belongs to.
+    pub milestone: Option<u64>,
 }
 
 /// One commit of a PR, as the forge's PR commit lists describe it.
@@ -519,6 +536,7 @@ impl World {
                     refs: BTreeMap::new(),
                     statuses: Vec::new(),
                     ci_runs: Vec::new(),
+                    milestones: Vec::new(),
                 });
                 site.repos.len() - 1
             }
@@ -569,7 +587,33 @@ impl World {
             changed_files: Vec::new(),
             reviews: Vec::new(),
             commits: Vec::new(),
+            milestone: None,
         });
+    }
+
+    /// Adds an open milestone to a repository (created if needed) and returns its global id.
+    pub fn seed_milestone(&mut self, kind: ForgeKind, repo: &str, title: &str) -> u64 {
+        let id = self.next_id();
+        let repo = self.ensure_repo(kind, repo);
+        let number = repo.milestones.len() as u64 + 1;
+        repo.milestones.push(Milestone {
+            id,
+            number,
+            title: title.to_string(),
+            open: true,
+        });
+        id
+    }
+
+    /// The title of the milestone an item belongs to, if any.
+    pub fn milestone_of(&self, item: &ItemRef) -> Option<String> {
+        let id = self.item(item)?.milestone?;
+        self.site(item.forge)
+            .repo(item.repo.as_str())?
+            .milestones
+            .iter()
+            .find(|m| m.id == id)
+            .map(|m| m.title.clone())
     }
 
     /// The item a reference names, if seeded.

@@ -174,6 +174,11 @@ pub enum Action {
         item: ItemRef,
         title: String,
     },
+    /// Puts the item in a milestone, or takes it out of its milestone (`None`).
+    SetMilestone {
+        item: ItemRef,
+        milestone: Option<crate::forge::Milestone>,
+    },
     /// Close; `reason` is GitHub's `state_reason` (absent in actions journaled before it
     /// existed, which close with the forge's default).
     Close {
@@ -277,6 +282,7 @@ impl Action {
             Action::RequestReviewers { .. } => "request_reviewers",
             Action::UnrequestReviewers { .. } => "unrequest_reviewers",
             Action::SetTitle { .. } => "set_title",
+            Action::SetMilestone { .. } => "set_milestone",
             Action::Close { .. } => "close",
             Action::Reopen { .. } => "reopen",
             Action::Merge { .. } => "merge",
@@ -313,6 +319,7 @@ impl Action {
             | Action::RequestReviewers { item, .. }
             | Action::UnrequestReviewers { item, .. }
             | Action::SetTitle { item, .. }
+            | Action::SetMilestone { item, .. }
             | Action::Close { item, .. }
             | Action::Reopen { item }
             | Action::Merge { item, .. }
@@ -334,6 +341,7 @@ impl Action {
             | Action::RequestReviewers { item, .. }
             | Action::UnrequestReviewers { item, .. }
             | Action::SetTitle { item, .. }
+            | Action::SetMilestone { item, .. }
             | Action::Close { item, .. }
             | Action::Reopen { item }
             | Action::Merge { item, .. }
@@ -380,6 +388,10 @@ impl Action {
                     .to_string()
             }
             Action::SetTitle { item, title } => format!("{item} {title:?}"),
+            Action::SetMilestone { item, milestone } => match milestone {
+                Some(m) => format!("{item} {:?}", m.title),
+                None => format!("{item} no milestone"),
+            },
             Action::SetStatus {
                 repo, sha, status, ..
             } => format!("{repo}@{sha} {}", status.context),

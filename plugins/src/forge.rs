@@ -352,6 +352,24 @@ pub trait ForgeRead: Send + Sync {
             "the commits of {item} cannot be read here"
         )))
     }
+    /// The open milestones of a repository (GitLab: the project's active ones), so
+    /// `/milestone` can name them by title. A forge view that cannot list them (no API
+    /// token) says so as a permanent error, the default.
+    async fn milestones(&self, repo: &RepoPath) -> Result<Vec<Milestone>, ForgeError> {
+        Err(ForgeError::Permanent(format!(
+            "the milestones of {repo} cannot be read here"
+        )))
+    }
+}
+
+/// A repository's milestone as the forge names it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Milestone {
+    /// What the forge's edit call takes: GitHub's per-repository milestone number, GitLab's
+    /// global milestone id.
+    pub id: u64,
+    /// The title people name it by.
+    pub title: String,
 }
 
 /// The users of `asked` that `answered` does not contain, once each, in the order asked
@@ -410,6 +428,18 @@ pub trait Forge: ForgeRead {
     ) -> Result<(), ForgeError>;
     /// Sets the title.
     async fn set_title(&self, item: &ItemRef, title: &str) -> Result<(), ForgeError>;
+    /// Puts a PR/issue in a milestone ([`Milestone::id`]) or, with `None`, takes it out.
+    /// Forges that cannot are a permanent error, the default.
+    async fn set_milestone(
+        &self,
+        item: &ItemRef,
+        milestone: Option<u64>,
+    ) -> Result<(), ForgeError> {
+        let _ = milestone;
+        Err(ForgeError::Permanent(format!(
+            "the milestone of {item} cannot be set here"
+        )))
+    }
     /// Closes a PR/issue, with `reason` where the forge records one (GitHub issues).
     async fn close(&self, item: &ItemRef, reason: Option<CloseReason>) -> Result<(), ForgeError>;
     /// Reopens a PR/issue.

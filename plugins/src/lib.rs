@@ -22,6 +22,8 @@ pub mod lgtm;
 pub mod lifecycle;
 pub mod marker;
 pub mod merge_commit_blocker;
+pub mod milestone;
+pub mod milestone_status;
 pub mod needs_rebase;
 pub mod notify;
 pub mod overrides;
@@ -51,8 +53,8 @@ pub use event::{
 pub use fact::{Approver, Fact};
 pub use forge::{
     BotComment, ChangedFile, CommitDiff, CommitMessage, CommitStatus, DiffEntry, DiffStatus, Forge,
-    ForgeError, ForgeRead, MergeMethod, PrCommit, PullRequestInfo, Review, StatusState, Tree,
-    TreeEntry, TreeEntryKind,
+    ForgeError, ForgeRead, MergeMethod, Milestone, PrCommit, PullRequestInfo, Review, StatusState,
+    Tree, TreeEntry, TreeEntryKind,
 };
 pub use plugin::{
     CiContext, CommandHelp, Context, History, NoHistory, Plugin, PluginError, PluginHelp,
@@ -73,6 +75,8 @@ pub fn all_plugins() -> Vec<Box<dyn Plugin>> {
         Box::new(lgtm::Lgtm),
         Box::new(lifecycle::Lifecycle),
         Box::new(merge_commit_blocker::MergeCommitBlocker),
+        Box::new(milestone::Milestone),
+        Box::new(milestone_status::MilestoneStatus),
         Box::new(needs_rebase::NeedsRebase),
         Box::new(notify::Notify),
         Box::new(overrides::Override),

@@ -172,6 +172,12 @@ impl ForgeRead for CachedForgeRead<'_> {
     ) -> Result<Vec<crate::CiContext>, ForgeError> {
         self.inner.ci_contexts(item, sha).await
     }
+    async fn milestones(
+        &self,
+        repo: &RepoPath,
+    ) -> Result<Vec<crate::forge::Milestone>, ForgeError> {
+        self.inner.milestones(repo).await
+    }
     async fn pr_commits(&self, item: &ItemRef) -> Result<Vec<PrCommit>, ForgeError> {
         if let Some(commits) = lock(&self.commits).get(item) {
             return Ok(commits.clone());

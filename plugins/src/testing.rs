@@ -71,6 +71,8 @@ pub struct MemoryState {
     pub behind: u64,
     /// Heads the PR was asked to be brought up to date at (`update_branch`).
     pub branch_updates: Vec<String>,
+    /// The repository's open milestones.
+    pub milestones: Vec<crate::forge::Milestone>,
 }
 
 /// The in-memory forge.
@@ -137,6 +139,7 @@ impl Default for MemoryForge {
                 calls: 0,
                 behind: 0,
                 branch_updates: vec![],
+                milestones: vec![],
             }),
             bot: Login::new("bosun-bot"),
             bot_accounts: vec!["ci-robot".into()],
@@ -373,6 +376,12 @@ impl ForgeRead for MemoryForge {
     async fn repo_labels(&self, _repo: &RepoPath) -> Result<Vec<String>, ForgeError> {
         Ok(self.lock().repo_labels.clone())
     }
+    async fn milestones(
+        &self,
+        _repo: &RepoPath,
+    ) -> Result<Vec<crate::forge::Milestone>, ForgeError> {
+        Ok(self.lock().milestones.clone())
+    }
     async fn is_collaborator(&self, _repo: &RepoPath, user: &Login) -> Result<bool, ForgeError> {
         Ok(self.lock().collaborators.contains(user))
     }
@@ -600,6 +609,22 @@ impl Forge for MemoryForge {
     }
     async fn set_title(&self, _item: &ItemRef, title: &str) -> Result<(), ForgeError> {
         self.lock().pr.title = title.to_string();
+        Ok(())
+    }
+    async fn set_milestone(
+        &self,
+        _item: &ItemRef,
+        milestone: Option<u64>,
+    ) -> Result<(), ForgeError> {
+        let mut state = self.lock();
+        let title = match milestone {
+            None => None,
+            Some(id) => match state.milestones.iter().find(|m| m.id == id) {
+                Some(m) => Some(m.title.clone()),
+                None => return Err(ForgeError::Invalid(format!("no milestone {id}"))),
+            },
+        };
+        state.pr.milestone = title;
         Ok(())
     }
     async fn close(

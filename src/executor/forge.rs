@@ -199,6 +199,12 @@ async fn perform(
             *calls += 1;
             forge.set_title(item, title).await
         }
+        Action::SetMilestone { item, milestone } => {
+            *calls += 1;
+            forge
+                .set_milestone(item, milestone.as_ref().map(|m| m.id))
+                .await
+        }
         Action::Close { item, reason } => {
             *calls += 1;
             forge.close(item, *reason).await

@@ -33,7 +33,7 @@ fn check_config_accepts_the_example() {
 fn check_config_reports_every_problem() {
     let dir = tempfile::tempdir().expect("dir");
     let file = dir.path().join("bad.toml");
-    std::fs::write(&file, "[server]\nlisten = \"x\"\n[queue]\nmax_attempts = 0\n[plugins.\"org\"]\nenabled = [\"nope\"]\n").expect("write");
+    std::fs::write(&file, "[server]\nlisten = \"x\"\n[queue]\nmax_attempts = 0\n[plugins.\"org\"]\nenabled = [\"nope\"]\n[settings.milestone.\"org\"]\nmaintainers_id = 1\n[settings.milestonestatus.\"org\"]\nmaintainers_team = \"t\"\n").expect("write");
     let out = bosun()
         .arg("check-config")
         .arg(&file)
@@ -45,6 +45,8 @@ fn check_config_reports_every_problem() {
         "server.listen",
         "queue.max_attempts",
         "plugins.\"org\".enabled",
+        "settings.milestone.\"org\"",
+        "settings.milestonestatus.\"org\"",
     ] {
         assert!(
             err.lines().any(|l| l.contains(key)),

@@ -22,6 +22,7 @@ mod import_prow;
 mod intake;
 mod limits;
 mod merge_queue;
+mod milestone;
 mod owners;
 mod pages;
 mod permissions;

@@ -77,6 +77,10 @@ const REVIEWER: &str = "reviewer";
 /// The label `/label` adds: configured in `additional_labels`.
 const EXTRA_LABEL: &str = "tide/merge-method-squash";
 const NEW_TITLE: &str = "Retitled through bosun";
+/// The milestone `/milestone` sets; the repository has it.
+const MILESTONE: &str = "v1.0";
+/// The `maintainers_team` of the milestone settings: the org member is in it.
+const MILESTONE_TEAM: &str = "milestone-maintainers";
 
 /// The state a cell's item starts in.
 #[derive(Debug, Clone, Copy)]
@@ -105,6 +109,8 @@ enum Effect {
     Closed,
     Open,
     Retitled,
+    /// The item is in this milestone.
+    InMilestone(&'static str),
 }
 
 /// One command: where it is written, what it needs, what it does, and who may use it.
@@ -375,6 +381,26 @@ fn matrix() -> Vec<Row> {
             E::HasLabel("dco-signoff: yes"),
             ANYONE,
         ),
+        row(
+            "/milestone v1.0",
+            Pr,
+            S::Fresh,
+            E::InMilestone(MILESTONE),
+            [N, N, Y, N, N, N, N],
+        )
+        .refused_with("to set the milestone. If you believe you should be able to issue the /milestone command")
+        .shown("`/milestone <title>`, `/milestone clear`")
+        .note("⁴"),
+        row(
+            "/status in-review",
+            Issue,
+            S::Fresh,
+            E::HasLabel("status/in-review"),
+            [N, N, Y, N, N, N, N],
+        )
+        .refused_with("to add status labels. If you believe you should be able to issue the /status command")
+        .shown("`/status in-review` (or `in-progress`, `approved-for-milestone`)")
+        .note("⁴"),
     ]
 }
 
@@ -429,7 +455,7 @@ const GITLAB: Site = Site {
 /// The GitLab fixtures' item author id: a note whose user has it is by the author.
 const GITLAB_AUTHOR_ID: u64 = 51764;
 
-const PLUGINS: &str = r#"["approve", "assign", "blunderbuss", "dco", "help", "hold", "label", "lgtm", "lifecycle", "release-note", "retitle"]"#;
+const PLUGINS: &str = r#"["approve", "assign", "blunderbuss", "dco", "help", "hold", "label", "lgtm", "lifecycle", "milestone", "milestonestatus", "release-note", "retitle"]"#;
 const OWNERS: &[u8] = b"approvers: [approver, ci-robot]\nreviewers: [rev-a, rev-b]\n";
 
 impl Site {
@@ -438,7 +464,8 @@ impl Site {
         o.top = "bot_accounts = [\"ci-robot\"]\n".into();
         o.extra = format!(
             "[plugins.\"{org}\"]\nenabled = {PLUGINS}\n\
-             [settings.label.\"{org}\"]\nadditional_labels = [\"{EXTRA_LABEL}\"]\n",
+             [settings.label.\"{org}\"]\nadditional_labels = [\"{EXTRA_LABEL}\"]\n\
+             [settings.milestone.\"{org}\"]\nmaintainers_team = \"{MILESTONE_TEAM}\"\n",
             org = self.org
         );
         // 170 cells: more workers keep the run short.
@@ -455,6 +482,13 @@ impl Site {
         for who in [Role::OrgMember.login(), "ci-robot", BOT] {
             forge.add_group_member(self.forge, self.org, who, REPORTER);
         }
+        forge.add_group_member(
+            self.forge,
+            &format!("{}/{MILESTONE_TEAM}", self.org),
+            Role::OrgMember.login(),
+            REPORTER,
+        );
+        forge.seed_milestone(self.forge, self.repo, MILESTONE);
         for who in ROLES.map(Role::login).iter().chain(&["rev-a", "rev-b"]) {
             forge.ensure_user(who);
         }
@@ -607,6 +641,7 @@ fn effect_seen(bosun: &TestBosun, effect: Effect, item: &ItemRef, who: Role) -> 
         Effect::Closed => it.state == ItemState::Closed,
         Effect::Open => it.state == ItemState::Open,
         Effect::Retitled => it.title == NEW_TITLE,
+        Effect::InMilestone(m) => bosun.forge.milestone(item).as_deref() == Some(m),
     }
 }
 

@@ -18,6 +18,13 @@ struct LabelName {
     name: String,
 }
 
+/// A milestone in a list of them: its number is what edits take.
+#[derive(Deserialize)]
+struct ListedMilestone {
+    number: u64,
+    title: String,
+}
+
 #[derive(Deserialize)]
 struct User {
     login: String,
@@ -454,6 +461,22 @@ impl ForgeRead for GitHubForge {
         let route = format!("{}/labels", repo_path_route(repo)?);
         let labels: Vec<LabelName> = self.get_all(Scope::Repo(repo), &route).await?;
         Ok(labels.into_iter().map(|l| l.name).collect())
+    }
+
+    /// `GET /repos/{o}/{r}/milestones`: the open ones, which GitHub lists by default.
+    async fn milestones(
+        &self,
+        repo: &RepoPath,
+    ) -> Result<Vec<bosun_plugins::Milestone>, ForgeError> {
+        let route = format!("{}/milestones", repo_path_route(repo)?);
+        let listed: Vec<ListedMilestone> = self.get_all(Scope::Repo(repo), &route).await?;
+        Ok(listed
+            .into_iter()
+            .map(|m| bosun_plugins::Milestone {
+                id: m.number,
+                title: m.title,
+            })
+            .collect())
     }
 
     /// `GET /repos/{o}/{r}/collaborators/{user}`: 204 yes, 404 no (any permission counts).

@@ -226,6 +226,19 @@ impl Forge for GitHubForge {
             .map(drop)
     }
 
+    /// `PATCH /issues/{n}` with the milestone's number, or null to clear; PRs are issues too.
+    async fn set_milestone(
+        &self,
+        item: &ItemRef,
+        milestone: Option<u64>,
+    ) -> Result<(), ForgeError> {
+        let route = issue_route(item)?;
+        let body = json!({ "milestone": milestone });
+        self.send(Scope::Repo(&item.repo), Verb::Patch(&body), &route)
+            .await
+            .map(drop)
+    }
+
     /// Through the issues API, which closes pull requests too; a reason is sent as GitHub's
     /// `state_reason`.
     async fn close(&self, item: &ItemRef, reason: Option<CloseReason>) -> Result<(), ForgeError> {

@@ -94,6 +94,34 @@ struct RawMilestone {
     title: String,
 }
 
+/// A milestone in a list of them: its global id is what edits take.
+#[derive(Deserialize)]
+struct RawListedMilestone {
+    id: u64,
+    title: String,
+}
+
+/// `GET /projects/:id/milestones?state=active` (the crate has no list endpoint).
+struct ProjectMilestones<'a> {
+    project: &'a str,
+}
+
+impl Endpoint for ProjectMilestones<'_> {
+    fn method(&self) -> Method {
+        Method::GET
+    }
+
+    fn endpoint(&self) -> Cow<'static, str> {
+        format!("projects/{}/milestones", NameOrId::from(self.project)).into()
+    }
+
+    fn parameters(&self) -> QueryParams<'_> {
+        let mut params = QueryParams::default();
+        params.push("state", "active");
+        params
+    }
+}
+
 #[derive(Deserialize)]
 struct RawDiff {
     old_path: String,
@@ -657,6 +685,25 @@ impl ForgeRead for GitLabForge {
             .map_err(unbuildable)?;
         let labels: Vec<LabelName> = self.query_all(ep).await?;
         Ok(labels.into_iter().map(|l| l.name).collect())
+    }
+
+    /// The project's active milestones (group milestones are not listed).
+    async fn milestones(
+        &self,
+        repo: &RepoPath,
+    ) -> Result<Vec<bosun_plugins::Milestone>, ForgeError> {
+        let listed: Vec<RawListedMilestone> = self
+            .query_all(ProjectMilestones {
+                project: repo.as_str(),
+            })
+            .await?;
+        Ok(listed
+            .into_iter()
+            .map(|m| bosun_plugins::Milestone {
+                id: m.id,
+                title: m.title,
+            })
+            .collect())
     }
 
     /// A project member (direct, inherited or invited) with Developer access or more.

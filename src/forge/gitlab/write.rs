@@ -59,6 +59,8 @@ impl Endpoint for DeleteNote<'_> {
 #[derive(Clone, Copy)]
 enum ItemEdit<'a> {
     Title(&'a str),
+    /// A milestone's global id; 0 takes the item out of its milestone.
+    Milestone(u64),
     Close,
     Reopen,
 }
@@ -174,6 +176,7 @@ impl GitLabForge {
                 b.project(project).merge_request(item.number);
                 match edit {
                     ItemEdit::Title(t) => b.title(t),
+                    ItemEdit::Milestone(id) => b.milestone_id(id),
                     ItemEdit::Close => b.state_event(mrs::MergeRequestStateEvent::Close),
                     ItemEdit::Reopen => b.state_event(mrs::MergeRequestStateEvent::Reopen),
                 };
@@ -184,6 +187,7 @@ impl GitLabForge {
                 b.project(project).issue(item.number);
                 match edit {
                     ItemEdit::Title(t) => b.title(t),
+                    ItemEdit::Milestone(id) => b.milestone_id(id),
                     ItemEdit::Close => b.state_event(issues::IssueStateEvent::Close),
                     ItemEdit::Reopen => b.state_event(issues::IssueStateEvent::Reopen),
                 };
@@ -384,6 +388,16 @@ impl Forge for GitLabForge {
 
     async fn set_title(&self, item: &ItemRef, title: &str) -> Result<(), ForgeError> {
         self.edit_item(item, ItemEdit::Title(title)).await
+    }
+
+    /// `milestone_id`, 0 to clear (GitLab's documented way).
+    async fn set_milestone(
+        &self,
+        item: &ItemRef,
+        milestone: Option<u64>,
+    ) -> Result<(), ForgeError> {
+        self.edit_item(item, ItemEdit::Milestone(milestone.unwrap_or(0)))
+            .await
     }
 
     /// GitLab records no close reason; `_reason` is dropped.
