@@ -131,7 +131,9 @@ impl Target {
             Target::SqliteBefore => {
                 "payload_compression = \"none\"\nsqlite_checkpoints = \"inline\"\n"
             }
-            Target::SqliteLz4Only => "payload_compression = \"lz4\"\nsqlite_checkpoints = \"inline\"\n",
+            Target::SqliteLz4Only => {
+                "payload_compression = \"lz4\"\nsqlite_checkpoints = \"inline\"\n"
+            }
             Target::SqliteCheckpointOnly => {
                 "payload_compression = \"none\"\nsqlite_checkpoints = \"background\"\n"
             }
@@ -1042,10 +1044,9 @@ impl PgAdmin {
         let options =
             sqlx::postgres::PgConnectOptions::from_str(url.as_str())?.disable_statement_logging();
         let mut conn = sqlx::PgConnection::connect_with(&options).await?;
-        let bytes: f64 =
-            sqlx::query_scalar("SELECT pg_total_relation_size('deliveries')::float8")
-                .fetch_one(&mut conn)
-                .await?;
+        let bytes: f64 = sqlx::query_scalar("SELECT pg_total_relation_size('deliveries')::float8")
+            .fetch_one(&mut conn)
+            .await?;
         conn.close().await?;
         Ok(bytes)
     }
@@ -1316,8 +1317,11 @@ async fn measure(
             // Background checkpoints land within a second of the last commit.
             tokio::time::sleep(Duration::from_secs(1)).await;
             let settled = cpu_snapshot(server.pid(), &[]);
-            stored_bytes =
-                Some(settled.server_written.saturating_sub(cpu_before.server_written) as f64);
+            stored_bytes = Some(
+                settled
+                    .server_written
+                    .saturating_sub(cpu_before.server_written) as f64,
+            );
         }
         if let (Some(pg), Some(name), Some(before), Some(w)) =
             (&ctx.pg, database, table_before, wal.as_ref())
@@ -1534,7 +1538,8 @@ impl Summary {
             v["first_error"] = serde_json::json!(e);
         }
         if let Some(b) = self.stored_bytes {
-            v["stored_bytes_per_delivery"] = serde_json::json!(round_to(b / self.n.max(1) as f64, 0));
+            v["stored_bytes_per_delivery"] =
+                serde_json::json!(round_to(b / self.n.max(1) as f64, 0));
         }
         v["rss_mb"] = serde_json::json!({
             "idle": self.rss_idle_kb.map(|k| round_to(k as f64 / 1024.0, 1)),
@@ -1743,7 +1748,10 @@ fn report(
         .map(|p| format!("{} ({} B)", p.name, p.body.len()))
         .collect();
     let load = match a.rate {
-        Some(rate) => format!("open loop at {rate:.0}/s, up to {} in flight", a.concurrency),
+        Some(rate) => format!(
+            "open loop at {rate:.0}/s, up to {} in flight",
+            a.concurrency
+        ),
         None => format!("concurrency {}", a.concurrency),
     };
     println!(
@@ -1757,12 +1765,19 @@ fn report(
     println!();
     println!(
         "{:<22} {:>12} {:>8} {:>8} {:>8} {:>7} {:>10} {:>14}",
-        "target", "deliveries/s", "p50 ms", "p99 ms", "max ms", "errors", "stored KB", "RSS MB idle/pk"
+        "target",
+        "deliveries/s",
+        "p50 ms",
+        "p99 ms",
+        "max ms",
+        "errors",
+        "stored KB",
+        "RSS MB idle/pk"
     );
     for s in summaries {
-        let stored = s
-            .stored_bytes
-            .map_or("-".into(), |b| format!("{:.1}", b / 1e3 / s.n.max(1) as f64));
+        let stored = s.stored_bytes.map_or("-".into(), |b| {
+            format!("{:.1}", b / 1e3 / s.n.max(1) as f64)
+        });
         let mb = |k: Option<u64>| k.map_or("-".into(), |k| format!("{:.1}", k as f64 / 1024.0));
         println!(
             "{:<22} {:>12.0} {:>8.2} {:>8.2} {:>8.2} {:>7} {:>10} {:>14}",
@@ -1882,7 +1897,9 @@ fn report(
         (Target::Postgres, Target::PostgresBefore),
         (Target::Sqlite, Target::SqliteBefore),
     ] {
-        if let (Some(r), Some(a), Some(b)) = (stored_ratio(after, before), stored(after), stored(before)) {
+        if let (Some(r), Some(a), Some(b)) =
+            (stored_ratio(after, before), stored(after), stored(before))
+        {
             println!(
                 "stored bytes {:<8} = {:.0} B/delivery against {:.0} before = {r:.3} (target <= 1/3: {})",
                 after.name(),

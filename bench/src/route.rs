@@ -78,14 +78,19 @@ fn time<T>(iterations: usize, mut f: impl FnMut() -> T) -> f64 {
 /// Runs `bosun-bench route`.
 pub fn run(args: RouteArgs) -> anyhow::Result<()> {
     let files = if args.payloads.is_empty() {
-        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../tests/fixtures/github/pull_request");
-        vec![dir.join("edited.json"), dir.join("reopened.test-infra.json")]
+        let dir =
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/github/pull_request");
+        vec![
+            dir.join("edited.json"),
+            dir.join("reopened.test-infra.json"),
+        ]
     } else {
         args.payloads.clone()
     };
     let n = args.iterations.max(1);
-    println!("bosun-bench route: {n} iterations per step, mean µs per delivery (one process, one run)");
+    println!(
+        "bosun-bench route: {n} iterations per step, mean µs per delivery (one process, one run)"
+    );
     println!(
         "{:<26} {:>8} {:>10} {:>10} {:>10} {:>8} {:>8} {:>9} {:>9}",
         "payload",

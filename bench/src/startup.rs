@@ -120,7 +120,12 @@ fn line(store: &str, state: &str, starts: &[Start]) {
 }
 
 /// Runs the start-up benchmark on one store.
-async fn measure_store(args: &StartupArgs, dir: &Path, store: &str, url: &str) -> anyhow::Result<()> {
+async fn measure_store(
+    args: &StartupArgs,
+    dir: &Path,
+    store: &str,
+    url: &str,
+) -> anyhow::Result<()> {
     let first = start_once(dir, url, &format!("{store}-first")).await?;
     line(store, "empty, first start (migrates)", &[first]);
     let mut empty = Vec::new();

@@ -260,11 +260,7 @@ pub struct Route<'a> {
 impl Route<'_> {
     /// The repo (owned), the number and the sigil; the borrow of the body ends here.
     fn into_parts(self) -> (Option<String>, Option<i64>, char) {
-        (
-            self.repo.map(Cow::into_owned),
-            self.number,
-            self.item_sigil,
-        )
+        (self.repo.map(Cow::into_owned), self.number, self.item_sigil)
     }
 }
 

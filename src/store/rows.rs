@@ -4,8 +4,8 @@
 
 use super::payload::decode;
 use super::{
-    ActionOutcome, ActionRecord, ClaimedDelivery, DeliveryDetail, DeliveryRecord,
-    PullRequestState, PullRequestView, StoreError, StoredAction, parse_action, parse_forge,
+    ActionOutcome, ActionRecord, ClaimedDelivery, DeliveryDetail, DeliveryRecord, PullRequestState,
+    PullRequestView, StoreError, StoredAction, parse_action, parse_forge,
 };
 use bosun_plugins::ForgeKind;
 use chrono::{DateTime, Utc};

@@ -100,10 +100,9 @@ async fn checkpoint(conn: &mut sqlx::SqliteConnection) -> Result<bool, StoreErro
         return Ok(true);
     }
     if log >= CHECKPOINT_RESTART_PAGES {
-        let (_busy, log, done): (i64, i64, i64) =
-            sqlx::query_as("PRAGMA wal_checkpoint(RESTART)")
-                .fetch_one(&mut *conn)
-                .await?;
+        let (_busy, log, done): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(RESTART)")
+            .fetch_one(&mut *conn)
+            .await?;
         return Ok(done >= log);
     }
     Ok(false)
