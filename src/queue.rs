@@ -193,7 +193,7 @@ impl Engine {
             number: delivery.number,
             item_key: id,
             headers: "{}".into(),
-            payload: actix_web::web::Bytes::from(payload),
+            payload: payload.into(),
         };
         let outcome = self.store.insert_deliveries(&[notice]).await?;
         if outcome.first() == Some(&InsertOutcome::Inserted) {

@@ -38,9 +38,13 @@ impl Application {
     /// binds the listener.
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         let settings = Arc::new(settings);
-        let store = store::connect(&settings.database.url, settings.database.max_connections)
-            .await
-            .context("opening the database")?;
+        let store = store::connect_with(
+            &settings.database.url,
+            settings.database.max_connections,
+            settings.database.sqlite_checkpoints,
+        )
+        .await
+        .context("opening the database")?;
         store.migrate().await.context("applying migrations")?;
         let forges = build_forges(&settings)?;
         let listener = TcpListener::bind(&settings.listen)

@@ -30,7 +30,7 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 
 /// The environment variable that carries the webhook secret to the child servers.
-const SECRET_ENV: &str = "BOSUN_BENCH_SECRET";
+pub(crate) const SECRET_ENV: &str = "BOSUN_BENCH_SECRET";
 /// The `X-GitHub-Event` of every delivery.
 const EVENT: &str = "pull_request";
 /// Fixture files of about this size are picked when no `--payload` is given.
@@ -62,6 +62,11 @@ pub enum BenchCommand {
     Baseline(BaselineArgs),
     /// The dashboard's list page with many deliveries stored, on SQLite and Postgres.
     Pages(crate::pages::PagesArgs),
+    /// The receiver's work on one body, step by step: routing before and after, the copy it
+    /// no longer makes, LZ4 both ways.
+    Route(crate::route::RouteArgs),
+    /// Start-to-ready time and idle memory on an empty and on a large database.
+    Startup(crate::startup::StartupArgs),
     /// Runs bosun itself (`bosun-bench bosun serve …`): the servers and the `owners` command
     /// the benchmarks measure, from the same library as the `bosun` binary.
     #[command(hide = true)]
@@ -71,14 +76,25 @@ pub enum BenchCommand {
     },
 }
 
-/// One server the load is aimed at.
+/// One server the load is aimed at. The `-before` targets run today's binary configured as
+/// the previous release journaled (payloads as received, Postgres compressing them with lz4
+/// TOAST, SQLite checkpointing inside commits); the `-only` targets make one change each, so
+/// every change is measured on its own, in the same run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum)]
 pub enum Target {
     /// (c) Reads the body, verifies the HMAC, stores nothing.
     Baseline,
-    /// (b) `bosun serve` on SQLite.
+    /// (b) SQLite, as the previous release journaled: no compression, inline checkpoints.
+    SqliteBefore,
+    /// SQLite with bosun's lz4 compression only (inline checkpoints).
+    SqliteLz4Only,
+    /// SQLite with background checkpoints only (no compression).
+    SqliteCheckpointOnly,
+    /// (b) `bosun serve` on SQLite, as configured by default.
     Sqlite,
-    /// (a) `bosun serve` on Postgres.
+    /// (a) Postgres, as the previous release journaled: no compression in bosun, lz4 TOAST.
+    PostgresBefore,
+    /// (a) `bosun serve` on Postgres, as configured by default.
     Postgres,
 }
 
@@ -86,8 +102,54 @@ impl Target {
     fn name(self) -> &'static str {
         match self {
             Target::Baseline => "baseline",
+            Target::SqliteBefore => "sqlite-before",
+            Target::SqliteLz4Only => "sqlite-lz4-only",
+            Target::SqliteCheckpointOnly => "sqlite-checkpoint-only",
             Target::Sqlite => "sqlite",
+            Target::PostgresBefore => "postgres-before",
             Target::Postgres => "postgres",
+        }
+    }
+
+    fn is_sqlite(self) -> bool {
+        matches!(
+            self,
+            Target::SqliteBefore
+                | Target::SqliteLz4Only
+                | Target::SqliteCheckpointOnly
+                | Target::Sqlite
+        )
+    }
+
+    fn is_postgres(self) -> bool {
+        matches!(self, Target::PostgresBefore | Target::Postgres)
+    }
+
+    /// The `[database]` settings that select the target's behaviour.
+    fn database_settings(self) -> &'static str {
+        match self {
+            Target::SqliteBefore => {
+                "payload_compression = \"none\"\nsqlite_checkpoints = \"inline\"\n"
+            }
+            Target::SqliteLz4Only => {
+                "payload_compression = \"lz4\"\nsqlite_checkpoints = \"inline\"\n"
+            }
+            Target::SqliteCheckpointOnly => {
+                "payload_compression = \"none\"\nsqlite_checkpoints = \"background\"\n"
+            }
+            Target::PostgresBefore => "payload_compression = \"none\"\n",
+            Target::Baseline | Target::Sqlite | Target::Postgres => "",
+        }
+    }
+
+    /// SQL run in the target's Postgres database after bosun migrated it: the previous release
+    /// let TOAST compress the payload column (lz4, `…0002_payload_lz4.sql`).
+    fn postgres_setup(self) -> Option<&'static str> {
+        match self {
+            Target::PostgresBefore => {
+                Some("ALTER TABLE deliveries ALTER COLUMN payload SET STORAGE EXTENDED")
+            }
+            _ => None,
         }
     }
 }
@@ -152,6 +214,11 @@ pub struct IngestArgs {
     /// (experiments, e.g. a different TOAST compression; see BENCHMARKS.md).
     #[arg(long, hide = true)]
     pub postgres_sql: Option<String>,
+    /// Open loop: send this many requests per second on a fixed schedule, whatever the
+    /// answers (latency counts from each request's scheduled time, so queueing shows), with up
+    /// to `--concurrency` in flight. Default: closed loop, `--concurrency` always in flight.
+    #[arg(long)]
+    pub rate: Option<f64>,
     /// Print the results as one JSON object on stdout (progress goes to stderr).
     #[arg(long)]
     pub json: bool,
@@ -178,6 +245,8 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         BenchCommand::Owners(args) => crate::owners::run(args).await,
         BenchCommand::Baseline(args) => baseline(args).await,
         BenchCommand::Pages(args) => crate::pages::run(args).await,
+        BenchCommand::Route(args) => crate::route::run(args),
+        BenchCommand::Startup(args) => crate::startup::run(args).await,
         BenchCommand::Bosun { args } => {
             use clap::Parser as _;
             let cli = bosun::cli::Cli::parse_from(std::iter::once("bosun".to_string()).chain(args));
@@ -410,6 +479,26 @@ struct Load {
     next: AtomicUsize,
     start_line: tokio::sync::Barrier,
     http: reqwest::Client,
+    /// Open loop: requests per second.
+    rate: Option<f64>,
+    /// When the measured phase started (set by the first slot past the start line).
+    t0: std::sync::OnceLock<Instant>,
+}
+
+impl Load {
+    /// The next request and when its clock starts: now (closed loop), or its slot in the
+    /// schedule, after waiting for it (open loop).
+    async fn next_request(&self) -> Option<(&Prepared, Instant)> {
+        let index = self.next.fetch_add(1, Ordering::Relaxed);
+        let request = self.plan.get(index)?;
+        let Some(rate) = self.rate else {
+            return Some((request, Instant::now()));
+        };
+        let t0 = *self.t0.get_or_init(Instant::now);
+        let due = t0 + Duration::from_secs_f64(index as f64 / rate);
+        tokio::time::sleep_until(due.into()).await;
+        Some((request, due))
+    }
 }
 
 /// Sends every request of `plan` with exactly `concurrency` in flight; the clock starts once
@@ -450,11 +539,10 @@ async fn raw_slot(load: &Load) -> Phase {
     let mut phase = Phase::default();
     let mut out = Vec::with_capacity(64 * 1024);
     let mut inbuf = Vec::with_capacity(4096);
-    while let Some(request) = load.plan.get(load.next.fetch_add(1, Ordering::Relaxed)) {
+    while let Some((request, started)) = load.next_request().await {
         out.clear();
         out.extend_from_slice(&request.head);
         out.extend_from_slice(&load.payloads[request.payload].body);
-        let started = Instant::now();
         let result = raw_exchange(&mut conn, load.port, &out, &mut inbuf).await;
         phase.record(started, result);
     }
@@ -561,9 +649,8 @@ async fn reqwest_slot(load: &Load) -> Phase {
     load.start_line.wait().await;
     let url = format!("http://127.0.0.1:{}/hook", load.port);
     let mut phase = Phase::default();
-    while let Some(request) = load.plan.get(load.next.fetch_add(1, Ordering::Relaxed)) {
+    while let Some((request, started)) = load.next_request().await {
         let payload = &load.payloads[request.payload];
-        let started = Instant::now();
         let result = async {
             let response = load
                 .http
@@ -740,14 +827,19 @@ impl CpuUse {
 // Child servers.
 
 /// A server child process; killed when dropped.
-struct Server {
-    child: tokio::process::Child,
-    port: u16,
+pub(crate) struct Server {
+    pub(crate) child: tokio::process::Child,
+    pub(crate) port: u16,
     log: PathBuf,
 }
 
 impl Server {
-    fn spawn(args: &[&str], port: u16, secret: &str, log: PathBuf) -> anyhow::Result<Server> {
+    pub(crate) fn spawn(
+        args: &[&str],
+        port: u16,
+        secret: &str,
+        log: PathBuf,
+    ) -> anyhow::Result<Server> {
         let exe = std::env::current_exe().context("finding this executable")?;
         let out =
             std::fs::File::create(&log).with_context(|| format!("creating {}", log.display()))?;
@@ -770,11 +862,11 @@ impl Server {
         Ok(Server { child, port, log })
     }
 
-    fn pid(&self) -> Option<u32> {
+    pub(crate) fn pid(&self) -> Option<u32> {
         self.child.id()
     }
 
-    fn log_tail(&self) -> String {
+    pub(crate) fn log_tail(&self) -> String {
         let text = std::fs::read_to_string(&self.log).unwrap_or_default();
         let lines: Vec<&str> = text.lines().collect();
         lines[lines.len().saturating_sub(20)..].join("\n")
@@ -810,7 +902,7 @@ impl Server {
         }
     }
 
-    async fn stop(mut self) -> anyhow::Result<()> {
+    pub(crate) async fn stop(mut self) -> anyhow::Result<()> {
         let _ = self.child.start_kill();
         tokio::time::timeout(Duration::from_secs(10), self.child.wait())
             .await
@@ -819,15 +911,15 @@ impl Server {
     }
 }
 
-fn free_port() -> anyhow::Result<u16> {
+pub(crate) fn free_port() -> anyhow::Result<u16> {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").context("finding a free port")?;
     Ok(listener.local_addr()?.port())
 }
 
-fn bosun_config(port: u16, database_url: &str) -> String {
+fn bosun_config(port: u16, database_url: &str, database_settings: &str) -> String {
     format!(
         "[server]\nlisten = \"127.0.0.1:{port}\"\nhttp_workers = 2\n\n\
-         [database]\nurl = \"{database_url}\"\n\n\
+         [database]\nurl = \"{database_url}\"\n{database_settings}\n\
          [queue]\nworkers = 0\n\n\
          [github]\napi_url = \"http://127.0.0.1:9\"\ntoken_env = \"BOSUN_BENCH_NO_TOKEN\"\n\n\
          [github.webhook_secrets]\n\"*\" = [\"{SECRET_ENV}\"]\n"
@@ -857,7 +949,7 @@ async fn scrape(http: &reqwest::Client, port: u16) -> anyhow::Result<String> {
 // ---------------------------------------------------------------------------------------------
 // Postgres: a fresh database per run, and the WAL it wrote.
 
-struct PgAdmin {
+pub(crate) struct PgAdmin {
     conn: sqlx::PgConnection,
     base: reqwest::Url,
 }
@@ -884,7 +976,7 @@ struct WalUse {
 }
 
 impl PgAdmin {
-    async fn connect(url: &str) -> anyhow::Result<PgAdmin> {
+    pub(crate) async fn connect(url: &str) -> anyhow::Result<PgAdmin> {
         let base = reqwest::Url::parse(url).context("--postgres is not a URL")?;
         let options = sqlx::postgres::PgConnectOptions::from_str(url)
             .context("--postgres is not a Postgres URL")?
@@ -896,7 +988,7 @@ impl PgAdmin {
     }
 
     /// Creates an empty database; returns its name and URL.
-    async fn create_database(&mut self) -> anyhow::Result<(String, String)> {
+    pub(crate) async fn create_database(&mut self) -> anyhow::Result<(String, String)> {
         let name = format!("bosun_bench_{}", uuid::Uuid::new_v4().simple());
         sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
             .execute(&mut self.conn)
@@ -908,7 +1000,7 @@ impl PgAdmin {
 
     /// Waits (bounded) for bosun's connections to go, so their statistics are flushed, then
     /// drops the database.
-    async fn drop_database(&mut self, name: &str) -> anyhow::Result<()> {
+    pub(crate) async fn drop_database(&mut self, name: &str) -> anyhow::Result<()> {
         let deadline = Instant::now() + Duration::from_secs(10);
         let mut poll = tokio::time::interval(Duration::from_millis(20));
         loop {
@@ -943,6 +1035,20 @@ impl PgAdmin {
             .context("--postgres-sql")?;
         conn.close().await?;
         Ok(())
+    }
+
+    /// `deliveries` on disk in `database`: heap, TOAST and indexes.
+    async fn table_bytes(&self, database: &str) -> anyhow::Result<f64> {
+        let mut url = self.base.clone();
+        url.set_path(&format!("/{database}"));
+        let options =
+            sqlx::postgres::PgConnectOptions::from_str(url.as_str())?.disable_statement_logging();
+        let mut conn = sqlx::PgConnection::connect_with(&options).await?;
+        let bytes: f64 = sqlx::query_scalar("SELECT pg_total_relation_size('deliveries')::float8")
+            .fetch_one(&mut conn)
+            .await?;
+        conn.close().await?;
+        Ok(bytes)
     }
 
     /// Backends connected to `database` plus Postgres's background processes.
@@ -1014,6 +1120,22 @@ struct Run {
     /// Δ`bosun_ack_latency_seconds` sum and count for accepted deliveries (bosun only).
     server_ack: Option<(f64, f64)>,
     wal: Option<WalUse>,
+    /// Bytes stored per the measured phase: SQLite, what the server wrote (WAL and database
+    /// file, checkpoints included, after a settling second); Postgres, the WAL plus the growth
+    /// of `deliveries` (heap, TOAST and indexes).
+    stored_bytes: Option<f64>,
+    /// The server's resident memory (KiB): idle after start, and its peak (VmHWM) by the end.
+    rss_idle_kb: Option<u64>,
+    rss_peak_kb: Option<u64>,
+}
+
+/// A `/proc/PID/status` value in KiB (`VmRSS`, `VmHWM`).
+pub(crate) fn proc_status_kb(pid: u32, field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
 struct Context {
@@ -1032,17 +1154,15 @@ fn progress(message: &str) {
 /// Starts the target's server (on a fresh database), measures it, stops it, and drops the
 /// Postgres database whatever happened.
 async fn run_target(ctx: &mut Context, target: Target, round: usize) -> anyhow::Result<Run> {
-    let (database, url) = match target {
-        Target::Baseline => (None, None),
-        Target::Sqlite => {
-            let file = ctx.dir.join(format!("bench-{round}.db"));
-            (None, Some(format!("sqlite://{}", file.display())))
-        }
-        Target::Postgres => {
-            let pg = ctx.pg.as_mut().context("no Postgres connection")?;
-            let (name, url) = pg.create_database().await?;
-            (Some(name), Some(url))
-        }
+    let (database, url) = if target.is_sqlite() {
+        let file = ctx.dir.join(format!("bench-{}-{round}.db", target.name()));
+        (None, Some(format!("sqlite://{}", file.display())))
+    } else if target.is_postgres() {
+        let pg = ctx.pg.as_mut().context("no Postgres connection")?;
+        let (name, url) = pg.create_database().await?;
+        (Some(name), Some(url))
+    } else {
+        (None, None)
     };
     let measured = start_and_measure(ctx, target, round, url.as_deref(), database.as_deref()).await;
     let Some(name) = database else {
@@ -1086,7 +1206,7 @@ async fn start_and_measure(
         }
         Some(url) => {
             let config = ctx.dir.join(format!("{}-{round}.toml", target.name()));
-            std::fs::write(&config, bosun_config(port, url))
+            std::fs::write(&config, bosun_config(port, url, target.database_settings()))
                 .with_context(|| format!("writing {}", config.display()))?;
             let config = config.to_string_lossy().into_owned();
             Server::spawn(
@@ -1119,10 +1239,16 @@ async fn measure(
                 Duration::from_secs(ctx.args.startup_timeout_seconds),
             )
             .await?;
+        if let (Some(pg), Some(name), Some(sql)) = (&ctx.pg, database, target.postgres_setup()) {
+            pg.run_in(name, sql).await?;
+        }
         if let (Some(pg), Some(name), Some(sql)) = (&ctx.pg, database, &ctx.args.postgres_sql) {
             pg.run_in(name, sql).await?;
         }
         let is_bosun = target != Target::Baseline;
+        // Idle memory: after start, before any delivery, once the server has settled.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let rss_idle_kb = server.pid().and_then(|p| proc_status_kb(p, "VmRSS"));
         // One client per server, so the reqwest pool opened in the warm-up is reused.
         let http = reqwest::Client::builder()
             .http1_only()
@@ -1138,6 +1264,8 @@ async fn measure(
             next: AtomicUsize::new(0),
             start_line: tokio::sync::Barrier::new(ctx.args.concurrency + 1),
             http: http.clone(),
+            rate: None,
+            t0: std::sync::OnceLock::new(),
         };
         if ctx.args.warmup > 0 {
             let warm = drive(
@@ -1164,9 +1292,16 @@ async fn measure(
             (Some(pg), Some(name)) => (Some(pg.lsn().await?), pg.server_pids(name).await?),
             _ => (None, Vec::new()),
         };
+        let table_before = match (&ctx.pg, database) {
+            (Some(pg), Some(name)) => Some(pg.table_bytes(name).await?),
+            _ => None,
+        };
         let cpu_before = cpu_snapshot(server.pid(), &pg_pids);
-        let phase = drive(load(plan), ctx.args.concurrency).await?;
+        let mut measured = load(plan);
+        measured.rate = ctx.args.rate;
+        let phase = drive(measured, ctx.args.concurrency).await?;
         let cpu_after = cpu_snapshot(server.pid(), &pg_pids);
+        let rss_peak_kb = server.pid().and_then(|p| proc_status_kb(p, "VmHWM"));
         let wal = match (&mut ctx.pg, lsn_before) {
             (Some(pg), Some(before)) => {
                 let after = pg.lsn().await?;
@@ -1177,6 +1312,22 @@ async fn measure(
             }
             _ => None,
         };
+        let mut stored_bytes = None;
+        if target.is_sqlite() {
+            // Background checkpoints land within a second of the last commit.
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            let settled = cpu_snapshot(server.pid(), &[]);
+            stored_bytes = Some(
+                settled
+                    .server_written
+                    .saturating_sub(cpu_before.server_written) as f64,
+            );
+        }
+        if let (Some(pg), Some(name), Some(before), Some(w)) =
+            (&ctx.pg, database, table_before, wal.as_ref())
+        {
+            stored_bytes = Some(w.measured_bytes + pg.table_bytes(name).await? - before);
+        }
         let (mut commits, mut server_ack) = (None, None);
         if let Some(before) = metrics_before {
             let after = scrape(&ctx.http, server.port).await?;
@@ -1197,6 +1348,9 @@ async fn measure(
             commits,
             server_ack,
             wal,
+            stored_bytes,
+            rss_idle_kb,
+            rss_peak_kb,
         })
     }
     .await;
@@ -1247,6 +1401,9 @@ struct Summary {
     commits: Option<(f64, f64)>,
     server_ack: Option<(f64, f64)>,
     wal: Option<WalUse>,
+    stored_bytes: Option<f64>,
+    rss_idle_kb: Option<u64>,
+    rss_peak_kb: Option<u64>,
 }
 
 fn percentile(sorted: &[u64], q: f64) -> f64 {
@@ -1274,6 +1431,9 @@ fn summarize(target: Target, runs: Vec<Run>) -> Summary {
         commits: None,
         server_ack: None,
         wal: None,
+        stored_bytes: None,
+        rss_idle_kb: None,
+        rss_peak_kb: None,
     };
     let mut latencies = Vec::new();
     for run in runs {
@@ -1302,6 +1462,11 @@ fn summarize(target: Target, runs: Vec<Run>) -> Summary {
             (None, x) => x,
             (a, None) => a,
         };
+        if let Some(b) = run.stored_bytes {
+            *s.stored_bytes.get_or_insert(0.0) += b;
+        }
+        s.rss_idle_kb = s.rss_idle_kb.max(run.rss_idle_kb);
+        s.rss_peak_kb = s.rss_peak_kb.max(run.rss_peak_kb);
         s.commits = add(s.commits, run.commits);
         s.server_ack = add(s.server_ack, run.server_ack);
         if let Some(w) = run.wal {
@@ -1372,6 +1537,14 @@ impl Summary {
         if let Some(e) = &self.first_error {
             v["first_error"] = serde_json::json!(e);
         }
+        if let Some(b) = self.stored_bytes {
+            v["stored_bytes_per_delivery"] =
+                serde_json::json!(round_to(b / self.n.max(1) as f64, 0));
+        }
+        v["rss_mb"] = serde_json::json!({
+            "idle": self.rss_idle_kb.map(|k| round_to(k as f64 / 1024.0, 1)),
+            "peak": self.rss_peak_kb.map(|k| round_to(k as f64 / 1024.0, 1)),
+        });
         if let Some((count, sum)) = self.commits {
             v["intake"] = serde_json::json!({
                 "commits": count,
@@ -1406,21 +1579,27 @@ async fn ingest(args: IngestArgs) -> anyhow::Result<()> {
         bail!("--n, --concurrency and --rounds must be at least 1");
     }
     let mut targets: Vec<Target> = if args.only.is_empty() {
-        vec![Target::Baseline, Target::Sqlite, Target::Postgres]
+        vec![
+            Target::Baseline,
+            Target::SqliteBefore,
+            Target::Sqlite,
+            Target::PostgresBefore,
+            Target::Postgres,
+        ]
     } else {
         args.only.clone()
     };
     targets.sort();
     targets.dedup();
     if args.skip_postgres {
-        targets.retain(|t| *t != Target::Postgres);
+        targets.retain(|t| !t.is_postgres());
     }
     if targets.is_empty() {
         bail!("no target left to run");
     }
     let secret = uuid::Uuid::new_v4().simple().to_string();
     let payloads = Arc::new(load_payloads(&args, &secret)?);
-    let pg = if targets.contains(&Target::Postgres) {
+    let pg = if targets.iter().any(|t| t.is_postgres()) {
         Some(PgAdmin::connect(&args.postgres).await?)
     } else {
         None
@@ -1501,41 +1680,55 @@ fn report(
     pg_settings: &[(String, String)],
 ) -> anyhow::Result<()> {
     let find = |t: Target| summaries.iter().find(|s| s.target == t);
-    let ratio = |t: Target| match (find(t), find(Target::Baseline)) {
+    let baseline = find(Target::Baseline);
+    let ratio = |t: Target| match (find(t), baseline) {
         (Some(s), Some(b)) if b.rps > 0.0 => Some(s.rps / b.rps),
         _ => None,
     };
-    let (ratio_pg, ratio_sqlite) = (ratio(Target::Postgres), ratio(Target::Sqlite));
     let quiet_ratio = |t: Target| match (
         find(t).and_then(Summary::quietest),
-        find(Target::Baseline).and_then(Summary::quietest),
+        baseline.and_then(Summary::quietest),
     ) {
         (Some(s), Some(b)) if b.rps > 0.0 => Some(s.rps / b.rps),
         _ => None,
     };
-    let p99_ok = |t: Target| find(t).map(|s| s.p99_ms <= 20.0);
+    // bosun's receive CPU per delivery against the baseline server's.
+    let cpu_ratio = |t: Target| match (find(t), baseline) {
+        (Some(s), Some(b)) if b.cpu.server_s > 0.0 => {
+            Some(s.per_delivery_us(s.cpu.server_s) / b.per_delivery_us(b.cpu.server_s))
+        }
+        _ => None,
+    };
+    let stored = |t: Target| find(t).and_then(|s| s.stored_bytes.map(|b| b / s.n.max(1) as f64));
+    let stored_ratio = |after: Target, before: Target| match (stored(after), stored(before)) {
+        (Some(a), Some(b)) if b > 0.0 => Some(a / b),
+        _ => None,
+    };
+    let open_loop = ctx.args.rate.is_some();
+    let p99_ok = |t: Target| find(t).map(|s| s.p99_ms <= 10.0);
     if ctx.args.json {
         let mut out = serde_json::json!({
             "n": ctx.args.n,
             "concurrency": ctx.args.concurrency,
+            "rate": ctx.args.rate,
             "warmup": ctx.args.warmup,
             "rounds": ctx.args.rounds,
             "client": ctx.args.client.name(),
             "payloads": ctx.payloads.iter().map(|p| serde_json::json!({"file": p.name, "bytes": p.body.len()})).collect::<Vec<_>>(),
-            "baseline": find(Target::Baseline).map(Summary::json),
-            "sqlite": find(Target::Sqlite).map(Summary::json),
-            "postgres": find(Target::Postgres).map(Summary::json),
-            "ratio_postgres": ratio_pg.map(|r| round_to(r, 3)),
-            "ratio_sqlite": ratio_sqlite.map(|r| round_to(r, 3)),
+            "targets": summaries.iter().map(|s| (s.target.name().to_string(), s.json())).collect::<serde_json::Map<_, _>>(),
+            "ratio_postgres": ratio(Target::Postgres).map(|r| round_to(r, 3)),
+            "ratio_sqlite": ratio(Target::Sqlite).map(|r| round_to(r, 3)),
             "quietest_rounds": {
                 "ratio_postgres": quiet_ratio(Target::Postgres).map(|r| round_to(r, 3)),
                 "ratio_sqlite": quiet_ratio(Target::Sqlite).map(|r| round_to(r, 3)),
             },
-            "targets_met": {
-                "ratio_postgres": ratio_pg.map(|r| r >= 0.5),
-                "ratio_sqlite": ratio_sqlite.map(|r| r >= 0.5),
-                "p99_postgres": p99_ok(Target::Postgres),
-                "p99_sqlite": p99_ok(Target::Sqlite),
+            "cpu_vs_baseline": {
+                "postgres": cpu_ratio(Target::Postgres).map(|r| round_to(r, 2)),
+                "sqlite": cpu_ratio(Target::Sqlite).map(|r| round_to(r, 2)),
+            },
+            "stored_after_vs_before": {
+                "postgres": stored_ratio(Target::Postgres, Target::PostgresBefore).map(|r| round_to(r, 3)),
+                "sqlite": stored_ratio(Target::Sqlite, Target::SqliteBefore).map(|r| round_to(r, 3)),
             },
         });
         if !pg_settings.is_empty() {
@@ -1554,35 +1747,54 @@ fn report(
         .iter()
         .map(|p| format!("{} ({} B)", p.name, p.body.len()))
         .collect();
+    let load = match a.rate {
+        Some(rate) => format!(
+            "open loop at {rate:.0}/s, up to {} in flight",
+            a.concurrency
+        ),
+        None => format!("concurrency {}", a.concurrency),
+    };
     println!(
-        "bosun-bench ingest: {} deliveries x {} round(s) per target, concurrency {}, warm-up {}, client {}",
+        "bosun-bench ingest: {} deliveries x {} round(s) per target, {load}, warm-up {}, client {}",
         a.n,
         a.rounds,
-        a.concurrency,
         a.warmup,
         a.client.name()
     );
     println!("payloads: {}", files.join(", "));
     println!();
     println!(
-        "{:<9} {:>12} {:>8} {:>8} {:>8} {:>7}",
-        "target", "deliveries/s", "p50 ms", "p99 ms", "max ms", "errors"
+        "{:<22} {:>12} {:>8} {:>8} {:>8} {:>7} {:>10} {:>14}",
+        "target",
+        "deliveries/s",
+        "p50 ms",
+        "p99 ms",
+        "max ms",
+        "errors",
+        "stored KB",
+        "RSS MB idle/pk"
     );
     for s in summaries {
+        let stored = s.stored_bytes.map_or("-".into(), |b| {
+            format!("{:.1}", b / 1e3 / s.n.max(1) as f64)
+        });
+        let mb = |k: Option<u64>| k.map_or("-".into(), |k| format!("{:.1}", k as f64 / 1024.0));
         println!(
-            "{:<9} {:>12.0} {:>8.2} {:>8.2} {:>8.2} {:>7}",
+            "{:<22} {:>12.0} {:>8.2} {:>8.2} {:>8.2} {:>7} {:>10} {:>14}",
             s.target.name(),
             s.rps,
             s.p50_ms,
             s.p99_ms,
             s.max_ms,
-            s.errors
+            s.errors,
+            stored,
+            format!("{}/{}", mb(s.rss_idle_kb), mb(s.rss_peak_kb))
         );
     }
     println!();
     println!("where the time goes (per measured delivery unless noted):");
     println!(
-        "{:<9} {:>9} {:>6} {:>7} {:>16} {:>16} {:>14} {:>10}",
+        "{:<22} {:>9} {:>6} {:>7} {:>16} {:>16} {:>14} {:>10}",
         "target",
         "commits/s",
         "batch",
@@ -1623,7 +1835,7 @@ fn report(
             s.cpu.postgres_written / 1e3 / n
         );
         println!(
-            "{:<9} {:>9} {:>6} {:>7} {:>16} {:>16} {:>14} {:>10.1}",
+            "{:<22} {:>9} {:>6} {:>7} {:>16} {:>16} {:>14} {:>10.1}",
             s.target.name(),
             commits_s,
             batch,
@@ -1651,48 +1863,80 @@ fn report(
     }
     println!();
     let verdict = |ok: bool| if ok { "met" } else { "NOT met" };
-    if let Some(r) = ratio_pg {
+    for t in [
+        Target::SqliteBefore,
+        Target::SqliteLz4Only,
+        Target::SqliteCheckpointOnly,
+        Target::Sqlite,
+        Target::PostgresBefore,
+        Target::Postgres,
+    ] {
+        let (Some(r), Some(q)) = (ratio(t), quiet_ratio(t)) else {
+            continue;
+        };
+        let target = if open_loop || !matches!(t, Target::Sqlite | Target::Postgres) {
+            String::new()
+        } else {
+            format!("  (target >= 0.3: {})", verdict(r >= 0.3))
+        };
         println!(
-            "a/c postgres/baseline = {r:.3}  (target >= 0.5: {})",
-            verdict(r >= 0.5)
-        );
-    }
-    if let Some(r) = ratio_sqlite {
-        println!(
-            "b/c sqlite/baseline   = {r:.3}  (target >= 0.5: {})",
-            verdict(r >= 0.5)
-        );
-    }
-    if ctx.args.rounds > 1 {
-        let show = |r: Option<f64>| r.map_or("-".to_string(), |r| format!("{r:.3}"));
-        println!(
-            "quietest rounds only: a/c = {}, b/c = {}",
-            show(quiet_ratio(Target::Postgres)),
-            show(quiet_ratio(Target::Sqlite))
+            "{:<22} / baseline = {r:.3}, quietest round {q:.3}{target}",
+            t.name()
         );
     }
     for t in [Target::Postgres, Target::Sqlite] {
-        if let (Some(ok), Some(s)) = (p99_ok(t), find(t)) {
+        if let Some(r) = cpu_ratio(t) {
             println!(
-                "p99 {:<8} = {:.2} ms (target <= 20 ms: {})",
+                "receive CPU {:<8} = {r:.2}x the baseline server's (target <= 2: {})",
                 t.name(),
-                s.p99_ms,
-                verdict(ok)
+                verdict(r <= 2.0)
             );
         }
     }
-    if let Some(w) = find(Target::Postgres).and_then(|s| s.wal.map(|w| (s, w))).map(|(s, w)| {
+    for (after, before) in [
+        (Target::Postgres, Target::PostgresBefore),
+        (Target::Sqlite, Target::SqliteBefore),
+    ] {
+        if let (Some(r), Some(a), Some(b)) =
+            (stored_ratio(after, before), stored(after), stored(before))
+        {
+            println!(
+                "stored bytes {:<8} = {:.0} B/delivery against {:.0} before = {r:.3} (target <= 1/3: {})",
+                after.name(),
+                a,
+                b,
+                verdict(r <= 1.0 / 3.0)
+            );
+        }
+    }
+    if open_loop {
+        for t in [Target::Postgres, Target::Sqlite] {
+            if let (Some(ok), Some(s)) = (p99_ok(t), find(t)) {
+                println!(
+                    "p99 {:<8} = {:.2} ms at {:.0}/s offered (target <= 10 ms: {})",
+                    t.name(),
+                    s.p99_ms,
+                    ctx.args.rate.unwrap_or_default(),
+                    verdict(ok)
+                );
+            }
+        }
+    }
+    for t in [Target::PostgresBefore, Target::Postgres] {
+        let Some((s, w)) = find(t).and_then(|s| s.wal.map(|w| (s, w))) else {
+            continue;
+        };
         let lifetime = w.lifetime_deliveries.max(1) as f64;
-        format!(
-            "postgres WAL: {:.0} B/delivery, {:.1} MB/s; {:.3} fsyncs/delivery (about {:.0}/s), {:.2} records/delivery",
+        println!(
+            "{} WAL: {:.0} B/delivery, {:.1} MB/s; {:.3} fsyncs/delivery (about {:.0}/s), {:.2} records/delivery, {:.3} FPIs/delivery",
+            t.name(),
             w.measured_bytes / s.n.max(1) as f64,
             w.measured_bytes / s.wall.max(1e-9) / 1e6,
             w.lifetime.syncs as f64 / lifetime,
             w.lifetime.syncs as f64 / lifetime * s.rps,
-            w.lifetime.records as f64 / lifetime
-        )
-    }) {
-        println!("{w}");
+            w.lifetime.records as f64 / lifetime,
+            w.lifetime.fpi as f64 / lifetime
+        );
     }
     if !pg_settings.is_empty() {
         let kv: Vec<String> = pg_settings
@@ -1702,10 +1946,13 @@ fn report(
         println!("postgres settings: {}", kv.join(" "));
     }
     println!(
-        "columns: ack ms = bosun's own mean time in its handler (bosun_ack_latency_seconds); CPU = /proc utime+stime \
-         of the server child (srv), bosun's Postgres backends plus Postgres's background processes (pg) and this load \
-         generator (lg); busy/other/iow = machine CPU busy, busy in processes outside the benchmark (noise), and iowait, \
-         in % of all cores; wrote = /proc/PID/io write_bytes; disk = sectors written to the disks by every process"
+        "columns: stored = bytes stored per delivery (SQLite: the server's write_bytes over the phase and a settling \
+         second, WAL and checkpoints; Postgres: WAL (LSN difference) + growth of deliveries with TOAST and indexes); \
+         RSS = the server's VmRSS idle after start and VmHWM at the end; ack ms = bosun's own mean time in its handler \
+         (bosun_ack_latency_seconds); CPU = /proc utime+stime of the server child (srv), bosun's Postgres backends plus \
+         Postgres's background processes (pg) and this load generator (lg); busy/other/iow = machine CPU busy, busy in \
+         processes outside the benchmark (noise), and iowait, in % of all cores; wrote = /proc/PID/io write_bytes; \
+         disk = sectors written to the disks by every process"
     );
     Ok(())
 }
@@ -1731,7 +1978,11 @@ mod tests {
 
     #[test]
     fn generated_config_is_valid() {
-        let text = bosun_config(4321, "sqlite:///tmp/x.db");
+        let text = bosun_config(
+            4321,
+            "sqlite:///tmp/x.db",
+            Target::SqliteBefore.database_settings(),
+        );
         let env = vec![(SECRET_ENV.to_string(), "s".to_string())];
         let raw = bosun::config::RawConfig::parse(&text, &env).expect("parses");
         let settings = raw.validate(&env).expect("valid");

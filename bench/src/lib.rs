@@ -4,3 +4,5 @@
 pub mod ingest;
 pub mod owners;
 pub mod pages;
+pub mod route;
+pub mod startup;

@@ -100,6 +100,14 @@ pub struct DatabaseConfig {
     pub url: String,
     /// Pool size. Default 10.
     pub max_connections: u32,
+    /// How webhook payloads are journaled: `"lz4"` compressed by bosun (a fifth of the bytes
+    /// written per delivery), or `"none"` as received. Rows of either kind are always readable.
+    /// Default `"lz4"`.
+    pub payload_compression: crate::store::PayloadCompression,
+    /// SQLite only: who checkpoints the WAL: `"background"` (a task of its own, off the commit
+    /// path) or `"inline"` (SQLite's automatic checkpoint inside a commit). Default
+    /// `"background"`.
+    pub sqlite_checkpoints: crate::store::sqlite::Checkpoints,
 }
 
 impl Default for DatabaseConfig {
@@ -107,6 +115,8 @@ impl Default for DatabaseConfig {
         DatabaseConfig {
             url: "sqlite://bosun.db".into(),
             max_connections: 10,
+            payload_compression: Default::default(),
+            sqlite_checkpoints: Default::default(),
         }
     }
 }

@@ -108,7 +108,7 @@ async fn journal(
         number,
         item_key,
         headers: "{}".into(),
-        payload: Bytes::from(payload),
+        payload: Bytes::from(payload).into(),
     };
     let outcome = state.intake.submit(delivery).await.map_err(|e| {
         tracing::warn!(error = %e, "could not journal a chat command");

@@ -11,7 +11,7 @@
 
 use super::AppState;
 use super::hook::{ReceiveError, header, read_body};
-use crate::store::{InsertOutcome, NewDelivery};
+use crate::store::{InsertOutcome, NewDelivery, Payload};
 use actix_web::{HttpRequest, HttpResponse, web};
 use base64::Engine;
 use hmac::{Hmac, KeyInit, Mac};
@@ -160,7 +160,7 @@ pub async fn receive(
         number,
         item_key,
         headers: "{}".into(),
-        payload: body,
+        payload: Payload::encode(body, state.settings.database.payload_compression),
     };
     let outcome = state.intake.submit(delivery).await.map_err(|e| {
         tracing::warn!(error = %e, "could not journal a Drone webhook");

@@ -8,7 +8,7 @@
 
 use super::AppState;
 use crate::config::ScopedSecrets;
-use crate::store::{InsertOutcome, NewDelivery};
+use crate::store::{InsertOutcome, NewDelivery, Payload};
 use actix_web::http::StatusCode;
 use actix_web::web::{Bytes, BytesMut};
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
@@ -18,6 +18,8 @@ use hmac::{Hmac, KeyInit, Mac};
 use secrecy::ExposeSecret;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
+use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 use subtle::ConstantTimeEq;
@@ -177,8 +179,10 @@ async fn receive_inner(
     if delivery_id.len() > 200 {
         return Err(ReceiveError::BadRequest("delivery id header is too long"));
     }
-    let item_key = match (&route.repo, route.number) {
-        (Some(repo), Some(n)) => format!("{forge}:{repo}{}{n}", route.item_sigil),
+    // The route borrows the body, which is journaled below.
+    let (repo, number, item_sigil) = route.into_parts();
+    let item_key = match (&repo, number) {
+        (Some(repo), Some(n)) => format!("{forge}:{repo}{item_sigil}{n}"),
         (Some(repo), None) => format!("{forge}:{repo}"),
         (None, _) => format!("{forge}:-"),
     };
@@ -186,11 +190,11 @@ async fn receive_inner(
         delivery_id,
         forge,
         event: event.chars().take(100).collect(),
-        repo: route.repo,
-        number: route.number,
+        repo,
+        number,
         item_key,
         headers: kept_headers(req),
-        payload: body,
+        payload: Payload::encode(body, state.settings.database.payload_compression),
     };
     state
         .intake
@@ -203,7 +207,8 @@ async fn receive_inner(
         })
 }
 
-/// Reads the body up to `limit` bytes (413 beyond).
+/// Reads the body up to `limit` bytes (413 beyond). A body that arrives in one chunk is
+/// kept as that chunk (a view of actix's read buffer), not copied.
 pub(crate) async fn read_body(
     req: &HttpRequest,
     mut payload: web::Payload,
@@ -213,32 +218,63 @@ pub(crate) async fn read_body(
     if declared.is_some_and(|n| n > limit) {
         return Err(ReceiveError::TooLarge(limit));
     }
-    let mut body = BytesMut::with_capacity(declared.unwrap_or(8192).min(limit));
+    let mut first: Option<Bytes> = None;
+    let mut joined: Option<BytesMut> = None;
+    let mut len = 0;
     while let Some(chunk) = payload.next().await {
         let chunk =
             chunk.map_err(|_| ReceiveError::BadRequest("could not read the request body"))?;
-        if body.len() + chunk.len() > limit {
+        len += chunk.len();
+        if len > limit {
             return Err(ReceiveError::TooLarge(limit));
         }
-        body.extend_from_slice(&chunk);
+        if let Some(body) = joined.as_mut() {
+            body.extend_from_slice(&chunk);
+        } else if let Some(head) = first.take() {
+            let mut body = BytesMut::with_capacity(declared.unwrap_or(2 * len).clamp(len, limit));
+            body.extend_from_slice(&head);
+            body.extend_from_slice(&chunk);
+            joined = Some(body);
+        } else {
+            first = Some(chunk);
+        }
     }
-    Ok(body.freeze())
+    Ok(match (joined, first) {
+        (Some(body), _) => body.freeze(),
+        (None, Some(only)) => only,
+        (None, None) => Bytes::new(),
+    })
 }
 
-/// What the receiver needs from a payload before it is journaled.
-struct Route {
+/// What the receiver needs from a payload before it is journaled; the names borrow from the
+/// body where JSON lets them (no escapes).
+pub struct Route<'a> {
     /// The path whose secrets apply: the repo, or the org for org-level events.
-    scope: Option<String>,
-    repo: Option<String>,
-    number: Option<i64>,
+    pub scope: Option<Cow<'a, str>>,
+    pub repo: Option<Cow<'a, str>>,
+    pub number: Option<i64>,
     /// `#` for PRs and issues (GitHub shares numbers), `!` for GitLab MRs.
-    item_sigil: char,
+    pub item_sigil: char,
 }
+
+impl Route<'_> {
+    /// The repo (owned), the number and the sigil; the borrow of the body ends here.
+    fn into_parts(self) -> (Option<String>, Option<i64>, char) {
+        (self.repo.map(Cow::into_owned), self.number, self.item_sigil)
+    }
+}
+
+/// A JSON string, borrowed from the body unless it has escapes. (serde borrows a `Cow` only
+/// when it is a field's whole type, hence the newtype inside `Option`.)
+#[derive(Deserialize)]
+struct Text<'a>(#[serde(borrow)] Cow<'a, str>);
 
 #[derive(Deserialize)]
-struct Named {
-    full_name: Option<String>,
-    login: Option<String>,
+struct Named<'a> {
+    #[serde(borrow)]
+    full_name: Option<Text<'a>>,
+    #[serde(borrow)]
+    login: Option<Text<'a>>,
 }
 
 #[derive(Deserialize)]
@@ -247,24 +283,31 @@ struct Numbered {
     iid: Option<i64>,
 }
 
+/// The fields GitHub routing reads. Every other value of the body is skipped as it is parsed
+/// (serde's `IgnoredAny`: checked to be JSON, never built), and the names are borrowed.
 #[derive(Deserialize)]
-struct GitHubRouting {
-    repository: Option<Named>,
-    organization: Option<Named>,
+struct GitHubRouting<'a> {
+    #[serde(borrow)]
+    repository: Option<Named<'a>>,
+    #[serde(borrow)]
+    organization: Option<Named<'a>>,
     number: Option<i64>,
     pull_request: Option<Numbered>,
     issue: Option<Numbered>,
 }
 
 #[derive(Deserialize)]
-struct GitLabProject {
-    path_with_namespace: Option<String>,
+struct GitLabProject<'a> {
+    #[serde(borrow)]
+    path_with_namespace: Option<Text<'a>>,
 }
 
 #[derive(Deserialize)]
-struct GitLabRouting {
-    object_kind: Option<String>,
-    project: Option<GitLabProject>,
+struct GitLabRouting<'a> {
+    #[serde(borrow)]
+    object_kind: Option<Text<'a>>,
+    #[serde(borrow)]
+    project: Option<GitLabProject<'a>>,
     object_attributes: Option<Numbered>,
     merge_request: Option<Numbered>,
     issue: Option<Numbered>,
@@ -274,15 +317,19 @@ fn invalid_json(_: serde_json::Error) -> ReceiveError {
     ReceiveError::BadRequest("body is not a valid JSON webhook payload")
 }
 
-fn route_github(body: &[u8]) -> Result<Route, ReceiveError> {
+/// The routing fields of a GitHub payload, in one pass over the body that also checks it is
+/// JSON. Public for the benchmark (`bosun-bench route`).
+pub fn route_github(body: &[u8]) -> Result<Route<'_>, ReceiveError> {
     let r: GitHubRouting = serde_json::from_slice(body).map_err(invalid_json)?;
     let repo = r
         .repository
         .and_then(|x| x.full_name)
+        .map(|t| t.0)
         .filter(|s| !s.is_empty());
     let org = r
         .organization
         .and_then(|x| x.login)
+        .map(|t| t.0)
         .filter(|s| !s.is_empty());
     let number = r
         .number
@@ -296,13 +343,14 @@ fn route_github(body: &[u8]) -> Result<Route, ReceiveError> {
     })
 }
 
-fn route_gitlab(body: &[u8]) -> Result<Route, ReceiveError> {
+fn route_gitlab(body: &[u8]) -> Result<Route<'_>, ReceiveError> {
     let r: GitLabRouting = serde_json::from_slice(body).map_err(invalid_json)?;
     let repo = r
         .project
         .and_then(|p| p.path_with_namespace)
+        .map(|t| t.0)
         .filter(|s| !s.is_empty());
-    let (number, sigil) = match r.object_kind.as_deref() {
+    let (number, sigil) = match r.object_kind.as_ref().map(|t| t.0.as_ref()) {
         Some("merge_request") => (r.object_attributes.and_then(|o| o.iid), '!'),
         Some("issue") => (r.object_attributes.and_then(|o| o.iid), '#'),
         Some("note") => match (
@@ -359,7 +407,8 @@ pub fn verify_gitlab(secrets: &ScopedSecrets, scope: Option<&str>, token: &str) 
     })
 }
 
-/// The headers worth keeping with a delivery (never the signature or token).
+/// The headers worth keeping with a delivery (never the signature or token), as a JSON object
+/// with sorted keys, each value cut at 200 characters.
 fn kept_headers(req: &HttpRequest) -> String {
     const KEPT: [&str; 9] = [
         "x-github-event",
@@ -372,18 +421,16 @@ fn kept_headers(req: &HttpRequest) -> String {
         "idempotency-key",
         "user-agent",
     ];
-    let map: serde_json::Map<String, serde_json::Value> = KEPT
+    let map: BTreeMap<&str, &str> = KEPT
         .iter()
         .filter_map(|name| {
             header(req, name).map(|v| {
-                (
-                    name.to_string(),
-                    serde_json::Value::String(v.chars().take(200).collect()),
-                )
+                let end = v.char_indices().nth(200).map_or(v.len(), |(i, _)| i);
+                (*name, &v[..end])
             })
         })
         .collect();
-    serde_json::Value::Object(map).to_string()
+    serde_json::to_string(&map).unwrap_or_else(|_| "{}".into())
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ pub mod facts;
 pub mod merge;
 pub mod outbox;
 pub mod pages;
+pub mod payload;
 pub mod plugin_state;
 pub mod postgres;
 mod rows;
@@ -22,6 +23,7 @@ pub use facts::{FactStore, StoredFact};
 pub use merge::{Lease, MergeQueue, MergeRow, MergeStore, Waiting};
 pub use outbox::{OutboxMessage, OutboxState, OutboxStore};
 pub use pages::{ActionRecord, Cursor, DeliveryDetail, DeliveryFilter, PageStore, PullRequestView};
+pub use payload::{Payload, PayloadCompression, PayloadEncoding};
 
 use async_trait::async_trait;
 use bosun_plugins::{Action, ForgeKind};
@@ -128,7 +130,8 @@ pub struct NewDelivery {
     pub item_key: String,
     /// The headers that matter, as a JSON object.
     pub headers: String,
-    pub payload: actix_web::web::Bytes,
+    /// The body, as it is to be journaled ([`Payload::encode`] compresses it).
+    pub payload: Payload,
 }
 
 /// Whether a delivery id was new.
@@ -147,6 +150,7 @@ pub struct ClaimedDelivery {
     pub event: String,
     pub repo: Option<String>,
     pub number: Option<i64>,
+    /// The body as received (decoded from its stored encoding).
     pub payload: Vec<u8>,
     /// Attempts including this one.
     pub attempts: i32,
@@ -356,11 +360,20 @@ pub trait Store:
     ) -> Result<Vec<String>, StoreError>;
 }
 
-/// Opens the store a URL names: `sqlite:…` or `postgres://…`.
+/// Opens the store a URL names: `sqlite:…` or `postgres://…`, with the default options.
 pub async fn connect(url: &str, max_connections: u32) -> Result<Arc<dyn Store>, StoreError> {
+    connect_with(url, max_connections, sqlite::Checkpoints::default()).await
+}
+
+/// Opens the store a URL names; `checkpoints` says how a SQLite store checkpoints its WAL.
+pub async fn connect_with(
+    url: &str,
+    max_connections: u32,
+    checkpoints: sqlite::Checkpoints,
+) -> Result<Arc<dyn Store>, StoreError> {
     if url.starts_with("sqlite:") {
         Ok(Arc::new(
-            sqlite::SqliteStore::connect(url, max_connections).await?,
+            sqlite::SqliteStore::connect_with(url, max_connections, checkpoints).await?,
         ))
     } else {
         Ok(Arc::new(

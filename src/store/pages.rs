@@ -7,7 +7,7 @@
 //! set, so each query has a plan that can use its index.
 
 use super::postgres::PgStore;
-use super::rows::{ActionRow, PullRequestRow};
+use super::rows::{ActionRow, DetailRow, PullRequestRow};
 use super::sql;
 use super::sqlite::{SqliteStore, stamp};
 use super::*;
@@ -54,12 +54,12 @@ impl Cursor {
 }
 
 /// One delivery with the headers and raw payload it came with.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct DeliveryDetail {
-    #[sqlx(flatten)]
     pub record: DeliveryRecord,
     /// The headers that matter, a JSON object as the receiver stored it.
     pub headers: String,
+    /// The body as received (decoded from its stored encoding).
     pub payload: Vec<u8>,
 }
 
@@ -132,10 +132,11 @@ impl PageStore for PgStore {
         &self,
         delivery_id: &str,
     ) -> Result<Option<DeliveryDetail>, StoreError> {
-        Ok(sqlx::query_as(sql::DELIVERY_DETAIL)
+        let row: Option<DetailRow> = sqlx::query_as(sql::DELIVERY_DETAIL)
             .bind(delivery_id)
             .fetch_optional(self.pool())
-            .await?)
+            .await?;
+        row.map(DeliveryDetail::try_from).transpose()
     }
 
     async fn item_history(
@@ -149,7 +150,8 @@ impl PageStore for PgStore {
         let after = after.map(|c| (c.received_at, c.id));
         let mut qb =
             sql::item_history::<sqlx::Postgres, _>(forge.as_str(), repo, number, after, limit);
-        Ok(qb.build_query_as().fetch_all(self.pool()).await?)
+        let rows: Vec<DetailRow> = qb.build_query_as().fetch_all(self.pool()).await?;
+        rows.into_iter().map(DeliveryDetail::try_from).collect()
     }
 
     async fn actions_of(&self, deliveries: &[i64]) -> Result<Vec<ActionRecord>, StoreError> {
@@ -195,10 +197,11 @@ impl PageStore for SqliteStore {
         &self,
         delivery_id: &str,
     ) -> Result<Option<DeliveryDetail>, StoreError> {
-        Ok(sqlx::query_as(sql::DELIVERY_DETAIL)
+        let row: Option<DetailRow> = sqlx::query_as(sql::DELIVERY_DETAIL)
             .bind(delivery_id)
             .fetch_optional(self.pool())
-            .await?)
+            .await?;
+        row.map(DeliveryDetail::try_from).transpose()
     }
 
     async fn item_history(
@@ -212,7 +215,8 @@ impl PageStore for SqliteStore {
         let after = after.map(|c| (stamp(c.received_at), c.id));
         let mut qb =
             sql::item_history::<sqlx::Sqlite, _>(forge.as_str(), repo, number, after, limit);
-        Ok(qb.build_query_as().fetch_all(self.pool()).await?)
+        let rows: Vec<DetailRow> = qb.build_query_as().fetch_all(self.pool()).await?;
+        rows.into_iter().map(DeliveryDetail::try_from).collect()
     }
 
     async fn actions_of(&self, deliveries: &[i64]) -> Result<Vec<ActionRecord>, StoreError> {

@@ -70,7 +70,8 @@ impl Store for PgStore {
                 .push_bind(d.number)
                 .push_bind(&d.item_key)
                 .push_bind(&d.headers)
-                .push_bind(d.payload.as_ref())
+                .push_bind(d.payload.stored())
+                .push_bind(d.payload.encoding().as_str())
                 .push("now()")
                 .push("now()");
         });
@@ -110,7 +111,7 @@ impl Store for PgStore {
                  lease_until = now() + make_interval(secs => $2), started_at = coalesce(d.started_at, now())
              FROM next
              WHERE d.id = next.id AND (d.status = 'queued' OR d.lease_until < now())
-             RETURNING d.id, d.delivery_id, d.forge, d.event, d.repo, d.number, d.payload, d.attempts, d.decided, d.received_at",
+             RETURNING d.id, d.delivery_id, d.forge, d.event, d.repo, d.number, d.payload, d.payload_encoding, d.attempts, d.decided, d.received_at",
         )
         .bind(worker)
         .bind(lease.as_secs_f64())

@@ -2,9 +2,10 @@
 //! public types, in one place. Times are `DateTime<Utc>` on both: Postgres keeps TIMESTAMPTZ,
 //! SQLite RFC 3339 text (see `sqlite::stamp`).
 
+use super::payload::decode;
 use super::{
-    ActionOutcome, ActionRecord, ClaimedDelivery, PullRequestState, PullRequestView, StoreError,
-    StoredAction, parse_action, parse_forge,
+    ActionOutcome, ActionRecord, ClaimedDelivery, DeliveryDetail, DeliveryRecord, PullRequestState,
+    PullRequestView, StoreError, StoredAction, parse_action, parse_forge,
 };
 use bosun_plugins::ForgeKind;
 use chrono::{DateTime, Utc};
@@ -19,6 +20,7 @@ pub(super) struct ClaimRow {
     repo: Option<String>,
     number: Option<i64>,
     payload: Vec<u8>,
+    payload_encoding: String,
     attempts: i32,
     decided: bool,
     received_at: DateTime<Utc>,
@@ -35,10 +37,33 @@ impl TryFrom<ClaimRow> for ClaimedDelivery {
             event: r.event,
             repo: r.repo,
             number: r.number,
-            payload: r.payload,
+            payload: decode(&r.payload_encoding, r.payload)?,
             attempts: r.attempts,
             decided: r.decided,
             received_at: r.received_at,
+        })
+    }
+}
+
+/// A delivery with its headers and stored payload, as [`super::sql::DELIVERY_DETAIL`] and
+/// [`super::sql::item_history`] select it.
+#[derive(sqlx::FromRow)]
+pub(super) struct DetailRow {
+    #[sqlx(flatten)]
+    record: DeliveryRecord,
+    headers: String,
+    payload: Vec<u8>,
+    payload_encoding: String,
+}
+
+impl TryFrom<DetailRow> for DeliveryDetail {
+    type Error = StoreError;
+
+    fn try_from(r: DetailRow) -> Result<Self, StoreError> {
+        Ok(DeliveryDetail {
+            record: r.record,
+            headers: r.headers,
+            payload: decode(&r.payload_encoding, r.payload)?,
         })
     }
 }

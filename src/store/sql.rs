@@ -54,7 +54,7 @@ pub(super) const DELIVERY: &str = concat!(
 pub(super) const DELIVERY_DETAIL: &str = concat!(
     "SELECT ",
     delivery_columns!(),
-    ", headers, payload FROM deliveries WHERE delivery_id = $1"
+    ", headers, payload, payload_encoding FROM deliveries WHERE delivery_id = $1"
 );
 
 /// Newest first; `$1` limit, `$2` the id to stay below (NULL: from the newest).
@@ -86,7 +86,7 @@ pub(super) const OPEN_REVIEW_REQUEST_TARGETS: &str = "SELECT a.target FROM actio
    AND a.outcome = 'applied' AND p.state = 'open'";
 
 /// The start of the batch insert; the backend adds the rows' values and [`INSERT_DELIVERIES_END`].
-pub(super) const INSERT_DELIVERIES: &str = "INSERT INTO deliveries (delivery_id, forge, event, repo, number, item_key, headers, payload, received_at, run_after) ";
+pub(super) const INSERT_DELIVERIES: &str = "INSERT INTO deliveries (delivery_id, forge, event, repo, number, item_key, headers, payload, payload_encoding, received_at, run_after) ";
 
 pub(super) const INSERT_DELIVERIES_END: &str =
     " ON CONFLICT (delivery_id) DO NOTHING RETURNING delivery_id";
@@ -201,7 +201,7 @@ where
     for<'t> i64: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
 {
     let mut qb = QueryBuilder::new(format!(
-        "SELECT {DELIVERY_COLUMNS}, headers, payload FROM deliveries WHERE forge = "
+        "SELECT {DELIVERY_COLUMNS}, headers, payload, payload_encoding FROM deliveries WHERE forge = "
     ));
     qb.push_bind(forge.to_string())
         .push(" AND repo = ")

@@ -1,6 +1,7 @@
 //! The SQLite store: the embedded default, so `bosun serve` needs nothing else installed.
 //! WAL with `synchronous = NORMAL`; one writer at a time, so a single `UPDATE … RETURNING`
-//! claims atomically. Times are RFC 3339 text in UTC with exactly three decimals ([`stamp`]),
+//! claims atomically. WAL checkpoints run on a task of their own ([`Checkpoints`]), not inside
+//! the commit of whichever batch crosses SQLite's automatic threshold. Times are RFC 3339 text in UTC with exactly three decimals ([`stamp`]),
 //! so text order is time order and sqlx decodes them as `DateTime<Utc>`, as on Postgres; rows
 //! from before that kept Unix milliseconds and are converted by a migration
 //! (`migrations/sqlite/20261204000010_times_as_text.sql`).
@@ -9,7 +10,7 @@ use super::rows::{ActionRow, ClaimRow, PullRequestRow};
 use super::sql::{self, Statements};
 use super::*;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{QueryBuilder, SqlitePool};
+use sqlx::{ConnectOptions as _, QueryBuilder, SqlitePool};
 use std::collections::HashSet;
 use std::str::FromStr;
 use std::sync::LazyLock;
@@ -29,6 +30,82 @@ static SQL: LazyLock<Statements> = LazyLock::new(|| Statements::new(now!()));
 /// A SQLite-backed [`Store`].
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// The background checkpointer, stopped with the store.
+    _checkpointer: Option<Checkpointer>,
+}
+
+/// Who copies the WAL back into the database file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Checkpoints {
+    /// A task of its own, on its own connection (the default): commits only append to the WAL
+    /// and never wait for a checkpoint's copying and fsyncs (BENCHMARKS.md, ingest §5.2).
+    #[default]
+    Background,
+    /// SQLite's automatic checkpoint, run inside the commit that crosses 1,000 WAL pages (what
+    /// bosun did before; kept for comparison).
+    Inline,
+}
+
+/// How often the background checkpointer looks at the WAL when it has caught up.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
+/// How soon it tries again when writers kept appending while it copied.
+const CHECKPOINT_AGAIN: Duration = Duration::from_millis(20);
+/// A WAL this long (pages) that passive checkpoints cannot finish is checkpointed with
+/// `RESTART`, which waits for the writer once, so the WAL starts over and stays bounded.
+const CHECKPOINT_RESTART_PAGES: i64 = 16_384;
+/// The WAL file is truncated back to this size when it starts over.
+const WAL_SIZE_LIMIT: &str = "67108864";
+
+/// The background checkpoint task; aborted when dropped.
+struct Checkpointer(tokio::task::JoinHandle<()>);
+
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+impl Checkpointer {
+    /// Starts checkpointing the database `options` opens, on a connection of its own.
+    async fn start(options: SqliteConnectOptions) -> Result<Checkpointer, StoreError> {
+        let mut conn = options.connect().await?;
+        Ok(Checkpointer(tokio::spawn(async move {
+            let mut failures = 0u32;
+            loop {
+                let wait = match checkpoint(&mut conn).await {
+                    Ok(true) => CHECKPOINT_EVERY,
+                    Ok(false) => CHECKPOINT_AGAIN,
+                    Err(e) => {
+                        failures += 1;
+                        if failures.is_power_of_two() {
+                            tracing::warn!(error = %e, failures, "SQLite WAL checkpoint failed; retrying in 1 s");
+                        }
+                        Duration::from_secs(1)
+                    }
+                };
+                tokio::time::sleep(wait).await;
+            }
+        })))
+    }
+}
+
+/// One passive checkpoint (it never blocks the writer); `RESTART` when the WAL has grown past
+/// [`CHECKPOINT_RESTART_PAGES`] without being caught up. True when the WAL is fully copied.
+async fn checkpoint(conn: &mut sqlx::SqliteConnection) -> Result<bool, StoreError> {
+    let (_busy, log, done): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)")
+        .fetch_one(&mut *conn)
+        .await?;
+    if done >= log {
+        return Ok(true);
+    }
+    if log >= CHECKPOINT_RESTART_PAGES {
+        let (_busy, log, done): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(RESTART)")
+            .fetch_one(&mut *conn)
+            .await?;
+        return Ok(done >= log);
+    }
+    Ok(false)
 }
 
 /// A time as SQLite stores it (what `now!()` writes), for binding a cursor.
@@ -42,20 +119,41 @@ fn later(d: Duration) -> String {
 }
 
 impl SqliteStore {
-    /// Opens (creating when missing) the database file.
+    /// Opens (creating when missing) the database file, checkpointing in the background.
     pub async fn connect(url: &str, max_connections: u32) -> Result<Self, StoreError> {
+        Self::connect_with(url, max_connections, Checkpoints::default()).await
+    }
+
+    /// Opens (creating when missing) the database file.
+    pub async fn connect_with(
+        url: &str,
+        max_connections: u32,
+        checkpoints: Checkpoints,
+    ) -> Result<Self, StoreError> {
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(10))
-            .foreign_keys(true);
+            .foreign_keys(true)
+            .pragma("journal_size_limit", WAL_SIZE_LIMIT);
+        let pool_options = match checkpoints {
+            Checkpoints::Background => options.clone().pragma("wal_autocheckpoint", "0"),
+            Checkpoints::Inline => options.clone(),
+        };
         let pool = SqlitePoolOptions::new()
             .max_connections(max_connections)
             .acquire_timeout(Duration::from_secs(10))
-            .connect_with(options)
+            .connect_with(pool_options)
             .await?;
-        Ok(SqliteStore { pool })
+        let checkpointer = match checkpoints {
+            Checkpoints::Background => Some(Checkpointer::start(options).await?),
+            Checkpoints::Inline => None,
+        };
+        Ok(SqliteStore {
+            pool,
+            _checkpointer: checkpointer,
+        })
     }
 
     /// The pool, for the dashboard's queries and for benchmarks that need the raw database.
@@ -95,7 +193,8 @@ impl Store for SqliteStore {
                 .push_bind(d.number)
                 .push_bind(&d.item_key)
                 .push_bind(&d.headers)
-                .push_bind(d.payload.as_ref())
+                .push_bind(d.payload.stored())
+                .push_bind(d.payload.encoding().as_str())
                 .push(now!())
                 .push(now!());
         });
@@ -134,7 +233,7 @@ impl Store for SqliteStore {
                       WHERE o.item_key = d.item_key AND o.id < d.id AND o.status IN ('queued', 'running'))
                 ORDER BY d.id
                 LIMIT 1)
-             RETURNING id, delivery_id, forge, event, repo, number, payload, attempts, decided, received_at"
+             RETURNING id, delivery_id, forge, event, repo, number, payload, payload_encoding, attempts, decided, received_at"
         ))
         .bind(worker)
         .bind(later(lease))

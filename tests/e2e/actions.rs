@@ -34,7 +34,7 @@ async fn journal(
         number: None,
         item_key: id.to_string(),
         headers: "{}".into(),
-        payload: actix_web::web::Bytes::from_static(b"{}"),
+        payload: actix_web::web::Bytes::from_static(b"{}").into(),
     };
     store
         .insert_deliveries(&[delivery])

@@ -293,3 +293,54 @@ async fn operational_endpoints_answer() {
         bosun.shutdown().await;
     }
 }
+
+/// A webhook is journaled compressed (a fraction of its bytes) and read back as received by
+/// the delivery page and by the worker, which acts on it, on every database.
+#[tokio::test]
+async fn webhooks_are_journaled_compressed_and_read_back_as_received() {
+    for db in databases() {
+        let _combination = Combination::new(db);
+        let bosun = spawn_bosun(Options::new(db)).await;
+        let pr = bosun
+            .forge
+            .seed_pr(ForgeKind::GitHub, GITHUB_REPO, 947, "spxtr");
+        let body = github_pr_comment(947, "alice", "/hold");
+        let (s, _) = bosun
+            .post(ForgeKind::GitHub, "issue_comment", "lz4-1", &body)
+            .await;
+        assert_eq!(s, 202, "{db:?}");
+        let sql = "SELECT payload_encoding, CAST(length(payload) AS BIGINT) FROM deliveries WHERE delivery_id = 'github:lz4-1'";
+        let (encoding, stored): (String, i64) = match db {
+            Db::Sqlite => {
+                let pool = sqlx::SqlitePool::connect(bosun.db_url())
+                    .await
+                    .expect("open");
+                sqlx::query_as(sql).fetch_one(&pool).await.expect("row")
+            }
+            Db::Postgres => {
+                let pool = sqlx::PgPool::connect(bosun.db_url()).await.expect("open");
+                sqlx::query_as(sql).fetch_one(&pool).await.expect("row")
+            }
+        };
+        assert_eq!(encoding, "lz4", "{db:?}");
+        assert!(
+            stored * 2 < body.len() as i64,
+            "{db:?}: {stored} bytes stored for {}",
+            body.len()
+        );
+        let detail = bosun
+            .store
+            .delivery_detail("github:lz4-1")
+            .await
+            .expect("read")
+            .expect("row");
+        assert!(detail.payload == body, "{db:?}: read back as received");
+        bosun.run_until_idle().await;
+        assert_eq!(
+            bosun.forge.labels(&pr),
+            vec!["do-not-merge/hold"],
+            "{db:?}: the worker read it"
+        );
+        bosun.shutdown().await;
+    }
+}

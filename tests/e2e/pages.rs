@@ -483,7 +483,7 @@ fn new_delivery(i: usize, repo: &str) -> NewDelivery {
         number: Some(1),
         item_key: format!("{repo}#1"),
         headers: "{}".into(),
-        payload: actix_web::web::Bytes::from_static(b"{}"),
+        payload: actix_web::web::Bytes::from_static(b"{}").into(),
     }
 }
 

@@ -17,7 +17,7 @@ fn delivery(id: &str, item: &str) -> NewDelivery {
         number: Some(1),
         item_key: item.into(),
         headers: "{}".into(),
-        payload: actix_web::web::Bytes::from_static(b"{}"),
+        payload: actix_web::web::Bytes::from_static(b"{}").into(),
     }
 }
 
@@ -794,5 +794,165 @@ async fn a_merge_lease_has_one_holder_and_the_line_keeps_its_order() {
         assert_eq!(next.map(|w| w.number), Some(2));
         assert_eq!(s.next_in_merge_queue(q).await.expect("next"), None);
         assert!(s.merge_queues(1700).await.expect("queues").is_empty());
+    }
+}
+
+/// The migrations of `backend` (`sqlite` or `postgres`) older than `version`, in a directory
+/// of their own: the schema a previous release created.
+fn migrations_before(backend: &str, version: &str) -> tempfile::TempDir {
+    let old = tempfile::tempdir().expect("temp dir");
+    let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("migrations")
+        .join(backend);
+    for entry in std::fs::read_dir(&source).expect("migrations") {
+        let path = entry.expect("entry").path();
+        let name = path
+            .file_name()
+            .expect("name")
+            .to_string_lossy()
+            .to_string();
+        if name.as_str() < version {
+            std::fs::copy(&path, old.path().join(&name)).expect("copy");
+        }
+    }
+    old
+}
+
+/// A delivery as the previous release journaled it: the body as received, no encoding column.
+const OLD_ROW: &str = "INSERT INTO deliveries (delivery_id, forge, event, repo, number, item_key, payload, received_at, run_after)
+     VALUES ($1, 'github', 'pull_request', 'o/r', 1, 'github:o/r#1', $2, $3, $3)";
+
+/// Deliveries a database written by the previous release holds (payloads stored as received;
+/// on Postgres compressed by TOAST) read back unchanged after the payload-encoding migration —
+/// through the worker's claim, the delivery page and the PR history — next to new rows, which
+/// bosun stores compressed; and Postgres no longer compresses the column itself.
+#[tokio::test]
+async fn payloads_journaled_before_compression_read_back_after_the_migration() {
+    let big = fixture_bytes("github/pull_request/edited.json");
+    for db in databases() {
+        let _combination = Combination::new(db);
+        let test_db = TestDb::new(db).await;
+        let old = migrations_before(
+            match db {
+                Db::Sqlite => "sqlite",
+                Db::Postgres => "postgres",
+            },
+            "20261220000001",
+        );
+        let migrator = sqlx::migrate::Migrator::new(old.path())
+            .await
+            .expect("old migrations");
+        match db {
+            Db::Sqlite => {
+                let options: sqlx::sqlite::SqliteConnectOptions = test_db
+                    .url
+                    .parse::<sqlx::sqlite::SqliteConnectOptions>()
+                    .expect("url")
+                    .create_if_missing(true);
+                let pool = sqlx::SqlitePool::connect_with(options).await.expect("open");
+                migrator.run(&pool).await.expect("run old migrations");
+                for (id, payload) in [("old-big", &big[..]), ("old-small", &b"{}"[..])] {
+                    sqlx::query(OLD_ROW)
+                        .bind(id)
+                        .bind(payload)
+                        .bind("2026-12-01T10:00:00.000Z")
+                        .execute(&pool)
+                        .await
+                        .expect("old delivery");
+                }
+                pool.close().await;
+            }
+            Db::Postgres => {
+                let pool = sqlx::PgPool::connect(&test_db.url).await.expect("open");
+                migrator.run(&pool).await.expect("run old migrations");
+                for (id, payload) in [("old-big", &big[..]), ("old-small", &b"{}"[..])] {
+                    sqlx::query(OLD_ROW)
+                        .bind(id)
+                        .bind(payload)
+                        .bind(
+                            chrono::DateTime::parse_from_rfc3339("2026-12-01T10:00:00Z")
+                                .expect("time")
+                                .to_utc(),
+                        )
+                        .execute(&pool)
+                        .await
+                        .expect("old delivery");
+                }
+                pool.close().await;
+            }
+        }
+
+        let s = store::connect(&test_db.url, 2).await.expect("connect");
+        s.migrate().await.expect("migrate the old rows");
+        let detail = s
+            .delivery_detail("old-big")
+            .await
+            .expect("read")
+            .expect("row");
+        assert_eq!(detail.payload, big, "{db:?}: the delivery page");
+        let history = s
+            .item_history(ForgeKind::GitHub, "o/r", 1, None, 10)
+            .await
+            .expect("history");
+        assert_eq!(history.len(), 2, "{db:?}");
+        assert_eq!(history[0].payload, big, "{db:?}: the PR page");
+        assert_eq!(history[1].payload, b"{}", "{db:?}");
+
+        // A new delivery is stored compressed, beside them.
+        let mut new = delivery("new-big", "github:o/r#1");
+        new.payload = store::Payload::encode(big.clone().into(), store::PayloadCompression::Lz4);
+        assert_eq!(new.payload.encoding(), store::PayloadEncoding::Lz4);
+        assert!(new.payload.stored().len() * 3 < big.len(), "{db:?}");
+        s.insert_deliveries(&[new]).await.expect("insert");
+
+        // The worker claims them in order, each as received.
+        let mut claimed = Vec::new();
+        while let Some(d) = s.claim_next_delivery("w", LEASE).await.expect("claim") {
+            s.finish_delivery(d.id, "w", FinalStatus::Done, None)
+                .await
+                .expect("finish");
+            claimed.push((d.delivery_id, d.payload));
+        }
+        let expected = vec![
+            ("old-big".to_string(), big.clone()),
+            ("old-small".to_string(), b"{}".to_vec()),
+            ("new-big".to_string(), big.clone()),
+        ];
+        assert!(claimed == expected, "{db:?}: claims in order, as received");
+        let detail = s
+            .delivery_detail("new-big")
+            .await
+            .expect("read")
+            .expect("row");
+        assert_eq!(detail.payload, big, "{db:?}: a compressed delivery's page");
+
+        // Replay queues the old row again; it is read as it was.
+        assert!(s.requeue("old-big").await.expect("replay"));
+        let again = s
+            .claim_next_delivery("w", LEASE)
+            .await
+            .expect("claim")
+            .expect("replayed");
+        assert_eq!(
+            (again.delivery_id.as_str(), again.payload == big),
+            ("old-big", true)
+        );
+
+        if matches!(db, Db::Postgres) {
+            let pool = sqlx::PgPool::connect(&test_db.url).await.expect("open");
+            let (storage, encoding): (i8, String) = sqlx::query_as(
+                "SELECT a.attstorage, (SELECT payload_encoding FROM deliveries WHERE delivery_id = 'new-big')
+                 FROM pg_attribute a WHERE a.attrelid = 'deliveries'::regclass AND a.attname = 'payload'",
+            )
+            .fetch_one(&pool)
+            .await
+            .expect("catalog");
+            assert_eq!(
+                (storage as u8 as char, encoding.as_str()),
+                ('e', "lz4"),
+                "payload is EXTERNAL: not compressed again"
+            );
+            pool.close().await;
+        }
     }
 }
