@@ -7,7 +7,7 @@
 
 use crate::commands::{self, Case};
 use crate::support::*;
-use crate::tide::{ci, context, deliver, merge_calls, merge_status, options};
+use crate::tide::{ci, context, deliver, is_list_call, merge_calls, merge_status, options};
 use bosun_plugins::{ForgeKind, ItemState};
 use fake_forge::Fault;
 use std::time::Duration;
@@ -210,10 +210,7 @@ async fn a_push_to_the_base_labels_the_prs_it_made_conflict() {
                     .forge
                     .requests()
                     .iter()
-                    .filter(|r| {
-                        r.method == "GET"
-                            && (r.path.ends_with("/pulls") || r.path.ends_with("/merge_requests"))
-                    })
+                    .filter(|r| is_list_call(r))
                     .count()
             };
             assert_eq!(
@@ -284,19 +281,10 @@ async fn recheck_costs_are_bounded_by_the_limit() {
         bosun.forge.clear_requests();
         deliver(&bosun, case, case.branch_pushed("main", &"c3".repeat(20))).await;
         let requests = bosun.forge.requests();
-        let lists = requests
-            .iter()
-            .filter(|r| {
-                r.method == "GET"
-                    && (r.path.ends_with("/pulls") || r.path.ends_with("/merge_requests"))
-            })
-            .count();
+        let lists = requests.iter().filter(|r| is_list_call(r)).count();
         let reads = requests
             .iter()
-            .filter(|r| {
-                r.method == "GET"
-                    && !(r.path.ends_with("/pulls") || r.path.ends_with("/merge_requests"))
-            })
+            .filter(|r| r.method == "GET" && !is_list_call(r))
             .count();
         let writes = requests.len() - lists - reads;
         println!(

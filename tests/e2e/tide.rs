@@ -63,6 +63,11 @@ pub(crate) fn merge_calls(bosun: &TestBosun) -> Vec<fake_forge::RecordedRequest>
         .collect()
 }
 
+/// A list of a repository's open PRs (GitHub `GET …/pulls`, GitLab `GET …/merge_requests`).
+pub(crate) fn is_list_call(r: &fake_forge::RecordedRequest) -> bool {
+    r.method == "GET" && (r.path.ends_with("/pulls") || r.path.ends_with("/merge_requests"))
+}
+
 pub(crate) fn merge_status(bosun: &TestBosun, case: Case) -> Option<fake_forge::Status> {
     bosun
         .forge
@@ -346,10 +351,7 @@ async fn resync_costs_list_calls_not_calls_per_pr() {
                 .forge
                 .requests()
                 .iter()
-                .filter(|r| {
-                    r.method == "GET"
-                        && (r.path.ends_with("/pulls") || r.path.ends_with("/merge_requests"))
-                })
+                .filter(|r| is_list_call(r))
                 .count()
         };
         bosun.forge.clear_requests();
