@@ -34,6 +34,14 @@ pub enum Command {
     CheckConfig {
         /// The configuration file.
         file: PathBuf,
+        /// Also check a repository's own file (`.bosun.toml`) against this configuration's
+        /// `[repo_config]` rules, as bosun checks it on a PR.
+        #[arg(long, requires = "repo")]
+        repo_file: Option<PathBuf>,
+        /// The repository the file belongs to (`org/repo`), whose central settings it is
+        /// laid over.
+        #[arg(long)]
+        repo: Option<String>,
     },
     /// Write the bosun configuration equivalent to a Prow plugins.yaml (to stdout, or
     /// `--output`), listing what cannot carry over and why.
@@ -141,13 +149,20 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Command::CheckConfig { file } => match Settings::load(&file) {
+        Command::CheckConfig {
+            file,
+            repo_file,
+            repo,
+        } => match Settings::load(&file) {
             Ok(settings) => {
                 for w in &settings.warnings {
                     eprintln!("{}: warning: {w}", file.display());
                 }
                 println!("{}: ok", file.display());
-                Ok(())
+                match (repo_file, repo) {
+                    (Some(repo_file), Some(repo)) => check_repo_file(&settings, &repo_file, &repo),
+                    _ => Ok(()),
+                }
             }
             Err(errors) => {
                 for e in &errors {
@@ -354,4 +369,36 @@ async fn send(args: SendArgs) -> anyhow::Result<()> {
         bail!("bosun answered {status}");
     }
     Ok(())
+}
+
+/// `check-config --repo-file`: a repository's file checked as bosun checks it on a PR.
+fn check_repo_file(settings: &Settings, path: &Path, repo: &str) -> anyhow::Result<()> {
+    let repo = bosun_plugins::RepoPath::parse(repo)
+        .ok_or_else(|| anyhow::anyhow!("--repo must be a repository path like org/repo"))?;
+    if !settings.repo_config.enabled {
+        bail!(
+            "[repo_config] is not enabled in this configuration: bosun reads no repository's file"
+        );
+    }
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let plugins = bosun_plugins::all_plugins();
+    match crate::repo_config::parse_overlay(
+        &text,
+        &settings.repo_config,
+        &settings.plugins,
+        &repo,
+        &plugins,
+    ) {
+        Ok(_) => {
+            println!("{}: ok", path.display());
+            Ok(())
+        }
+        Err(errors) => {
+            for e in &errors {
+                eprintln!("{}: {e}", path.display());
+            }
+            bail!("{} problem(s) in {}", errors.len(), path.display())
+        }
+    }
 }

@@ -67,6 +67,9 @@ pub enum BenchCommand {
     Route(crate::route::RouteArgs),
     /// Start-to-ready time and idle memory on an empty and on a large database.
     Startup(crate::startup::StartupArgs),
+    /// The whole path at fixed offered rates (open loop): signed webhook in, plugin decision,
+    /// forge write out, with the `hold`, `lgtm` and `approve` mixes, on both stores.
+    Flow(crate::flow::FlowArgs),
     /// Runs bosun itself (`bosun-bench bosun serve …`): the servers and the `owners` command
     /// the benchmarks measure, from the same library as the `bosun` binary.
     #[command(hide = true)]
@@ -247,6 +250,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         BenchCommand::Pages(args) => crate::pages::run(args).await,
         BenchCommand::Route(args) => crate::route::run(args),
         BenchCommand::Startup(args) => crate::startup::run(args).await,
+        BenchCommand::Flow(args) => crate::flow::run(args).await,
         BenchCommand::Bosun { args } => {
             use clap::Parser as _;
             let cli = bosun::cli::Cli::parse_from(std::iter::once("bosun".to_string()).chain(args));
@@ -331,7 +335,7 @@ struct Prepared {
     head: Vec<u8>,
 }
 
-fn fixtures_dir(explicit: Option<&Path>) -> anyhow::Result<PathBuf> {
+pub(crate) fn fixtures_dir(explicit: Option<&Path>) -> anyhow::Result<PathBuf> {
     if let Some(dir) = explicit {
         return Ok(dir.to_path_buf());
     }
@@ -679,7 +683,7 @@ async fn reqwest_slot(load: &Load) -> Phase {
 /// CPU ticks (1/100 s) used so far by the server child, Postgres, and this process, and the
 /// machine's `/proc/stat` totals.
 #[derive(Debug, Default, Clone, Copy)]
-struct CpuSnapshot {
+pub(crate) struct CpuSnapshot {
     server: u64,
     postgres: u64,
     client: u64,
@@ -735,7 +739,7 @@ fn process_ticks(pid: &str) -> Option<u64> {
 
 /// `postgres` holds the pids of bosun's backends and of Postgres's own background processes
 /// (WAL writer, checkpointer …), not other clients' backends.
-fn cpu_snapshot(server_pid: Option<u32>, postgres: &[i32]) -> CpuSnapshot {
+pub(crate) fn cpu_snapshot(server_pid: Option<u32>, postgres: &[i32]) -> CpuSnapshot {
     let mut snap = CpuSnapshot {
         server: server_pid
             .and_then(|p| process_ticks(&p.to_string()))
@@ -774,20 +778,20 @@ fn cpu_snapshot(server_pid: Option<u32>, postgres: &[i32]) -> CpuSnapshot {
 
 /// CPU used during the measured phase.
 #[derive(Debug, Default, Clone, Copy)]
-struct CpuUse {
-    server_s: f64,
-    postgres_s: f64,
-    client_s: f64,
-    machine_busy: f64,
+pub(crate) struct CpuUse {
+    pub(crate) server_s: f64,
+    pub(crate) postgres_s: f64,
+    pub(crate) client_s: f64,
+    pub(crate) machine_busy: f64,
     machine_iowait: f64,
-    machine_total: f64,
+    pub(crate) machine_total: f64,
     server_written: f64,
     postgres_written: f64,
     disk_written: f64,
 }
 
 impl CpuUse {
-    fn between(a: CpuSnapshot, b: CpuSnapshot) -> CpuUse {
+    pub(crate) fn between(a: CpuSnapshot, b: CpuSnapshot) -> CpuUse {
         let t = |x: u64, y: u64| y.saturating_sub(x) as f64 / TICKS_PER_SECOND;
         let total = t(a.machine_total, b.machine_total);
         let idle = t(a.machine_idle, b.machine_idle);
@@ -806,7 +810,7 @@ impl CpuUse {
     }
 
     /// Machine CPU used by processes outside the benchmark (other builds and tests): noise.
-    fn other(&self) -> f64 {
+    pub(crate) fn other(&self) -> f64 {
         (self.machine_busy - self.server_s - self.postgres_s - self.client_s).max(0.0)
     }
 
@@ -873,7 +877,7 @@ impl Server {
     }
 
     /// Polls GET /healthz until it answers 200, the child exits, or the deadline passes.
-    async fn wait_ready(
+    pub(crate) async fn wait_ready(
         &mut self,
         http: &reqwest::Client,
         timeout: Duration,
@@ -1052,7 +1056,7 @@ impl PgAdmin {
     }
 
     /// Backends connected to `database` plus Postgres's background processes.
-    async fn server_pids(&mut self, database: &str) -> anyhow::Result<Vec<i32>> {
+    pub(crate) async fn server_pids(&mut self, database: &str) -> anyhow::Result<Vec<i32>> {
         Ok(sqlx::query_scalar(
             "SELECT pid FROM pg_stat_activity WHERE datname = $1 OR backend_type <> 'client backend'",
         )
@@ -1147,7 +1151,7 @@ struct Context {
     pg: Option<PgAdmin>,
 }
 
-fn progress(message: &str) {
+pub(crate) fn progress(message: &str) {
     eprintln!("bench: {message}");
 }
 
@@ -1406,7 +1410,7 @@ struct Summary {
     rss_peak_kb: Option<u64>,
 }
 
-fn percentile(sorted: &[u64], q: f64) -> f64 {
+pub(crate) fn percentile(sorted: &[u64], q: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
     }

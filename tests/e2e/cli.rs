@@ -56,6 +56,48 @@ fn check_config_reports_every_problem() {
     assert!(!err.contains("panicked"), "{err}");
 }
 
+/// `check-config --repo-file` checks a repository's `.bosun.toml` against the central rules,
+/// one problem per line with its key; a good file passes.
+#[test]
+fn check_config_checks_a_repository_file() {
+    let dir = tempfile::tempdir().expect("dir");
+    let central = dir.path().join("bosun.toml");
+    std::fs::write(&central, "[repo_config]\nenabled = true\nmay_enable = [\"size\"]\nforbidden = [\"tide\"]\nmay_set = [\"size\"]\n").expect("write");
+    let bad = dir.path().join("bad.bosun.toml");
+    std::fs::write(&bad, "plugins = [\"tide\"]\n[hold]\ncolour = 1\n").expect("write");
+    let out = bosun()
+        .arg("check-config")
+        .arg(&central)
+        .args(["--repo", "org/repo", "--repo-file"])
+        .arg(&bad)
+        .output()
+        .expect("runs");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("bad.bosun.toml: plugins: tide is forbidden"),
+        "{err}"
+    );
+    assert!(
+        err.contains("bad.bosun.toml: hold.colour: may not be set here"),
+        "{err}"
+    );
+    let good = dir.path().join("good.bosun.toml");
+    std::fs::write(&good, "plugins = [\"size\"]\n[size]\ns = 5\n").expect("write");
+    let out = bosun()
+        .arg("check-config")
+        .arg(&central)
+        .args(["--repo", "org/repo", "--repo-file"])
+        .arg(&good)
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// `bosun send` signs a fixture like the forge; a second send with the same id is a duplicate.
 #[tokio::test]
 async fn send_posts_a_signed_fixture() {
