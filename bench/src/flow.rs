@@ -402,7 +402,7 @@ struct Prepared {
 
 /// Which forge and PR event `i` of a step is about: GitHub and GitLab take turns.
 fn target(first_pr: u64, i: usize) -> (ForgeKind, u64) {
-    let kind = if i % 2 == 0 {
+    let kind = if i.is_multiple_of(2) {
         ForgeKind::GitHub
     } else {
         ForgeKind::GitLab
