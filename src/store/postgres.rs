@@ -323,4 +323,33 @@ impl Store for PgStore {
             .fetch_all(&self.pool)
             .await?)
     }
+
+    async fn insert_delivery_after(
+        &self,
+        d: &NewDelivery,
+        delay: Duration,
+    ) -> Result<InsertOutcome, StoreError> {
+        let statement = format!(
+            "{}VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, now(), now() + make_interval(secs => $10)){}",
+            sql::INSERT_DELIVERIES,
+            sql::INSERT_DELIVERIES_END
+        );
+        let inserted: Option<String> = sqlx::query_scalar(&statement)
+            .bind(&d.delivery_id)
+            .bind(d.forge.as_str())
+            .bind(&d.event)
+            .bind(&d.repo)
+            .bind(d.number)
+            .bind(&d.item_key)
+            .bind(&d.headers)
+            .bind(d.payload.stored())
+            .bind(d.payload.encoding().as_str())
+            .bind(delay.as_secs_f64())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(match inserted {
+            Some(_) => InsertOutcome::Inserted,
+            None => InsertOutcome::Duplicate,
+        })
+    }
 }
