@@ -39,6 +39,15 @@ impl PgStore {
     }
 }
 
+/// One delivery that waits before it may run (`insert_delivery_after`).
+static INSERT_DELIVERY_AFTER: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "{}VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, now(), now() + make_interval(secs => $10)){}",
+        sql::INSERT_DELIVERIES,
+        sql::INSERT_DELIVERIES_END
+    )
+});
+
 #[async_trait]
 impl Store for PgStore {
     async fn migrate(&self) -> Result<(), StoreError> {
@@ -329,12 +338,7 @@ impl Store for PgStore {
         d: &NewDelivery,
         delay: Duration,
     ) -> Result<InsertOutcome, StoreError> {
-        let statement = format!(
-            "{}VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, now(), now() + make_interval(secs => $10)){}",
-            sql::INSERT_DELIVERIES,
-            sql::INSERT_DELIVERIES_END
-        );
-        let inserted: Option<String> = sqlx::query_scalar(&statement)
+        let inserted: Option<String> = sqlx::query_scalar(INSERT_DELIVERY_AFTER.as_str())
             .bind(&d.delivery_id)
             .bind(d.forge.as_str())
             .bind(&d.event)

@@ -162,6 +162,16 @@ impl SqliteStore {
     }
 }
 
+/// One delivery that waits before it may run (`insert_delivery_after`).
+static INSERT_DELIVERY_AFTER: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "{}VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, {}, strftime('%Y-%m-%dT%H:%M:%fZ', 'now', $10)){}",
+        sql::INSERT_DELIVERIES,
+        now!(),
+        sql::INSERT_DELIVERIES_END
+    )
+});
+
 #[async_trait]
 impl Store for SqliteStore {
     async fn migrate(&self) -> Result<(), StoreError> {
@@ -450,13 +460,7 @@ impl Store for SqliteStore {
         d: &NewDelivery,
         delay: Duration,
     ) -> Result<InsertOutcome, StoreError> {
-        let statement = format!(
-            "{}VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, {}, strftime('%Y-%m-%dT%H:%M:%fZ', 'now', $10)){}",
-            sql::INSERT_DELIVERIES,
-            now!(),
-            sql::INSERT_DELIVERIES_END
-        );
-        let inserted: Option<String> = sqlx::query_scalar(&statement)
+        let inserted: Option<String> = sqlx::query_scalar(INSERT_DELIVERY_AFTER.as_str())
             .bind(&d.delivery_id)
             .bind(d.forge.as_str())
             .bind(&d.event)
