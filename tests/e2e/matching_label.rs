@@ -190,3 +190,44 @@ async fn issues_are_decided_after_the_grace_period() {
         }
     }
 }
+
+/// `bosun check-config` refuses a rule whose regex does not compile, a grace period that is not
+/// a duration, and a verify-owners denylist that is not a list, each under its key path.
+#[test]
+fn check_config_validates_both_plugins_settings() {
+    let dir = tempfile::tempdir().expect("dir");
+    let file = dir.path().join("bad.toml");
+    std::fs::write(
+        &file,
+        "[settings.require-matching-label.\"org\"]\n\
+         rules = [{ prs = true, regexp = \"(\", missing_label = \"needs-kind\" }]\n\
+         [settings.require-matching-label.\"org/repo\"]\n\
+         rules = [{ issues = true, regexp = \"^kind/\", missing_label = \"needs-kind\", grace_period = \"soon\" }]\n\
+         [settings.verify-owners.\"org\"]\nlabels_denylist = \"lgtm\"\n",
+    )
+    .expect("write");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_bosun"))
+        .env_remove("RUST_LOG")
+        .arg("check-config")
+        .arg(&file)
+        .output()
+        .expect("runs");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    for (key, says) in [
+        (
+            "settings.require-matching-label.\"org\"",
+            "rules[0]: regexp",
+        ),
+        (
+            "settings.require-matching-label.\"org/repo\"",
+            "\"soon\" is not a duration",
+        ),
+        ("settings.verify-owners.\"org\"", "expected a sequence"),
+    ] {
+        assert!(
+            err.lines().any(|l| l.contains(key) && l.contains(says)),
+            "{key}: {says} missing in:\n{err}"
+        );
+    }
+}
