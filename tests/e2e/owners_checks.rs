@@ -184,6 +184,19 @@ async fn root_owners_needs_approvers_and_other_prs_are_left_alone() {
             "{:?}: {comments:?}",
             case.forge
         );
+        let page = bosun
+            .http
+            .get(bosun.url("/command-help"))
+            .send()
+            .await
+            .expect("bosun answers")
+            .text()
+            .await
+            .unwrap_or_default();
+        assert!(
+            page.contains("/verify-owners"),
+            "/verify-owners missing from /command-help"
+        );
         bosun.shutdown().await;
     }
 }
