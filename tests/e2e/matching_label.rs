@@ -118,6 +118,27 @@ async fn prs_need_a_kind_label_after_the_grace_period() {
             deliver(&bosun, case.forge, opened_with(case, "/kind bug")).await;
             assert_eq!(sorted_labels(&bosun, &pr), ["kind/bug"], "{:?}", case.forge);
             assert_eq!(notices(&bosun, &pr), 0);
+            let looks: Vec<(String, bool)> = bosun
+                .store
+                .recent_deliveries(50, None)
+                .await
+                .expect("deliveries")
+                .into_iter()
+                .filter(|d| d.event == "bosun/resync" && d.delivery_id.starts_with("look:"))
+                .map(|d| {
+                    let waited = d.started_at.map(|s| s - d.received_at);
+                    (
+                        d.status,
+                        waited.is_some_and(|w| w.num_milliseconds() >= 1000),
+                    )
+                })
+                .collect();
+            assert_eq!(
+                looks,
+                [("done".to_string(), true)],
+                "one look, run after the grace period: {:?}",
+                case.forge
+            );
 
             bosun.forge.set_labels(&pr, &[]);
             deliver(&bosun, case.forge, case.labeled()).await;
