@@ -76,7 +76,9 @@ impl Default for VerifyOwnersSettings {
 /// One changed OWNERS-type file: its path and its contents at the PR's head and base.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChangedOwners {
+    /// The file's path in the repository.
     pub path: String,
+    /// Its text at the PR's head.
     pub head: String,
     /// `None` when the file is new.
     pub base: Option<String>,
@@ -85,13 +87,16 @@ pub struct ChangedOwners {
 /// A problem that makes a file invalid.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileProblem {
+    /// The file at fault.
     pub path: String,
+    /// Prow's wording of the problem.
     pub message: String,
 }
 
 /// What checking the files found, before trust is asked.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Findings {
+    /// Problems that make the PR invalid.
     pub problems: Vec<FileProblem>,
     /// Advice that does not make the PR invalid (empty aliases).
     pub advice: Vec<String>,
@@ -190,7 +195,9 @@ pub fn check_files(
 /// A login that is not trusted, and the files naming it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Untrusted {
+    /// The login, normalized.
     pub login: String,
+    /// The OWNERS files that newly name it.
     pub files: BTreeSet<String>,
 }
 
@@ -245,13 +252,17 @@ pub fn untrusted_comment(untrusted: &[Untrusted], org: &str, forge: ForgeKind) -
 /// What one run found, and what the plugin knows of the PR to act on it.
 #[derive(Debug)]
 pub struct Verdict<'a> {
+    /// The PR verified.
     pub item: &'a ItemRef,
     /// The PR's labels now.
     pub labels: &'a [String],
+    /// What the files' checks found.
     pub findings: Findings,
+    /// The new logins that are not trusted.
     pub untrusted: Vec<Untrusted>,
     /// The org or group named in the untrusted-users comment.
     pub org: &'a str,
+    /// bosun's command-help page, for the comments' footer.
     pub help_url: &'a str,
 }
 
