@@ -96,6 +96,7 @@ pub fn import(plugins_yaml: &str, prow_config: Option<&str>) -> Result<Imported,
             "dco" => importer.dco(value),
             "release_note" => importer.global("release-note", value, release_note_option),
             "repo_milestone" => importer.repo_milestone(value),
+            "require_matching_label" => importer.require_matching_label(value),
             // bosun never retitles closed items, which is Prow's default too.
             "retitle" if value.get("allow_closed_issues") != Some(&Value::Bool(true)) => {}
             other => importer.drop(other, block_reason(other)),
@@ -115,7 +116,6 @@ fn block_reason(block: &str) -> String {
         "retitle" => "bosun's retitle has no options; closed items cannot be retitled".into(),
         "milestone_applier" => "bosun does not set milestones on merge".into(),
         "config_updater" => "Prow's own deployment; bosun reads one TOML file".into(),
-        "require_matching_label" => "bosun has no require-matching-label plugin".into(),
         "slack" => "bosun's chat notifications are configured under [chat] and notify".into(),
         _ => format!("bosun has no equivalent of Prow's `{block}` options"),
     }
@@ -124,7 +124,6 @@ fn block_reason(block: &str) -> String {
 /// Why a Prow plugin has no bosun equivalent.
 fn plugin_reason(plugin: &str) -> String {
     match plugin {
-        "verify-owners" => "bosun does not check OWNERS files changed in a PR".into(),
         "cat" | "dog" | "pony" | "goose" | "yuks" | "shrug" | "heart" => {
             "a novelty reply bosun does not have".into()
         }
@@ -679,16 +678,99 @@ impl Importer {
                         to_toml(v).unwrap_or(toml::Value::Array(vec![])),
                     );
                 }
-                "labels_denylist" => self.drop(
-                    "owners.labels_denylist",
-                    "bosun does not check OWNERS files changed in a PR (no verify-owners)",
-                ),
+                "labels_denylist" => self.labels_denylist(v),
                 "filenames" => self.drop(
                     "owners.filenames",
                     "bosun reads only files named OWNERS and OWNERS_ALIASES",
                 ),
                 other => self.drop(format!("owners.{other}"), "bosun has no such option"),
             }
+        }
+    }
+
+    /// `owners.labels_denylist` — verify-owners' `labels_denylist` wherever it is enabled.
+    fn labels_denylist(&mut self, value: &Value) {
+        let scopes = self.enabled_scopes("verify-owners");
+        if scopes.is_empty() {
+            self.drop("owners.labels_denylist", "verify-owners is enabled nowhere");
+            return;
+        }
+        let Some(list) = to_toml(value) else {
+            return;
+        };
+        for scope in scopes {
+            self.settings
+                .entry("verify-owners".to_string())
+                .or_default()
+                .entry(scope)
+                .or_default()
+                .insert("labels_denylist".into(), list.clone());
+        }
+    }
+
+    /// `require_matching_label:` — each entry becomes a rule of its `org` or `org/repo` scope.
+    /// bosun reads the most specific scope only, so a repository's rules also get its org's:
+    /// every rule Prow would apply to it still applies.
+    fn require_matching_label(&mut self, value: &Value) {
+        let Some(list) = value.as_array() else {
+            self.drop("require_matching_label", "must be a list of rules");
+            return;
+        };
+        let mut by_scope: BTreeMap<String, Vec<toml::Value>> = BTreeMap::new();
+        let mut org_rules: BTreeMap<String, Vec<toml::Value>> = BTreeMap::new();
+        for (i, entry) in list.iter().enumerate() {
+            let (Some(rule), Some(org)) =
+                (entry.as_object(), entry.get("org").and_then(Value::as_str))
+            else {
+                self.drop(
+                    format!("require_matching_label[{i}]"),
+                    "a rule must be a mapping naming its org",
+                );
+                continue;
+            };
+            let mut table = toml::Table::new();
+            for (key, v) in rule {
+                match key.as_str() {
+                    "org" | "repo" => {}
+                    "branch" | "prs" | "issues" | "regexp" | "missing_label"
+                    | "missing_comment" | "grace_period" => {
+                        if let Some(v) = to_toml(v) {
+                            table.insert(key.clone(), v);
+                        }
+                    }
+                    other => self.drop(
+                        format!("require_matching_label[{i}].{other}"),
+                        "bosun has no such option",
+                    ),
+                }
+            }
+            let rule = toml::Value::Table(table);
+            match entry.get("repo").and_then(Value::as_str) {
+                Some(repo) if !repo.is_empty() => by_scope
+                    .entry(format!("{org}/{repo}"))
+                    .or_default()
+                    .push(rule),
+                _ => {
+                    org_rules
+                        .entry(org.to_string())
+                        .or_default()
+                        .push(rule.clone());
+                    by_scope.entry(org.to_string()).or_default().push(rule);
+                }
+            }
+        }
+        for (scope, mut rules) in by_scope {
+            if let Some((org, _)) = scope.split_once('/')
+                && let Some(inherited) = org_rules.get(org)
+            {
+                rules.extend(inherited.iter().cloned());
+            }
+            self.settings
+                .entry("require-matching-label".to_string())
+                .or_default()
+                .entry(scope)
+                .or_default()
+                .insert("rules".into(), toml::Value::Array(rules));
         }
     }
 
@@ -1027,6 +1109,36 @@ mod tests {
         );
         let keys: Vec<&str> = i.dropped.iter().map(|d| d.key.as_str()).collect();
         assert_eq!(keys, vec!["owners.labels_denylist", "owners_dir_denylist"]);
+    }
+
+    #[test]
+    fn verify_owners_and_require_matching_label_carry_over() {
+        let i = imported(
+            "plugins:\n  org: [verify-owners, require-matching-label]\nowners:\n  labels_denylist: [approved]\nrequire_matching_label:\n- {org: org, repo: repo, prs: true, regexp: ^kind/, missing_label: needs-kind, grace_period: 10s}\n- {org: org, issues: true, regexp: ^sig/, missing_label: needs-sig, missing_comment: hi}\n",
+        );
+        assert!(i.dropped.is_empty(), "{:?}", i.dropped);
+        assert_eq!(
+            get(
+                &i.config,
+                &["settings", "verify-owners", "org", "labels_denylist"]
+            ),
+            Some(&toml::Value::Array(vec!["approved".into()]))
+        );
+        let rules = |scope: &str| {
+            get(
+                &i.config,
+                &["settings", "require-matching-label", scope, "rules"],
+            )
+            .and_then(toml::Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|r| r.get("missing_label")?.as_str())
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default()
+        };
+        assert_eq!(rules("org/repo"), ["needs-kind", "needs-sig"]);
+        assert_eq!(rules("org"), ["needs-sig"]);
     }
 
     #[test]

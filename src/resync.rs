@@ -328,9 +328,42 @@ pub fn normalize(
             reason: crate::webhook::json_reason(&e),
         })?;
     match event {
-        Event::PullRequest(_) => Ok(crate::webhook::Normalized::Events(vec![event])),
+        Event::PullRequest(_) | Event::Issue(_) => {
+            Ok(crate::webhook::Normalized::Events(vec![event]))
+        }
         _ => Ok(crate::webhook::Normalized::Ignored(
-            "a resync names a pull request".into(),
+            "a resync names a pull request or an issue".into(),
         )),
     }
+}
+
+/// A delayed look at an issue a plugin asked for ([`bosun_plugins::Action::LookAgain`]):
+/// plugins read what they need from the forge, so the event names the issue and little else.
+pub(crate) fn issue_delivery(item: &ItemRef, why: &str, when: &str) -> Option<NewDelivery> {
+    let item_key = format!("{}:{}#{}", item.forge, item.repo, item.number);
+    let event = Event::Issue(bosun_plugins::IssueEvent {
+        issue: Item {
+            reference: item.clone(),
+            author: Login::new("ghost"),
+            state: bosun_plugins::ItemState::Open,
+            title: String::new(),
+            labels: Vec::new(),
+            assignees: Vec::new(),
+            draft: false,
+            html_url: String::new(),
+        },
+        action: bosun_plugins::IssueAction::Resync,
+        sender: Login::new("bosun"),
+    });
+    let payload = serde_json::to_vec(&event).ok()?;
+    Some(NewDelivery {
+        delivery_id: format!("{why}:{item_key}:{when}"),
+        forge: item.forge,
+        event: EVENT.into(),
+        repo: Some(item.repo.to_string()),
+        number: Some(item.number as i64),
+        item_key,
+        headers: "{}".into(),
+        payload: payload.into(),
+    })
 }

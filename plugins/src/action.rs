@@ -265,6 +265,13 @@ pub enum Action {
         login: Login,
         code_hash: String,
     },
+    /// Look at an item again no earlier than `after_ms` from now (a grace period for other
+    /// automation to act first): queued as a `bosun/resync` delivery of its own that waits
+    /// in the queue, holding no worker.
+    LookAgain {
+        item: ItemRef,
+        after_ms: u64,
+    },
 }
 
 impl Action {
@@ -295,6 +302,7 @@ impl Action {
             Action::ChatReply { .. } => "chat_reply",
             Action::RunCi { .. } => "run_ci",
             Action::BindChatUser { .. } => "bind_chat_user",
+            Action::LookAgain { .. } => "look_again",
         }
     }
 
@@ -306,6 +314,7 @@ impl Action {
             Action::ChatReply { .. } => Destination::Reply,
             Action::RunCi { system, .. } => Destination::Ci(*system),
             Action::RecheckBranch { forge, .. } => Destination::Requeue(*forge),
+            Action::LookAgain { item, .. } => Destination::Requeue(item.forge),
             Action::CreateLabel { forge, .. } | Action::SetStatus { forge, .. } => {
                 Destination::Forge(*forge)
             }
@@ -349,7 +358,8 @@ impl Action {
             | Action::AutoMerge { item, .. } => Some(item),
             Action::Remember { item, .. }
             | Action::RunCi { item, .. }
-            | Action::BindChatUser { item, .. } => Some(item),
+            | Action::BindChatUser { item, .. }
+            | Action::LookAgain { item, .. } => Some(item),
             Action::CreateLabel { .. }
             | Action::RecheckBranch { .. }
             | Action::SetStatus { .. }
@@ -421,6 +431,7 @@ impl Action {
                 repo, branch, sha, ..
             } => format!("{repo} {branch}@{sha}"),
             Action::UpdateBranch { item, sha } => format!("{item} at {sha}"),
+            Action::LookAgain { item, after_ms } => format!("{item} in {after_ms} ms"),
             Action::Comment { item, .. }
             | Action::Close { item, .. }
             | Action::Reopen { item }

@@ -306,6 +306,9 @@ pub enum IssueAction {
     Unassigned,
     Deleted,
     Other,
+    /// Nothing happened: bosun looks at the issue again because a plugin asked to
+    /// ([`crate::Action::LookAgain`]).
+    Resync,
 }
 
 /// An issue changed.

@@ -35,12 +35,14 @@ pub mod permissions;
 pub mod plugin;
 pub mod release_note;
 pub mod reply;
+pub mod require_matching_label;
 pub mod retitle;
 pub mod size;
 pub mod skip;
 pub mod testing;
 pub mod tide;
 pub mod trigger;
+pub mod verify_owners;
 pub mod welcome;
 pub mod wip;
 
@@ -90,5 +92,7 @@ pub fn all_plugins() -> Vec<Box<dyn Plugin>> {
         Box::new(trigger::Trigger),
         Box::new(welcome::Welcome),
         Box::new(wip::Wip),
+        Box::new(verify_owners::VerifyOwners),
+        Box::new(require_matching_label::RequireMatchingLabel),
     ]
 }

@@ -65,6 +65,7 @@ async fn perform(
         }
         Action::Remember { .. }
         | Action::RecheckBranch { .. }
+        | Action::LookAgain { .. }
         | Action::Notify { .. }
         | Action::ChatReply { .. }
         | Action::BindChatUser { .. } => Err(ForgeError::Permanent(format!(

@@ -63,6 +63,39 @@ impl RequeueTarget {
     }
 }
 
+impl RequeueTarget {
+    /// Queues one delayed look at an item (`Action::LookAgain`), named by the journaled
+    /// action, so applying it again after a crash queues nothing new. A PR is read once, so
+    /// the look carries its current head as resync deliveries do.
+    async fn look_again(
+        &self,
+        stored: &StoredAction,
+        item: &bosun_plugins::ItemRef,
+        after_ms: u64,
+        calls: &mut i32,
+    ) -> Result<(), EffectError> {
+        let when = format!("action-{}", stored.id);
+        let delivery = match item.kind {
+            bosun_plugins::ItemKind::Issue => crate::resync::issue_delivery(item, "look", &when),
+            bosun_plugins::ItemKind::PullRequest => {
+                let forge = self.forges.get(item.forge).ok_or_else(|| {
+                    ForgeError::Permanent(format!("{} is not configured", item.forge))
+                })?;
+                *calls += 1;
+                let pr = forge.pull_request(item).await?;
+                crate::resync::delivery(item.forge, &item.repo, item.number, pr, "look", &when)
+            }
+        };
+        let Some(delivery) = delivery else {
+            return Ok(());
+        };
+        self.store
+            .insert_delivery_after(&delivery, Duration::from_millis(after_ms))
+            .await?;
+        Ok(())
+    }
+}
+
 #[async_trait]
 impl Target for RequeueTarget {
     async fn apply(
@@ -71,6 +104,9 @@ impl Target for RequeueTarget {
         _maybe_done: bool,
         calls: &mut i32,
     ) -> Result<(), EffectError> {
+        if let Action::LookAgain { item, after_ms } = &stored.action {
+            return self.look_again(stored, item, *after_ms, calls).await;
+        }
         let Action::RecheckBranch {
             forge: kind,
             repo,

@@ -358,6 +358,14 @@ pub trait Store:
         forge: &str,
         repo: &str,
     ) -> Result<Vec<String>, StoreError>;
+    /// Journals one delivery that no worker may claim before `delay` has passed (a plugin's
+    /// grace period); like the webhooks of its item it runs in order, so it holds back the
+    /// item's later deliveries until then. An id already stored is a `Duplicate`.
+    async fn insert_delivery_after(
+        &self,
+        delivery: &NewDelivery,
+        delay: Duration,
+    ) -> Result<InsertOutcome, StoreError>;
 }
 
 /// Opens the store a URL names: `sqlite:…` or `postgres://…`, with the default options.

@@ -39,6 +39,15 @@ impl PgStore {
     }
 }
 
+/// One delivery that waits before it may run (`insert_delivery_after`).
+static INSERT_DELIVERY_AFTER: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "{}VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, now(), now() + make_interval(secs => $10)){}",
+        sql::INSERT_DELIVERIES,
+        sql::INSERT_DELIVERIES_END
+    )
+});
+
 #[async_trait]
 impl Store for PgStore {
     async fn migrate(&self) -> Result<(), StoreError> {
@@ -322,5 +331,29 @@ impl Store for PgStore {
             .bind(repo)
             .fetch_all(&self.pool)
             .await?)
+    }
+
+    async fn insert_delivery_after(
+        &self,
+        d: &NewDelivery,
+        delay: Duration,
+    ) -> Result<InsertOutcome, StoreError> {
+        let inserted: Option<String> = sqlx::query_scalar(INSERT_DELIVERY_AFTER.as_str())
+            .bind(&d.delivery_id)
+            .bind(d.forge.as_str())
+            .bind(&d.event)
+            .bind(&d.repo)
+            .bind(d.number)
+            .bind(&d.item_key)
+            .bind(&d.headers)
+            .bind(d.payload.stored())
+            .bind(d.payload.encoding().as_str())
+            .bind(delay.as_secs_f64())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(match inserted {
+            Some(_) => InsertOutcome::Inserted,
+            None => InsertOutcome::Duplicate,
+        })
     }
 }

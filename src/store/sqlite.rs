@@ -162,6 +162,16 @@ impl SqliteStore {
     }
 }
 
+/// One delivery that waits before it may run (`insert_delivery_after`).
+static INSERT_DELIVERY_AFTER: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "{}VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, {}, strftime('%Y-%m-%dT%H:%M:%fZ', 'now', $10)){}",
+        sql::INSERT_DELIVERIES,
+        now!(),
+        sql::INSERT_DELIVERIES_END
+    )
+});
+
 #[async_trait]
 impl Store for SqliteStore {
     async fn migrate(&self) -> Result<(), StoreError> {
@@ -443,5 +453,29 @@ impl Store for SqliteStore {
             .bind(repo)
             .fetch_all(&self.pool)
             .await?)
+    }
+
+    async fn insert_delivery_after(
+        &self,
+        d: &NewDelivery,
+        delay: Duration,
+    ) -> Result<InsertOutcome, StoreError> {
+        let inserted: Option<String> = sqlx::query_scalar(INSERT_DELIVERY_AFTER.as_str())
+            .bind(&d.delivery_id)
+            .bind(d.forge.as_str())
+            .bind(&d.event)
+            .bind(&d.repo)
+            .bind(d.number)
+            .bind(&d.item_key)
+            .bind(&d.headers)
+            .bind(d.payload.stored())
+            .bind(d.payload.encoding().as_str())
+            .bind(later(delay))
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(match inserted {
+            Some(_) => InsertOutcome::Inserted,
+            None => InsertOutcome::Duplicate,
+        })
     }
 }

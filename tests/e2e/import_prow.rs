@@ -51,13 +51,11 @@ fn a_kubernetes_shaped_plugins_yaml_imports_and_passes_check_config() {
     succeeded(&out);
     let stderr = String::from_utf8_lossy(&out.stderr);
     for left_behind in [
-        "plugins.\"kubernetes\".plugins: verify-owners",
         "external_plugins.\"kubernetes\": cherrypicker",
         "override.allow_top_level_owners",
         "blunderbuss.use_status_availability",
         "label.restricted_labels[].assign_on",
         "approve.commandHelpLink",
-        "owners.labels_denylist",
         "owners.filenames",
         "trigger.join_org_url: bosun's welcome links",
         "owners_dir_denylist",
@@ -107,8 +105,29 @@ fn a_kubernetes_shaped_plugins_yaml_imports_and_passes_check_config() {
     );
 
     // welcome, override and skip are bosun plugins now; Prow's external needs-rebase is
-    // built in.
-    for p in ["welcome", "override", "needs-rebase"] {
+    // built in; verify-owners and require-matching-label keep their settings.
+    assert!(
+        !stderr.contains("verify-owners")
+            && !stderr.contains("labels_denylist")
+            && !stderr.contains("require_matching_label"),
+        "{stderr}"
+    );
+    let verify = plugins.settings_for("verify-owners", &repo("kubernetes/kubernetes"));
+    assert_eq!(
+        verify["labels_denylist"],
+        serde_json::json!(["approved", "lgtm"])
+    );
+    let rules = plugins.settings_for("require-matching-label", &repo("kubernetes/kubernetes"));
+    let missing: Vec<&str> = rules["rules"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|r| r["missing_label"].as_str())
+                .collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(missing, ["needs-kind", "needs-sig"]);
+    for p in ["welcome", "override", "needs-rebase", "verify-owners"] {
         assert!(k8s.iter().any(|e| e == p), "{p} in {k8s:?}");
     }
     assert!(

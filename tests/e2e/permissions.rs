@@ -401,6 +401,13 @@ fn matrix() -> Vec<Row> {
         .refused_with("to add status labels. If you believe you should be able to issue the /status command")
         .shown("`/status in-review` (or `in-progress`, `approved-for-milestone`)")
         .note("⁴"),
+        row(
+            "/verify-owners",
+            Pr,
+            S::Labels(&["do-not-merge/invalid-owners-file"]),
+            E::LacksLabel("do-not-merge/invalid-owners-file"),
+            ANYONE,
+        ),
     ]
 }
 
@@ -455,7 +462,7 @@ const GITLAB: Site = Site {
 /// The GitLab fixtures' item author id: a note whose user has it is by the author.
 const GITLAB_AUTHOR_ID: u64 = 51764;
 
-const PLUGINS: &str = r#"["approve", "assign", "blunderbuss", "dco", "help", "hold", "label", "lgtm", "lifecycle", "milestone", "milestonestatus", "release-note", "retitle"]"#;
+const PLUGINS: &str = r#"["approve", "assign", "blunderbuss", "dco", "help", "hold", "label", "lgtm", "lifecycle", "milestone", "milestonestatus", "release-note", "retitle", "verify-owners"]"#;
 const OWNERS: &[u8] = b"approvers: [approver, ci-robot]\nreviewers: [rev-a, rev-b]\n";
 
 impl Site {

@@ -956,3 +956,58 @@ async fn payloads_journaled_before_compression_read_back_after_the_migration() {
         }
     }
 }
+
+/// A delayed delivery (a plugin's grace period) is not claimed before its delay, holds back its
+/// item's later deliveries meanwhile, leaves other items alone, and is journaled once per id.
+#[tokio::test]
+async fn a_delayed_delivery_waits_and_is_inserted_once() {
+    for db in databases() {
+        let _combination = Combination::new(db);
+        let (s, _db) = open(db).await;
+        let later = delivery("look", "k");
+        assert_eq!(
+            s.insert_delivery_after(&later, Duration::from_secs(60))
+                .await
+                .expect("insert"),
+            InsertOutcome::Inserted
+        );
+        assert_eq!(
+            s.insert_delivery_after(&later, Duration::from_secs(60))
+                .await
+                .expect("insert"),
+            InsertOutcome::Duplicate,
+            "{db:?}"
+        );
+        s.insert_deliveries(&[delivery("after", "k"), delivery("other", "k2")])
+            .await
+            .expect("insert");
+        let d = s
+            .claim_next_delivery("w", LEASE)
+            .await
+            .expect("claim")
+            .expect("work");
+        assert_eq!(d.delivery_id, "other", "{db:?}");
+        assert!(
+            s.claim_next_delivery("w", LEASE)
+                .await
+                .expect("claim")
+                .is_none(),
+            "{db:?}: not before its delay, and its item's later delivery waits"
+        );
+        let soon = delivery("soon", "k3");
+        s.insert_delivery_after(&soon, Duration::from_millis(50))
+            .await
+            .expect("insert");
+        wait_until(
+            "the short delay passed",
+            Duration::from_secs(10),
+            || async {
+                s.claim_next_delivery("w", LEASE)
+                    .await
+                    .expect("claim")
+                    .is_some_and(|d| d.delivery_id == "soon")
+            },
+        )
+        .await;
+    }
+}
