@@ -265,6 +265,13 @@ pub enum Action {
         login: Login,
         code_hash: String,
     },
+    /// Apply a merged PR's change to another branch in a new PR (the cherrypick plugin), and
+    /// answer on `item` with the outcome: `@requester: <what happened>` then `reply_tail`.
+    CherryPick {
+        item: ItemRef,
+        request: crate::cherry_pick::CherryPickRequest,
+        reply_tail: String,
+    },
 }
 
 impl Action {
@@ -295,6 +302,7 @@ impl Action {
             Action::ChatReply { .. } => "chat_reply",
             Action::RunCi { .. } => "run_ci",
             Action::BindChatUser { .. } => "bind_chat_user",
+            Action::CherryPick { .. } => "cherry_pick",
         }
     }
 
@@ -324,7 +332,8 @@ impl Action {
             | Action::Reopen { item }
             | Action::Merge { item, .. }
             | Action::UpdateBranch { item, .. }
-            | Action::AutoMerge { item, .. } => Destination::Forge(item.forge),
+            | Action::AutoMerge { item, .. }
+            | Action::CherryPick { item, .. } => Destination::Forge(item.forge),
         }
     }
 
@@ -346,7 +355,8 @@ impl Action {
             | Action::Reopen { item }
             | Action::Merge { item, .. }
             | Action::UpdateBranch { item, .. }
-            | Action::AutoMerge { item, .. } => Some(item),
+            | Action::AutoMerge { item, .. }
+            | Action::CherryPick { item, .. } => Some(item),
             Action::Remember { item, .. }
             | Action::RunCi { item, .. }
             | Action::BindChatUser { item, .. } => Some(item),
@@ -421,6 +431,9 @@ impl Action {
                 repo, branch, sha, ..
             } => format!("{repo} {branch}@{sha}"),
             Action::UpdateBranch { item, sha } => format!("{item} at {sha}"),
+            Action::CherryPick { item, request, .. } => {
+                format!("{item} onto {} as {}", request.target, request.branch)
+            }
             Action::Comment { item, .. }
             | Action::Close { item, .. }
             | Action::Reopen { item }

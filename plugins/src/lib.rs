@@ -9,6 +9,7 @@ pub mod action;
 pub mod approve;
 pub mod assign;
 pub mod blunderbuss;
+pub mod cherry_pick;
 pub mod command;
 pub mod dco;
 pub mod event;
@@ -90,5 +91,6 @@ pub fn all_plugins() -> Vec<Box<dyn Plugin>> {
         Box::new(trigger::Trigger),
         Box::new(welcome::Welcome),
         Box::new(wip::Wip),
+        Box::new(cherry_pick::CherryPick),
     ]
 }

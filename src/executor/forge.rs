@@ -15,6 +15,7 @@
 use super::{EffectError, Target};
 use crate::store::StoredAction;
 use async_trait::async_trait;
+use bosun_plugins::cherry_pick::{self, CherryPickOutcome, CherryPickRequest};
 use bosun_plugins::{
     Action, Forge, ForgeError, ItemRef, ItemState, Login, MissingUsersReply, marker,
 };
@@ -272,7 +273,55 @@ async fn perform(
             *calls += 1;
             forge.set_status(repo, sha, status).await
         }
+        Action::CherryPick {
+            item,
+            request,
+            reply_tail,
+        } => cherry_pick(forge, stored, item, request, reply_tail, maybe_done, calls).await,
     }
+}
+
+/// Makes the cherry-pick PR, assigns the requester to it, and answers on the source PR once
+/// (the reply carries the action's marker). A repeated attempt finds the PR its first attempt
+/// opened, reported as created, not as someone else's.
+async fn cherry_pick(
+    forge: &dyn Forge,
+    stored: &StoredAction,
+    item: &ItemRef,
+    request: &CherryPickRequest,
+    reply_tail: &str,
+    maybe_done: bool,
+    calls: &mut i32,
+) -> Result<(), ForgeError> {
+    *calls += 1;
+    let outcome = match forge.cherry_pick(item, request).await? {
+        CherryPickOutcome::Exists { number } if maybe_done => CherryPickOutcome::Created { number },
+        other => other,
+    };
+    if let CherryPickOutcome::Created { number } = outcome {
+        let new = ItemRef {
+            number,
+            ..item.clone()
+        };
+        *calls += 1;
+        match forge
+            .assign(&new, std::slice::from_ref(&request.requester))
+            .await
+        {
+            Err(e) if e.is_retryable() => return Err(e),
+            Err(e) => {
+                tracing::warn!(item = %new, error = %e, "could not assign the cherry-pick's requester")
+            }
+            Ok(_) => {}
+        }
+    }
+    let text = cherry_pick::outcome_text(item, &request.target, &outcome);
+    let reply = Marked {
+        item,
+        body: format!("@{}: {text}{reply_tail}", request.requester),
+        marker: marker::action(stored.id),
+    };
+    post_once(forge, reply, maybe_done, calls).await
 }
 
 /// A comment one journaled action posts, carrying that action's hidden marker.
