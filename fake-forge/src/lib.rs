@@ -32,6 +32,7 @@
 //!   `GET /repository/files/{path}/raw`, `POST /statuses/{sha}`.
 
 mod ci;
+mod git;
 mod github;
 mod gitlab;
 mod server;
@@ -39,6 +40,7 @@ mod world;
 
 pub use bosun_plugins::{ForgeKind, ItemKind, ItemRef, ItemState, RepoPath};
 pub use ci::{CiJob, CiRun, CiRunKind};
+pub use git::{Files, GITLAB_CHERRY_PICK_CONFLICT, three_way};
 pub use server::{Fault, RecordedRequest};
 pub use world::{
     ChangedFile, Comment, Commit, GitHubApp, InstallationToken, Item, Milestone, PrCommit, Repo,
