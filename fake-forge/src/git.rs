@@ -28,7 +28,11 @@ pub const GITLAB_CHERRY_PICK_CONFLICT: &str = "Sorry, we cannot cherry-pick this
 
 /// Merges `theirs` into `ours` file by file against `base`; `Err` names the conflicting paths.
 pub fn three_way(base: &Files, ours: &Files, theirs: &Files) -> Result<Files, Vec<String>> {
-    let paths: BTreeSet<&String> = base.keys().chain(ours.keys()).chain(theirs.keys()).collect();
+    let paths: BTreeSet<&String> = base
+        .keys()
+        .chain(ours.keys())
+        .chain(theirs.keys())
+        .collect();
     let mut out = Files::new();
     let mut conflicts = Vec::new();
     for path in paths {
@@ -80,13 +84,12 @@ impl World {
     /// Gives a seeded PR real commits: each `(message, changes)` is a commit on the previous
     /// one, starting from the tip of the PR's base branch, where a change writes a file
     /// (`Some`) or removes it (`None`). The PR's commit list, head and base follow.
-    pub fn seed_pr_commits(
-        &mut self,
-        item: &ItemRef,
-        commits: &[(&str, &[(&str, Option<&str>)])],
-    ) {
+    pub fn seed_pr_commits(&mut self, item: &ItemRef, commits: &[(&str, &[(&str, Option<&str>)])]) {
         let repo = item.repo.as_str();
-        let base_ref = self.item(item).map(|i| i.base_ref.clone()).unwrap_or_default();
+        let base_ref = self
+            .item(item)
+            .map(|i| i.base_ref.clone())
+            .unwrap_or_default();
         let base = self
             .site(item.forge)
             .repo(repo)
@@ -96,7 +99,10 @@ impl World {
             .and_then(|b| self.site(item.forge).repo(repo)?.commits.get(b))
             .map(|c| c.files.clone())
             .unwrap_or_default();
-        let author = self.item(item).map(|i| i.author.clone()).unwrap_or_default();
+        let author = self
+            .item(item)
+            .map(|i| i.author.clone())
+            .unwrap_or_default();
         let mut parent = base.clone();
         let mut listed = Vec::new();
         for (message, changes) in commits {
@@ -250,7 +256,13 @@ pub(crate) fn github_route(
     rest: &[&str],
 ) -> Option<Reply> {
     const GH: ForgeKind = ForgeKind::GitHub;
-    let joined = |parts: &[&str]| parts.iter().map(|p| decode(p)).collect::<Vec<_>>().join("/");
+    let joined = |parts: &[&str]| {
+        parts
+            .iter()
+            .map(|p| decode(p))
+            .collect::<Vec<_>>()
+            .join("/")
+    };
     let route = match (req.method, rest) {
         ("GET", ["git", "ref", "heads", b @ ..]) if !b.is_empty() => 0,
         ("POST", ["git", "refs"]) => 1,
@@ -292,8 +304,7 @@ pub(crate) fn github_route(
             }
         }
         (1, _) => {
-            let (Some(full), Some(sha)) = (str_field(&body, "ref"), str_field(&body, "sha"))
-            else {
+            let (Some(full), Some(sha)) = (str_field(&body, "ref"), str_field(&body, "sha")) else {
                 return Some(gh_error(422, "Invalid request."));
             };
             let Some(name) = full.strip_prefix("refs/heads/").map(str::to_string) else {
@@ -305,7 +316,10 @@ pub(crate) fn github_route(
             if !r.commits.contains_key(&sha) {
                 return Some(gh_error(422, "Object does not exist"));
             }
-            world.ensure_repo(GH, repo).refs.insert(name.clone(), sha.clone());
+            world
+                .ensure_repo(GH, repo)
+                .refs
+                .insert(name.clone(), sha.clone());
             Reply::json(201, ref_json(&name, &sha))
         }
         (2, [_, _, _, b @ ..]) => {
@@ -320,7 +334,10 @@ pub(crate) fn github_route(
             let Some(sha) = str_field(&body, "sha").filter(|s| r.commits.contains_key(s)) else {
                 return Some(gh_error(422, "Object does not exist"));
             };
-            world.ensure_repo(GH, repo).refs.insert(name.clone(), sha.clone());
+            world
+                .ensure_repo(GH, repo)
+                .refs
+                .insert(name.clone(), sha.clone());
             Reply::json(200, ref_json(&name, &sha))
         }
         (3, _) => {
@@ -336,14 +353,26 @@ pub(crate) fn github_route(
             let parents: Vec<String> = body
                 .get("parents")
                 .and_then(Value::as_array)
-                .map(|a| a.iter().filter_map(|p| p.as_str().map(str::to_string)).collect())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|p| p.as_str().map(str::to_string))
+                        .collect()
+                })
                 .unwrap_or_default();
             if parents.iter().any(|p| !r.commits.contains_key(p)) {
                 return Some(gh_error(422, "Parent SHA does not exist"));
             }
             let message = str_field(&body, "message").unwrap_or_default();
-            let sha = world.add_child_commit(GH, repo, parents.first().map(String::as_str), files.clone());
-            Reply::json(201, commit_json(&sha, &files, parents.first().map(String::as_str), &message))
+            let sha = world.add_child_commit(
+                GH,
+                repo,
+                parents.first().map(String::as_str),
+                files.clone(),
+            );
+            Reply::json(
+                201,
+                commit_json(&sha, &files, parents.first().map(String::as_str), &message),
+            )
         }
         (4, _) => {
             let base_name = str_field(&body, "base").unwrap_or_default();
@@ -359,7 +388,10 @@ pub(crate) fn github_route(
                 Ok(Some(files)) => {
                     let message = str_field(&body, "commit_message").unwrap_or_default();
                     let sha = commit(world, GH, repo, &base, files.clone());
-                    world.ensure_repo(GH, repo).refs.insert(base_name, sha.clone());
+                    world
+                        .ensure_repo(GH, repo)
+                        .refs
+                        .insert(base_name, sha.clone());
                     let tree = tree_sha(&files);
                     Reply::json(
                         201,
@@ -416,9 +448,7 @@ pub(crate) fn gitlab_route(
 ) -> Option<Reply> {
     const GL: ForgeKind = ForgeKind::GitLab;
     let r = commits_of(world, GL, repo)?;
-    let branch_json = |name: &str, sha: &str| {
-        json!({ "name": name, "commit": { "id": sha }, "protected": false, "merged": false, "default": false })
-    };
+    let branch_json = |name: &str, sha: &str| json!({ "name": name, "commit": { "id": sha }, "protected": false, "merged": false, "default": false });
     Some(match (req.method, rest) {
         ("GET", ["repository", "branches", b]) => match r.refs.get(&decode(b)) {
             Some(sha) => Reply::json(200, branch_json(&decode(b), sha)),
@@ -441,7 +471,10 @@ pub(crate) fn gitlab_route(
             let Some(sha) = resolve(r, &from) else {
                 return Some(gl_error(400, "Invalid reference name"));
             };
-            world.ensure_repo(GL, repo).refs.insert(name.clone(), sha.clone());
+            world
+                .ensure_repo(GL, repo)
+                .refs
+                .insert(name.clone(), sha.clone());
             Reply::json(201, branch_json(&name, &sha))
         }
         ("POST", ["repository", "commits", sha, "cherry_pick"]) => {
