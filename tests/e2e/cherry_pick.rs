@@ -257,6 +257,19 @@ async fn a_merged_pr_is_cherry_picked_through_the_api() {
                 "{:?}",
                 case.forge
             );
+            let page = bosun
+                .http
+                .get(bosun.url("/command-help"))
+                .send()
+                .await
+                .expect("bosun answers")
+                .text()
+                .await
+                .unwrap_or_default();
+            assert!(
+                page.contains("/cherry-pick &#60;branch&#62; (or /cherrypick &#60;branch&#62;)"),
+                "the help is missing from /command-help"
+            );
             bosun.shutdown().await;
         }
     }
@@ -340,4 +353,38 @@ async fn a_request_before_the_merge_runs_after_it() {
             bosun.shutdown().await;
         }
     }
+}
+
+/// `bosun check-config` refuses an unknown cherrypick setting and accepts `allow_all`.
+#[test]
+fn check_config_validates_the_settings() {
+    let dir = tempfile::tempdir().expect("dir");
+    let check = |settings: &str| {
+        let file = dir.path().join("cherry.toml");
+        std::fs::write(
+            &file,
+            format!("[plugins.\"org\"]\nenabled = [\"cherrypick\"]\n[settings.cherrypick.\"org\"]\n{settings}\n"),
+        )
+        .expect("write");
+        std::process::Command::new(env!("CARGO_BIN_EXE_bosun"))
+            .env_remove("RUST_LOG")
+            .arg("check-config")
+            .arg(&file)
+            .output()
+            .expect("runs")
+    };
+    let good = check("allow_all = true");
+    assert!(
+        good.status.success(),
+        "{}",
+        String::from_utf8_lossy(&good.stderr)
+    );
+    let bad = check("allow = true");
+    assert!(!bad.status.success());
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        err.lines()
+            .any(|l| l.contains("settings.cherrypick.\"org\"")),
+        "{err}"
+    );
 }
