@@ -23,6 +23,9 @@ use std::collections::{BTreeMap, BTreeSet};
 /// A snapshot: path → content.
 pub type Files = BTreeMap<String, Vec<u8>>;
 
+/// One commit to seed: its message and its changes, a path written (`Some`) or removed (`None`).
+pub type SeedCommit<'a> = (&'a str, &'a [(&'a str, Option<&'a str>)]);
+
 /// The message GitLab answers a cherry-pick it cannot apply with.
 pub const GITLAB_CHERRY_PICK_CONFLICT: &str = "Sorry, we cannot cherry-pick this commit automatically. This commit may already have been cherry-picked, or a more recent commit may have updated some of its content.";
 
@@ -84,7 +87,7 @@ impl World {
     /// Gives a seeded PR real commits: each `(message, changes)` is a commit on the previous
     /// one, starting from the tip of the PR's base branch, where a change writes a file
     /// (`Some`) or removes it (`None`). The PR's commit list, head and base follow.
-    pub fn seed_pr_commits(&mut self, item: &ItemRef, commits: &[(&str, &[(&str, Option<&str>)])]) {
+    pub fn seed_pr_commits(&mut self, item: &ItemRef, commits: &[SeedCommit<'_>]) {
         let repo = item.repo.as_str();
         let base_ref = self
             .item(item)

@@ -44,7 +44,7 @@ mod world;
 
 pub use bosun_plugins::{ForgeKind, ItemKind, ItemRef, ItemState, RepoPath};
 pub use ci::{CiJob, CiRun, CiRunKind};
-pub use git::{Files, GITLAB_CHERRY_PICK_CONFLICT, three_way};
+pub use git::{Files, GITLAB_CHERRY_PICK_CONFLICT, SeedCommit, three_way};
 pub use server::{Fault, RecordedRequest};
 pub use world::{
     ChangedFile, Comment, Commit, GitHubApp, InstallationToken, Item, Milestone, PrCommit, Repo,
