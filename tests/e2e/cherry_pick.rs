@@ -388,3 +388,68 @@ fn check_config_validates_the_settings() {
         "{err}"
     );
 }
+
+/// The answer to assigning the new PR is lost (502) after the PR was opened: the retried
+/// action finds that PR, opens no second one, and says once that it created it.
+#[tokio::test]
+async fn a_retried_pick_finds_the_pr_it_opened() {
+    for db in databases() {
+        let _combination = Combination::new(db);
+        for case in [GITHUB, GITLAB] {
+            let _combination = Combination::new(case.forge);
+            let bosun = spawn_bosun(options(db)).await;
+            setup(&bosun, case).await;
+            let pr = seed(&bosun, case);
+            bosun
+                .forge
+                .update_item(&pr, |i| i.state = ItemState::Merged);
+            let (new_number, new_path, create) = match case.forge {
+                ForgeKind::GitHub => (
+                    case.number + 1,
+                    format!("/issues/{}/assignees", case.number + 1),
+                    "/pulls",
+                ),
+                ForgeKind::GitLab => (
+                    case.number + 1,
+                    format!("/merge_requests/{}", case.number + 1),
+                    "/merge_requests",
+                ),
+            };
+            bosun
+                .forge
+                .fail_next(&new_path, 1, fake_forge::Fault::LostResponse);
+            say(&bosun, case, "alice", "/cherry-pick release-1.2").await;
+
+            let branch = format!("cherry-pick-{}-to-release-1.2", case.number);
+            let new = opened_from(&bosun, case, &branch).expect("a new PR");
+            assert_eq!(new.number, new_number);
+            assert_eq!(new.assignees, vec!["alice".to_string()], "{:?}", case.forge);
+            let creates = bosun
+                .forge
+                .requests()
+                .iter()
+                .filter(|r| r.method == "POST" && r.path.ends_with(create))
+                .count();
+            assert_eq!(creates, 1, "{:?}: one PR opened", case.forge);
+            let replies = bot_comments(&bosun, &pr);
+            assert_eq!(replies.len(), 1, "{:?}: {replies:?}", case.forge);
+            assert!(
+                replies[0].starts_with(&format!(
+                    "@alice: new pull request created: {}",
+                    reference(case, new_number)
+                )),
+                "{}",
+                replies[0]
+            );
+            let lost = bosun
+                .forge
+                .requests()
+                .iter()
+                .any(|r| r.path.contains(&new_path) && r.status == Some(502));
+            assert!(lost, "{:?}: the fault fired", case.forge);
+            let counts = bosun.store.status_counts().await.expect("counts");
+            assert_eq!(counts.get("failed").copied().unwrap_or(0), 0, "{counts:?}");
+            bosun.shutdown().await;
+        }
+    }
+}
