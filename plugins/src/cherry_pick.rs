@@ -18,8 +18,8 @@
 use crate::command::{GO_SPACE, body_command_text, command_text};
 use crate::reply::{format_response, response_tail};
 use crate::{
-    Action, CommandHelp, CommentAction, Context, Event, ForgeKind, ItemRef, ItemState, Login,
-    Plugin, PluginError, PluginHelp, PrAction,
+    Action, CommandHelp, CommentAction, CommentSource, Context, Event, ForgeKind, ItemRef,
+    ItemState, Login, Plugin, PluginError, PluginHelp, PrAction,
 };
 use async_trait::async_trait;
 use regex::Regex;
@@ -208,7 +208,10 @@ impl Plugin for CherryPick {
         let settings: CherryPickSettings = cx.settings()?;
         match event {
             Event::Comment(c) => {
+                // Conversation comments only, as Prow (an `issue_comment` plugin): they are
+                // also what is read again when the PR merges.
                 if matches!(c.action, CommentAction::Deleted)
+                    || c.source != CommentSource::Comment
                     || cx.is_bot(&c.author)
                     || !c.item.is_pr()
                 {
@@ -496,6 +499,19 @@ mod tests {
             .await
             .expect("handled");
         assert!(replied(&actions, "closed without merging"));
+    }
+
+    #[tokio::test]
+    async fn only_conversation_comments_count() {
+        let Event::Comment(mut c) = comment_on_pr("member", "/cherry-pick release-1.2") else {
+            unreachable!("a comment")
+        };
+        c.source = CommentSource::Description;
+        let actions = forge(ItemState::Merged)
+            .run(&CherryPick, &Event::Comment(c))
+            .await
+            .expect("handled");
+        assert!(actions.is_empty(), "{actions:?}");
     }
 
     #[test]

@@ -15,6 +15,9 @@ use bosun_plugins::{ForgeError, ForgeRead, ItemRef, RepoPath};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+/// GitHub's `pulls/{n}/commits` stops at 250 commits.
+const MAX_LISTED_COMMITS: usize = 250;
+
 #[derive(Deserialize)]
 struct Sha {
     sha: String,
@@ -90,6 +93,19 @@ impl GitHubForge {
         let commits: Vec<PullCommit> = self
             .get_all(scope, &format!("{}/commits", pull_route(item)?))
             .await?;
+        if commits.len() >= MAX_LISTED_COMMITS {
+            return Ok(CherryPickOutcome::Conflict {
+                message: format!(
+                    "GitHub lists at most {MAX_LISTED_COMMITS} commits of a pull request, so one this long cannot be cherry-picked through its API"
+                ),
+            });
+        }
+        if !commits.iter().any(|c| c.parents.len() == 1) {
+            return Ok(CherryPickOutcome::Conflict {
+                message: "the pull request has no commit to apply (merge commits are skipped)"
+                    .to_string(),
+            });
+        }
         let scratch = format!("bosun-scratch-{}", request.branch);
         let mut head = target.object.sha;
         let mut tree = self.tree_of(&base, scope, &head).await?;

@@ -61,6 +61,12 @@ impl GitLabForge {
             .filter(|c| !c.is_merge())
             .map(|c| c.sha)
             .collect();
+        if picks.is_empty() {
+            return Ok(CherryPickOutcome::Conflict {
+                message: "the merge request has no commit to apply (merge commits are skipped)"
+                    .to_string(),
+            });
+        }
         // A branch left by an attempt that stopped half-way is started again.
         self.delete_branch(project, &request.branch).await?;
         let ep = branches::CreateBranch::builder()
