@@ -52,7 +52,6 @@ fn a_kubernetes_shaped_plugins_yaml_imports_and_passes_check_config() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     for left_behind in [
         "plugins.\"kubernetes\".plugins: verify-owners",
-        "external_plugins.\"kubernetes\": cherrypicker",
         "override.allow_top_level_owners",
         "blunderbuss.use_status_availability",
         "label.restricted_labels[].assign_on",
@@ -106,13 +105,15 @@ fn a_kubernetes_shaped_plugins_yaml_imports_and_passes_check_config() {
         vec!["assign", "hold", "lgtm", "lifecycle"]
     );
 
-    // welcome, override and skip are bosun plugins now; Prow's external needs-rebase is
-    // built in.
-    for p in ["welcome", "override", "needs-rebase"] {
+    // welcome, override and skip are bosun plugins now; Prow's external needs-rebase and
+    // cherrypicker are built in.
+    for p in ["welcome", "override", "needs-rebase", "cherrypick"] {
         assert!(k8s.iter().any(|e| e == p), "{p} in {k8s:?}");
     }
     assert!(
-        !stderr.contains("needs-rebase") && !stderr.contains(": welcome"),
+        !stderr.contains("needs-rebase")
+            && !stderr.contains(": welcome")
+            && !stderr.contains("cherrypicker"),
         "{stderr}"
     );
     let welcome = plugins.settings_for("welcome", &repo("kubernetes/kubernetes"));
