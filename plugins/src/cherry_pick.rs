@@ -162,21 +162,18 @@ impl CherryPick {
         Ok(settings.allow_all || cx.forge.is_org_member(item.repo.owner(), user).await?)
     }
 
-    /// The cherry-pick action for one request.
-    #[allow(clippy::too_many_arguments)]
+    /// The cherry-pick action for one request; `reply_tail` quotes the asking comment.
     fn pick(
         item: &ItemRef,
         title: &str,
         target: &str,
         requester: &Login,
-        comment_body: &str,
-        comment_url: &str,
-        help_url: &str,
+        reply_tail: String,
     ) -> Action {
         Action::CherryPick {
             item: item.clone(),
             request: request(item, title, target, requester),
-            reply_tail: response_tail(comment_body, comment_url, help_url),
+            reply_tail,
         }
     }
 }
@@ -250,9 +247,7 @@ impl Plugin for CherryPick {
                             &pr.title,
                             &target,
                             &c.author,
-                            &c.body,
-                            &c.html_url,
-                            cx.help_url,
+                            response_tail(&c.body, &c.html_url, cx.help_url),
                         )),
                         ItemState::Open => actions.push(reply(&format!(
                             "once the present PR merges, I will cherry-pick it on top of {target} in a new PR and assign it to you."
@@ -288,9 +283,7 @@ impl Plugin for CherryPick {
                             &p.pr.title,
                             &target,
                             &comment.author,
-                            &comment.body,
-                            &p.pr.html_url,
-                            cx.help_url,
+                            response_tail(&comment.body, &p.pr.html_url, cx.help_url),
                         ));
                         seen.push(target);
                     }
