@@ -265,12 +265,12 @@ pub enum Action {
         login: Login,
         code_hash: String,
     },
-    /// Apply a merged PR's change to another branch in a new PR (the cherrypick plugin), and
-    /// answer on `item` with the outcome: `@requester: <what happened>` then `reply_tail`.
+    /// Apply the merged PR `item`'s change to another branch in a new PR, and answer on `item`
+    /// with the reply worded for how it ended.
     CherryPick {
         item: ItemRef,
-        request: crate::cherry_pick::CherryPickRequest,
-        reply_tail: String,
+        request: crate::pick::CherryPickRequest,
+        reply: crate::pick::CherryPickReply,
     },
 }
 

@@ -16,6 +16,7 @@
 //! `git am` of the patch; merge commits inside the PR are skipped; nothing is pushed to a fork.
 
 use crate::command::{GO_SPACE, body_command_text, command_text};
+use crate::pick::{Around, CherryPickReply, CherryPickRequest, reference};
 use crate::reply::{format_response, response_tail};
 use crate::{
     Action, CommandHelp, CommentAction, CommentSource, Context, Event, ForgeKind, ItemRef,
@@ -23,7 +24,7 @@ use crate::{
 };
 use async_trait::async_trait;
 use regex::Regex;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use std::sync::LazyLock;
 
 static CHERRY_PICK: LazyLock<Regex> = LazyLock::new(|| {
@@ -42,47 +43,9 @@ pub struct CherryPickSettings {
     pub allow_all: bool,
 }
 
-/// What the forge is asked to do: apply the PR's commits to `target` on a new branch and open
-/// a PR from it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CherryPickRequest {
-    /// The branch to apply the change to.
-    pub target: String,
-    /// The new branch, `cherry-pick-<n>-to-<target>`.
-    pub branch: String,
-    /// The new PR's title, `[<target>] <title>`.
-    pub title: String,
-    /// The new PR's description.
-    pub body: String,
-    /// Who asked; assigned to the new PR.
-    pub requester: Login,
-}
-
-/// How a cherry-pick ended on the forge; each outcome is answered on the source PR.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", tag = "outcome")]
-pub enum CherryPickOutcome {
-    /// The new PR/MR, by number.
-    Created { number: u64 },
-    /// An open PR/MR from the same branch into the same target already exists.
-    Exists { number: u64 },
-    /// The forge could not apply a commit; its message.
-    Conflict { message: String },
-    /// The target branch does not exist.
-    NoSuchBranch,
-}
-
 /// The branch a cherry-pick of PR `number` onto `target` is made on.
 pub fn branch_name(number: u64, target: &str) -> String {
     format!("cherry-pick-{number}-to-{target}")
-}
-
-/// How a PR/MR of this forge is referred to in text: `#n` or `!n`.
-pub fn reference(forge: ForgeKind, number: u64) -> String {
-    match forge {
-        ForgeKind::GitHub => format!("#{number}"),
-        ForgeKind::GitLab => format!("!{number}"),
-    }
 }
 
 /// The request for cherry-picking `item` (titled `title`) onto `target`, asked by `requester`.
@@ -99,26 +62,27 @@ pub fn request(item: &ItemRef, title: &str, target: &str, requester: &Login) -> 
     }
 }
 
-/// What the reply on the source PR says about an outcome (Prow's wording).
-pub fn outcome_text(item: &ItemRef, target: &str, outcome: &CherryPickOutcome) -> String {
+/// The reply on the source PR for each ending (Prow's wording), mentioning the requester and
+/// followed by `tail` (the quote of the asking comment and the footer).
+pub fn reply(item: &ItemRef, target: &str, requester: &Login, tail: &str) -> CherryPickReply {
     let this = reference(item.forge, item.number);
-    match outcome {
-        CherryPickOutcome::Created { number } => {
-            format!(
-                "new pull request created: {}",
-                reference(item.forge, *number)
-            )
-        }
-        CherryPickOutcome::Exists { number } => format!(
-            "Looks like {this} has already been cherry picked in {}",
-            reference(item.forge, *number)
+    let around = |before: String, after: &str| Around {
+        before: format!("@{requester}: {before}"),
+        after: format!("{after}{tail}"),
+    };
+    CherryPickReply {
+        created: around("new pull request created: ".into(), ""),
+        exists: around(
+            format!("Looks like {this} has already been cherry picked in "),
+            "",
         ),
-        CherryPickOutcome::Conflict { message } => {
-            format!("failed to apply {this} on top of branch {target:?}:\n```\n{message}\n```")
-        }
-        CherryPickOutcome::NoSuchBranch => {
-            format!("cannot cherry-pick {this} into `{target}`: the branch does not exist.")
-        }
+        conflict: around(
+            format!("failed to apply {this} on top of branch {target:?}:\n```\n"),
+            "\n```",
+        ),
+        no_branch: format!(
+            "@{requester}: cannot cherry-pick {this} into `{target}`: the branch does not exist.{tail}"
+        ),
     }
 }
 
@@ -162,18 +126,12 @@ impl CherryPick {
         Ok(settings.allow_all || cx.forge.is_org_member(item.repo.owner(), user).await?)
     }
 
-    /// The cherry-pick action for one request; `reply_tail` quotes the asking comment.
-    fn pick(
-        item: &ItemRef,
-        title: &str,
-        target: &str,
-        requester: &Login,
-        reply_tail: String,
-    ) -> Action {
+    /// The cherry-pick action for one request; `tail` quotes the asking comment.
+    fn pick(item: &ItemRef, title: &str, target: &str, requester: &Login, tail: &str) -> Action {
         Action::CherryPick {
             item: item.clone(),
             request: request(item, title, target, requester),
-            reply_tail,
+            reply: reply(item, target, requester, tail),
         }
     }
 }
@@ -247,7 +205,7 @@ impl Plugin for CherryPick {
                             &pr.title,
                             &target,
                             &c.author,
-                            response_tail(&c.body, &c.html_url, cx.help_url),
+                            &response_tail(&c.body, &c.html_url, cx.help_url),
                         )),
                         ItemState::Open => actions.push(reply(&format!(
                             "once the present PR merges, I will cherry-pick it on top of {target} in a new PR and assign it to you."
@@ -283,7 +241,7 @@ impl Plugin for CherryPick {
                             &p.pr.title,
                             &target,
                             &comment.author,
-                            response_tail(&comment.body, &p.pr.html_url, cx.help_url),
+                            &response_tail(&comment.body, &p.pr.html_url, cx.help_url),
                         ));
                         seen.push(target);
                     }
@@ -298,6 +256,7 @@ impl Plugin for CherryPick {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::pick::CherryPickOutcome;
     use crate::testing::{MemoryForge, comment_on_pr, pr_event, pr_ref};
     use crate::{BotComment, Login};
     use serde_json::json;
@@ -351,26 +310,29 @@ mod tests {
             r.body,
             "This is an automated cherry-pick of #1\n\n/assign alice"
         );
-        let item = pr_ref();
+        let alice = Login::new("alice");
+        let reply = reply(&pr_ref(), "r", &alice, " [tail]");
+        let body = |outcome| reply.body(ForgeKind::GitHub, &outcome);
         assert_eq!(
-            outcome_text(&item, "r", &CherryPickOutcome::Created { number: 9 }),
-            "new pull request created: #9"
+            body(CherryPickOutcome::Created { number: 9 }),
+            "@alice: new pull request created: #9 [tail]"
         );
         assert_eq!(
-            outcome_text(
-                &item,
-                "r",
-                &CherryPickOutcome::Conflict {
-                    message: "Merge conflict".into()
-                }
-            ),
-            "failed to apply #1 on top of branch \"r\":\n```\nMerge conflict\n```"
+            body(CherryPickOutcome::Conflict {
+                message: "Merge conflict {pr}".into()
+            }),
+            "@alice: failed to apply #1 on top of branch \"r\":\n```\nMerge conflict {pr}\n``` [tail]"
+        );
+        assert_eq!(
+            body(CherryPickOutcome::NoSuchBranch),
+            "@alice: cannot cherry-pick #1 into `r`: the branch does not exist. [tail]"
         );
         let mut gitlab = pr_ref();
         gitlab.forge = ForgeKind::GitLab;
         assert_eq!(
-            outcome_text(&gitlab, "r", &CherryPickOutcome::Exists { number: 4 }),
-            "Looks like !1 has already been cherry picked in !4"
+            super::reply(&gitlab, "r", &alice, "")
+                .body(ForgeKind::GitLab, &CherryPickOutcome::Exists { number: 4 }),
+            "@alice: Looks like !1 has already been cherry picked in !4"
         );
     }
 
@@ -387,7 +349,7 @@ mod tests {
             Action::CherryPick {
                 item,
                 request,
-                reply_tail,
+                reply,
             },
         ] = &actions[..]
         else {
@@ -396,9 +358,11 @@ mod tests {
         assert_eq!(*item, pr_ref());
         assert_eq!(request.title, "[release-1.2] Fix the thing");
         assert_eq!(request.requester, Login::new("member"));
+        let created = reply.body(ForgeKind::GitHub, &CherryPickOutcome::Created { number: 2 });
         assert!(
-            reply_tail.contains(">/cherry-pick release-1.2"),
-            "{reply_tail}"
+            created.starts_with("@member: new pull request created: #2\n\n<details>")
+                && created.contains(">/cherry-pick release-1.2"),
+            "{created}"
         );
     }
 

@@ -498,8 +498,8 @@ pub trait Forge: ForgeRead {
     async fn cherry_pick(
         &self,
         item: &ItemRef,
-        request: &crate::cherry_pick::CherryPickRequest,
-    ) -> Result<crate::cherry_pick::CherryPickOutcome, ForgeError> {
+        request: &crate::pick::CherryPickRequest,
+    ) -> Result<crate::pick::CherryPickOutcome, ForgeError> {
         let _ = request;
         Err(ForgeError::Permanent(format!(
             "{item} cannot be cherry-picked here"

@@ -33,6 +33,7 @@ pub mod owners_label;
 pub mod path_label;
 pub mod pathglob;
 pub mod permissions;
+pub mod pick;
 pub mod plugin;
 pub mod release_note;
 pub mod reply;

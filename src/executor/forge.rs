@@ -15,7 +15,7 @@
 use super::{EffectError, Target};
 use crate::store::StoredAction;
 use async_trait::async_trait;
-use bosun_plugins::cherry_pick::{self, CherryPickOutcome, CherryPickRequest};
+use bosun_plugins::pick::{CherryPickOutcome, CherryPickReply, CherryPickRequest};
 use bosun_plugins::{
     Action, Forge, ForgeError, ItemRef, ItemState, Login, MissingUsersReply, marker,
 };
@@ -276,8 +276,15 @@ async fn perform(
         Action::CherryPick {
             item,
             request,
-            reply_tail,
-        } => cherry_pick(forge, stored, item, request, reply_tail, maybe_done, calls).await,
+            reply,
+        } => {
+            let pick = Pick {
+                item,
+                request,
+                reply,
+            };
+            cherry_pick(forge, stored, pick, maybe_done, calls).await
+        }
     }
 }
 
@@ -287,12 +294,15 @@ async fn perform(
 async fn cherry_pick(
     forge: &dyn Forge,
     stored: &StoredAction,
-    item: &ItemRef,
-    request: &CherryPickRequest,
-    reply_tail: &str,
+    pick: Pick<'_>,
     maybe_done: bool,
     calls: &mut i32,
 ) -> Result<(), ForgeError> {
+    let Pick {
+        item,
+        request,
+        reply,
+    } = pick;
     *calls += 1;
     let outcome = match forge.cherry_pick(item, request).await? {
         CherryPickOutcome::Exists { number } if maybe_done => CherryPickOutcome::Created { number },
@@ -315,13 +325,19 @@ async fn cherry_pick(
             Ok(_) => {}
         }
     }
-    let text = cherry_pick::outcome_text(item, &request.target, &outcome);
-    let reply = Marked {
+    let answer = Marked {
         item,
-        body: format!("@{}: {text}{reply_tail}", request.requester),
+        body: reply.body(item.forge, &outcome),
         marker: marker::action(stored.id),
     };
-    post_once(forge, reply, maybe_done, calls).await
+    post_once(forge, answer, maybe_done, calls).await
+}
+
+/// One cherry-pick action's parts.
+struct Pick<'a> {
+    item: &'a ItemRef,
+    request: &'a CherryPickRequest,
+    reply: &'a CherryPickReply,
 }
 
 /// A comment one journaled action posts, carrying that action's hidden marker.

@@ -10,7 +10,7 @@
 //! the PR are skipped.
 
 use super::{GitHubForge, Scope, Verb, encode_path, pull_route, repo_route};
-use bosun_plugins::cherry_pick::{CherryPickOutcome, CherryPickRequest};
+use bosun_plugins::pick::{CherryPickOutcome, CherryPickRequest};
 use bosun_plugins::{ForgeError, ForgeRead, ItemRef, RepoPath};
 use serde::Deserialize;
 use serde_json::{Value, json};

@@ -8,7 +8,7 @@
 
 use super::GitLabForge;
 use super::errors::unbuildable;
-use bosun_plugins::cherry_pick::{CherryPickOutcome, CherryPickRequest};
+use bosun_plugins::pick::{CherryPickOutcome, CherryPickRequest};
 use bosun_plugins::{ForgeError, ForgeRead, ItemRef};
 use gitlab::api::projects::merge_requests as mrs;
 use gitlab::api::projects::repository::{branches, commits};

@@ -553,8 +553,8 @@ impl Forge for GitLabForge {
     async fn cherry_pick(
         &self,
         item: &ItemRef,
-        request: &bosun_plugins::cherry_pick::CherryPickRequest,
-    ) -> Result<bosun_plugins::cherry_pick::CherryPickOutcome, ForgeError> {
+        request: &bosun_plugins::pick::CherryPickRequest,
+    ) -> Result<bosun_plugins::pick::CherryPickOutcome, ForgeError> {
         self.cherry_pick_via_api(item, request).await
     }
 }
