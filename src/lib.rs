@@ -17,6 +17,8 @@ pub mod import_prow;
 pub mod intake;
 pub mod owners_cli;
 pub mod queue;
+pub mod reload;
+pub mod repo_config;
 pub mod resync;
 pub mod server;
 pub mod startup;

@@ -49,6 +49,9 @@ pub struct RawConfig {
     pub chat: crate::chat::config::ChatConfig,
     /// The Drone server, when builds run on Drone.
     pub drone: Option<crate::ci::config::DroneConfig>,
+    /// Whether repositories may enable plugins and set settings in a file of their own.
+    #[serde(default)]
+    pub repo_config: crate::repo_config::RepoConfigSection,
     /// The directory of the file this was read from; relative paths in it (the GitHub App
     /// key) are read from there, never from the working directory. Not a key of the file.
     #[serde(skip)]
