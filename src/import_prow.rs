@@ -808,7 +808,8 @@ impl Importer {
         }
     }
 
-    /// `external_plugins:` — bosun forwards no webhooks; Prow's needs-rebase is built in.
+    /// `external_plugins:` — bosun forwards no webhooks; Prow's needs-rebase and cherrypicker
+    /// are built in (the latter as `cherrypick`).
     fn external_plugins(&mut self, value: &Value) {
         let Some(map) = value.as_object() else {
             return;
@@ -816,7 +817,12 @@ impl Importer {
         for (scope, list) in map {
             for entry in list.as_array().into_iter().flatten() {
                 let name = entry.get("name").and_then(Value::as_str).unwrap_or("?");
-                if name == "needs-rebase" {
+                let built_in = match name {
+                    "needs-rebase" => Some("needs-rebase"),
+                    "cherrypicker" => Some("cherrypick"),
+                    _ => None,
+                };
+                if let Some(name) = built_in {
                     let (enabled, _) = self.scopes.entry(scope.clone()).or_default();
                     if !enabled.iter().any(|p| p == name) {
                         enabled.push(name.to_string());

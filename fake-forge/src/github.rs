@@ -71,6 +71,11 @@ pub(crate) fn route(world: &mut World, req: &Req<'_>) -> Option<Reply> {
             {
                 return Some(reply);
             }
+            if let Some(reply) =
+                crate::git::github_route(world, req, &format!("{}/{}", decode(o), decode(r)), rest)
+            {
+                return Some(reply);
+            }
             let modelled = matches!(
                 (m, rest),
                 ("GET", ["pulls"])

@@ -30,6 +30,9 @@ fn project_route(world: &mut World, req: &Req<'_>, repo: &str, rest: &[&str]) ->
     if let Some(reply) = crate::ci::gitlab_route(world, req, repo, rest) {
         return Some(reply);
     }
+    if let Some(reply) = crate::git::gitlab_route(world, req, repo, rest) {
+        return Some(reply);
+    }
     let reply = match (req.method, rest) {
         ("GET", ["labels"]) => list_labels(world, req, repo),
         ("GET", ["milestones"]) => list_milestones(world, req, repo),

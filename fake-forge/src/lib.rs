@@ -30,8 +30,13 @@
 //!   `GET /merge_requests/{iid}/diffs`, `PUT /merge_requests/{iid}/merge`, `GET|POST /labels`,
 //!   `GET /members/all/{user_id}`, `GET /members/{user_id}`, `GET /repository/tree`,
 //!   `GET /repository/files/{path}/raw`, `POST /statuses/{sha}`.
+//! - A small git model for cherry-picks through the API (`git.rs`): GitHub `GET /git/ref/heads/{b}`,
+//!   `POST /git/refs`, `PATCH|DELETE /git/refs/heads/{b}`, `POST /git/commits`, `POST /merges`,
+//!   `POST /pulls`; GitLab `GET|DELETE /repository/branches/{b}`, `POST /repository/branches`,
+//!   `POST /repository/commits/{sha}/cherry_pick`, `POST /merge_requests`.
 
 mod ci;
+mod git;
 mod github;
 mod gitlab;
 mod server;
@@ -39,6 +44,7 @@ mod world;
 
 pub use bosun_plugins::{ForgeKind, ItemKind, ItemRef, ItemState, RepoPath};
 pub use ci::{CiJob, CiRun, CiRunKind};
+pub use git::{Files, GITLAB_CHERRY_PICK_CONFLICT, SeedCommit, three_way};
 pub use server::{Fault, RecordedRequest};
 pub use world::{
     ChangedFile, Comment, Commit, GitHubApp, InstallationToken, Item, Milestone, PrCommit, Repo,

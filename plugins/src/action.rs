@@ -272,6 +272,13 @@ pub enum Action {
         item: ItemRef,
         after_ms: u64,
     },
+    /// Apply the merged PR `item`'s change to another branch in a new PR, and answer on `item`
+    /// with the reply worded for how it ended.
+    CherryPick {
+        item: ItemRef,
+        request: crate::pick::CherryPickRequest,
+        reply: crate::pick::CherryPickReply,
+    },
 }
 
 impl Action {
@@ -303,6 +310,7 @@ impl Action {
             Action::RunCi { .. } => "run_ci",
             Action::BindChatUser { .. } => "bind_chat_user",
             Action::LookAgain { .. } => "look_again",
+            Action::CherryPick { .. } => "cherry_pick",
         }
     }
 
@@ -333,7 +341,8 @@ impl Action {
             | Action::Reopen { item }
             | Action::Merge { item, .. }
             | Action::UpdateBranch { item, .. }
-            | Action::AutoMerge { item, .. } => Destination::Forge(item.forge),
+            | Action::AutoMerge { item, .. }
+            | Action::CherryPick { item, .. } => Destination::Forge(item.forge),
         }
     }
 
@@ -355,7 +364,8 @@ impl Action {
             | Action::Reopen { item }
             | Action::Merge { item, .. }
             | Action::UpdateBranch { item, .. }
-            | Action::AutoMerge { item, .. } => Some(item),
+            | Action::AutoMerge { item, .. }
+            | Action::CherryPick { item, .. } => Some(item),
             Action::Remember { item, .. }
             | Action::RunCi { item, .. }
             | Action::BindChatUser { item, .. }
@@ -432,6 +442,9 @@ impl Action {
             } => format!("{repo} {branch}@{sha}"),
             Action::UpdateBranch { item, sha } => format!("{item} at {sha}"),
             Action::LookAgain { item, after_ms } => format!("{item} in {after_ms} ms"),
+            Action::CherryPick { item, request, .. } => {
+                format!("{item} onto {} as {}", request.target, request.branch)
+            }
             Action::Comment { item, .. }
             | Action::Close { item, .. }
             | Action::Reopen { item }

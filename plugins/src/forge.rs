@@ -491,6 +491,20 @@ pub trait Forge: ForgeRead {
         system: CiSystem,
         run: &CiRun,
     ) -> Result<bool, ForgeError>;
+    /// Applies the commits of the merged PR `item` to `request.target` on a new branch and
+    /// opens a PR from it, entirely through the API (no clone); an open PR already made for
+    /// the same pick is reported instead of a second one. Forges that cannot are a permanent
+    /// error, the default.
+    async fn cherry_pick(
+        &self,
+        item: &ItemRef,
+        request: &crate::pick::CherryPickRequest,
+    ) -> Result<crate::pick::CherryPickOutcome, ForgeError> {
+        let _ = request;
+        Err(ForgeError::Permanent(format!(
+            "{item} cannot be cherry-picked here"
+        )))
+    }
 }
 
 /// A commit status to set.

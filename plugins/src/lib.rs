@@ -9,6 +9,7 @@ pub mod action;
 pub mod approve;
 pub mod assign;
 pub mod blunderbuss;
+pub mod cherry_pick;
 pub mod command;
 pub mod dco;
 pub mod event;
@@ -32,6 +33,7 @@ pub mod owners_label;
 pub mod path_label;
 pub mod pathglob;
 pub mod permissions;
+pub mod pick;
 pub mod plugin;
 pub mod release_note;
 pub mod reply;
@@ -94,5 +96,6 @@ pub fn all_plugins() -> Vec<Box<dyn Plugin>> {
         Box::new(wip::Wip),
         Box::new(verify_owners::VerifyOwners),
         Box::new(require_matching_label::RequireMatchingLabel),
+        Box::new(cherry_pick::CherryPick),
     ]
 }

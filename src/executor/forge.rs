@@ -15,6 +15,7 @@
 use super::{EffectError, Target};
 use crate::store::StoredAction;
 use async_trait::async_trait;
+use bosun_plugins::pick::{CherryPickOutcome, CherryPickReply, CherryPickRequest};
 use bosun_plugins::{
     Action, Forge, ForgeError, ItemRef, ItemState, Login, MissingUsersReply, marker,
 };
@@ -273,7 +274,71 @@ async fn perform(
             *calls += 1;
             forge.set_status(repo, sha, status).await
         }
+        Action::CherryPick {
+            item,
+            request,
+            reply,
+        } => {
+            let pick = Pick {
+                item,
+                request,
+                reply,
+            };
+            cherry_pick(forge, stored, pick, maybe_done, calls).await
+        }
     }
+}
+
+/// Makes the cherry-pick PR, assigns the requester to it, and answers on the source PR once
+/// (the reply carries the action's marker). A repeated attempt finds the PR its first attempt
+/// opened, reported as created, not as someone else's.
+async fn cherry_pick(
+    forge: &dyn Forge,
+    stored: &StoredAction,
+    pick: Pick<'_>,
+    maybe_done: bool,
+    calls: &mut i32,
+) -> Result<(), ForgeError> {
+    let Pick {
+        item,
+        request,
+        reply,
+    } = pick;
+    *calls += 1;
+    let outcome = match forge.cherry_pick(item, request).await? {
+        CherryPickOutcome::Exists { number } if maybe_done => CherryPickOutcome::Created { number },
+        other => other,
+    };
+    if let CherryPickOutcome::Created { number } = outcome {
+        let new = ItemRef {
+            number,
+            ..item.clone()
+        };
+        *calls += 1;
+        match forge
+            .assign(&new, std::slice::from_ref(&request.requester))
+            .await
+        {
+            Err(e) if e.is_retryable() => return Err(e),
+            Err(e) => {
+                tracing::warn!(item = %new, error = %e, "could not assign the cherry-pick's requester")
+            }
+            Ok(_) => {}
+        }
+    }
+    let answer = Marked {
+        item,
+        body: reply.body(item.forge, &outcome),
+        marker: marker::action(stored.id),
+    };
+    post_once(forge, answer, maybe_done, calls).await
+}
+
+/// One cherry-pick action's parts.
+struct Pick<'a> {
+    item: &'a ItemRef,
+    request: &'a CherryPickRequest,
+    reply: &'a CherryPickReply,
 }
 
 /// A comment one journaled action posts, carrying that action's hidden marker.

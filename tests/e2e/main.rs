@@ -5,6 +5,7 @@ mod browser;
 mod chat;
 mod chat_events;
 mod chatops;
+mod cherry_pick;
 mod ci;
 mod cli;
 mod commands;

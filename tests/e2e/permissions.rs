@@ -94,6 +94,8 @@ enum Setup {
     Closed,
     /// The OWNERS approver approved earlier and the PR has `approved`.
     ApprovedByApprover,
+    /// The PR merged, with one commit on `main` that `release-1.2` lacks.
+    Merged,
 }
 
 /// What "allowed" looks like on the forge.
@@ -111,6 +113,8 @@ enum Effect {
     Retitled,
     /// The item is in this milestone.
     InMilestone(&'static str),
+    /// A PR from the item's cherry-pick branch onto `release-1.2` is open.
+    CherryPicked,
 }
 
 /// One command: where it is written, what it needs, what it does, and who may use it.
@@ -408,6 +412,15 @@ fn matrix() -> Vec<Row> {
             E::LacksLabel("do-not-merge/invalid-owners-file"),
             ANYONE,
         ),
+        row(
+            "/cherry-pick release-1.2",
+            Pr,
+            S::Merged,
+            E::CherryPicked,
+            [N, N, Y, N, N, N, N],
+        )
+        .refused_with("may request cherry-picks")
+        .shown("`/cherry-pick <branch>` (a merged PR)"),
     ]
 }
 
@@ -462,7 +475,7 @@ const GITLAB: Site = Site {
 /// The GitLab fixtures' item author id: a note whose user has it is by the author.
 const GITLAB_AUTHOR_ID: u64 = 51764;
 
-const PLUGINS: &str = r#"["approve", "assign", "blunderbuss", "dco", "help", "hold", "label", "lgtm", "lifecycle", "milestone", "milestonestatus", "release-note", "retitle", "verify-owners"]"#;
+const PLUGINS: &str = r#"["approve", "assign", "blunderbuss", "dco", "help", "hold", "label", "lgtm", "lifecycle", "milestone", "milestonestatus", "release-note", "retitle", "verify-owners", "cherrypick"]"#;
 const OWNERS: &[u8] = b"approvers: [approver, ci-robot]\nreviewers: [rev-a, rev-b]\n";
 
 impl Site {
@@ -514,6 +527,26 @@ impl Site {
                 });
             }
         });
+        // The branches `/cherry-pick release-1.2` reads (a merged cell's PR is on `main`).
+        let owners = String::from_utf8_lossy(OWNERS).into_owned();
+        forge.update(|w| {
+            w.seed_branch(
+                self.forge,
+                self.repo,
+                "main",
+                &[("OWNERS", &owners), ("src/main.go", "package main\n")],
+            );
+            w.seed_branch(
+                self.forge,
+                self.repo,
+                "release-1.2",
+                &[
+                    ("OWNERS", &owners),
+                    ("src/main.go", "package main\n"),
+                    ("RELEASE", "1.2\n"),
+                ],
+            );
+        });
         forge.seed_commit(
             self.forge,
             self.repo,
@@ -555,6 +588,13 @@ impl Site {
                 i.requested_reviewers = vec![REVIEWER.to_string()]
             }),
             Setup::Closed => forge.update_item(&item, |i| i.state = ItemState::Closed),
+            Setup::Merged => forge.update(|w| {
+                w.seed_pr_commits(
+                    &item,
+                    &[("Change", &[("src/main.go", Some("package main // v2\n"))])],
+                );
+                w.item_mut(&item).state = ItemState::Merged;
+            }),
             Setup::ApprovedByApprover => {
                 let approve = match self.forge {
                     ForgeKind::GitHub => "/approve",
@@ -649,6 +689,20 @@ fn effect_seen(bosun: &TestBosun, effect: Effect, item: &ItemRef, who: Role) -> 
         Effect::Open => it.state == ItemState::Open,
         Effect::Retitled => it.title == NEW_TITLE,
         Effect::InMilestone(m) => bosun.forge.milestone(item).as_deref() == Some(m),
+        Effect::CherryPicked => {
+            let branch = format!("cherry-pick-{}-to-release-1.2", item.number);
+            bosun.forge.read(|w| {
+                w.site(item.forge)
+                    .repo(item.repo.as_str())
+                    .is_some_and(|r| {
+                        r.items.iter().any(|i| {
+                            i.head_ref == branch
+                                && i.base_ref == "release-1.2"
+                                && i.state == ItemState::Open
+                        })
+                    })
+            })
+        }
     }
 }
 

@@ -23,6 +23,7 @@
 //! classification), `read.rs` ([`ForgeRead`]), `write.rs` ([`Forge`]), `ci.rs` (Actions,
 //! check runs and statuses: read and re-run).
 
+mod cherry_pick;
 mod ci;
 mod errors;
 mod read;

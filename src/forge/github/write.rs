@@ -358,4 +358,12 @@ impl Forge for GitHubForge {
     ) -> Result<bool, ForgeError> {
         self.ci_restarted(item, system, run).await
     }
+
+    async fn cherry_pick(
+        &self,
+        item: &ItemRef,
+        request: &bosun_plugins::pick::CherryPickRequest,
+    ) -> Result<bosun_plugins::pick::CherryPickOutcome, ForgeError> {
+        self.cherry_pick_via_merges(item, request).await
+    }
 }

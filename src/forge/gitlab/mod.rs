@@ -32,6 +32,7 @@
 //! Layout: `transport.rs` (the client, queries, paging), `errors.rs` (failure classification),
 //! `read.rs` ([`ForgeRead`]), `write.rs` ([`Forge`]), `ci.rs` (MR pipelines: read, retry, create).
 
+mod cherry_pick;
 mod ci;
 mod errors;
 mod read;

@@ -549,6 +549,14 @@ impl Forge for GitLabForge {
     ) -> Result<bool, ForgeError> {
         self.ci_restarted(item, system, run).await
     }
+
+    async fn cherry_pick(
+        &self,
+        item: &ItemRef,
+        request: &bosun_plugins::pick::CherryPickRequest,
+    ) -> Result<bosun_plugins::pick::CherryPickOutcome, ForgeError> {
+        self.cherry_pick_via_api(item, request).await
+    }
 }
 
 /// Whether a merge method squashes; GitLab takes no per-merge rebase.
