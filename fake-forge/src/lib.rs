@@ -30,15 +30,18 @@
 //!   `GET /merge_requests/{iid}/diffs`, `PUT /merge_requests/{iid}/merge`, `GET|POST /labels`,
 //!   `GET /members/all/{user_id}`, `GET /members/{user_id}`, `GET /repository/tree`,
 //!   `GET /repository/files/{path}/raw`, `POST /statuses/{sha}`.
+//! - Webhooks and their delivery logs, listed and redelivered for real: see `hooks.rs`.
 
 mod ci;
 mod github;
 mod gitlab;
+mod hooks;
 mod server;
 mod world;
 
 pub use bosun_plugins::{ForgeKind, ItemKind, ItemRef, ItemState, RepoPath};
 pub use ci::{CiJob, CiRun, CiRunKind};
+pub use hooks::{Hook, HookDelivery, HookOwner, Logged};
 pub use server::{Fault, RecordedRequest};
 pub use world::{
     ChangedFile, Comment, Commit, GitHubApp, InstallationToken, Item, Milestone, PrCommit, Repo,

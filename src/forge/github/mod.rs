@@ -25,6 +25,7 @@
 
 mod ci;
 mod errors;
+mod hooks;
 mod read;
 mod transport;
 mod write;

@@ -34,6 +34,7 @@
 
 mod ci;
 mod errors;
+mod hooks;
 mod read;
 mod transport;
 mod write;
