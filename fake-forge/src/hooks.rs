@@ -123,7 +123,7 @@ impl Hooks {
     fn log(&self, hook: u64) -> Vec<&HookDelivery> {
         let mut out: Vec<&HookDelivery> =
             self.deliveries.iter().filter(|d| d.hook == hook).collect();
-        out.sort_by(|a, b| b.id.cmp(&a.id));
+        out.sort_by(|a, b| (b.delivered_at, b.id).cmp(&(a.delivered_at, a.id)));
         out
     }
 }
@@ -314,11 +314,11 @@ fn github_deliveries(hooks: &Hooks, req: &Req<'_>, hook: u64) -> Reply {
     let cursor = req
         .query_param("cursor")
         .and_then(|v| v.parse::<u64>().ok());
-    let log: Vec<&HookDelivery> = hooks
-        .log(hook)
-        .into_iter()
-        .filter(|d| cursor.is_none_or(|c| d.id <= c))
-        .collect();
+    let mut log = hooks.log(hook);
+    if let Some(cursor) = cursor {
+        let start = log.iter().position(|d| d.id == cursor).unwrap_or(log.len());
+        log.drain(..start);
+    }
     let page: Vec<Value> = log
         .iter()
         .take(per_page)

@@ -29,6 +29,7 @@ mod permissions;
 mod processes;
 mod prow_compat;
 mod quiet;
+mod reconcile;
 mod resync;
 mod secrets;
 mod size_labels;

@@ -119,11 +119,15 @@ impl HookLog for GitHubForge {
             let reply = self.send(scope, Verb::Get, &page).await?;
             listed.calls += 1;
             let items: Vec<DeliveryItem> = parse(&reply.body, &page)?;
+            // Newest first: a page reaching past the window is the last one read.
+            let mut past = false;
             for d in items {
-                if d.delivered_at.is_some_and(|at| at < window.since)
-                    || listed.items.len() >= window.max
-                {
+                if listed.items.len() >= window.max {
                     return Ok(listed);
+                }
+                if d.delivered_at.is_some_and(|at| at < window.since) {
+                    past = true;
+                    continue;
                 }
                 listed.items.push(LoggedDelivery {
                     id: d.id,
@@ -134,7 +138,7 @@ impl HookLog for GitHubForge {
                     redelivery: d.redelivery,
                 });
             }
-            next = reply.next.filter(|n| *n != page);
+            next = reply.next.filter(|n| !past && *n != page);
         }
         Ok(listed)
     }

@@ -194,11 +194,15 @@ impl HookLog for GitLabForge {
                 .await?;
             listed.calls += 1;
             let last = items.len() < PER_PAGE as usize;
+            // Newest first: a page reaching past the window is the last one read.
+            let mut past = false;
             for event in items {
-                if event.created_at.is_some_and(|at| at < window.since)
-                    || listed.items.len() >= window.max
-                {
+                if listed.items.len() >= window.max {
                     return Ok(listed);
+                }
+                if event.created_at.is_some_and(|at| at < window.since) {
+                    past = true;
+                    continue;
                 }
                 listed.items.push(LoggedDelivery {
                     id: event.id,
@@ -210,7 +214,7 @@ impl HookLog for GitLabForge {
                     redelivery: false,
                 });
             }
-            if last {
+            if last || past {
                 break;
             }
         }
