@@ -255,3 +255,191 @@ async fn the_journal_says_which_ids_it_holds() {
         assert!(s.journaled_ids(&[]).await.expect("empty").is_empty());
     }
 }
+
+const APP_ID: u64 = 4343;
+
+/// The GitHub App's own hook (read with the App's JWT) and an organisation's hook are caught
+/// up alike; without the App's credentials the App's hook is reported, not guessed at.
+#[tokio::test]
+async fn the_github_apps_hook_and_an_orgs_hook_are_caught_up() {
+    for db in databases() {
+        let _combination = Combination::new(db);
+        let mut o = commands::options(db, "");
+        o.env = vec![
+            ("BOSUN_GITHUB__APP_ID".into(), APP_ID.to_string()),
+            (
+                "BOSUN_GITHUB__PRIVATE_KEY_FILE".into(),
+                fake_forge::test_app_private_key_path()
+                    .display()
+                    .to_string(),
+            ),
+        ];
+        let bosun = spawn_bosun(o).await;
+        bosun
+            .forge
+            .enable_github_app(APP_ID, "bosun-app", fake_forge::TEST_APP_PUBLIC_KEY_PEM);
+        bosun.forge.install_github_app("kubernetes", 32);
+        let case = commands::GITHUB;
+        let pr = commands::setup(&bosun, case).await;
+        let app_hook = bosun.forge.add_hook(
+            case.forge,
+            fake_forge::HookOwner::App,
+            &bosun.hook_url(),
+            GITHUB_SECRET,
+        );
+        let org_hook = bosun.forge.add_hook(
+            case.forge,
+            fake_forge::HookOwner::Org("kubernetes".into()),
+            &bosun.hook_url(),
+            GITHUB_SECRET,
+        );
+        let (event, body) = case.comment("alice", "/hold");
+        bosun
+            .forge
+            .log_delivery(app_hook, Logged::missed("app-missed", event, &body));
+        let (event, body) = case.comment("alice", "/lgtm");
+        bosun
+            .forge
+            .log_delivery(org_hook, Logged::missed("org-missed", event, &body));
+
+        let app = GitHubForge::new_app(
+            &bosun.forge.url(),
+            APP_ID,
+            fake_forge::TEST_APP_PRIVATE_KEY_PEM.as_bytes(),
+        )
+        .expect("app client");
+        let mut o = options(&bosun, case);
+        o.owners = vec![HookOwner::App, HookOwner::Org("kubernetes".into())];
+        let report = bosun::reconcile::run(&app, bosun.store.as_ref(), &o).await;
+        assert!(report.failed.is_empty(), "{report:?}");
+        assert_eq!(
+            report.missing,
+            vec!["github:app-missed", "github:org-missed"],
+            "{report}"
+        );
+        bosun.run_until_idle().await;
+        let mut labels = bosun.forge.labels(&pr);
+        labels.sort();
+        assert_eq!(labels, vec!["do-not-merge/hold", "lgtm"]);
+        let again = bosun::reconcile::run(&app, bosun.store.as_ref(), &o).await;
+        assert_eq!((again.seen, again.redelivery_asked), (2, 0), "{again}");
+
+        // A token cannot read the App's hook: said so, and the org's hook is still read.
+        let token =
+            GitHubForge::new(&bosun.forge.url(), Some("gh-api-token".into())).expect("client");
+        let report = bosun::reconcile::run(&token, bosun.store.as_ref(), &o).await;
+        assert_eq!(report.failed.len(), 1, "{report:?}");
+        assert!(report.failed[0].contains("[github.app]"), "{report:?}");
+        assert_eq!((report.seen, report.redelivery_asked), (1, 0), "{report}");
+        bosun.shutdown().await;
+    }
+}
+
+/// A long log is read page by page (100 a page) and no further than `max` entries.
+#[tokio::test]
+async fn long_logs_are_paged_and_bounded() {
+    for case in [commands::GITHUB, commands::GITLAB] {
+        let _combination = Combination::new(case.forge);
+        let bosun = spawn_bosun(commands::options(Db::Sqlite, "")).await;
+        let owner = fake_forge::HookOwner::Repo(case.repo.into());
+        let hook = bosun
+            .forge
+            .add_hook(case.forge, owner, &bosun.hook_url(), secret(case.forge));
+        let (event, body) = case.comment("alice", "/hold");
+        let now = chrono::Utc::now();
+        for i in 0..150 {
+            bosun.forge.log_delivery(
+                hook,
+                Logged::missed(&format!("n{i}"), event, &body)
+                    .at(now - chrono::Duration::seconds(i)),
+            );
+        }
+        let mut o = options(&bosun, case);
+        o.dry_run = true;
+        let all = reconcile(&bosun, case, &o).await;
+        assert_eq!(
+            (all.seen, all.redelivery_asked, all.api_calls),
+            (150, 150, 3),
+            "{all}"
+        );
+        // Oldest first.
+        assert_eq!(all.missing.first(), Some(&journal_id(case.forge, "n149")));
+        o.window.max = 120;
+        let bounded = reconcile(&bosun, case, &o).await;
+        assert_eq!((bounded.seen, bounded.api_calls), (120, 3), "{bounded}");
+        o.window.max = 50;
+        let one_page = reconcile(&bosun, case, &o).await;
+        assert_eq!((one_page.seen, one_page.api_calls), (50, 2), "{one_page}");
+        bosun.shutdown().await;
+    }
+}
+
+/// `bosun reconcile` as the real binary: hooks are matched on `[server] public_url`, the
+/// report is printed, and the running bosun processes what was redelivered.
+#[tokio::test]
+async fn reconcile_from_the_command_line() {
+    for db in databases() {
+        let _combination = Combination::new(db);
+        let case = commands::GITHUB;
+        let bosun = spawn_bosun(commands::options(db, "")).await;
+        let pr = commands::setup(&bosun, case).await;
+        let owner = fake_forge::HookOwner::Repo(case.repo.into());
+        let hook = bosun
+            .forge
+            .add_hook(case.forge, owner, &bosun.hook_url(), GITHUB_SECRET);
+        let (event, body) = case.comment("alice", "/hold");
+        bosun
+            .forge
+            .log_delivery(hook, Logged::missed("cli-missed", event, &body));
+        let dir = tempfile::tempdir().expect("dir");
+        let file = dir.path().join("c.toml");
+        std::fs::write(
+            &file,
+            format!(
+                "[server]\npublic_url = \"{}\"\n[database]\nurl = \"{}\"\n[github]\napi_url = \"{}\"\n",
+                bosun.url(""),
+                bosun.db_url(),
+                bosun.forge.url()
+            ),
+        )
+        .expect("write");
+        let run = |extra: &'static [&'static str]| {
+            let file = file.clone();
+            tokio::task::spawn_blocking(move || {
+                std::process::Command::new(env!("CARGO_BIN_EXE_bosun"))
+                    .args(["reconcile", "--config"])
+                    .arg(&file)
+                    .args(["github", GITHUB_REPO, "--since", "2h"])
+                    .args(extra)
+                    .env_remove("RUST_LOG")
+                    .env("BOSUN_GITHUB_TOKEN", "gh-api-token")
+                    .output()
+                    .expect("runs")
+            })
+        };
+        let dry = run(&["--dry-run"]).await.expect("join");
+        let stdout = String::from_utf8_lossy(&dry.stdout);
+        assert!(
+            dry.status.success(),
+            "{}",
+            String::from_utf8_lossy(&dry.stderr)
+        );
+        assert!(stdout.contains("missing: github:cli-missed"), "{stdout}");
+        assert_eq!(bosun.status_of("github:cli-missed").await, None);
+        let out = run(&[]).await.expect("join");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            stdout.contains("redelivery asked: github:cli-missed"),
+            "{stdout}"
+        );
+        assert!(stdout.contains("1 redelivery asked"), "{stdout}");
+        bosun.run_until_idle().await;
+        assert_eq!(bosun.forge.labels(&pr), vec!["do-not-merge/hold"]);
+        bosun.shutdown().await;
+    }
+}
