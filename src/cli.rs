@@ -88,7 +88,8 @@ pub struct ReconcileArgs {
     /// The forge.
     #[arg(value_enum)]
     pub forge: SendForge,
-    /// Repositories (`org/repo`) or GitLab project paths whose hooks to read.
+    /// Repositories (`org/repo`) or GitLab project paths whose hooks to read; with none of
+    /// these, `--org` or `--app`, those listed under `[reconcile]`.
     pub repos: Vec<String>,
     /// GitHub organisations whose hooks to read.
     #[arg(long = "org")]
@@ -102,7 +103,8 @@ pub struct ReconcileArgs {
     /// The most log entries read per hook.
     #[arg(long, default_value_t = crate::reconcile::DEFAULT_MAX)]
     pub max: usize,
-    /// Only hooks whose URL starts with this; default `[server] public_url`.
+    /// Only hooks whose URL starts with this; default `[reconcile] hook_url`, else
+    /// `[server] public_url`.
     #[arg(long, conflicts_with = "all_hooks")]
     pub hook_url: Option<String>,
     /// Every hook of the named owners, whatever its URL.
@@ -266,7 +268,10 @@ async fn reconcile(args: ReconcileArgs) -> anyhow::Result<()> {
         owners.push(HookOwner::App);
     }
     if owners.is_empty() {
-        bail!("name repositories, --org or --app");
+        owners = settings.reconcile.owners_on(kind);
+    }
+    if owners.is_empty() {
+        bail!("name repositories, --org or --app (or list them under [reconcile] {kind})");
     }
     let since = chrono::Duration::from_std(args.since).context("--since is too long")?;
     let options = crate::reconcile::Options {
@@ -274,7 +279,13 @@ async fn reconcile(args: ReconcileArgs) -> anyhow::Result<()> {
         hook_url: match (args.all_hooks, args.hook_url) {
             (true, _) => None,
             (false, Some(url)) => Some(url),
-            (false, None) => Some(crate::reconcile::public_url(&settings)),
+            (false, None) => Some(
+                settings
+                    .reconcile
+                    .hook_url
+                    .clone()
+                    .unwrap_or_else(|| crate::reconcile::public_url(&settings)),
+            ),
         },
         window: Window {
             since: chrono::Utc::now() - since,

@@ -49,6 +49,9 @@ pub struct RawConfig {
     pub chat: crate::chat::config::ChatConfig,
     /// The Drone server, when builds run on Drone.
     pub drone: Option<crate::ci::config::DroneConfig>,
+    /// `[reconcile]`: catching up on missed webhook deliveries by itself (off by default).
+    #[serde(default)]
+    pub reconcile: crate::reconcile::config::ReconcileConfig,
     /// The directory of the file this was read from; relative paths in it (the GitHub App
     /// key) are read from there, never from the working directory. Not a key of the file.
     #[serde(skip)]

@@ -443,3 +443,40 @@ async fn reconcile_from_the_command_line() {
         bosun.shutdown().await;
     }
 }
+
+/// `[reconcile] interval_seconds`: bosun catches up by itself, and processes what it missed.
+#[tokio::test]
+async fn the_periodic_pass_catches_up_by_itself() {
+    for case in [commands::GITHUB, commands::GITLAB] {
+        let _combination = Combination::new(case.forge);
+        let mut o = commands::options(Db::Sqlite, "");
+        let key = match case.forge {
+            ForgeKind::GitHub => "github",
+            ForgeKind::GitLab => "gitlab",
+        };
+        o.extra.push_str(&format!(
+            "[reconcile]\ninterval_seconds = 1\n{key} = [\"{}\"]\nhook_url = \"http://127.0.0.1:\"\n",
+            case.repo
+        ));
+        let bosun = spawn_bosun(o).await;
+        let pr = commands::setup(&bosun, case).await;
+        let owner = fake_forge::HookOwner::Repo(case.repo.into());
+        let hook = bosun
+            .forge
+            .add_hook(case.forge, owner, &bosun.hook_url(), secret(case.forge));
+        let (event, body) = case.comment("alice", &case.verb("/lgtm"));
+        bosun
+            .forge
+            .log_delivery(hook, Logged::missed("periodic", event, &body));
+        let id = journal_id(case.forge, "periodic");
+        wait_until(
+            "the periodic pass redelivered the missed comment",
+            std::time::Duration::from_secs(20),
+            || async { bosun.status_of(&id).await.is_some() },
+        )
+        .await;
+        bosun.run_until_idle().await;
+        assert_eq!(bosun.forge.labels(&pr), vec!["lgtm"]);
+        bosun.shutdown().await;
+    }
+}

@@ -16,11 +16,13 @@
 //!
 //! Cost: one call to list each owner's hooks, one per 100 log entries, one per redelivery.
 
+pub mod config;
+
 use crate::config::Settings;
 use crate::forge::github::GitHubForge;
 use crate::forge::gitlab::GitLabForge;
 use crate::forge::hooks::{Hook, HookLog, HookOwner, LoggedDelivery, Window};
-use crate::store::JournalStore;
+use crate::store::{JournalStore, Store};
 use anyhow::Context as _;
 use bosun_plugins::ForgeKind;
 use secrecy::ExposeSecret;
@@ -181,6 +183,64 @@ pub async fn run(log: &dyn HookLog, journal: &dyn JournalStore, options: &Option
         }
     }
     report
+}
+
+/// `[reconcile] interval_seconds`: a pass over the configured hooks every interval until
+/// `stop` turns true. Several bosun processes on one database each run it; the journal keeps
+/// whatever they have redelivered to one processing.
+pub async fn run_periodically(
+    settings: Arc<Settings>,
+    store: Arc<dyn Store>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let Some(period) = settings.reconcile.interval else {
+        return;
+    };
+    let mut logs = Vec::new();
+    for kind in [ForgeKind::GitHub, ForgeKind::GitLab] {
+        let owners = settings.reconcile.owners_on(kind);
+        if owners.is_empty() {
+            continue;
+        }
+        match hook_log(&settings, kind) {
+            Ok(log) => logs.push((kind, log, owners)),
+            Err(e) => {
+                tracing::error!(forge = %kind, error = %e, "reconcile: no client; this forge is not reconciled")
+            }
+        }
+    }
+    let hook_url = settings
+        .reconcile
+        .hook_url
+        .clone()
+        .unwrap_or_else(|| public_url(&settings));
+    let window =
+        chrono::Duration::from_std(settings.reconcile.window).unwrap_or(chrono::Duration::hours(1));
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(period) => {}
+            _ = stop.changed() => return,
+        }
+        if *stop.borrow() {
+            return;
+        }
+        for (kind, log, owners) in &logs {
+            let options = Options {
+                owners: owners.clone(),
+                hook_url: Some(hook_url.clone()),
+                window: Window {
+                    since: chrono::Utc::now() - window,
+                    max: settings.reconcile.max_per_hook,
+                },
+                dry_run: false,
+            };
+            let report = run(log.as_ref(), store.as_ref(), &options).await;
+            for failure in &report.failed {
+                tracing::warn!(forge = %kind, failure, "reconcile: next pass in {}s", period.as_secs());
+            }
+            tracing::info!(forge = %kind, redelivery_asked = report.redelivery_asked, "reconcile: {report}");
+        }
+    }
 }
 
 /// The attempt to redeliver among a delivery's logged attempts: the original (the oldest),
