@@ -97,7 +97,8 @@ pub struct ReconcileArgs {
     /// Read the GitHub App's own webhook (needs `[github.app]`).
     #[arg(long)]
     pub app: bool,
-    /// How far back: `90m`, `24h`, `7d` … (GitLab keeps about a week, GitHub 30 days).
+    /// How far back: `90m`, `24h`, `3d` … (github.com redelivers 3 days back, GitLab lists
+    /// about 7 days).
     #[arg(long, default_value = "24h", value_parser = crate::reconcile::parse_window)]
     pub since: std::time::Duration,
     /// The most log entries read per hook.

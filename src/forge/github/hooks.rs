@@ -1,8 +1,8 @@
 //! GitHub's webhook delivery logs ([`HookLog`]): repository hooks (`/repos/{o}/{r}/hooks`),
 //! organisation hooks (`/orgs/{org}/hooks`) and the App's hook (`/app/hook`, with the App's
 //! JWT). Deliveries are listed newest first, 100 a page, following the `Link` cursor;
-//! redelivery is `POST …/deliveries/{id}/attempts` (202). GitHub keeps 30 days (3 for the
-//! App's hook on some plans) of deliveries.
+//! redelivery is `POST …/deliveries/{id}/attempts` (202). github.com redelivers deliveries of
+//! the past 3 days (GitHub Enterprise Server 7).
 
 use super::transport::parse;
 use super::{Auth, GitHubForge, Scope, Verb, repo_path_route};
