@@ -123,7 +123,7 @@ impl Hooks {
     fn log(&self, hook: u64) -> Vec<&HookDelivery> {
         let mut out: Vec<&HookDelivery> =
             self.deliveries.iter().filter(|d| d.hook == hook).collect();
-        out.sort_by(|a, b| (b.delivered_at, b.id).cmp(&(a.delivered_at, a.id)));
+        out.sort_by_key(|d| std::cmp::Reverse((d.delivered_at, d.id)));
         out
     }
 }
