@@ -90,6 +90,13 @@ async fn reconcile_catches_up_on_missed_deliveries_once() {
             bosun
                 .forge
                 .log_delivery(hook, Logged::missed("got-1", event, &body).status(202));
+            // Got, though the forge saw it time out: journaled, so not asked for again.
+            let (event, body) = case.comment("alice", "thanks!");
+            let (status, text) = bosun.post(case.forge, event, "got-2", &body).await;
+            assert_eq!(status, 202, "{text}");
+            bosun
+                .forge
+                .log_delivery(hook, Logged::missed("got-2", event, &body));
             // Missed while bosun was down: three commands, oldest first.
             let now = chrono::Utc::now();
             for (i, command) in ["/lgtm", "/assign @bob", "/retitle Caught up"]
@@ -126,7 +133,7 @@ async fn reconcile_catches_up_on_missed_deliveries_once() {
                     report.journaled,
                     report.failed_at_forge
                 ),
-                (1, 4, 1, 3),
+                (1, 5, 2, 3),
                 "{report}"
             );
             assert!(report.failed.is_empty(), "{report:?}");
@@ -150,7 +157,7 @@ async fn reconcile_catches_up_on_missed_deliveries_once() {
                 assert_eq!(bosun.status_of(id).await.as_deref(), Some("done"), "{id}");
             }
             let counts = bosun.store.status_counts().await.expect("counts");
-            assert_eq!(counts.values().sum::<i64>(), 4, "{counts:?}");
+            assert_eq!(counts.values().sum::<i64>(), 5, "{counts:?}");
             assert_eq!(
                 bosun.status_of(&journal_id(case.forge, "too-old")).await,
                 None
@@ -188,10 +195,10 @@ async fn reconcile_catches_up_on_missed_deliveries_once() {
             let again = reconcile(&bosun, case, &o).await;
             assert_eq!(
                 (again.seen, again.journaled, again.redelivery_asked),
-                (4, 4, 0),
+                (5, 5, 0),
                 "{again}"
             );
-            assert_eq!(bosun.forge.hook_deliveries(hook).len(), 8);
+            assert_eq!(bosun.forge.hook_deliveries(hook).len(), 9);
             bosun.shutdown().await;
         }
     }
@@ -479,4 +486,55 @@ async fn the_periodic_pass_catches_up_by_itself() {
         assert_eq!(bosun.forge.labels(&pr), vec!["lgtm"]);
         bosun.shutdown().await;
     }
+}
+
+/// A redelivery the forge refuses, or a hook list it cannot give, is reported; the next run
+/// asks again.
+#[tokio::test]
+async fn refusals_are_reported_and_the_next_run_asks_again() {
+    let case = commands::GITHUB;
+    let bosun = spawn_bosun(commands::options(Db::Sqlite, "")).await;
+    let pr = commands::setup(&bosun, case).await;
+    let owner = fake_forge::HookOwner::Repo(case.repo.into());
+    let hook = bosun
+        .forge
+        .add_hook(case.forge, owner, &bosun.hook_url(), GITHUB_SECRET);
+    let (event, body) = case.comment("alice", "/hold");
+    bosun
+        .forge
+        .log_delivery(hook, Logged::missed("refused", event, &body));
+    let mut o = options(&bosun, case);
+    o.owners.push(HookOwner::Repo(
+        RepoPath::parse("kubernetes/gone").expect("repo"),
+    ));
+    bosun.forge.fail_next(
+        "/attempts",
+        1,
+        fake_forge::Fault::Status {
+            status: 422,
+            message: "Validation Failed".into(),
+        },
+    );
+    let report = reconcile(&bosun, case, &o).await;
+    assert_eq!(report.redelivery_asked, 0, "{report}");
+    assert_eq!(report.failed.len(), 1, "{report:?}");
+    assert!(
+        report.failed[0].starts_with("redelivering github:refused"),
+        "{report:?}"
+    );
+    bosun.forge.fail_next(
+        "/repos/kubernetes/gone/hooks",
+        1,
+        fake_forge::Fault::Status {
+            status: 404,
+            message: "Not Found".into(),
+        },
+    );
+    let again = reconcile(&bosun, case, &o).await;
+    assert_eq!(again.missing, vec!["github:refused"], "{again:?}");
+    assert_eq!(again.failed.len(), 1, "{again:?}");
+    assert!(again.failed[0].contains("kubernetes/gone"), "{again:?}");
+    bosun.run_until_idle().await;
+    assert_eq!(bosun.forge.labels(&pr), vec!["do-not-merge/hold"]);
+    bosun.shutdown().await;
 }
