@@ -38,8 +38,11 @@ pub enum HookOwner {
 /// A registered webhook.
 #[derive(Debug, Clone)]
 pub struct Hook {
+    /// The forge's id of the hook.
     pub id: u64,
+    /// The forge it belongs to.
     pub forge: ForgeKind,
+    /// Where it is listed.
     pub owner: HookOwner,
     /// Where deliveries are POSTed.
     pub url: String,
@@ -50,14 +53,19 @@ pub struct Hook {
 /// One attempt the forge logged for a hook.
 #[derive(Debug, Clone)]
 pub struct HookDelivery {
+    /// The attempt's id (what redelivery names).
     pub id: u64,
+    /// The hook it belongs to.
     pub hook: u64,
     /// GitHub's `X-GitHub-Delivery`; GitLab's `Idempotency-Key` (and `X-Gitlab-Event-UUID`).
     pub guid: String,
     /// The event header value (`issue_comment`, `Note Hook` …).
     pub event: String,
+    /// The body sent (or that would have been).
     pub payload: Vec<u8>,
+    /// When the attempt was made.
     pub delivered_at: DateTime<Utc>,
+    /// Whether it was a redelivery.
     pub redelivery: bool,
     /// What the receiver answered; 0 when it could not be reached.
     pub status_code: u16,
@@ -66,10 +74,15 @@ pub struct HookDelivery {
 /// A delivery to seed a hook's log with: by default one bosun never got (status 0, now).
 #[derive(Debug, Clone)]
 pub struct Logged {
+    /// The delivery's id, kept by redeliveries.
     pub guid: String,
+    /// The event header value.
     pub event: String,
+    /// The body.
     pub payload: Vec<u8>,
+    /// What the receiver answered; 0: unreachable.
     pub status_code: u16,
+    /// When the attempt was made.
     pub at: DateTime<Utc>,
 }
 

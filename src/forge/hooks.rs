@@ -41,6 +41,7 @@ impl std::fmt::Display for HookOwner {
 pub struct Hook {
     /// The forge's id (0 for the App's hook, which has none).
     pub id: u64,
+    /// Where the forge lists it.
     pub owner: HookOwner,
     /// Where the forge posts.
     pub url: String,
@@ -67,14 +68,18 @@ pub struct LoggedDelivery {
 /// `max` attempts.
 #[derive(Debug, Clone, Copy)]
 pub struct Window {
+    /// The oldest attempt read.
     pub since: DateTime<Utc>,
+    /// The most attempts read per hook.
     pub max: usize,
 }
 
 /// A list and the API calls it took.
 #[derive(Debug, Clone)]
 pub struct Listed<T> {
+    /// What was listed.
     pub items: Vec<T>,
+    /// API calls made (pages read).
     pub calls: usize,
 }
 

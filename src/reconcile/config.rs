@@ -45,10 +45,13 @@ impl Default for ReconcileConfig {
 pub struct ReconcileSettings {
     /// `None`: no periodic pass.
     pub interval: Option<Duration>,
+    /// How far back each pass reads.
     pub window: Duration,
+    /// The most log entries read per hook and pass.
     pub max_per_hook: usize,
     /// Whose hooks, per forge.
     pub owners: Vec<(ForgeKind, HookOwner)>,
+    /// Only hooks whose URL starts with this; `None`: `[server] public_url`.
     pub hook_url: Option<String>,
 }
 
@@ -79,8 +82,11 @@ pub fn parse_github_owner(entry: &str) -> Option<HookOwner> {
 
 /// What the rest of the configuration says about the forges.
 pub struct Forges {
+    /// `[github]` is configured.
     pub github: bool,
+    /// With App credentials.
     pub github_app: bool,
+    /// `[gitlab]` is configured.
     pub gitlab: bool,
 }
 
