@@ -162,7 +162,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     tracing::warn!(%forge, "dry-run: actions are recorded, not applied (no token, or dry_run set)");
                 }
             }
-            let app = crate::startup::Application::build(settings).await?;
+            let app = crate::startup::Application::build(settings)
+                .await?
+                .reload_from(crate::reload::ConfigSource {
+                    path: config.clone(),
+                    env: None,
+                });
             tracing::info!(port = app.port(), "bosun listening");
             app.run_until_stopped().await
         }

@@ -18,6 +18,8 @@ pub mod intake;
 pub mod owners_cli;
 pub mod queue;
 pub mod reconcile;
+pub mod reload;
+pub mod repo_config;
 pub mod resync;
 pub mod server;
 pub mod startup;

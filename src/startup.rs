@@ -31,6 +31,9 @@ pub struct Application {
     resync: Arc<crate::resync::Resync>,
     shutting_down: Arc<AtomicBool>,
     store: Arc<dyn Store>,
+    live: Arc<crate::config::LiveSettings>,
+    /// Where to read the configuration again on SIGHUP or a change; none: never reloaded.
+    config_source: Option<crate::reload::ConfigSource>,
 }
 
 impl Application {
@@ -38,6 +41,7 @@ impl Application {
     /// binds the listener.
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         let settings = Arc::new(settings);
+        let live = crate::config::LiveSettings::new(settings.clone());
         let store = store::connect_with(
             &settings.database.url,
             settings.database.max_connections,
@@ -59,6 +63,7 @@ impl Application {
         };
         let state = web::Data::new(AppState {
             settings: settings.clone(),
+            live: live.clone(),
             store: store.clone(),
             intake: Intake::start(store.clone(), concurrent_commits),
             work_available: work_available.clone(),
@@ -100,7 +105,8 @@ impl Application {
             .with_drone(settings.drone.as_ref())
             .with_slack_bot(settings.chat.slack_bot.clone());
         let dispatcher = Dispatcher {
-            settings: settings.clone(),
+            live: live.clone(),
+            repo_configs: Default::default(),
             store: store.clone(),
             forges,
             targets,
@@ -125,7 +131,20 @@ impl Application {
             resync,
             shutting_down,
             store,
+            live,
+            config_source: None,
         })
+    }
+
+    /// Reloads the configuration from `source` on SIGHUP and when the file changes.
+    pub fn reload_from(mut self, source: crate::reload::ConfigSource) -> Self {
+        self.config_source = Some(source);
+        self
+    }
+
+    /// The settings in force, for tests that watch a reload happen.
+    pub fn live_settings(&self) -> Arc<crate::config::LiveSettings> {
+        self.live.clone()
     }
 
     /// The bound port (useful when configured with port 0).
@@ -183,6 +202,13 @@ impl Application {
                     stop_rx.clone(),
                 ));
             }
+        }
+        if let Some(source) = self.config_source.clone() {
+            workers.spawn(crate::reload::watch(
+                source,
+                self.live.clone(),
+                stop_rx.clone(),
+            ));
         }
         let handle = self.server.handle();
         let server = tokio::spawn(self.server);

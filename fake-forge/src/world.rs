@@ -827,6 +827,10 @@ impl Repo {
         if self.commits.contains_key(git_ref) {
             return Some(git_ref.to_string());
         }
+        // `HEAD` is the default branch, `main` here, as both forges resolve it.
+        if git_ref == "HEAD" {
+            return self.refs.get("main").cloned();
+        }
         let name = git_ref
             .strip_prefix("refs/heads/")
             .or_else(|| git_ref.strip_prefix("refs/tags/"))

@@ -325,6 +325,14 @@ pub struct PushEvent {
     pub before: String,
     pub after: String,
     pub pusher: Login,
+    /// The repository's default branch, when the payload names it: a push to it may change
+    /// the repository's own `.bosun.toml`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_branch: Option<String>,
+    /// Every path the pushed commits added, modified or removed, when the payload lists all
+    /// of them (forges list at most 20 commits); `None` when unknown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub changed_paths: Option<Vec<String>>,
 }
 
 /// GitHub's hook-created ping; nothing to do but acknowledge.

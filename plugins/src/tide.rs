@@ -752,6 +752,8 @@ mod tests {
     fn a_push_to_a_branch_rechecks_it_and_tags_or_deletions_do_not() {
         let push = |git_ref: &str, after: &str| {
             Event::Push(crate::PushEvent {
+                default_branch: None,
+                changed_paths: None,
                 forge: ForgeKind::GitHub,
                 repo: crate::RepoPath::parse("o/r").expect("repo"),
                 git_ref: git_ref.into(),

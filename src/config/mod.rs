@@ -7,9 +7,11 @@
 //! secrets). Everything is re-exported here, so `crate::config::X` paths stay as they were.
 
 mod env;
+mod live;
 mod raw;
 mod validate;
 
+pub use live::LiveSettings;
 pub use raw::*;
 
 use bosun_plugins::{ForgeKind, RepoPath};
@@ -95,6 +97,8 @@ pub struct Settings {
     pub github: Option<ForgeSettings>,
     pub gitlab: Option<ForgeSettings>,
     pub plugins: PluginMatrix,
+    /// `[repo_config]`: what repositories may configure in a file of their own.
+    pub repo_config: crate::repo_config::RepoConfigPolicy,
     /// Chat channels, commands from chat, and who is who there.
     pub chat: crate::chat::config::ChatSettings,
     /// The Drone server, when configured.

@@ -52,6 +52,9 @@ pub struct RawConfig {
     /// `[reconcile]`: catching up on missed webhook deliveries by itself (off by default).
     #[serde(default)]
     pub reconcile: crate::reconcile::config::ReconcileConfig,
+    /// Whether repositories may enable plugins and set settings in a file of their own.
+    #[serde(default)]
+    pub repo_config: crate::repo_config::RepoConfigSection,
     /// The directory of the file this was read from; relative paths in it (the GitHub App
     /// key) are read from there, never from the working directory. Not a key of the file.
     #[serde(skip)]

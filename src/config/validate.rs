@@ -273,6 +273,7 @@ impl RawConfig {
             ));
         }
         self.owners.validate(&mut errors);
+        let repo_config = self.repo_config.validate(&known, &mut errors);
         let chat = self.chat.validate(&lookup, &mut errors, &mut warnings);
         let drone = self
             .drone
@@ -312,6 +313,7 @@ impl RawConfig {
                 scopes: self.plugins,
                 settings,
             },
+            repo_config,
             chat,
             drone,
             warnings,

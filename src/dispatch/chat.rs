@@ -67,7 +67,7 @@ impl Dispatcher {
         if !delivery.decided {
             // The store's binding is read first: deciding itself reads only the forge.
             let bound = match &cmd.target {
-                Some(t) => match self.settings.chat.login_of(&cmd.user, t.forge) {
+                Some(t) => match self.settings().chat.login_of(&cmd.user, t.forge) {
                     Some(login) => Some(login.to_string()),
                     None => self.store.chat_binding(&cmd.user, t.forge).await?,
                 },
@@ -96,7 +96,7 @@ impl Dispatcher {
             self.store.record_decision(delivery.id, &planned).await?;
         }
         let repo = cmd.target.as_ref().map(|t| t.repo.clone());
-        let dry_run = self.settings.is_dry_run(delivery.forge, repo.as_ref());
+        let dry_run = self.settings().is_dry_run(delivery.forge, repo.as_ref());
         let mut problems = Vec::new();
         if let Err(retry) = self.apply_journal(delivery, dry_run, &mut problems).await? {
             return Ok(retry);
@@ -163,7 +163,7 @@ impl Dispatcher {
             .decide(std::slice::from_ref(&event), forge.as_ref())
             .await?;
         let mut chosen: Vec<(String, Action)> = Vec::new();
-        if self.settings.chat.note_on_forge && !decision.planned.is_empty() {
+        if self.settings().chat.note_on_forge && !decision.planned.is_empty() {
             chosen.push((
                 PLUGIN.into(),
                 Action::Comment {
@@ -207,7 +207,7 @@ impl Dispatcher {
     fn chat_help(&self) -> String {
         format!(
             "Send a command with the pull request it is for, as you would comment it: `/lgtm grp/proj!12`, `/hold org/repo#7`, `/assign @alice org/repo#7`. `status org/repo#7` shows labels, approvals and who LGTM'd. `bind gitlab <username>` (or `bind github <login>`) lets you act as your forge account. Every command: {}",
-            self.settings.help_url
+            self.settings().help_url
         )
     }
 
@@ -228,8 +228,8 @@ impl Dispatcher {
         };
         let forge = match forge {
             Some(f) => f,
-            None if self.settings.github.is_some() != self.settings.gitlab.is_some() => {
-                if self.settings.github.is_some() {
+            None if self.settings().github.is_some() != self.settings().gitlab.is_some() => {
+                if self.settings().github.is_some() {
                     ForgeKind::GitHub
                 } else {
                     ForgeKind::GitLab
@@ -244,7 +244,7 @@ impl Dispatcher {
         if self.forges.get(forge).is_none() {
             return Ok(format!("{forge} is not configured in this bosun."));
         }
-        if let Some(configured) = self.settings.chat.login_of(&cmd.user, forge) {
+        if let Some(configured) = self.settings().chat.login_of(&cmd.user, forge) {
             return Ok(format!(
                 "bosun's configuration binds you to {forge} `{configured}`, and it wins over any binding made here."
             ));
@@ -282,7 +282,7 @@ impl Dispatcher {
         let mut bot: Option<Login> = None;
         for event in events {
             let Event::Comment(c) = event else { continue };
-            let limits = &self.settings.limits;
+            let limits = &self.settings().limits;
             if c.action != CommentAction::Created || c.body.len() > limits.max_comment_bytes {
                 continue;
             }
@@ -377,7 +377,7 @@ impl Dispatcher {
     /// The PR's page on the forge's web site.
     fn web_url(&self, target: &ItemRef) -> String {
         let api = self
-            .settings
+            .settings()
             .forge(target.forge)
             .map(|f| f.api_url.trim_end_matches('/').to_string())
             .unwrap_or_default();

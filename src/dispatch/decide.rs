@@ -3,6 +3,8 @@
 
 use super::Dispatcher;
 use super::snapshot::WebhookSnapshot;
+use crate::config::Settings;
+use crate::repo_config::{CHECK_PLUGIN, Central, RepoFile, check_pull_request};
 use crate::store::PlannedAction;
 use bosun_plugins::{Context, Event, Forge, ForgeError, ForgeKind, ForgeRead, Login, PluginError};
 
@@ -12,6 +14,8 @@ pub(super) struct Decision {
     pub(super) planned: Vec<PlannedAction>,
     /// Plugins that failed for good (the others' actions still go ahead).
     pub(super) problems: Vec<String>,
+    /// What people should know though nothing failed (a repository's file was ignored).
+    pub(super) notes: Vec<String>,
 }
 
 impl Dispatcher {
@@ -25,10 +29,12 @@ impl Dispatcher {
     ) -> Result<Decision, ForgeError> {
         let mut planned = Vec::new();
         let mut problems = Vec::new();
+        let mut notes = Vec::new();
+        let settings = self.settings();
 
         let has_token = events
             .first()
-            .and_then(|e| self.settings.forge(e.forge()))
+            .and_then(|e| settings.forge(e.forge()))
             .is_some_and(|f| f.has_credentials());
         let snapshot = events
             .iter()
@@ -56,27 +62,65 @@ impl Dispatcher {
             };
             let event = limited.as_ref();
             let Some(repo) = event.repo() else { continue };
-            let enabled = self.settings.plugins.enabled_for(repo);
+            let overlay = match self.repo_file(&settings, forge, event, repo).await? {
+                RepoFile::Valid(overlay) => Some(overlay),
+                RepoFile::Invalid(errors) => {
+                    notes.push(format!(
+                        "{} on the default branch has {} problem(s) and is ignored: {}",
+                        settings.repo_config.file,
+                        errors.len(),
+                        errors.first().map(ToString::to_string).unwrap_or_default()
+                    ));
+                    None
+                }
+                RepoFile::Missing => None,
+            };
+            if let (Event::PullRequest(pr), true) = (event, settings.repo_config.enabled) {
+                let actions = check_pull_request(
+                    pr,
+                    forge,
+                    &self.central(&settings),
+                    &self.plugins,
+                    &settings.help_url,
+                )
+                .await?;
+                planned.extend(
+                    actions
+                        .into_iter()
+                        .enumerate()
+                        .map(|(i, action)| PlannedAction {
+                            plugin: CHECK_PLUGIN.to_string(),
+                            seq: i as i32,
+                            action,
+                        }),
+                );
+            }
+            let central_enabled = settings.plugins.enabled_for(repo);
+            let enabled = match &overlay {
+                Some(o) => o.enabled(central_enabled),
+                None => central_enabled,
+            };
 
             for plugin in self
                 .plugins
                 .iter()
                 .filter(|p| enabled.iter().any(|e| e == p.name()))
             {
-                let settings = self
-                    .settings
-                    .plugins
-                    .settings_for(plugin.settings_from(), repo);
+                let central = settings.plugins.settings_for(plugin.settings_from(), repo);
+                let plugin_settings = match &overlay {
+                    Some(o) => o.settings_for(plugin.settings_from(), central),
+                    None => central,
+                };
                 let cx = Context {
                     forge,
-                    settings: &settings,
+                    settings: &plugin_settings,
                     bot: &bot,
-                    bot_accounts: &self.settings.bot_accounts,
-                    help_url: &self.settings.help_url,
+                    bot_accounts: &settings.bot_accounts,
+                    help_url: &settings.help_url,
                     owners: &self.owners,
                     history: self.history.as_ref(),
-                    limits: self.settings.limits.for_plugins(),
-                    channel_languages: &self.settings.chat.languages,
+                    limits: settings.limits.for_plugins(),
+                    channel_languages: &settings.chat.languages,
                 };
                 match plugin.handle(event, &cx).await {
                     Ok(actions) => {
@@ -97,7 +141,46 @@ impl Dispatcher {
                 }
             }
         }
-        Ok(Decision { planned, problems })
+        Ok(Decision {
+            planned,
+            problems,
+            notes,
+        })
+    }
+
+    /// What reading repositories' files needs from the settings in force.
+    fn central<'s>(&self, settings: &'s Settings) -> Central<'s> {
+        Central {
+            policy: &settings.repo_config,
+            plugins: &settings.plugins,
+            generation: self.live.generation(),
+        }
+    }
+
+    /// The repository's own file, when the central configuration reads them; a push to the
+    /// default branch that may have changed it is seen first, so this event reads the new one.
+    async fn repo_file(
+        &self,
+        settings: &Settings,
+        forge: &dyn ForgeRead,
+        event: &Event,
+        repo: &bosun_plugins::RepoPath,
+    ) -> Result<RepoFile, ForgeError> {
+        if !settings.repo_config.enabled {
+            return Ok(RepoFile::Missing);
+        }
+        if let Event::Push(push) = event {
+            self.repo_configs.saw_push(push, &settings.repo_config.file);
+        }
+        self.repo_configs
+            .for_repo(
+                forge,
+                event.forge(),
+                repo,
+                &self.central(settings),
+                &self.plugins,
+            )
+            .await
     }
 
     /// Comments by bosun itself, by configured bot accounts, or by accounts the forge marks as
@@ -110,7 +193,7 @@ impl Dispatcher {
         author == Login::new(bot.without_bot_suffix())
             || is_machine_account(c.item.reference.forge, &c.author)
             || self
-                .settings
+                .settings()
                 .bot_accounts
                 .iter()
                 .any(|b| Login::new(b) == c.author || Login::new(b) == author)
@@ -124,7 +207,7 @@ impl Dispatcher {
         let Event::Comment(c) = event else {
             return Some(Cow::Borrowed(event));
         };
-        let limits = &self.settings.limits;
+        let limits = &self.settings().limits;
         let previous_len = match &c.action {
             bosun_plugins::CommentAction::Edited {
                 previous_body: Some(p),

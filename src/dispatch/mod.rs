@@ -22,7 +22,10 @@ use std::time::Duration;
 
 /// Everything deciding and applying needs, shared by every worker.
 pub struct Dispatcher {
-    pub settings: Arc<Settings>,
+    /// The settings in force; a reload replaces them between deliveries.
+    pub live: Arc<crate::config::LiveSettings>,
+    /// Repositories' own configuration files, read once each.
+    pub repo_configs: crate::repo_config::RepoConfigs,
     pub store: Arc<dyn Store>,
     pub forges: Forges,
     /// Where actions take effect: the forges, bosun's record, chat channels.
@@ -46,6 +49,11 @@ pub enum Outcome {
 }
 
 impl Dispatcher {
+    /// The settings in force now.
+    pub fn settings(&self) -> Arc<Settings> {
+        self.live.get()
+    }
+
     /// Handles one delivery: decides (unless an earlier attempt did), applies what is not
     /// applied yet, and records the PR. A store failure is returned for the queue to retry.
     pub async fn handle(&self, delivery: &ClaimedDelivery) -> Result<Outcome, StoreError> {
@@ -83,6 +91,7 @@ impl Dispatcher {
             .map(|(e, _)| e.clone())
             .collect();
         let mut problems = Vec::new();
+        let mut notes = Vec::new();
         if !delivery.decided {
             let decided = match self.decide(&for_plugins, forge.as_ref()).await {
                 Ok(decision) => self
@@ -94,6 +103,7 @@ impl Dispatcher {
             match decided {
                 Ok((decision, bindings)) => {
                     problems.extend(decision.problems);
+                    notes.extend(decision.notes);
                     let mut planned = decision.planned;
                     planned.extend(bindings);
                     self.store.record_decision(delivery.id, &planned).await?;
@@ -112,8 +122,10 @@ impl Dispatcher {
         } else {
             self.nothing_enabled(&events)
         };
+        notes.extend(note);
+        let note = (!notes.is_empty()).then(|| notes.join("; "));
         let repo = events.first().and_then(Event::repo).cloned();
-        let dry_run = self.settings.is_dry_run(delivery.forge, repo.as_ref());
+        let dry_run = self.settings().is_dry_run(delivery.forge, repo.as_ref());
         let actions = match self.apply_journal(delivery, dry_run, &mut problems).await? {
             Ok(actions) => actions,
             Err(retry) => return Ok(retry),
@@ -267,7 +279,11 @@ impl Dispatcher {
     fn nothing_enabled(&self, events: &[Event]) -> Option<String> {
         let mut repos = events.iter().filter_map(Event::repo).peekable();
         let repo = (*repos.peek()?).clone();
-        if repos.any(|r| !self.settings.plugins.enabled_for(r).is_empty()) {
+        let settings = self.settings();
+        // A repository's own file may enable plugins; bosun cannot tell without reading it.
+        if settings.repo_config.enabled
+            || repos.any(|r| !settings.plugins.enabled_for(r).is_empty())
+        {
             return None;
         }
         Some(format!(

@@ -128,7 +128,8 @@ async fn receive_inner(
             ));
         }
     };
-    let Some(forge_settings) = state.settings.forge(forge) else {
+    let live = state.live.get();
+    let Some(forge_settings) = live.forge(forge) else {
         return Err(ReceiveError::BadRequest("this forge is not configured"));
     };
     let content_type = header(req, "content-type").unwrap_or("");

@@ -16,7 +16,10 @@ use tokio::sync::Notify;
 
 /// Shared by every request handler.
 pub struct AppState {
+    /// The settings bosun started with (listen address, database, limits: restart-only).
     pub settings: Arc<Settings>,
+    /// The settings in force: webhook secrets and plugins follow a reload.
+    pub live: Arc<crate::config::LiveSettings>,
     pub store: Arc<dyn Store>,
     pub intake: Intake,
     /// Wakes idle workers when a delivery is committed.

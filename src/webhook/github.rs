@@ -91,6 +91,40 @@ struct PushPayload {
     pusher: Option<Pusher>,
     repository: Option<Repo>,
     sender: Option<User>,
+    /// The pushed commits (at most 20 of them), with the paths each touched.
+    commits: Option<Vec<PushedCommit>>,
+    /// How many commits the push had; more than `commits` lists means the paths are unknown.
+    size: Option<usize>,
+}
+
+/// One pushed commit as a push payload lists it (both forges use these names).
+#[derive(Deserialize)]
+pub(super) struct PushedCommit {
+    #[serde(default)]
+    added: Vec<String>,
+    #[serde(default)]
+    modified: Vec<String>,
+    #[serde(default)]
+    removed: Vec<String>,
+}
+
+/// Every path the listed commits touched, or `None` when the payload lists fewer commits than
+/// the push had.
+pub(super) fn pushed_paths(
+    commits: Option<Vec<PushedCommit>>,
+    total: Option<usize>,
+) -> Option<Vec<String>> {
+    let commits = commits?;
+    if total.is_some_and(|n| n > commits.len()) {
+        return None;
+    }
+    let mut paths: Vec<String> = commits
+        .into_iter()
+        .flat_map(|c| c.added.into_iter().chain(c.modified).chain(c.removed))
+        .collect();
+    paths.sort();
+    paths.dedup();
+    Some(paths)
 }
 
 #[derive(Deserialize)]
@@ -179,6 +213,7 @@ struct Branch {
 #[derive(Deserialize)]
 struct Repo {
     full_name: Option<String>,
+    default_branch: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -359,6 +394,7 @@ fn review_comment(p: ItemPayload) -> Result<Normalized, NormalizeError> {
 fn push(p: PushPayload) -> Result<Normalized, NormalizeError> {
     const EV: &str = "push";
     let repo_name = p.repository.as_ref().and_then(|r| r.full_name.as_deref());
+    let default_branch = p.repository.as_ref().and_then(|r| r.default_branch.clone());
     let pusher = p
         .pusher
         .and_then(|u| u.name)
@@ -370,6 +406,8 @@ fn push(p: PushPayload) -> Result<Normalized, NormalizeError> {
         before: need(p.before, EV, "before")?,
         after: need(p.after, EV, "after")?,
         pusher: Login::new(&need(pusher, EV, "pusher.name")?),
+        default_branch,
+        changed_paths: pushed_paths(p.commits, p.size),
     })]))
 }
 

@@ -105,6 +105,9 @@ struct PushHook {
     after: Option<String>,
     user_username: Option<String>,
     project: Option<Project>,
+    /// The pushed commits (GitLab lists at most 20), with the paths each touched.
+    commits: Option<Vec<super::github::PushedCommit>>,
+    total_commits_count: Option<usize>,
 }
 
 /// A merge request or issue as GitLab describes it, in `object_attributes` or embedded in a note.
@@ -173,6 +176,7 @@ struct Label {
 #[derive(Deserialize)]
 struct Project {
     path_with_namespace: Option<String>,
+    default_branch: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -352,6 +356,8 @@ fn push(p: PushHook) -> Result<Normalized, NormalizeError> {
         after: need(p.after, PUSH_HOOK, "after")?,
         // Payloads from before GitLab 10 have no `user_username`.
         pusher: Login::new(p.user_username.as_deref().unwrap_or_default()),
+        default_branch: p.project.as_ref().and_then(|p| p.default_branch.clone()),
+        changed_paths: super::github::pushed_paths(p.commits, p.total_commits_count),
     })]))
 }
 

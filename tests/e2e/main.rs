@@ -30,6 +30,7 @@ mod processes;
 mod prow_compat;
 mod quiet;
 mod reconcile;
+mod repo_config;
 mod resync;
 mod secrets;
 mod size_labels;

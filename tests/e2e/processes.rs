@@ -1024,3 +1024,61 @@ async fn two_processes_on_one_postgres_merge_each_pr_once() {
         );
     }
 }
+
+/// SIGHUP reloads the central file into the running `bosun serve`: here the file is rewritten
+/// with the same size and its old modification time, so only the signal can have noticed it.
+#[tokio::test]
+async fn sighup_reloads_the_configuration() {
+    for db in databases() {
+        let _combination = Combination::new(db);
+        let test_db = TestDb::new(db).await;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let forge = forge_with_prs(1);
+        let before = "[plugins.\"kubernetes\"]\nenabled = [\"lgtm\"]\n";
+        let after = "[plugins.\"kubernetes\"]\nenabled = [\"hold\"]\n";
+        let process =
+            BosunProcess::start_with(dir.path(), "reload", &test_db.url, &forge, &[], before).await;
+        let enabled = || async {
+            let help: serde_json::Value = process
+                .http
+                .get(process.url("/plugin-help"))
+                .send()
+                .await
+                .expect("plugin-help answers")
+                .json()
+                .await
+                .expect("plugin-help is JSON");
+            help["RepoPlugins"]["kubernetes"].clone()
+        };
+        assert_eq!(enabled().await, serde_json::json!(["lgtm"]));
+
+        let config = dir.path().join("reload.toml");
+        let modified = std::fs::metadata(&config)
+            .and_then(|m| m.modified())
+            .expect("config mtime");
+        let text = config_text(&test_db.url, &forge.url(), after);
+        std::fs::write(&config, text).expect("rewrite config");
+        std::fs::File::options()
+            .write(true)
+            .open(&config)
+            .and_then(|f| f.set_modified(modified))
+            .expect("keep the old mtime");
+        let status = Command::new("kill")
+            .arg("-HUP")
+            .arg(process.pid().to_string())
+            .status()
+            .expect("run kill");
+        assert!(status.success());
+        wait_until("the reload", Duration::from_secs(10), || async {
+            enabled().await == serde_json::json!(["hold"])
+        })
+        .await;
+        assert!(
+            process
+                .log_tail()
+                .contains("SIGHUP: reloading the configuration"),
+            "{}",
+            process.log_tail()
+        );
+    }
+}

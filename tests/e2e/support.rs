@@ -260,6 +260,8 @@ pub struct TestBosun {
     pub store: Arc<dyn Store>,
     /// The merge controller's resync, to run a pass on demand.
     pub resync: Arc<bosun::resync::Resync>,
+    /// The settings in force, to see a reload happen.
+    pub live: Arc<bosun::config::LiveSettings>,
     pub port: u16,
     pub http: reqwest::Client,
     stop: Option<oneshot::Sender<()>>,
@@ -278,11 +280,13 @@ pub struct Options {
     pub env: Vec<(String, String)>,
     /// Top-level keys (TOML before any table), e.g. `bot_accounts = ["ci-robot"]`.
     pub top: String,
+    /// Write the configuration to this file and reload it from there, as `serve` does.
+    pub config_file: Option<PathBuf>,
 }
 
 impl Options {
     pub fn new(db: Db) -> Options {
-        Options { db, extra: "[plugins.\"kubernetes\"]\nenabled = [\"hold\"]\n[plugins.\"gitlab-org\"]\nenabled = [\"hold\"]\n".into(), tokens: true, env: Vec::new(), top: String::new() }
+        Options { db, extra: "[plugins.\"kubernetes\"]\nenabled = [\"hold\"]\n[plugins.\"gitlab-org\"]\nenabled = [\"hold\"]\n".into(), tokens: true, env: Vec::new(), top: String::new(), config_file: None }
     }
 }
 
@@ -305,7 +309,15 @@ pub async fn spawn_bosun(options: Options) -> TestBosun {
     let settings: Settings = RawConfig::parse(&text, &env)
         .and_then(|raw| raw.validate(&env))
         .unwrap_or_else(|e| panic!("test config: {e:?}"));
-    let app = Application::build(settings).await.expect("bosun builds");
+    let mut app = Application::build(settings).await.expect("bosun builds");
+    if let Some(path) = &options.config_file {
+        std::fs::write(path, &text).expect("config file written");
+        app = app.reload_from(bosun::reload::ConfigSource {
+            path: path.clone(),
+            env: Some(env.clone()),
+        });
+    }
+    let live = app.live_settings();
     let port = app.port();
     let store = app.store();
     let resync = app.resync();
@@ -317,6 +329,7 @@ pub async fn spawn_bosun(options: Options) -> TestBosun {
         forge,
         store,
         resync,
+        live,
         port,
         http: reqwest::Client::new(),
         stop: Some(stop),

@@ -102,7 +102,8 @@ pub async fn command_help(
             PageError::BadRequest("repo must be a repository path like org/repo".into())
         })?),
     };
-    let matrix = &state.settings.plugins;
+    let live = state.live.get();
+    let matrix = &live.plugins;
     let all = bosun_plugins::all_plugins();
     let chosen = selected(&all, matrix, repo.as_ref());
     let mut commands = Vec::new();
@@ -227,5 +228,5 @@ pub fn help_json(matrix: &PluginMatrix) -> HelpJson {
 pub async fn plugin_help(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-cache"))
-        .json(help_json(&state.settings.plugins))
+        .json(help_json(&state.live.get().plugins))
 }
