@@ -94,7 +94,7 @@ pub struct ReconcileArgs {
     /// GitHub organisations whose hooks to read.
     #[arg(long = "org")]
     pub orgs: Vec<String>,
-    /// Read the GitHub App's own webhook (needs `[github.app]`).
+    /// Read the GitHub App's own webhook (needs `[github] app_id`).
     #[arg(long)]
     pub app: bool,
     /// How far back: `90m`, `24h`, `3d` … (github.com redelivers 3 days back, GitLab lists

@@ -336,7 +336,7 @@ async fn the_github_apps_hook_and_an_orgs_hook_are_caught_up() {
             GitHubForge::new(&bosun.forge.url(), Some("gh-api-token".into())).expect("client");
         let report = bosun::reconcile::run(&token, bosun.store.as_ref(), &o).await;
         assert_eq!(report.failed.len(), 1, "{report:?}");
-        assert!(report.failed[0].contains("[github.app]"), "{report:?}");
+        assert!(report.failed[0].contains("[github] app_id"), "{report:?}");
         assert_eq!((report.seen, report.redelivery_asked), (1, 0), "{report}");
         bosun.shutdown().await;
     }

@@ -57,7 +57,8 @@ impl GitHubForge {
             HookOwner::App => match self.auth {
                 Auth::App(_) => Ok(("/app/hook".into(), Scope::App)),
                 Auth::Token(_) => Err(ForgeError::Invalid(
-                    "the App's webhook deliveries need the App's credentials ([github.app])".into(),
+                    "the App's webhook deliveries need the App's credentials ([github] app_id)"
+                        .into(),
                 )),
             },
         }
