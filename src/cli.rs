@@ -1,5 +1,5 @@
 //! The command line: `serve`, `migrate`, `check-config`, `import-prow`, `send`, `replay`,
-//! `resync`, `owners`.
+//! `resync`, `owners`, `reconcile`.
 
 use crate::config::Settings;
 use anyhow::{Context as _, bail};
@@ -82,6 +82,46 @@ pub enum Command {
     /// Who owns these paths in a checkout: approvers, reviewers and labels per path, the OWNERS
     /// files a PR touching them needs approval from, and whom bosun would ask to review.
     Owners(crate::owners_cli::OwnersArgs),
+    /// Catch up on webhook deliveries bosun never got: list the forge's recent deliveries of
+    /// the hooks pointing at bosun and have the forge send again those the journal lacks.
+    Reconcile(ReconcileArgs),
+}
+
+/// Arguments of `bosun reconcile`.
+#[derive(Debug, clap::Args)]
+pub struct ReconcileArgs {
+    /// The configuration file.
+    #[arg(long, default_value = "config.example.toml")]
+    pub config: PathBuf,
+    /// The forge.
+    #[arg(value_enum)]
+    pub forge: SendForge,
+    /// Repositories (`org/repo`) or GitLab project paths whose hooks to read; with none of
+    /// these, `--org` or `--app`, those listed under `[reconcile]`.
+    pub repos: Vec<String>,
+    /// GitHub organisations whose hooks to read.
+    #[arg(long = "org")]
+    pub orgs: Vec<String>,
+    /// Read the GitHub App's own webhook (needs `[github] app_id`).
+    #[arg(long)]
+    pub app: bool,
+    /// How far back: `90m`, `24h`, `3d` … (github.com redelivers 3 days back, GitLab lists
+    /// about 7 days).
+    #[arg(long, default_value = "24h", value_parser = crate::reconcile::parse_window)]
+    pub since: std::time::Duration,
+    /// The most log entries read per hook.
+    #[arg(long, default_value_t = crate::reconcile::DEFAULT_MAX)]
+    pub max: usize,
+    /// Only hooks whose URL starts with this; default `[reconcile] hook_url`, else
+    /// `[server] public_url`.
+    #[arg(long, conflicts_with = "all_hooks")]
+    pub hook_url: Option<String>,
+    /// Every hook of the named owners, whatever its URL.
+    #[arg(long)]
+    pub all_hooks: bool,
+    /// Report what is missing; ask the forge for nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// Which forge `send` imitates, or `resync` lists from.
@@ -226,7 +266,80 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Owners(args) => crate::owners_cli::run(args),
+        Command::Reconcile(args) => reconcile(args).await,
     }
+}
+
+/// `bosun reconcile`: one run, its report printed; an error when anything failed.
+async fn reconcile(args: ReconcileArgs) -> anyhow::Result<()> {
+    use crate::forge::hooks::{HookOwner, Window};
+    let settings = load(&args.config)?;
+    let kind = match args.forge {
+        SendForge::Github => bosun_plugins::ForgeKind::GitHub,
+        SendForge::Gitlab => bosun_plugins::ForgeKind::GitLab,
+    };
+    let mut owners = Vec::new();
+    for repo in &args.repos {
+        let path = bosun_plugins::RepoPath::parse(repo)
+            .with_context(|| format!("{repo:?} is not a repository path (org/repo)"))?;
+        owners.push(HookOwner::Repo(path));
+    }
+    owners.extend(args.orgs.iter().cloned().map(HookOwner::Org));
+    if args.app {
+        owners.push(HookOwner::App);
+    }
+    if owners.is_empty() {
+        owners = settings.reconcile.owners_on(kind);
+    }
+    if owners.is_empty() {
+        bail!("name repositories, --org or --app (or list them under [reconcile] {kind})");
+    }
+    let since = chrono::Duration::from_std(args.since).context("--since is too long")?;
+    let options = crate::reconcile::Options {
+        owners,
+        hook_url: match (args.all_hooks, args.hook_url) {
+            (true, _) => None,
+            (false, Some(url)) => Some(url),
+            (false, None) => Some(
+                settings
+                    .reconcile
+                    .hook_url
+                    .clone()
+                    .unwrap_or_else(|| crate::reconcile::public_url(&settings)),
+            ),
+        },
+        window: Window {
+            since: chrono::Utc::now() - since,
+            max: args.max,
+        },
+        dry_run: args.dry_run,
+    };
+    let log = crate::reconcile::hook_log(&settings, kind)?;
+    let store = crate::store::connect(&settings.database.url, 2).await?;
+    store.migrate().await?;
+    let report = crate::reconcile::run(log.as_ref(), store.as_ref(), &options).await;
+    let verb = if args.dry_run {
+        "missing"
+    } else {
+        "redelivery asked"
+    };
+    for id in &report.missing {
+        println!("{verb}: {id}");
+    }
+    for failure in &report.failed {
+        eprintln!("failed: {failure}");
+    }
+    println!("{kind}: {report}");
+    if report.hooks == 0 && report.failed.is_empty() {
+        eprintln!(
+            "no hook matched {}; pass --hook-url or --all-hooks",
+            options.hook_url.as_deref().unwrap_or("any URL")
+        );
+    }
+    if !report.failed.is_empty() {
+        bail!("{} step(s) failed", report.failed.len());
+    }
+    Ok(())
 }
 
 /// `bosun import-prow`: the TOML goes to stdout (or `output`), what was left behind to stderr.

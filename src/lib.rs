@@ -17,6 +17,7 @@ pub mod import_prow;
 pub mod intake;
 pub mod owners_cli;
 pub mod queue;
+pub mod reconcile;
 pub mod reload;
 pub mod repo_config;
 pub mod resync;

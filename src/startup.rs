@@ -195,6 +195,13 @@ impl Application {
                         .run(std::time::Duration::from_secs(period), stop_rx.clone()),
                 );
             }
+            if self.engine.settings.reconcile.interval.is_some() {
+                workers.spawn(crate::reconcile::run_periodically(
+                    self.engine.settings.clone(),
+                    self.store.clone(),
+                    stop_rx.clone(),
+                ));
+            }
         }
         if let Some(source) = self.config_source.clone() {
             workers.spawn(crate::reload::watch(

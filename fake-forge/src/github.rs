@@ -492,7 +492,7 @@ fn app_route(world: &mut World, req: &Req<'_>) -> Option<Reply> {
 
 /// Checks the bearer is an RS256 JWT signed by the App's key, with `iss` = the App id and a
 /// lifetime GitHub accepts (at most ten minutes).
-fn check_jwt(world: &World, req: &Req<'_>) -> Result<(), Box<Reply>> {
+pub(crate) fn check_jwt(world: &World, req: &Req<'_>) -> Result<(), Box<Reply>> {
     let Some(app) = &world.github.app else {
         return Err(Box::new(error(404, "Not Found")));
     };
@@ -569,7 +569,7 @@ fn mint_token(world: &mut World, req: &Req<'_>, installation: u64) -> Reply {
 
 /// Installation tokens (`ghs_…`) must be ones the fake minted, not yet expired, and used on
 /// their own installation's owner, as GitHub enforces.
-fn check_installation_token(world: &World, req: &Req<'_>) -> Result<(), Box<Reply>> {
+pub(crate) fn check_installation_token(world: &World, req: &Req<'_>) -> Result<(), Box<Reply>> {
     let Some(token) = req.authorization.as_deref().and_then(|a| {
         a.strip_prefix("Bearer ")
             .or_else(|| a.strip_prefix("token "))

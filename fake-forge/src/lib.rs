@@ -34,17 +34,20 @@
 //!   `POST /git/refs`, `PATCH|DELETE /git/refs/heads/{b}`, `POST /git/commits`, `POST /merges`,
 //!   `POST /pulls`; GitLab `GET|DELETE /repository/branches/{b}`, `POST /repository/branches`,
 //!   `POST /repository/commits/{sha}/cherry_pick`, `POST /merge_requests`.
+//! - Webhooks and their delivery logs, listed and redelivered for real: see `hooks.rs`.
 
 mod ci;
 mod git;
 mod github;
 mod gitlab;
+mod hooks;
 mod server;
 mod world;
 
 pub use bosun_plugins::{ForgeKind, ItemKind, ItemRef, ItemState, RepoPath};
 pub use ci::{CiJob, CiRun, CiRunKind};
 pub use git::{Files, GITLAB_CHERRY_PICK_CONFLICT, SeedCommit, three_way};
+pub use hooks::{Hook, HookDelivery, HookOwner, Logged};
 pub use server::{Fault, RecordedRequest};
 pub use world::{
     ChangedFile, Comment, Commit, GitHubApp, InstallationToken, Item, Milestone, PrCommit, Repo,

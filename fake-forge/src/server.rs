@@ -334,6 +334,7 @@ pub(crate) struct Shared {
     world: Mutex<World>,
     log: Mutex<Vec<RecordedRequest>>,
     faults: Mutex<Vec<FaultRule>>,
+    hooks: Mutex<crate::hooks::Hooks>,
 }
 
 impl Shared {
@@ -343,6 +344,11 @@ impl Shared {
 
     pub fn log(&self) -> MutexGuard<'_, Vec<RecordedRequest>> {
         self.log.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Webhooks and their delivery logs (`hooks.rs`).
+    pub(crate) fn hooks(&self) -> MutexGuard<'_, crate::hooks::Hooks> {
+        self.hooks.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn faults(&self) -> MutexGuard<'_, Vec<FaultRule>> {
@@ -511,12 +517,15 @@ async fn dispatch(req: HttpRequest, body: Bytes, shared: web::Data<Shared>) -> H
         base: format!("http://{host}{prefix}"),
         self_url: format!("http://{host}{path}"),
     };
-    let reply = {
-        let mut world = shared.world();
-        if gitlab {
-            gitlab::route(&mut world, &r)
-        } else {
-            github::route(&mut world, &r)
+    let reply = match crate::hooks::route(&shared, &r, gitlab).await {
+        Some(reply) => Some(reply),
+        None => {
+            let mut world = shared.world();
+            if gitlab {
+                gitlab::route(&mut world, &r)
+            } else {
+                github::route(&mut world, &r)
+            }
         }
     };
     let routed = reply.is_some();

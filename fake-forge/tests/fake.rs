@@ -42,10 +42,10 @@ fn get(fake: &FakeForge, path: &str) -> (u16, String) {
 #[test]
 fn an_unknown_route_is_404_and_reported() {
     let fake = FakeForge::start();
-    assert_eq!(get(&fake, "/repos/o/r/hooks").0, 404);
+    assert_eq!(get(&fake, "/repos/o/r/deployments").0, 404);
     let unrouted = fake.unrouted_requests();
     assert_eq!(unrouted.len(), 1);
-    assert_eq!(unrouted[0].path, "/repos/o/r/hooks");
+    assert_eq!(unrouted[0].path, "/repos/o/r/deployments");
     assert_eq!(unrouted[0].status, Some(404));
 }
 

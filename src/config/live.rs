@@ -76,5 +76,8 @@ fn restart_only_changes(old: &Settings, new: &Settings) -> Vec<&'static str> {
     if channels(old) != channels(new) {
         changed.push("chat.channels");
     }
+    if format!("{:?}", old.reconcile) != format!("{:?}", new.reconcile) {
+        changed.push("reconcile");
+    }
     changed
 }

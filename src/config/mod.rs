@@ -106,6 +106,8 @@ pub struct Settings {
     /// Problems that do not stop bosun (an unset secret variable): logged at start and printed
     /// by `check-config`.
     pub warnings: Vec<ConfigError>,
+    /// `[reconcile]`: the periodic catch-up on missed webhook deliveries (off by default).
+    pub reconcile: crate::reconcile::config::ReconcileSettings,
 }
 
 /// One forge's API access and webhook secrets.

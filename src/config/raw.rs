@@ -49,6 +49,9 @@ pub struct RawConfig {
     pub chat: crate::chat::config::ChatConfig,
     /// The Drone server, when builds run on Drone.
     pub drone: Option<crate::ci::config::DroneConfig>,
+    /// `[reconcile]`: catching up on missed webhook deliveries by itself (off by default).
+    #[serde(default)]
+    pub reconcile: crate::reconcile::config::ReconcileConfig,
     /// Whether repositories may enable plugins and set settings in a file of their own.
     #[serde(default)]
     pub repo_config: crate::repo_config::RepoConfigSection,

@@ -278,6 +278,14 @@ impl RawConfig {
         let drone = self
             .drone
             .map(|d| d.validate(&lookup, &mut errors, &mut warnings));
+        let reconcile = self.reconcile.validate(
+            &crate::reconcile::config::Forges {
+                github: github.is_some(),
+                github_app: github.as_ref().is_some_and(|g| g.app.is_some()),
+                gitlab: gitlab.is_some(),
+            },
+            &mut errors,
+        );
         if !errors.is_empty() {
             return Err(errors);
         }
@@ -309,6 +317,7 @@ impl RawConfig {
             chat,
             drone,
             warnings,
+            reconcile,
         })
     }
 }

@@ -8,6 +8,7 @@
 
 pub mod github;
 pub mod gitlab;
+pub mod hooks;
 mod limits;
 
 pub(crate) use limits::Limits;

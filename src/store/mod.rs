@@ -7,6 +7,7 @@
 pub mod bindings;
 pub mod ci;
 pub mod facts;
+pub mod journal;
 pub mod merge;
 pub mod outbox;
 pub mod pages;
@@ -20,6 +21,7 @@ pub mod sqlite;
 pub use bindings::{BindingCode, BindingStore};
 pub use ci::CiStore;
 pub use facts::{FactStore, StoredFact};
+pub use journal::JournalStore;
 pub use merge::{Lease, MergeQueue, MergeRow, MergeStore, Waiting};
 pub use outbox::{OutboxMessage, OutboxState, OutboxStore};
 pub use pages::{ActionRecord, Cursor, DeliveryDetail, DeliveryFilter, PageStore, PullRequestView};
@@ -275,7 +277,15 @@ pub struct PullRequestState {
 /// The store's operations, named for what they mean.
 #[async_trait]
 pub trait Store:
-    PageStore + FactStore + OutboxStore + CiStore + MergeStore + BindingStore + Send + Sync
+    PageStore
+    + FactStore
+    + OutboxStore
+    + CiStore
+    + MergeStore
+    + BindingStore
+    + JournalStore
+    + Send
+    + Sync
 {
     /// Applies pending migrations.
     async fn migrate(&self) -> Result<(), StoreError>;

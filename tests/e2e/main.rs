@@ -32,6 +32,7 @@ mod permissions;
 mod processes;
 mod prow_compat;
 mod quiet;
+mod reconcile;
 mod repo_config;
 mod resync;
 mod secrets;

@@ -26,6 +26,7 @@
 mod cherry_pick;
 mod ci;
 mod errors;
+mod hooks;
 mod read;
 mod transport;
 mod write;

@@ -28,7 +28,7 @@ const MAX_PAGES: usize = 500;
 pub(super) struct Reply {
     pub(super) body: Vec<u8>,
     /// The path and query of the `Link: rel="next"` page, if any.
-    next: Option<String>,
+    pub(super) next: Option<String>,
 }
 
 #[derive(Deserialize)]
