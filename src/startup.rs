@@ -2,7 +2,7 @@
 //! migrate, start the intake, the HTTP server and the workers; stop cleanly on SIGTERM.
 
 use crate::chat::sender::{ChatSender, SenderChannel};
-use crate::config::Settings;
+use crate::config::{ForgeSettings, Settings};
 use crate::dispatch::Dispatcher;
 use crate::executor::Targets;
 use crate::forge::Forges;
@@ -252,33 +252,45 @@ async fn wait_for_signal() {
 
 /// The configured forges' clients (built without calling them).
 pub fn build_forges(settings: &Settings) -> anyhow::Result<Forges> {
-    let mut github: Option<Arc<dyn Forge>> = None;
-    let mut gitlab: Option<Arc<dyn Forge>> = None;
-    if let Some(gh) = &settings.github {
-        // An App takes precedence over a token: it acts per installation, as `name[bot]`.
-        let forge = match &gh.app {
-            Some(app) => GitHubForge::new_app(
-                &gh.api_url,
-                app.app_id,
-                app.private_key.expose_secret().as_bytes(),
-            ),
-            None => GitHubForge::new(
-                &gh.api_url,
-                gh.token.as_ref().map(|t| t.expose_secret().to_string()),
-            ),
-        }
-        .map_err(|e| anyhow::anyhow!("github client: {e}"))?
-        .with_timeout(settings.limits.forge_timeout)
-        .with_max_concurrent_calls(settings.limits.max_concurrent_forge_calls);
-        github = Some(Arc::new(forge));
-    }
-    if let Some(gl) = &settings.gitlab {
-        let token = gl.token.as_ref().map(|t| t.expose_secret().to_string());
-        let forge = GitLabForge::new(&gl.api_url, token, gl.allow_http)
-            .map_err(|e| anyhow::anyhow!("gitlab client: {e}"))?
-            .with_timeout(settings.limits.forge_timeout)
-            .with_max_concurrent_calls(settings.limits.max_concurrent_forge_calls);
-        gitlab = Some(Arc::new(forge));
-    }
+    let github = match &settings.github {
+        Some(gh) => Some(Arc::new(
+            github_client(gh)?
+                .with_timeout(settings.limits.forge_timeout)
+                .with_max_concurrent_calls(settings.limits.max_concurrent_forge_calls),
+        ) as Arc<dyn Forge>),
+        None => None,
+    };
+    let gitlab = match &settings.gitlab {
+        Some(gl) => Some(Arc::new(
+            gitlab_client(gl)?
+                .with_timeout(settings.limits.forge_timeout)
+                .with_max_concurrent_calls(settings.limits.max_concurrent_forge_calls),
+        ) as Arc<dyn Forge>),
+        None => None,
+    };
     Ok(Forges::new(github, gitlab))
+}
+
+/// The GitHub client for these settings: as the App when one is configured (it acts per
+/// installation, as `name[bot]`), else with the token, else anonymous.
+pub fn github_client(gh: &ForgeSettings) -> anyhow::Result<GitHubForge> {
+    match &gh.app {
+        Some(app) => GitHubForge::new_app(
+            &gh.api_url,
+            app.app_id,
+            app.private_key.expose_secret().as_bytes(),
+        ),
+        None => GitHubForge::new(
+            &gh.api_url,
+            gh.token.as_ref().map(|t| t.expose_secret().to_string()),
+        ),
+    }
+    .map_err(|e| anyhow::anyhow!("github client: {e}"))
+}
+
+/// The GitLab client for these settings.
+pub fn gitlab_client(gl: &ForgeSettings) -> anyhow::Result<GitLabForge> {
+    let token = gl.token.as_ref().map(|t| t.expose_secret().to_string());
+    GitLabForge::new(&gl.api_url, token, gl.allow_http)
+        .map_err(|e| anyhow::anyhow!("gitlab client: {e}"))
 }

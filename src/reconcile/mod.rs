@@ -19,13 +19,10 @@
 pub mod config;
 
 use crate::config::Settings;
-use crate::forge::github::GitHubForge;
-use crate::forge::gitlab::GitLabForge;
 use crate::forge::hooks::{Hook, HookLog, HookOwner, LoggedDelivery, Window};
 use crate::store::{JournalStore, Store};
 use anyhow::Context as _;
 use bosun_plugins::ForgeKind;
-use secrecy::ExposeSecret;
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
@@ -266,29 +263,18 @@ pub fn hook_log(settings: &Settings, kind: ForgeKind) -> anyhow::Result<Arc<dyn 
                 .github
                 .as_ref()
                 .context("[github] is not configured")?;
-            let forge = match &gh.app {
-                Some(app) => GitHubForge::new_app(
-                    &gh.api_url,
-                    app.app_id,
-                    app.private_key.expose_secret().as_bytes(),
-                ),
-                None => GitHubForge::new(
-                    &gh.api_url,
-                    gh.token.as_ref().map(|t| t.expose_secret().to_string()),
-                ),
-            }
-            .map_err(|e| anyhow::anyhow!("github client: {e}"))?;
-            Ok(Arc::new(forge.with_timeout(timeout)))
+            Ok(Arc::new(
+                crate::startup::github_client(gh)?.with_timeout(timeout),
+            ))
         }
         ForgeKind::GitLab => {
             let gl = settings
                 .gitlab
                 .as_ref()
                 .context("[gitlab] is not configured")?;
-            let token = gl.token.as_ref().map(|t| t.expose_secret().to_string());
-            let forge = GitLabForge::new(&gl.api_url, token, gl.allow_http)
-                .map_err(|e| anyhow::anyhow!("gitlab client: {e}"))?;
-            Ok(Arc::new(forge.with_timeout(timeout)))
+            Ok(Arc::new(
+                crate::startup::gitlab_client(gl)?.with_timeout(timeout),
+            ))
         }
     }
 }

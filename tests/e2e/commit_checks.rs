@@ -19,18 +19,8 @@ fn options(db: Db) -> Options {
     o
 }
 
-async fn deliver(bosun: &TestBosun, case: Case, (event, body): (&str, Vec<u8>)) {
-    let id = uuid::Uuid::new_v4().to_string();
-    let (status, text) = bosun.post(case.forge, event, &id, &body).await;
-    assert_eq!(status, 202, "{text}");
-    bosun.run_until_idle().await;
-    let stored = format!("{}:{id}", case.forge.as_str());
-    assert_eq!(
-        bosun.status_of(&stored).await.as_deref(),
-        Some("done"),
-        "{:?}",
-        case.forge
-    );
+async fn deliver(bosun: &TestBosun, case: Case, hook: (&str, Vec<u8>)) {
+    bosun.deliver(case.forge, hook).await;
 }
 
 fn bot_comments(bosun: &TestBosun, pr: &ItemRef, containing: &str) -> Vec<String> {

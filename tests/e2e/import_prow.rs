@@ -51,7 +51,6 @@ fn a_kubernetes_shaped_plugins_yaml_imports_and_passes_check_config() {
     succeeded(&out);
     let stderr = String::from_utf8_lossy(&out.stderr);
     for left_behind in [
-        "external_plugins.\"kubernetes\": cherrypicker",
         "override.allow_top_level_owners",
         "blunderbuss.use_status_availability",
         "label.restricted_labels[].assign_on",

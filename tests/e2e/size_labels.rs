@@ -87,13 +87,8 @@ fn changed(path: &str, additions: u64, deletions: u64) -> ChangedFile {
     }
 }
 
-async fn deliver(bosun: &TestBosun, case: Case, (event, body): (&str, Vec<u8>)) {
-    let id = uuid::Uuid::new_v4().to_string();
-    let (status, text) = bosun.post(case.forge, event, &id, &body).await;
-    assert_eq!(status, 202, "{text}");
-    bosun.run_until_idle().await;
-    let stored = format!("{}:{id}", case.forge.as_str());
-    assert_eq!(bosun.status_of(&stored).await.as_deref(), Some("done"));
+async fn deliver(bosun: &TestBosun, case: Case, hook: (&str, Vec<u8>)) {
+    bosun.deliver(case.forge, hook).await;
 }
 
 fn sorted_labels(bosun: &TestBosun, pr: &ItemRef) -> Vec<String> {

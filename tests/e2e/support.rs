@@ -373,6 +373,21 @@ impl TestBosun {
         (status, resp.text().await.unwrap_or_default())
     }
 
+    /// Posts a webhook as the forge would, waits for bosun to finish, and checks the delivery
+    /// ended `done`.
+    pub async fn deliver(&self, forge: ForgeKind, (event, body): (&str, Vec<u8>)) {
+        let id = uuid::Uuid::new_v4().to_string();
+        let (status, text) = self.post(forge, event, &id, &body).await;
+        assert_eq!(status, 202, "{forge:?}: {text}");
+        self.run_until_idle().await;
+        let stored = format!("{}:{id}", forge.as_str());
+        assert_eq!(
+            self.status_of(&stored).await.as_deref(),
+            Some("done"),
+            "{forge:?}"
+        );
+    }
+
     /// Waits until every stored delivery has finished (none queued or running).
     pub async fn run_until_idle(&self) {
         wait_until(

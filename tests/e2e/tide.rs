@@ -19,6 +19,8 @@ pub(crate) fn options(db: Db, extra: &str) -> Options {
     o
 }
 
+/// Delivers a webhook and waits for bosun to finish; a refused merge may end the delivery
+/// `failed`, so its status is not checked here.
 pub(crate) async fn deliver(bosun: &TestBosun, case: Case, (event, body): (&str, Vec<u8>)) {
     let id = uuid::Uuid::new_v4().to_string();
     let (status, text) = bosun.post(case.forge, event, &id, &body).await;
