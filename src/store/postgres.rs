@@ -48,6 +48,54 @@ static INSERT_DELIVERY_AFTER: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
+/// How many of the oldest pending deliveries a claim looks at first.
+const CLAIM_WINDOW: i64 = 256;
+
+impl PgStore {
+    /// Claims the first claimable head among the `window` oldest pending deliveries (all of
+    /// them with `None`).
+    async fn claim_within(
+        &self,
+        worker: &str,
+        lease: Duration,
+        window: Option<i64>,
+    ) -> Result<Option<ClaimRow>, StoreError> {
+        Ok(sqlx::query_as(
+            // The head of each item's queue is found with one ordered pass over the pending
+            // index (DISTINCT ON), so the plan does not depend on table statistics: a
+            // correlated NOT EXISTS per row degrades badly on a fresh, unanalyzed table.
+            "WITH pending AS (
+                SELECT id, item_key, status, run_after, lease_until
+                FROM deliveries
+                WHERE status IN ('queued', 'running')
+                ORDER BY id
+                LIMIT $3),
+             heads AS (
+                SELECT DISTINCT ON (item_key) id, status, run_after, lease_until
+                FROM pending
+                ORDER BY item_key, id),
+             next AS (
+                SELECT d.id FROM deliveries d JOIN heads h ON h.id = d.id
+                WHERE (h.status = 'queued' AND h.run_after <= now())
+                   OR (h.status = 'running' AND h.lease_until < now())
+                ORDER BY d.id
+                LIMIT 1
+                FOR UPDATE OF d SKIP LOCKED)
+             UPDATE deliveries d
+             SET status = 'running', attempts = d.attempts + 1, lease_owner = $1,
+                 lease_until = now() + make_interval(secs => $2), started_at = coalesce(d.started_at, now())
+             FROM next
+             WHERE d.id = next.id AND (d.status = 'queued' OR d.lease_until < now())
+             RETURNING d.id, d.delivery_id, d.forge, d.event, d.repo, d.number, d.payload, d.payload_encoding, d.attempts, d.decided, d.received_at",
+        )
+        .bind(worker)
+        .bind(lease.as_secs_f64())
+        .bind(window)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+}
+
 #[async_trait]
 impl Store for PgStore {
     async fn migrate(&self) -> Result<(), StoreError> {
@@ -99,33 +147,14 @@ impl Store for PgStore {
         worker: &str,
         lease: Duration,
     ) -> Result<Option<ClaimedDelivery>, StoreError> {
-        let row: Option<ClaimRow> = sqlx::query_as(
-            // The head of each item's queue is found with one ordered pass over the pending
-            // index (DISTINCT ON), so the plan does not depend on table statistics: a
-            // correlated NOT EXISTS per row degrades badly on a fresh, unanalyzed table.
-            "WITH heads AS (
-                SELECT DISTINCT ON (item_key) id, status, run_after, lease_until
-                FROM deliveries
-                WHERE status IN ('queued', 'running')
-                ORDER BY item_key, id),
-             next AS (
-                SELECT d.id FROM deliveries d JOIN heads h ON h.id = d.id
-                WHERE (h.status = 'queued' AND h.run_after <= now())
-                   OR (h.status = 'running' AND h.lease_until < now())
-                ORDER BY d.id
-                LIMIT 1
-                FOR UPDATE OF d SKIP LOCKED)
-             UPDATE deliveries d
-             SET status = 'running', attempts = d.attempts + 1, lease_owner = $1,
-                 lease_until = now() + make_interval(secs => $2), started_at = coalesce(d.started_at, now())
-             FROM next
-             WHERE d.id = next.id AND (d.status = 'queued' OR d.lease_until < now())
-             RETURNING d.id, d.delivery_id, d.forge, d.event, d.repo, d.number, d.payload, d.payload_encoding, d.attempts, d.decided, d.received_at",
-        )
-        .bind(worker)
-        .bind(lease.as_secs_f64())
-        .fetch_optional(&self.pool)
-        .await?;
+        // The oldest pending deliveries first: an item's earlier deliveries have smaller ids, so
+        // the heads among them are true heads, and a claim reads a bounded prefix however long
+        // the backlog is. Only when nothing in that prefix is claimable is the whole pending
+        // set read.
+        let mut row = self.claim_within(worker, lease, Some(CLAIM_WINDOW)).await?;
+        if row.is_none() {
+            row = self.claim_within(worker, lease, None).await?;
+        }
         row.map(ClaimedDelivery::try_from).transpose()
     }
 

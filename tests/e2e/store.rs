@@ -117,6 +117,40 @@ async fn one_item_runs_one_delivery_at_a_time_in_order() {
     }
 }
 
+/// A claim looks at the oldest pending deliveries first (Postgres: 256 of them); work behind a
+/// longer line of blocked deliveries is still found, and in order.
+#[tokio::test]
+async fn work_behind_a_long_blocked_line_is_still_claimed() {
+    for db in databases() {
+        let _combination = Combination::new(db);
+        let (s, _db) = open(db).await;
+        let line: Vec<NewDelivery> = (0..300)
+            .map(|n| delivery(&format!("busy-{n}"), "busy"))
+            .chain([delivery("other-1", "other"), delivery("other-2", "other")])
+            .collect();
+        s.insert_deliveries(&line).await.expect("insert");
+        let head = s
+            .claim_next_delivery("w1", LEASE)
+            .await
+            .expect("claim")
+            .expect("work");
+        assert_eq!(head.delivery_id, "busy-0");
+        let behind = s
+            .claim_next_delivery("w2", LEASE)
+            .await
+            .expect("claim")
+            .expect("the other item's head, past 300 blocked deliveries");
+        assert_eq!(behind.delivery_id, "other-1", "{db:?}");
+        assert!(
+            s.claim_next_delivery("w3", LEASE)
+                .await
+                .expect("claim")
+                .is_none(),
+            "{db:?}: both items have a delivery running"
+        );
+    }
+}
+
 #[tokio::test]
 async fn an_expired_lease_is_claimed_again_and_the_old_owner_loses() {
     for db in databases() {
