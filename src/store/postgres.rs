@@ -206,23 +206,38 @@ impl Store for PgStore {
     }
 
     async fn record_decision(&self, id: i64, actions: &[PlannedAction]) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        // One statement, so one round trip and still all or nothing: the actions are inserted
+        // from arrays and the delivery is marked decided by a data-modifying CTE. (As a
+        // transaction of single statements it cost BEGIN, one INSERT per action, the UPDATE
+        // and COMMIT: four round trips for a one-action decision.)
+        let mut plugins = Vec::with_capacity(actions.len());
+        let mut seqs = Vec::with_capacity(actions.len());
+        let mut kinds = Vec::with_capacity(actions.len());
+        let mut targets = Vec::with_capacity(actions.len());
+        let mut details = Vec::with_capacity(actions.len());
         for a in actions {
-            sqlx::query(SQL.insert_action.as_str())
-                .bind(id)
-                .bind(&a.plugin)
-                .bind(a.seq)
-                .bind(a.action.kind())
-                .bind(a.action.target())
-                .bind(encode_action(&a.action)?)
-                .execute(&mut *tx)
-                .await?;
+            plugins.push(a.plugin.clone());
+            seqs.push(a.seq);
+            kinds.push(a.action.kind().to_string());
+            targets.push(a.action.target());
+            details.push(encode_action(&a.action)?);
         }
-        sqlx::query(sql::MARK_DECIDED)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
+        sqlx::query(
+            "WITH decided AS (UPDATE deliveries SET decided = TRUE WHERE id = $1)
+             INSERT INTO actions (delivery, plugin, seq, kind, target, details, created_at)
+             SELECT $1, x.plugin, x.seq, x.kind, x.target, x.details, now()
+             FROM unnest($2::text[], $3::int4[], $4::text[], $5::text[], $6::text[])
+                  AS x(plugin, seq, kind, target, details)
+             ON CONFLICT (delivery, plugin, seq) DO NOTHING",
+        )
+        .bind(id)
+        .bind(plugins)
+        .bind(seqs)
+        .bind(kinds)
+        .bind(targets)
+        .bind(details)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
