@@ -64,6 +64,7 @@ impl Dispatcher {
                 ));
             }
         };
+        let mut journaled = None;
         if !delivery.decided {
             // The store's binding is read first: deciding itself reads only the forge.
             let bound = match &cmd.target {
@@ -93,12 +94,15 @@ impl Dispatcher {
                     reply(&cmd, format!("bosun could not read the pull request: {e}")),
                 )]),
             };
-            self.store.record_decision(delivery.id, &planned).await?;
+            journaled = Some(self.store.record_decision(delivery.id, &planned).await?);
         }
         let repo = cmd.target.as_ref().map(|t| t.repo.clone());
         let dry_run = self.settings().is_dry_run(delivery.forge, repo.as_ref());
         let mut problems = Vec::new();
-        if let Err(retry) = self.apply_journal(delivery, dry_run, &mut problems).await? {
+        if let Err(retry) = self
+            .apply_journal(delivery, journaled, dry_run, &mut problems)
+            .await?
+        {
             return Ok(retry);
         }
         Ok(finish(problems, None))

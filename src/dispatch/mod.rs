@@ -92,6 +92,7 @@ impl Dispatcher {
             .collect();
         let mut problems = Vec::new();
         let mut notes = Vec::new();
+        let mut journaled = None;
         if !delivery.decided {
             let decided = match self.decide(&for_plugins, forge.as_ref()).await {
                 Ok(decision) => self
@@ -106,7 +107,7 @@ impl Dispatcher {
                     notes.extend(decision.notes);
                     let mut planned = decision.planned;
                     planned.extend(bindings);
-                    self.store.record_decision(delivery.id, &planned).await?;
+                    journaled = Some(self.store.record_decision(delivery.id, &planned).await?);
                 }
                 Err(e) => {
                     return Ok(Outcome::Retry {
@@ -126,7 +127,10 @@ impl Dispatcher {
         let note = (!notes.is_empty()).then(|| notes.join("; "));
         let repo = events.first().and_then(Event::repo).cloned();
         let dry_run = self.settings().is_dry_run(delivery.forge, repo.as_ref());
-        let actions = match self.apply_journal(delivery, dry_run, &mut problems).await? {
+        let actions = match self
+            .apply_journal(delivery, journaled, dry_run, &mut problems)
+            .await?
+        {
             Ok(actions) => actions,
             Err(retry) => return Ok(retry),
         };
@@ -141,10 +145,16 @@ impl Dispatcher {
     async fn apply_journal(
         &self,
         delivery: &ClaimedDelivery,
+        journaled: Option<Vec<StoredAction>>,
         dry_run: bool,
         problems: &mut Vec<String>,
     ) -> Result<Result<Vec<StoredAction>, Outcome>, StoreError> {
-        let actions = self.store.delivery_actions(delivery.id).await?;
+        // Just decided: the journal's rows came back with the decision. Decided by an
+        // earlier attempt: read them.
+        let actions = match journaled {
+            Some(actions) => actions,
+            None => self.store.delivery_actions(delivery.id).await?,
+        };
         for stored in actions
             .iter()
             .filter(|a| matches!(a.outcome, ActionOutcome::Pending | ActionOutcome::Applying))

@@ -322,8 +322,13 @@ pub trait Store:
     ) -> Result<bool, StoreError>;
     /// Gives a delivery back unfinished (shutdown); the attempt does not count.
     async fn release_delivery(&self, id: i64, worker: &str) -> Result<bool, StoreError>;
-    /// Journals every action the plugins decided and marks the delivery decided, atomically.
-    async fn record_decision(&self, id: i64, actions: &[PlannedAction]) -> Result<(), StoreError>;
+    /// Journals every action the plugins decided and marks the delivery decided, atomically;
+    /// returns the delivery's journaled actions in order, so they need not be read back.
+    async fn record_decision(
+        &self,
+        id: i64,
+        actions: &[PlannedAction],
+    ) -> Result<Vec<StoredAction>, StoreError>;
     /// A delivery's actions in order.
     async fn delivery_actions(&self, id: i64) -> Result<Vec<StoredAction>, StoreError>;
     /// Moves an action along.

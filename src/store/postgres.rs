@@ -205,7 +205,11 @@ impl Store for PgStore {
         Ok(r.rows_affected() == 1)
     }
 
-    async fn record_decision(&self, id: i64, actions: &[PlannedAction]) -> Result<(), StoreError> {
+    async fn record_decision(
+        &self,
+        id: i64,
+        actions: &[PlannedAction],
+    ) -> Result<Vec<StoredAction>, StoreError> {
         // One statement, so one round trip and still all or nothing: the actions are inserted
         // from arrays and the delivery is marked decided by a data-modifying CTE. (As a
         // transaction of single statements it cost BEGIN, one INSERT per action, the UPDATE
@@ -222,23 +226,25 @@ impl Store for PgStore {
             targets.push(a.action.target());
             details.push(encode_action(&a.action)?);
         }
-        sqlx::query(
-            "WITH decided AS (UPDATE deliveries SET decided = TRUE WHERE id = $1)
-             INSERT INTO actions (delivery, plugin, seq, kind, target, details, created_at)
-             SELECT $1, x.plugin, x.seq, x.kind, x.target, x.details, now()
-             FROM unnest($2::text[], $3::int4[], $4::text[], $5::text[], $6::text[])
-                  AS x(plugin, seq, kind, target, details)
-             ON CONFLICT (delivery, plugin, seq) DO NOTHING",
-        )
-        .bind(id)
-        .bind(plugins)
-        .bind(seqs)
-        .bind(kinds)
-        .bind(targets)
-        .bind(details)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        let rows: Vec<ActionRow> = sqlx::query_as(sql::PG_RECORD_DECISION)
+            .bind(id)
+            .bind(plugins)
+            .bind(seqs)
+            .bind(kinds)
+            .bind(targets)
+            .bind(details)
+            .fetch_all(&self.pool)
+            .await?;
+        if rows.len() != actions.len() {
+            // Some were journaled before (another worker decided too): read them all.
+            return self.delivery_actions(id).await;
+        }
+        let mut stored = rows
+            .into_iter()
+            .map(StoredAction::try_from)
+            .collect::<Result<Vec<_>, _>>()?;
+        stored.sort_by_key(|a| a.id);
+        Ok(stored)
     }
 
     async fn delivery_actions(&self, id: i64) -> Result<Vec<StoredAction>, StoreError> {

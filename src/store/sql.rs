@@ -40,6 +40,19 @@ pub(super) const DELIVERY_ACTIONS: &str = concat!(
     " FROM actions WHERE delivery = $1 ORDER BY id"
 );
 
+/// Postgres: journals a decision in one statement. `$1` delivery, then arrays of plugin, seq,
+/// kind, target and details; returns the inserted actions.
+pub(super) const PG_RECORD_DECISION: &str = concat!(
+    "WITH decided AS (UPDATE deliveries SET decided = TRUE WHERE id = $1)
+     INSERT INTO actions (delivery, plugin, seq, kind, target, details, created_at)
+     SELECT $1, x.plugin, x.seq, x.kind, x.target, x.details, now()
+     FROM unnest($2::text[], $3::int4[], $4::text[], $5::text[], $6::text[])
+          AS x(plugin, seq, kind, target, details)
+     ON CONFLICT (delivery, plugin, seq) DO NOTHING
+     RETURNING ",
+    action_columns!()
+);
+
 /// A pull request's row, for [`super::rows::PullRequestRow`]. `$1` forge, `$2` repo, `$3` number.
 pub(super) const PULL_REQUEST: &str =
     "SELECT state, head_sha, labels, updated_at FROM pull_requests

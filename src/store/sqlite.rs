@@ -298,7 +298,11 @@ impl Store for SqliteStore {
         Ok(r.rows_affected() == 1)
     }
 
-    async fn record_decision(&self, id: i64, actions: &[PlannedAction]) -> Result<(), StoreError> {
+    async fn record_decision(
+        &self,
+        id: i64,
+        actions: &[PlannedAction],
+    ) -> Result<Vec<StoredAction>, StoreError> {
         let mut tx = self.pool.begin().await?;
         for a in actions {
             sqlx::query(SQL.insert_action.as_str())
@@ -316,7 +320,8 @@ impl Store for SqliteStore {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        Ok(())
+        // In-process: reading them back costs no round trip.
+        self.delivery_actions(id).await
     }
 
     async fn delivery_actions(&self, id: i64) -> Result<Vec<StoredAction>, StoreError> {
