@@ -124,7 +124,7 @@ fn block_reason(block: &str) -> String {
 /// Why a Prow plugin has no bosun equivalent.
 fn plugin_reason(plugin: &str) -> String {
     match plugin {
-        "cat" | "dog" | "pony" | "goose" | "yuks" | "shrug" | "heart" => {
+        "cat" | "dog" | "pony" | "goose" | "yuks" | "heart" => {
             "a novelty reply bosun does not have".into()
         }
         "config-updater" => "Prow's own deployment; nothing to do for bosun".into(),

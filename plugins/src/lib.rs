@@ -39,6 +39,7 @@ pub mod release_note;
 pub mod reply;
 pub mod require_matching_label;
 pub mod retitle;
+pub mod shrug;
 pub mod size;
 pub mod skip;
 pub mod testing;
@@ -97,5 +98,6 @@ pub fn all_plugins() -> Vec<Box<dyn Plugin>> {
         Box::new(verify_owners::VerifyOwners),
         Box::new(require_matching_label::RequireMatchingLabel),
         Box::new(cherry_pick::CherryPick),
+        Box::new(shrug::Shrug),
     ]
 }

@@ -36,6 +36,7 @@ mod reconcile;
 mod repo_config;
 mod resync;
 mod secrets;
+mod shrug;
 mod size_labels;
 mod store;
 mod support;

@@ -81,6 +81,8 @@ const NEW_TITLE: &str = "Retitled through bosun";
 const MILESTONE: &str = "v1.0";
 /// The `maintainers_team` of the milestone settings: the org member is in it.
 const MILESTONE_TEAM: &str = "milestone-maintainers";
+/// The label `/shrug` adds.
+const SHRUG: &str = bosun_plugins::shrug::LABEL;
 
 /// The state a cell's item starts in.
 #[derive(Debug, Clone, Copy)]
@@ -412,6 +414,8 @@ fn matrix() -> Vec<Row> {
             E::LacksLabel("do-not-merge/invalid-owners-file"),
             ANYONE,
         ),
+        row("/shrug", Pr, S::Fresh, E::HasLabel(SHRUG), ANYONE),
+        // Last: the PRs its cells open take the numbers after the highest seeded cell.
         row(
             "/cherry-pick release-1.2",
             Pr,
@@ -475,7 +479,7 @@ const GITLAB: Site = Site {
 /// The GitLab fixtures' item author id: a note whose user has it is by the author.
 const GITLAB_AUTHOR_ID: u64 = 51764;
 
-const PLUGINS: &str = r#"["approve", "assign", "blunderbuss", "dco", "help", "hold", "label", "lgtm", "lifecycle", "milestone", "milestonestatus", "release-note", "retitle", "verify-owners", "cherrypick"]"#;
+const PLUGINS: &str = r#"["approve", "assign", "blunderbuss", "dco", "help", "hold", "label", "lgtm", "lifecycle", "milestone", "milestonestatus", "release-note", "retitle", "verify-owners", "cherrypick", "shrug"]"#;
 const OWNERS: &[u8] = b"approvers: [approver, ci-robot]\nreviewers: [rev-a, rev-b]\n";
 
 impl Site {
