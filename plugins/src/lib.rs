@@ -40,6 +40,7 @@ pub mod reply;
 pub mod require_matching_label;
 pub mod retitle;
 pub mod shrug;
+pub mod sigmention;
 pub mod size;
 pub mod skip;
 pub mod testing;
@@ -99,5 +100,6 @@ pub fn all_plugins() -> Vec<Box<dyn Plugin>> {
         Box::new(require_matching_label::RequireMatchingLabel),
         Box::new(cherry_pick::CherryPick),
         Box::new(shrug::Shrug),
+        Box::new(sigmention::SigMention),
     ]
 }

@@ -37,6 +37,7 @@ mod repo_config;
 mod resync;
 mod secrets;
 mod shrug;
+mod sigmention;
 mod size_labels;
 mod store;
 mod support;
