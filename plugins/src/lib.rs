@@ -45,6 +45,7 @@ pub mod size;
 pub mod skip;
 pub mod testing;
 pub mod tide;
+pub mod transfer_issue;
 pub mod trigger;
 pub mod verify_owners;
 pub mod welcome;
@@ -101,5 +102,6 @@ pub fn all_plugins() -> Vec<Box<dyn Plugin>> {
         Box::new(cherry_pick::CherryPick),
         Box::new(shrug::Shrug),
         Box::new(sigmention::SigMention),
+        Box::new(transfer_issue::TransferIssue),
     ]
 }

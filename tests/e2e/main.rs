@@ -42,4 +42,5 @@ mod size_labels;
 mod store;
 mod support;
 mod tide;
+mod transfer_issue;
 mod welcome;
