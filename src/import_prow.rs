@@ -97,6 +97,7 @@ pub fn import(plugins_yaml: &str, prow_config: Option<&str>) -> Result<Imported,
             "release_note" => importer.global("release-note", value, release_note_option),
             "repo_milestone" => importer.repo_milestone(value),
             "require_matching_label" => importer.require_matching_label(value),
+            "sigmention" => importer.global("sigmention", value, sigmention_option),
             // bosun never retitles closed items, which is Prow's default too.
             "retitle" if value.get("allow_closed_issues") != Some(&Value::Bool(true)) => {}
             other => importer.drop(other, block_reason(other)),
@@ -124,7 +125,7 @@ fn block_reason(block: &str) -> String {
 /// Why a Prow plugin has no bosun equivalent.
 fn plugin_reason(plugin: &str) -> String {
     match plugin {
-        "cat" | "dog" | "pony" | "goose" | "yuks" | "shrug" | "heart" => {
+        "cat" | "dog" | "pony" | "goose" | "yuks" | "heart" => {
             "a novelty reply bosun does not have".into()
         }
         "config-updater" => "Prow's own deployment; nothing to do for bosun".into(),
@@ -252,6 +253,14 @@ fn help_option(key: &str, value: &Value) -> Mapped {
             Mapped::Keep(static_key(key), value.clone())
         }
         _ => Mapped::Drop("bosun's help has no such option".into()),
+    }
+}
+
+/// Prow's `sigmention.regexp` is bosun's (Go's and Rust's regex syntax agree on it).
+fn sigmention_option(key: &str, value: &Value) -> Mapped {
+    match key {
+        "regexp" => Mapped::Keep("regexp", value.clone()),
+        _ => Mapped::Drop("bosun's sigmention has no such option".into()),
     }
 }
 
@@ -1096,6 +1105,18 @@ mod tests {
                 "label.restricted_labels[].assign_on"
             ]
         );
+    }
+
+    #[test]
+    fn shrug_and_sigmention_are_carried_over_with_the_regexp() {
+        let i = imported(
+            "plugins:\n  a:\n    plugins: [shrug, sigmention]\nsigmention:\n  regexp: '(?m)@a/sig-([\\w-]*)-(bugs)'\n",
+        );
+        assert_eq!(
+            get(&i.config, &["settings", "sigmention", "a", "regexp"]),
+            Some(&toml::Value::String(r"(?m)@a/sig-([\w-]*)-(bugs)".into()))
+        );
+        assert!(i.dropped.is_empty(), "{:?}", i.dropped);
     }
 
     #[test]

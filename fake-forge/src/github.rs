@@ -21,6 +21,7 @@ pub(crate) fn route(world: &mut World, req: &Req<'_>) -> Option<Reply> {
     let reply = match (req.method, s.as_slice()) {
         ("GET", ["user"]) => current_user(world, req),
         ("GET", ["search", "issues"]) => search_pulls(world, req),
+        ("POST", ["graphql"]) => return crate::graphql::route(world, req),
         ("GET", ["orgs", org, "members", user]) => org_member(world, &decode(org), &decode(user)),
         ("GET", ["orgs", org, "teams", team, "memberships", user]) => {
             team_membership(world, req, &decode(org), &decode(team), &decode(user))

@@ -33,6 +33,9 @@ fn project_route(world: &mut World, req: &Req<'_>, repo: &str, rest: &[&str]) ->
     if let Some(reply) = crate::git::gitlab_route(world, req, repo, rest) {
         return Some(reply);
     }
+    if let Some(reply) = crate::issue_move::gitlab_route(world, req, repo, rest) {
+        return Some(reply);
+    }
     let reply = match (req.method, rest) {
         ("GET", ["labels"]) => list_labels(world, req, repo),
         ("GET", ["milestones"]) => list_milestones(world, req, repo),
@@ -185,6 +188,7 @@ fn item_json(world: &mut World, req: &Req<'_>, at: &Target) -> Option<Value> {
                 .map(|m| gitlab_milestone_json(repo.id, m))
         }),
         "user_notes_count": item.comments.len(),
+        "moved_to_id": item.moved_to,
         "upvotes": 0,
         "downvotes": 0,
         "discussion_locked": null,

@@ -40,7 +40,9 @@ mod ci;
 mod git;
 mod github;
 mod gitlab;
+mod graphql;
 mod hooks;
+mod issue_move;
 mod server;
 mod world;
 

@@ -302,6 +302,8 @@ pub struct Item {
     pub commits: Vec<PrCommit>,
     /// The global id of the milestone it belongs to.
     pub milestone: Option<u64>,
+    /// GitLab: the global id of the issue this one was moved to (it stays, closed).
+    pub moved_to: Option<u64>,
 }
 
 /// One commit of a PR, as the forge's PR commit lists describe it.
@@ -588,6 +590,7 @@ impl World {
             reviews: Vec::new(),
             commits: Vec::new(),
             milestone: None,
+            moved_to: None,
         });
     }
 

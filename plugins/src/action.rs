@@ -279,6 +279,11 @@ pub enum Action {
         request: crate::pick::CherryPickRequest,
         reply: crate::pick::CherryPickReply,
     },
+    /// Move the issue `item` to the repository `to` of the same org (`/transfer-issue`).
+    TransferIssue {
+        item: ItemRef,
+        to: RepoPath,
+    },
 }
 
 impl Action {
@@ -311,6 +316,7 @@ impl Action {
             Action::BindChatUser { .. } => "bind_chat_user",
             Action::LookAgain { .. } => "look_again",
             Action::CherryPick { .. } => "cherry_pick",
+            Action::TransferIssue { .. } => "transfer_issue",
         }
     }
 
@@ -342,7 +348,8 @@ impl Action {
             | Action::Merge { item, .. }
             | Action::UpdateBranch { item, .. }
             | Action::AutoMerge { item, .. }
-            | Action::CherryPick { item, .. } => Destination::Forge(item.forge),
+            | Action::CherryPick { item, .. }
+            | Action::TransferIssue { item, .. } => Destination::Forge(item.forge),
         }
     }
 
@@ -365,7 +372,8 @@ impl Action {
             | Action::Merge { item, .. }
             | Action::UpdateBranch { item, .. }
             | Action::AutoMerge { item, .. }
-            | Action::CherryPick { item, .. } => Some(item),
+            | Action::CherryPick { item, .. }
+            | Action::TransferIssue { item, .. } => Some(item),
             Action::Remember { item, .. }
             | Action::RunCi { item, .. }
             | Action::BindChatUser { item, .. }
@@ -445,6 +453,7 @@ impl Action {
             Action::CherryPick { item, request, .. } => {
                 format!("{item} onto {} as {}", request.target, request.branch)
             }
+            Action::TransferIssue { item, to } => format!("{item} to {to}"),
             Action::Comment { item, .. }
             | Action::Close { item, .. }
             | Action::Reopen { item }

@@ -85,7 +85,7 @@ fn eligible_lines(body: &str) -> Vec<(usize, &str)> {
 
 /// GitLab runs these verbs itself as quick actions; there bosun answers only their
 /// `/bosun-<verb>` form, so one note never triggers both.
-pub const GITLAB_OWNED_VERBS: [&str; 10] = [
+pub const GITLAB_OWNED_VERBS: [&str; 11] = [
     "assign",
     "unassign",
     "cc",
@@ -96,6 +96,7 @@ pub const GITLAB_OWNED_VERBS: [&str; 10] = [
     "unapprove",
     "merge",
     "milestone",
+    "shrug",
 ];
 
 /// The prefix that addresses a command to bosun on GitLab (`/bosun-assign @alice`).

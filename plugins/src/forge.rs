@@ -360,6 +360,14 @@ pub trait ForgeRead: Send + Sync {
             "the milestones of {repo} cannot be read here"
         )))
     }
+    /// Whether a repository (GitLab: project) exists and bosun can see it, so
+    /// `/transfer-issue` names a missing destination before asking to move anything. A forge
+    /// view that cannot tell (no API token) says so as a permanent error, the default.
+    async fn repo_exists(&self, repo: &RepoPath) -> Result<bool, ForgeError> {
+        Err(ForgeError::Permanent(format!(
+            "whether {repo} exists cannot be read here"
+        )))
+    }
 }
 
 /// A repository's milestone as the forge names it.
@@ -503,6 +511,15 @@ pub trait Forge: ForgeRead {
         let _ = request;
         Err(ForgeError::Permanent(format!(
             "{item} cannot be cherry-picked here"
+        )))
+    }
+    /// Moves the issue `item` to the repository `to` of the same org (GitHub's GraphQL
+    /// `transferIssue`; GitLab's issue move, which leaves the old issue closed). An issue that
+    /// is already there counts as moved, so a repeated attempt is safe. Forges that cannot are
+    /// a permanent error, the default.
+    async fn transfer_issue(&self, item: &ItemRef, to: &RepoPath) -> Result<(), ForgeError> {
+        Err(ForgeError::Permanent(format!(
+            "{item} cannot be moved to {to} here"
         )))
     }
 }

@@ -39,10 +39,13 @@ pub mod release_note;
 pub mod reply;
 pub mod require_matching_label;
 pub mod retitle;
+pub mod shrug;
+pub mod sigmention;
 pub mod size;
 pub mod skip;
 pub mod testing;
 pub mod tide;
+pub mod transfer_issue;
 pub mod trigger;
 pub mod verify_owners;
 pub mod welcome;
@@ -97,5 +100,8 @@ pub fn all_plugins() -> Vec<Box<dyn Plugin>> {
         Box::new(verify_owners::VerifyOwners),
         Box::new(require_matching_label::RequireMatchingLabel),
         Box::new(cherry_pick::CherryPick),
+        Box::new(shrug::Shrug),
+        Box::new(sigmention::SigMention),
+        Box::new(transfer_issue::TransferIssue),
     ]
 }

@@ -178,6 +178,9 @@ impl ForgeRead for CachedForgeRead<'_> {
     ) -> Result<Vec<crate::forge::Milestone>, ForgeError> {
         self.inner.milestones(repo).await
     }
+    async fn repo_exists(&self, repo: &RepoPath) -> Result<bool, ForgeError> {
+        self.inner.repo_exists(repo).await
+    }
     async fn pr_commits(&self, item: &ItemRef) -> Result<Vec<PrCommit>, ForgeError> {
         if let Some(commits) = lock(&self.commits).get(item) {
             return Ok(commits.clone());

@@ -73,6 +73,10 @@ pub struct MemoryState {
     pub branch_updates: Vec<String>,
     /// The repository's open milestones.
     pub milestones: Vec<crate::forge::Milestone>,
+    /// Repositories besides `org/repo` that exist (`org/other`).
+    pub other_repos: HashSet<String>,
+    /// Issues moved by `transfer_issue`, with their destination.
+    pub transfers: Vec<(ItemRef, RepoPath)>,
 }
 
 /// The in-memory forge.
@@ -140,6 +144,8 @@ impl Default for MemoryForge {
                 behind: 0,
                 branch_updates: vec![],
                 milestones: vec![],
+                other_repos: HashSet::new(),
+                transfers: vec![],
             }),
             bot: Login::new("bosun-bot"),
             bot_accounts: vec!["ci-robot".into()],
@@ -381,6 +387,9 @@ impl ForgeRead for MemoryForge {
         _repo: &RepoPath,
     ) -> Result<Vec<crate::forge::Milestone>, ForgeError> {
         Ok(self.lock().milestones.clone())
+    }
+    async fn repo_exists(&self, repo: &RepoPath) -> Result<bool, ForgeError> {
+        Ok(repo.as_str() == "org/repo" || self.lock().other_repos.contains(repo.as_str()))
     }
     async fn is_collaborator(&self, _repo: &RepoPath, user: &Login) -> Result<bool, ForgeError> {
         Ok(self.lock().collaborators.contains(user))
@@ -693,6 +702,10 @@ impl Forge for MemoryForge {
             .ci_runs
             .iter()
             .any(|(s, r)| *s == system && r == run))
+    }
+    async fn transfer_issue(&self, item: &ItemRef, to: &RepoPath) -> Result<(), ForgeError> {
+        self.lock().transfers.push((item.clone(), to.clone()));
+        Ok(())
     }
 }
 

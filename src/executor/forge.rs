@@ -286,6 +286,15 @@ async fn perform(
             };
             cherry_pick(forge, stored, pick, maybe_done, calls).await
         }
+        Action::TransferIssue { item, to } => {
+            // The adapters treat an issue already in `to` as moved; one no longer found where
+            // it was, on a repeated attempt, is the first attempt's move.
+            *calls += 1;
+            match forge.transfer_issue(item, to).await {
+                Err(ForgeError::NotFound(_)) if maybe_done => Ok(()),
+                other => other,
+            }
+        }
     }
 }
 

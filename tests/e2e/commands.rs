@@ -652,7 +652,12 @@ async fn close_and_reopen() {
 
 /// The comment webhook for `who` saying `body` on an open issue (GitHub: the fixture's PR
 /// comment without its `pull_request`; GitLab: the issue note fixture).
-fn issue_comment(case: Case, number: u64, who: &str, body: &str) -> (&'static str, Vec<u8>) {
+pub(crate) fn issue_comment(
+    case: Case,
+    number: u64,
+    who: &str,
+    body: &str,
+) -> (&'static str, Vec<u8>) {
     match case.forge {
         ForgeKind::GitHub => {
             let mut v: serde_json::Value =

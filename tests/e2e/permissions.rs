@@ -81,6 +81,10 @@ const NEW_TITLE: &str = "Retitled through bosun";
 const MILESTONE: &str = "v1.0";
 /// The `maintainers_team` of the milestone settings: the org member is in it.
 const MILESTONE_TEAM: &str = "milestone-maintainers";
+/// The repository of the org `/transfer-issue` moves issues to.
+const TRANSFER_TO: &str = "kubectl";
+/// The label `/shrug` adds.
+const SHRUG: &str = bosun_plugins::shrug::LABEL;
 
 /// The state a cell's item starts in.
 #[derive(Debug, Clone, Copy)]
@@ -115,6 +119,9 @@ enum Effect {
     InMilestone(&'static str),
     /// A PR from the item's cherry-pick branch onto `release-1.2` is open.
     CherryPicked,
+    /// The issue moved to [`TRANSFER_TO`] (GitHub: gone from its repository; GitLab: closed
+    /// with `moved_to_id`).
+    Transferred,
 }
 
 /// One command: where it is written, what it needs, what it does, and who may use it.
@@ -412,6 +419,17 @@ fn matrix() -> Vec<Row> {
             E::LacksLabel("do-not-merge/invalid-owners-file"),
             ANYONE,
         ),
+        row("/shrug", Pr, S::Fresh, E::HasLabel(SHRUG), ANYONE),
+        row(
+            "/transfer-issue kubectl",
+            Issue,
+            S::Fresh,
+            E::Transferred,
+            [N, N, Y, N, N, N, N],
+        )
+        .refused_with("You must be an org member to transfer this issue.")
+        .shown("`/transfer-issue <repo>` (issues)"),
+        // Last: the PRs its cells open take the numbers after the highest seeded cell.
         row(
             "/cherry-pick release-1.2",
             Pr,
@@ -475,7 +493,7 @@ const GITLAB: Site = Site {
 /// The GitLab fixtures' item author id: a note whose user has it is by the author.
 const GITLAB_AUTHOR_ID: u64 = 51764;
 
-const PLUGINS: &str = r#"["approve", "assign", "blunderbuss", "dco", "help", "hold", "label", "lgtm", "lifecycle", "milestone", "milestonestatus", "release-note", "retitle", "verify-owners", "cherrypick"]"#;
+const PLUGINS: &str = r#"["approve", "assign", "blunderbuss", "dco", "help", "hold", "label", "lgtm", "lifecycle", "milestone", "milestonestatus", "release-note", "retitle", "verify-owners", "cherrypick", "shrug", "transfer-issue"]"#;
 const OWNERS: &[u8] = b"approvers: [approver, ci-robot]\nreviewers: [rev-a, rev-b]\n";
 
 impl Site {
@@ -509,6 +527,7 @@ impl Site {
             REPORTER,
         );
         forge.seed_milestone(self.forge, self.repo, MILESTONE);
+        forge.seed_repo(self.forge, &format!("{}/{TRANSFER_TO}", self.org));
         for who in ROLES.map(Role::login).iter().chain(&["rev-a", "rev-b"]) {
             forge.ensure_user(who);
         }
@@ -670,6 +689,9 @@ struct Cell {
 
 /// Whether the cell's effect is visible on the forge now.
 fn effect_seen(bosun: &TestBosun, effect: Effect, item: &ItemRef, who: Role) -> bool {
+    if let Effect::Transferred = effect {
+        return !still_there(bosun, item) || bosun.forge.item(item).moved_to.is_some();
+    }
     let it = bosun.forge.item(item);
     let has = |l: &str| it.labels.iter().any(|x| x.eq_ignore_ascii_case(l));
     let assigned = it
@@ -689,6 +711,7 @@ fn effect_seen(bosun: &TestBosun, effect: Effect, item: &ItemRef, who: Role) -> 
         Effect::Open => it.state == ItemState::Open,
         Effect::Retitled => it.title == NEW_TITLE,
         Effect::InMilestone(m) => bosun.forge.milestone(item).as_deref() == Some(m),
+        Effect::Transferred => unreachable!("answered above"),
         Effect::CherryPicked => {
             let branch = format!("cherry-pick-{}-to-release-1.2", item.number);
             bosun.forge.read(|w| {
@@ -704,6 +727,19 @@ fn effect_seen(bosun: &TestBosun, effect: Effect, item: &ItemRef, who: Role) -> 
             })
         }
     }
+}
+
+/// Whether the item is still in its repository (GitHub moves a transferred issue away).
+fn still_there(bosun: &TestBosun, item: &ItemRef) -> bool {
+    bosun.forge.read(|w| {
+        w.site(item.forge)
+            .repo(item.repo.as_str())
+            .is_some_and(|r| {
+                r.items
+                    .iter()
+                    .any(|i| i.number == item.number && i.kind == item.kind)
+            })
+    })
 }
 
 /// The README's "Who may use what" is this test's expectation, verbatim.
@@ -786,9 +822,12 @@ async fn permission_matrix_on_both_forges() {
                         if seen { "done" } else { "not done" }
                     ));
                 }
-                let replies: Vec<String> = bosun
-                    .forge
-                    .comments(&cell.item)
+                let comments = if still_there(&bosun, &cell.item) {
+                    bosun.forge.comments(&cell.item)
+                } else {
+                    vec![]
+                };
+                let replies: Vec<String> = comments
                     .into_iter()
                     .filter(|c| c.author == BOT && c.body != row.text(site.forge))
                     .map(|c| c.body)

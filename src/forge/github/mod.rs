@@ -28,6 +28,7 @@ mod ci;
 mod errors;
 mod hooks;
 mod read;
+mod transfer;
 mod transport;
 mod write;
 

@@ -479,6 +479,11 @@ impl ForgeRead for GitHubForge {
             .collect())
     }
 
+    /// GraphQL `repository`: whether it exists and bosun can see it.
+    async fn repo_exists(&self, repo: &RepoPath) -> Result<bool, ForgeError> {
+        self.repository_exists(repo).await
+    }
+
     /// `GET /repos/{o}/{r}/collaborators/{user}`: 204 yes, 404 no (any permission counts).
     async fn is_collaborator(&self, repo: &RepoPath, user: &Login) -> Result<bool, ForgeError> {
         let route = format!(

@@ -366,4 +366,9 @@ impl Forge for GitHubForge {
     ) -> Result<bosun_plugins::pick::CherryPickOutcome, ForgeError> {
         self.cherry_pick_via_merges(item, request).await
     }
+
+    /// The GraphQL `transferIssue` mutation (GitHub's REST API has no transfer).
+    async fn transfer_issue(&self, item: &ItemRef, to: &RepoPath) -> Result<(), ForgeError> {
+        self.transfer_issue_via_graphql(item, to).await
+    }
 }

@@ -37,6 +37,7 @@ mod ci;
 mod errors;
 mod hooks;
 mod read;
+mod transfer;
 mod transport;
 mod write;
 

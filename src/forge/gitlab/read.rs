@@ -688,6 +688,11 @@ impl ForgeRead for GitLabForge {
     }
 
     /// The project's active milestones (group milestones are not listed).
+    /// `GET /projects/:id`: whether it exists and bosun can see it.
+    async fn repo_exists(&self, repo: &RepoPath) -> Result<bool, ForgeError> {
+        self.project_exists(repo).await
+    }
+
     async fn milestones(
         &self,
         repo: &RepoPath,

@@ -557,6 +557,15 @@ impl Forge for GitLabForge {
     ) -> Result<bosun_plugins::pick::CherryPickOutcome, ForgeError> {
         self.cherry_pick_via_api(item, request).await
     }
+
+    /// `POST /projects/:id/issues/:iid/move`; the old issue stays, closed.
+    async fn transfer_issue(
+        &self,
+        item: &ItemRef,
+        to: &bosun_plugins::RepoPath,
+    ) -> Result<(), ForgeError> {
+        self.move_issue(item, to).await
+    }
 }
 
 /// Whether a merge method squashes; GitLab takes no per-merge rebase.
