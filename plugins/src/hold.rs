@@ -25,38 +25,17 @@ static CANCEL: LazyLock<Regex> = LazyLock::new(|| {
     .expect("static regex")
 });
 
-/// What a comment asks of the hold label.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HoldCommand {
-    Hold,
-    Cancel,
-}
+/// What a comment asks of the label.
+pub use crate::label_toggle::Toggle as HoldCommand;
 
-/// Finds the command; a cancel wins over a hold in the same comment, as in Prow.
+/// Finds the command; a cancel wins in the same comment, as in Prow.
 pub fn parse(text: &str) -> Option<HoldCommand> {
-    if CANCEL.is_match(text) {
-        Some(HoldCommand::Cancel)
-    } else if HOLD.is_match(text) {
-        Some(HoldCommand::Hold)
-    } else {
-        None
-    }
+    crate::label_toggle::parse(&HOLD, &CANCEL, text)
 }
 
 /// Adds only if absent, removes only if present.
 pub fn decide(cmd: HoldCommand, item: &crate::ItemRef, has_label: bool) -> Vec<Action> {
-    let label = LABEL.to_string();
-    match (cmd, has_label) {
-        (HoldCommand::Hold, false) => vec![Action::AddLabel {
-            item: item.clone(),
-            label,
-        }],
-        (HoldCommand::Cancel, true) => vec![Action::RemoveLabel {
-            item: item.clone(),
-            label,
-        }],
-        _ => vec![],
-    }
+    crate::label_toggle::decide(cmd, item, LABEL, has_label)
 }
 
 /// The hold plugin.
@@ -104,17 +83,17 @@ mod tests {
 
     #[test]
     fn parses_prow_examples() {
-        assert_eq!(parse("/hold"), Some(HoldCommand::Hold));
-        assert_eq!(parse("/hold for review"), Some(HoldCommand::Hold));
-        assert_eq!(parse("/HOLD"), Some(HoldCommand::Hold));
-        assert_eq!(parse("/hold  cancel reason"), Some(HoldCommand::Cancel));
-        assert_eq!(parse("/hold cancellation"), Some(HoldCommand::Hold));
-        assert_eq!(parse("/unhold"), Some(HoldCommand::Cancel));
-        assert_eq!(parse("/remove-hold"), Some(HoldCommand::Cancel));
+        assert_eq!(parse("/hold"), Some(HoldCommand::Add));
+        assert_eq!(parse("/hold for review"), Some(HoldCommand::Add));
+        assert_eq!(parse("/HOLD"), Some(HoldCommand::Add));
+        assert_eq!(parse("/hold  cancel reason"), Some(HoldCommand::Remove));
+        assert_eq!(parse("/hold cancellation"), Some(HoldCommand::Add));
+        assert_eq!(parse("/unhold"), Some(HoldCommand::Remove));
+        assert_eq!(parse("/remove-hold"), Some(HoldCommand::Remove));
         assert_eq!(parse("please /hold"), None);
         assert_eq!(parse("/holdup"), None);
         // Go's `$` does not match before `\r`, but `\s.*` swallows it.
-        assert_eq!(parse("/hold\r"), Some(HoldCommand::Hold));
+        assert_eq!(parse("/hold\r"), Some(HoldCommand::Add));
         // U+00A0 is not Go's `\s`.
         assert_eq!(parse("/hold\u{a0}x"), None);
     }

@@ -19,6 +19,7 @@ pub mod help;
 pub mod hold;
 pub mod invalid_commit_msg;
 pub mod label;
+pub mod label_toggle;
 pub mod lgtm;
 pub mod lifecycle;
 pub mod marker;

@@ -23,40 +23,17 @@ static SHRUG: LazyLock<Regex> =
 static UNSHRUG: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(&format!(r"(?mi)^/unshrug{GO_SPACE}*$")).expect("static regex"));
 
-/// What a comment asks of the shrug label.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ShrugCommand {
-    /// Add the label.
-    Shrug,
-    /// Remove the label.
-    Unshrug,
-}
+/// What a comment asks of the label.
+pub use crate::label_toggle::Toggle as ShrugCommand;
 
-/// Finds the command; `/unshrug` wins over `/shrug` in the same comment.
+/// Finds the command; `/unshrug` wins in the same comment, as in Prow.
 pub fn parse(text: &str) -> Option<ShrugCommand> {
-    if UNSHRUG.is_match(text) {
-        Some(ShrugCommand::Unshrug)
-    } else if SHRUG.is_match(text) {
-        Some(ShrugCommand::Shrug)
-    } else {
-        None
-    }
+    crate::label_toggle::parse(&SHRUG, &UNSHRUG, text)
 }
 
 /// Adds only if absent, removes only if present.
 pub fn decide(cmd: ShrugCommand, item: &crate::ItemRef, has_label: bool) -> Vec<Action> {
-    let label = LABEL.to_string();
-    match (cmd, has_label) {
-        (ShrugCommand::Shrug, false) => vec![Action::AddLabel {
-            item: item.clone(),
-            label,
-        }],
-        (ShrugCommand::Unshrug, true) => vec![Action::RemoveLabel {
-            item: item.clone(),
-            label,
-        }],
-        _ => vec![],
-    }
+    crate::label_toggle::decide(cmd, item, LABEL, has_label)
 }
 
 /// The shrug plugin.
@@ -104,11 +81,11 @@ mod tests {
 
     #[test]
     fn parses_like_prow() {
-        assert_eq!(parse("/shrug"), Some(ShrugCommand::Shrug));
-        assert_eq!(parse("/SHRUG  "), Some(ShrugCommand::Shrug));
-        assert_eq!(parse("well\n/shrug\nok"), Some(ShrugCommand::Shrug));
-        assert_eq!(parse("/unshrug"), Some(ShrugCommand::Unshrug));
-        assert_eq!(parse("/shrug\n/unshrug"), Some(ShrugCommand::Unshrug));
+        assert_eq!(parse("/shrug"), Some(ShrugCommand::Add));
+        assert_eq!(parse("/SHRUG  "), Some(ShrugCommand::Add));
+        assert_eq!(parse("well\n/shrug\nok"), Some(ShrugCommand::Add));
+        assert_eq!(parse("/unshrug"), Some(ShrugCommand::Remove));
+        assert_eq!(parse("/shrug\n/unshrug"), Some(ShrugCommand::Remove));
         assert_eq!(parse("/shrug it off"), None);
         assert_eq!(parse("please /shrug"), None);
         assert_eq!(parse("/shrugs"), None);
