@@ -138,7 +138,7 @@ impl Step {
 
 /// Runs the benchmark and prints its report.
 pub async fn run(args: FlowArgs) -> anyhow::Result<()> {
-    let scratch = tempfile_dir(args.dir.as_deref())?;
+    let scratch = scratch_dir(args.dir.as_deref())?;
     let secret = format!("flow-{}", uuid::Uuid::new_v4().simple());
     let fixtures = crate::ingest::fixtures_dir(None)?;
     let http = reqwest::Client::builder()
@@ -160,7 +160,7 @@ pub async fn run(args: FlowArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn tempfile_dir(explicit: Option<&Path>) -> anyhow::Result<PathBuf> {
+fn scratch_dir(explicit: Option<&Path>) -> anyhow::Result<PathBuf> {
     let dir = match explicit {
         Some(d) => d.to_path_buf(),
         None => std::env::temp_dir().join(format!("bosun-flow-{}", std::process::id())),

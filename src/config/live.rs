@@ -60,7 +60,7 @@ fn restart_only_changes(old: &Settings, new: &Settings) -> Vec<&'static str> {
     {
         changed.push("database");
     }
-    if format!("{:?}", old.queue) != format!("{:?}", new.queue) {
+    if old.queue != new.queue {
         changed.push("queue");
     }
     let forge = |f: &Option<super::ForgeSettings>| {
@@ -76,8 +76,40 @@ fn restart_only_changes(old: &Settings, new: &Settings) -> Vec<&'static str> {
     if channels(old) != channels(new) {
         changed.push("chat.channels");
     }
-    if format!("{:?}", old.reconcile) != format!("{:?}", new.reconcile) {
+    if old.reconcile != new.reconcile {
         changed.push("reconcile");
     }
     changed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(text: &str) -> Settings {
+        crate::config::RawConfig::parse(text, &[])
+            .and_then(|raw| raw.validate(&[]))
+            .expect("valid settings")
+    }
+
+    #[test]
+    fn a_reload_bumps_the_generation_and_names_what_needs_a_restart() {
+        let live = LiveSettings::new(Arc::new(settings("")));
+        assert_eq!(live.generation(), 0);
+        let changed = live.replace(settings(
+            "[queue]\nworkers = 9\n[plugins.\"org\"]\nenabled = [\"hold\"]\n",
+        ));
+        assert_eq!(
+            changed,
+            ["queue"],
+            "plugins follow a reload; the queue does not"
+        );
+        assert_eq!(live.generation(), 1);
+        assert_eq!(live.get().queue.workers, 9);
+        let same = live.replace(settings(
+            "[queue]\nworkers = 9\n[plugins.\"org\"]\nenabled = [\"lgtm\"]\n",
+        ));
+        assert!(same.is_empty(), "{same:?}");
+        assert_eq!(live.generation(), 2);
+    }
 }

@@ -175,7 +175,7 @@ impl OwnersConfig {
 }
 
 /// `[queue]`
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct QueueConfig {
     /// Deliveries processed at once by this process. Default 4; 0 only receives.

@@ -41,7 +41,7 @@ impl Default for ReconcileConfig {
 }
 
 /// `[reconcile]`, validated.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ReconcileSettings {
     /// `None`: no periodic pass.
     pub interval: Option<Duration>,

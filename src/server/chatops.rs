@@ -115,9 +115,7 @@ async fn journal(
         ReceiveError::Unavailable("cannot store the command now; retry later")
     })?;
     if outcome == InsertOutcome::Inserted {
-        // One delivery needs one worker: waking every idle worker made the others race
-        // for it with empty claims (three wasted queries per delivery with four workers).
-        state.work_available.notify_one();
+        state.one_delivery_queued();
     }
     Ok(outcome)
 }

@@ -168,9 +168,7 @@ pub async fn receive(
     })?;
     Ok(match outcome {
         InsertOutcome::Inserted => {
-            // One delivery needs one worker: waking every idle worker made the others race
-            // for it with empty claims (three wasted queries per delivery with four workers).
-            state.work_available.notify_one();
+            state.one_delivery_queued();
             HttpResponse::Accepted().body("accepted\n")
         }
         InsertOutcome::Duplicate => HttpResponse::Ok().body("already received\n"),

@@ -79,9 +79,7 @@ pub async fn receive(
         .record(started.elapsed().as_secs_f64());
     match result? {
         (_, InsertOutcome::Inserted) => {
-            // One delivery needs one worker: waking every idle worker made the others race
-            // for it with empty claims (three wasted queries per delivery with four workers).
-            state.work_available.notify_one();
+            state.one_delivery_queued();
             Ok(HttpResponse::Accepted()
                 .content_type("text/plain; charset=utf-8")
                 .body("accepted\n"))

@@ -262,12 +262,22 @@ async fn decisions_are_journaled_atomically_and_replay_resets_failures() {
                 },
             },
         ];
-        s.record_decision(d.id, &planned).await.expect("decide");
-        s.record_decision(d.id, &planned)
+        let decided = s.record_decision(d.id, &planned).await.expect("decide");
+        let again = s
+            .record_decision(d.id, &planned)
             .await
             .expect("deciding twice is harmless");
         let actions = s.delivery_actions(d.id).await.expect("actions");
         assert_eq!(actions.len(), 2, "{db:?}");
+        // The decision hands back the journal's rows, so the worker need not read them.
+        let ids = |list: &[store::StoredAction]| list.iter().map(|a| a.id).collect::<Vec<_>>();
+        assert_eq!(ids(&decided), ids(&actions), "{db:?}");
+        assert_eq!(
+            ids(&again),
+            ids(&actions),
+            "{db:?}: the second decision reads them"
+        );
+        assert_eq!(decided[1].action, planned[1].action);
         assert_eq!(actions[0].action, planned[0].action);
         s.set_action_outcome(actions[0].id, ActionOutcome::Applied, None, 1)
             .await
