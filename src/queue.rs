@@ -7,7 +7,9 @@
 
 use crate::config::Settings;
 use crate::dispatch::{Dispatcher, Outcome};
-use crate::store::{ClaimedDelivery, FinalStatus, InsertOutcome, NewDelivery, Store, StoreError};
+use crate::store::{
+    ClaimedDelivery, FinalStatus, InsertOutcome, NewDelivery, Settlement, Store, StoreError,
+};
 use bosun_plugins::{DeliveryFailedEvent, RepoPath};
 use rand::Rng;
 use std::sync::Arc;
@@ -106,7 +108,8 @@ impl Engine {
         );
         async {
             let started = std::time::Instant::now();
-            let outcome = match self.dispatcher.handle(&delivery).await {
+            let mut settlement = Settlement::default();
+            let outcome = match self.dispatcher.handle(&delivery, &mut settlement).await {
                 Ok(o) => o,
                 Err(e) if e.is_unavailable() => Outcome::Retry { error: e.to_string(), after: None },
                 Err(e) => Outcome::Finished(FinalStatus::Failed, Some(e.to_string())),
@@ -118,7 +121,7 @@ impl Engine {
                     metrics::histogram!("bosun_processing_latency_seconds", "forge" => forge).record(latency);
                     metrics::counter!("bosun_deliveries_total", "forge" => forge, "event" => delivery.event.clone(), "status" => status_name(status)).increment(1);
                     tracing::info!(status = status_name(status), note = note.as_deref().unwrap_or(""), "delivery finished");
-                    self.store.finish_delivery(delivery.id, &worker_id, status, note.as_deref()).await
+                    self.store.finish_delivery(delivery.id, &worker_id, status, note.as_deref(), &settlement).await
                 }
                 Outcome::Retry { error, .. } if delivery.attempts >= self.settings.queue.max_attempts => {
                     metrics::counter!("bosun_deliveries_total", "forge" => forge, "event" => delivery.event.clone(), "status" => "failed").increment(1);
@@ -127,7 +130,7 @@ impl Engine {
                     match self.journal_failure(&delivery, &error).await {
                         // Journaled before the delivery is finished: a crash in between gives up
                         // again, and the same id is not journaled twice.
-                        Ok(()) => self.store.finish_delivery(delivery.id, &worker_id, FinalStatus::Failed, Some(&note)).await,
+                        Ok(()) => self.store.finish_delivery(delivery.id, &worker_id, FinalStatus::Failed, Some(&note), &settlement).await,
                         Err(e) => Err(e),
                     }
                 }
@@ -140,7 +143,7 @@ impl Engine {
                         retry_in = %humanize(delay),
                         "delivery will be retried"
                     );
-                    self.store.retry_delivery(delivery.id, &worker_id, &error, delay).await
+                    self.store.retry_delivery(delivery.id, &worker_id, &error, delay, &settlement).await
                 }
             };
             metrics::histogram!("bosun_worker_seconds").record(started.elapsed().as_secs_f64());

@@ -108,6 +108,10 @@ pub struct FlowArgs {
     /// Where the child's config, log and SQLite file go (a temporary directory by default).
     #[arg(long)]
     pub dir: Option<PathBuf>,
+    /// A `bosun-bench` built from another commit: each store and mix runs on its bosun first,
+    /// then on this build's, in the same run, and both are reported.
+    #[arg(long)]
+    pub baseline: Option<PathBuf>,
 }
 
 /// One offered rate, measured.
@@ -151,10 +155,35 @@ pub async fn run(args: FlowArgs) -> anyhow::Result<()> {
         args.workers
             .map_or("default".to_string(), |w| w.to_string())
     );
+    let this_build = std::env::current_exe().context("finding this executable")?;
+    let mut builds = vec![("this build", this_build)];
+    if let Some(baseline) = &args.baseline {
+        builds.insert(0, ("baseline", baseline.clone()));
+    }
     for store in &args.stores {
         for mix in &args.mixes {
-            let steps = run_mix(&args, *store, *mix, &scratch, &secret, &fixtures, &http).await?;
-            report(*store, *mix, &steps, args.p99_limit_ms);
+            let mut highest = Vec::new();
+            for (label, exe) in &builds {
+                let steps = run_mix(
+                    &args, *store, *mix, exe, &scratch, &secret, &fixtures, &http,
+                )
+                .await?;
+                if args.baseline.is_some() {
+                    println!("\n### {label}: {}", exe.display());
+                }
+                highest.push((label, report(*store, *mix, &steps, args.p99_limit_ms)));
+            }
+            if args.baseline.is_some() {
+                let rate = |r: Option<f64>| r.map_or("none".to_string(), |r| format!("{r:.0}/s"));
+                let line: Vec<String> = highest
+                    .iter()
+                    .map(|(label, r)| format!("{label} {}", rate(*r)))
+                    .collect();
+                println!(
+                    "\n{store:?} {mix:?}, highest rate with p99 within the limit: {}",
+                    line.join(", ")
+                );
+            }
         }
     }
     Ok(())
@@ -169,11 +198,14 @@ fn scratch_dir(explicit: Option<&Path>) -> anyhow::Result<PathBuf> {
     Ok(dir)
 }
 
-/// One store and mix: a fresh database and bosun, then every rate until one is past the limit.
+/// One store and mix: a fresh database and bosun (run by `exe`), then every rate until one is
+/// past the limit.
+#[allow(clippy::too_many_arguments)]
 async fn run_mix(
     args: &FlowArgs,
     store: FlowStore,
     mix: Mix,
+    exe: &Path,
     dir: &Path,
     secret: &str,
     fixtures: &Path,
@@ -210,7 +242,8 @@ async fn run_mix(
             config_text(port, &url, &forge.url(), mix, args.workers),
         )?;
         let config = config.to_string_lossy().into_owned();
-        let mut server = Server::spawn(
+        let mut server = Server::spawn_exe(
+            exe,
             &["bosun", "serve", "--config", &config],
             port,
             secret,
@@ -579,7 +612,8 @@ fn memory_kb(pid: u32) -> (u64, u64) {
     (field("VmRSS:"), field("VmHWM:"))
 }
 
-fn report(store: FlowStore, mix: Mix, steps: &[Step], limit_ms: f64) {
+/// Prints one climb; returns its highest rate within the limit.
+fn report(store: FlowStore, mix: Mix, steps: &[Step], limit_ms: f64) -> Option<f64> {
     println!("\n## {store:?}, {mix:?}\n");
     println!(
         "| offered/s | events | written | p50 ms | p99 ms | max ms | bosun CPU µs/event | Postgres µs/event | harness µs/event | other µs/event | machine busy | RSS MB (peak) |"
@@ -630,6 +664,7 @@ fn report(store: FlowStore, mix: Mix, steps: &[Step], limit_ms: f64) {
             println!("  {n:>5.2}  {shape}");
         }
     }
+    best
 }
 
 #[cfg(test)]

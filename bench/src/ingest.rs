@@ -845,6 +845,18 @@ impl Server {
         log: PathBuf,
     ) -> anyhow::Result<Server> {
         let exe = std::env::current_exe().context("finding this executable")?;
+        Server::spawn_exe(&exe, args, port, secret, log)
+    }
+
+    /// Like [`Server::spawn`], with `exe` (a `bosun-bench` built from another commit, say)
+    /// running the server instead of this executable.
+    pub(crate) fn spawn_exe(
+        exe: &Path,
+        args: &[&str],
+        port: u16,
+        secret: &str,
+        log: PathBuf,
+    ) -> anyhow::Result<Server> {
         let out =
             std::fs::File::create(&log).with_context(|| format!("creating {}", log.display()))?;
         let err = out.try_clone()?;

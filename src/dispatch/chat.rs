@@ -13,7 +13,9 @@
 
 use super::{Dispatcher, Outcome, finish};
 use crate::chat::command::{self, ChatCommand};
-use crate::store::{BindingCode, ClaimedDelivery, FinalStatus, PlannedAction, StoreError};
+use crate::store::{
+    BindingCode, ClaimedDelivery, FinalStatus, PlannedAction, Settlement, StoreError,
+};
 use bosun_plugins::{
     Action, CommentAction, CommentEvent, CommentSource, Event, ForgeError, ForgeKind, Item,
     ItemRef, ItemState, Login,
@@ -54,6 +56,7 @@ impl Dispatcher {
     pub(super) async fn handle_chat(
         &self,
         delivery: &ClaimedDelivery,
+        settlement: &mut Settlement,
     ) -> Result<Outcome, StoreError> {
         let cmd: ChatCommand = match serde_json::from_slice(&delivery.payload) {
             Ok(cmd) => cmd,
@@ -65,6 +68,8 @@ impl Dispatcher {
             }
         };
         let mut journaled = None;
+        let repo = cmd.target.as_ref().map(|t| t.repo.clone());
+        let dry_run = self.settings().is_dry_run(delivery.forge, repo.as_ref());
         if !delivery.decided {
             // The store's binding is read first: deciding itself reads only the forge.
             let bound = match &cmd.target {
@@ -94,13 +99,11 @@ impl Dispatcher {
                     reply(&cmd, format!("bosun could not read the pull request: {e}")),
                 )]),
             };
-            journaled = Some(self.store.record_decision(delivery.id, &planned).await?);
+            journaled = Some(self.journal_decision(delivery, &planned, dry_run).await?);
         }
-        let repo = cmd.target.as_ref().map(|t| t.repo.clone());
-        let dry_run = self.settings().is_dry_run(delivery.forge, repo.as_ref());
         let mut problems = Vec::new();
         if let Err(retry) = self
-            .apply_journal(delivery, journaled, dry_run, &mut problems)
+            .apply_journal(delivery, journaled, dry_run, &mut problems, settlement)
             .await?
         {
             return Ok(retry);

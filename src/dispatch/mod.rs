@@ -10,10 +10,11 @@ mod decide;
 mod snapshot;
 
 use crate::config::Settings;
-use crate::executor::{Applied, ExecError, Targets, apply_action};
+use crate::executor::{Applied, ExecError, Targets, applies_at_once, apply_action};
 use crate::forge::Forges;
 use crate::store::{
-    ActionOutcome, ClaimedDelivery, FinalStatus, PullRequestState, Store, StoreError, StoredAction,
+    ActionOutcome, ClaimedDelivery, Decided, FinalStatus, PlannedAction, PullRequestState,
+    Settlement, Store, StoreError, StoredAction,
 };
 use crate::webhook::{self, Normalized};
 use bosun_plugins::{Action, Event, ItemState, Plugin};
@@ -55,10 +56,16 @@ impl Dispatcher {
     }
 
     /// Handles one delivery: decides (unless an earlier attempt did), applies what is not
-    /// applied yet, and records the PR. A store failure is returned for the queue to retry.
-    pub async fn handle(&self, delivery: &ClaimedDelivery) -> Result<Outcome, StoreError> {
+    /// applied yet, and records the PR. The journal writes it holds back are left in
+    /// `settlement`, for the queue to write with the delivery's finish or retry. A store
+    /// failure is returned for the queue to retry.
+    pub async fn handle(
+        &self,
+        delivery: &ClaimedDelivery,
+        settlement: &mut Settlement,
+    ) -> Result<Outcome, StoreError> {
         if delivery.event == crate::chat::command::EVENT {
-            return self.handle_chat(delivery).await;
+            return self.handle_chat(delivery, settlement).await;
         }
         let normalized = webhook::normalize(delivery.forge, &delivery.event, &delivery.payload);
         let events = match normalized {
@@ -93,6 +100,8 @@ impl Dispatcher {
         let mut problems = Vec::new();
         let mut notes = Vec::new();
         let mut journaled = None;
+        let repo = events.first().and_then(Event::repo).cloned();
+        let dry_run = self.settings().is_dry_run(delivery.forge, repo.as_ref());
         if !delivery.decided {
             let decided = match self.decide(&for_plugins, forge.as_ref()).await {
                 Ok(decision) => self
@@ -107,7 +116,7 @@ impl Dispatcher {
                     notes.extend(decision.notes);
                     let mut planned = decision.planned;
                     planned.extend(bindings);
-                    journaled = Some(self.store.record_decision(delivery.id, &planned).await?);
+                    journaled = Some(self.journal_decision(delivery, &planned, dry_run).await?);
                 }
                 Err(e) => {
                     return Ok(Outcome::Retry {
@@ -125,41 +134,66 @@ impl Dispatcher {
         };
         notes.extend(note);
         let note = (!notes.is_empty()).then(|| notes.join("; "));
-        let repo = events.first().and_then(Event::repo).cloned();
-        let dry_run = self.settings().is_dry_run(delivery.forge, repo.as_ref());
         let actions = match self
-            .apply_journal(delivery, journaled, dry_run, &mut problems)
+            .apply_journal(delivery, journaled, dry_run, &mut problems, settlement)
             .await?
         {
             Ok(actions) => actions,
             Err(retry) => return Ok(retry),
         };
-        self.remember_pull_request(&events, &actions, dry_run)
-            .await?;
+        settlement.pull_request = pull_request_record(&events, &actions, dry_run);
         Ok(finish(problems, note))
     }
 
-    /// Applies the delivery's journaled actions that are not applied yet, in order. Returns
-    /// them, or the retry outcome when a target asked to be tried again; permanent failures
-    /// are added to `problems`.
+    /// Journals a decision, with its first action already `applying` when it is carried out
+    /// at once: one write fewer before the target is called.
+    async fn journal_decision(
+        &self,
+        delivery: &ClaimedDelivery,
+        planned: &[PlannedAction],
+        dry_run: bool,
+    ) -> Result<Decided, StoreError> {
+        let first_applying = planned
+            .first()
+            .is_some_and(|p| applies_at_once(&p.action, dry_run));
+        self.store
+            .record_decision(delivery.id, planned, first_applying)
+            .await
+    }
+
+    /// Applies the delivery's journaled actions that are not applied yet, in order, holding
+    /// their outcomes back in `settlement`. Returns them, or the retry outcome when a target
+    /// asked to be tried again; permanent failures are added to `problems`.
     async fn apply_journal(
         &self,
         delivery: &ClaimedDelivery,
-        journaled: Option<Vec<StoredAction>>,
+        journaled: Option<Decided>,
         dry_run: bool,
         problems: &mut Vec<String>,
+        settlement: &mut Settlement,
     ) -> Result<Result<Vec<StoredAction>, Outcome>, StoreError> {
         // Just decided: the journal's rows came back with the decision. Decided by an
         // earlier attempt: read them.
-        let actions = match journaled {
-            Some(actions) => actions,
-            None => self.store.delivery_actions(delivery.id).await?,
+        let (actions, first_applying) = match journaled {
+            Some(decided) => (decided.actions, decided.first_applying),
+            None => (self.store.delivery_actions(delivery.id).await?, false),
         };
-        for stored in actions
+        for (i, stored) in actions
             .iter()
-            .filter(|a| matches!(a.outcome, ActionOutcome::Pending | ActionOutcome::Applying))
+            .enumerate()
+            .filter(|(_, a)| matches!(a.outcome, ActionOutcome::Pending | ActionOutcome::Applying))
         {
-            match apply_action(self.store.as_ref(), &self.targets, stored, dry_run).await {
+            let journaled_applying = first_applying && i == 0;
+            match apply_action(
+                self.store.as_ref(),
+                &self.targets,
+                stored,
+                dry_run,
+                journaled_applying,
+                settlement,
+            )
+            .await
+            {
                 Ok(Applied::Done { .. }) => {}
                 Ok(Applied::Failed(e)) => {
                     problems.push(format!("{} {}: {e}", stored.plugin, stored.kind))
@@ -175,55 +209,50 @@ impl Dispatcher {
         }
         Ok(Ok(actions))
     }
+}
 
-    /// Keeps `pull_requests` current: state and head from the event, labels as the event saw
-    /// them with this delivery's applied label actions folded in. (What plugins know beyond
-    /// that, they report as facts, which the executor records.)
-    async fn remember_pull_request(
-        &self,
-        events: &[Event],
-        applied: &[StoredAction],
-        dry_run: bool,
-    ) -> Result<(), StoreError> {
-        let Some(item) = events.iter().find_map(Event::item).filter(|i| i.is_pr()) else {
-            return Ok(());
-        };
-        let head_sha = events.iter().find_map(|e| match e {
-            Event::PullRequest(p) if !p.head_sha.is_empty() => Some(p.head_sha.clone()),
-            _ => None,
-        });
-        let mut labels = item.labels.clone();
-        if !dry_run {
-            for stored in applied {
-                match &stored.action {
-                    Action::AddLabel { label, .. }
-                        if !labels.iter().any(|l| l.eq_ignore_ascii_case(label)) =>
-                    {
-                        labels.push(label.clone())
-                    }
-                    Action::RemoveLabel { label, .. } => {
-                        labels.retain(|l| !l.eq_ignore_ascii_case(label))
-                    }
-                    _ => {}
+/// bosun's record of the PR the events are about, if any: state and head from the event,
+/// labels as the event saw them with this delivery's applied label actions folded in. (What
+/// plugins know beyond that, they report as facts, which the executor records.)
+fn pull_request_record(
+    events: &[Event],
+    applied: &[StoredAction],
+    dry_run: bool,
+) -> Option<PullRequestState> {
+    let item = events.iter().find_map(Event::item).filter(|i| i.is_pr())?;
+    let head_sha = events.iter().find_map(|e| match e {
+        Event::PullRequest(p) if !p.head_sha.is_empty() => Some(p.head_sha.clone()),
+        _ => None,
+    });
+    let mut labels = item.labels.clone();
+    if !dry_run {
+        for stored in applied {
+            match &stored.action {
+                Action::AddLabel { label, .. }
+                    if !labels.iter().any(|l| l.eq_ignore_ascii_case(label)) =>
+                {
+                    labels.push(label.clone())
                 }
+                Action::RemoveLabel { label, .. } => {
+                    labels.retain(|l| !l.eq_ignore_ascii_case(label))
+                }
+                _ => {}
             }
         }
-        let state = match item.state {
-            ItemState::Open => "open",
-            ItemState::Closed => "closed",
-            ItemState::Merged => "merged",
-        };
-        self.store
-            .upsert_pull_request(&PullRequestState {
-                forge: item.reference.forge,
-                repo: item.reference.repo.to_string(),
-                number: item.reference.number as i64,
-                state: state.into(),
-                head_sha,
-                labels,
-            })
-            .await
     }
+    let state = match item.state {
+        ItemState::Open => "open",
+        ItemState::Closed => "closed",
+        ItemState::Merged => "merged",
+    };
+    Some(PullRequestState {
+        forge: item.reference.forge,
+        repo: item.reference.repo.to_string(),
+        number: item.reference.number as i64,
+        state: state.into(),
+        head_sha,
+        labels,
+    })
 }
 
 impl Dispatcher {

@@ -4,7 +4,8 @@
 //! chat channel. Each destination is a [`Target`] with its own client, its own error
 //! classification and its own "was this already done?" check; the journal around them is the
 //! same for all. An action is marked `applying` before its target is called and `applied`
-//! after. An action found `applying` (the process died mid-call, or the call failed in a way
+//! after; both marks ride on writes the worker makes anyway (the decision, the next action's
+//! mark, the delivery's finish: [`Settlement`]). An action found `applying` (the process died mid-call, or the call failed in a way
 //! that may have taken effect) is applied again with `maybe_done` set, and the target checks
 //! first where it can tell (see each target's docs, and the README's "Effects" section for the
 //! targets that cannot). A retryable error leaves the action `applying` for the next attempt;
@@ -28,7 +29,7 @@ pub use reply::ReplyTarget;
 pub use requeue::RequeueTarget;
 
 use crate::forge::Forges;
-use crate::store::{ActionOutcome, Store, StoreError, StoredAction};
+use crate::store::{ActionOutcome, OutcomeMark, Settlement, Store, StoreError, StoredAction};
 use async_trait::async_trait;
 use bosun_plugins::{Action, Destination, ForgeError};
 use std::collections::BTreeSet;
@@ -187,34 +188,47 @@ impl Targets {
     }
 }
 
-/// Applies one journaled action on its target. A retryable error is returned as `Err` with the
-/// action left `applying` for the next attempt; a permanent one marks the action failed.
+/// Whether the decision may journal `action` already `applying` when it comes first: it is
+/// carried out at once (not in dry-run, where it is only recorded, and not a merge, which
+/// waits for its turn in the queue first).
+pub fn applies_at_once(action: &Action, dry_run: bool) -> bool {
+    !dry_run && merge_queue::Turn::of(action).is_none()
+}
+
+/// Applies one journaled action on its target. The action's `applying` mark is written before
+/// the target is called, together with the outcomes `settlement` held back, unless
+/// `journaled_applying` says the decision already wrote it this attempt; its own outcome is
+/// held back in `settlement` for the attempt's next write. A retryable error is returned as
+/// `Err` with the action left `applying` for the next attempt; a permanent one marks it failed.
 pub async fn apply_action(
     store: &dyn Store,
     targets: &Targets,
     stored: &StoredAction,
     dry_run: bool,
+    journaled_applying: bool,
+    settlement: &mut Settlement,
 ) -> Result<Applied, ExecError> {
     if dry_run {
-        store
-            .set_action_outcome(stored.id, ActionOutcome::DryRun, None, 0)
-            .await?;
+        settlement.mark(stored.id, ActionOutcome::DryRun, None, 0);
         return Ok(Applied::Done { forge_calls: 0 });
     }
     let turn = merge_queue::Turn::of(&stored.action);
     if let Some(turn) = &turn
         && let merge_queue::Verdict::Wait(why) = turn.take(store).await?
     {
-        store
-            .set_action_outcome(stored.id, ActionOutcome::Queued, Some(&why), 0)
-            .await?;
+        settlement.mark(stored.id, ActionOutcome::Queued, Some(why), 0);
         return Ok(Applied::Done { forge_calls: 0 });
     }
-    let maybe_done = stored.outcome == ActionOutcome::Applying;
-    if !maybe_done {
-        store
-            .set_action_outcome(stored.id, ActionOutcome::Applying, None, 0)
-            .await?;
+    let maybe_done = stored.outcome == ActionOutcome::Applying && !journaled_applying;
+    if !maybe_done && !journaled_applying {
+        let mut marks = std::mem::take(&mut settlement.outcomes);
+        marks.push(OutcomeMark {
+            action: stored.id,
+            outcome: ActionOutcome::Applying,
+            error: None,
+            forge_calls: 0,
+        });
+        store.set_action_outcomes(&marks).await?;
     }
     let mut calls = 0;
     let result = match &turn {
@@ -238,49 +252,36 @@ pub async fn apply_action(
         .increment(calls as u64);
     let e = match result {
         Ok(()) => {
-            store
-                .set_action_outcome(stored.id, ActionOutcome::Applied, None, calls)
-                .await?;
+            settlement.mark(stored.id, ActionOutcome::Applied, None, calls);
             metrics::counter!("bosun_actions_total", "kind" => stored.kind.clone(), "outcome" => "applied").increment(1);
             return Ok(Applied::Done { forge_calls: calls });
         }
         Err(EffectError::Store(e)) => return Err(ExecError::Store(e)),
         Err(EffectError::BaseMoved) => {
             // Looked at again (the turn's end queued it): tide brings it up to date first.
-            store
-                .set_action_outcome(
-                    stored.id,
-                    ActionOutcome::Queued,
-                    Some("its base branch moved before its turn: looked at again"),
-                    calls,
-                )
-                .await?;
+            settlement.mark(
+                stored.id,
+                ActionOutcome::Queued,
+                Some("its base branch moved before its turn: looked at again".into()),
+                calls,
+            );
             return Ok(Applied::Done { forge_calls: calls });
         }
         Err(EffectError::Api(e)) => e,
     };
     if e.is_retryable() {
-        store
-            .set_action_outcome(
-                stored.id,
-                ActionOutcome::Applying,
-                Some(&e.to_string()),
-                calls,
-            )
-            .await?;
+        settlement.mark(
+            stored.id,
+            ActionOutcome::Applying,
+            Some(e.to_string()),
+            calls,
+        );
         return Err(ExecError::Transient {
             message: e.to_string(),
             after: e.retry_after(),
         });
     }
-    store
-        .set_action_outcome(
-            stored.id,
-            ActionOutcome::Failed,
-            Some(&e.to_string()),
-            calls,
-        )
-        .await?;
+    settlement.mark(stored.id, ActionOutcome::Failed, Some(e.to_string()), calls);
     metrics::counter!("bosun_actions_total", "kind" => stored.kind.clone(), "outcome" => "failed")
         .increment(1);
     if let Action::Merge {

@@ -246,6 +246,64 @@ pub struct StoredAction {
     pub forge_calls: i32,
 }
 
+/// A journaled decision, as [`Store::record_decision`] left it.
+#[derive(Debug, Clone)]
+pub struct Decided {
+    /// The delivery's journaled actions, in order.
+    pub actions: Vec<StoredAction>,
+    /// This call journaled the first action already `applying` (it was asked to, and no
+    /// earlier attempt had journaled it): its target may be called without another write,
+    /// and without checking first.
+    pub first_applying: bool,
+}
+
+/// One action's new outcome, held back to be written with the attempt's next journal write.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutcomeMark {
+    pub action: i64,
+    pub outcome: ActionOutcome,
+    pub error: Option<String>,
+    /// Client calls this attempt made for it (added to the count so far).
+    pub forge_calls: i32,
+}
+
+/// The journal writes an attempt holds back until it next writes: the outcomes of actions it
+/// carried out and bosun's record of the PR. They go with the next action's `applying` mark or
+/// with the delivery's finish, in the same statement or transaction, so a one-action delivery
+/// costs the store four writes, not seven. Lost in a crash, they leave the actions `applying`:
+/// the next attempt checks on the target before repeating them, as after any crash mid-call.
+#[derive(Debug, Clone, Default)]
+pub struct Settlement {
+    pub outcomes: Vec<OutcomeMark>,
+    pub pull_request: Option<PullRequestState>,
+}
+
+impl Settlement {
+    /// Holds back one action's outcome; a second mark of the same action replaces the first
+    /// and adds its calls.
+    pub fn mark(
+        &mut self,
+        action: i64,
+        outcome: ActionOutcome,
+        error: Option<String>,
+        forge_calls: i32,
+    ) {
+        match self.outcomes.iter_mut().find(|m| m.action == action) {
+            Some(mark) => {
+                mark.outcome = outcome;
+                mark.error = error;
+                mark.forge_calls += forge_calls;
+            }
+            None => self.outcomes.push(OutcomeMark {
+                action,
+                outcome,
+                error,
+                forge_calls,
+            }),
+        }
+    }
+}
+
 /// A delivery as stored, for the CLI, the dashboard and tests.
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct DeliveryRecord {
@@ -304,43 +362,58 @@ pub trait Store:
         worker: &str,
         lease: Duration,
     ) -> Result<Option<ClaimedDelivery>, StoreError>;
-    /// Ends a delivery held by `worker`; false when the lease was lost.
+    /// Ends a delivery held by `worker` and writes what the attempt held back, atomically;
+    /// false when the lease was lost (the held-back writes are true all the same, and made).
     async fn finish_delivery(
         &self,
         id: i64,
         worker: &str,
         status: FinalStatus,
         note: Option<&str>,
+        settlement: &Settlement,
     ) -> Result<bool, StoreError>;
-    /// Puts a delivery back to run after `delay`, keeping the error.
+    /// Puts a delivery back to run after `delay`, keeping the error, and writes what the
+    /// attempt held back, atomically.
     async fn retry_delivery(
         &self,
         id: i64,
         worker: &str,
         error: &str,
         delay: Duration,
+        settlement: &Settlement,
     ) -> Result<bool, StoreError>;
     /// Gives a delivery back unfinished (shutdown); the attempt does not count.
     async fn release_delivery(&self, id: i64, worker: &str) -> Result<bool, StoreError>;
     /// Journals every action the plugins decided and marks the delivery decided, atomically;
     /// returns the delivery's journaled actions in order, so they need not be read back.
+    /// `first_applying`: the worker calls the first action's target next, so journal it
+    /// `applying` now rather than in a write of its own.
     async fn record_decision(
         &self,
         id: i64,
         actions: &[PlannedAction],
-    ) -> Result<Vec<StoredAction>, StoreError>;
+        first_applying: bool,
+    ) -> Result<Decided, StoreError>;
     /// A delivery's actions in order.
     async fn delivery_actions(&self, id: i64) -> Result<Vec<StoredAction>, StoreError>;
-    /// Moves an action along.
+    /// Moves actions along, in one statement or transaction.
+    async fn set_action_outcomes(&self, marks: &[OutcomeMark]) -> Result<(), StoreError>;
+    /// Moves one action along.
     async fn set_action_outcome(
         &self,
         action_id: i64,
         outcome: ActionOutcome,
         error: Option<&str>,
         forge_calls: i32,
-    ) -> Result<(), StoreError>;
-    /// Records a PR's current state.
-    async fn upsert_pull_request(&self, pr: &PullRequestState) -> Result<(), StoreError>;
+    ) -> Result<(), StoreError> {
+        self.set_action_outcomes(&[OutcomeMark {
+            action: action_id,
+            outcome,
+            error: error.map(str::to_string),
+            forge_calls,
+        }])
+        .await
+    }
     /// A PR's recorded state.
     async fn pull_request(
         &self,

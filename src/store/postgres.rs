@@ -6,7 +6,7 @@ use super::rows::{ActionRow, ClaimRow, PullRequestRow};
 use super::sql::{self, Statements};
 use super::*;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{PgPool, QueryBuilder};
+use sqlx::{PgPool, QueryBuilder, Row as _};
 use std::collections::HashSet;
 use std::str::FromStr;
 use std::sync::LazyLock;
@@ -48,6 +48,50 @@ static INSERT_DELIVERY_AFTER: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
+/// A finish, before the attempt's held-back writes are added. `$1` id, `$2` worker, `$3`
+/// status, `$4` note.
+static FINISH: LazyLock<String> = LazyLock::new(|| SQL.finish_delivery.clone());
+
+/// A retry, before the attempt's held-back writes are added. `$1` id, `$2` worker, `$3` error,
+/// `$4` delay in seconds.
+const RETRY: &str = "UPDATE deliveries SET status = 'queued', last_error = $3, run_after = now() + make_interval(secs => $4),
+        lease_owner = NULL, lease_until = NULL
+ WHERE id = $1 AND lease_owner = $2 AND status = 'running'";
+
+type PgQuery<'q> = sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>;
+
+/// Binds the outcomes' parameters, four per mark, in the order [`sql::pg_set_outcomes`] reads.
+fn bind_outcomes<'q>(mut query: PgQuery<'q>, marks: &'q [OutcomeMark]) -> PgQuery<'q> {
+    for m in marks {
+        query = query
+            .bind(m.action)
+            .bind(m.outcome.as_str())
+            .bind(m.error.as_deref())
+            .bind(m.forge_calls);
+    }
+    query
+}
+
+/// Binds `$5`… of a [`sql::pg_settled`] statement: the PR's record, then the outcomes.
+fn bind_settlement<'q>(
+    query: PgQuery<'q>,
+    settlement: &'q Settlement,
+) -> Result<PgQuery<'q>, StoreError> {
+    let pr = settlement.pull_request.as_ref();
+    let labels = pr
+        .map(|p| serde_json::to_string(&p.labels))
+        .transpose()
+        .map_err(|e| StoreError::Bug(e.to_string()))?;
+    let query = query
+        .bind(pr.map(|p| p.forge.as_str()))
+        .bind(pr.map(|p| p.repo.as_str()))
+        .bind(pr.map(|p| p.number))
+        .bind(pr.map(|p| p.state.as_str()))
+        .bind(pr.and_then(|p| p.head_sha.as_deref()))
+        .bind(labels);
+    Ok(bind_outcomes(query, &settlement.outcomes))
+}
+
 /// How many of the oldest pending deliveries a claim looks at first.
 const CLAIM_WINDOW: i64 = 256;
 
@@ -59,40 +103,32 @@ impl PgStore {
         worker: &str,
         lease: Duration,
         window: Option<i64>,
-    ) -> Result<Option<ClaimRow>, StoreError> {
-        Ok(sqlx::query_as(
-            // The head of each item's queue is found with one ordered pass over the pending
-            // index (DISTINCT ON), so the plan does not depend on table statistics: a
-            // correlated NOT EXISTS per row degrades badly on a fresh, unanalyzed table.
-            "WITH pending AS (
-                SELECT id, item_key, status, run_after, lease_until
-                FROM deliveries
-                WHERE status IN ('queued', 'running')
-                ORDER BY id
-                LIMIT $3),
-             heads AS (
-                SELECT DISTINCT ON (item_key) id, status, run_after, lease_until
-                FROM pending
-                ORDER BY item_key, id),
-             next AS (
-                SELECT d.id FROM deliveries d JOIN heads h ON h.id = d.id
-                WHERE (h.status = 'queued' AND h.run_after <= now())
-                   OR (h.status = 'running' AND h.lease_until < now())
-                ORDER BY d.id
-                LIMIT 1
-                FOR UPDATE OF d SKIP LOCKED)
-             UPDATE deliveries d
-             SET status = 'running', attempts = d.attempts + 1, lease_owner = $1,
-                 lease_until = now() + make_interval(secs => $2), started_at = coalesce(d.started_at, now())
-             FROM next
-             WHERE d.id = next.id AND (d.status = 'queued' OR d.lease_until < now())
-             RETURNING d.id, d.delivery_id, d.forge, d.event, d.repo, d.number, d.payload, d.payload_encoding, d.attempts, d.decided, d.received_at",
-        )
-        .bind(worker)
-        .bind(lease.as_secs_f64())
-        .bind(window)
-        .fetch_optional(&self.pool)
-        .await?)
+    ) -> Result<ClaimAttempt, StoreError> {
+        let row = sqlx::query(sql::PG_CLAIM)
+            .bind(worker)
+            .bind(lease.as_secs_f64())
+            .bind(window)
+            .fetch_one(&self.pool)
+            .await?;
+        ClaimAttempt::read(&row)
+    }
+}
+
+/// One claim statement's answer.
+struct ClaimAttempt {
+    claimed: Option<ClaimRow>,
+    /// Pending deliveries the claim read.
+    pending_seen: i64,
+}
+
+impl ClaimAttempt {
+    fn read(row: &sqlx::postgres::PgRow) -> Result<ClaimAttempt, StoreError> {
+        use sqlx::{FromRow as _, Row as _};
+        let id: Option<i64> = row.try_get("id")?;
+        Ok(ClaimAttempt {
+            claimed: id.map(|_| ClaimRow::from_row(row)).transpose()?,
+            pending_seen: row.try_get("pending_seen")?,
+        })
     }
 }
 
@@ -149,12 +185,15 @@ impl Store for PgStore {
     ) -> Result<Option<ClaimedDelivery>, StoreError> {
         // The oldest pending deliveries first: an item's earlier deliveries have smaller ids, so
         // the heads among them are true heads, and a claim reads a bounded prefix however long
-        // the backlog is. Only when nothing in that prefix is claimable is the whole pending
-        // set read.
-        let mut row = self.claim_within(worker, lease, Some(CLAIM_WINDOW)).await?;
-        if row.is_none() {
-            row = self.claim_within(worker, lease, None).await?;
-        }
+        // the backlog is. Only when nothing in that prefix is claimable, and there is more than
+        // the prefix, is the whole pending set read.
+        let attempt = self.claim_within(worker, lease, Some(CLAIM_WINDOW)).await?;
+        let row = match attempt.claimed {
+            Some(row) => Some(row),
+            // The window held every pending delivery: there is nothing more to read.
+            None if attempt.pending_seen < CLAIM_WINDOW => None,
+            None => self.claim_within(worker, lease, None).await?.claimed,
+        };
         row.map(ClaimedDelivery::try_from).transpose()
     }
 
@@ -164,15 +203,19 @@ impl Store for PgStore {
         worker: &str,
         status: FinalStatus,
         note: Option<&str>,
+        settlement: &Settlement,
     ) -> Result<bool, StoreError> {
-        let r = sqlx::query(SQL.finish_delivery.as_str())
+        let statement = sql::pg_settled(&FINISH, settlement.outcomes.len());
+        let query = sqlx::query(sqlx::AssertSqlSafe(statement))
             .bind(id)
             .bind(worker)
             .bind(status.as_str())
-            .bind(note)
-            .execute(&self.pool)
-            .await?;
-        Ok(r.rows_affected() == 1)
+            .bind(note);
+        let ended: i64 = bind_settlement(query, settlement)?
+            .fetch_one(&self.pool)
+            .await?
+            .try_get("ended")?;
+        Ok(ended == 1)
     }
 
     async fn retry_delivery(
@@ -181,19 +224,19 @@ impl Store for PgStore {
         worker: &str,
         error: &str,
         delay: Duration,
+        settlement: &Settlement,
     ) -> Result<bool, StoreError> {
-        let r = sqlx::query(
-            "UPDATE deliveries SET status = 'queued', last_error = $3, run_after = now() + make_interval(secs => $4),
-                    lease_owner = NULL, lease_until = NULL
-             WHERE id = $1 AND lease_owner = $2 AND status = 'running'",
-        )
-        .bind(id)
-        .bind(worker)
-        .bind(error)
-        .bind(delay.as_secs_f64())
-        .execute(&self.pool)
-        .await?;
-        Ok(r.rows_affected() == 1)
+        let statement = sql::pg_settled(RETRY, settlement.outcomes.len());
+        let query = sqlx::query(sqlx::AssertSqlSafe(statement))
+            .bind(id)
+            .bind(worker)
+            .bind(error)
+            .bind(delay.as_secs_f64());
+        let ended: i64 = bind_settlement(query, settlement)?
+            .fetch_one(&self.pool)
+            .await?
+            .try_get("ended")?;
+        Ok(ended == 1)
     }
 
     async fn release_delivery(&self, id: i64, worker: &str) -> Result<bool, StoreError> {
@@ -209,7 +252,8 @@ impl Store for PgStore {
         &self,
         id: i64,
         actions: &[PlannedAction],
-    ) -> Result<Vec<StoredAction>, StoreError> {
+        first_applying: bool,
+    ) -> Result<Decided, StoreError> {
         // One statement, so one round trip and still all or nothing: the actions are inserted
         // from arrays and the delivery is marked decided by a data-modifying CTE. (As a
         // transaction of single statements it cost BEGIN, one INSERT per action, the UPDATE
@@ -233,18 +277,26 @@ impl Store for PgStore {
             .bind(kinds)
             .bind(targets)
             .bind(details)
+            .bind(first_applying)
             .fetch_all(&self.pool)
             .await?;
         if rows.len() != actions.len() {
-            // Some were journaled before (another worker decided too): read them all.
-            return self.delivery_actions(id).await;
+            // Some were journaled before (another worker decided too): read them all, as they
+            // stand.
+            return Ok(Decided {
+                actions: self.delivery_actions(id).await?,
+                first_applying: false,
+            });
         }
         let mut stored = rows
             .into_iter()
             .map(StoredAction::try_from)
             .collect::<Result<Vec<_>, _>>()?;
         stored.sort_by_key(|a| a.id);
-        Ok(stored)
+        Ok(Decided {
+            first_applying: first_applying && !stored.is_empty(),
+            actions: stored,
+        })
     }
 
     async fn delivery_actions(&self, id: i64) -> Result<Vec<StoredAction>, StoreError> {
@@ -255,33 +307,12 @@ impl Store for PgStore {
         rows.into_iter().map(StoredAction::try_from).collect()
     }
 
-    async fn set_action_outcome(
-        &self,
-        action_id: i64,
-        outcome: ActionOutcome,
-        error: Option<&str>,
-        forge_calls: i32,
-    ) -> Result<(), StoreError> {
-        sqlx::query(SQL.set_action_outcome.as_str())
-            .bind(action_id)
-            .bind(outcome.as_str())
-            .bind(error)
-            .bind(forge_calls)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    async fn upsert_pull_request(&self, pr: &PullRequestState) -> Result<(), StoreError> {
-        let labels =
-            serde_json::to_string(&pr.labels).map_err(|e| StoreError::Bug(e.to_string()))?;
-        sqlx::query(SQL.upsert_pull_request.as_str())
-            .bind(pr.forge.as_str())
-            .bind(&pr.repo)
-            .bind(pr.number)
-            .bind(&pr.state)
-            .bind(&pr.head_sha)
-            .bind(labels)
+    async fn set_action_outcomes(&self, marks: &[OutcomeMark]) -> Result<(), StoreError> {
+        if marks.is_empty() {
+            return Ok(());
+        }
+        let statement = sql::pg_set_outcomes(1, marks.len());
+        bind_outcomes(sqlx::query(sqlx::AssertSqlSafe(statement)), marks)
             .execute(&self.pool)
             .await?;
         Ok(())

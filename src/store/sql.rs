@@ -41,17 +41,105 @@ pub(super) const DELIVERY_ACTIONS: &str = concat!(
 );
 
 /// Postgres: journals a decision in one statement. `$1` delivery, then arrays of plugin, seq,
-/// kind, target and details; returns the inserted actions.
+/// kind, target and details, and `$7`: journal the first action `applying`. Returns the
+/// inserted actions.
 pub(super) const PG_RECORD_DECISION: &str = concat!(
     "WITH decided AS (UPDATE deliveries SET decided = TRUE WHERE id = $1)
-     INSERT INTO actions (delivery, plugin, seq, kind, target, details, created_at)
-     SELECT $1, x.plugin, x.seq, x.kind, x.target, x.details, now()
+     INSERT INTO actions (delivery, plugin, seq, kind, target, details, outcome, created_at)
+     SELECT $1, x.plugin, x.seq, x.kind, x.target, x.details,
+            CASE WHEN $7 AND x.n = 1 THEN 'applying' ELSE 'pending' END, now()
      FROM unnest($2::text[], $3::int4[], $4::text[], $5::text[], $6::text[])
-          AS x(plugin, seq, kind, target, details)
+          WITH ORDINALITY AS x(plugin, seq, kind, target, details, n)
      ON CONFLICT (delivery, plugin, seq) DO NOTHING
      RETURNING ",
     action_columns!()
 );
+
+/// Postgres: sets `n` actions' outcomes, four parameters each from `$first`: id, outcome,
+/// error, and forge calls to add. Scalar parameters, one statement text per `n`: with arrays
+/// (`unnest`, `= ANY`) Postgres may keep a generic plan made while the table was young, a
+/// sequential scan, as the table grows; `id IN ($…)` is an index lookup in every plan.
+pub(super) fn pg_set_outcomes(first: usize, n: usize) -> String {
+    let param = |k: usize, field: usize| format!("${}", first + 4 * k + field);
+    let case = |field: usize, cast: &str| {
+        let arms: String = (0..n)
+            .map(|k| format!(" WHEN {} THEN {}::{cast}", param(k, 0), param(k, field)))
+            .collect();
+        format!("CASE id{arms} END")
+    };
+    let ids: Vec<String> = (0..n).map(|k| param(k, 0)).collect();
+    let outcome = case(1, "text");
+    format!(
+        "UPDATE actions SET outcome = {outcome}, error = {}, forge_calls = forge_calls + {},
+                applied_at = CASE WHEN {outcome} IN ('applied', 'dry-run') THEN now() ELSE applied_at END
+         WHERE id IN ({})",
+        case(2, "text"),
+        case(3, "int4"),
+        ids.join(", ")
+    )
+}
+
+/// Postgres: an attempt's end and its held-back writes in one statement: `end` (an update of
+/// the delivery using `$1`…`$4`), the PR's record from `$5` forge … `$10` labels (written when
+/// `$5` is not NULL), and `outcomes` action outcomes as in [`pg_set_outcomes`] from `$11`.
+/// Returns `ended`, the number of deliveries ended (0 when the lease was lost).
+pub(super) fn pg_settled(end: &str, outcomes: usize) -> String {
+    let outcomes = match outcomes {
+        0 => String::new(),
+        n => format!("outcomes AS ({}),", pg_set_outcomes(11, n)),
+    };
+    format!(
+        "WITH {outcomes}
+         pull_request AS (
+            INSERT INTO pull_requests (forge, repo, number, state, head_sha, labels, updated_at)
+            SELECT $5::text, $6::text, $7::int8, $8::text, $9::text, $10::text, now()
+            WHERE $5::text IS NOT NULL
+            {UPSERT_PULL_REQUEST_CONFLICT}),
+         ended AS ({end} RETURNING id)
+         SELECT count(*) AS ended FROM ended"
+    )
+}
+
+/// Postgres: claims the first claimable head among the `$3` oldest pending deliveries (all of
+/// them when `$3` is NULL) for worker `$1` with a lease of `$2` seconds. Always one row:
+/// `pending_seen` (how many pending deliveries it read: fewer than `$3` means all of them),
+/// then the claimed delivery's columns, NULL when none was claimable. The head of each item's
+/// queue is found with one ordered pass over the pending index (DISTINCT ON), so the plan does
+/// not depend on table statistics: a correlated NOT EXISTS per row degrades badly on a fresh,
+/// unanalyzed table.
+pub(super) const PG_CLAIM: &str = "WITH pending AS (
+        SELECT id, item_key, status, run_after, lease_until
+        FROM deliveries
+        WHERE status IN ('queued', 'running')
+        ORDER BY id
+        LIMIT $3),
+     heads AS (
+        SELECT DISTINCT ON (item_key) id, status, run_after, lease_until
+        FROM pending
+        ORDER BY item_key, id),
+     next AS (
+        SELECT d.id FROM deliveries d JOIN heads h ON h.id = d.id
+        WHERE (h.status = 'queued' AND h.run_after <= now())
+           OR (h.status = 'running' AND h.lease_until < now())
+        ORDER BY d.id
+        LIMIT 1
+        FOR UPDATE OF d SKIP LOCKED),
+     claimed AS (
+        UPDATE deliveries d
+        SET status = 'running', attempts = d.attempts + 1, lease_owner = $1,
+            lease_until = now() + make_interval(secs => $2), started_at = coalesce(d.started_at, now())
+        FROM next
+        WHERE d.id = next.id AND (d.status = 'queued' OR d.lease_until < now())
+        RETURNING d.id, d.delivery_id, d.forge, d.event, d.repo, d.number, d.payload,
+                  d.payload_encoding, d.attempts, d.decided, d.received_at)
+     SELECT (SELECT count(*) FROM pending) AS pending_seen, claimed.*
+     FROM (SELECT 1) AS one LEFT JOIN claimed ON TRUE";
+
+/// What recording a PR does to its existing row.
+const UPSERT_PULL_REQUEST_CONFLICT: &str =
+    "ON CONFLICT (forge, repo, number) DO UPDATE SET state = excluded.state,
+     head_sha = coalesce(excluded.head_sha, pull_requests.head_sha), labels = excluded.labels,
+     updated_at = excluded.updated_at";
 
 /// A pull request's row, for [`super::rows::PullRequestRow`]. `$1` forge, `$2` repo, `$3` number.
 pub(super) const PULL_REQUEST: &str =
@@ -111,7 +199,7 @@ pub(super) struct Statements {
     /// `$1` delivery id; returns the row's `id`.
     pub requeue: String,
     pub requeue_failed: String,
-    /// `$1` delivery, `$2` plugin, `$3` seq, `$4` kind, `$5` target, `$6` details.
+    /// `$1` delivery, `$2` plugin, `$3` seq, `$4` kind, `$5` target, `$6` details, `$7` outcome.
     pub insert_action: String,
     /// `$1` action id, `$2` outcome, `$3` error, `$4` forge calls to add.
     pub set_action_outcome: String,
@@ -138,8 +226,8 @@ impl Statements {
                  WHERE status = 'failed'"
             ),
             insert_action: format!(
-                "INSERT INTO actions (delivery, plugin, seq, kind, target, details, created_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, {now})
+                "INSERT INTO actions (delivery, plugin, seq, kind, target, details, outcome, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, {now})
                  ON CONFLICT (delivery, plugin, seq) DO NOTHING"
             ),
             set_action_outcome: format!(
@@ -149,10 +237,7 @@ impl Statements {
             ),
             upsert_pull_request: format!(
                 "INSERT INTO pull_requests (forge, repo, number, state, head_sha, labels, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, {now})
-                 ON CONFLICT (forge, repo, number) DO UPDATE SET state = excluded.state,
-                     head_sha = coalesce(excluded.head_sha, pull_requests.head_sha), labels = excluded.labels,
-                     updated_at = excluded.updated_at"
+                 VALUES ($1, $2, $3, $4, $5, $6, {now}) {UPSERT_PULL_REQUEST_CONFLICT}"
             ),
         }
     }

@@ -10,7 +10,7 @@ use super::rows::{ActionRow, ClaimRow, PullRequestRow};
 use super::sql::{self, Statements};
 use super::*;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{ConnectOptions as _, QueryBuilder, SqlitePool};
+use sqlx::{ConnectOptions as _, QueryBuilder, SqliteConnection, SqlitePool};
 use std::collections::HashSet;
 use std::str::FromStr;
 use std::sync::LazyLock;
@@ -26,6 +26,42 @@ macro_rules! now {
 
 /// The shared statements, with SQLite's clock as "now".
 static SQL: LazyLock<Statements> = LazyLock::new(|| Statements::new(now!()));
+
+/// Moves one action along, within the caller's connection or transaction.
+async fn set_outcome(conn: &mut SqliteConnection, mark: &OutcomeMark) -> Result<(), StoreError> {
+    sqlx::query(SQL.set_action_outcome.as_str())
+        .bind(mark.action)
+        .bind(mark.outcome.as_str())
+        .bind(&mark.error)
+        .bind(mark.forge_calls)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Writes what an attempt held back, inside the transaction that ends the attempt.
+async fn write_settlement(
+    conn: &mut SqliteConnection,
+    settlement: &Settlement,
+) -> Result<(), StoreError> {
+    for mark in &settlement.outcomes {
+        set_outcome(conn, mark).await?;
+    }
+    if let Some(pr) = &settlement.pull_request {
+        let labels =
+            serde_json::to_string(&pr.labels).map_err(|e| StoreError::Bug(e.to_string()))?;
+        sqlx::query(SQL.upsert_pull_request.as_str())
+            .bind(pr.forge.as_str())
+            .bind(&pr.repo)
+            .bind(pr.number)
+            .bind(&pr.state)
+            .bind(&pr.head_sha)
+            .bind(labels)
+            .execute(conn)
+            .await?;
+    }
+    Ok(())
+}
 
 /// A SQLite-backed [`Store`].
 pub struct SqliteStore {
@@ -258,14 +294,18 @@ impl Store for SqliteStore {
         worker: &str,
         status: FinalStatus,
         note: Option<&str>,
+        settlement: &Settlement,
     ) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
         let r = sqlx::query(SQL.finish_delivery.as_str())
             .bind(id)
             .bind(worker)
             .bind(status.as_str())
             .bind(note)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
+        write_settlement(&mut tx, settlement).await?;
+        tx.commit().await?;
         Ok(r.rows_affected() == 1)
     }
 
@@ -275,7 +315,9 @@ impl Store for SqliteStore {
         worker: &str,
         error: &str,
         delay: Duration,
+        settlement: &Settlement,
     ) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
         let r = sqlx::query(
             "UPDATE deliveries SET status = 'queued', last_error = $3,
                     run_after = strftime('%Y-%m-%dT%H:%M:%fZ', 'now', $4), lease_owner = NULL, lease_until = NULL
@@ -285,10 +327,13 @@ impl Store for SqliteStore {
         .bind(worker)
         .bind(error)
         .bind(later(delay))
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        write_settlement(&mut tx, settlement).await?;
+        tx.commit().await?;
         Ok(r.rows_affected() == 1)
     }
+
     async fn release_delivery(&self, id: i64, worker: &str) -> Result<bool, StoreError> {
         let r = sqlx::query(sql::RELEASE_DELIVERY)
             .bind(id)
@@ -302,18 +347,29 @@ impl Store for SqliteStore {
         &self,
         id: i64,
         actions: &[PlannedAction],
-    ) -> Result<Vec<StoredAction>, StoreError> {
+        first_applying: bool,
+    ) -> Result<Decided, StoreError> {
         let mut tx = self.pool.begin().await?;
-        for a in actions {
-            sqlx::query(SQL.insert_action.as_str())
+        let mut marked_first = false;
+        for (i, a) in actions.iter().enumerate() {
+            let applying = first_applying && i == 0;
+            let outcome = if applying {
+                ActionOutcome::Applying
+            } else {
+                ActionOutcome::Pending
+            };
+            let r = sqlx::query(SQL.insert_action.as_str())
                 .bind(id)
                 .bind(&a.plugin)
                 .bind(a.seq)
                 .bind(a.action.kind())
                 .bind(a.action.target())
                 .bind(encode_action(&a.action)?)
+                .bind(outcome.as_str())
                 .execute(&mut *tx)
                 .await?;
+            // Journaled before (another worker decided too): it stays as it stands.
+            marked_first |= applying && r.rows_affected() == 1;
         }
         sqlx::query(sql::MARK_DECIDED)
             .bind(id)
@@ -321,7 +377,10 @@ impl Store for SqliteStore {
             .await?;
         tx.commit().await?;
         // In-process: reading them back costs no round trip.
-        self.delivery_actions(id).await
+        Ok(Decided {
+            actions: self.delivery_actions(id).await?,
+            first_applying: marked_first,
+        })
     }
 
     async fn delivery_actions(&self, id: i64) -> Result<Vec<StoredAction>, StoreError> {
@@ -332,36 +391,19 @@ impl Store for SqliteStore {
         rows.into_iter().map(StoredAction::try_from).collect()
     }
 
-    async fn set_action_outcome(
-        &self,
-        action_id: i64,
-        outcome: ActionOutcome,
-        error: Option<&str>,
-        forge_calls: i32,
-    ) -> Result<(), StoreError> {
-        sqlx::query(SQL.set_action_outcome.as_str())
-            .bind(action_id)
-            .bind(outcome.as_str())
-            .bind(error)
-            .bind(forge_calls)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    async fn upsert_pull_request(&self, pr: &PullRequestState) -> Result<(), StoreError> {
-        let labels =
-            serde_json::to_string(&pr.labels).map_err(|e| StoreError::Bug(e.to_string()))?;
-        sqlx::query(SQL.upsert_pull_request.as_str())
-            .bind(pr.forge.as_str())
-            .bind(&pr.repo)
-            .bind(pr.number)
-            .bind(&pr.state)
-            .bind(&pr.head_sha)
-            .bind(labels)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+    async fn set_action_outcomes(&self, marks: &[OutcomeMark]) -> Result<(), StoreError> {
+        match marks {
+            [] => Ok(()),
+            [one] => set_outcome(self.pool.acquire().await?.as_mut(), one).await,
+            more => {
+                let mut tx = self.pool.begin().await?;
+                for mark in more {
+                    set_outcome(&mut tx, mark).await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+        }
     }
 
     async fn pull_request(

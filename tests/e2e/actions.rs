@@ -5,11 +5,11 @@
 use crate::support::*;
 use bosun::chat::Channel;
 use bosun::chat::sender::{ChatSender, SenderChannel};
-use bosun::executor::{Applied, Targets, apply_action, message_key};
+use bosun::executor::{Applied, ExecError, Targets, apply_action, message_key};
 use bosun::forge::Forges;
 use bosun::forge::github::GitHubForge;
 use bosun::forge::gitlab::GitLabForge;
-use bosun::store::{ActionOutcome, NewDelivery, PlannedAction, Store, StoredAction};
+use bosun::store::{ActionOutcome, NewDelivery, PlannedAction, Settlement, Store, StoredAction};
 use bosun_plugins::{
     Action, CommitStatus, Forge, ForgeError, ForgeKind, ItemRef, ItemState, Login, MergeMethod,
     StatusState,
@@ -51,7 +51,7 @@ async fn journal(
         })
         .collect();
     store
-        .record_decision(record.id, &planned)
+        .record_decision(record.id, &planned, false)
         .await
         .expect("decided");
     store.delivery_actions(record.id).await.expect("actions")
@@ -90,9 +90,35 @@ fn adapter(bosun: &TestBosun, forge: ForgeKind) -> Targets {
     )
 }
 
+/// Applies one journaled action as a worker does, and writes its outcome at once (a worker
+/// writes it with its next journal write).
+async fn apply_now(
+    store: &dyn Store,
+    targets: &Targets,
+    stored: &StoredAction,
+) -> Result<Applied, ExecError> {
+    apply_in(store, targets, stored, false).await
+}
+
+/// [`apply_now`], in dry-run or not.
+async fn apply_in(
+    store: &dyn Store,
+    targets: &Targets,
+    stored: &StoredAction,
+    dry_run: bool,
+) -> Result<Applied, ExecError> {
+    let mut settlement = Settlement::default();
+    let result = apply_action(store, targets, stored, dry_run, false, &mut settlement).await;
+    store
+        .set_action_outcomes(&settlement.outcomes)
+        .await
+        .expect("outcomes written");
+    result
+}
+
 /// Applies one journaled action and returns its forge calls as stored.
 async fn apply(store: &dyn Store, targets: &Targets, action: &StoredAction) -> i32 {
-    match apply_action(store, targets, action, false).await {
+    match apply_now(store, targets, action).await {
         Ok(Applied::Done { forge_calls }) => forge_calls,
         Ok(Applied::Failed(e)) => panic!("{}: failed: {e}", action.kind),
         Err(e) => panic!("{}: {e}", action.kind),
@@ -447,7 +473,7 @@ async fn a_refused_merge_fails_the_action() {
         )
         .await;
         let forge = adapter(&bosun, kind);
-        let result = apply_action(bosun.store.as_ref(), &forge, &stored[0], false).await;
+        let result = apply_now(bosun.store.as_ref(), &forge, &stored[0]).await;
         assert!(
             matches!(result, Ok(Applied::Failed(ForgeError::Conflict(_)))),
             "{kind}"
@@ -658,7 +684,7 @@ async fn a_chat_message_is_queued_once_and_sent_through_a_transient_failure() {
         for _ in 0..2 {
             // Applied twice, as after a crash between queuing and recording: queued once.
             assert!(matches!(
-                apply_action(store, &targets, &stored[0], false).await,
+                apply_now(store, &targets, &stored[0]).await,
                 Ok(Applied::Done { forge_calls: 1 })
             ));
         }
@@ -709,11 +735,7 @@ async fn a_lost_answer_is_checked_where_the_platform_can_tell() {
         let (bosun, sender, targets) = with_sink(Db::Sqlite, sink.clone(), 20).await;
         let store = bosun.store.as_ref();
         let stored = journal(store, "chat-2", ForgeKind::GitHub, vec![notify("team", 2)]).await;
-        assert!(
-            apply_action(store, &targets, &stored[0], false)
-                .await
-                .is_ok()
-        );
+        assert!(apply_now(store, &targets, &stored[0]).await.is_ok());
         sender.send_due().await.expect("pass");
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
         loop {
@@ -747,9 +769,7 @@ async fn a_burst_becomes_a_digest_within_the_rate_limit() {
         let store = bosun.store.as_ref();
         let burst: Vec<Action> = (1..=10).map(|n| notify("team", n)).collect();
         for a in journal(store, "burst", ForgeKind::GitHub, burst).await {
-            apply_action(store, &targets, &a, false)
-                .await
-                .expect("queued");
+            apply_now(store, &targets, &a).await.expect("queued");
         }
         assert_eq!(sender.send_due().await.expect("pass"), 10, "{db:?}");
         let sent = sink.sent();
@@ -764,9 +784,7 @@ async fn a_burst_becomes_a_digest_within_the_rate_limit() {
         }
         let two: Vec<Action> = (11..=12).map(|n| notify("team", n)).collect();
         for a in journal(store, "two", ForgeKind::GitHub, two).await {
-            apply_action(store, &targets, &a, false)
-                .await
-                .expect("queued");
+            apply_now(store, &targets, &a).await.expect("queued");
         }
         assert_eq!(
             sender.send_due().await.expect("pass"),
@@ -774,9 +792,7 @@ async fn a_burst_becomes_a_digest_within_the_rate_limit() {
             "{db:?}: two fit the limit"
         );
         let late = journal(store, "late", ForgeKind::GitHub, vec![notify("team", 13)]).await;
-        apply_action(store, &targets, &late[0], false)
-            .await
-            .expect("queued");
+        apply_now(store, &targets, &late[0]).await.expect("queued");
         assert_eq!(
             sender.send_due().await.expect("pass"),
             0,
@@ -826,7 +842,7 @@ async fn dry_run_unknown_channels_and_facts() {
         .await;
 
         assert!(matches!(
-            apply_action(store, &targets, &stored[0], true).await,
+            apply_in(store, &targets, &stored[0], true).await,
             Ok(Applied::Done { forge_calls: 0 })
         ));
         assert_eq!(
@@ -843,7 +859,7 @@ async fn dry_run_unknown_channels_and_facts() {
         assert_eq!(sender.send_due().await.expect("pass"), 0);
         assert!(sink.sent().is_empty(), "{db:?}: dry-run sends nothing");
 
-        match apply_action(store, &targets, &stored[1], false).await {
+        match apply_now(store, &targets, &stored[1]).await {
             Ok(Applied::Failed(e)) => assert!(
                 e.to_string().contains("no chat channel named \"nowhere\""),
                 "{db:?}: {e}"
@@ -857,7 +873,7 @@ async fn dry_run_unknown_channels_and_facts() {
 
         for _ in 0..2 {
             assert!(matches!(
-                apply_action(store, &targets, &stored[2], false).await,
+                apply_now(store, &targets, &stored[2]).await,
                 Ok(Applied::Done { forge_calls: 1 })
             ));
         }

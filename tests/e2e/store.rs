@@ -2,7 +2,8 @@
 
 use crate::support::*;
 use bosun::store::{
-    self, ActionOutcome, FinalStatus, InsertOutcome, NewDelivery, PlannedAction, Store,
+    self, ActionOutcome, FinalStatus, InsertOutcome, NewDelivery, PlannedAction, PullRequestState,
+    Settlement, Store,
 };
 use bosun_plugins::{Action, ForgeKind, ItemKind, ItemRef, RepoPath};
 use std::sync::Arc;
@@ -18,6 +19,18 @@ fn delivery(id: &str, item: &str) -> NewDelivery {
         item_key: item.into(),
         headers: "{}".into(),
         payload: actix_web::web::Bytes::from_static(b"{}").into(),
+    }
+}
+
+/// bosun's record of PR o/r#1, open with `labels`.
+fn pr_state(labels: &[&str]) -> PullRequestState {
+    PullRequestState {
+        forge: ForgeKind::GitHub,
+        repo: "o/r".into(),
+        number: 1,
+        state: "open".into(),
+        head_sha: Some("abc".into()),
+        labels: labels.iter().map(|l| l.to_string()).collect(),
     }
 }
 
@@ -103,9 +116,15 @@ async fn one_item_runs_one_delivery_at_a_time_in_order() {
                 .is_none()
         );
         assert!(
-            s.finish_delivery(first.id, "w1", FinalStatus::Done, None)
-                .await
-                .expect("finish")
+            s.finish_delivery(
+                first.id,
+                "w1",
+                FinalStatus::Done,
+                None,
+                &Settlement::default()
+            )
+            .await
+            .expect("finish")
         );
         let third = s
             .claim_next_delivery("w3", LEASE)
@@ -169,13 +188,19 @@ async fn an_expired_lease_is_claimed_again_and_the_old_owner_loses() {
         })
         .await;
         assert!(
-            !s.finish_delivery(d.id, "dead-worker", FinalStatus::Done, None)
-                .await
-                .expect("finish"),
+            !s.finish_delivery(
+                d.id,
+                "dead-worker",
+                FinalStatus::Done,
+                None,
+                &Settlement::default()
+            )
+            .await
+            .expect("finish"),
             "{db:?}"
         );
         assert!(
-            s.finish_delivery(d.id, "w2", FinalStatus::Done, None)
+            s.finish_delivery(d.id, "w2", FinalStatus::Done, None, &Settlement::default())
                 .await
                 .expect("finish")
         );
@@ -198,9 +223,15 @@ async fn a_retry_waits_and_blocks_later_deliveries_of_its_item() {
             .expect("claim")
             .expect("work");
         assert!(
-            s.retry_delivery(d.id, "w", "boom", Duration::from_secs(60))
-                .await
-                .expect("retry")
+            s.retry_delivery(
+                d.id,
+                "w",
+                "boom",
+                Duration::from_secs(60),
+                &Settlement::default()
+            )
+            .await
+            .expect("retry")
         );
         assert!(
             s.claim_next_delivery("w", LEASE)
@@ -262,11 +293,20 @@ async fn decisions_are_journaled_atomically_and_replay_resets_failures() {
                 },
             },
         ];
-        let decided = s.record_decision(d.id, &planned).await.expect("decide");
+        let decided = s
+            .record_decision(d.id, &planned, true)
+            .await
+            .expect("decide");
+        assert!(decided.first_applying, "{db:?}");
         let again = s
-            .record_decision(d.id, &planned)
+            .record_decision(d.id, &planned, true)
             .await
             .expect("deciding twice is harmless");
+        assert!(
+            !again.first_applying,
+            "{db:?}: only the call that journaled it marked it"
+        );
+        let (decided, again) = (decided.actions, again.actions);
         let actions = s.delivery_actions(d.id).await.expect("actions");
         assert_eq!(actions.len(), 2, "{db:?}");
         // The decision hands back the journal's rows, so the worker need not read them.
@@ -279,16 +319,41 @@ async fn decisions_are_journaled_atomically_and_replay_resets_failures() {
         );
         assert_eq!(decided[1].action, planned[1].action);
         assert_eq!(actions[0].action, planned[0].action);
-        s.set_action_outcome(actions[0].id, ActionOutcome::Applied, None, 1)
-            .await
-            .expect("outcome");
-        s.set_action_outcome(actions[1].id, ActionOutcome::Failed, Some("no"), 1)
-            .await
-            .expect("outcome");
+        let journaled: Vec<ActionOutcome> = actions.iter().map(|a| a.outcome).collect();
+        assert_eq!(
+            journaled,
+            vec![ActionOutcome::Applying, ActionOutcome::Pending],
+            "{db:?}: the first action is journaled applying with the decision"
+        );
+        // The outcomes and the PR's record are written with the finish, in one go.
+        let mut settlement = Settlement::default();
+        settlement.mark(actions[0].id, ActionOutcome::Applied, None, 1);
+        settlement.mark(actions[1].id, ActionOutcome::Failed, Some("no".into()), 2);
+        settlement.pull_request = Some(pr_state(&["x"]));
         assert!(
-            s.finish_delivery(d.id, "w", FinalStatus::Failed, Some("no"))
+            s.finish_delivery(d.id, "w", FinalStatus::Failed, Some("no"), &settlement)
                 .await
                 .expect("finish")
+        );
+        let finished = s.delivery_actions(d.id).await.expect("actions");
+        assert_eq!(
+            finished
+                .iter()
+                .map(|a| (a.outcome, a.error.as_deref(), a.forge_calls))
+                .collect::<Vec<_>>(),
+            vec![
+                (ActionOutcome::Applied, None, 1),
+                (ActionOutcome::Failed, Some("no"), 2)
+            ],
+            "{db:?}"
+        );
+        assert_eq!(
+            s.pull_request(ForgeKind::GitHub, "o/r", 1)
+                .await
+                .expect("read")
+                .as_ref(),
+            settlement.pull_request.as_ref(),
+            "{db:?}"
         );
         assert_eq!(s.requeue_failed().await.expect("requeue"), 1);
         let d = s
@@ -308,6 +373,96 @@ async fn decisions_are_journaled_atomically_and_replay_resets_failures() {
             outcomes,
             vec![ActionOutcome::Applied, ActionOutcome::Pending]
         );
+    }
+}
+
+#[tokio::test]
+async fn held_back_outcomes_ride_with_the_next_mark_and_with_a_retry() {
+    for db in databases() {
+        let _combination = Combination::new(db);
+        let (s, _db) = open(db).await;
+        s.insert_deliveries(&[delivery("d", "k")])
+            .await
+            .expect("insert");
+        let d = s
+            .claim_next_delivery("w", LEASE)
+            .await
+            .expect("claim")
+            .expect("work");
+        let item = ItemRef {
+            forge: ForgeKind::GitHub,
+            repo: RepoPath::parse("o/r").expect("repo"),
+            number: 1,
+            kind: ItemKind::PullRequest,
+        };
+        let planned: Vec<PlannedAction> = ["a", "b"]
+            .iter()
+            .enumerate()
+            .map(|(i, label)| PlannedAction {
+                plugin: "label".into(),
+                seq: i as i32,
+                action: Action::AddLabel {
+                    item: item.clone(),
+                    label: label.to_string(),
+                },
+            })
+            .collect();
+        let decided = s
+            .record_decision(d.id, &planned, false)
+            .await
+            .expect("decide");
+        assert!(!decided.first_applying);
+        let [a, b] = [decided.actions[0].id, decided.actions[1].id];
+        let outcomes = |list: Vec<store::StoredAction>| {
+            list.into_iter()
+                .map(|a| (a.outcome, a.error, a.forge_calls))
+                .collect::<Vec<_>>()
+        };
+        // The first action's outcome goes with the second's `applying` mark.
+        let mut settlement = Settlement::default();
+        settlement.mark(a, ActionOutcome::Applied, None, 1);
+        settlement.mark(b, ActionOutcome::Applying, None, 0);
+        s.set_action_outcomes(&settlement.outcomes)
+            .await
+            .expect("marks");
+        assert_eq!(
+            outcomes(s.delivery_actions(d.id).await.expect("actions")),
+            vec![
+                (ActionOutcome::Applied, None, 1),
+                (ActionOutcome::Applying, None, 0)
+            ],
+            "{db:?}"
+        );
+        // A retryable failure's mark and the PR's record go with the retry.
+        let mut settlement = Settlement::default();
+        settlement.mark(b, ActionOutcome::Applying, Some("502".into()), 1);
+        settlement.pull_request = Some(pr_state(&["a"]));
+        assert!(
+            s.retry_delivery(d.id, "w", "502", Duration::ZERO, &settlement)
+                .await
+                .expect("retry")
+        );
+        assert_eq!(
+            outcomes(s.delivery_actions(d.id).await.expect("actions")),
+            vec![
+                (ActionOutcome::Applied, None, 1),
+                (ActionOutcome::Applying, Some("502".into()), 1)
+            ],
+            "{db:?}"
+        );
+        assert_eq!(
+            s.pull_request(ForgeKind::GitHub, "o/r", 1)
+                .await
+                .expect("read"),
+            settlement.pull_request,
+            "{db:?}"
+        );
+        let again = s
+            .claim_next_delivery("w", LEASE)
+            .await
+            .expect("claim")
+            .expect("queued again");
+        assert_eq!((again.id, again.decided), (d.id, true), "{db:?}");
     }
 }
 
@@ -377,7 +532,7 @@ async fn a_constraint_violation_is_a_bug_and_a_closed_pool_is_unavailable() {
             },
         };
         let err = s
-            .record_decision(999_999, &[orphan])
+            .record_decision(999_999, &[orphan], false)
             .await
             .expect_err("no such delivery");
         assert!(matches!(err, store::StoreError::Bug(_)), "{db:?}: {err:?}");
@@ -952,7 +1107,7 @@ async fn payloads_journaled_before_compression_read_back_after_the_migration() {
         // The worker claims them in order, each as received.
         let mut claimed = Vec::new();
         while let Some(d) = s.claim_next_delivery("w", LEASE).await.expect("claim") {
-            s.finish_delivery(d.id, "w", FinalStatus::Done, None)
+            s.finish_delivery(d.id, "w", FinalStatus::Done, None, &Settlement::default())
                 .await
                 .expect("finish");
             claimed.push((d.delivery_id, d.payload));
