@@ -177,7 +177,9 @@ impl Application {
         let (stop_tx, stop_rx) = watch::channel(false);
         let grace = self.engine.settings.shutdown_grace;
         let mut workers = tokio::task::JoinSet::new();
-        for n in 0..self.engine.settings.queue.workers {
+        let settings = &self.engine.settings;
+        let worker_count = settings.queue.workers_for(&settings.database.url);
+        for n in 0..worker_count {
             let worker_id = format!("{}-{}-{n}", hostname(), std::process::id());
             workers.spawn(
                 self.engine
@@ -185,7 +187,7 @@ impl Application {
                     .run_worker(worker_id, stop_rx.clone(), grace),
             );
         }
-        if self.engine.settings.queue.workers > 0 {
+        if worker_count > 0 {
             workers.spawn(self.chat.clone().run(stop_rx.clone()));
             let period = self.engine.settings.merge.resync_seconds;
             if period > 0 {

@@ -19,7 +19,7 @@
 use crate::ingest::{CpuUse, PgAdmin, SECRET_ENV, Server, cpu_snapshot, free_port};
 use anyhow::Context as _;
 use bosun_plugins::ForgeKind;
-use fake_forge::{FakeForge, RecordedRequest};
+use fake_forge::{FakeForge, Fault, RecordedRequest};
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 use std::collections::{BTreeMap, HashMap};
@@ -108,6 +108,10 @@ pub struct FlowArgs {
     /// Where the child's config, log and SQLite file go (a temporary directory by default).
     #[arg(long)]
     pub dir: Option<PathBuf>,
+    /// Milliseconds the fake forge waits before answering each request, as a real forge's
+    /// API takes tens to hundreds of milliseconds; 0 answers at once.
+    #[arg(long, default_value_t = 0)]
+    pub forge_latency_ms: u64,
     /// A `bosun-bench` built from another commit: each store and mix runs on its bosun first,
     /// then on this build's, in the same run, and both are reported.
     #[arg(long)]
@@ -149,11 +153,12 @@ pub async fn run(args: FlowArgs) -> anyhow::Result<()> {
         .timeout(Duration::from_secs(60))
         .build()?;
     println!(
-        "# bosun-bench flow: open loop, {} s per rate, p99 limit {} ms, workers {}",
+        "# bosun-bench flow: open loop, {} s per rate, p99 limit {} ms, workers {}, forge latency {} ms",
         args.seconds,
         args.p99_limit_ms,
         args.workers
-            .map_or("default".to_string(), |w| w.to_string())
+            .map_or("default".to_string(), |w| w.to_string()),
+        args.forge_latency_ms
     );
     let this_build = std::env::current_exe().context("finding this executable")?;
     let mut builds = vec![("this build", this_build)];
@@ -229,6 +234,10 @@ async fn run_mix(
     };
     let result = async {
         let forge = FakeForge::start();
+        if args.forge_latency_ms > 0 {
+            let latency = Duration::from_millis(args.forge_latency_ms);
+            forge.fail_every("/", 1, vec![Fault::Delay(latency)]);
+        }
         let total: usize = args
             .rates
             .iter()

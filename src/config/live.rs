@@ -105,7 +105,7 @@ mod tests {
             "plugins follow a reload; the queue does not"
         );
         assert_eq!(live.generation(), 1);
-        assert_eq!(live.get().queue.workers, 9);
+        assert_eq!(live.get().queue.workers, Some(9));
         let same = live.replace(settings(
             "[queue]\nworkers = 9\n[plugins.\"org\"]\nenabled = [\"lgtm\"]\n",
         ));

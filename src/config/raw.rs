@@ -178,8 +178,9 @@ impl OwnersConfig {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct QueueConfig {
-    /// Deliveries processed at once by this process. Default 4; 0 only receives.
-    pub workers: usize,
+    /// Deliveries processed at once by this process; 0 only receives. Default: 16 on
+    /// Postgres, 4 on SQLite ([`QueueConfig::workers_for`]).
+    pub workers: Option<usize>,
     /// How long a claimed delivery stays with its worker before another may take it. Default 120 s.
     pub lease_seconds: u64,
     /// Attempts before a delivery is `failed`. Default 8.
@@ -195,13 +196,29 @@ pub struct QueueConfig {
 impl Default for QueueConfig {
     fn default() -> Self {
         QueueConfig {
-            workers: 4,
+            workers: None,
             lease_seconds: 120,
             max_attempts: 8,
             backoff_base_ms: 1000,
             backoff_max_seconds: 600,
             poll_interval_ms: 500,
         }
+    }
+}
+
+impl QueueConfig {
+    /// The workers this process runs on the store at `database_url`: the configured number,
+    /// or the store's default. A worker mostly waits on the forge's answers (tens to hundreds
+    /// of milliseconds a call), so Postgres, which takes writes from many connections at once,
+    /// gets 16 (BENCHMARKS.md §8: four workers cap a 20 ms forge at 50 events/s); SQLite has
+    /// one writer, which the webhook intake shares with every worker, so it keeps 4.
+    pub fn workers_for(&self, database_url: &str) -> usize {
+        self.workers
+            .unwrap_or(if database_url.starts_with("sqlite:") {
+                4
+            } else {
+                16
+            })
     }
 }
 

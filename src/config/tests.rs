@@ -57,7 +57,7 @@ fn env_overrides_nest_with_double_underscore() {
     ]);
     let raw = RawConfig::parse("", &e).expect("parses");
     assert_eq!(raw.database.url, "postgres://h/db");
-    assert_eq!(raw.queue.workers, 7);
+    assert_eq!(raw.queue.workers, Some(7));
 }
 
 #[test]
@@ -341,4 +341,16 @@ fn chat_bindings_fill_in_whom_to_mention() {
     );
     let bot = s.chat.slack_bot.as_ref().expect("the bot token");
     assert_eq!(bot.api_url, "https://slack.com/api");
+}
+
+#[test]
+fn workers_default_by_store_and_an_explicit_count_wins() {
+    let queue = QueueConfig::default();
+    assert_eq!(queue.workers_for("sqlite://bosun.db"), 4);
+    assert_eq!(queue.workers_for("postgres://db/bosun"), 16);
+    let explicit = QueueConfig {
+        workers: Some(0),
+        ..QueueConfig::default()
+    };
+    assert_eq!(explicit.workers_for("postgres://db/bosun"), 0);
 }
