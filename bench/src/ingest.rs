@@ -2002,7 +2002,7 @@ mod tests {
         let env = vec![(SECRET_ENV.to_string(), "s".to_string())];
         let raw = bosun::config::RawConfig::parse(&text, &env).expect("parses");
         let settings = raw.validate(&env).expect("valid");
-        assert_eq!(settings.queue.workers, 0);
+        assert_eq!(settings.queue.workers, Some(0));
         assert_eq!(settings.listen, "127.0.0.1:4321");
     }
 
