@@ -131,7 +131,14 @@ impl Engine {
                         // Journaled before the delivery is finished: a crash in between gives up
                         // again, and the same id is not journaled twice.
                         Ok(()) => self.store.finish_delivery(delivery.id, &worker_id, FinalStatus::Failed, Some(&note), &settlement).await,
-                        Err(e) => Err(e),
+                        Err(e) => {
+                            // The delivery runs again when its lease expires; what this attempt
+                            // did is kept if the store takes it, so it is not checked again.
+                            if let Err(e) = self.store.set_action_outcomes(&settlement.outcomes).await {
+                                tracing::warn!(error = %e, "could not record the actions' outcomes; they are checked when it runs again");
+                            }
+                            Err(e)
+                        }
                     }
                 }
                 Outcome::Retry { error, after } => {

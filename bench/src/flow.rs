@@ -113,7 +113,8 @@ pub struct FlowArgs {
     #[arg(long, default_value_t = 0)]
     pub forge_latency_ms: u64,
     /// A `bosun-bench` built from another commit: each store and mix runs on its bosun first,
-    /// then on this build's, in the same run, and both are reported.
+    /// then on this build's, in the same run, and both are reported. Each runs with its own
+    /// default worker count unless `--workers` sets one for both.
     #[arg(long)]
     pub baseline: Option<PathBuf>,
 }

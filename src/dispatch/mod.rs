@@ -183,7 +183,8 @@ impl Dispatcher {
             .enumerate()
             .filter(|(_, a)| matches!(a.outcome, ActionOutcome::Pending | ActionOutcome::Applying))
         {
-            let journaled_applying = first_applying && i == 0;
+            let journaled_applying =
+                first_applying && i == 0 && stored.outcome == ActionOutcome::Applying;
             match apply_action(
                 self.store.as_ref(),
                 &self.targets,

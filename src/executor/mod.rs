@@ -4,8 +4,9 @@
 //! chat channel. Each destination is a [`Target`] with its own client, its own error
 //! classification and its own "was this already done?" check; the journal around them is the
 //! same for all. An action is marked `applying` before its target is called and `applied`
-//! after; both marks ride on writes the worker makes anyway (the decision, the next action's
-//! mark, the delivery's finish: [`Settlement`]). An action found `applying` (the process died mid-call, or the call failed in a way
+//! after. The first action's `applying` is written with the decision, and outcomes ride on
+//! the next write the worker makes anyway (the next action's `applying`, or the delivery's
+//! finish: [`Settlement`]). An action found `applying` (the process died mid-call, or the call failed in a way
 //! that may have taken effect) is applied again with `maybe_done` set, and the target checks
 //! first where it can tell (see each target's docs, and the README's "Effects" section for the
 //! targets that cannot). A retryable error leaves the action `applying` for the next attempt;
@@ -221,14 +222,16 @@ pub async fn apply_action(
     }
     let maybe_done = stored.outcome == ActionOutcome::Applying && !journaled_applying;
     if !maybe_done && !journaled_applying {
-        let mut marks = std::mem::take(&mut settlement.outcomes);
+        let mut marks = settlement.outcomes.clone();
         marks.push(OutcomeMark {
             action: stored.id,
             outcome: ActionOutcome::Applying,
             error: None,
             forge_calls: 0,
         });
+        // Held back until this write succeeds: a failed one leaves them for the finish.
         store.set_action_outcomes(&marks).await?;
+        settlement.outcomes.clear();
     }
     let mut calls = 0;
     let result = match &turn {

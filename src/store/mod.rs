@@ -270,8 +270,9 @@ pub struct OutcomeMark {
 /// The journal writes an attempt holds back until it next writes: the outcomes of actions it
 /// carried out and bosun's record of the PR. They go with the next action's `applying` mark or
 /// with the delivery's finish, in the same statement or transaction, so a one-action delivery
-/// costs the store four writes, not seven. Lost in a crash, they leave the actions `applying`:
-/// the next attempt checks on the target before repeating them, as after any crash mid-call.
+/// costs the store four writes, not seven. Lost (a crash, a store error on the way, a
+/// shutdown past its grace period), they leave the actions `applying`: the next attempt checks
+/// on the target before repeating them, as after any crash mid-call.
 #[derive(Debug, Clone, Default)]
 pub struct Settlement {
     pub outcomes: Vec<OutcomeMark>,
