@@ -108,6 +108,10 @@ pub struct FlowArgs {
     /// Where the child's config, log and SQLite file go (a temporary directory by default).
     #[arg(long)]
     pub dir: Option<PathBuf>,
+    /// Seconds offered at the first rate before measuring, and not reported: the first
+    /// connections, the bot's login and the new database's first checkpoint land there.
+    #[arg(long, default_value_t = 1.0)]
+    pub warmup_seconds: f64,
     /// Milliseconds the fake forge waits before answering each request, as a real forge's
     /// API takes tens to hundreds of milliseconds; 0 answers at once.
     #[arg(long, default_value_t = 0)]
@@ -239,11 +243,16 @@ async fn run_mix(
             let latency = Duration::from_millis(args.forge_latency_ms);
             forge.fail_every("/", 1, vec![Fault::Delay(latency)]);
         }
-        let total: usize = args
+        let warmup = args
             .rates
-            .iter()
-            .map(|r| (r * args.seconds).ceil() as usize)
-            .sum();
+            .first()
+            .map_or(0, |r| (r * args.warmup_seconds).ceil() as usize);
+        let total: usize = warmup
+            + args
+                .rates
+                .iter()
+                .map(|r| (r * args.seconds).ceil() as usize)
+                .sum::<usize>();
         seed(&forge, mix, total);
         let port = free_port()?;
         let config = dir.join(format!("{name}.toml"));
@@ -263,6 +272,22 @@ async fn run_mix(
         let bodies = Bodies::load(fixtures, mix, forge.ensure_user(COMMENTER))?;
         let mut steps = Vec::new();
         let mut next_pr = 1u64;
+        if let (Some(&rate), true) = (args.rates.first(), warmup > 0) {
+            crate::ingest::progress(&format!("flow {name}: warming up at {rate}/s"));
+            offer(
+                &forge,
+                &server,
+                &[],
+                &bodies,
+                secret,
+                rate,
+                (next_pr, warmup),
+                mix,
+                http,
+            )
+            .await?;
+            next_pr += warmup as u64;
+        }
         for &rate in &args.rates {
             let events = (rate * args.seconds).ceil() as usize;
             let postgres_pids = match (pg.as_mut(), database.as_deref()) {
