@@ -48,10 +48,6 @@ static INSERT_DELIVERY_AFTER: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
-/// A finish, before the attempt's held-back writes are added. `$1` id, `$2` worker, `$3`
-/// status, `$4` note.
-static FINISH: LazyLock<String> = LazyLock::new(|| SQL.finish_delivery.clone());
-
 /// A retry, before the attempt's held-back writes are added. `$1` id, `$2` worker, `$3` error,
 /// `$4` delay in seconds.
 const RETRY: &str = "UPDATE deliveries SET status = 'queued', last_error = $3, run_after = now() + make_interval(secs => $4),
@@ -96,6 +92,24 @@ fn bind_settlement<'q>(
 const CLAIM_WINDOW: i64 = 256;
 
 impl PgStore {
+    /// Runs `end`, an update of one delivery whose `$1`…`$4` `bind` binds, with the attempt's
+    /// held-back writes in the same statement; true when it ended the delivery (false: the
+    /// lease was lost).
+    async fn end_attempt<'q>(
+        &self,
+        end: &str,
+        settlement: &'q Settlement,
+        bind: impl FnOnce(PgQuery<'q>) -> PgQuery<'q>,
+    ) -> Result<bool, StoreError> {
+        let statement = sql::pg_settled(end, settlement.outcomes.len());
+        let query = bind(sqlx::query(sqlx::AssertSqlSafe(statement)));
+        let ended: i64 = bind_settlement(query, settlement)?
+            .fetch_one(&self.pool)
+            .await?
+            .try_get("ended")?;
+        Ok(ended == 1)
+    }
+
     /// Claims the first claimable head among the `window` oldest pending deliveries (all of
     /// them with `None`).
     async fn claim_within(
@@ -123,7 +137,7 @@ struct ClaimAttempt {
 
 impl ClaimAttempt {
     fn read(row: &sqlx::postgres::PgRow) -> Result<ClaimAttempt, StoreError> {
-        use sqlx::{FromRow as _, Row as _};
+        use sqlx::FromRow as _;
         let id: Option<i64> = row.try_get("id")?;
         Ok(ClaimAttempt {
             claimed: id.map(|_| ClaimRow::from_row(row)).transpose()?,
@@ -205,17 +219,10 @@ impl Store for PgStore {
         note: Option<&str>,
         settlement: &Settlement,
     ) -> Result<bool, StoreError> {
-        let statement = sql::pg_settled(&FINISH, settlement.outcomes.len());
-        let query = sqlx::query(sqlx::AssertSqlSafe(statement))
-            .bind(id)
-            .bind(worker)
-            .bind(status.as_str())
-            .bind(note);
-        let ended: i64 = bind_settlement(query, settlement)?
-            .fetch_one(&self.pool)
-            .await?
-            .try_get("ended")?;
-        Ok(ended == 1)
+        self.end_attempt(&SQL.finish_delivery, settlement, |q| {
+            q.bind(id).bind(worker).bind(status.as_str()).bind(note)
+        })
+        .await
     }
 
     async fn retry_delivery(
@@ -226,17 +233,13 @@ impl Store for PgStore {
         delay: Duration,
         settlement: &Settlement,
     ) -> Result<bool, StoreError> {
-        let statement = sql::pg_settled(RETRY, settlement.outcomes.len());
-        let query = sqlx::query(sqlx::AssertSqlSafe(statement))
-            .bind(id)
-            .bind(worker)
-            .bind(error)
-            .bind(delay.as_secs_f64());
-        let ended: i64 = bind_settlement(query, settlement)?
-            .fetch_one(&self.pool)
-            .await?
-            .try_get("ended")?;
-        Ok(ended == 1)
+        self.end_attempt(RETRY, settlement, |q| {
+            q.bind(id)
+                .bind(worker)
+                .bind(error)
+                .bind(delay.as_secs_f64())
+        })
+        .await
     }
 
     async fn release_delivery(&self, id: i64, worker: &str) -> Result<bool, StoreError> {

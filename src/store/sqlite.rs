@@ -39,6 +39,24 @@ async fn set_outcome(conn: &mut SqliteConnection, mark: &OutcomeMark) -> Result<
     Ok(())
 }
 
+type SqliteQuery<'q> = sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>;
+
+impl SqliteStore {
+    /// Runs `end`, an update of one delivery, and writes the attempt's held-back writes, in one
+    /// transaction; true when it ended the delivery (false: the lease was lost).
+    async fn end_attempt(
+        &self,
+        end: SqliteQuery<'_>,
+        settlement: &Settlement,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let ended = end.execute(&mut *tx).await?.rows_affected() == 1;
+        write_settlement(&mut tx, settlement).await?;
+        tx.commit().await?;
+        Ok(ended)
+    }
+}
+
 /// Writes what an attempt held back, inside the transaction that ends the attempt.
 async fn write_settlement(
     conn: &mut SqliteConnection,
@@ -296,17 +314,12 @@ impl Store for SqliteStore {
         note: Option<&str>,
         settlement: &Settlement,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let r = sqlx::query(SQL.finish_delivery.as_str())
+        let end = sqlx::query(SQL.finish_delivery.as_str())
             .bind(id)
             .bind(worker)
             .bind(status.as_str())
-            .bind(note)
-            .execute(&mut *tx)
-            .await?;
-        write_settlement(&mut tx, settlement).await?;
-        tx.commit().await?;
-        Ok(r.rows_affected() == 1)
+            .bind(note);
+        self.end_attempt(end, settlement).await
     }
 
     async fn retry_delivery(
@@ -317,8 +330,7 @@ impl Store for SqliteStore {
         delay: Duration,
         settlement: &Settlement,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let r = sqlx::query(
+        let end = sqlx::query(
             "UPDATE deliveries SET status = 'queued', last_error = $3,
                     run_after = strftime('%Y-%m-%dT%H:%M:%fZ', 'now', $4), lease_owner = NULL, lease_until = NULL
              WHERE id = $1 AND lease_owner = $2 AND status = 'running'",
@@ -326,12 +338,8 @@ impl Store for SqliteStore {
         .bind(id)
         .bind(worker)
         .bind(error)
-        .bind(later(delay))
-        .execute(&mut *tx)
-        .await?;
-        write_settlement(&mut tx, settlement).await?;
-        tx.commit().await?;
-        Ok(r.rows_affected() == 1)
+        .bind(later(delay));
+        self.end_attempt(end, settlement).await
     }
 
     async fn release_delivery(&self, id: i64, worker: &str) -> Result<bool, StoreError> {
