@@ -63,8 +63,11 @@ pub enum BenchCommand {
     /// The dashboard's list page with many deliveries stored, on SQLite and Postgres.
     Pages(crate::pages::PagesArgs),
     /// The receiver's work on one body, step by step: routing before and after, the copy it
-    /// no longer makes, LZ4 both ways.
+    /// no longer makes, LZ4 and zstd both ways.
     Route(crate::route::RouteArgs),
+    /// Trains the zstd dictionary bosun compresses payloads with, and reports its ratios on
+    /// held-out payloads.
+    Dictionary(crate::dictionary::DictionaryArgs),
     /// Start-to-ready time and idle memory on an empty and on a large database.
     Startup(crate::startup::StartupArgs),
     /// The whole path at fixed offered rates (open loop): signed webhook in, plugin decision,
@@ -93,10 +96,14 @@ pub enum Target {
     SqliteLz4Only,
     /// SQLite with background checkpoints only (no compression).
     SqliteCheckpointOnly,
+    /// SQLite as the release before zstd: lz4 in bosun, background checkpoints.
+    SqliteLz4,
     /// (b) `bosun serve` on SQLite, as configured by default.
     Sqlite,
     /// (a) Postgres, as the previous release journaled: no compression in bosun, lz4 TOAST.
     PostgresBefore,
+    /// Postgres as the release before zstd: lz4 in bosun, the column `STORAGE EXTERNAL`.
+    PostgresLz4,
     /// (a) `bosun serve` on Postgres, as configured by default.
     Postgres,
 }
@@ -108,8 +115,10 @@ impl Target {
             Target::SqliteBefore => "sqlite-before",
             Target::SqliteLz4Only => "sqlite-lz4-only",
             Target::SqliteCheckpointOnly => "sqlite-checkpoint-only",
+            Target::SqliteLz4 => "sqlite-lz4",
             Target::Sqlite => "sqlite",
             Target::PostgresBefore => "postgres-before",
+            Target::PostgresLz4 => "postgres-lz4",
             Target::Postgres => "postgres",
         }
     }
@@ -120,12 +129,16 @@ impl Target {
             Target::SqliteBefore
                 | Target::SqliteLz4Only
                 | Target::SqliteCheckpointOnly
+                | Target::SqliteLz4
                 | Target::Sqlite
         )
     }
 
     fn is_postgres(self) -> bool {
-        matches!(self, Target::PostgresBefore | Target::Postgres)
+        matches!(
+            self,
+            Target::PostgresBefore | Target::PostgresLz4 | Target::Postgres
+        )
     }
 
     /// The `[database]` settings that select the target's behaviour.
@@ -140,7 +153,11 @@ impl Target {
             Target::SqliteCheckpointOnly => {
                 "payload_compression = \"none\"\nsqlite_checkpoints = \"background\"\n"
             }
+            Target::SqliteLz4 => {
+                "payload_compression = \"lz4\"\nsqlite_checkpoints = \"background\"\n"
+            }
             Target::PostgresBefore => "payload_compression = \"none\"\n",
+            Target::PostgresLz4 => "payload_compression = \"lz4\"\n",
             Target::Baseline | Target::Sqlite | Target::Postgres => "",
         }
     }
@@ -250,6 +267,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         BenchCommand::Pages(args) => crate::pages::run(args).await,
         BenchCommand::Route(args) => crate::route::run(args),
         BenchCommand::Startup(args) => crate::startup::run(args).await,
+        BenchCommand::Dictionary(args) => crate::dictionary::run(args),
         BenchCommand::Flow(args) => crate::flow::run(args).await,
         BenchCommand::Bosun { args } => {
             use clap::Parser as _;
@@ -1883,8 +1901,10 @@ fn report(
         Target::SqliteBefore,
         Target::SqliteLz4Only,
         Target::SqliteCheckpointOnly,
+        Target::SqliteLz4,
         Target::Sqlite,
         Target::PostgresBefore,
+        Target::PostgresLz4,
         Target::Postgres,
     ] {
         let (Some(r), Some(q)) = (ratio(t), quiet_ratio(t)) else {
@@ -1912,6 +1932,8 @@ fn report(
     for (after, before) in [
         (Target::Postgres, Target::PostgresBefore),
         (Target::Sqlite, Target::SqliteBefore),
+        (Target::PostgresLz4, Target::PostgresBefore),
+        (Target::SqliteLz4, Target::SqliteBefore),
     ] {
         if let (Some(r), Some(a), Some(b)) =
             (stored_ratio(after, before), stored(after), stored(before))

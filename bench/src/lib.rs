@@ -1,6 +1,7 @@
 //! bosun's benchmarks as a library, so the end-to-end tests can reuse the page benchmark's
 //! seeding and timing, and the `bosun-bench` binary can run them.
 
+pub mod dictionary;
 pub mod flow;
 pub mod ingest;
 pub mod owners;

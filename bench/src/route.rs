@@ -1,7 +1,8 @@
 //! `bosun-bench route`: the receiver's per-delivery work on the body, step by step, in one
 //! process and one run: GitHub routing as the previous release did it (owned strings) and as
 //! bosun does it now (borrowed), the validation-only floor (serde `IgnoredAny`), the body copy
-//! the receiver no longer makes, and LZ4 compression and decompression of the payload.
+//! the receiver no longer makes, and the payload's compression and decompression with LZ4 and
+//! with zstd and the webhook dictionary.
 
 use actix_web::web::{Bytes, BytesMut};
 use anyhow::Context as _;
@@ -92,7 +93,7 @@ pub fn run(args: RouteArgs) -> anyhow::Result<()> {
         "bosun-bench route: {n} iterations per step, mean µs per delivery (one process, one run)"
     );
     println!(
-        "{:<26} {:>8} {:>10} {:>10} {:>10} {:>8} {:>8} {:>9} {:>9}",
+        "{:<26} {:>8} {:>10} {:>10} {:>10} {:>8} {:>8} {:>9} {:>9} {:>8} {:>8} {:>10}",
         "payload",
         "bytes",
         "route old",
@@ -101,7 +102,10 @@ pub fn run(args: RouteArgs) -> anyhow::Result<()> {
         "copy",
         "lz4",
         "unlz4",
-        "lz4 bytes"
+        "lz4 bytes",
+        "zstd",
+        "unzstd",
+        "zstd bytes"
     );
     for file in files {
         let body = Bytes::from(
@@ -129,11 +133,16 @@ pub fn run(args: RouteArgs) -> anyhow::Result<()> {
         let packed = Payload::encode(body.clone(), PayloadCompression::Lz4);
         let lz4 = time(n, || Payload::encode(body.clone(), PayloadCompression::Lz4));
         let unlz4 = time(n, || packed.decoded().map(|v| v.len()));
+        let zstd_packed = Payload::encode(body.clone(), PayloadCompression::Zstd);
+        let zstd = time(n, || {
+            Payload::encode(body.clone(), PayloadCompression::Zstd)
+        });
+        let unzstd = time(n, || zstd_packed.decoded().map(|v| v.len()));
         let name = file
             .file_name()
             .map_or_else(String::new, |f| f.to_string_lossy().into_owned());
         println!(
-            "{:<26} {:>8} {:>10.1} {:>10.1} {:>10.1} {:>8.1} {:>8.1} {:>9.1} {:>9}",
+            "{:<26} {:>8} {:>10.1} {:>10.1} {:>10.1} {:>8.1} {:>8.1} {:>9.1} {:>9} {:>8.1} {:>8.1} {:>10}",
             name,
             body.len(),
             route_old / 1e3,
@@ -142,14 +151,18 @@ pub fn run(args: RouteArgs) -> anyhow::Result<()> {
             copy / 1e3,
             lz4 / 1e3,
             unlz4 / 1e3,
-            packed.stored().len()
+            packed.stored().len(),
+            zstd / 1e3,
+            unzstd / 1e3,
+            zstd_packed.stored().len()
         );
     }
     println!(
         "columns: route old = the previous release's routing (owned strings); route new = \
          bosun::server::hook::route_github (borrowed); validate = serde_json into IgnoredAny (the \
          floor for any routing that checks the body is JSON); copy = the BytesMut copy read_body \
-         made of every body; lz4 / unlz4 = Payload::encode / decoded"
+         made of every body; lz4 / unlz4 and zstd / unzstd = Payload::encode / decoded with \
+         \"lz4\" and with \"zstd\" (the webhook dictionary)"
     );
     Ok(())
 }

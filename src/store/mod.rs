@@ -25,7 +25,7 @@ pub use journal::JournalStore;
 pub use merge::{Lease, MergeQueue, MergeRow, MergeStore, Waiting};
 pub use outbox::{OutboxMessage, OutboxState, OutboxStore};
 pub use pages::{ActionRecord, Cursor, DeliveryDetail, DeliveryFilter, PageStore, PullRequestView};
-pub use payload::{Payload, PayloadCompression, PayloadEncoding};
+pub use payload::{Payload, PayloadCompression, PayloadEncoding, WEBHOOK_DICTIONARY};
 
 use async_trait::async_trait;
 use bosun_plugins::{Action, ForgeKind};

@@ -1097,11 +1097,15 @@ async fn payloads_journaled_before_compression_read_back_after_the_migration() {
         assert_eq!(history[0].payload, big, "{db:?}: the PR page");
         assert_eq!(history[1].payload, b"{}", "{db:?}");
 
-        // A new delivery is stored compressed, beside them.
+        // The previous release's lz4 row, and a new delivery compressed with zstd, beside them.
+        let mut lz4 = delivery("lz4-big", "github:o/r#1");
+        lz4.payload = store::Payload::encode(big.clone().into(), store::PayloadCompression::Lz4);
+        assert_eq!(lz4.payload.encoding(), store::PayloadEncoding::Lz4);
         let mut new = delivery("new-big", "github:o/r#1");
-        new.payload = store::Payload::encode(big.clone().into(), store::PayloadCompression::Lz4);
-        assert_eq!(new.payload.encoding(), store::PayloadEncoding::Lz4);
+        new.payload = store::Payload::encode(big.clone().into(), Default::default());
+        assert_eq!(new.payload.encoding(), store::PayloadEncoding::ZstdD1);
         assert!(new.payload.stored().len() * 3 < big.len(), "{db:?}");
+        s.insert_deliveries(&[lz4]).await.expect("insert");
         s.insert_deliveries(&[new]).await.expect("insert");
 
         // The worker claims them in order, each as received.
@@ -1115,6 +1119,7 @@ async fn payloads_journaled_before_compression_read_back_after_the_migration() {
         let expected = vec![
             ("old-big".to_string(), big.clone()),
             ("old-small".to_string(), b"{}".to_vec()),
+            ("lz4-big".to_string(), big.clone()),
             ("new-big".to_string(), big.clone()),
         ];
         assert!(claimed == expected, "{db:?}: claims in order, as received");
@@ -1148,7 +1153,7 @@ async fn payloads_journaled_before_compression_read_back_after_the_migration() {
             .expect("catalog");
             assert_eq!(
                 (storage as u8 as char, encoding.as_str()),
-                ('e', "lz4"),
+                ('e', "zstd-d1"),
                 "payload is EXTERNAL: not compressed again"
             );
             pool.close().await;
