@@ -116,6 +116,10 @@ pub struct FlowArgs {
     /// API takes tens to hundreds of milliseconds; 0 answers at once.
     #[arg(long, default_value_t = 0)]
     pub forge_latency_ms: u64,
+    /// `[database] payload_compression` for bosun (`zstd`, `lz4` or `none`); bosun's default
+    /// when omitted. Compare encodings on the whole path in one run.
+    #[arg(long)]
+    pub payload_compression: Option<String>,
     /// A `bosun-bench` built from another commit: each store and mix runs on its bosun first,
     /// then on this build's, in the same run, and both are reported. Each runs with its own
     /// default worker count unless `--workers` sets one for both.
@@ -258,7 +262,14 @@ async fn run_mix(
         let config = dir.join(format!("{name}.toml"));
         std::fs::write(
             &config,
-            config_text(port, &url, &forge.url(), mix, args.workers),
+            config_text(
+                port,
+                &url,
+                &forge.url(),
+                mix,
+                args.workers,
+                args.payload_compression.as_deref(),
+            ),
         )?;
         let config = config.to_string_lossy().into_owned();
         let mut server = Server::spawn_exe(
@@ -330,14 +341,18 @@ fn config_text(
     forge_url: &str,
     mix: Mix,
     workers: Option<usize>,
+    payload_compression: Option<&str>,
 ) -> String {
+    let compression = payload_compression
+        .map(|c| format!("payload_compression = \"{c}\"\n"))
+        .unwrap_or_default();
     let workers = workers
         .map(|w| format!("[queue]\nworkers = {w}\n"))
         .unwrap_or_default();
     let plugin = mix.plugin();
     format!(
         "[server]\nlisten = \"127.0.0.1:{port}\"\n\
-         [database]\nurl = \"{db_url}\"\n{workers}\
+         [database]\nurl = \"{db_url}\"\n{compression}{workers}\
          [github]\napi_url = \"{forge_url}\"\ntoken_env = \"{SECRET_ENV}\"\n\
          [github.webhook_secrets]\n\"*\" = [\"{SECRET_ENV}\"]\n\
          [gitlab]\nurl = \"{forge_url}\"\nallow_http = true\ntoken_env = \"{SECRET_ENV}\"\n\

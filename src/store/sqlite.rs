@@ -108,7 +108,7 @@ const CHECKPOINT_AGAIN: Duration = Duration::from_millis(20);
 /// A WAL this long (pages, 32 MB) is made to start over with `RESTART`, which holds the writer
 /// for a moment ([`checkpoint`]). Below `WAL_SIZE_LIMIT`, so starting over truncates nothing.
 /// (At 1,000 deliveries/s a restart every ~0.6 s cost p99 18 ms; 32,768 pages made each
-/// restart slower, not rarer in effect: p99 35 ms, BENCHMARKS §9.)
+/// restart slower, not rarer in effect: p99 35 ms, BENCHMARKS §9.2.)
 const CHECKPOINT_RESTART_PAGES: i64 = 8_192;
 /// Catch-up passes at most before the `RESTART`.
 const CATCH_UP_PASSES: usize = 6;

@@ -658,7 +658,9 @@ async fn postgres_outage_scenario(outage: Outage) {
     let procs = [&bosun];
     // a delivery whose label write is at the forge when the database goes away,
     let across = BURST + 1;
-    delay_after(&forge, &labels_path(across), 1, Duration::from_millis(1500));
+    // Long enough for the 40 webhooks below and the cut to land while it waits, on a loaded
+    // machine too (at 1.5 s a full debug suite on 2 cores once finished it before the cut).
+    delay_after(&forge, &labels_path(across), 1, Duration::from_secs(4));
     let answer = bosun
         .post("across", &github_pr_comment(across, "alice", "/hold"))
         .await;
