@@ -757,6 +757,31 @@ mod tests {
     }
 
     #[test]
+    fn the_payload_compression_option_reaches_bosuns_config() {
+        let env = vec![(SECRET_ENV.to_string(), "s".to_string())];
+        for (option, expected) in [
+            (None, bosun::store::PayloadCompression::Zstd),
+            (Some("lz4"), bosun::store::PayloadCompression::Lz4),
+        ] {
+            let text = config_text(
+                4321,
+                "sqlite:///tmp/x.db",
+                "http://127.0.0.1:1",
+                Mix::Hold,
+                Some(4),
+                option,
+            );
+            let raw = bosun::config::RawConfig::parse(&text, &env).expect("parses");
+            let settings = raw.validate(&env).expect("valid");
+            assert_eq!(
+                settings.database.payload_compression, expected,
+                "{option:?}"
+            );
+            assert_eq!(settings.queue.workers, Some(4));
+        }
+    }
+
+    #[test]
     fn a_step_is_within_the_limit_only_when_complete() {
         let step = Step {
             rate: 100.0,

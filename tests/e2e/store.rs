@@ -34,6 +34,27 @@ fn pr_state(labels: &[&str]) -> PullRequestState {
     }
 }
 
+/// PR o/r#1 on GitHub, the item the actions below act on.
+fn pr_item() -> ItemRef {
+    ItemRef {
+        forge: ForgeKind::GitHub,
+        repo: RepoPath::parse("o/r").expect("repo"),
+        number: 1,
+        kind: ItemKind::PullRequest,
+    }
+}
+
+/// Journals one delivery, `d`, and claims it for worker `w`.
+async fn claimed(s: &Arc<dyn Store>) -> store::ClaimedDelivery {
+    s.insert_deliveries(&[delivery("d", "k")])
+        .await
+        .expect("insert");
+    s.claim_next_delivery("w", LEASE)
+        .await
+        .expect("claim")
+        .expect("work")
+}
+
 async fn open(db: Db) -> (Arc<dyn Store>, TestDb) {
     let test_db = TestDb::new(db).await;
     let s = store::connect(&test_db.url, 4).await.expect("connect");
@@ -260,21 +281,9 @@ async fn decisions_are_journaled_atomically_and_replay_resets_failures() {
     for db in databases() {
         let _combination = Combination::new(db);
         let (s, _db) = open(db).await;
-        s.insert_deliveries(&[delivery("d", "k")])
-            .await
-            .expect("insert");
-        let d = s
-            .claim_next_delivery("w", LEASE)
-            .await
-            .expect("claim")
-            .expect("work");
+        let d = claimed(&s).await;
         assert!(!d.decided);
-        let item = ItemRef {
-            forge: ForgeKind::GitHub,
-            repo: RepoPath::parse("o/r").expect("repo"),
-            number: 1,
-            kind: ItemKind::PullRequest,
-        };
+        let item = pr_item();
         let planned = vec![
             PlannedAction {
                 plugin: "hold".into(),
@@ -381,20 +390,8 @@ async fn held_back_outcomes_ride_with_the_next_mark_and_with_a_retry() {
     for db in databases() {
         let _combination = Combination::new(db);
         let (s, _db) = open(db).await;
-        s.insert_deliveries(&[delivery("d", "k")])
-            .await
-            .expect("insert");
-        let d = s
-            .claim_next_delivery("w", LEASE)
-            .await
-            .expect("claim")
-            .expect("work");
-        let item = ItemRef {
-            forge: ForgeKind::GitHub,
-            repo: RepoPath::parse("o/r").expect("repo"),
-            number: 1,
-            kind: ItemKind::PullRequest,
-        };
+        let d = claimed(&s).await;
+        let item = pr_item();
         let planned: Vec<PlannedAction> = ["a", "b"]
             .iter()
             .enumerate()
@@ -501,11 +498,55 @@ impl RawPool {
         Ok(())
     }
 
+    /// The names of the indexes on `table`, sorted.
+    async fn index_names(&self, table: &str) -> Vec<String> {
+        let mut names: Vec<String> = match self {
+            RawPool::Sqlite(p) => sqlx::query_scalar(
+                "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = $1",
+            )
+            .bind(table)
+            .fetch_all(p)
+            .await
+            .expect("indexes"),
+            RawPool::Pg(p) => {
+                sqlx::query_scalar("SELECT indexname::text FROM pg_indexes WHERE tablename = $1")
+                    .bind(table)
+                    .fetch_all(p)
+                    .await
+                    .expect("indexes")
+            }
+        };
+        names.sort();
+        names
+    }
+
     async fn close(&self) {
         match self {
             RawPool::Sqlite(p) => p.close().await,
             RawPool::Pg(p) => p.close().await,
         }
+    }
+}
+
+/// `deliveries_repo (repo, number, id)` is gone: `deliveries_item_history` starts with the same
+/// columns and serves the same queries (BENCHMARKS §9.4).
+#[tokio::test]
+async fn the_redundant_repo_index_is_dropped_and_its_longer_twin_kept() {
+    for db in databases() {
+        let _combination = Combination::new(db);
+        let test_db = TestDb::new(db).await;
+        let (s, pool) = raw_pool(db, &test_db.url).await;
+        s.migrate().await.expect("migrate");
+        let names = pool.index_names("deliveries").await;
+        assert!(
+            names.iter().any(|n| n == "deliveries_item_history"),
+            "{db:?}: {names:?}"
+        );
+        assert!(
+            !names.iter().any(|n| n == "deliveries_repo"),
+            "{db:?}: {names:?}"
+        );
+        pool.close().await;
     }
 }
 
@@ -517,12 +558,7 @@ async fn a_constraint_violation_is_a_bug_and_a_closed_pool_is_unavailable() {
         s.migrate().await.expect("migrate");
 
         // Through the trait: actions of a delivery that does not exist break a foreign key.
-        let item = ItemRef {
-            forge: ForgeKind::GitHub,
-            repo: RepoPath::parse("o/r").expect("repo"),
-            number: 1,
-            kind: ItemKind::PullRequest,
-        };
+        let item = pr_item();
         let orphan = PlannedAction {
             plugin: "hold".into(),
             seq: 0,
@@ -623,12 +659,7 @@ async fn sqlite_rows_with_millisecond_times_read_back_after_the_migration() {
     .bind(t0)
     .bind(
         serde_json::to_string(&Action::AddLabel {
-            item: ItemRef {
-                forge: ForgeKind::GitHub,
-                repo: RepoPath::parse("o/r").expect("repo"),
-                number: 1,
-                kind: ItemKind::PullRequest,
-            },
+            item: pr_item(),
             label: "do-not-merge/hold".into(),
         })
         .expect("json"),
