@@ -88,8 +88,11 @@ fn bind_settlement<'q>(
     Ok(bind_outcomes(query, &settlement.outcomes))
 }
 
-/// How many of the oldest pending deliveries a claim looks at first.
-const CLAIM_WINDOW: i64 = 256;
+/// How many of the oldest pending deliveries a claim reads, widening while a full window holds
+/// nothing claimable; past the last, it reads them all. The first is twice the default worker
+/// count: the running deliveries sit among the oldest, and a wider first window made each claim
+/// read and sort more rows as a backlog built up, which deepened the backlog (BENCHMARKS.md §10).
+const CLAIM_WINDOWS: [i64; 2] = [32, 256];
 
 impl PgStore {
     /// Runs `end`, an update of one delivery whose `$1`…`$4` `bind` binds, with the attempt's
@@ -200,14 +203,18 @@ impl Store for PgStore {
         // The oldest pending deliveries first: an item's earlier deliveries have smaller ids, so
         // the heads among them are true heads, and a claim reads a bounded prefix however long
         // the backlog is. Only when nothing in that prefix is claimable, and there is more than
-        // the prefix, is the whole pending set read.
-        let attempt = self.claim_within(worker, lease, Some(CLAIM_WINDOW)).await?;
-        let row = match attempt.claimed {
-            Some(row) => Some(row),
+        // the prefix, is a wider one read, and after the widest the whole pending set.
+        for window in CLAIM_WINDOWS {
+            let attempt = self.claim_within(worker, lease, Some(window)).await?;
+            if let Some(row) = attempt.claimed {
+                return ClaimedDelivery::try_from(row).map(Some);
+            }
             // The window held every pending delivery: there is nothing more to read.
-            None if attempt.pending_seen < CLAIM_WINDOW => None,
-            None => self.claim_within(worker, lease, None).await?.claimed,
-        };
+            if attempt.pending_seen < window {
+                return Ok(None);
+            }
+        }
+        let row = self.claim_within(worker, lease, None).await?.claimed;
         row.map(ClaimedDelivery::try_from).transpose()
     }
 

@@ -106,7 +106,9 @@ pub(super) fn pg_settled(end: &str, outcomes: usize) -> String {
 /// then the claimed delivery's columns, NULL when none was claimable. The head of each item's
 /// queue is found with one ordered pass over the pending index (DISTINCT ON), so the plan does
 /// not depend on table statistics: a correlated NOT EXISTS per row degrades badly on a fresh,
-/// unanalyzed table.
+/// unanalyzed table. The claimable heads are then tried oldest first, one row lock at a time,
+/// and the first one not locked by another worker is taken: joining them all to the table before
+/// picking one read every candidate's row (three buffers each) for the one it kept.
 pub(super) const PG_CLAIM: &str = "WITH pending AS (
         SELECT id, item_key, status, run_after, lease_until
         FROM deliveries
@@ -117,13 +119,15 @@ pub(super) const PG_CLAIM: &str = "WITH pending AS (
         SELECT DISTINCT ON (item_key) id, status, run_after, lease_until
         FROM pending
         ORDER BY item_key, id),
+     candidates AS (
+        SELECT id FROM heads
+        WHERE (status = 'queued' AND run_after <= now())
+           OR (status = 'running' AND lease_until < now())
+        ORDER BY id),
      next AS (
-        SELECT d.id FROM deliveries d JOIN heads h ON h.id = d.id
-        WHERE (h.status = 'queued' AND h.run_after <= now())
-           OR (h.status = 'running' AND h.lease_until < now())
-        ORDER BY d.id
-        LIMIT 1
-        FOR UPDATE OF d SKIP LOCKED),
+        SELECT d.id FROM candidates c
+        CROSS JOIN LATERAL (SELECT id FROM deliveries WHERE id = c.id FOR UPDATE SKIP LOCKED) d
+        LIMIT 1),
      claimed AS (
         UPDATE deliveries d
         SET status = 'running', attempts = d.attempts + 1, lease_owner = $1,

@@ -157,36 +157,43 @@ async fn one_item_runs_one_delivery_at_a_time_in_order() {
     }
 }
 
-/// A claim looks at the oldest pending deliveries first (Postgres: 256 of them); work behind a
-/// longer line of blocked deliveries is still found, and in order.
+/// A claim looks at the oldest pending deliveries first (Postgres: 32 of them, then 256); work
+/// behind a longer line of blocked deliveries is still found, and in order: one item's head
+/// 100 deep, past the first window, and another's past 300, past both.
 #[tokio::test]
 async fn work_behind_a_long_blocked_line_is_still_claimed() {
     for db in databases() {
         let _combination = Combination::new(db);
         let (s, _db) = open(db).await;
-        let line: Vec<NewDelivery> = (0..300)
-            .map(|n| delivery(&format!("busy-{n}"), "busy"))
+        let busy =
+            |range: std::ops::Range<usize>| range.map(|n| delivery(&format!("busy-{n}"), "busy"));
+        let line: Vec<NewDelivery> = busy(0..100)
+            .chain([delivery("middle-1", "middle")])
+            .chain(busy(100..300))
             .chain([delivery("other-1", "other"), delivery("other-2", "other")])
             .collect();
         s.insert_deliveries(&line).await.expect("insert");
-        let head = s
-            .claim_next_delivery("w1", LEASE)
-            .await
-            .expect("claim")
-            .expect("work");
-        assert_eq!(head.delivery_id, "busy-0");
-        let behind = s
-            .claim_next_delivery("w2", LEASE)
-            .await
-            .expect("claim")
-            .expect("the other item's head, past 300 blocked deliveries");
-        assert_eq!(behind.delivery_id, "other-1", "{db:?}");
-        assert!(
-            s.claim_next_delivery("w3", LEASE)
+        let mut claim = async |worker: &str| {
+            s.claim_next_delivery(worker, LEASE)
                 .await
                 .expect("claim")
-                .is_none(),
-            "{db:?}: both items have a delivery running"
+                .map(|d| d.delivery_id)
+        };
+        assert_eq!(claim("w1").await.as_deref(), Some("busy-0"), "{db:?}");
+        assert_eq!(
+            claim("w2").await.as_deref(),
+            Some("middle-1"),
+            "{db:?}: the head 100 deep"
+        );
+        assert_eq!(
+            claim("w3").await.as_deref(),
+            Some("other-1"),
+            "{db:?}: the head past 300 blocked deliveries"
+        );
+        assert_eq!(
+            claim("w4").await,
+            None,
+            "{db:?}: every item has a delivery running"
         );
     }
 }
