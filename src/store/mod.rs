@@ -8,6 +8,7 @@ pub mod bindings;
 pub mod ci;
 pub mod facts;
 pub mod journal;
+mod kept_connections;
 pub mod merge;
 pub mod outbox;
 pub mod pages;

@@ -2,6 +2,7 @@
 //! Claims use `FOR UPDATE SKIP LOCKED`; times come from the database clock so processes on
 //! different machines agree on leases.
 
+use super::kept_connections::KeptConnections;
 use super::rows::{ActionRow, ClaimRow, PullRequestRow};
 use super::sql::{self, Statements};
 use super::*;
@@ -19,6 +20,8 @@ static SQL: LazyLock<Statements> = LazyLock::new(|| Statements::new("now()"));
 /// A Postgres-backed [`Store`].
 pub struct PgStore {
     pool: PgPool,
+    /// Connections the receive, claim, decision and finish reuse without the pool's test.
+    kept: KeptConnections,
 }
 
 impl PgStore {
@@ -30,7 +33,8 @@ impl PgStore {
             .max_connections(max_connections)
             .acquire_timeout(Duration::from_secs(3))
             .connect_lazy_with(options);
-        Ok(PgStore { pool })
+        let kept = KeptConnections::new(pool.clone(), max_connections);
+        Ok(PgStore { pool, kept })
     }
 
     /// The pool, for tests and benchmarks that need the raw database.
@@ -105,11 +109,13 @@ impl PgStore {
         bind: impl FnOnce(PgQuery<'q>) -> PgQuery<'q>,
     ) -> Result<bool, StoreError> {
         let statement = sql::pg_settled(end, settlement.outcomes.len());
-        let query = bind(sqlx::query(sqlx::AssertSqlSafe(statement)));
-        let ended: i64 = bind_settlement(query, settlement)?
-            .fetch_one(&self.pool)
-            .await?
-            .try_get("ended")?;
+        let query = bind_settlement(
+            bind(sqlx::query(sqlx::AssertSqlSafe(statement))),
+            settlement,
+        )?;
+        let mut connection = self.kept.get().await?;
+        let row = query.fetch_one(connection.conn()).await;
+        let ended: i64 = connection.done(row)?.try_get("ended")?;
         Ok(ended == 1)
     }
 
@@ -121,13 +127,14 @@ impl PgStore {
         lease: Duration,
         window: Option<i64>,
     ) -> Result<ClaimAttempt, StoreError> {
+        let mut connection = self.kept.get().await?;
         let row = sqlx::query(sql::PG_CLAIM)
             .bind(worker)
             .bind(lease.as_secs_f64())
             .bind(window)
-            .fetch_one(&self.pool)
-            .await?;
-        ClaimAttempt::read(&row)
+            .fetch_one(connection.conn())
+            .await;
+        ClaimAttempt::read(&connection.done(row)?)
     }
 }
 
@@ -186,12 +193,9 @@ impl Store for PgStore {
                 .push("now()");
         });
         qb.push(sql::INSERT_DELIVERIES_END);
-        let inserted: HashSet<String> = qb
-            .build_query_scalar()
-            .fetch_all(&self.pool)
-            .await?
-            .into_iter()
-            .collect();
+        let mut connection = self.kept.get().await?;
+        let inserted = qb.build_query_scalar().fetch_all(connection.conn()).await;
+        let inserted: HashSet<String> = connection.done(inserted)?.into_iter().collect();
         Ok(outcomes(batch, &first, &inserted))
     }
 
@@ -280,7 +284,8 @@ impl Store for PgStore {
             targets.push(a.action.target());
             details.push(encode_action(&a.action)?);
         }
-        let rows: Vec<ActionRow> = sqlx::query_as(sql::PG_RECORD_DECISION)
+        let mut connection = self.kept.get().await?;
+        let rows = sqlx::query_as(sql::PG_RECORD_DECISION)
             .bind(id)
             .bind(plugins)
             .bind(seqs)
@@ -288,8 +293,9 @@ impl Store for PgStore {
             .bind(targets)
             .bind(details)
             .bind(first_applying)
-            .fetch_all(&self.pool)
-            .await?;
+            .fetch_all(connection.conn())
+            .await;
+        let rows: Vec<ActionRow> = connection.done(rows)?;
         if rows.len() != actions.len() {
             // Some were journaled before (another worker decided too): read them all, as they
             // stand.

@@ -173,7 +173,7 @@ async fn work_behind_a_long_blocked_line_is_still_claimed() {
             .chain([delivery("other-1", "other"), delivery("other-2", "other")])
             .collect();
         s.insert_deliveries(&line).await.expect("insert");
-        let mut claim = async |worker: &str| {
+        let claim = async |worker: &str| {
             s.claim_next_delivery(worker, LEASE)
                 .await
                 .expect("claim")
