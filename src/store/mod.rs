@@ -364,6 +364,13 @@ pub trait Store:
         worker: &str,
         lease: Duration,
     ) -> Result<Option<ClaimedDelivery>, StoreError>;
+    /// Whether the latest claim saw a due delivery it did not take (a later one, or one whose
+    /// item was busy). A worker that has just finished claims again at once only then;
+    /// otherwise it waits for the receiver's notification or the poll, instead of a claim that
+    /// would find nothing. A store that cannot tell says true.
+    fn claim_saw_more_due(&self) -> bool {
+        true
+    }
     /// Ends a delivery held by `worker` and writes what the attempt held back, atomically;
     /// false when the lease was lost (the held-back writes are true all the same, and made).
     async fn finish_delivery(

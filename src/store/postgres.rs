@@ -11,6 +11,7 @@ use sqlx::{PgPool, QueryBuilder, Row as _};
 use std::collections::HashSet;
 use std::str::FromStr;
 use std::sync::LazyLock;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -22,6 +23,8 @@ pub struct PgStore {
     pool: PgPool,
     /// Connections the receive, claim, decision and finish reuse without the pool's test.
     kept: KeptConnections,
+    /// Whether the latest claim saw due deliveries it did not take ([`Store::claim_saw_more_due`]).
+    more_due: AtomicBool,
 }
 
 impl PgStore {
@@ -34,7 +37,11 @@ impl PgStore {
             .acquire_timeout(Duration::from_secs(3))
             .connect_lazy_with(options);
         let kept = KeptConnections::new(pool.clone(), max_connections);
-        Ok(PgStore { pool, kept })
+        Ok(PgStore {
+            pool,
+            kept,
+            more_due: AtomicBool::new(true),
+        })
     }
 
     /// The pool, for tests and benchmarks that need the raw database.
@@ -143,6 +150,8 @@ struct ClaimAttempt {
     claimed: Option<ClaimRow>,
     /// Pending deliveries the claim read.
     pending_seen: i64,
+    /// Queued and due among them, besides the one claimed.
+    others_due: i64,
 }
 
 impl ClaimAttempt {
@@ -152,6 +161,7 @@ impl ClaimAttempt {
         Ok(ClaimAttempt {
             claimed: id.map(|_| ClaimRow::from_row(row)).transpose()?,
             pending_seen: row.try_get("pending_seen")?,
+            others_due: row.try_get("others_due")?,
         })
     }
 }
@@ -210,6 +220,8 @@ impl Store for PgStore {
         // the prefix, is a wider one read, and after the widest the whole pending set.
         for window in CLAIM_WINDOWS {
             let attempt = self.claim_within(worker, lease, Some(window)).await?;
+            self.more_due
+                .store(attempt.others_due > 0, Ordering::Relaxed);
             if let Some(row) = attempt.claimed {
                 return ClaimedDelivery::try_from(row).map(Some);
             }
@@ -218,8 +230,14 @@ impl Store for PgStore {
                 return Ok(None);
             }
         }
-        let row = self.claim_within(worker, lease, None).await?.claimed;
-        row.map(ClaimedDelivery::try_from).transpose()
+        let attempt = self.claim_within(worker, lease, None).await?;
+        self.more_due
+            .store(attempt.others_due > 0, Ordering::Relaxed);
+        attempt.claimed.map(ClaimedDelivery::try_from).transpose()
+    }
+
+    fn claim_saw_more_due(&self) -> bool {
+        self.more_due.load(Ordering::Relaxed)
     }
 
     async fn finish_delivery(

@@ -103,7 +103,8 @@ pub(super) fn pg_settled(end: &str, outcomes: usize) -> String {
 /// Postgres: claims the first claimable head among the `$3` oldest pending deliveries (all of
 /// them when `$3` is NULL) for worker `$1` with a lease of `$2` seconds. Always one row:
 /// `pending_seen` (how many pending deliveries it read: fewer than `$3` means all of them),
-/// then the claimed delivery's columns, NULL when none was claimable. The head of each item's
+/// `others_due` (how many of them were queued and due, not counting the one claimed), then
+/// the claimed delivery's columns, NULL when none was claimable. The head of each item's
 /// queue is found with one ordered pass over the pending index (DISTINCT ON), so the plan does
 /// not depend on table statistics: a correlated NOT EXISTS per row degrades badly on a fresh,
 /// unanalyzed table. The claimable heads are then tried oldest first, one row lock at a time,
@@ -136,7 +137,11 @@ pub(super) const PG_CLAIM: &str = "WITH pending AS (
         WHERE d.id = next.id AND (d.status = 'queued' OR d.lease_until < now())
         RETURNING d.id, d.delivery_id, d.forge, d.event, d.repo, d.number, d.payload,
                   d.payload_encoding, d.attempts, d.decided, d.received_at)
-     SELECT (SELECT count(*) FROM pending) AS pending_seen, claimed.*
+     SELECT (SELECT count(*) FROM pending) AS pending_seen,
+            (SELECT count(*) FROM pending
+             WHERE status = 'queued' AND run_after <= now()
+               AND id <> coalesce((SELECT id FROM claimed), 0)) AS others_due,
+            claimed.*
      FROM (SELECT 1) AS one LEFT JOIN claimed ON TRUE";
 
 /// What recording a PR does to its existing row.

@@ -157,6 +157,50 @@ async fn one_item_runs_one_delivery_at_a_time_in_order() {
     }
 }
 
+/// After a claim, Postgres says whether it saw due work it did not take, so a worker that has
+/// just finished knows whether claiming again at once can find anything. A later delivery and
+/// one waiting behind its item's running delivery count; one whose retry is not yet due does
+/// not. SQLite cannot tell, and always says there may be more.
+#[tokio::test]
+async fn a_claim_says_whether_it_saw_more_due_work() {
+    for db in databases() {
+        let _combination = Combination::new(db);
+        let (s, _db) = open(db).await;
+        let more = |s: &Arc<dyn Store>| db == Db::Sqlite || s.claim_saw_more_due();
+        let less = |s: &Arc<dyn Store>| db == Db::Sqlite || !s.claim_saw_more_due();
+        s.insert_deliveries(&[
+            delivery("a-1", "pr-a"),
+            delivery("a-2", "pr-a"),
+            delivery("b-1", "pr-b"),
+        ])
+        .await
+        .expect("insert");
+        let claim = async |worker: &str| {
+            s.claim_next_delivery(worker, LEASE)
+                .await
+                .expect("claim")
+                .map(|d| (d.delivery_id, d.id))
+        };
+        let (first, a1) = claim("w1").await.expect("a-1");
+        assert_eq!(first, "a-1");
+        assert!(more(&s), "{db:?}: a-2 and b-1 are waiting");
+        assert_eq!(claim("w2").await.map(|d| d.0).as_deref(), Some("b-1"));
+        assert!(more(&s), "{db:?}: a-2 waits behind a-1");
+        assert_eq!(claim("w3").await, None, "{db:?}: a-2 is blocked");
+        assert!(more(&s), "{db:?}: a-2 is due, and blocked only for now");
+        let settled = Settlement::default();
+        let finished = s.finish_delivery(a1, "w1", FinalStatus::Done, None, &settled);
+        assert!(finished.await.expect("finish"));
+        let (second, a2) = claim("w1").await.expect("a-2");
+        assert_eq!(second, "a-2");
+        assert!(less(&s), "{db:?}: nothing else is queued");
+        let retried = s.retry_delivery(a2, "w1", "boom", Duration::from_secs(60), &settled);
+        assert!(retried.await.expect("retry"));
+        assert_eq!(claim("w1").await, None);
+        assert!(less(&s), "{db:?}: a-2's retry is not due yet");
+    }
+}
+
 /// A claim looks at the oldest pending deliveries first (Postgres: 32 of them, then 256); work
 /// behind a longer line of blocked deliveries is still found, and in order: one item's head
 /// 100 deep, past the first window, and another's past 300, past both.
