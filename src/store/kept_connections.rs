@@ -32,12 +32,13 @@ pub(super) struct KeptConnections {
 }
 
 impl KeptConnections {
-    /// Keeps at most half of the pool's `max_connections` (at least one).
+    /// Keeps at most half of the pool's `max_connections`, rounded down: none of a pool of
+    /// one, which a kept connection would leave empty for everything else.
     pub(super) fn new(pool: PgPool, max_connections: u32) -> Self {
         KeptConnections {
             pool,
             idle: Mutex::new(Vec::new()),
-            limit: (max_connections as usize / 2).max(1),
+            limit: max_connections as usize / 2,
             idle_limit: IDLE_LIMIT,
         }
     }
@@ -192,6 +193,15 @@ mod tests {
         }
         assert_eq!(kept(&keep), 2);
         pool_has_idle(&pool, 1, "the third went back to the pool").await;
+    }
+
+    #[tokio::test]
+    async fn a_pool_of_one_keeps_nothing() {
+        let Some(pool) = pool(1) else { return };
+        let keep = KeptConnections::new(pool.clone(), 1);
+        backend(&keep).await;
+        assert_eq!(kept(&keep), 0);
+        pool_has_idle(&pool, 1, "the one connection is the pool's again").await;
     }
 
     #[tokio::test]
