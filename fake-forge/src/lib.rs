@@ -50,7 +50,7 @@ pub use bosun_plugins::{ForgeKind, ItemKind, ItemRef, ItemState, RepoPath};
 pub use ci::{CiJob, CiRun, CiRunKind};
 pub use git::{Files, GITLAB_CHERRY_PICK_CONFLICT, SeedCommit, three_way};
 pub use hooks::{Hook, HookDelivery, HookOwner, Logged};
-pub use server::{Fault, RecordedRequest};
+pub use server::{Fault, Gate, RecordedRequest};
 pub use world::{
     ChangedFile, Comment, Commit, GitHubApp, InstallationToken, Item, Milestone, PrCommit, Repo,
     RepoLabel, Review, Site, Status, TreeEntry, World, access, blob_sha, tree_listing, tree_sha,
@@ -219,7 +219,7 @@ impl FakeForge {
     }
 
     /// Answers the next `n` requests whose path contains `path_substring` with `fault`
-    /// (a [`Fault::Delay`] delays them, then serves them normally). Rules are tried in the
+    /// (a [`Fault::Delay`] or [`Fault::Hold`] delays them, then serves them normally). Rules are tried in the
     /// order they were added.
     pub fn fail_next(&self, path_substring: &str, n: usize, fault: Fault) {
         self.shared.add_fault(path_substring, n, fault);

@@ -150,10 +150,48 @@ pub enum Fault {
     },
     /// Waits this long, then serves the request normally.
     Delay(Duration),
+    /// Waits until the test opens the gate (at most a minute, so a failing test cannot hang),
+    /// then serves the request normally: holds a call until something else has happened.
+    Hold(Gate),
     /// Serves the request (its change to the world happens) but answers `502 Bad Gateway`,
     /// as when a proxy loses the forge's answer: the client cannot tell whether it worked.
     LostResponse,
 }
+
+/// What a [`Fault::Hold`] waits for; clones share one gate.
+#[derive(Debug, Clone)]
+pub struct Gate(Arc<tokio::sync::watch::Sender<bool>>);
+
+impl Gate {
+    /// A closed gate.
+    pub fn new() -> Self {
+        Gate(Arc::new(tokio::sync::watch::Sender::new(false)))
+    }
+
+    /// Lets every held request through, now and later.
+    pub fn open(&self) {
+        self.0.send_replace(true);
+    }
+
+    async fn wait(&self, longest: Duration) {
+        let mut open = self.0.subscribe();
+        let _ = tokio::time::timeout(longest, open.wait_for(|o| *o)).await;
+    }
+}
+
+impl Default for Gate {
+    fn default() -> Self {
+        Gate::new()
+    }
+}
+
+impl PartialEq for Gate {
+    fn eq(&self, other: &Gate) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for Gate {}
 
 /// What a router answers; kept free of actix types so the routers are plain functions.
 pub(crate) struct Reply {
@@ -471,6 +509,7 @@ async fn dispatch(req: HttpRequest, body: Bytes, shared: web::Data<Shared>) -> H
     let lose_response = fault == Some(Fault::LostResponse);
     match fault {
         Some(Fault::Delay(d)) => actix_web::rt::time::sleep(d).await,
+        Some(Fault::Hold(gate)) => gate.wait(Duration::from_secs(60)).await,
         Some(Fault::LostResponse) | None => {}
         Some(fault) => {
             let reply = fault_reply(&fault, gitlab);
@@ -593,7 +632,7 @@ fn fault_reply(fault: &Fault, gitlab: bool) -> Reply {
             .header("x-ratelimit-used", 5000)
             .header("x-ratelimit-reset", reset_epoch)
             .header("x-ratelimit-resource", "core"),
-        Fault::Delay(_) => error(500, "unreachable: delays are served"),
+        Fault::Delay(_) | Fault::Hold(_) => error(500, "unreachable: delays are served"),
         Fault::LostResponse => error(502, "502 Bad Gateway"),
     }
 }

@@ -10,7 +10,7 @@ use crate::support::*;
 use bosun::cli::{SendForge, signed_request};
 use bosun::store::{ActionOutcome, DeliveryRecord, Store};
 use bosun_plugins::ForgeKind;
-use fake_forge::{FakeForge, Fault, ItemKind, ItemRef, RecordedRequest, RepoPath};
+use fake_forge::{FakeForge, Fault, Gate, ItemKind, ItemRef, RecordedRequest, RepoPath};
 use futures::StreamExt;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -656,11 +656,13 @@ async fn postgres_outage_scenario(outage: Outage) {
     let via_proxy = postgres_url_via(&test_db.url, proxy.addr());
     let bosun = BosunProcess::start(dir.path(), "bosun", &via_proxy, &forge, &overrides).await;
     let procs = [&bosun];
-    // a delivery whose label write is at the forge when the database goes away,
+    // a delivery whose label write is at the forge when the database goes away (the forge
+    // holds it until the cut: a fixed delay, 1.5 s and then 4 s, was sometimes over before the
+    // 40 webhooks below were in on a loaded machine),
     let across = BURST + 1;
-    // Long enough for the 40 webhooks below and the cut to land while it waits, on a loaded
-    // machine too (at 1.5 s a full debug suite on 2 cores once finished it before the cut).
-    delay_after(&forge, &labels_path(across), 1, Duration::from_secs(4));
+    let label_write = Gate::new();
+    forge.fail_next(&labels_path(across), 1, Fault::Delay(Duration::ZERO));
+    forge.fail_next(&labels_path(across), 1, Fault::Hold(label_write.clone()));
     let answer = bosun
         .post("across", &github_pr_comment(across, "alice", "/hold"))
         .await;
@@ -705,6 +707,7 @@ async fn postgres_outage_scenario(outage: Outage) {
             Outage::Silent => proxy.freeze(),
         }
         down.store(true, Ordering::SeqCst);
+        label_write.open();
         Instant::now()
     };
     let (answers, went_down) = tokio::join!(posting, go_down);
