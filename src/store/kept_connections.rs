@@ -139,6 +139,13 @@ mod tests {
         Some(pool)
     }
 
+    /// A keep over a pool of `max_connections` on `BOSUN_TEST_POSTGRES`, as [`pool`] skips.
+    fn keep(max_connections: u32) -> Option<(PgPool, KeptConnections)> {
+        let pool = pool(max_connections)?;
+        let keep = KeptConnections::new(pool.clone(), max_connections);
+        Some((pool, keep))
+    }
+
     async fn backend(keep: &KeptConnections) -> i32 {
         let mut connection = keep.get().await.expect("a connection");
         let pid = sqlx::query_scalar("SELECT pg_backend_pid()")
@@ -167,8 +174,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_connection_is_kept_for_the_next_statement_and_stays_checked_out() {
-        let Some(pool) = pool(4) else { return };
-        let keep = KeptConnections::new(pool.clone(), 4);
+        let Some((pool, keep)) = keep(4) else { return };
         let first = backend(&keep).await;
         assert_eq!(kept(&keep), 1);
         assert_eq!(
@@ -182,8 +188,7 @@ mod tests {
 
     #[tokio::test]
     async fn at_most_half_the_pool_is_kept() {
-        let Some(pool) = pool(4) else { return };
-        let keep = KeptConnections::new(pool.clone(), 4);
+        let Some((pool, keep)) = keep(4) else { return };
         let lent: Vec<_> = futures::future::join_all((0..3).map(|_| keep.get())).await;
         for connection in lent {
             connection
@@ -197,8 +202,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_pool_of_one_keeps_nothing() {
-        let Some(pool) = pool(1) else { return };
-        let keep = KeptConnections::new(pool.clone(), 1);
+        let Some((pool, keep)) = keep(1) else { return };
         backend(&keep).await;
         assert_eq!(kept(&keep), 0);
         pool_has_idle(&pool, 1, "the one connection is the pool's again").await;
@@ -206,8 +210,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_failed_statement_gives_every_kept_connection_back_to_the_pool() {
-        let Some(pool) = pool(4) else { return };
-        let keep = KeptConnections::new(pool.clone(), 4);
+        let Some((pool, keep)) = keep(4) else { return };
         let (a, b) = tokio::join!(keep.get(), keep.get());
         a.expect("a").done(Ok(())).expect("kept");
         let mut failing = b.expect("b");
@@ -221,8 +224,9 @@ mod tests {
 
     #[tokio::test]
     async fn connections_kept_idle_too_long_go_back_to_the_pool() {
-        let Some(pool) = pool(4) else { return };
-        let mut keep = KeptConnections::new(pool.clone(), 4);
+        let Some((_pool, mut keep)) = keep(4) else {
+            return;
+        };
         keep.idle_limit = Duration::from_millis(1);
         let (a, b) = tokio::join!(keep.get(), keep.get());
         a.expect("a").done(Ok(())).expect("kept");

@@ -127,7 +127,7 @@ impl PgStore {
     }
 
     /// Claims the first claimable head among the `window` oldest pending deliveries (all of
-    /// them with `None`).
+    /// them with `None`), and notes whether it saw more due ([`Store::claim_saw_more_due`]).
     async fn claim_within(
         &self,
         worker: &str,
@@ -141,7 +141,10 @@ impl PgStore {
             .bind(window)
             .fetch_one(connection.conn())
             .await;
-        ClaimAttempt::read(&connection.done(row)?)
+        let attempt = ClaimAttempt::read(&connection.done(row)?)?;
+        self.more_due
+            .store(attempt.others_due > 0, Ordering::Relaxed);
+        Ok(attempt)
     }
 }
 
@@ -220,8 +223,6 @@ impl Store for PgStore {
         // the prefix, is a wider one read, and after the widest the whole pending set.
         for window in CLAIM_WINDOWS {
             let attempt = self.claim_within(worker, lease, Some(window)).await?;
-            self.more_due
-                .store(attempt.others_due > 0, Ordering::Relaxed);
             if let Some(row) = attempt.claimed {
                 return ClaimedDelivery::try_from(row).map(Some);
             }
@@ -231,8 +232,6 @@ impl Store for PgStore {
             }
         }
         let attempt = self.claim_within(worker, lease, None).await?;
-        self.more_due
-            .store(attempt.others_due > 0, Ordering::Relaxed);
         attempt.claimed.map(ClaimedDelivery::try_from).transpose()
     }
 

@@ -293,13 +293,14 @@ fn applied_label_posts(requests: &[RecordedRequest], number: u64) -> usize {
         .count()
 }
 
-/// Delays one request on a path by `delay`, after letting `skip` pass untouched (rules are
-/// tried in order: with `skip` 1 the plugin's label read passes and the label write waits).
-fn delay_after(forge: &FakeForge, path: &str, skip: usize, delay: Duration) {
+/// Delays one request on a path (`Fault::Delay` or `Fault::Hold`), after letting `skip` pass
+/// untouched (rules are tried in order: with `skip` 1 the plugin's label read passes and the
+/// label write waits).
+fn delay_after(forge: &FakeForge, path: &str, skip: usize, delay: Fault) {
     if skip > 0 {
         forge.fail_next(path, skip, Fault::Delay(Duration::ZERO));
     }
-    forge.fail_next(path, 1, Fault::Delay(delay));
+    forge.fail_next(path, 1, delay);
 }
 
 async fn open_store(url: &str) -> Arc<dyn Store> {
@@ -661,8 +662,12 @@ async fn postgres_outage_scenario(outage: Outage) {
     // 40 webhooks below were in on a loaded machine),
     let across = BURST + 1;
     let label_write = Gate::new();
-    forge.fail_next(&labels_path(across), 1, Fault::Delay(Duration::ZERO));
-    forge.fail_next(&labels_path(across), 1, Fault::Hold(label_write.clone()));
+    delay_after(
+        &forge,
+        &labels_path(across),
+        1,
+        Fault::Hold(label_write.clone()),
+    );
     let answer = bosun
         .post("across", &github_pr_comment(across, "alice", "/hold"))
         .await;
@@ -841,8 +846,18 @@ async fn sigterm_refuses_webhooks_and_finishes_or_releases_work_in_hand() {
         // Given a bosun with a 3 s grace period, and label writes that take 1 s on PR 1 (less
         // than the grace) and 5 s on PR 2 (more),
         let forge = forge_with_prs(3);
-        delay_after(&forge, &labels_path(1), 1, Duration::from_secs(1));
-        delay_after(&forge, &labels_path(2), 1, Duration::from_secs(5));
+        delay_after(
+            &forge,
+            &labels_path(1),
+            1,
+            Fault::Delay(Duration::from_secs(1)),
+        );
+        delay_after(
+            &forge,
+            &labels_path(2),
+            1,
+            Fault::Delay(Duration::from_secs(5)),
+        );
         let overrides = [
             ("BOSUN_QUEUE__WORKERS", "2"),
             ("BOSUN_QUEUE__LEASE_SECONDS", "5"),

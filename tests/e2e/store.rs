@@ -55,6 +55,14 @@ async fn claimed(s: &Arc<dyn Store>) -> store::ClaimedDelivery {
         .expect("work")
 }
 
+/// Claims for `worker`: the delivery's id and row id, or None when nothing can run.
+async fn claim_as(s: &Arc<dyn Store>, worker: &str) -> Option<(String, i64)> {
+    s.claim_next_delivery(worker, LEASE)
+        .await
+        .expect("claim")
+        .map(|d| (d.delivery_id, d.id))
+}
+
 async fn open(db: Db) -> (Arc<dyn Store>, TestDb) {
     let test_db = TestDb::new(db).await;
     let s = store::connect(&test_db.url, 4).await.expect("connect");
@@ -175,12 +183,7 @@ async fn a_claim_says_whether_it_saw_more_due_work() {
         ])
         .await
         .expect("insert");
-        let claim = async |worker: &str| {
-            s.claim_next_delivery(worker, LEASE)
-                .await
-                .expect("claim")
-                .map(|d| (d.delivery_id, d.id))
-        };
+        let claim = |worker| claim_as(&s, worker);
         let (first, a1) = claim("w1").await.expect("a-1");
         assert_eq!(first, "a-1");
         assert!(more(&s), "{db:?}: a-2 and b-1 are waiting");
@@ -217,12 +220,7 @@ async fn work_behind_a_long_blocked_line_is_still_claimed() {
             .chain([delivery("other-1", "other"), delivery("other-2", "other")])
             .collect();
         s.insert_deliveries(&line).await.expect("insert");
-        let claim = async |worker: &str| {
-            s.claim_next_delivery(worker, LEASE)
-                .await
-                .expect("claim")
-                .map(|d| d.delivery_id)
-        };
+        let claim = async |worker| claim_as(&s, worker).await.map(|(id, _)| id);
         assert_eq!(claim("w1").await.as_deref(), Some("busy-0"), "{db:?}");
         assert_eq!(
             claim("w2").await.as_deref(),
