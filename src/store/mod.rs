@@ -4,6 +4,9 @@
 //! (Postgres for production, SQLite embedded), and one behaviour suite run against both
 //! (`tests/e2e/store.rs`).
 
+// First, so the SQL fragments it defines as macros are in scope in the backends.
+#[macro_use]
+mod sql;
 pub mod bindings;
 pub mod ci;
 pub mod facts;
@@ -16,7 +19,6 @@ pub mod payload;
 pub mod plugin_state;
 pub mod postgres;
 mod rows;
-mod sql;
 pub mod sqlite;
 
 pub use bindings::{BindingCode, BindingStore};

@@ -61,9 +61,12 @@ static INSERT_DELIVERY_AFTER: LazyLock<String> = LazyLock::new(|| {
 
 /// A retry, before the attempt's held-back writes are added. `$1` id, `$2` worker, `$3` error,
 /// `$4` delay in seconds.
-const RETRY: &str = "UPDATE deliveries SET status = 'queued', last_error = $3, run_after = now() + make_interval(secs => $4),
+const RETRY: &str = concat!(
+    "UPDATE deliveries SET status = 'queued', last_error = $3, run_after = now() + make_interval(secs => $4),
         lease_owner = NULL, lease_until = NULL
- WHERE id = $1 AND lease_owner = $2 AND status = 'running'";
+ WHERE ",
+    held_by_worker!()
+);
 
 type PgQuery<'q> = sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>;
 

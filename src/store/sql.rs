@@ -8,10 +8,24 @@
 use super::DeliveryFilter;
 use sqlx::QueryBuilder;
 
+/// A delivery's status as readers see it. A claim leaves `status` at `queued` and sets the lease
+/// (changing an indexed column would make every claim write a new entry in each of the table's
+/// indexes, where a lease alone is a heap-only update: BENCHMARKS.md §11), so a queued delivery
+/// with a lease owner is running. Rows a previous release claimed say `running` themselves.
+macro_rules! shown_status {
+    () => {
+        "CASE WHEN status = 'queued' AND lease_owner IS NOT NULL THEN 'running' ELSE status END"
+    };
+}
+
 /// The `deliveries` columns a [`super::DeliveryRecord`] is read from.
 macro_rules! delivery_columns {
     () => {
-        "id, delivery_id, forge, event, repo, number, status, attempts, last_error, received_at, started_at, finished_at"
+        concat!(
+            "id, delivery_id, forge, event, repo, number, ",
+            shown_status!(),
+            " AS status, attempts, last_error, received_at, started_at, finished_at"
+        )
     };
 }
 
@@ -27,10 +41,21 @@ const ACTION_COLUMNS: &str = action_columns!();
 
 pub(super) const PING: &str = "SELECT 1";
 
+/// The condition that `$1` is a delivery worker `$2` holds the lease of: claimed by it and not
+/// ended since (a claim keeps `status` at `queued`; a previous release's claims say `running`).
+macro_rules! held_by_worker {
+    () => {
+        "id = $1 AND lease_owner = $2 AND status IN ('queued', 'running')"
+    };
+}
+
 /// Gives a delivery back unfinished; the attempt does not count. `$1` id, `$2` worker.
-pub(super) const RELEASE_DELIVERY: &str = "UPDATE deliveries SET status = 'queued', attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END,
-        lease_owner = NULL, lease_until = NULL
- WHERE id = $1 AND lease_owner = $2 AND status = 'running'";
+pub(super) const RELEASE_DELIVERY: &str = concat!(
+    "UPDATE deliveries SET status = 'queued', attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END,
+        lease_owner = NULL, lease_until = NULL, run_after = received_at
+ WHERE ",
+    held_by_worker!()
+);
 
 pub(super) const MARK_DECIDED: &str = "UPDATE deliveries SET decided = TRUE WHERE id = $1";
 
@@ -110,6 +135,10 @@ pub(super) fn pg_settled(end: &str, outcomes: usize) -> String {
 /// unanalyzed table. The claimable heads are then tried oldest first, one row lock at a time,
 /// and the first one not locked by another worker is taken: joining them all to the table before
 /// picking one read every candidate's row (three buffers each) for the one it kept.
+///
+/// The claim leaves `status` at `queued` and moves `run_after` to the lease's end, so a claimed
+/// delivery is due again exactly when its lease runs out, for this release and the previous one
+/// alike (see `shown_status!`). `status = 'running'` rows are a previous release's claims.
 pub(super) const PG_CLAIM: &str = "WITH pending AS (
         SELECT id, item_key, status, run_after, lease_until
         FROM deliveries
@@ -131,10 +160,12 @@ pub(super) const PG_CLAIM: &str = "WITH pending AS (
         LIMIT 1),
      claimed AS (
         UPDATE deliveries d
-        SET status = 'running', attempts = d.attempts + 1, lease_owner = $1,
-            lease_until = now() + make_interval(secs => $2), started_at = coalesce(d.started_at, now())
+        SET status = 'queued', attempts = d.attempts + 1, lease_owner = $1,
+            lease_until = now() + make_interval(secs => $2),
+            run_after = now() + make_interval(secs => $2), started_at = coalesce(d.started_at, now())
         FROM next
-        WHERE d.id = next.id AND (d.status = 'queued' OR d.lease_until < now())
+        WHERE d.id = next.id
+          AND ((d.status = 'queued' AND d.run_after <= now()) OR (d.status = 'running' AND d.lease_until < now()))
         RETURNING d.id, d.delivery_id, d.forge, d.event, d.repo, d.number, d.payload,
                   d.payload_encoding, d.attempts, d.decided, d.received_at)
      SELECT (SELECT count(*) FROM pending) AS pending_seen,
@@ -180,8 +211,11 @@ pub(super) const REQUEUE_FAILED_ACTIONS: &str =
     "UPDATE actions SET outcome = 'pending', error = NULL
  WHERE outcome = 'failed' AND delivery IN (SELECT id FROM deliveries WHERE status = 'failed')";
 
-pub(super) const STATUS_COUNTS: &str =
-    "SELECT status, count(*) AS n FROM deliveries GROUP BY status";
+pub(super) const STATUS_COUNTS: &str = concat!(
+    "SELECT ",
+    shown_status!(),
+    " AS status, count(*) AS n FROM deliveries GROUP BY 1"
+);
 
 pub(super) const OWNERS_CACHE_GET: &str = "SELECT value FROM owners_cache WHERE key = $1";
 
@@ -223,12 +257,13 @@ impl Statements {
             finish_delivery: format!(
                 "UPDATE deliveries SET status = $3, last_error = coalesce($4, last_error), finished_at = {now},
                         lease_owner = NULL, lease_until = NULL
-                 WHERE id = $1 AND lease_owner = $2 AND status = 'running'"
+                 WHERE {}",
+                held_by_worker!()
             ),
             requeue: format!(
                 "UPDATE deliveries SET status = 'queued', attempts = 0, run_after = {now}, finished_at = NULL,
                         lease_owner = NULL, lease_until = NULL
-                 WHERE delivery_id = $1 AND status <> 'running' RETURNING id"
+                 WHERE delivery_id = $1 AND status <> 'running' AND lease_owner IS NULL RETURNING id"
             ),
             requeue_failed: format!(
                 "UPDATE deliveries SET status = 'queued', attempts = 0, run_after = {now}, finished_at = NULL
@@ -274,8 +309,17 @@ where
     if let Some(number) = filter.number {
         qb.push(" AND number = ").push_bind(number);
     }
-    if let Some(status) = &filter.status {
-        qb.push(" AND status = ").push_bind(status.clone());
+    match filter.status.as_deref() {
+        Some("running") => {
+            qb.push(" AND (status = 'running' OR (status = 'queued' AND lease_owner IS NOT NULL))");
+        }
+        Some("queued") => {
+            qb.push(" AND status = 'queued' AND lease_owner IS NULL");
+        }
+        Some(status) => {
+            qb.push(" AND status = ").push_bind(status.to_string());
+        }
+        None => {}
     }
     if let Some(forge) = &filter.forge {
         qb.push(" AND forge = ").push_bind(forge.clone());

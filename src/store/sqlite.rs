@@ -308,8 +308,9 @@ impl Store for SqliteStore {
     ) -> Result<Option<ClaimedDelivery>, StoreError> {
         let row: Option<ClaimRow> = sqlx::query_as(concat!(
             "UPDATE deliveries
-             SET status = 'running', attempts = attempts + 1, lease_owner = $1,
+             SET status = 'queued', attempts = attempts + 1, lease_owner = $1,
                  lease_until = strftime('%Y-%m-%dT%H:%M:%fZ', 'now', $2),
+                 run_after = strftime('%Y-%m-%dT%H:%M:%fZ', 'now', $2),
                  started_at = coalesce(started_at, ",
             now!(),
             ")
@@ -360,9 +361,12 @@ impl Store for SqliteStore {
         settlement: &Settlement,
     ) -> Result<bool, StoreError> {
         let end = sqlx::query(
-            "UPDATE deliveries SET status = 'queued', last_error = $3,
+            concat!(
+                "UPDATE deliveries SET status = 'queued', last_error = $3,
                     run_after = strftime('%Y-%m-%dT%H:%M:%fZ', 'now', $4), lease_owner = NULL, lease_until = NULL
-             WHERE id = $1 AND lease_owner = $2 AND status = 'running'",
+             WHERE ",
+                held_by_worker!()
+            ),
         )
         .bind(id)
         .bind(worker)

@@ -569,6 +569,102 @@ impl RawPool {
         names
     }
 
+    /// Runs one statement with the backend's "now" for `{now}`, "now minus `ago` seconds" for
+    /// `{ago}` (binding `$1` to `ago`), and the bytes `{}` for `{braces}`.
+    async fn execute_at(&self, sql: &str, ago: i64) {
+        match self {
+            RawPool::Sqlite(p) => {
+                let sql = sql
+                    .replace("{braces}", "X'7B7D'")
+                    .replace("{now}", "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')")
+                    .replace(
+                        "{ago}",
+                        "strftime('%Y-%m-%dT%H:%M:%fZ', 'now', (-$1) || ' seconds')",
+                    );
+                let query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(ago);
+                query.execute(p).await.expect("statement");
+            }
+            RawPool::Pg(p) => {
+                let sql = sql
+                    .replace("{braces}", "decode('7b7d', 'hex')")
+                    .replace("{now}", "now()")
+                    .replace("{ago}", "now() - make_interval(secs => $1::int8)");
+                let query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(ago);
+                query.execute(p).await.expect("statement");
+            }
+        }
+    }
+
+    /// The `deliveries` columns any index names, as a key, an expression or in its condition:
+    /// a change to one of them makes an update write to every index (on Postgres, no heap-only
+    /// update).
+    async fn indexed_delivery_columns(&self) -> Vec<String> {
+        let (columns, definitions): (Vec<String>, Vec<String>) = match self {
+            RawPool::Sqlite(p) => (
+                sqlx::query_scalar("SELECT name FROM pragma_table_info('deliveries')")
+                    .fetch_all(p)
+                    .await
+                    .expect("columns"),
+                sqlx::query_scalar(
+                    "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'deliveries'
+                     AND sql IS NOT NULL",
+                )
+                .fetch_all(p)
+                .await
+                .expect("indexes"),
+            ),
+            RawPool::Pg(p) => (
+                sqlx::query_scalar(
+                    "SELECT attname::text FROM pg_attribute
+                     WHERE attrelid = 'deliveries'::regclass AND attnum > 0 AND NOT attisdropped",
+                )
+                .fetch_all(p)
+                .await
+                .expect("columns"),
+                sqlx::query_scalar(
+                    "SELECT indexdef FROM pg_indexes WHERE tablename = 'deliveries'",
+                )
+                .fetch_all(p)
+                .await
+                .expect("indexes"),
+            ),
+        };
+        // SQLite lists the primary key's and UNIQUE constraints' indexes without SQL.
+        let mut indexed = vec!["id".to_string(), "delivery_id".to_string()];
+        for column in columns {
+            let word = regex::Regex::new(&format!(r"\b{column}\b")).expect("regex");
+            if definitions.iter().any(|d| word.is_match(d)) && !indexed.contains(&column) {
+                indexed.push(column);
+            }
+        }
+        indexed
+    }
+
+    /// Delivery `id`'s `columns`, as text.
+    async fn delivery_values(&self, id: &str, columns: &[String]) -> Vec<Option<String>> {
+        let mut values = Vec::new();
+        for column in columns {
+            let sql =
+                format!("SELECT CAST({column} AS TEXT) FROM deliveries WHERE delivery_id = $1");
+            let value = match self {
+                RawPool::Sqlite(p) => {
+                    sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+                        .bind(id)
+                        .fetch_one(p)
+                        .await
+                }
+                RawPool::Pg(p) => {
+                    sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+                        .bind(id)
+                        .fetch_one(p)
+                        .await
+                }
+            };
+            values.push(value.expect("value"));
+        }
+        values
+    }
+
     async fn close(&self) {
         match self {
             RawPool::Sqlite(p) => p.close().await,
@@ -577,8 +673,119 @@ impl RawPool {
     }
 }
 
+/// A claim changes no column any index of `deliveries` names: on Postgres it is then a
+/// heap-only update, with no new entry in any of the table's eight indexes (BENCHMARKS.md §11).
+/// The claimed delivery still reads as running everywhere: its record, the status counts, the
+/// list's filters; it cannot be claimed or replayed until its lease runs out.
+#[tokio::test]
+async fn a_claim_writes_no_index_and_the_delivery_reads_as_running() {
+    for db in databases() {
+        let _combination = Combination::new(db);
+        let test_db = TestDb::new(db).await;
+        let (s, pool) = raw_pool(db, &test_db.url).await;
+        s.migrate().await.expect("migrate");
+        let indexed = pool.indexed_delivery_columns().await;
+        for column in ["status", "received_at", "item_key", "repo"] {
+            assert!(indexed.iter().any(|c| c == column), "{db:?}: {indexed:?}");
+        }
+        s.insert_deliveries(&[delivery("x", "k"), delivery("y", "k")])
+            .await
+            .expect("insert");
+        let before = pool.delivery_values("x", &indexed).await;
+        let (x, _) = claim_as(&s, "w").await.expect("x");
+        assert_eq!(x, "x");
+        let after = pool.delivery_values("x", &indexed).await;
+        assert_eq!(
+            before, after,
+            "{db:?}: the claim changed an indexed column of {indexed:?}"
+        );
+
+        let record = s.delivery("x").await.expect("get").expect("row");
+        assert_eq!((record.status.as_str(), record.attempts), ("running", 1));
+        let counts = s.status_counts().await.expect("counts");
+        assert_eq!(counts.get("running"), Some(&1), "{db:?}: {counts:?}");
+        assert_eq!(counts.get("queued"), Some(&1), "{db:?}: {counts:?}");
+        let listed = |status: &str| {
+            let filter = store::DeliveryFilter {
+                status: Some(status.to_string()),
+                ..Default::default()
+            };
+            let s = s.clone();
+            async move {
+                let list = s.list_deliveries(&filter, None, 10).await.expect("list");
+                list.into_iter().map(|d| d.delivery_id).collect::<Vec<_>>()
+            }
+        };
+        assert_eq!(listed("running").await, vec!["x"], "{db:?}");
+        assert_eq!(listed("queued").await, vec!["y"], "{db:?}");
+        assert!(!s.requeue("x").await.expect("replay"), "{db:?}: running");
+        assert_eq!(claim_as(&s, "w2").await, None, "{db:?}: x runs, y waits");
+        // The store's kept connection goes back with it; closing waits for every connection.
+        drop(s);
+        pool.close().await;
+    }
+}
+
+/// Deliveries a previous release claimed say `running` in `status`. Its worker can still end
+/// one; an expired one is claimed again; a live one blocks its item and reads as running.
+#[tokio::test]
+async fn deliveries_a_previous_release_claimed_are_ended_or_claimed_again() {
+    for db in databases() {
+        let _combination = Combination::new(db);
+        let test_db = TestDb::new(db).await;
+        let (s, pool) = raw_pool(db, &test_db.url).await;
+        s.migrate().await.expect("migrate");
+        let insert = |id: &'static str, item: &'static str, lease_ago: i64| {
+            let pool = &pool;
+            async move {
+                let sql = format!(
+                    "INSERT INTO deliveries (delivery_id, forge, event, repo, number, item_key, payload,
+                                             status, attempts, lease_owner, lease_until, received_at,
+                                             run_after, started_at)
+                     VALUES ('{id}', 'github', 'issue_comment', 'o/r', 1, '{item}', {{braces}},
+                             'running', 1, 'old', {{ago}}, {{now}}, {{now}}, {{now}})"
+                );
+                pool.execute_at(&sql, lease_ago).await;
+            }
+        };
+        // Leases that ran out a minute ago, and one with ten minutes to go.
+        insert("expired", "k1", 60).await;
+        insert("ended-by-old", "k2", 60).await;
+        insert("live", "k3", -600).await;
+        s.insert_deliveries(&[delivery("behind-live", "k3")])
+            .await
+            .expect("insert");
+
+        let record = s.delivery("live").await.expect("get").expect("row");
+        assert_eq!(record.status, "running", "{db:?}");
+        let ended_by_old = s.delivery("ended-by-old").await.expect("get").expect("row");
+        let settled = Settlement::default();
+        let ended = s.finish_delivery(ended_by_old.id, "old", FinalStatus::Done, None, &settled);
+        assert!(ended.await.expect("finish"), "{db:?}: its worker ends it");
+
+        let (first, id) = claim_as(&s, "w").await.expect("the expired one");
+        assert_eq!(first, "expired", "{db:?}");
+        assert_eq!(
+            claim_as(&s, "w").await,
+            None,
+            "{db:?}: live blocks behind-live"
+        );
+        let finished = s.finish_delivery(id, "w", FinalStatus::Done, None, &settled);
+        assert!(finished.await.expect("finish"));
+        let record = s.delivery("expired").await.expect("get").expect("row");
+        assert_eq!(
+            (record.status.as_str(), record.attempts),
+            ("done", 2),
+            "{db:?}"
+        );
+        drop(s);
+        pool.close().await;
+    }
+}
+
 /// `deliveries_repo (repo, number, id)` is gone: `deliveries_item_history` starts with the same
-/// columns and serves the same queries (BENCHMARKS §9.4).
+/// columns and serves the same queries (BENCHMARKS §9.4). On Postgres so is
+/// `deliveries_item_pending`, which no query there reads (BENCHMARKS §11).
 #[tokio::test]
 async fn the_redundant_repo_index_is_dropped_and_its_longer_twin_kept() {
     for db in databases() {
@@ -593,6 +800,12 @@ async fn the_redundant_repo_index_is_dropped_and_its_longer_twin_kept() {
         );
         assert!(
             !names.iter().any(|n| n == "deliveries_repo"),
+            "{db:?}: {names:?}"
+        );
+        // Only SQLite's claim reads (item_key, id); Postgres finds heads in one ordered pass.
+        assert_eq!(
+            names.iter().any(|n| n == "deliveries_item_pending"),
+            db == Db::Sqlite,
             "{db:?}: {names:?}"
         );
         pool.close().await;
