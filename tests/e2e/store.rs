@@ -532,6 +532,14 @@ async fn raw_pool(db: Db, url: &str) -> (Arc<dyn Store>, RawPool) {
     }
 }
 
+/// A migrated store on a fresh database, with its pool for raw statements.
+async fn open_raw(db: Db) -> (Arc<dyn Store>, RawPool, TestDb) {
+    let test_db = TestDb::new(db).await;
+    let (s, pool) = raw_pool(db, &test_db.url).await;
+    s.migrate().await.expect("migrate");
+    (s, pool, test_db)
+}
+
 enum RawPool {
     Sqlite(sqlx::SqlitePool),
     Pg(sqlx::PgPool),
@@ -547,49 +555,58 @@ impl RawPool {
         Ok(())
     }
 
-    /// The names of the indexes on `table`, sorted.
-    async fn index_names(&self, table: &str) -> Vec<String> {
-        let mut names: Vec<String> = match self {
-            RawPool::Sqlite(p) => sqlx::query_scalar(
-                "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = $1",
+    /// The indexes on `table`: name and definition (empty for SQLite's own indexes of the
+    /// primary key and UNIQUE constraints), sorted by name.
+    async fn indexes(&self, table: &str) -> Vec<(String, String)> {
+        let mut indexes: Vec<(String, String)> = match self {
+            RawPool::Sqlite(p) => sqlx::query_as(
+                "SELECT name, coalesce(sql, '') FROM sqlite_master WHERE type = 'index' AND tbl_name = $1",
             )
             .bind(table)
             .fetch_all(p)
             .await
             .expect("indexes"),
-            RawPool::Pg(p) => {
-                sqlx::query_scalar("SELECT indexname::text FROM pg_indexes WHERE tablename = $1")
-                    .bind(table)
-                    .fetch_all(p)
-                    .await
-                    .expect("indexes")
-            }
+            RawPool::Pg(p) => sqlx::query_as(
+                "SELECT indexname::text, indexdef FROM pg_indexes WHERE tablename = $1",
+            )
+            .bind(table)
+            .fetch_all(p)
+            .await
+            .expect("indexes"),
         };
-        names.sort();
-        names
+        indexes.sort();
+        indexes
     }
 
-    /// Runs one statement with the backend's "now" for `{now}`, "now minus `ago` seconds" for
-    /// `{ago}` (binding `$1` to `ago`), and the bytes `{}` for `{braces}`.
+    /// The names of the indexes on `table`, sorted.
+    async fn index_names(&self, table: &str) -> Vec<String> {
+        let indexes = self.indexes(table).await;
+        indexes.into_iter().map(|(name, _)| name).collect()
+    }
+
+    /// Runs one statement with the backend's "now" for `{now}` and "now minus `ago` seconds"
+    /// for `{ago}`, binding `$1` to `ago` and `$2` to the bytes `{}`.
     async fn execute_at(&self, sql: &str, ago: i64) {
         match self {
             RawPool::Sqlite(p) => {
                 let sql = sql
-                    .replace("{braces}", "X'7B7D'")
                     .replace("{now}", "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')")
                     .replace(
                         "{ago}",
                         "strftime('%Y-%m-%dT%H:%M:%fZ', 'now', (-$1) || ' seconds')",
                     );
-                let query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(ago);
+                let query = sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(ago)
+                    .bind(&b"{}"[..]);
                 query.execute(p).await.expect("statement");
             }
             RawPool::Pg(p) => {
                 let sql = sql
-                    .replace("{braces}", "decode('7b7d', 'hex')")
                     .replace("{now}", "now()")
                     .replace("{ago}", "now() - make_interval(secs => $1::int8)");
-                let query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(ago);
+                let query = sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(ago)
+                    .bind(&b"{}"[..]);
                 query.execute(p).await.expect("statement");
             }
         }
@@ -599,41 +616,28 @@ impl RawPool {
     /// a change to one of them makes an update write to every index (on Postgres, no heap-only
     /// update).
     async fn indexed_delivery_columns(&self) -> Vec<String> {
-        let (columns, definitions): (Vec<String>, Vec<String>) = match self {
-            RawPool::Sqlite(p) => (
+        let columns: Vec<String> = match self {
+            RawPool::Sqlite(p) => {
                 sqlx::query_scalar("SELECT name FROM pragma_table_info('deliveries')")
                     .fetch_all(p)
                     .await
-                    .expect("columns"),
-                sqlx::query_scalar(
-                    "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'deliveries'
-                     AND sql IS NOT NULL",
-                )
-                .fetch_all(p)
-                .await
-                .expect("indexes"),
-            ),
-            RawPool::Pg(p) => (
+            }
+            RawPool::Pg(p) => {
                 sqlx::query_scalar(
                     "SELECT attname::text FROM pg_attribute
                      WHERE attrelid = 'deliveries'::regclass AND attnum > 0 AND NOT attisdropped",
                 )
                 .fetch_all(p)
                 .await
-                .expect("columns"),
-                sqlx::query_scalar(
-                    "SELECT indexdef FROM pg_indexes WHERE tablename = 'deliveries'",
-                )
-                .fetch_all(p)
-                .await
-                .expect("indexes"),
-            ),
-        };
-        // SQLite lists the primary key's and UNIQUE constraints' indexes without SQL.
+            }
+        }
+        .expect("columns");
+        let definitions = self.indexes("deliveries").await;
+        // SQLite's own indexes of the primary key and UNIQUE constraints have no definition.
         let mut indexed = vec!["id".to_string(), "delivery_id".to_string()];
         for column in columns {
             let word = regex::Regex::new(&format!(r"\b{column}\b")).expect("regex");
-            if definitions.iter().any(|d| word.is_match(d)) && !indexed.contains(&column) {
+            if definitions.iter().any(|(_, d)| word.is_match(d)) && !indexed.contains(&column) {
                 indexed.push(column);
             }
         }
@@ -681,9 +685,7 @@ impl RawPool {
 async fn a_claim_writes_no_index_and_the_delivery_reads_as_running() {
     for db in databases() {
         let _combination = Combination::new(db);
-        let test_db = TestDb::new(db).await;
-        let (s, pool) = raw_pool(db, &test_db.url).await;
-        s.migrate().await.expect("migrate");
+        let (s, pool, _db) = open_raw(db).await;
         let indexed = pool.indexed_delivery_columns().await;
         for column in ["status", "received_at", "repo"] {
             assert!(indexed.iter().any(|c| c == column), "{db:?}: {indexed:?}");
@@ -732,9 +734,7 @@ async fn a_claim_writes_no_index_and_the_delivery_reads_as_running() {
 async fn deliveries_a_previous_release_claimed_are_ended_or_claimed_again() {
     for db in databases() {
         let _combination = Combination::new(db);
-        let test_db = TestDb::new(db).await;
-        let (s, pool) = raw_pool(db, &test_db.url).await;
-        s.migrate().await.expect("migrate");
+        let (s, pool, _db) = open_raw(db).await;
         let insert = |id: &'static str, item: &'static str, lease_ago: i64| {
             let pool = &pool;
             async move {
@@ -742,7 +742,7 @@ async fn deliveries_a_previous_release_claimed_are_ended_or_claimed_again() {
                     "INSERT INTO deliveries (delivery_id, forge, event, repo, number, item_key, payload,
                                              status, attempts, lease_owner, lease_until, received_at,
                                              run_after, started_at)
-                     VALUES ('{id}', 'github', 'issue_comment', 'o/r', 1, '{item}', {{braces}},
+                     VALUES ('{id}', 'github', 'issue_comment', 'o/r', 1, '{item}', $2,
                              'running', 1, 'old', {{ago}}, {{now}}, {{now}}, {{now}})"
                 );
                 pool.execute_at(&sql, lease_ago).await;
@@ -790,9 +790,7 @@ async fn deliveries_a_previous_release_claimed_are_ended_or_claimed_again() {
 async fn the_redundant_repo_index_is_dropped_and_its_longer_twin_kept() {
     for db in databases() {
         let _combination = Combination::new(db);
-        let test_db = TestDb::new(db).await;
-        let (s, pool) = raw_pool(db, &test_db.url).await;
-        s.migrate().await.expect("migrate");
+        let (_s, pool, _db) = open_raw(db).await;
         let names = pool.index_names("deliveries").await;
         assert!(
             names.iter().any(|n| n == "deliveries_item_history"),
