@@ -114,24 +114,9 @@ mod tests {
     use super::*;
     use sqlx::postgres::PgPoolOptions;
 
-    /// A pool on `BOSUN_TEST_POSTGRES`; None (the test is skipped) without it, unless CI
-    /// requires Postgres, and then the test fails.
+    /// A pool on `BOSUN_TEST_POSTGRES`, as [`crate::store::test_postgres_url`] skips.
     fn pool(max_connections: u32) -> Option<PgPool> {
-        let Some(url) = std::env::var("BOSUN_TEST_POSTGRES")
-            .ok()
-            .filter(|u| !u.is_empty())
-        else {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "CI requires Postgres: set BOSUN_TEST_POSTGRES"
-            );
-            use std::io::Write as _;
-            let _ = writeln!(
-                std::io::stderr(),
-                "skipped: kept connections need Postgres (set BOSUN_TEST_POSTGRES to run them)"
-            );
-            return None;
-        };
+        let url = crate::store::test_postgres_url("kept connections")?;
         let pool = PgPoolOptions::new()
             .max_connections(max_connections)
             .connect_lazy(&url)

@@ -528,3 +528,24 @@ fn outcomes(
         })
         .collect()
 }
+
+/// `BOSUN_TEST_POSTGRES` for the store's own tests; None (the test is skipped, and says so)
+/// without it, unless CI requires Postgres, and then the test fails.
+#[cfg(test)]
+fn test_postgres_url(what: &str) -> Option<String> {
+    let url = std::env::var("BOSUN_TEST_POSTGRES")
+        .ok()
+        .filter(|u| !u.is_empty());
+    if url.is_none() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI requires Postgres: set BOSUN_TEST_POSTGRES"
+        );
+        use std::io::Write as _;
+        let _ = writeln!(
+            std::io::stderr(),
+            "skipped: {what} need Postgres (set BOSUN_TEST_POSTGRES to run them)"
+        );
+    }
+    url
+}

@@ -474,3 +474,103 @@ impl Store for PgStore {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sqlx::{ConnectOptions as _, Connection as _};
+
+    /// What `synchronous_commit` reads on `connection`.
+    async fn commit_mode(connection: &mut sqlx::PgConnection) -> String {
+        sqlx::query_scalar("SHOW synchronous_commit")
+            .fetch_one(connection)
+            .await
+            .expect("SHOW synchronous_commit")
+    }
+
+    /// The claim's commit does not wait for the disk, and no other statement inherits that:
+    /// the setting lasts for the claim's own transaction, on a connection the finish reuses.
+    #[tokio::test]
+    async fn a_claim_commits_without_waiting_for_the_disk_and_only_the_claim() {
+        let Some(url) = crate::store::test_postgres_url("the claim's commit tests") else {
+            return;
+        };
+        let server = PgConnectOptions::from_str(&url).expect("a Postgres URL");
+        let name = format!("bosun_unit_{}", uuid::Uuid::new_v4().simple());
+        let mut admin = sqlx::PgConnection::connect_with(&server)
+            .await
+            .expect("BOSUN_TEST_POSTGRES is reachable");
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut admin)
+            .await
+            .expect("create the test database");
+        let database = server.clone().database(&name).to_url_lossy();
+        let store = PgStore::connect(database.as_str(), 4)
+            .await
+            .expect("connect");
+        store.migrate().await.expect("migrate");
+        let delivery = |id: &str| NewDelivery {
+            delivery_id: id.into(),
+            forge: ForgeKind::GitHub,
+            event: "issue_comment".into(),
+            repo: Some("o/r".into()),
+            number: Some(1),
+            item_key: id.into(),
+            headers: "{}".into(),
+            payload: actix_web::web::Bytes::from_static(b"{}").into(),
+        };
+        store
+            .insert_deliveries(&[delivery("a"), delivery("b")])
+            .await
+            .expect("insert");
+
+        let mut raw = store.pool().acquire().await.expect("a connection");
+        assert_eq!(commit_mode(&mut raw).await, "on", "the server's default");
+        let mut claim = raw.begin().await.expect("begin");
+        sqlx::query(sql::PG_CLAIM)
+            .bind("raw")
+            .bind(60.0)
+            .bind(Some(32_i64))
+            .fetch_one(&mut *claim)
+            .await
+            .expect("the claim statement");
+        assert_eq!(
+            commit_mode(&mut claim).await,
+            "off",
+            "the claim's transaction commits asynchronously"
+        );
+        claim.commit().await.expect("commit");
+        assert_eq!(
+            commit_mode(&mut raw).await,
+            "on",
+            "and only that transaction"
+        );
+        drop(raw);
+
+        let claimed = store
+            .claim_next_delivery("worker", Duration::from_secs(60))
+            .await
+            .expect("claim");
+        assert_eq!(claimed.map(|d| d.delivery_id).as_deref(), Some("b"));
+        let mut kept = store.kept.get().await.expect("the kept connection");
+        let mode = sqlx::query_scalar::<_, String>("SHOW synchronous_commit")
+            .fetch_one(kept.conn())
+            .await;
+        assert_eq!(
+            kept.done(mode).expect("SHOW"),
+            "on",
+            "the connection the claim ran on commits the finish synchronously"
+        );
+
+        // The kept connections go back to the pool with the store; closing waits for them.
+        let pool = store.pool().clone();
+        drop(store);
+        pool.close().await;
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE {name} WITH (FORCE)"
+        )))
+        .execute(&mut admin)
+        .await
+        .expect("drop the test database");
+    }
+}
