@@ -99,7 +99,10 @@ impl Dispatcher {
                     reply(&cmd, format!("bosun could not read the pull request: {e}")),
                 )]),
             };
-            journaled = Some(self.journal_decision(delivery, &planned, dry_run).await?);
+            journaled = Some(
+                self.journal_decision(delivery, &planned, dry_run, settlement)
+                    .await?,
+            );
         }
         let mut problems = Vec::new();
         if let Err(retry) = self

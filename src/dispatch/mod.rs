@@ -116,7 +116,10 @@ impl Dispatcher {
                     notes.extend(decision.notes);
                     let mut planned = decision.planned;
                     planned.extend(bindings);
-                    journaled = Some(self.journal_decision(delivery, &planned, dry_run).await?);
+                    journaled = Some(
+                        self.journal_decision(delivery, &planned, dry_run, settlement)
+                            .await?,
+                    );
                 }
                 Err(e) => {
                     return Ok(Outcome::Retry {
@@ -146,13 +149,22 @@ impl Dispatcher {
     }
 
     /// Journals a decision, with its first action already `applying` when it is carried out
-    /// at once: one write fewer before the target is called.
+    /// at once: one write fewer before the target is called. A decision on nothing is held
+    /// back in `settlement`, for the attempt's end to record: nothing is carried out before it.
     async fn journal_decision(
         &self,
         delivery: &ClaimedDelivery,
         planned: &[PlannedAction],
         dry_run: bool,
+        settlement: &mut Settlement,
     ) -> Result<Decided, StoreError> {
+        if planned.is_empty() {
+            settlement.decided_nothing = true;
+            return Ok(Decided {
+                actions: Vec::new(),
+                first_applying: false,
+            });
+        }
         let first_applying = planned
             .first()
             .is_some_and(|p| applies_at_once(&p.action, dry_run));

@@ -271,15 +271,20 @@ pub struct OutcomeMark {
 }
 
 /// The journal writes an attempt holds back until it next writes: the outcomes of actions it
-/// carried out and bosun's record of the PR. They go with the next action's `applying` mark or
-/// with the delivery's finish, in the same statement or transaction, so a one-action delivery
-/// costs the store four writes, not seven. Lost (a crash, a store error on the way, a
+/// carried out, bosun's record of the PR, and a decision on no actions. They go with the next
+/// action's `applying` mark or with the delivery's finish, in the same statement or
+/// transaction, so a one-action delivery costs the store four writes, not seven, and one that
+/// leads to nothing (most webhooks) three. Lost (a crash, a store error on the way, a
 /// shutdown past its grace period), they leave the actions `applying`: the next attempt checks
-/// on the target before repeating them, as after any crash mid-call.
+/// on the target before repeating them, as after any crash mid-call. A decision on nothing
+/// that is lost is made again, and nothing was carried out in between.
 #[derive(Debug, Clone, Default)]
 pub struct Settlement {
     pub outcomes: Vec<OutcomeMark>,
     pub pull_request: Option<PullRequestState>,
+    /// The plugins decided on no actions: the delivery is marked decided when the attempt
+    /// ends, instead of by a write of its own.
+    pub decided_nothing: bool,
 }
 
 impl Settlement {

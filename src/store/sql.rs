@@ -59,6 +59,16 @@ pub(super) const RELEASE_DELIVERY: &str = concat!(
 
 pub(super) const MARK_DECIDED: &str = "UPDATE deliveries SET decided = TRUE WHERE id = $1";
 
+/// The start every statement that ends an attempt shares.
+const END_ATTEMPT: &str = "UPDATE deliveries SET ";
+
+/// `end`, an update that ends an attempt, also marking the delivery decided: a decision on
+/// nothing is held back until then (`Settlement::decided_nothing`).
+pub(super) fn marking_decided(end: &str) -> String {
+    debug_assert!(end.starts_with(END_ATTEMPT), "not an attempt's end: {end}");
+    end.replacen(END_ATTEMPT, "UPDATE deliveries SET decided = TRUE, ", 1)
+}
+
 pub(super) const DELIVERY_ACTIONS: &str = concat!(
     "SELECT ",
     action_columns!(),

@@ -42,15 +42,25 @@ async fn set_outcome(conn: &mut SqliteConnection, mark: &OutcomeMark) -> Result<
 type SqliteQuery<'q> = sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>;
 
 impl SqliteStore {
-    /// Runs `end`, an update of one delivery, and writes the attempt's held-back writes, in one
-    /// transaction; true when it ended the delivery (false: the lease was lost).
-    async fn end_attempt(
+    /// Runs `end`, an update of one delivery whose parameters `bind` binds, and writes the
+    /// attempt's held-back writes, in one transaction; true when it ended the delivery (false:
+    /// the lease was lost).
+    async fn end_attempt<'q>(
         &self,
-        end: SqliteQuery<'_>,
-        settlement: &Settlement,
+        end: &str,
+        settlement: &'q Settlement,
+        bind: impl FnOnce(SqliteQuery<'q>) -> SqliteQuery<'q>,
     ) -> Result<bool, StoreError> {
+        let end = match settlement.decided_nothing {
+            true => sql::marking_decided(end),
+            false => end.to_string(),
+        };
         let mut tx = self.pool.begin().await?;
-        let ended = end.execute(&mut *tx).await?.rows_affected() == 1;
+        let ended = bind(sqlx::query(sqlx::AssertSqlSafe(end)))
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+            == 1;
         write_settlement(&mut tx, settlement).await?;
         tx.commit().await?;
         Ok(ended)
@@ -344,12 +354,10 @@ impl Store for SqliteStore {
         note: Option<&str>,
         settlement: &Settlement,
     ) -> Result<bool, StoreError> {
-        let end = sqlx::query(SQL.finish_delivery.as_str())
-            .bind(id)
-            .bind(worker)
-            .bind(status.as_str())
-            .bind(note);
-        self.end_attempt(end, settlement).await
+        self.end_attempt(&SQL.finish_delivery, settlement, |q| {
+            q.bind(id).bind(worker).bind(status.as_str()).bind(note)
+        })
+        .await
     }
 
     async fn retry_delivery(
@@ -360,19 +368,17 @@ impl Store for SqliteStore {
         delay: Duration,
         settlement: &Settlement,
     ) -> Result<bool, StoreError> {
-        let end = sqlx::query(
-            concat!(
-                "UPDATE deliveries SET status = 'queued', last_error = $3,
-                    run_after = strftime('%Y-%m-%dT%H:%M:%fZ', 'now', $4), lease_owner = NULL, lease_until = NULL
+        const RETRY: &str = concat!(
+            "UPDATE deliveries SET status = 'queued', last_error = $3,
+                run_after = strftime('%Y-%m-%dT%H:%M:%fZ', 'now', $4), lease_owner = NULL, lease_until = NULL
              WHERE ",
-                held_by_worker!()
-            ),
-        )
-        .bind(id)
-        .bind(worker)
-        .bind(error)
-        .bind(later(delay));
-        self.end_attempt(end, settlement).await
+            held_by_worker!()
+        );
+        let delay = later(delay);
+        self.end_attempt(RETRY, settlement, |q| {
+            q.bind(id).bind(worker).bind(error).bind(delay)
+        })
+        .await
     }
 
     async fn release_delivery(&self, id: i64, worker: &str) -> Result<bool, StoreError> {

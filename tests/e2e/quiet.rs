@@ -92,3 +92,154 @@ async fn a_payload_bosun_cannot_use_is_ignored_with_the_reason() {
         bosun.shutdown().await;
     }
 }
+
+/// Counts the updates of each delivery's row, with a trigger bosun's statements cannot skip.
+enum UpdateLog {
+    Sqlite(sqlx::SqlitePool),
+    Postgres(sqlx::PgPool),
+}
+
+impl UpdateLog {
+    async fn install(db: Db, url: &str) -> UpdateLog {
+        match db {
+            Db::Sqlite => {
+                let pool = sqlx::SqlitePool::connect(url).await.expect("sqlite");
+                for statement in [
+                    "CREATE TABLE update_log (delivery_id TEXT NOT NULL)",
+                    "CREATE TRIGGER log_delivery_updates AFTER UPDATE ON deliveries
+                     BEGIN INSERT INTO update_log VALUES (NEW.delivery_id); END",
+                ] {
+                    sqlx::query(statement)
+                        .execute(&pool)
+                        .await
+                        .expect(statement);
+                }
+                UpdateLog::Sqlite(pool)
+            }
+            Db::Postgres => {
+                let pool = sqlx::PgPool::connect(url).await.expect("postgres");
+                for statement in [
+                    "CREATE TABLE update_log (delivery_id TEXT NOT NULL)",
+                    "CREATE FUNCTION log_delivery_update() RETURNS trigger LANGUAGE plpgsql AS
+                     $$ BEGIN INSERT INTO update_log VALUES (NEW.delivery_id); RETURN NULL; END $$",
+                    "CREATE TRIGGER log_delivery_updates AFTER UPDATE ON deliveries
+                     FOR EACH ROW EXECUTE FUNCTION log_delivery_update()",
+                ] {
+                    sqlx::query(statement)
+                        .execute(&pool)
+                        .await
+                        .expect(statement);
+                }
+                UpdateLog::Postgres(pool)
+            }
+        }
+    }
+
+    /// How many times the delivery's row was updated, and whether it reads decided.
+    async fn of(&self, delivery_id: &str) -> (i64, bool) {
+        const UPDATES: &str = "SELECT count(*) FROM update_log WHERE delivery_id = $1";
+        const DECIDED: &str = "SELECT decided FROM deliveries WHERE delivery_id = $1";
+        match self {
+            UpdateLog::Sqlite(pool) => (
+                sqlx::query_scalar(UPDATES)
+                    .bind(delivery_id)
+                    .fetch_one(pool)
+                    .await
+                    .expect("updates"),
+                sqlx::query_scalar(DECIDED)
+                    .bind(delivery_id)
+                    .fetch_one(pool)
+                    .await
+                    .expect("decided"),
+            ),
+            UpdateLog::Postgres(pool) => (
+                sqlx::query_scalar(UPDATES)
+                    .bind(delivery_id)
+                    .fetch_one(pool)
+                    .await
+                    .expect("updates"),
+                sqlx::query_scalar(DECIDED)
+                    .bind(delivery_id)
+                    .fetch_one(pool)
+                    .await
+                    .expect("decided"),
+            ),
+        }
+    }
+
+    async fn close(self) {
+        match self {
+            UpdateLog::Sqlite(pool) => pool.close().await,
+            UpdateLog::Postgres(pool) => pool.close().await,
+        }
+    }
+}
+
+/// Most webhooks lead to no action (a comment without a command, here on both forges). Such a
+/// delivery's row is written twice, by its claim and by its finish, which also marks it
+/// decided; a `/hold` has its decision journaled on its own before the label is added, a third
+/// write. Both read decided afterwards, so neither is decided again on a replay.
+#[tokio::test]
+async fn a_delivery_that_leads_to_nothing_is_decided_with_its_finish() {
+    for db in databases() {
+        let _combination = Combination::new(db);
+        let bosun = spawn_bosun(Options::new(db)).await;
+        let log = UpdateLog::install(db, bosun.db_url()).await;
+        let pr = bosun
+            .forge
+            .seed_pr(ForgeKind::GitHub, GITHUB_REPO, 947, "spxtr");
+        bosun
+            .forge
+            .seed_pr(ForgeKind::GitLab, GITLAB_REPO, 1, "sytses");
+        for (forge, id, body) in [
+            (
+                ForgeKind::GitHub,
+                "chatter-1",
+                github_pr_comment(947, "alice", "Looks fine to me."),
+            ),
+            (
+                ForgeKind::GitLab,
+                "chatter-2",
+                gitlab_mr_note(1, "alice", "Thanks, merging soon."),
+            ),
+            (
+                ForgeKind::GitHub,
+                "hold-1",
+                github_pr_comment(947, "alice", "/hold"),
+            ),
+        ] {
+            let event = match forge {
+                ForgeKind::GitHub => "issue_comment",
+                ForgeKind::GitLab => "Note Hook",
+            };
+            let (status, _) = bosun.post(forge, event, id, &body).await;
+            assert_eq!(status, 202, "{db:?} {id}");
+        }
+        bosun.run_until_idle().await;
+        for stored in ["github:chatter-1", "gitlab:chatter-2", "github:hold-1"] {
+            assert_eq!(
+                bosun.status_of(stored).await.as_deref(),
+                Some("done"),
+                "{db:?} {stored}"
+            );
+        }
+        assert_eq!(
+            log.of("github:chatter-1").await,
+            (2, true),
+            "{db:?}: claim and finish"
+        );
+        assert_eq!(
+            log.of("gitlab:chatter-2").await,
+            (2, true),
+            "{db:?}: claim and finish"
+        );
+        assert_eq!(
+            log.of("github:hold-1").await,
+            (3, true),
+            "{db:?}: claim, decision and finish"
+        );
+        assert_eq!(bosun.forge.labels(&pr), vec!["do-not-merge/hold"], "{db:?}");
+        log.close().await;
+        bosun.shutdown().await;
+    }
+}

@@ -434,6 +434,75 @@ async fn decisions_are_journaled_atomically_and_replay_resets_failures() {
     }
 }
 
+/// A decision on nothing is not written on its own: the attempt's end marks the delivery
+/// decided, a retry as well as a finish, and only when the worker still held it.
+#[tokio::test]
+async fn a_decision_on_nothing_rides_with_the_attempts_end() {
+    for db in databases() {
+        let _combination = Combination::new(db);
+        let (s, _db) = open(db).await;
+        let nothing = Settlement {
+            decided_nothing: true,
+            ..Settlement::default()
+        };
+        let d = claimed(&s).await;
+        assert!(!d.decided, "{db:?}");
+        assert!(
+            s.retry_delivery(d.id, "w", "forge down", Duration::ZERO, &nothing)
+                .await
+                .expect("retry"),
+            "{db:?}"
+        );
+        let again = wait_for_claim(&s, "w").await;
+        assert_eq!(
+            (again.id, again.decided),
+            (d.id, true),
+            "{db:?}: the retry marked it"
+        );
+
+        s.insert_deliveries(&[delivery("e", "k2")])
+            .await
+            .expect("insert");
+        let e = wait_for_claim(&s, "w").await;
+        assert!(!e.decided, "{db:?}");
+        assert!(
+            !s.finish_delivery(e.id, "someone else", FinalStatus::Done, None, &nothing)
+                .await
+                .expect("finish"),
+            "{db:?}: not this worker's"
+        );
+        assert!(
+            s.finish_delivery(e.id, "w", FinalStatus::Done, None, &nothing)
+                .await
+                .expect("finish"),
+            "{db:?}"
+        );
+        assert!(s.requeue("e").await.expect("requeue"), "{db:?}");
+        let replayed = wait_for_claim(&s, "w").await;
+        assert_eq!(
+            (replayed.id, replayed.decided),
+            (e.id, true),
+            "{db:?}: the finish marked it, so a replay applies its journal of nothing"
+        );
+    }
+}
+
+/// Claims for `worker` until something is claimable: a retry after no delay is due once the
+/// database's clock has passed it.
+async fn wait_for_claim(s: &Arc<dyn Store>, worker: &str) -> store::ClaimedDelivery {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(d) = s.claim_next_delivery(worker, LEASE).await.expect("claim") {
+            return d;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "nothing became claimable"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 #[tokio::test]
 async fn held_back_outcomes_ride_with_the_next_mark_and_with_a_retry() {
     for db in databases() {
