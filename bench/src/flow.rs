@@ -14,7 +14,8 @@
 //! PR whose base holds OWNERS files → `approved`, with the approval notice). Rates are stepped
 //! up until p99 passes the limit or bosun falls behind; the report gives, per step, p50, p99
 //! and max, forge requests per event by kind, CPU per event (bosun, Postgres, this harness,
-//! the rest of the machine) and bosun's resident memory.
+//! the rest of the machine) and bosun's resident memory. `--chatter N` follows each command
+//! with N comments on its PR that ask for nothing, as most of a bot's webhooks do.
 
 use crate::ingest::{CpuUse, PgAdmin, SECRET_ENV, Server, cpu_snapshot, free_port};
 use anyhow::Context as _;
@@ -125,6 +126,11 @@ pub struct FlowArgs {
     /// default worker count unless `--workers` sets one for both.
     #[arg(long)]
     pub baseline: Option<PathBuf>,
+    /// Comments without a command sent after each command, on its PR: most webhooks a bot
+    /// receives lead to nothing. They count towards the offered rate and the CPU per event;
+    /// latency is the commands'.
+    #[arg(long, default_value_t = 0)]
+    pub chatter: usize,
 }
 
 /// One offered rate, measured.
@@ -132,7 +138,9 @@ pub struct FlowArgs {
 struct Step {
     rate: f64,
     events: usize,
-    /// Events whose forge write arrived before the deadline.
+    /// Events that ask for a forge write (the rest are chatter).
+    commands: usize,
+    /// Commands whose forge write arrived before the deadline.
     written: usize,
     p50_ms: f64,
     p99_ms: f64,
@@ -149,7 +157,7 @@ struct Step {
 
 impl Step {
     fn within(&self, limit_ms: f64) -> bool {
-        self.written == self.events && self.refused == 0 && self.p99_ms <= limit_ms
+        self.written == self.commands && self.refused == 0 && self.p99_ms <= limit_ms
     }
 }
 
@@ -185,7 +193,10 @@ pub async fn run(args: FlowArgs) -> anyhow::Result<()> {
                 if args.baseline.is_some() {
                     println!("\n### {label}: {}", exe.display());
                 }
-                highest.push((label, report(*store, *mix, &steps, args.p99_limit_ms)));
+                highest.push((
+                    label,
+                    report(*store, *mix, args.chatter, &steps, args.p99_limit_ms),
+                ));
             }
             if args.baseline.is_some() {
                 let rate = |r: Option<f64>| r.map_or("none".to_string(), |r| format!("{r:.0}/s"));
@@ -293,11 +304,11 @@ async fn run_mix(
                 secret,
                 rate,
                 (next_pr, warmup),
-                mix,
+                (mix, args.chatter),
                 http,
             )
             .await?;
-            next_pr += warmup as u64;
+            next_pr += commands_in(warmup, args.chatter) as u64;
         }
         for &rate in &args.rates {
             let events = (rate * args.seconds).ceil() as usize;
@@ -314,11 +325,11 @@ async fn run_mix(
                 secret,
                 rate,
                 (next_pr, events),
-                mix,
+                (mix, args.chatter),
                 http,
             )
             .await?;
-            next_pr += events as u64;
+            next_pr += step.commands as u64;
             let within = step.within(args.p99_limit_ms);
             steps.push(step);
             if !within {
@@ -397,7 +408,13 @@ fn seed(forge: &FakeForge, mix: Mix, total: usize) {
 struct Bodies {
     github: serde_json::Value,
     gitlab: serde_json::Value,
+    /// The same comments without a command.
+    github_chatter: serde_json::Value,
+    gitlab_chatter: serde_json::Value,
 }
+
+/// What a comment without a command says.
+const CHATTER: &str = "Thanks, this looks good to me. One nit in the README, no need to block.";
 
 impl Bodies {
     /// `commenter_id`: the fake forge's id for the commenter, which GitLab notes carry.
@@ -433,15 +450,37 @@ impl Bodies {
             "/project/path_with_namespace",
             GITLAB_REPO.into(),
         )?;
-        Ok(Bodies { github, gitlab })
+        let mut github_chatter = github.clone();
+        set(&mut github_chatter, "/comment/body", CHATTER.into())?;
+        let mut gitlab_chatter = gitlab.clone();
+        set(
+            &mut gitlab_chatter,
+            "/object_attributes/note",
+            CHATTER.into(),
+        )?;
+        Ok(Bodies {
+            github,
+            gitlab,
+            github_chatter,
+            gitlab_chatter,
+        })
     }
 
-    /// The signed request for PR `number` on `kind`.
-    fn request(&self, kind: ForgeKind, number: u64, secret: &str) -> anyhow::Result<Prepared> {
+    /// The signed request for PR `number` on `kind`: the command, or a comment without one.
+    fn request(
+        &self,
+        kind: ForgeKind,
+        number: u64,
+        secret: &str,
+        chatter: bool,
+    ) -> anyhow::Result<Prepared> {
         let id = uuid::Uuid::new_v4().to_string();
         match kind {
             ForgeKind::GitHub => {
-                let mut v = self.github.clone();
+                let mut v = match chatter {
+                    true => self.github_chatter.clone(),
+                    false => self.github.clone(),
+                };
                 set(&mut v, "/issue/number", number.into())?;
                 let body = serde_json::to_vec(&v)?;
                 let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes())?;
@@ -457,7 +496,10 @@ impl Bodies {
                 })
             }
             ForgeKind::GitLab => {
-                let mut v = self.gitlab.clone();
+                let mut v = match chatter {
+                    true => self.gitlab_chatter.clone(),
+                    false => self.gitlab.clone(),
+                };
                 set(&mut v, "/merge_request/iid", number.into())?;
                 Ok(Prepared {
                     body: serde_json::to_vec(&v)?,
@@ -483,7 +525,12 @@ struct Prepared {
     headers: Vec<(&'static str, String)>,
 }
 
-/// Which forge and PR event `i` of a step is about: GitHub and GitLab take turns.
+/// How many of a step's `events` are commands when `chatter` comments follow each.
+fn commands_in(events: usize, chatter: usize) -> usize {
+    events.div_ceil(chatter + 1)
+}
+
+/// Which forge and PR command `i` of a step is about: GitHub and GitLab take turns.
 fn target(first_pr: u64, i: usize) -> (ForgeKind, u64) {
     let kind = if i.is_multiple_of(2) {
         ForgeKind::GitHub
@@ -503,13 +550,16 @@ async fn offer(
     secret: &str,
     rate: f64,
     (first_pr, events): (u64, usize),
-    mix: Mix,
+    (mix, chatter): (Mix, usize),
     http: &reqwest::Client,
 ) -> anyhow::Result<Step> {
+    // Event `j` is command `j / (chatter + 1)`, or one of the comments after it.
+    let per_command = chatter + 1;
+    let commands = commands_in(events, chatter);
     let prepared: Vec<Prepared> = (0..events)
-        .map(|i| {
-            let (kind, number) = target(first_pr, i);
-            bodies.request(kind, number, secret)
+        .map(|j| {
+            let (kind, number) = target(first_pr, j / per_command);
+            bodies.request(kind, number, secret, !j.is_multiple_of(per_command))
         })
         .collect::<anyhow::Result<_>>()?;
     let requests_before = forge.requests().len();
@@ -543,7 +593,8 @@ async fn offer(
     // Every write, or a deadline well past the step: a bosun that fell behind shows as
     // missing writes (and the climb stops).
     let deadline = Instant::now() + Duration::from_secs_f64(10.0 + events as f64 / rate);
-    let all_written = |forge: &FakeForge| labelled(forge, mix.label(), first_pr, events) == events;
+    let all_written =
+        |forge: &FakeForge| labelled(forge, mix.label(), first_pr, commands) == commands;
     let mut poll = tokio::time::interval(Duration::from_millis(100));
     while !all_written(forge) && Instant::now() < deadline {
         poll.tick().await;
@@ -551,11 +602,11 @@ async fn offer(
     let after = cpu_snapshot(server.pid(), postgres_pids);
     let log = forge.requests();
     let new = &log[requests_before.min(log.len())..];
-    let mut latencies: Vec<u64> = Vec::with_capacity(events);
-    let writes = first_writes(new, first_pr, events);
-    for i in 0..events {
-        let (kind, number) = target(first_pr, i);
-        let due = t0_wall + Duration::from_secs_f64(i as f64 / rate);
+    let mut latencies: Vec<u64> = Vec::with_capacity(commands);
+    let writes = first_writes(new, first_pr, commands);
+    for c in 0..commands {
+        let (kind, number) = target(first_pr, c);
+        let due = t0_wall + Duration::from_secs_f64((c * per_command) as f64 / rate);
         if let Some(at) = writes.get(&(kind, number)) {
             let nanos = at.duration_since(due).unwrap_or_default().as_nanos();
             latencies.push(u64::try_from(nanos).unwrap_or(u64::MAX));
@@ -570,6 +621,7 @@ async fn offer(
     Ok(Step {
         rate,
         events,
+        commands,
         written: latencies.len(),
         p50_ms: crate::ingest::percentile(&latencies, 0.50),
         p99_ms: crate::ingest::percentile(&latencies, 0.99),
@@ -663,8 +715,17 @@ fn memory_kb(pid: u32) -> (u64, u64) {
 }
 
 /// Prints one climb; returns its highest rate within the limit.
-fn report(store: FlowStore, mix: Mix, steps: &[Step], limit_ms: f64) -> Option<f64> {
-    println!("\n## {store:?}, {mix:?}\n");
+fn report(
+    store: FlowStore,
+    mix: Mix,
+    chatter: usize,
+    steps: &[Step],
+    limit_ms: f64,
+) -> Option<f64> {
+    match chatter {
+        0 => println!("\n## {store:?}, {mix:?}\n"),
+        n => println!("\n## {store:?}, {mix:?}, {n} comments without a command after each\n"),
+    }
     println!(
         "| offered/s | events | written | p50 ms | p99 ms | max ms | bosun CPU µs/event | Postgres µs/event | harness µs/event | other µs/event | machine busy | RSS MB (peak) |"
     );
@@ -720,6 +781,13 @@ fn report(store: FlowStore, mix: Mix, steps: &[Step], limit_ms: f64) -> Option<f
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn chatter_follows_each_command() {
+        assert_eq!(commands_in(10, 0), 10);
+        assert_eq!(commands_in(10, 3), 3, "commands at 0, 4 and 8");
+        assert_eq!(commands_in(8, 3), 2);
+    }
 
     #[test]
     fn events_alternate_forges_on_their_own_prs() {
@@ -786,6 +854,7 @@ mod tests {
         let step = Step {
             rate: 100.0,
             events: 10,
+            commands: 10,
             written: 10,
             p50_ms: 2.0,
             p99_ms: 40.0,
