@@ -55,6 +55,7 @@ impl Application {
             .with_context(|| format!("binding {}", settings.listen))?;
         let port = listener.local_addr()?.port();
         let work_available = Arc::new(Notify::new());
+        let running_items = Arc::new(crate::queue::RunningItems::default());
         let shutting_down = Arc::new(AtomicBool::new(false));
         let concurrent_commits = if settings.database.url.starts_with("sqlite:") {
             1
@@ -67,6 +68,7 @@ impl Application {
             store: store.clone(),
             intake: Intake::start(store.clone(), concurrent_commits),
             work_available: work_available.clone(),
+            running_items: running_items.clone(),
             shutting_down: shutting_down.clone(),
             metrics: crate::telemetry::metrics_handle(),
         });
@@ -122,6 +124,7 @@ impl Application {
             store: store.clone(),
             dispatcher,
             work_available,
+            running_items,
         });
         Ok(Application {
             port,

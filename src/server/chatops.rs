@@ -106,7 +106,7 @@ async fn journal(
         event: command::EVENT.into(),
         repo,
         number,
-        item_key,
+        item_key: item_key.clone(),
         headers: "{}".into(),
         payload: Bytes::from(payload).into(),
     };
@@ -115,7 +115,7 @@ async fn journal(
         ReceiveError::Unavailable("cannot store the command now; retry later")
     })?;
     if outcome == InsertOutcome::Inserted {
-        state.one_delivery_queued();
+        state.one_delivery_queued(&item_key);
     }
     Ok(outcome)
 }

@@ -158,7 +158,7 @@ pub async fn receive(
         event: crate::webhook::drone::EVENT.into(),
         repo,
         number,
-        item_key,
+        item_key: item_key.clone(),
         headers: "{}".into(),
         payload: Payload::encode(body, state.settings.database.payload_compression),
     };
@@ -168,7 +168,7 @@ pub async fn receive(
     })?;
     Ok(match outcome {
         InsertOutcome::Inserted => {
-            state.one_delivery_queued();
+            state.one_delivery_queued(&item_key);
             HttpResponse::Accepted().body("accepted\n")
         }
         InsertOutcome::Duplicate => HttpResponse::Ok().body("already received\n"),

@@ -70,21 +70,21 @@ pub async fn receive(
     let started = Instant::now();
     let result = receive_inner(&req, payload, &state).await;
     let (forge, outcome) = match &result {
-        Ok((forge, InsertOutcome::Inserted)) => (forge.as_str(), "accepted"),
-        Ok((forge, InsertOutcome::Duplicate)) => (forge.as_str(), "duplicate"),
+        Ok((forge, InsertOutcome::Inserted, _)) => (forge.as_str(), "accepted"),
+        Ok((forge, InsertOutcome::Duplicate, _)) => (forge.as_str(), "duplicate"),
         Err(e) => ("unknown", reason_label(e)),
     };
     metrics::counter!("bosun_webhooks_total", "forge" => forge, "result" => outcome).increment(1);
     metrics::histogram!("bosun_ack_latency_seconds", "result" => outcome)
         .record(started.elapsed().as_secs_f64());
     match result? {
-        (_, InsertOutcome::Inserted) => {
-            state.one_delivery_queued();
+        (_, InsertOutcome::Inserted, item_key) => {
+            state.one_delivery_queued(&item_key);
             Ok(HttpResponse::Accepted()
                 .content_type("text/plain; charset=utf-8")
                 .body("accepted\n"))
         }
-        (_, InsertOutcome::Duplicate) => Ok(HttpResponse::Ok()
+        (_, InsertOutcome::Duplicate, _) => Ok(HttpResponse::Ok()
             .content_type("text/plain; charset=utf-8")
             .body("already received\n")),
     }
@@ -113,7 +113,7 @@ async fn receive_inner(
     req: &HttpRequest,
     payload: web::Payload,
     state: &AppState,
-) -> Result<(ForgeKind, InsertOutcome), ReceiveError> {
+) -> Result<(ForgeKind, InsertOutcome, String), ReceiveError> {
     if state.shutting_down.load(Ordering::Relaxed) {
         return Err(ReceiveError::Unavailable(
             "bosun is shutting down; retry later",
@@ -193,7 +193,7 @@ async fn receive_inner(
         event: event.chars().take(100).collect(),
         repo,
         number,
-        item_key,
+        item_key: item_key.clone(),
         headers: kept_headers(req),
         payload: Payload::encode(body, state.settings.database.payload_compression),
     };
@@ -201,7 +201,7 @@ async fn receive_inner(
         .intake
         .submit(delivery)
         .await
-        .map(|outcome| (forge, outcome))
+        .map(|outcome| (forge, outcome, item_key))
         .map_err(|e| {
             tracing::warn!(error = %e, "could not journal a delivery");
             ReceiveError::Unavailable("cannot store the delivery now; retry later")

@@ -24,17 +24,22 @@ pub struct AppState {
     pub intake: Intake,
     /// Wakes idle workers when a delivery is committed.
     pub work_available: Arc<Notify>,
+    /// The items the workers are running: a delivery behind one wakes no worker.
+    pub running_items: Arc<crate::queue::RunningItems>,
     /// Set on SIGTERM: the receiver answers 503 so the forge redelivers elsewhere or later.
     pub shutting_down: Arc<AtomicBool>,
     pub metrics: PrometheusHandle,
 }
 
 impl AppState {
-    /// Wakes one idle worker for a delivery just journaled. One delivery needs one worker:
-    /// waking every idle worker made the others race for it with empty claims (three wasted
-    /// queries per delivery with four workers).
-    pub fn one_delivery_queued(&self) {
-        self.work_available.notify_one();
+    /// Wakes one idle worker for a delivery of `item_key` just journaled. One delivery needs
+    /// one worker: waking every idle worker made the others race for it with empty claims
+    /// (three wasted queries per delivery with four workers). None while a worker runs the
+    /// same item: that worker wakes one when it ends ([`crate::queue::RunningItems`]).
+    pub fn one_delivery_queued(&self, item_key: &str) {
+        if self.running_items.wake_for(item_key) {
+            self.work_available.notify_one();
+        }
     }
 }
 

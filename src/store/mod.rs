@@ -155,6 +155,8 @@ pub struct ClaimedDelivery {
     pub event: String,
     pub repo: Option<String>,
     pub number: Option<i64>,
+    /// The queue this delivery runs in, one at a time and in order (a PR, an issue, a repo).
+    pub item_key: String,
     /// The body as received (decoded from its stored encoding).
     pub payload: Vec<u8>,
     /// Attempts including this one.

@@ -182,7 +182,7 @@ pub(super) const PG_CLAIM: &str = "WITH pending AS (
         FROM next
         WHERE d.id = next.id
           AND ((d.status = 'queued' AND d.run_after <= now()) OR (d.status = 'running' AND d.lease_until < now()))
-        RETURNING d.id, d.delivery_id, d.forge, d.event, d.repo, d.number, d.payload,
+        RETURNING d.id, d.delivery_id, d.forge, d.event, d.repo, d.number, d.item_key, d.payload,
                   d.payload_encoding, d.attempts, d.decided, d.received_at)
      SELECT (SELECT count(*) FROM pending) AS pending_seen,
             (SELECT count(*) FROM pending

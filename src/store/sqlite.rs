@@ -337,7 +337,7 @@ impl Store for SqliteStore {
                       WHERE o.item_key = d.item_key AND o.id < d.id AND o.status IN ('queued', 'running'))
                 ORDER BY d.id
                 LIMIT 1)
-             RETURNING id, delivery_id, forge, event, repo, number, payload, payload_encoding, attempts, decided, received_at"
+             RETURNING id, delivery_id, forge, event, repo, number, item_key, payload, payload_encoding, attempts, decided, received_at"
         ))
         .bind(worker)
         .bind(later(lease))

@@ -3,6 +3,7 @@
 use crate::support::*;
 use bosun_plugins::ForgeKind;
 use fake_forge::Fault;
+use std::time::Duration;
 
 const HOLD: &str = "do-not-merge/hold";
 
@@ -224,6 +225,81 @@ async fn exhausted_retries_fail_and_replay_recovers() {
         bosun.run_until_idle().await;
         assert_eq!(bosun.status_of("github:f-1").await.as_deref(), Some("done"));
         assert_eq!(bosun.forge.labels(&pr), vec![HOLD]);
+        bosun.shutdown().await;
+    }
+}
+
+/// Comments that come in a burst on one PR run one after another, each woken by the one before
+/// it, not by the queue's poll (set here to ten minutes): a delivery behind a running one
+/// wakes no worker when it is journaled, and the worker that ends the running one claims it.
+/// The forge takes 150 ms per call, so the burst is journaled while the first still runs. (On
+/// SQLite a worker claims again after every delivery anyway; on Postgres only when its last
+/// claim saw more due, which the first one's did not.)
+#[tokio::test]
+async fn a_burst_on_one_pr_runs_through_without_waiting_for_the_poll() {
+    for db in databases() {
+        let _combination = Combination::new(db);
+        let mut options = Options::new(db);
+        options
+            .env
+            .push(("BOSUN_QUEUE__POLL_INTERVAL_MS".into(), "600000".into()));
+        let bosun = spawn_bosun(options).await;
+        let pr = bosun
+            .forge
+            .seed_pr(ForgeKind::GitHub, GITHUB_REPO, 947, "spxtr");
+        bosun.forge.fail_every(
+            "/issues/947",
+            1,
+            vec![Fault::Delay(Duration::from_millis(150))],
+        );
+        let burst = [
+            "/hold",
+            "Looks fine to me.",
+            "/hold cancel",
+            "One nit, no need to block.",
+            "/hold",
+        ];
+        let posts = burst.iter().enumerate().map(|(i, body)| {
+            let bosun = &bosun;
+            async move {
+                let body = github_pr_comment(947, "alice", body);
+                bosun
+                    .post(
+                        ForgeKind::GitHub,
+                        "issue_comment",
+                        &format!("burst-{i}"),
+                        &body,
+                    )
+                    .await
+            }
+        });
+        // Posted in order, each once the one before is journaled; the rest once the first runs,
+        // so that its claim saw nothing behind it.
+        for (i, post) in posts.enumerate() {
+            assert_eq!(post.await.0, 202, "{db:?}");
+            if i == 0 {
+                wait_until("the first is running", Duration::from_secs(10), || async {
+                    bosun.status_of("github:burst-0").await.as_deref() == Some("running")
+                })
+                .await;
+            }
+        }
+        bosun.run_until_idle().await;
+        for i in 0..burst.len() {
+            assert_eq!(
+                bosun
+                    .status_of(&format!("github:burst-{i}"))
+                    .await
+                    .as_deref(),
+                Some("done"),
+                "{db:?} burst-{i}"
+            );
+        }
+        assert_eq!(
+            bosun.forge.labels(&pr),
+            vec![HOLD],
+            "{db:?}: the last word was /hold"
+        );
         bosun.shutdown().await;
     }
 }
