@@ -27,13 +27,6 @@ pub(super) struct ClaimRow {
     received_at: DateTime<Utc>,
 }
 
-impl ClaimRow {
-    /// The claimed delivery's row id.
-    pub(super) fn id(&self) -> i64 {
-        self.id
-    }
-}
-
 impl TryFrom<ClaimRow> for ClaimedDelivery {
     type Error = StoreError;
 

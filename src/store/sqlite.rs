@@ -14,7 +14,6 @@ use sqlx::{ConnectOptions as _, QueryBuilder, SqliteConnection, SqlitePool};
 use std::collections::HashSet;
 use std::str::FromStr;
 use std::sync::LazyLock;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -95,8 +94,6 @@ async fn write_settlement(
 /// A SQLite-backed [`Store`].
 pub struct SqliteStore {
     pool: SqlitePool,
-    /// Whether the latest claim saw due deliveries it did not take ([`Store::claim_saw_more_due`]).
-    more_due: AtomicBool,
     /// The background checkpointer, stopped with the store.
     _checkpointer: Option<Checkpointer>,
 }
@@ -248,7 +245,6 @@ impl SqliteStore {
         };
         Ok(SqliteStore {
             pool,
-            more_due: AtomicBool::new(true),
             _checkpointer: checkpointer,
         })
     }
@@ -347,24 +343,7 @@ impl Store for SqliteStore {
         .bind(later(lease))
         .fetch_optional(&self.pool)
         .await?;
-        // Queued and due besides the one claimed, blocked behind their item's running delivery
-        // or not: a worker that just finished claims again only then. A claim that finds nothing
-        // still takes the one writer's lock, so skipping it spares every other writer a wait.
-        let others_due: bool = sqlx::query_scalar(concat!(
-            "SELECT EXISTS (SELECT 1 FROM deliveries
-              WHERE status IN ('queued', 'running') AND status = 'queued' AND run_after <= ",
-            now!(),
-            " AND id <> $1)"
-        ))
-        .bind(row.as_ref().map_or(0, ClaimRow::id))
-        .fetch_one(&self.pool)
-        .await?;
-        self.more_due.store(others_due, Ordering::Relaxed);
         row.map(ClaimedDelivery::try_from).transpose()
-    }
-
-    fn claim_saw_more_due(&self) -> bool {
-        self.more_due.load(Ordering::Relaxed)
     }
 
     async fn finish_delivery(
