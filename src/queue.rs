@@ -40,7 +40,7 @@ pub struct Engine {
 /// The items (PRs, issues, repositories) this process's workers are running. A delivery
 /// journaled behind one of them cannot run before it ends, so waking a worker for it only made
 /// that worker claim nothing: about half an empty claim per event when comments came in bursts
-/// on one PR (BENCHMARKS.md §12.6). Such a delivery wakes a worker when the one ahead of it
+/// on one PR (BENCHMARKS.md §12.5). Such a delivery wakes a worker when the one ahead of it
 /// ends instead. Other processes' workers are not known here; their items wake as before.
 #[derive(Debug, Default)]
 pub struct RunningItems {
