@@ -106,18 +106,14 @@ async fn journal(
         event: command::EVENT.into(),
         repo,
         number,
-        item_key: item_key.clone(),
+        item_key,
         headers: "{}".into(),
         payload: Bytes::from(payload).into(),
     };
-    let outcome = state.intake.submit(delivery).await.map_err(|e| {
+    state.journal(delivery).await.map_err(|e| {
         tracing::warn!(error = %e, "could not journal a chat command");
         ReceiveError::Unavailable("cannot store the command now; retry later")
-    })?;
-    if outcome == InsertOutcome::Inserted {
-        state.one_delivery_queued(&item_key);
-    }
-    Ok(outcome)
+    })
 }
 
 /// The queue key of a PR, the same as its webhooks', so a chat command runs in order with them.

@@ -158,19 +158,16 @@ pub async fn receive(
         event: crate::webhook::drone::EVENT.into(),
         repo,
         number,
-        item_key: item_key.clone(),
+        item_key,
         headers: "{}".into(),
         payload: Payload::encode(body, state.settings.database.payload_compression),
     };
-    let outcome = state.intake.submit(delivery).await.map_err(|e| {
+    let outcome = state.journal(delivery).await.map_err(|e| {
         tracing::warn!(error = %e, "could not journal a Drone webhook");
         ReceiveError::Unavailable("cannot store the delivery now; retry later")
     })?;
     Ok(match outcome {
-        InsertOutcome::Inserted => {
-            state.one_delivery_queued(&item_key);
-            HttpResponse::Accepted().body("accepted\n")
-        }
+        InsertOutcome::Inserted => HttpResponse::Accepted().body("accepted\n"),
         InsertOutcome::Duplicate => HttpResponse::Ok().body("already received\n"),
     })
 }

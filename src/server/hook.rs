@@ -70,21 +70,18 @@ pub async fn receive(
     let started = Instant::now();
     let result = receive_inner(&req, payload, &state).await;
     let (forge, outcome) = match &result {
-        Ok((forge, InsertOutcome::Inserted, _)) => (forge.as_str(), "accepted"),
-        Ok((forge, InsertOutcome::Duplicate, _)) => (forge.as_str(), "duplicate"),
+        Ok((forge, InsertOutcome::Inserted)) => (forge.as_str(), "accepted"),
+        Ok((forge, InsertOutcome::Duplicate)) => (forge.as_str(), "duplicate"),
         Err(e) => ("unknown", reason_label(e)),
     };
     metrics::counter!("bosun_webhooks_total", "forge" => forge, "result" => outcome).increment(1);
     metrics::histogram!("bosun_ack_latency_seconds", "result" => outcome)
         .record(started.elapsed().as_secs_f64());
     match result? {
-        (_, InsertOutcome::Inserted, item_key) => {
-            state.one_delivery_queued(&item_key);
-            Ok(HttpResponse::Accepted()
-                .content_type("text/plain; charset=utf-8")
-                .body("accepted\n"))
-        }
-        (_, InsertOutcome::Duplicate, _) => Ok(HttpResponse::Ok()
+        (_, InsertOutcome::Inserted) => Ok(HttpResponse::Accepted()
+            .content_type("text/plain; charset=utf-8")
+            .body("accepted\n")),
+        (_, InsertOutcome::Duplicate) => Ok(HttpResponse::Ok()
             .content_type("text/plain; charset=utf-8")
             .body("already received\n")),
     }
@@ -113,7 +110,7 @@ async fn receive_inner(
     req: &HttpRequest,
     payload: web::Payload,
     state: &AppState,
-) -> Result<(ForgeKind, InsertOutcome, String), ReceiveError> {
+) -> Result<(ForgeKind, InsertOutcome), ReceiveError> {
     if state.shutting_down.load(Ordering::Relaxed) {
         return Err(ReceiveError::Unavailable(
             "bosun is shutting down; retry later",
@@ -193,15 +190,14 @@ async fn receive_inner(
         event: event.chars().take(100).collect(),
         repo,
         number,
-        item_key: item_key.clone(),
+        item_key,
         headers: kept_headers(req),
         payload: Payload::encode(body, state.settings.database.payload_compression),
     };
     state
-        .intake
-        .submit(delivery)
+        .journal(delivery)
         .await
-        .map(|outcome| (forge, outcome, item_key))
+        .map(|outcome| (forge, outcome))
         .map_err(|e| {
             tracing::warn!(error = %e, "could not journal a delivery");
             ReceiveError::Unavailable("cannot store the delivery now; retry later")

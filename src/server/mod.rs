@@ -7,7 +7,7 @@ pub mod pages;
 
 use crate::config::Settings;
 use crate::intake::Intake;
-use crate::store::Store;
+use crate::store::{InsertOutcome, NewDelivery, Store, StoreError};
 use actix_web::{HttpResponse, web};
 use metrics_exporter_prometheus::PrometheusHandle;
 use std::sync::Arc;
@@ -32,14 +32,18 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// Wakes one idle worker for a delivery of `item_key` just journaled. One delivery needs
-    /// one worker: waking every idle worker made the others race for it with empty claims
-    /// (three wasted queries per delivery with four workers). None while a worker runs the
-    /// same item: that worker wakes one when it ends ([`crate::queue::RunningItems`]).
-    pub fn one_delivery_queued(&self, item_key: &str) {
-        if self.running_items.wake_for(item_key) {
+    /// Journals a received delivery (group-committed by the intake) and, when it is new, wakes
+    /// one idle worker for it. One delivery needs one worker: waking every idle worker made the
+    /// others race for it with empty claims (three wasted queries per delivery with four
+    /// workers). None while a worker runs the same item: that worker takes it next
+    /// ([`crate::queue::RunningItems`]).
+    pub async fn journal(&self, delivery: NewDelivery) -> Result<InsertOutcome, StoreError> {
+        let item_key = delivery.item_key.clone();
+        let outcome = self.intake.submit(delivery).await?;
+        if outcome == InsertOutcome::Inserted && self.running_items.wake_for(&item_key) {
             self.work_available.notify_one();
         }
+        Ok(outcome)
     }
 }
 

@@ -118,10 +118,8 @@ impl PgStore {
         settlement: &'q Settlement,
         bind: impl FnOnce(PgQuery<'q>) -> PgQuery<'q>,
     ) -> Result<bool, StoreError> {
-        let statement = match settlement.decided_nothing {
-            true => sql::pg_settled(&sql::marking_decided(end), settlement.outcomes.len()),
-            false => sql::pg_settled(end, settlement.outcomes.len()),
-        };
+        let end = sql::attempt_end(end, settlement.decided_nothing);
+        let statement = sql::pg_settled(&end, settlement.outcomes.len());
         let query = bind_settlement(
             bind(sqlx::query(sqlx::AssertSqlSafe(statement))),
             settlement,

@@ -62,11 +62,16 @@ pub(super) const MARK_DECIDED: &str = "UPDATE deliveries SET decided = TRUE WHER
 /// The start every statement that ends an attempt shares.
 const END_ATTEMPT: &str = "UPDATE deliveries SET ";
 
-/// `end`, an update that ends an attempt, also marking the delivery decided: a decision on
-/// nothing is held back until then (`Settlement::decided_nothing`).
-pub(super) fn marking_decided(end: &str) -> String {
+/// `end`, an update that ends an attempt, also marking the delivery decided when the attempt
+/// decided on nothing: such a decision is held back until then (`Settlement::decided_nothing`).
+pub(super) fn attempt_end(end: &str, decided_nothing: bool) -> std::borrow::Cow<'_, str> {
     debug_assert!(end.starts_with(END_ATTEMPT), "not an attempt's end: {end}");
-    end.replacen(END_ATTEMPT, "UPDATE deliveries SET decided = TRUE, ", 1)
+    match decided_nothing {
+        true => end
+            .replacen(END_ATTEMPT, "UPDATE deliveries SET decided = TRUE, ", 1)
+            .into(),
+        false => end.into(),
+    }
 }
 
 pub(super) const DELIVERY_ACTIONS: &str = concat!(

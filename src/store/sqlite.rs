@@ -51,10 +51,7 @@ impl SqliteStore {
         settlement: &'q Settlement,
         bind: impl FnOnce(SqliteQuery<'q>) -> SqliteQuery<'q>,
     ) -> Result<bool, StoreError> {
-        let end = match settlement.decided_nothing {
-            true => sql::marking_decided(end),
-            false => end.to_string(),
-        };
+        let end = sql::attempt_end(end, settlement.decided_nothing).into_owned();
         let mut tx = self.pool.begin().await?;
         let ended = bind(sqlx::query(sqlx::AssertSqlSafe(end)))
             .execute(&mut *tx)
