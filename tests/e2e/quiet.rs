@@ -94,84 +94,38 @@ async fn a_payload_bosun_cannot_use_is_ignored_with_the_reason() {
 }
 
 /// Counts the updates of each delivery's row, with a trigger bosun's statements cannot skip.
-enum UpdateLog {
-    Sqlite(sqlx::SqlitePool),
-    Postgres(sqlx::PgPool),
-}
+struct UpdateLog(RawPool);
 
 impl UpdateLog {
     async fn install(db: Db, url: &str) -> UpdateLog {
-        match db {
-            Db::Sqlite => {
-                let pool = sqlx::SqlitePool::connect(url).await.expect("sqlite");
-                for statement in [
-                    "CREATE TABLE update_log (delivery_id TEXT NOT NULL)",
-                    "CREATE TRIGGER log_delivery_updates AFTER UPDATE ON deliveries
-                     BEGIN INSERT INTO update_log VALUES (NEW.delivery_id); END",
-                ] {
-                    sqlx::query(statement)
-                        .execute(&pool)
-                        .await
-                        .expect(statement);
-                }
-                UpdateLog::Sqlite(pool)
-            }
-            Db::Postgres => {
-                let pool = sqlx::PgPool::connect(url).await.expect("postgres");
-                for statement in [
-                    "CREATE TABLE update_log (delivery_id TEXT NOT NULL)",
-                    "CREATE FUNCTION log_delivery_update() RETURNS trigger LANGUAGE plpgsql AS
-                     $$ BEGIN INSERT INTO update_log VALUES (NEW.delivery_id); RETURN NULL; END $$",
-                    "CREATE TRIGGER log_delivery_updates AFTER UPDATE ON deliveries
-                     FOR EACH ROW EXECUTE FUNCTION log_delivery_update()",
-                ] {
-                    sqlx::query(statement)
-                        .execute(&pool)
-                        .await
-                        .expect(statement);
-                }
-                UpdateLog::Postgres(pool)
-            }
+        let pool = RawPool::connect(db, url).await;
+        let statements: &[&'static str] = match db {
+            Db::Sqlite => &[
+                "CREATE TRIGGER log_delivery_updates AFTER UPDATE ON deliveries
+                 BEGIN INSERT INTO update_log VALUES (NEW.delivery_id); END",
+            ],
+            Db::Postgres => &[
+                "CREATE FUNCTION log_delivery_update() RETURNS trigger LANGUAGE plpgsql AS
+                 $$ BEGIN INSERT INTO update_log VALUES (NEW.delivery_id); RETURN NULL; END $$",
+                "CREATE TRIGGER log_delivery_updates AFTER UPDATE ON deliveries
+                 FOR EACH ROW EXECUTE FUNCTION log_delivery_update()",
+            ],
+        };
+        let table = "CREATE TABLE update_log (delivery_id TEXT NOT NULL)";
+        for statement in std::iter::once(&table).chain(statements) {
+            pool.execute(statement).await.expect(statement);
         }
+        UpdateLog(pool)
     }
 
     /// How many times the delivery's row was updated, and whether it reads decided.
     async fn of(&self, delivery_id: &str) -> (i64, bool) {
-        const UPDATES: &str = "SELECT count(*) FROM update_log WHERE delivery_id = $1";
-        const DECIDED: &str = "SELECT decided FROM deliveries WHERE delivery_id = $1";
-        match self {
-            UpdateLog::Sqlite(pool) => (
-                sqlx::query_scalar(UPDATES)
-                    .bind(delivery_id)
-                    .fetch_one(pool)
-                    .await
-                    .expect("updates"),
-                sqlx::query_scalar(DECIDED)
-                    .bind(delivery_id)
-                    .fetch_one(pool)
-                    .await
-                    .expect("decided"),
-            ),
-            UpdateLog::Postgres(pool) => (
-                sqlx::query_scalar(UPDATES)
-                    .bind(delivery_id)
-                    .fetch_one(pool)
-                    .await
-                    .expect("updates"),
-                sqlx::query_scalar(DECIDED)
-                    .bind(delivery_id)
-                    .fetch_one(pool)
-                    .await
-                    .expect("decided"),
-            ),
-        }
-    }
-
-    async fn close(self) {
-        match self {
-            UpdateLog::Sqlite(pool) => pool.close().await,
-            UpdateLog::Postgres(pool) => pool.close().await,
-        }
+        let updates = "SELECT count(*) FROM update_log WHERE delivery_id = $1";
+        let decided = "SELECT count(*) FROM deliveries WHERE delivery_id = $1 AND decided";
+        (
+            self.0.count(updates, delivery_id).await,
+            self.0.count(decided, delivery_id).await == 1,
+        )
     }
 }
 
@@ -239,7 +193,7 @@ async fn a_delivery_that_leads_to_nothing_is_decided_with_its_finish() {
             "{db:?}: claim, decision and finish"
         );
         assert_eq!(bosun.forge.labels(&pr), vec!["do-not-merge/hold"], "{db:?}");
-        log.close().await;
+        log.0.close().await;
         bosun.shutdown().await;
     }
 }

@@ -609,21 +609,8 @@ async fn open_raw(db: Db) -> (Arc<dyn Store>, RawPool, TestDb) {
     (s, pool, test_db)
 }
 
-enum RawPool {
-    Sqlite(sqlx::SqlitePool),
-    Pg(sqlx::PgPool),
-}
-
+/// The store-level questions these tests ask of the database's own catalog.
 impl RawPool {
-    /// Runs one statement as the store would, returning the store's error for it.
-    async fn execute(&self, sql: &'static str) -> Result<(), store::StoreError> {
-        match self {
-            RawPool::Sqlite(p) => sqlx::query(sql).execute(p).await.map(drop)?,
-            RawPool::Pg(p) => sqlx::query(sql).execute(p).await.map(drop)?,
-        }
-        Ok(())
-    }
-
     /// The indexes on `table`: name and definition (empty for SQLite's own indexes of the
     /// primary key and UNIQUE constraints), sorted by name.
     async fn indexes(&self, table: &str) -> Vec<(String, String)> {
@@ -736,13 +723,6 @@ impl RawPool {
             values.push(value.expect("value"));
         }
         values
-    }
-
-    async fn close(&self) {
-        match self {
-            RawPool::Sqlite(p) => p.close().await,
-            RawPool::Pg(p) => p.close().await,
-        }
     }
 }
 

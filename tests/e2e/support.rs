@@ -632,3 +632,44 @@ async fn proxy_connection(
         let _ = state.wait_for(|s| s.epoch != now.epoch).await;
     }
 }
+
+/// A pool straight on a test database, beside bosun's own, for what the store does not expose.
+pub enum RawPool {
+    Sqlite(sqlx::SqlitePool),
+    Pg(sqlx::PgPool),
+}
+
+impl RawPool {
+    /// Connects to the database at `url`.
+    pub async fn connect(db: Db, url: &str) -> RawPool {
+        match db {
+            Db::Sqlite => RawPool::Sqlite(sqlx::SqlitePool::connect(url).await.expect("sqlite")),
+            Db::Postgres => RawPool::Pg(sqlx::PgPool::connect(url).await.expect("postgres")),
+        }
+    }
+
+    /// Runs one statement as the store would, returning the store's error for it.
+    pub async fn execute(&self, sql: &'static str) -> Result<(), bosun::store::StoreError> {
+        match self {
+            RawPool::Sqlite(p) => sqlx::query(sql).execute(p).await.map(drop)?,
+            RawPool::Pg(p) => sqlx::query(sql).execute(p).await.map(drop)?,
+        }
+        Ok(())
+    }
+
+    /// A `count(*)` query's answer, with `$1` bound to `value`.
+    pub async fn count(&self, sql: &'static str, value: &str) -> i64 {
+        let count = match self {
+            RawPool::Sqlite(p) => sqlx::query_scalar(sql).bind(value).fetch_one(p).await,
+            RawPool::Pg(p) => sqlx::query_scalar(sql).bind(value).fetch_one(p).await,
+        };
+        count.expect(sql)
+    }
+
+    pub async fn close(&self) {
+        match self {
+            RawPool::Sqlite(p) => p.close().await,
+            RawPool::Pg(p) => p.close().await,
+        }
+    }
+}
