@@ -12,10 +12,11 @@ use crate::store::{
 };
 use bosun_plugins::{DeliveryFailedEvent, RepoPath};
 use rand::Rng;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::{Notify, watch};
+use tokio::sync::{Notify, oneshot, watch};
 use tracing::Instrument;
 
 /// The event under which bosun journals that it gave up on another delivery; its payload is
@@ -35,6 +36,8 @@ pub struct Engine {
     pub work_available: Arc<Notify>,
     /// The items this process's workers are running, shared with the receiver.
     pub running_items: Arc<RunningItems>,
+    /// Where a waiting worker can be handed a delivery as it is journaled.
+    pub idle_workers: Arc<IdleWorkers>,
 }
 
 /// The items (PRs, issues, repositories) this process's workers are running. A delivery
@@ -62,6 +65,23 @@ impl RunningItems {
             }
             None => true,
         }
+    }
+
+    /// Marks `item` running, as [`RunningItems::start`] does, unless it is running already.
+    pub fn try_start(self: &Arc<Self>, item: &str, work: &Arc<Notify>) -> Option<RunningItem> {
+        {
+            let mut items = self.items.lock().ok()?;
+            if items.contains_key(item) {
+                return None;
+            }
+            items.insert(item.to_string(), false);
+        }
+        Some(RunningItem {
+            items: self.clone(),
+            item: item.to_string(),
+            work: work.clone(),
+            ended: false,
+        })
     }
 
     /// Marks `item` running until the returned guard is dropped, which wakes a worker through
@@ -114,6 +134,133 @@ impl Drop for RunningItem {
     }
 }
 
+/// The workers of this process that wait for work. The intake takes one for a delivery it is
+/// about to journal, leases the delivery to it in the insert itself, and hands it over once
+/// committed ([`crate::store::Store::insert_and_lease`]): no wake-up, no claim, and one write
+/// fewer per delivery (BENCHMARKS.md §13).
+#[derive(Debug, Default)]
+pub struct IdleWorkers {
+    waiting: Mutex<VecDeque<Waiting>>,
+    next_ticket: AtomicU64,
+}
+
+#[derive(Debug)]
+struct Waiting {
+    ticket: u64,
+    worker: String,
+    hand: oneshot::Sender<Option<Handed>>,
+}
+
+/// A delivery handed to a worker: leased to it, its item marked running.
+#[derive(Debug)]
+pub struct Handed {
+    pub delivery: ClaimedDelivery,
+    pub running: RunningItem,
+}
+
+/// A worker's place among the waiting ones; dropped, it leaves.
+#[derive(Debug)]
+pub struct IdleTicket {
+    workers: Arc<IdleWorkers>,
+    ticket: u64,
+    /// A delivery, or None when the intake took this worker but leased it nothing (the
+    /// worker claims instead).
+    answer: oneshot::Receiver<Option<Handed>>,
+}
+
+/// A waiting worker the intake took: its id, to lease a delivery to, and where to hand it.
+#[derive(Debug)]
+pub struct TakenWorker {
+    pub worker: String,
+    hand: oneshot::Sender<Option<Handed>>,
+}
+
+impl TakenWorker {
+    /// Hands the worker what was leased to it (None: nothing, it claims instead); gives the
+    /// delivery back when the worker is gone (stopped), for the caller to release.
+    #[must_use = "a delivery given back must be released"]
+    pub fn hand(self, handed: Option<Handed>) -> Option<Handed> {
+        self.hand.send(handed).err().flatten()
+    }
+}
+
+impl IdleWorkers {
+    /// `worker` waits for work until it withdraws or the ticket is dropped.
+    pub fn wait(self: &Arc<Self>, worker: &str) -> IdleTicket {
+        let ticket = self.next_ticket.fetch_add(1, Ordering::Relaxed);
+        let (hand, answer) = oneshot::channel();
+        if let Ok(mut waiting) = self.waiting.lock() {
+            waiting.push_back(Waiting {
+                ticket,
+                worker: worker.to_string(),
+                hand,
+            });
+        }
+        IdleTicket {
+            workers: self.clone(),
+            ticket,
+            answer,
+        }
+    }
+
+    /// How many workers wait.
+    pub fn waiting(&self) -> usize {
+        self.waiting.lock().map_or(0, |w| w.len())
+    }
+
+    /// Whether any worker waits.
+    pub fn any(&self) -> bool {
+        self.waiting.lock().is_ok_and(|w| !w.is_empty())
+    }
+
+    /// Takes the worker that began waiting last (the one most likely still warm).
+    pub fn take(&self) -> Option<TakenWorker> {
+        let waiting = self.waiting.lock().ok()?.pop_back()?;
+        Some(TakenWorker {
+            worker: waiting.worker,
+            hand: waiting.hand,
+        })
+    }
+
+    /// Removes a ticket; false when the intake has taken it already.
+    fn withdraw(&self, ticket: u64) -> bool {
+        let Ok(mut waiting) = self.waiting.lock() else {
+            return true;
+        };
+        match waiting.iter().position(|w| w.ticket == ticket) {
+            Some(at) => {
+                waiting.remove(at);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+impl Drop for IdleTicket {
+    fn drop(&mut self) {
+        self.workers.withdraw(self.ticket);
+    }
+}
+
+/// How a worker's wait for work ended.
+enum Waited {
+    /// A delivery was handed to it.
+    Handed(Box<Handed>),
+    /// Woken, or its poll came round: it claims.
+    Claim,
+}
+
+impl From<Result<Option<Handed>, oneshot::error::RecvError>> for Waited {
+    fn from(answer: Result<Option<Handed>, oneshot::error::RecvError>) -> Waited {
+        match answer {
+            Ok(Some(handed)) => Waited::Handed(Box::new(handed)),
+            // Taken, but nothing was leased to it (or the intake stopped): claim.
+            Ok(None) | Err(_) => Waited::Claim,
+        }
+    }
+}
+
 impl Engine {
     /// Runs one worker until `stop` turns true; the delivery in hand is given `grace` to finish
     /// and is released for another worker if it does not.
@@ -133,69 +280,110 @@ impl Engine {
             }
             // After a delivery, claim again at once only if the last claim saw more waiting.
             // Otherwise what arrived since was notified (a notification sent while no worker
-            // waited is kept for the next one), and other processes' work is found by the poll:
-            // at a steady rate, claiming after every finish found nothing about half the time.
-            if std::mem::take(&mut just_finished) && !self.store.claim_saw_more_due() {
-                tokio::select! {
-                    _ = self.work_available.notified() => {}
-                    _ = tokio::time::sleep(poll) => {}
-                    _ = stop.changed() => {}
-                }
-                continue;
-            }
-            let notified = self.work_available.notified();
-            let claim = tokio::time::timeout(
-                STORE_DEADLINE,
-                self.store.claim_next_delivery(&worker_id, lease),
-            );
-            let claimed = claim
-                .await
-                .unwrap_or_else(|_| Err(StoreError::Unavailable("claim timed out".into())));
-            match claimed {
-                Ok(Some(delivery)) => {
-                    store_backoff = Duration::from_millis(100);
-                    let id = delivery.id;
-                    just_finished = true;
-                    // Until the delivery has ended (finished, retried or released, below).
-                    let running = self
-                        .running_items
-                        .start(&delivery.item_key, &self.work_available);
-                    let work = self.clone().process(delivery, worker_id.clone());
-                    tokio::pin!(work);
-                    tokio::select! {
-                        _ = &mut work => {
-                            // A delivery waits behind this one: this worker claims at once.
-                            if running.end() {
-                                just_finished = false;
-                            }
+            // waited is kept for the next one) or is handed over, and other processes' work is
+            // found by the poll: at a steady rate, claiming after every finish found nothing
+            // about half the time.
+            let (delivery, running) =
+                if std::mem::take(&mut just_finished) && !self.store.claim_saw_more_due() {
+                    let notified = self.work_available.notified();
+                    match self
+                        .wait_for_work(&worker_id, notified, &mut stop, poll)
+                        .await
+                    {
+                        Waited::Handed(handed) => (handed.delivery, handed.running),
+                        Waited::Claim => continue,
+                    }
+                } else {
+                    let notified = self.work_available.notified();
+                    let claim = tokio::time::timeout(
+                        STORE_DEADLINE,
+                        self.store.claim_next_delivery(&worker_id, lease),
+                    );
+                    let claimed = claim
+                        .await
+                        .unwrap_or_else(|_| Err(StoreError::Unavailable("claim timed out".into())));
+                    match claimed {
+                        Ok(Some(delivery)) => {
+                            store_backoff = Duration::from_millis(100);
+                            // Until the delivery has ended (finished, retried or released, below).
+                            let running = self
+                                .running_items
+                                .start(&delivery.item_key, &self.work_available);
+                            (delivery, running)
                         }
-                        _ = stop.changed() => {
-                            if tokio::time::timeout(grace, &mut work).await.is_err() {
-                                tracing::warn!(delivery = id, "grace period over; releasing the delivery");
-                                if let Err(e) = self.store.release_delivery(id, &worker_id).await {
-                                    tracing::warn!(error = %e, "could not release; its lease will expire");
-                                }
+                        Ok(None) => match self
+                            .wait_for_work(&worker_id, notified, &mut stop, poll)
+                            .await
+                        {
+                            Waited::Handed(handed) => (handed.delivery, handed.running),
+                            Waited::Claim => continue,
+                        },
+                        Err(e) => {
+                            tracing::warn!(error = %e, "cannot claim work");
+                            tokio::select! {
+                                _ = tokio::time::sleep(store_backoff) => {}
+                                _ = stop.changed() => {}
                             }
-                            return;
+                            store_backoff = (store_backoff * 2).min(Duration::from_secs(5));
+                            continue;
                         }
                     }
-                }
-                Ok(None) => {
-                    tokio::select! {
-                        _ = notified => {}
-                        _ = tokio::time::sleep(poll) => {}
-                        _ = stop.changed() => {}
+                };
+            let id = delivery.id;
+            if *stop.borrow() {
+                // Handed over as the worker was told to stop: give it back untouched.
+                self.release(id, &worker_id).await;
+                return;
+            }
+            just_finished = true;
+            let work = self.clone().process(delivery, worker_id.clone());
+            tokio::pin!(work);
+            tokio::select! {
+                _ = &mut work => {
+                    // A delivery waits behind this one: this worker claims at once.
+                    if running.end() {
+                        just_finished = false;
                     }
                 }
-                Err(e) => {
-                    tracing::warn!(error = %e, "cannot claim work");
-                    tokio::select! {
-                        _ = tokio::time::sleep(store_backoff) => {}
-                        _ = stop.changed() => {}
+                _ = stop.changed() => {
+                    if tokio::time::timeout(grace, &mut work).await.is_err() {
+                        tracing::warn!(delivery = id, "grace period over; releasing the delivery");
+                        self.release(id, &worker_id).await;
                     }
-                    store_backoff = (store_backoff * 2).min(Duration::from_secs(5));
+                    return;
                 }
             }
+        }
+    }
+
+    /// Waits, among the idle workers, for a delivery handed over, a wake-up (`notified`), the
+    /// poll or `stop`.
+    async fn wait_for_work(
+        &self,
+        worker_id: &str,
+        notified: tokio::sync::futures::Notified<'_>,
+        stop: &mut watch::Receiver<bool>,
+        poll: Duration,
+    ) -> Waited {
+        let mut ticket = self.idle_workers.wait(worker_id);
+        tokio::select! {
+            answer = &mut ticket.answer => return Waited::from(answer),
+            _ = notified => {}
+            _ = tokio::time::sleep(poll) => {}
+            _ = stop.changed() => {}
+        }
+        if self.idle_workers.withdraw(ticket.ticket) {
+            return Waited::Claim;
+        }
+        // The intake took this worker as the wait ended; its answer comes when the insert has
+        // committed (within the intake's commit deadline).
+        Waited::from((&mut ticket.answer).await)
+    }
+
+    /// Gives a delivery back unfinished, for another worker.
+    async fn release(&self, id: i64, worker_id: &str) {
+        if let Err(e) = self.store.release_delivery(id, worker_id).await {
+            tracing::warn!(delivery = id, error = %e, "could not release; its lease will expire");
         }
     }
 
@@ -346,7 +534,7 @@ fn status_name(s: FinalStatus) -> &'static str {
 
 #[cfg(test)]
 mod tests {
-    use super::{RunningItems, humanize};
+    use super::{IdleWorkers, RunningItems, humanize};
     use futures::FutureExt as _;
     use std::sync::Arc;
     use std::time::Duration;
@@ -403,6 +591,41 @@ mod tests {
         let idle = items.start("gitlab:g/p!8", &work);
         drop(idle);
         assert!(!woken(&work), "nothing waited: no one is woken");
+    }
+
+    #[test]
+    fn the_intake_takes_the_last_worker_to_wait_and_a_withdrawn_one_is_not_taken() {
+        let idle = Arc::new(IdleWorkers::default());
+        assert!(idle.take().is_none() && !idle.any());
+        let first = idle.wait("w1");
+        let second = idle.wait("w2");
+        assert_eq!(idle.waiting(), 2);
+        assert!(idle.withdraw(second.ticket), "w2 stops waiting by itself");
+        assert_eq!(idle.take().map(|t| t.worker).as_deref(), Some("w1"));
+        assert!(
+            !idle.withdraw(first.ticket),
+            "taken: w1 must wait for the intake's answer"
+        );
+        let third = idle.wait("w3");
+        let fourth = idle.wait("w4");
+        drop(fourth);
+        assert_eq!(
+            idle.take().map(|t| t.worker).as_deref(),
+            Some("w3"),
+            "a dropped ticket leaves the line"
+        );
+        assert!(idle.take().is_none());
+        drop(third);
+    }
+
+    #[test]
+    fn an_item_is_started_once_until_it_ends() {
+        let items = Arc::new(RunningItems::default());
+        let work = Arc::new(Notify::new());
+        let running = items.try_start("github:o/r#1", &work).expect("free");
+        assert!(items.try_start("github:o/r#1", &work).is_none());
+        assert!(!running.end());
+        assert!(items.try_start("github:o/r#1", &work).is_some());
     }
 
     #[test]

@@ -56,6 +56,7 @@ impl Application {
         let port = listener.local_addr()?.port();
         let work_available = Arc::new(Notify::new());
         let running_items = Arc::new(crate::queue::RunningItems::default());
+        let idle_workers = Arc::new(crate::queue::IdleWorkers::default());
         let shutting_down = Arc::new(AtomicBool::new(false));
         let concurrent_commits = if settings.database.url.starts_with("sqlite:") {
             1
@@ -66,7 +67,16 @@ impl Application {
             settings: settings.clone(),
             live: live.clone(),
             store: store.clone(),
-            intake: Intake::start(store.clone(), concurrent_commits),
+            intake: Intake::start(
+                store.clone(),
+                concurrent_commits,
+                Some(crate::intake::Handoff::new(
+                    idle_workers.clone(),
+                    running_items.clone(),
+                    work_available.clone(),
+                    std::time::Duration::from_secs(settings.queue.lease_seconds),
+                )),
+            ),
             work_available: work_available.clone(),
             running_items: running_items.clone(),
             shutting_down: shutting_down.clone(),
@@ -125,6 +135,7 @@ impl Application {
             dispatcher,
             work_available,
             running_items,
+            idle_workers,
         });
         Ok(Application {
             port,
@@ -163,6 +174,12 @@ impl Application {
     /// The merge controller's resync, for tests and benchmarks that run a pass on demand.
     pub fn resync(&self) -> Arc<crate::resync::Resync> {
         self.resync.clone()
+    }
+
+    /// The workers waiting for work, for tests that need them all waiting before a delivery
+    /// arrives (it is then handed over rather than claimed).
+    pub fn idle_workers(&self) -> Arc<crate::queue::IdleWorkers> {
+        self.engine.idle_workers.clone()
     }
 
     /// Serves and works until SIGTERM or SIGINT: then the receiver answers 503, workers finish

@@ -32,18 +32,21 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// Journals a received delivery (group-committed by the intake) and, when it is new, wakes
-    /// one idle worker for it. One delivery needs one worker: waking every idle worker made the
-    /// others race for it with empty claims (three wasted queries per delivery with four
-    /// workers). None while a worker runs the same item: that worker takes it next
-    /// ([`crate::queue::RunningItems`]).
+    /// Journals a received delivery (group-committed by the intake) and, when it is new and
+    /// was not handed to a waiting worker as it was journaled, wakes one idle worker for it.
+    /// One delivery needs one worker: waking every idle worker made the others race for it
+    /// with empty claims (three wasted queries per delivery with four workers). None while a
+    /// worker runs the same item: that worker takes it next ([`crate::queue::RunningItems`]).
     pub async fn journal(&self, delivery: NewDelivery) -> Result<InsertOutcome, StoreError> {
         let item_key = delivery.item_key.clone();
-        let outcome = self.intake.submit(delivery).await?;
-        if outcome == InsertOutcome::Inserted && self.running_items.wake_for(&item_key) {
+        let submitted = self.intake.submit(delivery).await?;
+        if submitted.outcome == InsertOutcome::Inserted
+            && !submitted.handed
+            && self.running_items.wake_for(&item_key)
+        {
             self.work_available.notify_one();
         }
-        Ok(outcome)
+        Ok(submitted.outcome)
     }
 }
 

@@ -216,6 +216,40 @@ impl Store for PgStore {
         Ok(outcomes(batch, &first, &inserted))
     }
 
+    async fn insert_and_lease(
+        &self,
+        batch: &[NewDelivery],
+        workers: &[Option<String>],
+        lease: Duration,
+    ) -> Result<Vec<Journaled>, StoreError> {
+        if workers.iter().all(Option::is_none) {
+            return Ok(unleased(self.insert_deliveries(batch).await?));
+        }
+        let first = first_occurrences(batch);
+        let rows = with_owners(batch, &first, workers);
+        let mut qb = QueryBuilder::<sqlx::Postgres>::new(sql::leasing_insert_start());
+        qb.push_values(rows, |mut b, (d, owner)| {
+            b.push_bind(&d.delivery_id)
+                .push_bind(d.forge.as_str())
+                .push_bind(&d.event)
+                .push_bind(&d.repo)
+                .push_bind(d.number)
+                .push_bind(&d.item_key)
+                .push_bind(&d.headers)
+                .push_bind(d.payload.stored())
+                .push_bind(d.payload.encoding().as_str())
+                .push_bind(owner);
+        });
+        qb.push(sql::leasing_insert_middle())
+            .push("now() + make_interval(secs => ")
+            .push_bind(lease.as_secs_f64())
+            .push(")")
+            .push(sql::leasing_insert_end("now()"));
+        let mut connection = self.kept.get().await?;
+        let rows = qb.build_query_as().fetch_all(connection.conn()).await;
+        journaled(batch, &first, connection.done(rows)?)
+    }
+
     async fn claim_next_delivery(
         &self,
         worker: &str,

@@ -257,6 +257,53 @@ pub(super) const INSERT_DELIVERIES: &str = "INSERT INTO deliveries (delivery_id,
 pub(super) const INSERT_DELIVERIES_END: &str =
     " ON CONFLICT (delivery_id) DO NOTHING RETURNING delivery_id";
 
+/// How many of the oldest pending deliveries a leasing insert reads to learn which items are
+/// busy; with this many pending or more, it leases nothing (a backlog: the workers claim it in
+/// order). Bounded, so the check is one short ordered read of the pending index whatever the
+/// table's size or statistics.
+pub(super) const LEASE_WINDOW: i64 = 256;
+
+/// The start of a leasing insert (`insert_and_lease`): the backend adds the rows' `VALUES`
+/// (the insert's columns up to `payload_encoding`, then the lease owner or NULL), then
+/// [`leasing_insert_middle`], the lease's end as its SQL, and [`leasing_insert_end`].
+pub(super) fn leasing_insert_start() -> String {
+    format!(
+        "WITH pending AS MATERIALIZED (
+            SELECT item_key FROM deliveries WHERE status IN ('queued', 'running')
+            ORDER BY id LIMIT {LEASE_WINDOW}),
+         batch (delivery_id, forge, event, repo, number, item_key, headers, payload, payload_encoding, lease_owner) AS ("
+    )
+}
+
+/// After the rows, before the lease's end: what is leased. A row is leased to its owner when
+/// nothing of its item is pending (so it is its item's head and runs in order) and the pending
+/// window is not full.
+pub(super) fn leasing_insert_middle() -> String {
+    format!(
+        "),
+     leased AS (
+        SELECT b.*, (b.lease_owner IS NOT NULL AND (SELECT count(*) FROM pending) < {LEASE_WINDOW}
+                     AND NOT EXISTS (SELECT 1 FROM pending p WHERE p.item_key = b.item_key)) AS handed,
+               "
+    )
+}
+
+/// The end of a leasing insert, after the lease's end; `now` is the backend's "now".
+pub(super) fn leasing_insert_end(now: &str) -> String {
+    format!(
+        " AS until FROM batch b)
+     INSERT INTO deliveries (delivery_id, forge, event, repo, number, item_key, headers, payload, payload_encoding,
+                             received_at, run_after, lease_owner, lease_until, attempts, started_at)
+     SELECT delivery_id, forge, event, repo, number, item_key, headers, payload, payload_encoding, {now},
+            CASE WHEN handed THEN until ELSE {now} END, CASE WHEN handed THEN lease_owner END,
+            CASE WHEN handed THEN until END, CASE WHEN handed THEN 1 ELSE 0 END,
+            CASE WHEN handed THEN {now} END
+     FROM leased WHERE TRUE
+     ON CONFLICT (delivery_id) DO NOTHING
+     RETURNING id, delivery_id, lease_owner, received_at"
+    )
+}
+
 /// The statements that write the time, in one backend's words for "now".
 pub(super) struct Statements {
     /// `$1` id, `$2` worker, `$3` status, `$4` note.

@@ -14,6 +14,7 @@ use sqlx::{ConnectOptions as _, QueryBuilder, SqliteConnection, SqlitePool};
 use std::collections::HashSet;
 use std::str::FromStr;
 use std::sync::LazyLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -88,9 +89,42 @@ async fn write_settlement(
     Ok(())
 }
 
+/// Whether a claim may find work, known without a statement: SQLite has one process writing,
+/// so this store sees every write that queues a delivery. A claim that found nothing is
+/// remembered with the count of such writes when it began; until another comes, a worker that
+/// has just finished need not claim again (an empty claim takes the one writer's lock).
+#[derive(Debug, Default)]
+struct QueuedSince {
+    /// Writes that queued a delivery (an insert not leased, a retry, a release, a requeue).
+    queued: AtomicU64,
+    /// `queued` when the latest empty claim began; `u64::MAX` after a claim that took one.
+    at_empty_claim: AtomicU64,
+}
+
+impl QueuedSince {
+    fn note_queued(&self) {
+        self.queued.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn claim_began(&self) -> u64 {
+        self.queued.load(Ordering::Relaxed)
+    }
+
+    fn claim_ended(&self, began: u64, took: bool) {
+        let seen = if took { u64::MAX } else { began };
+        self.at_empty_claim.store(seen, Ordering::Relaxed);
+    }
+
+    fn more_due(&self) -> bool {
+        self.at_empty_claim.load(Ordering::Relaxed) != self.queued.load(Ordering::Relaxed)
+    }
+}
+
 /// A SQLite-backed [`Store`].
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// Whether a claim may find work ([`Store::claim_saw_more_due`]).
+    queued_since: QueuedSince,
     /// The background checkpointer, stopped with the store.
     _checkpointer: Option<Checkpointer>,
 }
@@ -242,6 +276,11 @@ impl SqliteStore {
         };
         Ok(SqliteStore {
             pool,
+            queued_since: QueuedSince {
+                queued: AtomicU64::new(0),
+                // Unknown at first: claim.
+                at_empty_claim: AtomicU64::new(u64::MAX),
+            },
             _checkpointer: checkpointer,
         })
     }
@@ -305,7 +344,46 @@ impl Store for SqliteStore {
             .await?
             .into_iter()
             .collect();
+        if !inserted.is_empty() {
+            self.queued_since.note_queued();
+        }
         Ok(outcomes(batch, &first, &inserted))
+    }
+
+    async fn insert_and_lease(
+        &self,
+        batch: &[NewDelivery],
+        workers: &[Option<String>],
+        lease: Duration,
+    ) -> Result<Vec<Journaled>, StoreError> {
+        if workers.iter().all(Option::is_none) {
+            return Ok(unleased(self.insert_deliveries(batch).await?));
+        }
+        let first = first_occurrences(batch);
+        let rows = with_owners(batch, &first, workers);
+        let mut qb = QueryBuilder::<sqlx::Sqlite>::new(sql::leasing_insert_start());
+        qb.push_values(rows, |mut b, (d, owner)| {
+            b.push_bind(&d.delivery_id)
+                .push_bind(d.forge.as_str())
+                .push_bind(&d.event)
+                .push_bind(&d.repo)
+                .push_bind(d.number)
+                .push_bind(&d.item_key)
+                .push_bind(&d.headers)
+                .push_bind(d.payload.stored())
+                .push_bind(d.payload.encoding().as_str())
+                .push_bind(owner);
+        });
+        qb.push(sql::leasing_insert_middle())
+            .push("strftime('%Y-%m-%dT%H:%M:%fZ', 'now', ")
+            .push_bind(later(lease))
+            .push(")")
+            .push(sql::leasing_insert_end(now!()));
+        let rows: Vec<LeasingRow> = qb.build_query_as().fetch_all(&self.pool).await?;
+        if rows.iter().any(|(_, _, owner, _)| owner.is_none()) {
+            self.queued_since.note_queued();
+        }
+        journaled(batch, &first, rows)
     }
 
     async fn claim_next_delivery(
@@ -313,6 +391,7 @@ impl Store for SqliteStore {
         worker: &str,
         lease: Duration,
     ) -> Result<Option<ClaimedDelivery>, StoreError> {
+        let began = self.queued_since.claim_began();
         let row: Option<ClaimRow> = sqlx::query_as(concat!(
             "UPDATE deliveries
              SET status = 'queued', attempts = attempts + 1, lease_owner = $1,
@@ -340,7 +419,12 @@ impl Store for SqliteStore {
         .bind(later(lease))
         .fetch_optional(&self.pool)
         .await?;
+        self.queued_since.claim_ended(began, row.is_some());
         row.map(ClaimedDelivery::try_from).transpose()
+    }
+
+    fn claim_saw_more_due(&self) -> bool {
+        self.queued_since.more_due()
     }
 
     async fn finish_delivery(
@@ -372,10 +456,13 @@ impl Store for SqliteStore {
             held_by_worker!()
         );
         let delay = later(delay);
-        self.end_attempt(RETRY, settlement, |q| {
-            q.bind(id).bind(worker).bind(error).bind(delay)
-        })
-        .await
+        let ended = self
+            .end_attempt(RETRY, settlement, |q| {
+                q.bind(id).bind(worker).bind(error).bind(delay)
+            })
+            .await?;
+        self.queued_since.note_queued();
+        Ok(ended)
     }
 
     async fn release_delivery(&self, id: i64, worker: &str) -> Result<bool, StoreError> {
@@ -384,6 +471,7 @@ impl Store for SqliteStore {
             .bind(worker)
             .execute(&self.pool)
             .await?;
+        self.queued_since.note_queued();
         Ok(r.rows_affected() == 1)
     }
 
@@ -496,6 +584,7 @@ impl Store for SqliteStore {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
+        self.queued_since.note_queued();
         Ok(true)
     }
 
@@ -508,6 +597,7 @@ impl Store for SqliteStore {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
+        self.queued_since.note_queued();
         Ok(r.rows_affected())
     }
 
@@ -564,6 +654,7 @@ impl Store for SqliteStore {
             .bind(later(delay))
             .fetch_optional(&self.pool)
             .await?;
+        self.queued_since.note_queued();
         Ok(match inserted {
             Some(_) => InsertOutcome::Inserted,
             None => InsertOutcome::Duplicate,
@@ -574,6 +665,78 @@ impl Store for SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A worker that has just finished claims again only when a write queued a delivery since
+    /// the last claim found nothing; a delivery leased in its insert queues nothing.
+    #[tokio::test]
+    async fn a_claim_is_worth_making_only_after_something_was_queued() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite:{}", dir.path().join("due.db").display());
+        let store = SqliteStore::connect(&url, 2).await.expect("open");
+        store.migrate().await.expect("migrate");
+        let lease = Duration::from_secs(60);
+        let delivery = |id: &str| NewDelivery {
+            delivery_id: id.into(),
+            forge: ForgeKind::GitHub,
+            event: "issue_comment".into(),
+            repo: Some("o/r".into()),
+            number: Some(1),
+            item_key: id.into(),
+            headers: "{}".into(),
+            payload: actix_web::web::Bytes::from_static(b"{}").into(),
+        };
+        assert!(store.claim_saw_more_due(), "unknown at first");
+        assert!(
+            store
+                .claim_next_delivery("w", lease)
+                .await
+                .expect("claim")
+                .is_none()
+        );
+        assert!(
+            !store.claim_saw_more_due(),
+            "found nothing, and nothing came since"
+        );
+
+        store
+            .insert_deliveries(&[delivery("a")])
+            .await
+            .expect("insert");
+        assert!(store.claim_saw_more_due(), "queued since");
+        let a = store
+            .claim_next_delivery("w", lease)
+            .await
+            .expect("claim")
+            .expect("a");
+        assert!(store.claim_saw_more_due(), "took one: there may be more");
+        assert!(
+            store
+                .claim_next_delivery("w", lease)
+                .await
+                .expect("claim")
+                .is_none()
+        );
+        assert!(!store.claim_saw_more_due());
+
+        let leased = store
+            .insert_and_lease(&[delivery("b")], &[Some("w".into())], lease)
+            .await
+            .expect("insert");
+        assert!(leased[0].leased.is_some());
+        assert!(!store.claim_saw_more_due(), "handed over: nothing to claim");
+
+        store
+            .retry_delivery(
+                a.id,
+                "w",
+                "forge down",
+                Duration::ZERO,
+                &Settlement::default(),
+            )
+            .await
+            .expect("retry");
+        assert!(store.claim_saw_more_due(), "a retry queues it again");
+    }
 
     /// Under commits that keep landing while the checkpointer copies, the WAL stays near the
     /// restart bound: passive passes alone would copy every frame they saw and still never let

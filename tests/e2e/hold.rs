@@ -1,6 +1,7 @@
 //! `/hold` end to end on both forges: webhook → bosun → label in the fake forge's state.
 
 use crate::support::*;
+use bosun::store::DeliveryRecord;
 use bosun_plugins::ForgeKind;
 use fake_forge::Fault;
 use std::time::Duration;
@@ -233,8 +234,10 @@ async fn exhausted_retries_fail_and_replay_recovers() {
 /// it, not by the queue's poll (set here to ten minutes): a delivery behind a running one
 /// wakes no worker when it is journaled, and the worker that ends the running one claims it.
 /// The forge takes 150 ms per call, so the burst is journaled while the first still runs. (On
-/// SQLite a worker claims again after every delivery anyway; on Postgres only when its last
-/// claim saw more due, which the first one's did not.)
+/// SQLite the store also knows that deliveries were queued since its last empty claim, so a
+/// worker would claim again anyway; on Postgres only when its last claim saw more due, which
+/// none did.) The first, arriving while every worker
+/// waits, is handed to one as it is journaled, with no claim; the rest are claimed in turn.
 #[tokio::test]
 async fn a_burst_on_one_pr_runs_through_without_waiting_for_the_poll() {
     for db in databases() {
@@ -275,6 +278,7 @@ async fn a_burst_on_one_pr_runs_through_without_waiting_for_the_poll() {
         });
         // Posted in order, each once the one before is journaled; the rest once the first runs,
         // so that its claim saw nothing behind it.
+        bosun.all_workers_waiting().await;
         for (i, post) in posts.enumerate() {
             assert_eq!(post.await.0, 202, "{db:?}");
             if i == 0 {
@@ -300,6 +304,24 @@ async fn a_burst_on_one_pr_runs_through_without_waiting_for_the_poll() {
             vec![HOLD],
             "{db:?}: the last word was /hold"
         );
+        let started_as_received = |record: Option<DeliveryRecord>| {
+            record.is_some_and(|r| r.attempts == 1 && r.started_at == Some(r.received_at))
+        };
+        assert!(
+            started_as_received(bosun.store.delivery("github:burst-0").await.expect("read")),
+            "{db:?}: handed over in its insert"
+        );
+        for i in 1..burst.len() {
+            let record = bosun
+                .store
+                .delivery(&format!("github:burst-{i}"))
+                .await
+                .expect("read");
+            assert!(
+                !started_as_received(record),
+                "{db:?}: burst-{i} waited, and was claimed"
+            );
+        }
         bosun.shutdown().await;
     }
 }

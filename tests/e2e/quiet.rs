@@ -130,14 +130,21 @@ impl UpdateLog {
 }
 
 /// Most webhooks lead to no action (a comment without a command, here on both forges). Such a
-/// delivery's row is written twice, by its claim and by its finish, which also marks it
-/// decided; a `/hold` has its decision journaled on its own before the label is added, a third
-/// write. Both read decided afterwards, so neither is decided again on a replay.
+/// delivery, handed to a waiting worker as it is journaled (leased in its insert, so no claim),
+/// has its row written once, by its finish, which also marks it decided; a `/hold` has its
+/// decision journaled on its own before the label is added, a second write. All read decided
+/// afterwards, so none is decided again on a replay. (A claimed delivery adds the claim's
+/// write: `store::a_decision_on_nothing_rides_with_the_attempts_end`.)
 #[tokio::test]
 async fn a_delivery_that_leads_to_nothing_is_decided_with_its_finish() {
     for db in databases() {
         let _combination = Combination::new(db);
-        let bosun = spawn_bosun(Options::new(db)).await;
+        let mut options = Options::new(db);
+        // No poll: every worker stays waiting, so each delivery is handed over.
+        options
+            .env
+            .push(("BOSUN_QUEUE__POLL_INTERVAL_MS".into(), "600000".into()));
+        let bosun = spawn_bosun(options).await;
         let log = UpdateLog::install(db, bosun.db_url()).await;
         let pr = bosun
             .forge
@@ -166,10 +173,11 @@ async fn a_delivery_that_leads_to_nothing_is_decided_with_its_finish() {
                 ForgeKind::GitHub => "issue_comment",
                 ForgeKind::GitLab => "Note Hook",
             };
+            bosun.all_workers_waiting().await;
             let (status, _) = bosun.post(forge, event, id, &body).await;
             assert_eq!(status, 202, "{db:?} {id}");
+            bosun.run_until_idle().await;
         }
-        bosun.run_until_idle().await;
         for stored in ["github:chatter-1", "gitlab:chatter-2", "github:hold-1"] {
             assert_eq!(
                 bosun.status_of(stored).await.as_deref(),
@@ -179,18 +187,18 @@ async fn a_delivery_that_leads_to_nothing_is_decided_with_its_finish() {
         }
         assert_eq!(
             log.of("github:chatter-1").await,
-            (2, true),
-            "{db:?}: claim and finish"
+            (1, true),
+            "{db:?}: the finish alone"
         );
         assert_eq!(
             log.of("gitlab:chatter-2").await,
-            (2, true),
-            "{db:?}: claim and finish"
+            (1, true),
+            "{db:?}: the finish alone"
         );
         assert_eq!(
             log.of("github:hold-1").await,
-            (3, true),
-            "{db:?}: claim, decision and finish"
+            (2, true),
+            "{db:?}: decision and finish"
         );
         assert_eq!(bosun.forge.labels(&pr), vec!["do-not-merge/hold"], "{db:?}");
         log.0.close().await;

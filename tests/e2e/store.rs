@@ -1555,3 +1555,150 @@ async fn a_delayed_delivery_waits_and_is_inserted_once() {
         .await;
     }
 }
+
+/// `insert_and_lease` for one batch: each delivery with the worker named for it, or none.
+async fn lease_in(
+    s: &Arc<dyn Store>,
+    batch: &[(NewDelivery, Option<&str>)],
+    lease: Duration,
+) -> Vec<store::Journaled> {
+    let (deliveries, workers): (Vec<NewDelivery>, Vec<Option<String>>) = batch
+        .iter()
+        .map(|(d, w)| (d.clone(), w.map(str::to_string)))
+        .unzip();
+    s.insert_and_lease(&deliveries, &workers, lease)
+        .await
+        .expect("insert and lease")
+}
+
+/// A delivery handed to a waiting worker is leased to it in its insert, exactly as a claim
+/// would have left it: running, attempt 1, started when received, and not claimable; its
+/// worker finishes it. One whose item has a delivery pending is queued behind it instead, a
+/// duplicate is not leased, and nothing is leased while the pending window is full.
+#[tokio::test]
+async fn a_delivery_is_leased_in_its_insert_only_as_its_items_head() {
+    for db in databases() {
+        let _combination = Combination::new(db);
+        let (s, _db) = open(db).await;
+        let mut first = delivery("first", "k1");
+        first.payload = actix_web::web::Bytes::from_static(br#"{"action":"created"}"#).into();
+        let journaled = lease_in(
+            &s,
+            &[(first, Some("w1")), (delivery("other", "k2"), None)],
+            LEASE,
+        )
+        .await;
+        assert_eq!(
+            journaled.iter().map(|j| j.outcome).collect::<Vec<_>>(),
+            vec![InsertOutcome::Inserted, InsertOutcome::Inserted],
+            "{db:?}"
+        );
+        let leased = journaled[0].leased.as_ref().expect("leased to w1");
+        assert_eq!(
+            (
+                leased.delivery_id.as_str(),
+                leased.attempts,
+                leased.decided,
+                leased.payload.as_slice()
+            ),
+            ("first", 1, false, br#"{"action":"created"}"#.as_slice()),
+            "{db:?}"
+        );
+        assert!(journaled[1].leased.is_none(), "{db:?}: no worker named");
+        let record = s.delivery("first").await.expect("read").expect("stored");
+        assert_eq!(
+            (record.id, record.status.as_str(), record.attempts),
+            (leased.id, "running", 1),
+            "{db:?}"
+        );
+        assert_eq!(
+            record.started_at,
+            Some(record.received_at),
+            "{db:?}: started as it was received"
+        );
+        assert_eq!(
+            claim_as(&s, "w2").await.map(|(id, _)| id).as_deref(),
+            Some("other"),
+            "{db:?}: the leased one is not claimable; the queued one is"
+        );
+        assert_eq!(claim_as(&s, "w2").await, None, "{db:?}");
+        assert!(
+            s.finish_delivery(
+                leased.id,
+                "w1",
+                FinalStatus::Done,
+                None,
+                &Settlement::default()
+            )
+            .await
+            .expect("finish"),
+            "{db:?}: its worker holds the lease"
+        );
+
+        // k2's "other" is running (claimed by w2): a delivery of k2 waits behind it.
+        let behind = lease_in(&s, &[(delivery("behind", "k2"), Some("w1"))], LEASE).await;
+        assert_eq!(behind[0].outcome, InsertOutcome::Inserted, "{db:?}");
+        assert!(behind[0].leased.is_none(), "{db:?}: its item is busy");
+        assert_eq!(
+            s.delivery("behind")
+                .await
+                .expect("read")
+                .map(|r| r.status)
+                .as_deref(),
+            Some("queued"),
+            "{db:?}"
+        );
+        let again = lease_in(&s, &[(delivery("first", "k9"), Some("w1"))], LEASE).await;
+        assert_eq!(
+            (again[0].outcome, again[0].leased.is_none()),
+            (InsertOutcome::Duplicate, true),
+            "{db:?}: a duplicate is neither stored nor leased"
+        );
+
+        // A full window of pending deliveries: a backlog, claimed in order; nothing is leased.
+        let backlog: Vec<NewDelivery> = (0..256)
+            .map(|i| delivery(&format!("backlog-{i}"), &format!("b{i}")))
+            .collect();
+        s.insert_deliveries(&backlog).await.expect("insert");
+        let late = lease_in(&s, &[(delivery("late", "k7"), Some("w1"))], LEASE).await;
+        assert!(
+            late[0].leased.is_none(),
+            "{db:?}: with a backlog the workers claim"
+        );
+    }
+}
+
+/// A leased delivery whose worker is gone (a crash) runs again when its lease runs out, like a
+/// claimed one.
+#[tokio::test]
+async fn a_leased_delivery_whose_worker_vanished_is_claimed_after_its_lease() {
+    for db in databases() {
+        let _combination = Combination::new(db);
+        let (s, _db) = open(db).await;
+        let journaled = lease_in(
+            &s,
+            &[(delivery("orphan", "k"), Some("gone"))],
+            Duration::from_millis(200),
+        )
+        .await;
+        let orphan = journaled[0].leased.as_ref().expect("leased");
+        let again = wait_for_claim(&s, "w").await;
+        assert_eq!(
+            (again.id, again.attempts),
+            (orphan.id, 2),
+            "{db:?}: claimed again, its second attempt"
+        );
+        assert!(
+            !s.finish_delivery(
+                orphan.id,
+                "gone",
+                FinalStatus::Done,
+                None,
+                &Settlement::default()
+            )
+            .await
+            .expect("finish"),
+            "{db:?}: the vanished worker's lease is lost"
+        );
+    }
+}

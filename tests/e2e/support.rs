@@ -262,6 +262,9 @@ pub struct TestBosun {
     pub resync: Arc<bosun::resync::Resync>,
     /// The settings in force, to see a reload happen.
     pub live: Arc<bosun::config::LiveSettings>,
+    /// The workers waiting for work, and how many workers there are.
+    idle_workers: Arc<bosun::queue::IdleWorkers>,
+    workers: usize,
     pub port: u16,
     pub http: reqwest::Client,
     stop: Option<oneshot::Sender<()>>,
@@ -309,6 +312,7 @@ pub async fn spawn_bosun(options: Options) -> TestBosun {
     let settings: Settings = RawConfig::parse(&text, &env)
         .and_then(|raw| raw.validate(&env))
         .unwrap_or_else(|e| panic!("test config: {e:?}"));
+    let workers = settings.queue.workers_for(&settings.database.url);
     let mut app = Application::build(settings).await.expect("bosun builds");
     if let Some(path) = &options.config_file {
         std::fs::write(path, &text).expect("config file written");
@@ -321,6 +325,7 @@ pub async fn spawn_bosun(options: Options) -> TestBosun {
     let port = app.port();
     let store = app.store();
     let resync = app.resync();
+    let idle_workers = app.idle_workers();
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(app.run_until(async move {
         let _ = stopped.await;
@@ -329,6 +334,8 @@ pub async fn spawn_bosun(options: Options) -> TestBosun {
         forge,
         store,
         resync,
+        idle_workers,
+        workers,
         live,
         port,
         http: reqwest::Client::new(),
@@ -400,6 +407,15 @@ impl TestBosun {
                     == 0
             },
         )
+        .await;
+    }
+
+    /// Waits until every worker waits for work, so that the next delivery is handed to one as
+    /// it is journaled rather than claimed.
+    pub async fn all_workers_waiting(&self) {
+        wait_until("every worker waits", Duration::from_secs(10), || async {
+            self.idle_workers.waiting() == self.workers
+        })
         .await;
     }
 
