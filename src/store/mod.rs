@@ -585,7 +585,7 @@ fn leased_delivery(
         repo: d.repo.clone(),
         number: d.number,
         item_key: d.item_key.clone(),
-        payload: d.payload.decoded()?,
+        payload: d.payload.received()?,
         attempts: 1,
         decided: false,
         received_at,

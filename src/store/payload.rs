@@ -85,6 +85,9 @@ pub enum PayloadCompression {
 pub struct Payload {
     encoding: PayloadEncoding,
     bytes: Bytes,
+    /// The body as received, while it is at hand: a delivery handed to a worker as it is
+    /// journaled is read from it rather than decompressed again.
+    received: Option<Bytes>,
 }
 
 /// No decoded payload is larger than this: a length prefix beyond it is a corrupt row, not
@@ -97,6 +100,7 @@ impl Payload {
         Payload {
             encoding: PayloadEncoding::Identity,
             bytes: bytes.into(),
+            received: None,
         }
     }
 
@@ -121,6 +125,7 @@ impl Payload {
             Payload {
                 encoding,
                 bytes: Bytes::from(packed),
+                received: Some(body),
             }
         } else {
             Payload::raw(body)
@@ -137,9 +142,18 @@ impl Payload {
         &self.bytes
     }
 
-    /// The bytes as received.
+    /// The bytes as received, decoded from the stored bytes.
     pub fn decoded(&self) -> Result<Vec<u8>, StoreError> {
         decode_as(self.encoding, self.bytes.to_vec())
+    }
+
+    /// The bytes as received: the body itself while it is at hand (no decompression), else
+    /// [`Payload::decoded`].
+    pub fn received(&self) -> Result<Vec<u8>, StoreError> {
+        match &self.received {
+            Some(body) => Ok(body.to_vec()),
+            None => self.decoded(),
+        }
     }
 }
 
@@ -270,6 +284,8 @@ mod tests {
                 assert!(p.stored().len() < body.len());
                 let back = decode(p.encoding().as_str(), p.stored().to_vec()).expect("decodes");
                 assert_eq!(back, body);
+                assert_eq!(p.decoded().expect("decodes"), body);
+                assert_eq!(p.received().expect("at hand"), body);
             }
         }
     }
