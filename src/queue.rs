@@ -47,8 +47,8 @@ pub struct Engine {
 /// ends instead. Other processes' workers are not known here; their items wake as before.
 #[derive(Debug, Default)]
 pub struct RunningItems {
-    /// Item key → whether a delivery was journaled behind the running one.
-    items: Mutex<HashMap<String, bool>>,
+    /// Item key → how many deliveries were journaled behind the running one.
+    items: Mutex<HashMap<String, u32>>,
 }
 
 impl RunningItems {
@@ -60,11 +60,18 @@ impl RunningItems {
         };
         match items.get_mut(item) {
             Some(behind) => {
-                *behind = true;
+                *behind += 1;
                 false
             }
             None => true,
         }
+    }
+
+    /// Whether a delivery waits behind the running `item` (it stays noted).
+    pub fn has_behind(&self, item: &str) -> bool {
+        self.items
+            .lock()
+            .map_or(true, |items| items.get(item).is_some_and(|n| *n > 0))
     }
 
     /// Marks `item` running, as [`RunningItems::start`] does, unless it is running already.
@@ -74,22 +81,23 @@ impl RunningItems {
             if items.contains_key(item) {
                 return None;
             }
-            items.insert(item.to_string(), false);
+            items.insert(item.to_string(), 0);
         }
-        Some(RunningItem {
-            items: self.clone(),
-            item: item.to_string(),
-            work: work.clone(),
-            ended: false,
-        })
+        Some(self.guard(item, work))
     }
 
     /// Marks `item` running until the returned guard is dropped, which wakes a worker through
-    /// `work` if a delivery was journaled behind it meanwhile.
-    pub fn start(self: &Arc<Self>, item: &str, work: &Arc<Notify>) -> RunningItem {
+    /// `work` if a delivery was journaled behind it meanwhile. `behind`: deliveries known to
+    /// wait behind it already (those left behind the item's previous delivery, when the same
+    /// worker took the next).
+    pub fn start(self: &Arc<Self>, item: &str, work: &Arc<Notify>, behind: u32) -> RunningItem {
         if let Ok(mut items) = self.items.lock() {
-            items.insert(item.to_string(), false);
+            items.insert(item.to_string(), behind);
         }
+        self.guard(item, work)
+    }
+
+    fn guard(self: &Arc<Self>, item: &str, work: &Arc<Notify>) -> RunningItem {
         RunningItem {
             items: self.clone(),
             item: item.to_string(),
@@ -110,25 +118,25 @@ pub struct RunningItem {
 }
 
 impl RunningItem {
-    /// The item's delivery has ended in this worker's hands; true when a delivery was
+    /// The item's delivery has ended in this worker's hands; how many deliveries were
     /// journaled behind it, for this worker to claim next instead of waking another.
-    pub fn end(mut self) -> bool {
+    pub fn end(mut self) -> u32 {
         self.ended = true;
         self.take_behind()
     }
 
-    fn take_behind(&self) -> bool {
+    fn take_behind(&self) -> u32 {
         match self.items.items.lock() {
-            Ok(mut items) => items.remove(&self.item) == Some(true),
-            // Poisoned: say so; at worst a worker claims nothing.
-            Err(_) => true,
+            Ok(mut items) => items.remove(&self.item).unwrap_or(0),
+            // Poisoned: say one; at worst a worker claims nothing.
+            Err(_) => 1,
         }
     }
 }
 
 impl Drop for RunningItem {
     fn drop(&mut self) {
-        if !self.ended && self.take_behind() {
+        if !self.ended && self.take_behind() > 0 {
             self.work.notify_one();
         }
     }
@@ -274,8 +282,14 @@ impl Engine {
         let lease = Duration::from_secs(self.settings.queue.lease_seconds);
         let mut store_backoff = Duration::from_millis(100);
         let mut just_finished = false;
+        // Claimed with the last finish (a delivery waited behind it), and how many are left
+        // behind it when it is of the same item.
+        let mut claimed_next: Option<(ClaimedDelivery, u32)> = None;
         loop {
             if *stop.borrow() {
+                if let Some((next, _)) = claimed_next.take() {
+                    self.release(next.id, &worker_id).await;
+                }
                 return;
             }
             // After a delivery, claim again at once only if the last claim saw more waiting.
@@ -283,53 +297,58 @@ impl Engine {
             // waited is kept for the next one) or is handed over, and other processes' work is
             // found by the poll: at a steady rate, claiming after every finish found nothing
             // about half the time.
-            let (delivery, running) =
-                if std::mem::take(&mut just_finished) && !self.store.claim_saw_more_due() {
-                    let notified = self.work_available.notified();
-                    match self
+            let (delivery, running) = if let Some((next, behind)) = claimed_next.take() {
+                let running =
+                    self.running_items
+                        .start(&next.item_key, &self.work_available, behind);
+                (next, running)
+            } else if std::mem::take(&mut just_finished) && !self.store.claim_saw_more_due() {
+                let notified = self.work_available.notified();
+                match self
+                    .wait_for_work(&worker_id, notified, &mut stop, poll)
+                    .await
+                {
+                    Waited::Handed(handed) => (handed.delivery, handed.running),
+                    Waited::Claim => continue,
+                }
+            } else {
+                let notified = self.work_available.notified();
+                let claim = tokio::time::timeout(
+                    STORE_DEADLINE,
+                    self.store.claim_next_delivery(&worker_id, lease),
+                );
+                let claimed = claim
+                    .await
+                    .unwrap_or_else(|_| Err(StoreError::Unavailable("claim timed out".into())));
+                match claimed {
+                    Ok(Some(delivery)) => {
+                        store_backoff = Duration::from_millis(100);
+                        // Until the delivery has ended (finished, retried or released, below).
+                        let running =
+                            self.running_items
+                                .start(&delivery.item_key, &self.work_available, 0);
+                        (delivery, running)
+                    }
+                    Ok(None) => match self
                         .wait_for_work(&worker_id, notified, &mut stop, poll)
                         .await
                     {
                         Waited::Handed(handed) => (handed.delivery, handed.running),
                         Waited::Claim => continue,
-                    }
-                } else {
-                    let notified = self.work_available.notified();
-                    let claim = tokio::time::timeout(
-                        STORE_DEADLINE,
-                        self.store.claim_next_delivery(&worker_id, lease),
-                    );
-                    let claimed = claim
-                        .await
-                        .unwrap_or_else(|_| Err(StoreError::Unavailable("claim timed out".into())));
-                    match claimed {
-                        Ok(Some(delivery)) => {
-                            store_backoff = Duration::from_millis(100);
-                            // Until the delivery has ended (finished, retried or released, below).
-                            let running = self
-                                .running_items
-                                .start(&delivery.item_key, &self.work_available);
-                            (delivery, running)
+                    },
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot claim work");
+                        tokio::select! {
+                            _ = tokio::time::sleep(store_backoff) => {}
+                            _ = stop.changed() => {}
                         }
-                        Ok(None) => match self
-                            .wait_for_work(&worker_id, notified, &mut stop, poll)
-                            .await
-                        {
-                            Waited::Handed(handed) => (handed.delivery, handed.running),
-                            Waited::Claim => continue,
-                        },
-                        Err(e) => {
-                            tracing::warn!(error = %e, "cannot claim work");
-                            tokio::select! {
-                                _ = tokio::time::sleep(store_backoff) => {}
-                                _ = stop.changed() => {}
-                            }
-                            store_backoff = (store_backoff * 2).min(Duration::from_secs(5));
-                            continue;
-                        }
+                        store_backoff = (store_backoff * 2).min(Duration::from_secs(5));
+                        continue;
                     }
-                };
+                }
+            };
             let id = delivery.id;
+            let item = delivery.item_key.clone();
             if *stop.borrow() {
                 // Handed over as the worker was told to stop: give it back untouched.
                 self.release(id, &worker_id).await;
@@ -339,16 +358,26 @@ impl Engine {
             let work = self.clone().process(delivery, worker_id.clone());
             tokio::pin!(work);
             tokio::select! {
-                _ = &mut work => {
-                    // A delivery waits behind this one: this worker claims at once.
-                    if running.end() {
+                next = &mut work => {
+                    // A delivery waits behind this one: this worker claims at once (or claimed
+                    // with the finish already).
+                    let behind = running.end();
+                    if behind > 0 {
                         just_finished = false;
                     }
+                    claimed_next = next.map(|next| {
+                        let left = if next.item_key == item { behind.saturating_sub(1) } else { 0 };
+                        (next, left)
+                    });
                 }
                 _ = stop.changed() => {
-                    if tokio::time::timeout(grace, &mut work).await.is_err() {
-                        tracing::warn!(delivery = id, "grace period over; releasing the delivery");
-                        self.release(id, &worker_id).await;
+                    match tokio::time::timeout(grace, &mut work).await {
+                        Ok(Some(next)) => self.release(next.id, &worker_id).await,
+                        Ok(None) => {}
+                        Err(_) => {
+                            tracing::warn!(delivery = id, "grace period over; releasing the delivery");
+                            self.release(id, &worker_id).await;
+                        }
                     }
                     return;
                 }
@@ -387,7 +416,12 @@ impl Engine {
         }
     }
 
-    async fn process(self: Arc<Self>, delivery: ClaimedDelivery, worker_id: String) {
+    /// Runs one delivery to its end; returns the delivery claimed with its finish, if any.
+    async fn process(
+        self: Arc<Self>,
+        delivery: ClaimedDelivery,
+        worker_id: String,
+    ) -> Option<ClaimedDelivery> {
         let span = tracing::info_span!(
             "delivery",
             id = %delivery.delivery_id,
@@ -400,6 +434,7 @@ impl Engine {
         async {
             let started = std::time::Instant::now();
             let mut settlement = Settlement::default();
+            let mut claimed_next = None;
             let outcome = match self.dispatcher.handle(&delivery, &mut settlement).await {
                 Ok(o) => o,
                 Err(e) if e.is_unavailable() => Outcome::Retry { error: e.to_string(), after: None },
@@ -412,7 +447,19 @@ impl Engine {
                     metrics::histogram!("bosun_processing_latency_seconds", "forge" => forge).record(latency);
                     metrics::counter!("bosun_deliveries_total", "forge" => forge, "event" => delivery.event.clone(), "status" => status_name(status)).increment(1);
                     tracing::info!(status = status_name(status), note = note.as_deref().unwrap_or(""), "delivery finished");
-                    self.store.finish_delivery(delivery.id, &worker_id, status, note.as_deref(), &settlement).await
+                    if self.running_items.has_behind(&delivery.item_key) {
+                        // Claim what waits with the finish, in one statement on Postgres.
+                        let lease = Duration::from_secs(self.settings.queue.lease_seconds);
+                        self.store
+                            .finish_and_claim(delivery.id, &worker_id, status, note.as_deref(), &settlement, lease)
+                            .await
+                            .map(|(ended, next)| {
+                                claimed_next = next;
+                                ended
+                            })
+                    } else {
+                        self.store.finish_delivery(delivery.id, &worker_id, status, note.as_deref(), &settlement).await
+                    }
                 }
                 Outcome::Retry { error, .. } if delivery.attempts >= self.settings.queue.max_attempts => {
                     metrics::counter!("bosun_deliveries_total", "forge" => forge, "event" => delivery.event.clone(), "status" => "failed").increment(1);
@@ -450,6 +497,7 @@ impl Engine {
                 Ok(false) => tracing::warn!("lease lost before the delivery finished; another worker has it"),
                 Err(e) => tracing::warn!(error = %e, "could not record the outcome; the lease will expire and it runs again"),
             }
+            claimed_next
         }
         .instrument(span)
         .await
@@ -554,7 +602,7 @@ mod tests {
             "nothing runs it: wake a worker"
         );
 
-        let running = items.start("github:o/r#1", &work);
+        let running = items.start("github:o/r#1", &work, 0);
         assert!(
             !items.wake_for("github:o/r#1"),
             "it runs here: no worker is woken"
@@ -563,8 +611,9 @@ mod tests {
             items.wake_for("github:o/r#2"),
             "another item wakes one as before"
         );
-        assert!(
+        assert_eq!(
             running.end(),
+            1,
             "the worker that ran it is told to claim next"
         );
         assert!(!woken(&work), "and no other worker was woken for it");
@@ -573,22 +622,26 @@ mod tests {
             "ended: the item wakes a worker again"
         );
 
-        let quiet = items.start("github:o/r#3", &work);
-        assert!(!quiet.end(), "nothing came behind it");
+        let quiet = items.start("github:o/r#3", &work, 0);
+        assert_eq!(quiet.end(), 0, "nothing came behind it");
+        let carried = items.start("github:o/r#4", &work, 2);
+        assert!(items.has_behind("github:o/r#4"), "two were left behind it");
+        assert!(!items.wake_for("github:o/r#4"));
+        assert_eq!(carried.end(), 3);
     }
 
     #[test]
     fn a_running_item_dropped_unended_wakes_a_worker_for_what_waits() {
         let items = Arc::new(RunningItems::default());
         let work = Arc::new(Notify::new());
-        let running = items.start("gitlab:g/p!7", &work);
+        let running = items.start("gitlab:g/p!7", &work, 0);
         assert!(!items.wake_for("gitlab:g/p!7"));
         drop(running);
         assert!(
             woken(&work),
             "released at shutdown: another worker is woken"
         );
-        let idle = items.start("gitlab:g/p!8", &work);
+        let idle = items.start("gitlab:g/p!8", &work, 0);
         drop(idle);
         assert!(!woken(&work), "nothing waited: no one is woken");
     }
@@ -624,7 +677,7 @@ mod tests {
         let work = Arc::new(Notify::new());
         let running = items.try_start("github:o/r#1", &work).expect("free");
         assert!(items.try_start("github:o/r#1", &work).is_none());
-        assert!(!running.end());
+        assert_eq!(running.end(), 0);
         assert!(items.try_start("github:o/r#1", &work).is_some());
     }
 

@@ -410,6 +410,27 @@ pub trait Store:
         note: Option<&str>,
         settlement: &Settlement,
     ) -> Result<bool, StoreError>;
+    /// Ends a delivery as [`Store::finish_delivery`] does and then, when it ended, claims as
+    /// [`Store::claim_next_delivery`] does, for a worker that knows a delivery waits behind the
+    /// one it ends (a burst of events on one PR): Postgres does both in one statement, saving
+    /// the claim's round trip and transaction. Returns whether it ended, and what it claimed.
+    async fn finish_and_claim(
+        &self,
+        id: i64,
+        worker: &str,
+        status: FinalStatus,
+        note: Option<&str>,
+        settlement: &Settlement,
+        lease: Duration,
+    ) -> Result<(bool, Option<ClaimedDelivery>), StoreError> {
+        if !self
+            .finish_delivery(id, worker, status, note, settlement)
+            .await?
+        {
+            return Ok((false, None));
+        }
+        Ok((true, self.claim_next_delivery(worker, lease).await?))
+    }
     /// Puts a delivery back to run after `delay`, keeping the error, and writes what the
     /// attempt held back, atomically.
     async fn retry_delivery(

@@ -139,7 +139,7 @@ impl PgStore {
         window: Option<i64>,
     ) -> Result<ClaimAttempt, StoreError> {
         let mut connection = self.kept.get().await?;
-        let row = sqlx::query(sql::PG_CLAIM)
+        let row = sqlx::query(sql::PG_CLAIM.as_str())
             .bind(worker)
             .bind(lease.as_secs_f64())
             .bind(window)
@@ -289,6 +289,35 @@ impl Store for PgStore {
             q.bind(id).bind(worker).bind(status.as_str()).bind(note)
         })
         .await
+    }
+
+    async fn finish_and_claim(
+        &self,
+        id: i64,
+        worker: &str,
+        status: FinalStatus,
+        note: Option<&str>,
+        settlement: &Settlement,
+        lease: Duration,
+    ) -> Result<(bool, Option<ClaimedDelivery>), StoreError> {
+        let end = sql::attempt_end(&SQL.finish_delivery, settlement.decided_nothing);
+        let statement =
+            sql::pg_settled_then_claim(&end, settlement.outcomes.len(), CLAIM_WINDOWS[0]);
+        let query = sqlx::query(sqlx::AssertSqlSafe(statement))
+            .bind(id)
+            .bind(worker)
+            .bind(status.as_str())
+            .bind(note);
+        let query = bind_settlement(query, settlement)?.bind(lease.as_secs_f64());
+        let mut connection = self.kept.get().await?;
+        let row = query.fetch_one(connection.conn()).await;
+        let row = connection.done(row)?;
+        let ended: i64 = row.try_get("ended")?;
+        let attempt = ClaimAttempt::read(&row)?;
+        self.more_due
+            .store(attempt.others_due > 0, Ordering::Relaxed);
+        let claimed = attempt.claimed.map(ClaimedDelivery::try_from).transpose()?;
+        Ok((ended == 1, claimed))
     }
 
     async fn retry_delivery(
@@ -562,7 +591,7 @@ mod tests {
         let mut raw = store.pool().acquire().await.expect("a connection");
         assert_eq!(commit_mode(&mut raw).await, "on", "the server's default");
         let mut claim = raw.begin().await.expect("begin");
-        sqlx::query(sql::PG_CLAIM)
+        sqlx::query(sql::PG_CLAIM.as_str())
             .bind("raw")
             .bind(60.0)
             .bind(Some(32_i64))

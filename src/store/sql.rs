@@ -124,20 +124,27 @@ pub(super) fn pg_set_outcomes(first: usize, n: usize) -> String {
 /// `$5` is not NULL), and `outcomes` action outcomes as in [`pg_set_outcomes`] from `$11`.
 /// Returns `ended`, the number of deliveries ended (0 when the lease was lost).
 pub(super) fn pg_settled(end: &str, outcomes: usize) -> String {
+    let (settled, ends) = pg_settled_ctes(end, outcomes);
+    format!("WITH {settled} SELECT ({ends}) AS ended")
+}
+
+/// The CTEs of [`pg_settled`], the last of them `ended`, and the expression that counts the
+/// deliveries ended.
+fn pg_settled_ctes(end: &str, outcomes: usize) -> (String, &'static str) {
     let outcomes = match outcomes {
         0 => String::new(),
         n => format!("outcomes AS ({}),", pg_set_outcomes(11, n)),
     };
-    format!(
-        "WITH {outcomes}
+    let ctes = format!(
+        "{outcomes}
          pull_request AS (
             INSERT INTO pull_requests (forge, repo, number, state, head_sha, labels, updated_at)
             SELECT $5::text, $6::text, $7::int8, $8::text, $9::text, $10::text, now()
             WHERE $5::text IS NOT NULL
             {UPSERT_PULL_REQUEST_CONFLICT}),
-         ended AS ({end} RETURNING id)
-         SELECT count(*) AS ended FROM ended"
-    )
+         ended AS ({end} RETURNING id)"
+    );
+    (ctes, "SELECT count(*) FROM ended")
 }
 
 /// Postgres: claims the first claimable head among the `$3` oldest pending deliveries (all of
@@ -160,20 +167,47 @@ pub(super) fn pg_settled(end: &str, outcomes: usize) -> String {
 /// leaves the delivery queued, to be claimed again, and the worker's next write, the decision,
 /// is synchronous and flushes the claim with it. A synchronous commit cost 2.1 ms of fsync on
 /// these machines (BENCHMARKS.md §12).
-pub(super) const PG_CLAIM: &str = "WITH pending AS (
+pub(super) static PG_CLAIM: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "WITH {}
+     SELECT (SELECT count(*) FROM pending) AS pending_seen,
+            (SELECT count(*) FROM pending
+             WHERE status = 'queued' AND run_after <= now()
+               AND id <> coalesce((SELECT id FROM claimed), 0)) AS others_due,
+            set_config('synchronous_commit', 'off', true) AS commit_mode,
+            claimed.*
+     FROM (SELECT 1) AS one LEFT JOIN claimed ON TRUE",
+        pg_claim_ctes("$1", "$2", "$3", None)
+    )
+});
+
+/// The claim's CTEs (`pending`, `heads`, `candidates`, `next`, `claimed`), with the
+/// placeholders of the worker, the lease in seconds and the window. `after` names a CTE
+/// of the same statement that ends a delivery (`$1`): that delivery is left out of the pending
+/// set, so the next of its item can be its head, and nothing is claimed unless it ended.
+fn pg_claim_ctes(worker: &str, lease: &str, window: &str, after: Option<&str>) -> String {
+    let (pending_filter, candidate_filter) = match after {
+        Some(ended) => (
+            " AND id <> $1".to_string(),
+            format!(" AND EXISTS (SELECT 1 FROM {ended})"),
+        ),
+        None => (String::new(), String::new()),
+    };
+    format!(
+        "pending AS (
         SELECT id, item_key, status, run_after, lease_until
         FROM deliveries
-        WHERE status IN ('queued', 'running')
+        WHERE status IN ('queued', 'running'){pending_filter}
         ORDER BY id
-        LIMIT $3),
+        LIMIT {window}),
      heads AS (
         SELECT DISTINCT ON (item_key) id, status, run_after, lease_until
         FROM pending
         ORDER BY item_key, id),
      candidates AS (
         SELECT id FROM heads
-        WHERE (status = 'queued' AND run_after <= now())
-           OR (status = 'running' AND lease_until < now())
+        WHERE ((status = 'queued' AND run_after <= now())
+           OR (status = 'running' AND lease_until < now())){candidate_filter}
         ORDER BY id),
      next AS (
         SELECT d.id FROM candidates c
@@ -181,21 +215,39 @@ pub(super) const PG_CLAIM: &str = "WITH pending AS (
         LIMIT 1),
      claimed AS (
         UPDATE deliveries d
-        SET status = 'queued', attempts = d.attempts + 1, lease_owner = $1,
-            lease_until = now() + make_interval(secs => $2),
-            run_after = now() + make_interval(secs => $2), started_at = coalesce(d.started_at, now())
+        SET status = 'queued', attempts = d.attempts + 1, lease_owner = {worker},
+            lease_until = now() + make_interval(secs => {lease}),
+            run_after = now() + make_interval(secs => {lease}), started_at = coalesce(d.started_at, now())
         FROM next
         WHERE d.id = next.id
           AND ((d.status = 'queued' AND d.run_after <= now()) OR (d.status = 'running' AND d.lease_until < now()))
         RETURNING d.id, d.delivery_id, d.forge, d.event, d.repo, d.number, d.item_key, d.payload,
-                  d.payload_encoding, d.attempts, d.decided, d.received_at)
-     SELECT (SELECT count(*) FROM pending) AS pending_seen,
+                  d.payload_encoding, d.attempts, d.decided, d.received_at)"
+    )
+}
+
+/// Postgres: an attempt's end as [`pg_settled`] makes it, and then, when it ended the delivery,
+/// a claim as [`PG_CLAIM`] makes one within the `window` oldest pending deliveries, in one
+/// statement: a worker that knows a delivery waits behind the one it ends saves the claim's
+/// round trip and transaction. The lease in seconds is the parameter after the outcomes'.
+/// Returns `ended`, then the claim's columns. The whole statement commits synchronously, as an
+/// end must.
+pub(super) fn pg_settled_then_claim(end: &str, outcomes: usize, window: i64) -> String {
+    let lease = format!("${}", 11 + 4 * outcomes);
+    let (settled, ends) = pg_settled_ctes(end, outcomes);
+    format!(
+        "WITH {settled},
+     {}
+     SELECT ({ends}) AS ended,
+            (SELECT count(*) FROM pending) AS pending_seen,
             (SELECT count(*) FROM pending
              WHERE status = 'queued' AND run_after <= now()
                AND id <> coalesce((SELECT id FROM claimed), 0)) AS others_due,
-            set_config('synchronous_commit', 'off', true) AS commit_mode,
             claimed.*
-     FROM (SELECT 1) AS one LEFT JOIN claimed ON TRUE";
+     FROM (SELECT 1) AS one LEFT JOIN claimed ON TRUE",
+        pg_claim_ctes("$2", &lease, &window.to_string(), Some("ended"))
+    )
+}
 
 /// What recording a PR does to its existing row.
 const UPSERT_PULL_REQUEST_CONFLICT: &str =

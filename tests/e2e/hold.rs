@@ -236,8 +236,9 @@ async fn exhausted_retries_fail_and_replay_recovers() {
 /// The forge takes 150 ms per call, so the burst is journaled while the first still runs. (On
 /// SQLite the store also knows that deliveries were queued since its last empty claim, so a
 /// worker would claim again anyway; on Postgres only when its last claim saw more due, which
-/// none did.) The first, arriving while every worker
-/// waits, is handed to one as it is journaled, with no claim; the rest are claimed in turn.
+/// none did.) The first, arriving while every worker waits, is handed to one as it is
+/// journaled, with no claim; each of the rest is claimed, on Postgres by the statement that
+/// finishes the one before it, since the worker knows it waits.
 #[tokio::test]
 async fn a_burst_on_one_pr_runs_through_without_waiting_for_the_poll() {
     for db in databases() {
@@ -317,10 +318,27 @@ async fn a_burst_on_one_pr_runs_through_without_waiting_for_the_poll() {
                 .delivery(&format!("github:burst-{i}"))
                 .await
                 .expect("read");
+            let before = bosun
+                .store
+                .delivery(&format!("github:burst-{}", i - 1))
+                .await
+                .expect("read")
+                .expect("stored");
+            let record = record.expect("stored");
             assert!(
-                !started_as_received(record),
+                !started_as_received(Some(record.clone())),
                 "{db:?}: burst-{i} waited, and was claimed"
             );
+            if db == Db::Postgres {
+                // Claimed by the statement that finished the one before (one transaction, one
+                // `now()`), as the worker knew it waited.
+                assert_eq!(
+                    record.started_at,
+                    before.finished_at,
+                    "{db:?}: burst-{i} claimed with burst-{}'s finish",
+                    i - 1
+                );
+            }
         }
         bosun.shutdown().await;
     }

@@ -1702,3 +1702,80 @@ async fn a_leased_delivery_whose_worker_vanished_is_claimed_after_its_lease() {
         );
     }
 }
+
+/// A worker that knows a delivery waits behind the one it ends finishes it and claims in one
+/// step: the next of the same item becomes claimable as the first ends. A worker that lost the
+/// lease ends nothing and claims nothing.
+#[tokio::test]
+async fn a_finish_can_claim_what_waited_behind_it() {
+    for db in databases() {
+        let _combination = Combination::new(db);
+        let (s, _db) = open(db).await;
+        s.insert_deliveries(&[
+            delivery("first", "k"),
+            delivery("second", "k"),
+            delivery("other", "k2"),
+        ])
+        .await
+        .expect("insert");
+        let first = s
+            .claim_next_delivery("w", LEASE)
+            .await
+            .expect("claim")
+            .expect("first");
+        assert_eq!(first.delivery_id, "first", "{db:?}");
+        let done = Settlement {
+            decided_nothing: true,
+            ..Settlement::default()
+        };
+        let (ended, next) = s
+            .finish_and_claim(first.id, "w", FinalStatus::Done, None, &done, LEASE)
+            .await
+            .expect("finish and claim");
+        assert!(ended, "{db:?}");
+        let next = next.expect("the one behind it");
+        assert_eq!(
+            (next.delivery_id.as_str(), next.attempts),
+            ("second", 1),
+            "{db:?}: the oldest claimable, its item's new head"
+        );
+        let record = s.delivery("first").await.expect("read").expect("stored");
+        assert_eq!(record.status, "done", "{db:?}");
+
+        let (ended, stolen) = s
+            .finish_and_claim(
+                next.id,
+                "someone else",
+                FinalStatus::Done,
+                None,
+                &done,
+                LEASE,
+            )
+            .await
+            .expect("finish and claim");
+        assert_eq!(
+            (ended, stolen.map(|d| d.delivery_id)),
+            (false, None),
+            "{db:?}: not this worker's: nothing ends, nothing is claimed"
+        );
+        assert_eq!(
+            s.delivery("second")
+                .await
+                .expect("read")
+                .map(|r| r.status)
+                .as_deref(),
+            Some("running"),
+            "{db:?}"
+        );
+        let (ended, last) = s
+            .finish_and_claim(next.id, "w", FinalStatus::Done, None, &done, LEASE)
+            .await
+            .expect("finish and claim");
+        assert_eq!(
+            (ended, last.map(|d| d.delivery_id).as_deref()),
+            (true, Some("other")),
+            "{db:?}"
+        );
+        assert_eq!(claim_as(&s, "w").await, None, "{db:?}");
+    }
+}
