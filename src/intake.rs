@@ -52,15 +52,7 @@ impl Handoff {
             in_flight: Default::default(),
         }
     }
-}
 
-/// A waiting worker taken for one delivery of a batch, with its item marked running.
-struct Taken {
-    worker: TakenWorker,
-    running: RunningItem,
-}
-
-impl Handoff {
     /// Waiting workers for a batch's deliveries (by their items, in order), taken here in the
     /// collector, one batch after another, so that a batch committing meanwhile sees this one's
     /// marks. A delivery whose item has an earlier one in this batch or in a batch still
@@ -100,6 +92,12 @@ impl Handoff {
     }
 }
 
+/// A waiting worker taken for one delivery of a batch, with its item marked running.
+struct Taken {
+    worker: TakenWorker,
+    running: RunningItem,
+}
+
 /// The receiver's handle on the collector.
 #[derive(Clone)]
 pub struct Intake {
@@ -116,13 +114,10 @@ pub const COMMIT_DEADLINE: Duration = Duration::from_secs(5);
 
 impl Intake {
     /// Starts the collector. `concurrent_commits` transactions may be in flight at once (1 for
-    /// SQLite's single writer; a few for Postgres, to overlap fsyncs). Without `handoff`, every
-    /// delivery is queued for the workers to claim.
-    pub fn start(
-        store: Arc<dyn Store>,
-        concurrent_commits: usize,
-        handoff: Option<Handoff>,
-    ) -> Intake {
+    /// SQLite's single writer; a few for Postgres, to overlap fsyncs). `handoff`'s waiting
+    /// workers get deliveries as they are journaled; with none waiting (or no workers at all),
+    /// every delivery is queued for a claim.
+    pub fn start(store: Arc<dyn Store>, concurrent_commits: usize, handoff: Handoff) -> Intake {
         let (tx, rx) = mpsc::channel(MAX_BATCH * 8);
         tokio::spawn(collect(store, rx, concurrent_commits.max(1), handoff));
         Intake { tx }
@@ -149,7 +144,7 @@ async fn collect(
     store: Arc<dyn Store>,
     mut rx: mpsc::Receiver<(NewDelivery, Reply)>,
     concurrent: usize,
-    handoff: Option<Handoff>,
+    handoff: Handoff,
 ) {
     let permits = Arc::new(Semaphore::new(concurrent));
     loop {
@@ -166,14 +161,8 @@ async fn collect(
             }
         }
         let items: Vec<String> = batch.iter().map(|(d, _)| d.item_key.clone()).collect();
-        let (taken, in_flight) = match &handoff {
-            Some(h) => {
-                let (taken, in_flight) = h.take_for_batch(items);
-                (taken, Some(in_flight))
-            }
-            None => (items.iter().map(|_| None).collect(), None),
-        };
-        let lease = handoff.as_ref().map_or(Duration::ZERO, |h| h.lease);
+        let (taken, in_flight) = handoff.take_for_batch(items);
+        let lease = handoff.lease;
         let store = store.clone();
         tokio::spawn(async move {
             let (deliveries, replies): (Vec<NewDelivery>, Vec<Reply>) = batch.into_iter().unzip();

@@ -70,12 +70,12 @@ impl Application {
             intake: Intake::start(
                 store.clone(),
                 concurrent_commits,
-                Some(crate::intake::Handoff::new(
+                crate::intake::Handoff::new(
                     idle_workers.clone(),
                     running_items.clone(),
                     work_available.clone(),
                     std::time::Duration::from_secs(settings.queue.lease_seconds),
-                )),
+                ),
             ),
             work_available: work_available.clone(),
             running_items: running_items.clone(),
