@@ -30,7 +30,9 @@ pub use reply::ReplyTarget;
 pub use requeue::RequeueTarget;
 
 use crate::forge::Forges;
-use crate::store::{ActionOutcome, OutcomeMark, Settlement, Store, StoreError, StoredAction};
+use crate::store::{
+    ActionOutcome, HeldFact, OutcomeMark, Settlement, Store, StoreError, StoredAction,
+};
 use async_trait::async_trait;
 use bosun_plugins::{Action, Destination, ForgeError};
 use std::collections::BTreeSet;
@@ -219,6 +221,20 @@ pub async fn apply_action(
     {
         settlement.mark(stored.id, ActionOutcome::Queued, Some(why), 0);
         return Ok(Applied::Done { forge_calls: 0 });
+    }
+    if let Action::Remember { item, fact } = &stored.action
+        && !matches!(fact, bosun_plugins::Fact::Ci { .. })
+    {
+        // bosun's own record: the fact is written with the attempt's end, in the same
+        // statement as the action's `applied`, so it needs no `applying` mark before it.
+        settlement.hold_fact(HeldFact {
+            action: stored.id,
+            item: item.clone(),
+            plugin: stored.plugin.clone(),
+            fact: fact.clone(),
+        });
+        metrics::counter!("bosun_actions_total", "kind" => stored.kind.clone(), "outcome" => "applied").increment(1);
+        return Ok(Applied::Done { forge_calls: 1 });
     }
     let maybe_done = stored.outcome == ActionOutcome::Applying && !journaled_applying;
     if !maybe_done && !journaled_applying {

@@ -35,7 +35,8 @@ pub trait FactStore: Send + Sync {
     ) -> Result<Vec<StoredFact>, StoreError>;
 }
 
-const UPSERT: &str = "INSERT INTO pr_facts (forge, repo, number, fact_key, plugin, fact)
+/// Keeps one fact: `$1` forge, `$2` repo, `$3` number, `$4` key, `$5` plugin, `$6` fact.
+pub(super) const UPSERT: &str = "INSERT INTO pr_facts (forge, repo, number, fact_key, plugin, fact)
      VALUES ($1, $2, $3, $4, $5, $6)
      ON CONFLICT (forge, repo, number, fact_key) DO UPDATE
      SET plugin = excluded.plugin, fact = excluded.fact";
@@ -43,7 +44,7 @@ const UPSERT: &str = "INSERT INTO pr_facts (forge, repo, number, fact_key, plugi
 const SELECT: &str = "SELECT plugin, fact FROM pr_facts
      WHERE forge = $1 AND repo = $2 AND number = $3 ORDER BY fact_key";
 
-fn encode(fact: &Fact) -> Result<String, StoreError> {
+pub(super) fn encode(fact: &Fact) -> Result<String, StoreError> {
     serde_json::to_string(fact).map_err(|e| StoreError::Bug(format!("fact: {e}")))
 }
 

@@ -295,9 +295,52 @@ pub struct Settlement {
     /// The plugins decided on no actions: the delivery is marked decided when the attempt
     /// ends, instead of by a write of its own.
     pub decided_nothing: bool,
+    /// Facts `Remember` actions keep, written with the attempt's end together with those
+    /// actions' `applied` marks, not by writes of their own (they touch nothing outside the
+    /// store, so nothing can have happened that the journal does not show).
+    pub facts: Vec<HeldFact>,
+}
+
+/// A fact a `Remember` action keeps, held back until the attempt ends.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HeldFact {
+    /// The `Remember` action, marked `applied` when the fact is written.
+    pub action: i64,
+    pub item: bosun_plugins::ItemRef,
+    pub plugin: String,
+    pub fact: bosun_plugins::Fact,
 }
 
 impl Settlement {
+    /// Holds back a fact to keep; one of the same PR and key held before is replaced, as the
+    /// later write would have replaced it (and its action is marked `applied` all the same).
+    pub fn hold_fact(&mut self, held: HeldFact) {
+        let same = |f: &HeldFact| f.item == held.item && f.fact.key() == held.fact.key();
+        if let Some(at) = self.facts.iter().position(same) {
+            let replaced = std::mem::replace(&mut self.facts[at], held);
+            self.mark(replaced.action, ActionOutcome::Applied, None, 1);
+        } else {
+            self.facts.push(held);
+        }
+    }
+
+    /// The outcomes the attempt's end writes: those held back, and `applied` for the actions
+    /// whose facts it writes.
+    pub fn end_marks(&self) -> Vec<OutcomeMark> {
+        let mut marks = self.outcomes.clone();
+        for held in &self.facts {
+            if !marks.iter().any(|m| m.action == held.action) {
+                marks.push(OutcomeMark {
+                    action: held.action,
+                    outcome: ActionOutcome::Applied,
+                    error: None,
+                    forge_calls: 1,
+                });
+            }
+        }
+        marks
+    }
+
     /// Holds back one action's outcome; a second mark of the same action replaces the first
     /// and adds its calls.
     pub fn mark(

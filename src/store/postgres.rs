@@ -82,7 +82,9 @@ fn bind_outcomes<'q>(mut query: PgQuery<'q>, marks: &'q [OutcomeMark]) -> PgQuer
     query
 }
 
-/// Binds `$5`… of a [`sql::pg_settled`] statement: the PR's record, then the outcomes.
+/// Binds `$5`… of a [`sql::pg_settled`] statement: the PR's record, then the outcomes the
+/// end writes ([`Settlement::end_marks`]), then the held-back facts as six arrays, when there
+/// are any.
 fn bind_settlement<'q>(
     query: PgQuery<'q>,
     settlement: &'q Settlement,
@@ -99,7 +101,53 @@ fn bind_settlement<'q>(
         .bind(pr.map(|p| p.state.as_str()))
         .bind(pr.and_then(|p| p.head_sha.as_deref()))
         .bind(labels);
-    Ok(bind_outcomes(query, &settlement.outcomes))
+    let mut query = query;
+    for m in settlement.end_marks() {
+        query = query
+            .bind(m.action)
+            .bind(m.outcome.as_str())
+            .bind(m.error)
+            .bind(m.forge_calls);
+    }
+    if settlement.facts.is_empty() {
+        return Ok(query);
+    }
+    let facts = &settlement.facts;
+    let encoded = facts
+        .iter()
+        .map(|f| super::facts::encode(&f.fact))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(query
+        .bind(
+            facts
+                .iter()
+                .map(|f| f.item.forge.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            facts
+                .iter()
+                .map(|f| f.item.repo.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            facts
+                .iter()
+                .map(|f| f.item.number as i64)
+                .collect::<Vec<_>>(),
+        )
+        .bind(facts.iter().map(|f| f.fact.key()).collect::<Vec<_>>())
+        .bind(facts.iter().map(|f| f.plugin.as_str()).collect::<Vec<_>>())
+        .bind(encoded))
+}
+
+/// [`sql::pg_settled`]'s statement for `settlement`.
+fn settled_statement(end: &str, settlement: &Settlement) -> String {
+    sql::pg_settled(
+        end,
+        settlement.end_marks().len(),
+        !settlement.facts.is_empty(),
+    )
 }
 
 /// How many of the oldest pending deliveries a claim reads, widening while a full window holds
@@ -119,7 +167,7 @@ impl PgStore {
         bind: impl FnOnce(PgQuery<'q>) -> PgQuery<'q>,
     ) -> Result<bool, StoreError> {
         let end = sql::attempt_end(end, settlement.decided_nothing);
-        let statement = sql::pg_settled(&end, settlement.outcomes.len());
+        let statement = settled_statement(&end, settlement);
         let query = bind_settlement(
             bind(sqlx::query(sqlx::AssertSqlSafe(statement))),
             settlement,
@@ -301,8 +349,12 @@ impl Store for PgStore {
         lease: Duration,
     ) -> Result<(bool, Option<ClaimedDelivery>), StoreError> {
         let end = sql::attempt_end(&SQL.finish_delivery, settlement.decided_nothing);
-        let statement =
-            sql::pg_settled_then_claim(&end, settlement.outcomes.len(), CLAIM_WINDOWS[0]);
+        let statement = sql::pg_settled_then_claim(
+            &end,
+            settlement.end_marks().len(),
+            !settlement.facts.is_empty(),
+            CLAIM_WINDOWS[0],
+        );
         let query = sqlx::query(sqlx::AssertSqlSafe(statement))
             .bind(id)
             .bind(worker)

@@ -123,20 +123,47 @@ pub(super) fn pg_set_outcomes(first: usize, n: usize) -> String {
 /// the delivery using `$1`…`$4`), the PR's record from `$5` forge … `$10` labels (written when
 /// `$5` is not NULL), and `outcomes` action outcomes as in [`pg_set_outcomes`] from `$11`.
 /// Returns `ended`, the number of deliveries ended (0 when the lease was lost).
-pub(super) fn pg_settled(end: &str, outcomes: usize) -> String {
-    let (settled, ends) = pg_settled_ctes(end, outcomes);
+pub(super) fn pg_settled(end: &str, outcomes: usize, facts: bool) -> String {
+    let (settled, ends) = pg_settled_ctes(end, outcomes, facts);
     format!("WITH {settled} SELECT ({ends}) AS ended")
 }
 
+/// How many parameters [`pg_settled`]'s statement takes: the end's and the PR's ten, four per
+/// outcome, and six arrays when it keeps facts.
+pub(super) fn pg_settled_params(outcomes: usize, facts: bool) -> usize {
+    10 + 4 * outcomes + if facts { 6 } else { 0 }
+}
+
 /// The CTEs of [`pg_settled`], the last of them `ended`, and the expression that counts the
-/// deliveries ended.
-fn pg_settled_ctes(end: &str, outcomes: usize) -> (String, &'static str) {
+/// deliveries ended. With `facts`, held-back facts are kept from six arrays after the
+/// outcomes (forge, repo, number, key, plugin, fact), at most one per PR and key.
+fn pg_settled_ctes(end: &str, outcomes: usize, facts: bool) -> (String, &'static str) {
+    let first_fact = 11 + 4 * outcomes;
     let outcomes = match outcomes {
         0 => String::new(),
         n => format!("outcomes AS ({}),", pg_set_outcomes(11, n)),
     };
+    let facts = match facts {
+        false => String::new(),
+        true => {
+            let p = |k: usize| format!("${}", first_fact + k);
+            format!(
+                "facts AS (
+            INSERT INTO pr_facts (forge, repo, number, fact_key, plugin, fact)
+            SELECT * FROM unnest({}::text[], {}::text[], {}::int8[], {}::text[], {}::text[], {}::text[])
+            ON CONFLICT (forge, repo, number, fact_key) DO UPDATE
+            SET plugin = excluded.plugin, fact = excluded.fact),",
+                p(0),
+                p(1),
+                p(2),
+                p(3),
+                p(4),
+                p(5)
+            )
+        }
+    };
     let ctes = format!(
-        "{outcomes}
+        "{outcomes}{facts}
          pull_request AS (
             INSERT INTO pull_requests (forge, repo, number, state, head_sha, labels, updated_at)
             SELECT $5::text, $6::text, $7::int8, $8::text, $9::text, $10::text, now()
@@ -229,12 +256,18 @@ fn pg_claim_ctes(worker: &str, lease: &str, window: &str, after: Option<&str>) -
 /// Postgres: an attempt's end as [`pg_settled`] makes it, and then, when it ended the delivery,
 /// a claim as [`PG_CLAIM`] makes one within the `window` oldest pending deliveries, in one
 /// statement: a worker that knows a delivery waits behind the one it ends saves the claim's
-/// round trip and transaction. The lease in seconds is the parameter after the outcomes'.
+/// round trip and transaction. The lease in seconds is the parameter after the outcomes' (and
+/// the facts', when it keeps facts).
 /// Returns `ended`, then the claim's columns. The whole statement commits synchronously, as an
 /// end must.
-pub(super) fn pg_settled_then_claim(end: &str, outcomes: usize, window: i64) -> String {
-    let lease = format!("${}", 11 + 4 * outcomes);
-    let (settled, ends) = pg_settled_ctes(end, outcomes);
+pub(super) fn pg_settled_then_claim(
+    end: &str,
+    outcomes: usize,
+    facts: bool,
+    window: i64,
+) -> String {
+    let lease = format!("${}", pg_settled_params(outcomes, facts) + 1);
+    let (settled, ends) = pg_settled_ctes(end, outcomes, facts);
     format!(
         "WITH {settled},
      {}

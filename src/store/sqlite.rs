@@ -70,7 +70,18 @@ async fn write_settlement(
     conn: &mut SqliteConnection,
     settlement: &Settlement,
 ) -> Result<(), StoreError> {
-    for mark in &settlement.outcomes {
+    for held in &settlement.facts {
+        sqlx::query(super::facts::UPSERT)
+            .bind(held.item.forge.as_str())
+            .bind(held.item.repo.as_str())
+            .bind(held.item.number as i64)
+            .bind(held.fact.key())
+            .bind(&held.plugin)
+            .bind(super::facts::encode(&held.fact)?)
+            .execute(&mut *conn)
+            .await?;
+    }
+    for mark in &settlement.end_marks() {
         set_outcome(conn, mark).await?;
     }
     if let Some(pr) = &settlement.pull_request {

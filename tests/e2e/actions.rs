@@ -109,8 +109,15 @@ async fn apply_in(
 ) -> Result<Applied, ExecError> {
     let mut settlement = Settlement::default();
     let result = apply_action(store, targets, stored, dry_run, false, &mut settlement).await;
+    // What the attempt's end writes: the facts held back, and every outcome.
+    for held in &settlement.facts {
+        store
+            .remember_fact(&held.item, &held.plugin, &held.fact)
+            .await
+            .expect("fact written");
+    }
     store
-        .set_action_outcomes(&settlement.outcomes)
+        .set_action_outcomes(&settlement.end_marks())
         .await
         .expect("outcomes written");
     result

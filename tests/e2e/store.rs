@@ -1779,3 +1779,107 @@ async fn a_finish_can_claim_what_waited_behind_it() {
         assert_eq!(claim_as(&s, "w").await, None, "{db:?}");
     }
 }
+
+/// A `Remember` action's fact is held back and written with the attempt's end, in the same
+/// statement or transaction as the action's `applied` mark (a finish, a retry, or a finish that
+/// claims): until then neither is written, so a crash leaves the action to be applied again.
+#[tokio::test]
+async fn a_held_back_fact_is_written_with_the_attempts_end() {
+    use bosun_plugins::{Fact, Login};
+    for db in databases() {
+        let _combination = Combination::new(db);
+        let (s, _db) = open(db).await;
+        s.insert_deliveries(&[
+            delivery("retried", "k1"),
+            delivery("finished", "k2"),
+            delivery("behind", "k2"),
+        ])
+        .await
+        .expect("insert");
+        let lgtm = |who: &str| Fact::Lgtm {
+            by: vec![Login::new(who)],
+        };
+        let remember = |who: &str| PlannedAction {
+            plugin: "lgtm".into(),
+            seq: 0,
+            action: Action::Remember {
+                item: pr_item(),
+                fact: lgtm(who),
+            },
+        };
+        let held = |action: i64, who: &str| store::HeldFact {
+            action,
+            item: pr_item(),
+            plugin: "lgtm".into(),
+            fact: lgtm(who),
+        };
+        let facts = || async {
+            s.facts(ForgeKind::GitHub, "o/r", 1)
+                .await
+                .expect("facts")
+                .into_iter()
+                .map(|f| f.fact)
+                .collect::<Vec<_>>()
+        };
+
+        // A retry writes it.
+        let d = wait_for_claim(&s, "w").await;
+        assert_eq!(d.delivery_id, "retried", "{db:?}");
+        let action = s
+            .record_decision(d.id, &[remember("alice")], false)
+            .await
+            .expect("decide")
+            .actions[0]
+            .id;
+        let mut settlement = Settlement::default();
+        settlement.hold_fact(held(action, "alice"));
+        assert!(facts().await.is_empty(), "{db:?}: held back");
+        assert!(
+            s.retry_delivery(d.id, "w", "502", Duration::from_secs(60), &settlement)
+                .await
+                .expect("retry")
+        );
+        assert_eq!(facts().await, vec![lgtm("alice")], "{db:?}");
+        assert_eq!(
+            s.delivery_actions(d.id).await.expect("actions")[0].outcome,
+            ActionOutcome::Applied,
+            "{db:?}"
+        );
+
+        // A finish that claims writes it, and the later of two facts with one key wins.
+        let d = wait_for_claim(&s, "w").await;
+        assert_eq!(d.delivery_id, "finished", "{db:?}");
+        let mut second = remember("bob");
+        second.seq = 1;
+        let decided = s
+            .record_decision(d.id, &[remember("carol"), second], false)
+            .await
+            .expect("decide");
+        let mut settlement = Settlement::default();
+        settlement.hold_fact(held(decided.actions[0].id, "carol"));
+        settlement.hold_fact(held(decided.actions[1].id, "bob"));
+        let (ended, next) = s
+            .finish_and_claim(d.id, "w", FinalStatus::Done, None, &settlement, LEASE)
+            .await
+            .expect("finish and claim");
+        assert!(ended, "{db:?}");
+        assert_eq!(
+            next.map(|n| n.delivery_id).as_deref(),
+            Some("behind"),
+            "{db:?}"
+        );
+        assert_eq!(facts().await, vec![lgtm("bob")], "{db:?}");
+        let stored: Vec<_> = s
+            .delivery_actions(d.id)
+            .await
+            .expect("actions")
+            .into_iter()
+            .map(|a| (a.outcome, a.forge_calls))
+            .collect();
+        assert_eq!(
+            stored,
+            vec![(ActionOutcome::Applied, 1), (ActionOutcome::Applied, 1)],
+            "{db:?}: both applied, the later fact kept"
+        );
+    }
+}
