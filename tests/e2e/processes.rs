@@ -708,8 +708,8 @@ async fn postgres_outage_scenario(outage: Outage) {
         )
         .await;
         match outage {
-            Outage::Reset => proxy.cut(),
-            Outage::Silent => proxy.freeze(),
+            Outage::Reset => proxy.cut().await,
+            Outage::Silent => proxy.freeze().await,
         }
         down.store(true, Ordering::SeqCst);
         label_write.open();

@@ -533,6 +533,9 @@ pub fn postgres_url_via(url: &str, addr: std::net::SocketAddr) -> String {
 pub struct ChaosProxy {
     addr: std::net::SocketAddr,
     state: Arc<tokio::sync::watch::Sender<ProxyState>>,
+    /// Connections that may still forward a byte: counted from before they look at the mode
+    /// until they have stopped forwarding.
+    forwarding: Arc<std::sync::atomic::AtomicUsize>,
     accept: tokio::task::JoinHandle<()>,
 }
 
@@ -564,16 +567,20 @@ impl ChaosProxy {
             epoch: 0,
         });
         let state = Arc::new(state);
+        let forwarding = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let upstream = upstream.to_string();
         let accept = tokio::spawn({
             let state = state.clone();
+            let forwarding = forwarding.clone();
             async move {
                 loop {
                     if let Ok((inbound, _)) = listener.accept().await {
+                        forwarding.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                         tokio::spawn(proxy_connection(
                             inbound,
                             upstream.clone(),
                             state.subscribe(),
+                            Forwarding(forwarding.clone()),
                         ));
                     }
                 }
@@ -582,6 +589,7 @@ impl ChaosProxy {
         ChaosProxy {
             addr,
             state,
+            forwarding,
             accept,
         }
     }
@@ -591,15 +599,32 @@ impl ChaosProxy {
         self.addr
     }
 
-    /// The database becomes unreachable: open connections are reset, new ones hang.
-    pub fn cut(&self) {
+    /// The database becomes unreachable: open connections are reset, new ones hang. Returns
+    /// once no connection forwards anything more.
+    pub async fn cut(&self) {
         self.switch(ProxyMode::Cut);
+        self.until_nothing_forwards().await;
     }
 
     /// The database becomes unreachable without a word: open connections stay open but carry
-    /// nothing more, new ones hang.
-    pub fn freeze(&self) {
+    /// nothing more, new ones hang. Returns once no connection forwards anything more.
+    pub async fn freeze(&self) {
         self.switch(ProxyMode::Frozen);
+        self.until_nothing_forwards().await;
+    }
+
+    /// Waits until every connection has seen the switch: a busy test runtime may poll a
+    /// connection's task late, and until then it would still carry bytes.
+    async fn until_nothing_forwards(&self) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while self.forwarding.load(std::sync::atomic::Ordering::SeqCst) > 0 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "chaos proxy: connections still forwarding 10 s after the switch"
+            );
+            tokio::task::yield_now().await;
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
     }
 
     /// The database is reachable again (connections held while it was not are dropped).
@@ -625,23 +650,37 @@ impl Drop for ChaosProxy {
 
 /// Forwards one connection while the proxy is up; holds it silent while frozen; drops it when
 /// cut, when the proxy is restored after holding it, or when the proxy goes away.
+/// One connection counted in [`ChaosProxy`]'s `forwarding` until dropped.
+struct Forwarding(Arc<std::sync::atomic::AtomicUsize>);
+
+impl Drop for Forwarding {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
 async fn proxy_connection(
     mut inbound: tokio::net::TcpStream,
     upstream: String,
     mut state: tokio::sync::watch::Receiver<ProxyState>,
+    forwarding: Forwarding,
 ) {
     let at = *state.borrow_and_update();
     if at.mode != ProxyMode::Up {
+        drop(forwarding);
         let _ = state.wait_for(|s| s.epoch != at.epoch).await;
         return;
     }
     let Ok(mut outbound) = tokio::net::TcpStream::connect(&upstream).await else {
         return;
     };
+    // The switch first: once it is seen, not another byte is copied.
     tokio::select! {
-        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => return,
+        biased;
         _ = state.wait_for(|s| s.epoch != at.epoch) => {}
+        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => return,
     }
+    drop(forwarding);
     let now = *state.borrow_and_update();
     if now.mode == ProxyMode::Frozen {
         // Both sockets stay open, unread and unwritten, until the next switch.
