@@ -83,7 +83,7 @@ impl Handoff {
     /// A waiting worker for a delivery of `item`, when one waits and nothing of this process
     /// runs the item.
     fn take_for(&self, item: &str) -> Option<Taken> {
-        if !self.idle.any() {
+        if self.idle.waiting() == 0 {
             return None;
         }
         let running = self.running.try_start(item, &self.work)?;

@@ -216,11 +216,6 @@ impl IdleWorkers {
         self.waiting.lock().map_or(0, |w| w.len())
     }
 
-    /// Whether any worker waits.
-    pub fn any(&self) -> bool {
-        self.waiting.lock().is_ok_and(|w| !w.is_empty())
-    }
-
     /// Takes the worker that began waiting last (the one most likely still warm).
     pub fn take(&self) -> Option<TakenWorker> {
         let waiting = self.waiting.lock().ok()?.pop_back()?;
@@ -248,24 +243,6 @@ impl IdleWorkers {
 impl Drop for IdleTicket {
     fn drop(&mut self) {
         self.workers.withdraw(self.ticket);
-    }
-}
-
-/// How a worker's wait for work ended.
-enum Waited {
-    /// A delivery was handed to it.
-    Handed(Box<Handed>),
-    /// Woken, or its poll came round: it claims.
-    Claim,
-}
-
-impl From<Result<Option<Handed>, oneshot::error::RecvError>> for Waited {
-    fn from(answer: Result<Option<Handed>, oneshot::error::RecvError>) -> Waited {
-        match answer {
-            Ok(Some(handed)) => Waited::Handed(Box::new(handed)),
-            // Taken, but nothing was leased to it (or the intake stopped): claim.
-            Ok(None) | Err(_) => Waited::Claim,
-        }
     }
 }
 
@@ -304,13 +281,13 @@ impl Engine {
                 (next, running)
             } else if std::mem::take(&mut just_finished) && !self.store.claim_saw_more_due() {
                 let notified = self.work_available.notified();
-                match self
+                let Some(handed) = self
                     .wait_for_work(&worker_id, notified, &mut stop, poll)
                     .await
-                {
-                    Waited::Handed(handed) => (handed.delivery, handed.running),
-                    Waited::Claim => continue,
-                }
+                else {
+                    continue;
+                };
+                (handed.delivery, handed.running)
             } else {
                 let notified = self.work_available.notified();
                 let claim = tokio::time::timeout(
@@ -329,13 +306,15 @@ impl Engine {
                                 .start(&delivery.item_key, &self.work_available, 0);
                         (delivery, running)
                     }
-                    Ok(None) => match self
-                        .wait_for_work(&worker_id, notified, &mut stop, poll)
-                        .await
-                    {
-                        Waited::Handed(handed) => (handed.delivery, handed.running),
-                        Waited::Claim => continue,
-                    },
+                    Ok(None) => {
+                        let Some(handed) = self
+                            .wait_for_work(&worker_id, notified, &mut stop, poll)
+                            .await
+                        else {
+                            continue;
+                        };
+                        (handed.delivery, handed.running)
+                    }
                     Err(e) => {
                         tracing::warn!(error = %e, "cannot claim work");
                         tokio::select! {
@@ -386,27 +365,28 @@ impl Engine {
     }
 
     /// Waits, among the idle workers, for a delivery handed over, a wake-up (`notified`), the
-    /// poll or `stop`.
+    /// poll or `stop`; the delivery, or None when the worker should claim.
     async fn wait_for_work(
         &self,
         worker_id: &str,
         notified: tokio::sync::futures::Notified<'_>,
         stop: &mut watch::Receiver<bool>,
         poll: Duration,
-    ) -> Waited {
+    ) -> Option<Box<Handed>> {
         let mut ticket = self.idle_workers.wait(worker_id);
         tokio::select! {
-            answer = &mut ticket.answer => return Waited::from(answer),
+            answer = &mut ticket.answer => return answer.ok().flatten().map(Box::new),
             _ = notified => {}
             _ = tokio::time::sleep(poll) => {}
             _ = stop.changed() => {}
         }
         if self.idle_workers.withdraw(ticket.ticket) {
-            return Waited::Claim;
+            return None;
         }
         // The intake took this worker as the wait ended; its answer comes when the insert has
-        // committed (within the intake's commit deadline).
-        Waited::from((&mut ticket.answer).await)
+        // committed (within the intake's commit deadline). Nothing leased to it (or the intake
+        // stopped): it claims.
+        (&mut ticket.answer).await.ok().flatten().map(Box::new)
     }
 
     /// Gives a delivery back unfinished, for another worker.
@@ -649,7 +629,7 @@ mod tests {
     #[test]
     fn the_intake_takes_the_last_worker_to_wait_and_a_withdrawn_one_is_not_taken() {
         let idle = Arc::new(IdleWorkers::default());
-        assert!(idle.take().is_none() && !idle.any());
+        assert!(idle.take().is_none() && idle.waiting() == 0);
         let first = idle.wait("w1");
         let second = idle.wait("w2");
         assert_eq!(idle.waiting(), 2);

@@ -601,6 +601,14 @@ fn first_occurrences(batch: &[NewDelivery]) -> Vec<bool> {
         .collect()
 }
 
+/// The deliveries of a batch an insert stores: the first occurrence of each id.
+fn firsts<'a>(
+    batch: &'a [NewDelivery],
+    first: &'a [bool],
+) -> impl Iterator<Item = &'a NewDelivery> {
+    batch.iter().zip(first).filter(|(_, f)| **f).map(|(d, _)| d)
+}
+
 /// The first occurrences in a batch, each with the worker `workers` names for it (if any).
 fn with_owners<'a>(
     batch: &'a [NewDelivery],

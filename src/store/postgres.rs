@@ -7,7 +7,7 @@ use super::rows::{ActionRow, ClaimRow, PullRequestRow};
 use super::sql::{self, Statements};
 use super::*;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{PgPool, QueryBuilder, Row as _};
+use sqlx::{PgPool, Row as _};
 use std::collections::HashSet;
 use std::str::FromStr;
 use std::sync::LazyLock;
@@ -71,23 +71,27 @@ const RETRY: &str = concat!(
 type PgQuery<'q> = sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>;
 
 /// Binds the outcomes' parameters, four per mark, in the order [`sql::pg_set_outcomes`] reads.
-fn bind_outcomes<'q>(mut query: PgQuery<'q>, marks: &'q [OutcomeMark]) -> PgQuery<'q> {
+fn bind_outcomes<'q>(
+    mut query: PgQuery<'q>,
+    marks: impl IntoIterator<Item = OutcomeMark>,
+) -> PgQuery<'q> {
     for m in marks {
         query = query
             .bind(m.action)
             .bind(m.outcome.as_str())
-            .bind(m.error.as_deref())
+            .bind(m.error)
             .bind(m.forge_calls);
     }
     query
 }
 
-/// Binds `$5`… of a [`sql::pg_settled`] statement: the PR's record, then the outcomes the
-/// end writes ([`Settlement::end_marks`]), then the held-back facts as six arrays, when there
-/// are any.
+/// Binds `$5`… of a [`sql::pg_settled`] statement: the PR's record, then `marks` (the
+/// outcomes the end writes, [`Settlement::end_marks`]), then the held-back facts as six
+/// arrays, when there are any.
 fn bind_settlement<'q>(
     query: PgQuery<'q>,
     settlement: &'q Settlement,
+    marks: Vec<OutcomeMark>,
 ) -> Result<PgQuery<'q>, StoreError> {
     let pr = settlement.pull_request.as_ref();
     let labels = pr
@@ -101,35 +105,19 @@ fn bind_settlement<'q>(
         .bind(pr.map(|p| p.state.as_str()))
         .bind(pr.and_then(|p| p.head_sha.as_deref()))
         .bind(labels);
-    let mut query = query;
-    for m in settlement.end_marks() {
-        query = query
-            .bind(m.action)
-            .bind(m.outcome.as_str())
-            .bind(m.error)
-            .bind(m.forge_calls);
-    }
-    if settlement.facts.is_empty() {
+    let query = bind_outcomes(query, marks);
+    let facts = &settlement.facts;
+    if facts.is_empty() {
         return Ok(query);
     }
-    let facts = &settlement.facts;
     let encoded = facts
         .iter()
         .map(|f| super::facts::encode(&f.fact))
         .collect::<Result<Vec<_>, _>>()?;
+    let column = |field: fn(&HeldFact) -> &str| facts.iter().map(field).collect::<Vec<_>>();
     Ok(query
-        .bind(
-            facts
-                .iter()
-                .map(|f| f.item.forge.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            facts
-                .iter()
-                .map(|f| f.item.repo.as_str())
-                .collect::<Vec<_>>(),
-        )
+        .bind(column(|f| f.item.forge.as_str()))
+        .bind(column(|f| f.item.repo.as_str()))
         .bind(
             facts
                 .iter()
@@ -137,17 +125,8 @@ fn bind_settlement<'q>(
                 .collect::<Vec<_>>(),
         )
         .bind(facts.iter().map(|f| f.fact.key()).collect::<Vec<_>>())
-        .bind(facts.iter().map(|f| f.plugin.as_str()).collect::<Vec<_>>())
+        .bind(column(|f| f.plugin.as_str()))
         .bind(encoded))
-}
-
-/// [`sql::pg_settled`]'s statement for `settlement`.
-fn settled_statement(end: &str, settlement: &Settlement) -> String {
-    sql::pg_settled(
-        end,
-        settlement.end_marks().len(),
-        !settlement.facts.is_empty(),
-    )
 }
 
 /// How many of the oldest pending deliveries a claim reads, widening while a full window holds
@@ -166,16 +145,42 @@ impl PgStore {
         settlement: &'q Settlement,
         bind: impl FnOnce(PgQuery<'q>) -> PgQuery<'q>,
     ) -> Result<bool, StoreError> {
+        let row = self.settle(end, settlement, bind, None).await?;
+        Ok(row.try_get::<i64, _>("ended")? == 1)
+    }
+
+    /// The one statement of an attempt's end ([`sql::pg_settled`]), or, with `claim_lease`,
+    /// of an end and a claim ([`sql::pg_settled_then_claim`]); its row.
+    async fn settle<'q>(
+        &self,
+        end: &str,
+        settlement: &'q Settlement,
+        bind: impl FnOnce(PgQuery<'q>) -> PgQuery<'q>,
+        claim_lease: Option<Duration>,
+    ) -> Result<sqlx::postgres::PgRow, StoreError> {
         let end = sql::attempt_end(end, settlement.decided_nothing);
-        let statement = settled_statement(&end, settlement);
-        let query = bind_settlement(
-            bind(sqlx::query(sqlx::AssertSqlSafe(statement))),
-            settlement,
-        )?;
+        let marks = settlement.end_marks();
+        let facts = !settlement.facts.is_empty();
+        let statement = match claim_lease {
+            None => sql::pg_settled(&end, marks.len(), facts),
+            Some(_) => sql::pg_settled_then_claim(&end, marks.len(), facts, CLAIM_WINDOWS[0]),
+        };
+        let query = bind(sqlx::query(sqlx::AssertSqlSafe(statement)));
+        let mut query = bind_settlement(query, settlement, marks)?;
+        if let Some(lease) = claim_lease {
+            query = query.bind(lease.as_secs_f64());
+        }
         let mut connection = self.kept.get().await?;
         let row = query.fetch_one(connection.conn()).await;
-        let ended: i64 = connection.done(row)?.try_get("ended")?;
-        Ok(ended == 1)
+        connection.done(row)
+    }
+
+    /// Reads a claim's answer, noting whether it saw more due ([`Store::claim_saw_more_due`]).
+    fn read_claim(&self, row: &sqlx::postgres::PgRow) -> Result<ClaimAttempt, StoreError> {
+        let attempt = ClaimAttempt::read(row)?;
+        self.more_due
+            .store(attempt.others_due > 0, Ordering::Relaxed);
+        Ok(attempt)
     }
 
     /// Claims the first claimable head among the `window` oldest pending deliveries (all of
@@ -193,10 +198,7 @@ impl PgStore {
             .bind(window)
             .fetch_one(connection.conn())
             .await;
-        let attempt = ClaimAttempt::read(&connection.done(row)?)?;
-        self.more_due
-            .store(attempt.others_due > 0, Ordering::Relaxed);
-        Ok(attempt)
+        self.read_claim(&connection.done(row)?)
     }
 }
 
@@ -237,27 +239,7 @@ impl Store for PgStore {
         batch: &[NewDelivery],
     ) -> Result<Vec<InsertOutcome>, StoreError> {
         let first = first_occurrences(batch);
-        let unique: Vec<&NewDelivery> = batch
-            .iter()
-            .zip(&first)
-            .filter(|(_, f)| **f)
-            .map(|(d, _)| d)
-            .collect();
-        let mut qb = QueryBuilder::<sqlx::Postgres>::new(sql::INSERT_DELIVERIES);
-        qb.push_values(unique, |mut b, d| {
-            b.push_bind(&d.delivery_id)
-                .push_bind(d.forge.as_str())
-                .push_bind(&d.event)
-                .push_bind(&d.repo)
-                .push_bind(d.number)
-                .push_bind(&d.item_key)
-                .push_bind(&d.headers)
-                .push_bind(d.payload.stored())
-                .push_bind(d.payload.encoding().as_str())
-                .push("now()")
-                .push("now()");
-        });
-        qb.push(sql::INSERT_DELIVERIES_END);
+        let mut qb = sql::insert_deliveries::<sqlx::Postgres>(firsts(batch, &first), "now()");
         let mut connection = self.kept.get().await?;
         let inserted = qb.build_query_scalar().fetch_all(connection.conn()).await;
         let inserted: HashSet<String> = connection.done(inserted)?.into_iter().collect();
@@ -275,24 +257,11 @@ impl Store for PgStore {
         }
         let first = first_occurrences(batch);
         let rows = with_owners(batch, &first, workers);
-        let mut qb = QueryBuilder::<sqlx::Postgres>::new(sql::leasing_insert_start());
-        qb.push_values(rows, |mut b, (d, owner)| {
-            b.push_bind(&d.delivery_id)
-                .push_bind(d.forge.as_str())
-                .push_bind(&d.event)
-                .push_bind(&d.repo)
-                .push_bind(d.number)
-                .push_bind(&d.item_key)
-                .push_bind(&d.headers)
-                .push_bind(d.payload.stored())
-                .push_bind(d.payload.encoding().as_str())
-                .push_bind(owner);
+        let mut qb = sql::leasing_insert::<sqlx::Postgres>(rows, "now()", |qb| {
+            qb.push("now() + make_interval(secs => ")
+                .push_bind(lease.as_secs_f64())
+                .push(")");
         });
-        qb.push(sql::leasing_insert_middle())
-            .push("now() + make_interval(secs => ")
-            .push_bind(lease.as_secs_f64())
-            .push(")")
-            .push(sql::leasing_insert_end("now()"));
         let mut connection = self.kept.get().await?;
         let rows = qb.build_query_as().fetch_all(connection.conn()).await;
         journaled(batch, &first, connection.done(rows)?)
@@ -348,26 +317,16 @@ impl Store for PgStore {
         settlement: &Settlement,
         lease: Duration,
     ) -> Result<(bool, Option<ClaimedDelivery>), StoreError> {
-        let end = sql::attempt_end(&SQL.finish_delivery, settlement.decided_nothing);
-        let statement = sql::pg_settled_then_claim(
-            &end,
-            settlement.end_marks().len(),
-            !settlement.facts.is_empty(),
-            CLAIM_WINDOWS[0],
-        );
-        let query = sqlx::query(sqlx::AssertSqlSafe(statement))
-            .bind(id)
-            .bind(worker)
-            .bind(status.as_str())
-            .bind(note);
-        let query = bind_settlement(query, settlement)?.bind(lease.as_secs_f64());
-        let mut connection = self.kept.get().await?;
-        let row = query.fetch_one(connection.conn()).await;
-        let row = connection.done(row)?;
+        let row = self
+            .settle(
+                &SQL.finish_delivery,
+                settlement,
+                |q| q.bind(id).bind(worker).bind(status.as_str()).bind(note),
+                Some(lease),
+            )
+            .await?;
         let ended: i64 = row.try_get("ended")?;
-        let attempt = ClaimAttempt::read(&row)?;
-        self.more_due
-            .store(attempt.others_due > 0, Ordering::Relaxed);
+        let attempt = self.read_claim(&row)?;
         let claimed = attempt.claimed.map(ClaimedDelivery::try_from).transpose()?;
         Ok((ended == 1, claimed))
     }
@@ -464,9 +423,12 @@ impl Store for PgStore {
             return Ok(());
         }
         let statement = sql::pg_set_outcomes(1, marks.len());
-        bind_outcomes(sqlx::query(sqlx::AssertSqlSafe(statement)), marks)
-            .execute(&self.pool)
-            .await?;
+        bind_outcomes(
+            sqlx::query(sqlx::AssertSqlSafe(statement)),
+            marks.iter().cloned(),
+        )
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 

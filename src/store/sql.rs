@@ -5,8 +5,9 @@
 //! they are built once per backend from that expression ([`Statements::new`]). The queue claim
 //! and the retry delay differ in more than that and stay in their backend's file.
 
-use super::DeliveryFilter;
+use super::{DeliveryFilter, NewDelivery};
 use sqlx::QueryBuilder;
+use sqlx::query_builder::Separated;
 
 /// A delivery's status as readers see it. A claim leaves `status` at `queued` and sets the lease
 /// (changing an indexed column would make every claim write a new entry in each of the table's
@@ -336,7 +337,8 @@ pub(super) const OPEN_REVIEW_REQUEST_TARGETS: &str = "SELECT a.target FROM actio
  WHERE d.forge = $1 AND d.repo = $2 AND a.kind = 'request_reviewers'
    AND a.outcome = 'applied' AND p.state = 'open'";
 
-/// The start of the batch insert; the backend adds the rows' values and [`INSERT_DELIVERIES_END`].
+/// The start of the batch insert: [`insert_deliveries`] adds the rows' values and
+/// [`INSERT_DELIVERIES_END`]; `insert_delivery_after` one row of its own.
 pub(super) const INSERT_DELIVERIES: &str = "INSERT INTO deliveries (delivery_id, forge, event, repo, number, item_key, headers, payload, payload_encoding, received_at, run_after) ";
 
 pub(super) const INSERT_DELIVERIES_END: &str =
@@ -346,36 +348,87 @@ pub(super) const INSERT_DELIVERIES_END: &str =
 /// busy; with this many pending or more, it leases nothing (a backlog: the workers claim it in
 /// order). Bounded, so the check is one short ordered read of the pending index whatever the
 /// table's size or statistics.
-pub(super) const LEASE_WINDOW: i64 = 256;
+const LEASE_WINDOW: i64 = 256;
 
-/// The start of a leasing insert (`insert_and_lease`): the backend adds the rows' `VALUES`
-/// (the insert's columns up to `payload_encoding`, then the lease owner or NULL), then
-/// [`leasing_insert_middle`], the lease's end as its SQL, and [`leasing_insert_end`].
-pub(super) fn leasing_insert_start() -> String {
-    format!(
+/// Binds a delivery's stored columns, `delivery_id` to `payload_encoding`, as a row of
+/// [`INSERT_DELIVERIES`] or of a leasing insert's `batch` starts.
+fn push_delivery<DB>(row: &mut Separated<'_, DB, &'static str>, d: &NewDelivery)
+where
+    DB: sqlx::Database,
+    for<'t> &'t str: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+    for<'t> Option<&'t str>: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+    for<'t> Option<i64>: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+    for<'t> &'t [u8]: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+{
+    row.push_bind(d.delivery_id.as_str())
+        .push_bind(d.forge.as_str())
+        .push_bind(d.event.as_str())
+        .push_bind(d.repo.as_deref())
+        .push_bind(d.number)
+        .push_bind(d.item_key.as_str())
+        .push_bind(d.headers.as_str())
+        .push_bind(d.payload.stored())
+        .push_bind(d.payload.encoding().as_str());
+}
+
+/// The batch insert of `rows`, received and due at `now` (the backend's "now"); returns the
+/// ids it stored.
+pub(super) fn insert_deliveries<'a, DB>(
+    rows: impl IntoIterator<Item = &'a NewDelivery>,
+    now: &str,
+) -> QueryBuilder<DB>
+where
+    DB: sqlx::Database,
+    for<'t> &'t str: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+    for<'t> Option<&'t str>: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+    for<'t> Option<i64>: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+    for<'t> &'t [u8]: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+{
+    let mut qb = QueryBuilder::new(INSERT_DELIVERIES);
+    qb.push_values(rows, |mut row, d| {
+        push_delivery(&mut row, d);
+        row.push(now).push(now);
+    });
+    qb.push(INSERT_DELIVERIES_END);
+    qb
+}
+
+/// The leasing insert (`insert_and_lease`) of `rows`, each with the worker to lease it to (or
+/// none); `now` is the backend's "now", and `push_until` pushes the lease's end as SQL. A row
+/// is leased to its worker only when nothing of its item is pending (so it is its item's head
+/// and runs in order) and the pending window is not full. Returns each stored row's id,
+/// delivery id, lease owner (NULL: queued) and receipt time.
+pub(super) fn leasing_insert<'a, DB>(
+    rows: impl IntoIterator<Item = (&'a NewDelivery, Option<&'a str>)>,
+    now: &str,
+    push_until: impl FnOnce(&mut QueryBuilder<DB>),
+) -> QueryBuilder<DB>
+where
+    DB: sqlx::Database,
+    for<'t> &'t str: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+    for<'t> Option<&'t str>: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+    for<'t> Option<i64>: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+    for<'t> &'t [u8]: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+{
+    let mut qb = QueryBuilder::new(format!(
         "WITH pending AS MATERIALIZED (
             SELECT item_key FROM deliveries WHERE status IN ('queued', 'running')
             ORDER BY id LIMIT {LEASE_WINDOW}),
          batch (delivery_id, forge, event, repo, number, item_key, headers, payload, payload_encoding, lease_owner) AS ("
-    )
-}
-
-/// After the rows, before the lease's end: what is leased. A row is leased to its owner when
-/// nothing of its item is pending (so it is its item's head and runs in order) and the pending
-/// window is not full.
-pub(super) fn leasing_insert_middle() -> String {
-    format!(
+    ));
+    qb.push_values(rows, |mut row, (d, owner)| {
+        push_delivery(&mut row, d);
+        row.push_bind(owner);
+    });
+    qb.push(format!(
         "),
      leased AS (
         SELECT b.*, (b.lease_owner IS NOT NULL AND (SELECT count(*) FROM pending) < {LEASE_WINDOW}
                      AND NOT EXISTS (SELECT 1 FROM pending p WHERE p.item_key = b.item_key)) AS handed,
                "
-    )
-}
-
-/// The end of a leasing insert, after the lease's end; `now` is the backend's "now".
-pub(super) fn leasing_insert_end(now: &str) -> String {
-    format!(
+    ));
+    push_until(&mut qb);
+    qb.push(format!(
         " AS until FROM batch b)
      INSERT INTO deliveries (delivery_id, forge, event, repo, number, item_key, headers, payload, payload_encoding,
                              received_at, run_after, lease_owner, lease_until, attempts, started_at)
@@ -386,7 +439,8 @@ pub(super) fn leasing_insert_end(now: &str) -> String {
      FROM leased WHERE TRUE
      ON CONFLICT (delivery_id) DO NOTHING
      RETURNING id, delivery_id, lease_owner, received_at"
-    )
+    ));
+    qb
 }
 
 /// The statements that write the time, in one backend's words for "now".

@@ -10,7 +10,7 @@ use super::rows::{ActionRow, ClaimRow, PullRequestRow};
 use super::sql::{self, Statements};
 use super::*;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{ConnectOptions as _, QueryBuilder, SqliteConnection, SqlitePool};
+use sqlx::{ConnectOptions as _, SqliteConnection, SqlitePool};
 use std::collections::HashSet;
 use std::str::FromStr;
 use std::sync::LazyLock;
@@ -328,27 +328,7 @@ impl Store for SqliteStore {
         batch: &[NewDelivery],
     ) -> Result<Vec<InsertOutcome>, StoreError> {
         let first = first_occurrences(batch);
-        let unique: Vec<&NewDelivery> = batch
-            .iter()
-            .zip(&first)
-            .filter(|(_, f)| **f)
-            .map(|(d, _)| d)
-            .collect();
-        let mut qb = QueryBuilder::<sqlx::Sqlite>::new(sql::INSERT_DELIVERIES);
-        qb.push_values(unique, |mut b, d| {
-            b.push_bind(&d.delivery_id)
-                .push_bind(d.forge.as_str())
-                .push_bind(&d.event)
-                .push_bind(&d.repo)
-                .push_bind(d.number)
-                .push_bind(&d.item_key)
-                .push_bind(&d.headers)
-                .push_bind(d.payload.stored())
-                .push_bind(d.payload.encoding().as_str())
-                .push(now!())
-                .push(now!());
-        });
-        qb.push(sql::INSERT_DELIVERIES_END);
+        let mut qb = sql::insert_deliveries::<sqlx::Sqlite>(firsts(batch, &first), now!());
         let inserted: HashSet<String> = qb
             .build_query_scalar()
             .fetch_all(&self.pool)
@@ -372,24 +352,11 @@ impl Store for SqliteStore {
         }
         let first = first_occurrences(batch);
         let rows = with_owners(batch, &first, workers);
-        let mut qb = QueryBuilder::<sqlx::Sqlite>::new(sql::leasing_insert_start());
-        qb.push_values(rows, |mut b, (d, owner)| {
-            b.push_bind(&d.delivery_id)
-                .push_bind(d.forge.as_str())
-                .push_bind(&d.event)
-                .push_bind(&d.repo)
-                .push_bind(d.number)
-                .push_bind(&d.item_key)
-                .push_bind(&d.headers)
-                .push_bind(d.payload.stored())
-                .push_bind(d.payload.encoding().as_str())
-                .push_bind(owner);
+        let mut qb = sql::leasing_insert::<sqlx::Sqlite>(rows, now!(), |qb| {
+            qb.push("strftime('%Y-%m-%dT%H:%M:%fZ', 'now', ")
+                .push_bind(later(lease))
+                .push(")");
         });
-        qb.push(sql::leasing_insert_middle())
-            .push("strftime('%Y-%m-%dT%H:%M:%fZ', 'now', ")
-            .push_bind(later(lease))
-            .push(")")
-            .push(sql::leasing_insert_end(now!()));
         let rows: Vec<LeasingRow> = qb.build_query_as().fetch_all(&self.pool).await?;
         if rows.iter().any(|(_, _, owner, _)| owner.is_none()) {
             self.queued_since.note_queued();

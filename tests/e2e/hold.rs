@@ -243,11 +243,7 @@ async fn exhausted_retries_fail_and_replay_recovers() {
 async fn a_burst_on_one_pr_runs_through_without_waiting_for_the_poll() {
     for db in databases() {
         let _combination = Combination::new(db);
-        let mut options = Options::new(db);
-        options
-            .env
-            .push(("BOSUN_QUEUE__POLL_INTERVAL_MS".into(), "600000".into()));
-        let bosun = spawn_bosun(options).await;
+        let bosun = spawn_bosun(Options::new(db).without_poll()).await;
         let pr = bosun
             .forge
             .seed_pr(ForgeKind::GitHub, GITHUB_REPO, 947, "spxtr");

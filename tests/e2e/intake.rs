@@ -263,13 +263,15 @@ async fn gitlab_delivery_without_id_is_deduplicated_by_body() {
 async fn operational_endpoints_answer() {
     for db in databases() {
         let _combination = Combination::new(db);
-        let bosun = spawn_bosun(Options::new(db)).await;
+        let bosun = spawn_bosun(Options::new(db).without_poll()).await;
         let get = |p: &str| bosun.http.get(bosun.url(p)).send();
         assert_eq!(
             get("/healthz").await.expect("healthz").status().as_u16(),
             200
         );
         assert_eq!(get("/readyz").await.expect("readyz").status().as_u16(), 200);
+        // Handed to a waiting worker, and counted.
+        bosun.all_workers_waiting().await;
         let (s, _) = bosun
             .post(
                 ForgeKind::GitHub,
@@ -290,6 +292,7 @@ async fn operational_endpoints_answer() {
         assert!(text.contains("bosun_ack_latency_seconds"), "{text}");
         assert!(text.contains("bosun_queue_depth"), "{text}");
         assert!(text.contains("bosun_deliveries_total"), "{text}");
+        assert!(text.contains("bosun_deliveries_handed_total"), "{text}");
         bosun.shutdown().await;
     }
 }

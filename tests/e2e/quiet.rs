@@ -139,12 +139,8 @@ impl UpdateLog {
 async fn a_delivery_that_leads_to_nothing_is_decided_with_its_finish() {
     for db in databases() {
         let _combination = Combination::new(db);
-        let mut options = Options::new(db);
         // No poll: every worker stays waiting, so each delivery is handed over.
-        options
-            .env
-            .push(("BOSUN_QUEUE__POLL_INTERVAL_MS".into(), "600000".into()));
-        let bosun = spawn_bosun(options).await;
+        let bosun = spawn_bosun(Options::new(db).without_poll()).await;
         let log = UpdateLog::install(db, bosun.db_url()).await;
         let pr = bosun
             .forge

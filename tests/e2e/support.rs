@@ -291,6 +291,13 @@ impl Options {
     pub fn new(db: Db) -> Options {
         Options { db, extra: "[plugins.\"kubernetes\"]\nenabled = [\"hold\"]\n[plugins.\"gitlab-org\"]\nenabled = [\"hold\"]\n".into(), tokens: true, env: Vec::new(), top: String::new(), config_file: None }
     }
+    /// The queue's poll set to ten minutes: workers then wait only for the receiver (a
+    /// hand-over or a wake-up) or for the delivery ahead of theirs to end.
+    pub fn without_poll(mut self) -> Options {
+        self.env
+            .push(("BOSUN_QUEUE__POLL_INTERVAL_MS".into(), "600000".into()));
+        self
+    }
 }
 
 /// Starts bosun as production does, on port 0.
