@@ -274,46 +274,24 @@ impl Engine {
             // waited is kept for the next one) or is handed over, and other processes' work is
             // found by the poll: at a steady rate, claiming after every finish found nothing
             // about half the time.
-            let (delivery, running) = if let Some((next, behind)) = claimed_next.take() {
-                let running =
-                    self.running_items
-                        .start(&next.item_key, &self.work_available, behind);
-                (next, running)
+            // Created before the claim, so a wake-up sent while it runs is not missed.
+            let notified = self.work_available.notified();
+            let found = if let Some((next, behind)) = claimed_next.take() {
+                Some((next, behind))
             } else if std::mem::take(&mut just_finished) && !self.store.claim_saw_more_due() {
-                let notified = self.work_available.notified();
-                let Some(handed) = self
-                    .wait_for_work(&worker_id, notified, &mut stop, poll)
-                    .await
-                else {
-                    continue;
-                };
-                (handed.delivery, handed.running)
+                None
             } else {
-                let notified = self.work_available.notified();
                 let claim = tokio::time::timeout(
                     STORE_DEADLINE,
                     self.store.claim_next_delivery(&worker_id, lease),
                 );
-                let claimed = claim
+                match claim
                     .await
-                    .unwrap_or_else(|_| Err(StoreError::Unavailable("claim timed out".into())));
-                match claimed {
-                    Ok(Some(delivery)) => {
+                    .unwrap_or_else(|_| Err(StoreError::Unavailable("claim timed out".into())))
+                {
+                    Ok(claimed) => {
                         store_backoff = Duration::from_millis(100);
-                        // Until the delivery has ended (finished, retried or released, below).
-                        let running =
-                            self.running_items
-                                .start(&delivery.item_key, &self.work_available, 0);
-                        (delivery, running)
-                    }
-                    Ok(None) => {
-                        let Some(handed) = self
-                            .wait_for_work(&worker_id, notified, &mut stop, poll)
-                            .await
-                        else {
-                            continue;
-                        };
-                        (handed.delivery, handed.running)
+                        claimed.map(|delivery| (delivery, 0))
                     }
                     Err(e) => {
                         tracing::warn!(error = %e, "cannot claim work");
@@ -325,6 +303,22 @@ impl Engine {
                         continue;
                     }
                 }
+            };
+            let (delivery, running) = match found {
+                // Marked running until it has ended (finished, retried or released, below).
+                Some((delivery, behind)) => {
+                    let running =
+                        self.running_items
+                            .start(&delivery.item_key, &self.work_available, behind);
+                    (delivery, running)
+                }
+                None => match self
+                    .wait_for_work(&worker_id, notified, &mut stop, poll)
+                    .await
+                {
+                    Some(handed) => (handed.delivery, handed.running),
+                    None => continue,
+                },
             };
             let id = delivery.id;
             let item = delivery.item_key.clone();
