@@ -100,7 +100,7 @@ impl Dispatcher {
                 )]),
             };
             journaled = Some(
-                self.journal_decision(delivery, &planned, dry_run, settlement)
+                self.journal_decision(delivery, planned, dry_run, true, settlement)
                     .await?,
             );
         }

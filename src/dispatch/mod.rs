@@ -10,11 +10,13 @@ mod decide;
 mod snapshot;
 
 use crate::config::Settings;
-use crate::executor::{Applied, ExecError, Targets, applies_at_once, apply_action};
+use crate::executor::{
+    Applied, ExecError, Journaled, Targets, applies_at_once, apply_action, repeats_safely,
+};
 use crate::forge::Forges;
 use crate::store::{
-    ActionOutcome, ClaimedDelivery, Decided, FinalStatus, PlannedAction, PullRequestState,
-    Settlement, Store, StoreError, StoredAction,
+    ActionOutcome, ClaimedDelivery, Decided, FinalStatus, HeldDecision, PlannedAction,
+    PullRequestState, Settlement, Store, StoreError, StoredAction,
 };
 use crate::webhook::{self, Normalized};
 use bosun_plugins::{Action, Event, ItemState, Plugin};
@@ -116,8 +118,11 @@ impl Dispatcher {
                     notes.extend(decision.notes);
                     let mut planned = decision.planned;
                     planned.extend(bindings);
+                    // A CI state is kept before the attempt ends (`record_ci`): a repeat
+                    // would not show it to the plugins again, so its decision is not held.
+                    let may_hold = !events.iter().any(|e| matches!(e, Event::Ci(_)));
                     journaled = Some(
-                        self.journal_decision(delivery, &planned, dry_run, settlement)
+                        self.journal_decision(delivery, planned, dry_run, may_hold, settlement)
                             .await?,
                     );
                 }
@@ -149,13 +154,16 @@ impl Dispatcher {
     }
 
     /// Journals a decision, with its first action already `applying` when it is carried out
-    /// at once: one write fewer before the target is called. A decision on nothing is held
-    /// back in `settlement`, for the attempt's end to record: nothing is carried out before it.
+    /// at once: one write fewer before the target is called. A decision on nothing, or one
+    /// whose every action repeats safely (`may_hold`: unless the attempt keeps something
+    /// before its end that a repeat would then not decide again), is held back in
+    /// `settlement` for the attempt's end to journal.
     async fn journal_decision(
         &self,
         delivery: &ClaimedDelivery,
-        planned: &[PlannedAction],
+        planned: Vec<PlannedAction>,
         dry_run: bool,
+        may_hold: bool,
         settlement: &mut Settlement,
     ) -> Result<Decided, StoreError> {
         if planned.is_empty() {
@@ -163,13 +171,27 @@ impl Dispatcher {
             return Ok(Decided {
                 actions: Vec::new(),
                 first_applying: false,
+                held: false,
+            });
+        }
+        if may_hold && planned.iter().all(|p| repeats_safely(&p.action, dry_run)) {
+            let decision = HeldDecision {
+                delivery: delivery.id,
+                actions: planned,
+            };
+            let actions = decision.stored();
+            settlement.decision = Some(decision);
+            return Ok(Decided {
+                actions,
+                first_applying: false,
+                held: true,
             });
         }
         let first_applying = planned
             .first()
             .is_some_and(|p| applies_at_once(&p.action, dry_run));
         self.store
-            .record_decision(delivery.id, planned, first_applying)
+            .record_decision(delivery.id, &planned, first_applying)
             .await
     }
 
@@ -186,23 +208,32 @@ impl Dispatcher {
     ) -> Result<Result<Vec<StoredAction>, Outcome>, StoreError> {
         // Just decided: the journal's rows came back with the decision. Decided by an
         // earlier attempt: read them.
-        let (actions, first_applying) = match journaled {
-            Some(decided) => (decided.actions, decided.first_applying),
-            None => (self.store.delivery_actions(delivery.id).await?, false),
+        let (actions, first_applying, held) = match journaled {
+            Some(decided) => (decided.actions, decided.first_applying, decided.held),
+            None => (
+                self.store.delivery_actions(delivery.id).await?,
+                false,
+                false,
+            ),
         };
         for (i, stored) in actions
             .iter()
             .enumerate()
             .filter(|(_, a)| matches!(a.outcome, ActionOutcome::Pending | ActionOutcome::Applying))
         {
-            let journaled_applying =
-                first_applying && i == 0 && stored.outcome == ActionOutcome::Applying;
+            let journaled = if held {
+                Journaled::WithTheEnd
+            } else if first_applying && i == 0 && stored.outcome == ActionOutcome::Applying {
+                Journaled::Applying
+            } else {
+                Journaled::AsRead
+            };
             match apply_action(
                 self.store.as_ref(),
                 &self.targets,
                 stored,
                 dry_run,
-                journaled_applying,
+                journaled,
                 settlement,
             )
             .await

@@ -6,7 +6,8 @@
 //! same for all. An action is marked `applying` before its target is called and `applied`
 //! after. The first action's `applying` is written with the decision, and outcomes ride on
 //! the next write the worker makes anyway (the next action's `applying`, or the delivery's
-//! finish: [`Settlement`]). An action found `applying` (the process died mid-call, or the call failed in a way
+//! finish: [`Settlement`]). A decision whose every action [`repeats_safely`] is journaled
+//! with the attempt's end instead, outcomes and all: nothing is written before its calls. An action found `applying` (the process died mid-call, or the call failed in a way
 //! that may have taken effect) is applied again with `maybe_done` set, and the target checks
 //! first where it can tell (see each target's docs, and the README's "Effects" section for the
 //! targets that cannot). A retryable error leaves the action `applying` for the next attempt;
@@ -198,17 +199,59 @@ pub fn applies_at_once(action: &Action, dry_run: bool) -> bool {
     !dry_run && merge_queue::Turn::of(action).is_none()
 }
 
+/// Whether a fresh decision may carry `action` out again, after an attempt that may already
+/// have, with nothing left over that one application would not leave: then the decision need
+/// not be journaled before the action's target is called, and is journaled with the attempt's
+/// end instead (one write fewer for most commands). True in dry-run, where nothing is called;
+/// for labels, assignees and reviewers without a report, titles, milestones, the bot's notices
+/// (found by their marker and edited in place) and bosun's own facts. Not for what posts (a
+/// comment is found again only by its action's journaled id), merges, runs CI, queues or goes
+/// to chat; nor for what a CI state's record decides (it is kept before the attempt ends, so a
+/// repeat would not show it to the plugins again: the dispatcher holds no such decision).
+pub fn repeats_safely(action: &Action, dry_run: bool) -> bool {
+    dry_run
+        || match action {
+            Action::AddLabel { .. }
+            | Action::RemoveLabel { .. }
+            | Action::CreateLabel { .. }
+            | Action::Unassign { .. }
+            | Action::UnrequestReviewers { .. }
+            | Action::SetTitle { .. }
+            | Action::SetMilestone { .. }
+            | Action::UpsertBotComment { .. }
+            | Action::DeleteBotComment { .. } => true,
+            Action::Assign { report, .. } | Action::RequestReviewers { report, .. } => {
+                report.is_none()
+            }
+            Action::Remember { fact, .. } => !matches!(fact, bosun_plugins::Fact::Ci { .. }),
+            _ => false,
+        }
+}
+
+/// What the journal holds of an action when its turn comes, which says whether its `applying`
+/// mark is written before its target is called.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Journaled {
+    /// As an earlier write left it: `pending` is marked `applying` first; one found
+    /// `applying` (an earlier attempt may have carried it out) is checked on the target first.
+    AsRead,
+    /// Marked `applying` by the decision this attempt just wrote.
+    Applying,
+    /// Not yet: its decision is held for the attempt's end, and repeats safely.
+    WithTheEnd,
+}
+
 /// Applies one journaled action on its target. The action's `applying` mark is written before
-/// the target is called, together with the outcomes `settlement` held back, unless
-/// `journaled_applying` says the decision already wrote it this attempt; its own outcome is
-/// held back in `settlement` for the attempt's next write. A retryable error is returned as
-/// `Err` with the action left `applying` for the next attempt; a permanent one marks it failed.
+/// the target is called, together with the outcomes `settlement` held back, unless `journaled`
+/// says it is written already or needs not be; its own outcome is held back in `settlement` for
+/// the attempt's next write. A retryable error is returned as `Err` with the action left
+/// `applying` for the next attempt; a permanent one marks it failed.
 pub async fn apply_action(
     store: &dyn Store,
     targets: &Targets,
     stored: &StoredAction,
     dry_run: bool,
-    journaled_applying: bool,
+    journaled: Journaled,
     settlement: &mut Settlement,
 ) -> Result<Applied, ExecError> {
     if dry_run {
@@ -236,8 +279,8 @@ pub async fn apply_action(
         metrics::counter!("bosun_actions_total", "kind" => stored.kind.clone(), "outcome" => "applied").increment(1);
         return Ok(Applied::Done { forge_calls: 1 });
     }
-    let maybe_done = stored.outcome == ActionOutcome::Applying && !journaled_applying;
-    if !maybe_done && !journaled_applying {
+    let maybe_done = stored.outcome == ActionOutcome::Applying && journaled == Journaled::AsRead;
+    if !maybe_done && journaled == Journaled::AsRead {
         let mut marks = settlement.outcomes.clone();
         marks.push(OutcomeMark {
             action: stored.id,

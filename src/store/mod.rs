@@ -268,6 +268,9 @@ pub struct Decided {
     /// earlier attempt had journaled it): its target may be called without another write,
     /// and without checking first.
     pub first_applying: bool,
+    /// Not journaled yet: held for the attempt's end ([`Settlement::decision`]), under held
+    /// ids, so nothing is written before any target is called.
+    pub held: bool,
 }
 
 /// One action's new outcome, held back to be written with the attempt's next journal write.
@@ -281,13 +284,14 @@ pub struct OutcomeMark {
 }
 
 /// The journal writes an attempt holds back until it next writes: the outcomes of actions it
-/// carried out, bosun's record of the PR, and a decision on no actions. They go with the next
-/// action's `applying` mark or with the delivery's finish, in the same statement or
-/// transaction, so a one-action delivery costs the store four writes, not seven, and one that
-/// leads to nothing (most webhooks) three. Lost (a crash, a store error on the way, a
-/// shutdown past its grace period), they leave the actions `applying`: the next attempt checks
-/// on the target before repeating them, as after any crash mid-call. A decision on nothing
-/// that is lost is made again, and nothing was carried out in between.
+/// carried out, bosun's record of the PR, facts, and a decision on no actions or on actions
+/// that all repeat safely. They go with the next action's `applying` mark or with the
+/// delivery's finish, in the same statement or transaction: a delivery that leads to nothing
+/// (most webhooks), or only to labels like a `/hold`, costs one write after its insert when a
+/// waiting worker took it. Lost (a crash, a store error on the way, a shutdown past its grace
+/// period), they leave journaled actions `applying`: the next attempt checks on the target
+/// before repeating them, as after any crash mid-call. A held decision that is lost is made
+/// again, and what it carried out in between repeats safely.
 #[derive(Debug, Clone, Default)]
 pub struct Settlement {
     pub outcomes: Vec<OutcomeMark>,
@@ -299,6 +303,61 @@ pub struct Settlement {
     /// actions' `applied` marks, not by writes of their own (they touch nothing outside the
     /// store, so nothing can have happened that the journal does not show).
     pub facts: Vec<HeldFact>,
+    /// The decision, when it is journaled with the attempt's end instead of before its first
+    /// action: every action in it repeats safely (`executor::repeats_safely`), so an attempt
+    /// that dies before its end leaves nothing that the next attempt's fresh decision would
+    /// not simply do again. Until then its actions go by the ids [`held_action_id`] gives.
+    pub decision: Option<HeldDecision>,
+}
+
+/// A decision held back for the attempt's end ([`Settlement::decision`]).
+#[derive(Debug, Clone)]
+pub struct HeldDecision {
+    /// The delivery decided on.
+    pub delivery: i64,
+    pub actions: Vec<PlannedAction>,
+}
+
+/// An action of a held decision as its attempt's end journals it: already carried out, or
+/// `pending` when the attempt stopped before it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SettledAction {
+    pub plugin: String,
+    pub seq: i32,
+    pub kind: &'static str,
+    pub target: String,
+    /// The action, encoded as the journal keeps it.
+    pub details: String,
+    pub outcome: ActionOutcome,
+    pub error: Option<String>,
+    pub forge_calls: i32,
+}
+
+/// The id the `index`th action of a held decision goes by until it is journaled: negative,
+/// so it can never be a journaled action's.
+pub fn held_action_id(index: usize) -> i64 {
+    -1 - index as i64
+}
+
+impl HeldDecision {
+    /// The actions as a journal would hand them out, under their held ids, none carried out.
+    pub fn stored(&self) -> Vec<StoredAction> {
+        self.actions
+            .iter()
+            .enumerate()
+            .map(|(i, planned)| StoredAction {
+                id: held_action_id(i),
+                plugin: planned.plugin.clone(),
+                seq: planned.seq,
+                kind: planned.action.kind().to_string(),
+                target: planned.action.target(),
+                action: planned.action.clone(),
+                outcome: ActionOutcome::Pending,
+                error: None,
+                forge_calls: 0,
+            })
+            .collect()
+    }
 }
 
 /// A fact a `Remember` action keeps, held back until the attempt ends.
@@ -324,9 +383,17 @@ impl Settlement {
         }
     }
 
-    /// The outcomes the attempt's end writes: those held back, and `applied` for the actions
-    /// whose facts it writes.
+    /// The outcomes of journaled actions the attempt's end writes: those held back, and
+    /// `applied` for the actions whose facts it writes. (A held decision's actions are
+    /// journaled with theirs: [`Settlement::settled_actions`].)
     pub fn end_marks(&self) -> Vec<OutcomeMark> {
+        let mut marks = self.all_marks();
+        marks.retain(|m| m.action > 0);
+        marks
+    }
+
+    /// Every outcome the attempt's end records, journaled actions' and held ones'.
+    fn all_marks(&self) -> Vec<OutcomeMark> {
         let mut marks = self.outcomes.clone();
         for held in &self.facts {
             if !marks.iter().any(|m| m.action == held.action) {
@@ -339,6 +406,38 @@ impl Settlement {
             }
         }
         marks
+    }
+
+    /// Whether the attempt's end marks the delivery decided: the plugins decided on nothing,
+    /// or their decision is held for it.
+    pub fn decides(&self) -> bool {
+        self.decided_nothing || self.decision.is_some()
+    }
+
+    /// The held decision's actions as its end journals them, each with its outcome so far.
+    pub fn settled_actions(&self) -> Result<Vec<SettledAction>, StoreError> {
+        let Some(decision) = &self.decision else {
+            return Ok(Vec::new());
+        };
+        let marks = self.all_marks();
+        decision
+            .actions
+            .iter()
+            .enumerate()
+            .map(|(i, planned)| {
+                let mark = marks.iter().find(|m| m.action == held_action_id(i));
+                Ok(SettledAction {
+                    plugin: planned.plugin.clone(),
+                    seq: planned.seq,
+                    kind: planned.action.kind(),
+                    target: planned.action.target(),
+                    details: encode_action(&planned.action)?,
+                    outcome: mark.map_or(ActionOutcome::Pending, |m| m.outcome),
+                    error: mark.and_then(|m| m.error.clone()),
+                    forge_calls: mark.map_or(0, |m| m.forge_calls),
+                })
+            })
+            .collect()
     }
 
     /// Holds back one action's outcome; a second mark of the same action replaces the first

@@ -87,7 +87,7 @@ fn bind_outcomes<'q>(
 
 /// Binds `$5`… of a [`sql::pg_settled`] statement: the PR's record, then `marks` (the
 /// outcomes the end writes, [`Settlement::end_marks`]), then the held-back facts as six
-/// arrays, when there are any.
+/// arrays and the held decision's actions as eight, when there are any ([`sql::EndWrites`]).
 fn bind_settlement<'q>(
     query: PgQuery<'q>,
     settlement: &'q Settlement,
@@ -105,28 +105,46 @@ fn bind_settlement<'q>(
         .bind(pr.map(|p| p.state.as_str()))
         .bind(pr.and_then(|p| p.head_sha.as_deref()))
         .bind(labels);
-    let query = bind_outcomes(query, marks);
+    let mut query = bind_outcomes(query, marks);
     let facts = &settlement.facts;
-    if facts.is_empty() {
+    if !facts.is_empty() {
+        let encoded = facts
+            .iter()
+            .map(|f| super::facts::encode(&f.fact))
+            .collect::<Result<Vec<_>, _>>()?;
+        let column = |field: fn(&HeldFact) -> &str| facts.iter().map(field).collect::<Vec<_>>();
+        query = query
+            .bind(column(|f| f.item.forge.as_str()))
+            .bind(column(|f| f.item.repo.as_str()))
+            .bind(
+                facts
+                    .iter()
+                    .map(|f| f.item.number as i64)
+                    .collect::<Vec<_>>(),
+            )
+            .bind(facts.iter().map(|f| f.fact.key()).collect::<Vec<_>>())
+            .bind(column(|f| f.plugin.as_str()))
+            .bind(encoded);
+    }
+    if settlement.decision.is_none() {
         return Ok(query);
     }
-    let encoded = facts
-        .iter()
-        .map(|f| super::facts::encode(&f.fact))
-        .collect::<Result<Vec<_>, _>>()?;
-    let column = |field: fn(&HeldFact) -> &str| facts.iter().map(field).collect::<Vec<_>>();
+    let settled = settlement.settled_actions()?;
+    let column = |field: fn(&SettledAction) -> &str| {
+        settled
+            .iter()
+            .map(|a| field(a).to_string())
+            .collect::<Vec<_>>()
+    };
     Ok(query
-        .bind(column(|f| f.item.forge.as_str()))
-        .bind(column(|f| f.item.repo.as_str()))
-        .bind(
-            facts
-                .iter()
-                .map(|f| f.item.number as i64)
-                .collect::<Vec<_>>(),
-        )
-        .bind(facts.iter().map(|f| f.fact.key()).collect::<Vec<_>>())
-        .bind(column(|f| f.plugin.as_str()))
-        .bind(encoded))
+        .bind(column(|a| &a.plugin))
+        .bind(settled.iter().map(|a| a.seq).collect::<Vec<_>>())
+        .bind(column(|a| a.kind))
+        .bind(column(|a| &a.target))
+        .bind(column(|a| &a.details))
+        .bind(column(|a| a.outcome.as_str()))
+        .bind(settled.iter().map(|a| a.error.clone()).collect::<Vec<_>>())
+        .bind(settled.iter().map(|a| a.forge_calls).collect::<Vec<_>>()))
 }
 
 /// How many of the oldest pending deliveries a claim reads, widening while a full window holds
@@ -158,12 +176,16 @@ impl PgStore {
         bind: impl FnOnce(PgQuery<'q>) -> PgQuery<'q>,
         claim_lease: Option<Duration>,
     ) -> Result<sqlx::postgres::PgRow, StoreError> {
-        let end = sql::attempt_end(end, settlement.decided_nothing);
+        let end = sql::attempt_end(end, settlement.decides());
         let marks = settlement.end_marks();
-        let facts = !settlement.facts.is_empty();
+        let writes = sql::EndWrites {
+            outcomes: marks.len(),
+            facts: !settlement.facts.is_empty(),
+            decision: settlement.decision.is_some(),
+        };
         let statement = match claim_lease {
-            None => sql::pg_settled(&end, marks.len(), facts),
-            Some(_) => sql::pg_settled_then_claim(&end, marks.len(), facts, CLAIM_WINDOWS[0]),
+            None => sql::pg_settled(&end, writes),
+            Some(_) => sql::pg_settled_then_claim(&end, writes, CLAIM_WINDOWS[0]),
         };
         let query = bind(sqlx::query(sqlx::AssertSqlSafe(statement)));
         let mut query = bind_settlement(query, settlement, marks)?;
@@ -397,6 +419,7 @@ impl Store for PgStore {
             return Ok(Decided {
                 actions: self.delivery_actions(id).await?,
                 first_applying: false,
+                held: false,
             });
         }
         let mut stored = rows
@@ -407,6 +430,7 @@ impl Store for PgStore {
         Ok(Decided {
             first_applying: first_applying && !stored.is_empty(),
             actions: stored,
+            held: false,
         })
     }
 

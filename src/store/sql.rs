@@ -64,10 +64,10 @@ pub(super) const MARK_DECIDED: &str = "UPDATE deliveries SET decided = TRUE WHER
 const END_ATTEMPT: &str = "UPDATE deliveries SET ";
 
 /// `end`, an update that ends an attempt, also marking the delivery decided when the attempt
-/// decided on nothing: such a decision is held back until then (`Settlement::decided_nothing`).
-pub(super) fn attempt_end(end: &str, decided_nothing: bool) -> std::borrow::Cow<'_, str> {
+/// holds its decision back until then (`Settlement::decides`).
+pub(super) fn attempt_end(end: &str, decides: bool) -> std::borrow::Cow<'_, str> {
     debug_assert!(end.starts_with(END_ATTEMPT), "not an attempt's end: {end}");
-    match decided_nothing {
+    match decides {
         true => end
             .replacen(END_ATTEMPT, "UPDATE deliveries SET decided = TRUE, ", 1)
             .into(),
@@ -120,34 +120,60 @@ pub(super) fn pg_set_outcomes(first: usize, n: usize) -> String {
     )
 }
 
+/// What an attempt's end writes besides the end itself, which decides its statement's text
+/// and parameters on Postgres.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct EndWrites {
+    /// How many journaled actions' outcomes it sets.
+    pub outcomes: usize,
+    /// Whether it keeps held-back facts.
+    pub facts: bool,
+    /// Whether it journals a held decision.
+    pub decision: bool,
+}
+
+impl EndWrites {
+    /// The first parameter of the held-back facts' six arrays.
+    fn first_fact(self) -> usize {
+        11 + 4 * self.outcomes
+    }
+
+    /// The first parameter of the held decision's eight arrays.
+    fn first_decided(self) -> usize {
+        self.first_fact() + if self.facts { 6 } else { 0 }
+    }
+
+    /// How many parameters [`pg_settled`]'s statement takes: the end's and the PR's ten, four
+    /// per outcome, six arrays when it keeps facts and eight when it journals a decision.
+    pub(super) fn params(self) -> usize {
+        self.first_decided() - 1 + if self.decision { 8 } else { 0 }
+    }
+}
+
 /// Postgres: an attempt's end and its held-back writes in one statement: `end` (an update of
-/// the delivery using `$1`…`$4`), the PR's record from `$5` forge … `$10` labels (written when
-/// `$5` is not NULL), and `outcomes` action outcomes as in [`pg_set_outcomes`] from `$11`.
-/// Returns `ended`, the number of deliveries ended (0 when the lease was lost).
-pub(super) fn pg_settled(end: &str, outcomes: usize, facts: bool) -> String {
-    let (settled, ends) = pg_settled_ctes(end, outcomes, facts);
+/// the delivery `$1` using `$1`…`$4`), the PR's record from `$5` forge … `$10` labels (written
+/// when `$5` is not NULL), action outcomes as in [`pg_set_outcomes`] from `$11`, then facts and
+/// a held decision as [`EndWrites`] says. Returns `ended`, the number of deliveries ended (0
+/// when the lease was lost).
+pub(super) fn pg_settled(end: &str, writes: EndWrites) -> String {
+    let (settled, ends) = pg_settled_ctes(end, writes);
     format!("WITH {settled} SELECT ({ends}) AS ended")
 }
 
-/// How many parameters [`pg_settled`]'s statement takes: the end's and the PR's ten, four per
-/// outcome, and six arrays when it keeps facts.
-pub(super) fn pg_settled_params(outcomes: usize, facts: bool) -> usize {
-    10 + 4 * outcomes + if facts { 6 } else { 0 }
-}
-
-/// The CTEs of [`pg_settled`], the last of them `ended`, and the expression that counts the
-/// deliveries ended. With `facts`, held-back facts are kept from six arrays after the
-/// outcomes (forge, repo, number, key, plugin, fact), at most one per PR and key.
-fn pg_settled_ctes(end: &str, outcomes: usize, facts: bool) -> (String, &'static str) {
-    let first_fact = 11 + 4 * outcomes;
-    let outcomes = match outcomes {
+/// The CTEs of [`pg_settled`], and the expression that counts the deliveries ended. Held-back
+/// facts are kept from six arrays (forge, repo, number, key, plugin, fact), at most one per PR
+/// and key. A held decision's actions are journaled from eight (plugin, seq, kind, target,
+/// details, outcome, error, forge calls), only when the end ended the delivery: a worker that
+/// lost its lease leaves the journal to the one that holds it.
+fn pg_settled_ctes(end: &str, writes: EndWrites) -> (String, &'static str) {
+    let outcomes = match writes.outcomes {
         0 => String::new(),
         n => format!("outcomes AS ({}),", pg_set_outcomes(11, n)),
     };
-    let facts = match facts {
+    let facts = match writes.facts {
         false => String::new(),
         true => {
-            let p = |k: usize| format!("${}", first_fact + k);
+            let p = |k: usize| format!("${}", writes.first_fact() + k);
             format!(
                 "facts AS (
             INSERT INTO pr_facts (forge, repo, number, fact_key, plugin, fact)
@@ -163,6 +189,33 @@ fn pg_settled_ctes(end: &str, outcomes: usize, facts: bool) -> (String, &'static
             )
         }
     };
+    let decision = match writes.decision {
+        false => String::new(),
+        true => {
+            let p = |k: usize| format!("${}", writes.first_decided() + k);
+            format!(
+                ",
+         decision AS (
+            INSERT INTO actions (delivery, plugin, seq, kind, target, details, outcome, error,
+                                 forge_calls, applied_at, created_at)
+            SELECT $1, x.plugin, x.seq, x.kind, x.target, x.details, x.outcome, x.error, x.calls,
+                   CASE WHEN x.outcome IN ('applied', 'dry-run') THEN now() END, now()
+            FROM unnest({}::text[], {}::int4[], {}::text[], {}::text[], {}::text[], {}::text[],
+                        {}::text[], {}::int4[])
+                 AS x(plugin, seq, kind, target, details, outcome, error, calls)
+            WHERE EXISTS (SELECT 1 FROM ended)
+            ON CONFLICT (delivery, plugin, seq) DO NOTHING)",
+                p(0),
+                p(1),
+                p(2),
+                p(3),
+                p(4),
+                p(5),
+                p(6),
+                p(7)
+            )
+        }
+    };
     let ctes = format!(
         "{outcomes}{facts}
          pull_request AS (
@@ -170,7 +223,7 @@ fn pg_settled_ctes(end: &str, outcomes: usize, facts: bool) -> (String, &'static
             SELECT $5::text, $6::text, $7::int8, $8::text, $9::text, $10::text, now()
             WHERE $5::text IS NOT NULL
             {UPSERT_PULL_REQUEST_CONFLICT}),
-         ended AS ({end} RETURNING id)"
+         ended AS ({end} RETURNING id){decision}"
     );
     (ctes, "SELECT count(*) FROM ended")
 }
@@ -257,18 +310,13 @@ fn pg_claim_ctes(worker: &str, lease: &str, window: &str, after: Option<&str>) -
 /// Postgres: an attempt's end as [`pg_settled`] makes it, and then, when it ended the delivery,
 /// a claim as [`PG_CLAIM`] makes one within the `window` oldest pending deliveries, in one
 /// statement: a worker that knows a delivery waits behind the one it ends saves the claim's
-/// round trip and transaction. The lease in seconds is the parameter after the outcomes' (and
-/// the facts', when it keeps facts).
+/// round trip and transaction. The lease in seconds is the parameter after the end's
+/// ([`EndWrites::params`]).
 /// Returns `ended`, then the claim's columns. The whole statement commits synchronously, as an
 /// end must.
-pub(super) fn pg_settled_then_claim(
-    end: &str,
-    outcomes: usize,
-    facts: bool,
-    window: i64,
-) -> String {
-    let lease = format!("${}", pg_settled_params(outcomes, facts) + 1);
-    let (settled, ends) = pg_settled_ctes(end, outcomes, facts);
+pub(super) fn pg_settled_then_claim(end: &str, writes: EndWrites, window: i64) -> String {
+    let lease = format!("${}", writes.params() + 1);
+    let (settled, ends) = pg_settled_ctes(end, writes);
     format!(
         "WITH {settled},
      {}
@@ -454,6 +502,9 @@ pub(super) struct Statements {
     pub insert_action: String,
     /// `$1` action id, `$2` outcome, `$3` error, `$4` forge calls to add.
     pub set_action_outcome: String,
+    /// A held decision's action with its outcome: `$1` delivery, `$2` plugin … `$6` details,
+    /// `$7` outcome, `$8` error, `$9` forge calls.
+    pub insert_settled_action: String,
     /// `$1` forge … `$6` labels. (Who LGTM'd and approved are facts: [`super::FactStore`].)
     pub upsert_pull_request: String,
 }
@@ -486,6 +537,13 @@ impl Statements {
                 "UPDATE actions SET outcome = $2, error = $3, forge_calls = forge_calls + $4,
                         applied_at = CASE WHEN $2 IN ('applied', 'dry-run') THEN {now} ELSE applied_at END
                  WHERE id = $1"
+            ),
+            insert_settled_action: format!(
+                "INSERT INTO actions (delivery, plugin, seq, kind, target, details, outcome, error,
+                                      forge_calls, applied_at, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9,
+                         CASE WHEN $7 IN ('applied', 'dry-run') THEN {now} END, {now})
+                 ON CONFLICT (delivery, plugin, seq) DO NOTHING"
             ),
             upsert_pull_request: format!(
                 "INSERT INTO pull_requests (forge, repo, number, state, head_sha, labels, updated_at)

@@ -52,24 +52,43 @@ impl SqliteStore {
         settlement: &'q Settlement,
         bind: impl FnOnce(SqliteQuery<'q>) -> SqliteQuery<'q>,
     ) -> Result<bool, StoreError> {
-        let end = sql::attempt_end(end, settlement.decided_nothing).into_owned();
+        let end = sql::attempt_end(end, settlement.decides()).into_owned();
         let mut tx = self.pool.begin().await?;
         let ended = bind(sqlx::query(sqlx::AssertSqlSafe(end)))
             .execute(&mut *tx)
             .await?
             .rows_affected()
             == 1;
-        write_settlement(&mut tx, settlement).await?;
+        write_settlement(&mut tx, settlement, ended).await?;
         tx.commit().await?;
         Ok(ended)
     }
 }
 
-/// Writes what an attempt held back, inside the transaction that ends the attempt.
+/// Writes what an attempt held back, inside the transaction that ends the attempt; its held
+/// decision only when the end `ended` the delivery (a worker that lost its lease leaves the
+/// journal to the one that holds it).
 async fn write_settlement(
     conn: &mut SqliteConnection,
     settlement: &Settlement,
+    ended: bool,
 ) -> Result<(), StoreError> {
+    if let (Some(decision), true) = (&settlement.decision, ended) {
+        for action in settlement.settled_actions()? {
+            sqlx::query(SQL.insert_settled_action.as_str())
+                .bind(decision.delivery)
+                .bind(action.plugin)
+                .bind(action.seq)
+                .bind(action.kind)
+                .bind(action.target)
+                .bind(action.details)
+                .bind(action.outcome.as_str())
+                .bind(action.error)
+                .bind(action.forge_calls)
+                .execute(&mut *conn)
+                .await?;
+        }
+    }
     for held in &settlement.facts {
         sqlx::query(super::facts::UPSERT)
             .bind(held.item.forge.as_str())
@@ -490,6 +509,7 @@ impl Store for SqliteStore {
         Ok(Decided {
             actions: self.delivery_actions(id).await?,
             first_applying: marked_first,
+            held: false,
         })
     }
 

@@ -5,7 +5,7 @@
 use crate::support::*;
 use bosun::chat::Channel;
 use bosun::chat::sender::{ChatSender, SenderChannel};
-use bosun::executor::{Applied, ExecError, Targets, apply_action, message_key};
+use bosun::executor::{Applied, ExecError, Journaled, Targets, apply_action, message_key};
 use bosun::forge::Forges;
 use bosun::forge::github::GitHubForge;
 use bosun::forge::gitlab::GitLabForge;
@@ -108,7 +108,15 @@ async fn apply_in(
     dry_run: bool,
 ) -> Result<Applied, ExecError> {
     let mut settlement = Settlement::default();
-    let result = apply_action(store, targets, stored, dry_run, false, &mut settlement).await;
+    let result = apply_action(
+        store,
+        targets,
+        stored,
+        dry_run,
+        Journaled::AsRead,
+        &mut settlement,
+    )
+    .await;
     // What the attempt's end writes: the facts held back, and every outcome.
     for held in &settlement.facts {
         store

@@ -131,16 +131,20 @@ impl UpdateLog {
 
 /// Most webhooks lead to no action (a comment without a command, here on both forges). Such a
 /// delivery, handed to a waiting worker as it is journaled (leased in its insert, so no claim),
-/// has its row written once, by its finish, which also marks it decided; a `/hold` has its
-/// decision journaled on its own before the label is added, a second write. All read decided
-/// afterwards, so none is decided again on a replay. (A claimed delivery adds the claim's
-/// write: `store::a_decision_on_nothing_rides_with_the_attempts_end`.)
+/// has its row written once, by its finish, which also marks it decided. So has a `/hold`:
+/// adding a label repeats safely, so its decision is journaled with the finish too. A reply
+/// (`/lgtm` on one's own PR) has its decision journaled on its own before it is posted, a
+/// second write. All read decided afterwards, so none is decided again on a replay. (A
+/// claimed delivery adds the claim's write:
+/// `store::a_decision_on_nothing_rides_with_the_attempts_end`.)
 #[tokio::test]
 async fn a_delivery_that_leads_to_nothing_is_decided_with_its_finish() {
     for db in databases() {
         let _combination = Combination::new(db);
         // No poll: every worker stays waiting, so each delivery is handed over.
-        let bosun = spawn_bosun(Options::new(db).without_poll()).await;
+        let mut options = Options::new(db).without_poll();
+        options.extra = "[plugins.\"kubernetes\"]\nenabled = [\"hold\", \"lgtm\"]\n[plugins.\"gitlab-org\"]\nenabled = [\"hold\"]\n".into();
+        let bosun = spawn_bosun(options).await;
         let log = UpdateLog::install(db, bosun.db_url()).await;
         let pr = bosun
             .forge
@@ -164,6 +168,11 @@ async fn a_delivery_that_leads_to_nothing_is_decided_with_its_finish() {
                 "hold-1",
                 github_pr_comment(947, "alice", "/hold"),
             ),
+            (
+                ForgeKind::GitHub,
+                "own-lgtm-1",
+                github_pr_comment(947, "spxtr", "/lgtm"),
+            ),
         ] {
             let event = match forge {
                 ForgeKind::GitHub => "issue_comment",
@@ -174,7 +183,12 @@ async fn a_delivery_that_leads_to_nothing_is_decided_with_its_finish() {
             assert_eq!(status, 202, "{db:?} {id}");
             bosun.run_until_idle().await;
         }
-        for stored in ["github:chatter-1", "gitlab:chatter-2", "github:hold-1"] {
+        for stored in [
+            "github:chatter-1",
+            "gitlab:chatter-2",
+            "github:hold-1",
+            "github:own-lgtm-1",
+        ] {
             assert_eq!(
                 bosun.status_of(stored).await.as_deref(),
                 Some("done"),
@@ -193,10 +207,24 @@ async fn a_delivery_that_leads_to_nothing_is_decided_with_its_finish() {
         );
         assert_eq!(
             log.of("github:hold-1").await,
+            (1, true),
+            "{db:?}: the label repeats safely: its decision is journaled with the finish"
+        );
+        assert_eq!(
+            log.of("github:own-lgtm-1").await,
             (2, true),
-            "{db:?}: decision and finish"
+            "{db:?}: a reply does not repeat safely: decision, then finish"
         );
         assert_eq!(bosun.forge.labels(&pr), vec!["do-not-merge/hold"], "{db:?}");
+        assert!(
+            bosun
+                .forge
+                .comments(&pr)
+                .iter()
+                .any(|c| c.body.contains("you cannot LGTM your own PR")),
+            "{db:?}: {:?}",
+            bosun.forge.comments(&pr)
+        );
         log.0.close().await;
         bosun.shutdown().await;
     }

@@ -1883,3 +1883,186 @@ async fn a_held_back_fact_is_written_with_the_attempts_end() {
         );
     }
 }
+
+/// A decision whose actions repeat safely is journaled by the attempt's end, with each
+/// action's outcome so far and the delivery marked decided: by a retry (what was not reached
+/// stays pending for the next attempt) and by a finish that claims. A worker that lost its
+/// lease journals nothing: the journal is the lease holder's.
+#[tokio::test]
+async fn a_held_decision_is_journaled_by_the_attempts_end_only_under_its_lease() {
+    use bosun_plugins::{Fact, Login};
+    use store::{HeldDecision, held_action_id};
+    for db in databases() {
+        let _combination = Combination::new(db);
+        let (s, _db) = open(db).await;
+        s.insert_deliveries(&[
+            delivery("retried", "k1"),
+            delivery("finished", "k2"),
+            delivery("behind", "k2"),
+        ])
+        .await
+        .expect("insert");
+        let planned = |seq: i32, action: Action| PlannedAction {
+            plugin: "hold".into(),
+            seq,
+            action,
+        };
+        let add = |label: &str| Action::AddLabel {
+            item: pr_item(),
+            label: label.into(),
+        };
+        let outcomes = |actions: Vec<store::StoredAction>| {
+            actions
+                .into_iter()
+                .map(|a| (a.kind, a.outcome, a.error, a.forge_calls))
+                .collect::<Vec<_>>()
+        };
+
+        // A retry journals it; the action after the one that asked for the retry stays pending.
+        let d = wait_for_claim(&s, "w").await;
+        assert_eq!(d.delivery_id, "retried", "{db:?}");
+        assert!(!d.decided, "{db:?}");
+        let mut settlement = Settlement {
+            decision: Some(HeldDecision {
+                delivery: d.id,
+                actions: vec![planned(0, add("do-not-merge/hold")), planned(1, add("x"))],
+            }),
+            ..Settlement::default()
+        };
+        settlement.mark(
+            held_action_id(0),
+            ActionOutcome::Applying,
+            Some("502".into()),
+            1,
+        );
+        assert!(s.delivery_actions(d.id).await.expect("actions").is_empty());
+        assert!(
+            s.retry_delivery(d.id, "w", "502", Duration::ZERO, &settlement)
+                .await
+                .expect("retry"),
+            "{db:?}"
+        );
+        assert_eq!(
+            outcomes(s.delivery_actions(d.id).await.expect("actions")),
+            vec![
+                (
+                    "add_label".to_string(),
+                    ActionOutcome::Applying,
+                    Some("502".to_string()),
+                    1
+                ),
+                ("add_label".to_string(), ActionOutcome::Pending, None, 0),
+            ],
+            "{db:?}"
+        );
+
+        // The next attempt reads it decided and claims the delivery behind the finished one
+        // with its finish; the held fact's action is applied with its fact written.
+        let again = wait_for_claim(&s, "w").await;
+        assert_eq!(again.delivery_id, "retried", "{db:?}: the oldest");
+        assert!(again.decided, "{db:?}: decided by the retry");
+        assert!(
+            s.finish_delivery(
+                again.id,
+                "w",
+                FinalStatus::Done,
+                None,
+                &Settlement::default()
+            )
+            .await
+            .expect("finish")
+        );
+        let finished = wait_for_claim(&s, "w").await;
+        assert_eq!(finished.delivery_id, "finished", "{db:?}");
+        let lgtm = Fact::Lgtm {
+            by: vec![Login::new("alice")],
+        };
+        let mut settlement = Settlement {
+            decision: Some(HeldDecision {
+                delivery: finished.id,
+                actions: vec![
+                    planned(0, add("lgtm")),
+                    planned(
+                        1,
+                        Action::Remember {
+                            item: pr_item(),
+                            fact: lgtm.clone(),
+                        },
+                    ),
+                ],
+            }),
+            ..Settlement::default()
+        };
+        settlement.mark(held_action_id(0), ActionOutcome::Applied, None, 1);
+        settlement.hold_fact(store::HeldFact {
+            action: held_action_id(1),
+            item: pr_item(),
+            plugin: "hold".into(),
+            fact: lgtm.clone(),
+        });
+        let (ended, next) = s
+            .finish_and_claim(
+                finished.id,
+                "w",
+                FinalStatus::Done,
+                None,
+                &settlement,
+                LEASE,
+            )
+            .await
+            .expect("finish and claim");
+        assert!(ended, "{db:?}");
+        let behind = next.expect("the delivery behind claimed with the finish");
+        assert_eq!(behind.delivery_id, "behind", "{db:?}");
+        assert_eq!(
+            outcomes(s.delivery_actions(finished.id).await.expect("actions")),
+            vec![
+                ("add_label".to_string(), ActionOutcome::Applied, None, 1),
+                ("remember".to_string(), ActionOutcome::Applied, None, 1),
+            ],
+            "{db:?}"
+        );
+        let facts = s.facts(ForgeKind::GitHub, "o/r", 1).await.expect("facts");
+        assert_eq!(
+            facts.into_iter().map(|f| f.fact).collect::<Vec<_>>(),
+            vec![lgtm],
+            "{db:?}"
+        );
+        let record = s.delivery("finished").await.expect("store").expect("row");
+        assert_eq!(record.status, "done", "{db:?}");
+
+        // Its lease lost (another worker's name): nothing is journaled, nothing decided.
+        let settlement = Settlement {
+            decision: Some(HeldDecision {
+                delivery: behind.id,
+                actions: vec![planned(0, add("late"))],
+            }),
+            ..Settlement::default()
+        };
+        assert!(
+            !s.finish_delivery(behind.id, "other", FinalStatus::Done, None, &settlement)
+                .await
+                .expect("finish"),
+            "{db:?}"
+        );
+        assert!(
+            s.delivery_actions(behind.id)
+                .await
+                .expect("actions")
+                .is_empty(),
+            "{db:?}: the lease holder's journal"
+        );
+        assert!(
+            s.finish_delivery(
+                behind.id,
+                "w",
+                FinalStatus::Done,
+                None,
+                &Settlement::default()
+            )
+            .await
+            .expect("finish"),
+            "{db:?}"
+        );
+    }
+}
