@@ -1780,6 +1780,20 @@ async fn a_finish_can_claim_what_waited_behind_it() {
     }
 }
 
+/// A store with three deliveries: `retried` alone on its item, then `finished` and `behind`
+/// on one item, in that order.
+async fn open_with_one_retried_one_finished_one_behind(db: Db) -> (Arc<dyn Store>, TestDb) {
+    let (s, test_db) = open(db).await;
+    s.insert_deliveries(&[
+        delivery("retried", "k1"),
+        delivery("finished", "k2"),
+        delivery("behind", "k2"),
+    ])
+    .await
+    .expect("insert");
+    (s, test_db)
+}
+
 /// A `Remember` action's fact is held back and written with the attempt's end, in the same
 /// statement or transaction as the action's `applied` mark (a finish, a retry, or a finish that
 /// claims): until then neither is written, so a crash leaves the action to be applied again.
@@ -1788,14 +1802,7 @@ async fn a_held_back_fact_is_written_with_the_attempts_end() {
     use bosun_plugins::{Fact, Login};
     for db in databases() {
         let _combination = Combination::new(db);
-        let (s, _db) = open(db).await;
-        s.insert_deliveries(&[
-            delivery("retried", "k1"),
-            delivery("finished", "k2"),
-            delivery("behind", "k2"),
-        ])
-        .await
-        .expect("insert");
+        let (s, _db) = open_with_one_retried_one_finished_one_behind(db).await;
         let lgtm = |who: &str| Fact::Lgtm {
             by: vec![Login::new(who)],
         };
@@ -1894,14 +1901,7 @@ async fn a_held_decision_is_journaled_by_the_attempts_end_only_under_its_lease()
     use store::{HeldDecision, held_action_id};
     for db in databases() {
         let _combination = Combination::new(db);
-        let (s, _db) = open(db).await;
-        s.insert_deliveries(&[
-            delivery("retried", "k1"),
-            delivery("finished", "k2"),
-            delivery("behind", "k2"),
-        ])
-        .await
-        .expect("insert");
+        let (s, _db) = open_with_one_retried_one_finished_one_behind(db).await;
         let planned = |seq: i32, action: Action| PlannedAction {
             plugin: "hold".into(),
             seq,
