@@ -279,7 +279,7 @@ impl Store for PgStore {
         }
         let first = first_occurrences(batch);
         let rows = with_owners(batch, &first, workers);
-        let mut qb = sql::leasing_insert::<sqlx::Postgres>(rows, "now()", |qb| {
+        let mut qb = sql::leasing_insert::<sqlx::Postgres>(rows, "now()", "deliveries", |qb| {
             qb.push("now() + make_interval(secs => ")
                 .push_bind(lease.as_secs_f64())
                 .push(")");

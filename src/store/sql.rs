@@ -442,13 +442,15 @@ where
 }
 
 /// The leasing insert (`insert_and_lease`) of `rows`, each with the worker to lease it to (or
-/// none); `now` is the backend's "now", and `push_until` pushes the lease's end as SQL. A row
+/// none); `now` is the backend's "now", `pending` the table expression its window of pending
+/// deliveries is read from, and `push_until` pushes the lease's end as SQL. A row
 /// is leased to its worker only when nothing of its item is pending (so it is its item's head
 /// and runs in order) and the pending window is not full. Returns each stored row's id,
 /// delivery id, lease owner (NULL: queued) and receipt time.
 pub(super) fn leasing_insert<'a, DB>(
     rows: impl IntoIterator<Item = (&'a NewDelivery, Option<&'a str>)>,
     now: &str,
+    pending: &str,
     push_until: impl FnOnce(&mut QueryBuilder<DB>),
 ) -> QueryBuilder<DB>
 where
@@ -460,7 +462,7 @@ where
 {
     let mut qb = QueryBuilder::new(format!(
         "WITH pending AS MATERIALIZED (
-            SELECT item_key FROM deliveries WHERE status IN ('queued', 'running')
+            SELECT item_key FROM {pending} WHERE status IN ('queued', 'running')
             ORDER BY id LIMIT {LEASE_WINDOW}),
          batch (delivery_id, forge, event, repo, number, item_key, headers, payload, payload_encoding, lease_owner) AS ("
     ));
