@@ -697,15 +697,21 @@ impl Store for SqliteStore {
 mod tests {
     use super::*;
 
+    /// A migrated store in a file of a temporary directory, which lives as long as the handle.
+    async fn migrated_store() -> (SqliteStore, tempfile::TempDir) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite:{}", dir.path().join("bosun.db").display());
+        let store = SqliteStore::connect(&url, 2).await.expect("open");
+        store.migrate().await.expect("migrate");
+        (store, dir)
+    }
+
     /// The claim reads pending deliveries in id order through their partial index and stops at
     /// the first claimable one; it never reads them all and sorts them, which made each claim
     /// cost as much as the backlog was long.
     #[tokio::test]
     async fn a_claim_reads_pending_deliveries_in_order_without_sorting_them() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let url = format!("sqlite:{}", dir.path().join("plan.db").display());
-        let store = SqliteStore::connect(&url, 2).await.expect("open");
-        store.migrate().await.expect("migrate");
+        let (store, _dir) = migrated_store().await;
         let plan: Vec<String> =
             sqlx::query(sqlx::AssertSqlSafe(format!("EXPLAIN QUERY PLAN {CLAIM}")))
                 .bind("w")
@@ -731,10 +737,7 @@ mod tests {
     /// the last claim found nothing; a delivery leased in its insert queues nothing.
     #[tokio::test]
     async fn a_claim_is_worth_making_only_after_something_was_queued() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let url = format!("sqlite:{}", dir.path().join("due.db").display());
-        let store = SqliteStore::connect(&url, 2).await.expect("open");
-        store.migrate().await.expect("migrate");
+        let (store, _dir) = migrated_store().await;
         let lease = Duration::from_secs(60);
         let delivery = |id: &str| NewDelivery {
             delivery_id: id.into(),
