@@ -315,6 +315,7 @@ pub struct Settlement {
 pub struct HeldDecision {
     /// The delivery decided on.
     pub delivery: i64,
+    /// What the plugins decided, in order; the `i`th goes by [`held_action_id`]`(i)`.
     pub actions: Vec<PlannedAction>,
 }
 
@@ -322,12 +323,15 @@ pub struct HeldDecision {
 /// `pending` when the attempt stopped before it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SettledAction {
+    /// The plugin that decided it, and its place among that plugin's actions.
     pub plugin: String,
     pub seq: i32,
+    /// What the journal shows of it: its kind and what it acts on.
     pub kind: &'static str,
     pub target: String,
     /// The action, encoded as the journal keeps it.
     pub details: String,
+    /// How far it got this attempt, why it failed or will be tried again, and its client calls.
     pub outcome: ActionOutcome,
     pub error: Option<String>,
     pub forge_calls: i32,
