@@ -106,6 +106,10 @@ pub struct FlowArgs {
     /// `[queue] workers` for bosun; bosun's default when omitted.
     #[arg(long)]
     pub workers: Option<usize>,
+    /// `[server] http_workers` for bosun (threads that answer HTTP); bosun's default when
+    /// omitted.
+    #[arg(long)]
+    pub http_workers: Option<usize>,
     /// Where the child's config, log and SQLite file go (a temporary directory by default).
     #[arg(long)]
     pub dir: Option<PathBuf>,
@@ -278,8 +282,11 @@ async fn run_mix(
                 &url,
                 &forge.url(),
                 mix,
-                args.workers,
-                args.payload_compression.as_deref(),
+                Tuning {
+                    workers: args.workers,
+                    http_workers: args.http_workers,
+                    payload_compression: args.payload_compression.as_deref(),
+                },
             ),
         )?;
         let config = config.to_string_lossy().into_owned();
@@ -346,23 +353,29 @@ async fn run_mix(
     result
 }
 
-fn config_text(
-    port: u16,
-    db_url: &str,
-    forge_url: &str,
-    mix: Mix,
+/// What a run sets in bosun's configuration instead of its defaults.
+struct Tuning<'a> {
     workers: Option<usize>,
-    payload_compression: Option<&str>,
-) -> String {
-    let compression = payload_compression
+    http_workers: Option<usize>,
+    payload_compression: Option<&'a str>,
+}
+
+fn config_text(port: u16, db_url: &str, forge_url: &str, mix: Mix, tuning: Tuning) -> String {
+    let compression = tuning
+        .payload_compression
         .map(|c| format!("payload_compression = \"{c}\"\n"))
         .unwrap_or_default();
-    let workers = workers
+    let workers = tuning
+        .workers
         .map(|w| format!("[queue]\nworkers = {w}\n"))
+        .unwrap_or_default();
+    let http_workers = tuning
+        .http_workers
+        .map(|w| format!("http_workers = {w}\n"))
         .unwrap_or_default();
     let plugin = mix.plugin();
     format!(
-        "[server]\nlisten = \"127.0.0.1:{port}\"\n\
+        "[server]\nlisten = \"127.0.0.1:{port}\"\n{http_workers}\
          [database]\nurl = \"{db_url}\"\n{compression}{workers}\
          [github]\napi_url = \"{forge_url}\"\ntoken_env = \"{SECRET_ENV}\"\n\
          [github.webhook_secrets]\n\"*\" = [\"{SECRET_ENV}\"]\n\
@@ -825,19 +838,22 @@ mod tests {
     }
 
     #[test]
-    fn the_payload_compression_option_reaches_bosuns_config() {
+    fn the_tuning_options_reach_bosuns_config() {
         let env = vec![(SECRET_ENV.to_string(), "s".to_string())];
-        for (option, expected) in [
-            (None, bosun::store::PayloadCompression::Zstd),
-            (Some("lz4"), bosun::store::PayloadCompression::Lz4),
+        for (option, expected, http_workers) in [
+            (None, bosun::store::PayloadCompression::Zstd, None),
+            (Some("lz4"), bosun::store::PayloadCompression::Lz4, Some(1)),
         ] {
             let text = config_text(
                 4321,
                 "sqlite:///tmp/x.db",
                 "http://127.0.0.1:1",
                 Mix::Hold,
-                Some(4),
-                option,
+                Tuning {
+                    workers: Some(4),
+                    http_workers,
+                    payload_compression: option,
+                },
             );
             let raw = bosun::config::RawConfig::parse(&text, &env).expect("parses");
             let settings = raw.validate(&env).expect("valid");
@@ -846,6 +862,11 @@ mod tests {
                 "{option:?}"
             );
             assert_eq!(settings.queue.workers, Some(4));
+            assert_eq!(
+                settings.http_workers,
+                http_workers.unwrap_or(2),
+                "{http_workers:?}"
+            );
         }
     }
 
