@@ -71,6 +71,17 @@ async fn open(db: Db) -> (Arc<dyn Store>, TestDb) {
     (s, test_db)
 }
 
+/// [`open`], with `deliveries` (delivery id, item) inserted in that order.
+async fn open_with(db: Db, deliveries: &[(&str, &str)]) -> (Arc<dyn Store>, TestDb) {
+    let (s, test_db) = open(db).await;
+    let batch: Vec<NewDelivery> = deliveries
+        .iter()
+        .map(|(id, item)| delivery(id, item))
+        .collect();
+    s.insert_deliveries(&batch).await.expect("insert");
+    (s, test_db)
+}
+
 const LEASE: Duration = Duration::from_secs(30);
 
 #[tokio::test]
@@ -115,14 +126,7 @@ async fn batch_insert_reports_duplicates() {
 async fn one_item_runs_one_delivery_at_a_time_in_order() {
     for db in databases() {
         let _combination = Combination::new(db);
-        let (s, _db) = open(db).await;
-        s.insert_deliveries(&[
-            delivery("1", "pr-a"),
-            delivery("2", "pr-a"),
-            delivery("3", "pr-b"),
-        ])
-        .await
-        .expect("insert");
+        let (s, _db) = open_with(db, &[("1", "pr-a"), ("2", "pr-a"), ("3", "pr-b")]).await;
         let first = s
             .claim_next_delivery("w1", LEASE)
             .await
@@ -244,10 +248,7 @@ async fn work_behind_a_long_blocked_line_is_still_claimed() {
 async fn an_expired_lease_is_claimed_again_and_the_old_owner_loses() {
     for db in databases() {
         let _combination = Combination::new(db);
-        let (s, _db) = open(db).await;
-        s.insert_deliveries(&[delivery("x", "k")])
-            .await
-            .expect("insert");
+        let (s, _db) = open_with(db, &[("x", "k")]).await;
         let d = s
             .claim_next_delivery("dead-worker", Duration::from_millis(1))
             .await
@@ -283,10 +284,7 @@ async fn an_expired_lease_is_claimed_again_and_the_old_owner_loses() {
 async fn a_retry_waits_and_blocks_later_deliveries_of_its_item() {
     for db in databases() {
         let _combination = Combination::new(db);
-        let (s, _db) = open(db).await;
-        s.insert_deliveries(&[delivery("r1", "k"), delivery("r2", "k")])
-            .await
-            .expect("insert");
+        let (s, _db) = open_with(db, &[("r1", "k"), ("r2", "k")]).await;
         let d = s
             .claim_next_delivery("w", LEASE)
             .await
@@ -1710,14 +1708,7 @@ async fn a_leased_delivery_whose_worker_vanished_is_claimed_after_its_lease() {
 async fn a_finish_can_claim_what_waited_behind_it() {
     for db in databases() {
         let _combination = Combination::new(db);
-        let (s, _db) = open(db).await;
-        s.insert_deliveries(&[
-            delivery("first", "k"),
-            delivery("second", "k"),
-            delivery("other", "k2"),
-        ])
-        .await
-        .expect("insert");
+        let (s, _db) = open_with(db, &[("first", "k"), ("second", "k"), ("other", "k2")]).await;
         let first = s
             .claim_next_delivery("w", LEASE)
             .await
@@ -1780,19 +1771,9 @@ async fn a_finish_can_claim_what_waited_behind_it() {
     }
 }
 
-/// A store with three deliveries: `retried` alone on its item, then `finished` and `behind`
-/// on one item, in that order.
-async fn open_with_one_retried_one_finished_one_behind(db: Db) -> (Arc<dyn Store>, TestDb) {
-    let (s, test_db) = open(db).await;
-    s.insert_deliveries(&[
-        delivery("retried", "k1"),
-        delivery("finished", "k2"),
-        delivery("behind", "k2"),
-    ])
-    .await
-    .expect("insert");
-    (s, test_db)
-}
+/// `retried` alone on its item, then `finished` and `behind` on one item.
+const RETRIED_FINISHED_BEHIND: &[(&str, &str)] =
+    &[("retried", "k1"), ("finished", "k2"), ("behind", "k2")];
 
 /// A `Remember` action's fact is held back and written with the attempt's end, in the same
 /// statement or transaction as the action's `applied` mark (a finish, a retry, or a finish that
@@ -1802,7 +1783,7 @@ async fn a_held_back_fact_is_written_with_the_attempts_end() {
     use bosun_plugins::{Fact, Login};
     for db in databases() {
         let _combination = Combination::new(db);
-        let (s, _db) = open_with_one_retried_one_finished_one_behind(db).await;
+        let (s, _db) = open_with(db, RETRIED_FINISHED_BEHIND).await;
         let lgtm = |who: &str| Fact::Lgtm {
             by: vec![Login::new(who)],
         };
@@ -1901,7 +1882,7 @@ async fn a_held_decision_is_journaled_by_the_attempts_end_only_under_its_lease()
     use store::{HeldDecision, held_action_id};
     for db in databases() {
         let _combination = Combination::new(db);
-        let (s, _db) = open_with_one_retried_one_finished_one_behind(db).await;
+        let (s, _db) = open_with(db, RETRIED_FINISHED_BEHIND).await;
         let planned = |seq: i32, action: Action| PlannedAction {
             plugin: "hold".into(),
             seq,
