@@ -319,24 +319,6 @@ pub struct HeldDecision {
     pub actions: Vec<PlannedAction>,
 }
 
-/// An action of a held decision as its attempt's end journals it: already carried out, or
-/// `pending` when the attempt stopped before it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SettledAction {
-    /// The plugin that decided it, and its place among that plugin's actions.
-    pub plugin: String,
-    pub seq: i32,
-    /// What the journal shows of it: its kind and what it acts on.
-    pub kind: &'static str,
-    pub target: String,
-    /// The action, encoded as the journal keeps it.
-    pub details: String,
-    /// How far it got this attempt, why it failed or will be tried again, and its client calls.
-    pub outcome: ActionOutcome,
-    pub error: Option<String>,
-    pub forge_calls: i32,
-}
-
 /// The id the `index`th action of a held decision goes by until it is journaled: negative,
 /// so it can never be a journaled action's.
 pub fn held_action_id(index: usize) -> i64 {
@@ -418,10 +400,11 @@ impl Settlement {
         self.decided_nothing || self.decision.is_some()
     }
 
-    /// The held decision's actions as its end journals them, each with its outcome so far.
-    pub fn settled_actions(&self) -> Result<Vec<SettledAction>, StoreError> {
+    /// The held decision's actions as its end journals them, each with its outcome so far:
+    /// `pending`, with no calls, when the attempt stopped before it.
+    pub fn settled_actions(&self) -> Vec<(&PlannedAction, OutcomeMark)> {
         let Some(decision) = &self.decision else {
-            return Ok(Vec::new());
+            return Vec::new();
         };
         let marks = self.all_marks();
         decision
@@ -429,17 +412,15 @@ impl Settlement {
             .iter()
             .enumerate()
             .map(|(i, planned)| {
-                let mark = marks.iter().find(|m| m.action == held_action_id(i));
-                Ok(SettledAction {
-                    plugin: planned.plugin.clone(),
-                    seq: planned.seq,
-                    kind: planned.action.kind(),
-                    target: planned.action.target(),
-                    details: encode_action(&planned.action)?,
-                    outcome: mark.map_or(ActionOutcome::Pending, |m| m.outcome),
-                    error: mark.and_then(|m| m.error.clone()),
-                    forge_calls: mark.map_or(0, |m| m.forge_calls),
-                })
+                let action = held_action_id(i);
+                let mark = marks.iter().find(|m| m.action == action).cloned();
+                let mark = mark.unwrap_or(OutcomeMark {
+                    action,
+                    outcome: ActionOutcome::Pending,
+                    error: None,
+                    forge_calls: 0,
+                });
+                (planned, mark)
             })
             .collect()
     }

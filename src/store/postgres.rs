@@ -129,22 +129,42 @@ fn bind_settlement<'q>(
     if settlement.decision.is_none() {
         return Ok(query);
     }
-    let settled = settlement.settled_actions()?;
-    let column = |field: fn(&SettledAction) -> &str| {
-        settled
-            .iter()
-            .map(|a| field(a).to_string())
-            .collect::<Vec<_>>()
-    };
+    let (actions, marks): (Vec<_>, Vec<_>) = settlement.settled_actions().into_iter().unzip();
+    let mut outcomes = Vec::with_capacity(marks.len());
+    let mut errors = Vec::with_capacity(marks.len());
+    let mut calls = Vec::with_capacity(marks.len());
+    for mark in marks {
+        outcomes.push(mark.outcome.as_str());
+        errors.push(mark.error);
+        calls.push(mark.forge_calls);
+    }
+    Ok(bind_action_arrays(query, actions)?
+        .bind(outcomes)
+        .bind(errors)
+        .bind(calls))
+}
+
+/// Binds planned actions as the five arrays Postgres inserts the journal's rows from: plugin,
+/// seq, kind, target and the encoded action.
+fn bind_action_arrays<'q>(
+    query: PgQuery<'q>,
+    actions: impl IntoIterator<Item = &'q PlannedAction>,
+) -> Result<PgQuery<'q>, StoreError> {
+    let (mut plugins, mut seqs, mut kinds, mut targets, mut details) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for a in actions {
+        plugins.push(a.plugin.as_str());
+        seqs.push(a.seq);
+        kinds.push(a.action.kind());
+        targets.push(a.action.target());
+        details.push(encode_action(&a.action)?);
+    }
     Ok(query
-        .bind(column(|a| &a.plugin))
-        .bind(settled.iter().map(|a| a.seq).collect::<Vec<_>>())
-        .bind(column(|a| a.kind))
-        .bind(column(|a| &a.target))
-        .bind(column(|a| &a.details))
-        .bind(column(|a| a.outcome.as_str()))
-        .bind(settled.iter().map(|a| a.error.clone()).collect::<Vec<_>>())
-        .bind(settled.iter().map(|a| a.forge_calls).collect::<Vec<_>>()))
+        .bind(plugins)
+        .bind(seqs)
+        .bind(kinds)
+        .bind(targets)
+        .bind(details))
 }
 
 /// How many of the oldest pending deliveries a claim reads, widening while a full window holds
@@ -389,30 +409,15 @@ impl Store for PgStore {
         // from arrays and the delivery is marked decided by a data-modifying CTE. (As a
         // transaction of single statements it cost BEGIN, one INSERT per action, the UPDATE
         // and COMMIT: four round trips for a one-action decision.)
-        let mut plugins = Vec::with_capacity(actions.len());
-        let mut seqs = Vec::with_capacity(actions.len());
-        let mut kinds = Vec::with_capacity(actions.len());
-        let mut targets = Vec::with_capacity(actions.len());
-        let mut details = Vec::with_capacity(actions.len());
-        for a in actions {
-            plugins.push(a.plugin.clone());
-            seqs.push(a.seq);
-            kinds.push(a.action.kind().to_string());
-            targets.push(a.action.target());
-            details.push(encode_action(&a.action)?);
-        }
+        let query = bind_action_arrays(sqlx::query(sql::PG_RECORD_DECISION).bind(id), actions)?
+            .bind(first_applying);
         let mut connection = self.kept.get().await?;
-        let rows = sqlx::query_as(sql::PG_RECORD_DECISION)
-            .bind(id)
-            .bind(plugins)
-            .bind(seqs)
-            .bind(kinds)
-            .bind(targets)
-            .bind(details)
-            .bind(first_applying)
-            .fetch_all(connection.conn())
-            .await;
-        let rows: Vec<ActionRow> = connection.done(rows)?;
+        let rows = query.fetch_all(connection.conn()).await;
+        let rows: Vec<ActionRow> = connection
+            .done(rows)?
+            .iter()
+            .map(sqlx::FromRow::from_row)
+            .collect::<Result<_, _>>()?;
         if rows.len() != actions.len() {
             // Some were journaled before (another worker decided too): read them all, as they
             // stand.

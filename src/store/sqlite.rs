@@ -99,6 +99,22 @@ impl SqliteStore {
     }
 }
 
+/// Binds a journal row's first six columns: the delivery, then the planned action's plugin,
+/// seq, kind, target and encoding.
+fn bind_action_row<'q>(
+    query: SqliteQuery<'q>,
+    delivery: i64,
+    planned: &'q PlannedAction,
+) -> Result<SqliteQuery<'q>, StoreError> {
+    Ok(query
+        .bind(delivery)
+        .bind(planned.plugin.as_str())
+        .bind(planned.seq)
+        .bind(planned.action.kind())
+        .bind(planned.action.target())
+        .bind(encode_action(&planned.action)?))
+}
+
 /// Writes what an attempt held back, inside the transaction that ends the attempt; its held
 /// decision only when the end `ended` the delivery (a worker that lost its lease leaves the
 /// journal to the one that holds it).
@@ -108,17 +124,12 @@ async fn write_settlement(
     ended: bool,
 ) -> Result<(), StoreError> {
     if let (Some(decision), true) = (&settlement.decision, ended) {
-        for action in settlement.settled_actions()? {
-            sqlx::query(SQL.insert_settled_action.as_str())
-                .bind(decision.delivery)
-                .bind(action.plugin)
-                .bind(action.seq)
-                .bind(action.kind)
-                .bind(action.target)
-                .bind(action.details)
-                .bind(action.outcome.as_str())
-                .bind(action.error)
-                .bind(action.forge_calls)
+        for (action, mark) in settlement.settled_actions() {
+            let insert = sqlx::query(SQL.insert_settled_action.as_str());
+            bind_action_row(insert, decision.delivery, action)?
+                .bind(mark.outcome.as_str())
+                .bind(mark.error)
+                .bind(mark.forge_calls)
                 .execute(&mut *conn)
                 .await?;
         }
@@ -516,13 +527,7 @@ impl Store for SqliteStore {
             } else {
                 ActionOutcome::Pending
             };
-            let r = sqlx::query(SQL.insert_action.as_str())
-                .bind(id)
-                .bind(&a.plugin)
-                .bind(a.seq)
-                .bind(a.action.kind())
-                .bind(a.action.target())
-                .bind(encode_action(&a.action)?)
+            let r = bind_action_row(sqlx::query(SQL.insert_action.as_str()), id, a)?
                 .bind(outcome.as_str())
                 .execute(&mut *tx)
                 .await?;
