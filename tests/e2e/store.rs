@@ -1666,6 +1666,35 @@ async fn a_delivery_is_leased_in_its_insert_only_as_its_items_head() {
     }
 }
 
+/// Two processes on one database (two stores) journal deliveries of one PR at the same moment,
+/// each for a worker of its own that waits: only one is leased, and the other waits behind it,
+/// unclaimable while the first runs. Without the inserts taking turns per item, each insert
+/// saw no pending delivery of the PR (the other's row was not committed yet) and leased its
+/// own, so the PR ran twice at once; or the later id committed first, and the earlier one
+/// became a claimable head behind a running delivery.
+#[tokio::test]
+async fn two_processes_journaling_one_item_at_once_lease_one_delivery() {
+    const ROUNDS: usize = 60;
+    for db in databases() {
+        let _combination = Combination::new(db);
+        let (a, test_db) = open(db).await;
+        let b = store::connect(&test_db.url, 4).await.expect("connect");
+        for round in 0..ROUNDS {
+            let item = format!("pr-{round}");
+            let first = [(delivery(&format!("a-{round}"), &item), Some("wa"))];
+            let second = [(delivery(&format!("b-{round}"), &item), Some("wb"))];
+            let (x, y) = tokio::join!(lease_in(&a, &first, LEASE), lease_in(&b, &second, LEASE));
+            let leased = [&x[0], &y[0]].iter().filter(|j| j.leased.is_some()).count();
+            assert_eq!(leased, 1, "{db:?}, round {round}: {leased} leased");
+            assert_eq!(
+                claim_as(&a, "wc").await,
+                None,
+                "{db:?}, round {round}: the other delivery waits behind the leased one"
+            );
+        }
+    }
+}
+
 /// A leased delivery whose worker is gone (a crash) runs again when its lease runs out, like a
 /// claimed one.
 #[tokio::test]
