@@ -33,7 +33,9 @@ macro_rules! now {
 }
 
 /// Claims the oldest claimable head of an item's queue for worker `$1` with a lease of `$2`
-/// ([`later`]), reading pending deliveries in order through their index ([`PENDING`]).
+/// ([`later`]), reading pending deliveries in order through their index ([`PENDING`]). A head
+/// is not claimed while a later delivery of its item holds a lease (a replayed one waits for
+/// the one running to end).
 const CLAIM: &str = concat!(
     "UPDATE deliveries
      SET status = 'queued', attempts = attempts + 1, lease_owner = $1,
@@ -53,6 +55,12 @@ const CLAIM: &str = concat!(
           AND NOT EXISTS (
               SELECT 1 FROM deliveries o
               WHERE o.item_key = d.item_key AND o.id < d.id AND o.status IN ('queued', 'running'))
+          AND NOT EXISTS (
+              SELECT 1 FROM deliveries o
+              WHERE o.item_key = d.item_key AND o.id > d.id AND o.status IN ('queued', 'running')
+                AND o.lease_until > ",
+    now!(),
+    ")
         ORDER BY d.id
         LIMIT 1)
      RETURNING id, delivery_id, forge, event, repo, number, item_key, payload, payload_encoding, attempts, decided, received_at"

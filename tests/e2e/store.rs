@@ -1695,6 +1695,47 @@ async fn two_processes_journaling_one_item_at_once_lease_one_delivery() {
     }
 }
 
+/// A replayed delivery goes back to its place at the head of its item's line, but does not run
+/// while a later delivery of the item does; it runs once that one ends, by a claim or by the
+/// finish that ends it.
+#[tokio::test]
+async fn a_replayed_delivery_waits_for_the_running_one_of_its_item() {
+    for db in databases() {
+        let _combination = Combination::new(db);
+        let (s, _db) = open_with(db, &[("old", "pr")]).await;
+        let (_, old) = claim_as(&s, "w1").await.expect("old runs");
+        let failed = s
+            .finish_delivery(old, "w1", FinalStatus::Failed, Some("boom"), &none())
+            .await;
+        assert!(failed.expect("finish"), "{db:?}");
+        s.insert_deliveries(&[delivery("new", "pr"), delivery("other", "pr-2")])
+            .await
+            .expect("insert");
+        let (_, new) = claim_as(&s, "w2").await.expect("new runs");
+        assert!(s.requeue("old").await.expect("requeue"), "{db:?}: replayed");
+        assert_eq!(
+            claim_as(&s, "w3").await.map(|(id, _)| id).as_deref(),
+            Some("other"),
+            "{db:?}: another PR's delivery runs; the replayed one waits for new"
+        );
+        assert_eq!(claim_as(&s, "w3").await, None, "{db:?}");
+        let (ended, next) = s
+            .finish_and_claim(new, "w2", FinalStatus::Done, None, &none(), LEASE)
+            .await
+            .expect("finish and claim");
+        assert!(ended, "{db:?}");
+        assert_eq!(
+            next.map(|d| d.delivery_id).as_deref(),
+            Some("old"),
+            "{db:?}: the finish that ends new claims the replayed one"
+        );
+    }
+}
+
+fn none() -> Settlement {
+    Settlement::default()
+}
+
 /// A leased delivery whose worker is gone (a crash) runs again when its lease runs out, like a
 /// claimed one.
 #[tokio::test]
