@@ -266,16 +266,16 @@ pub(super) static PG_CLAIM: std::sync::LazyLock<String> = std::sync::LazyLock::n
 /// placeholders of the worker, the lease in seconds and the window. `after` names a CTE
 /// of the same statement that ends a delivery (`$1`): that delivery is left out of the pending
 /// set, so the next of its item can be its head, and nothing is claimed unless it ended.
-/// A head is not claimed while a later delivery of its item holds a lease: a replayed one
-/// goes back to its place in line, but waits for the one running to end.
+/// A head is not claimed while a later delivery of its item in the window holds a lease: a
+/// replayed one goes back to its place in line, but waits for the one running to end. (The
+/// window only: Postgres has no index by item, which every insert would have to write.)
 fn pg_claim_ctes(worker: &str, lease: &str, window: &str, after: Option<&str>) -> String {
-    let (pending_filter, leased_filter, candidate_filter) = match after {
+    let (pending_filter, candidate_filter) = match after {
         Some(ended) => (
-            " AND id <> $1",
-            " AND o.id <> $1",
+            " AND id <> $1".to_string(),
             format!(" AND EXISTS (SELECT 1 FROM {ended})"),
         ),
-        None => ("", "", String::new()),
+        None => (String::new(), String::new()),
     };
     format!(
         "pending AS (
@@ -285,17 +285,16 @@ fn pg_claim_ctes(worker: &str, lease: &str, window: &str, after: Option<&str>) -
         ORDER BY id
         LIMIT {window}),
      heads AS (
-        SELECT DISTINCT ON (item_key) id, item_key, status, run_after, lease_until
+        SELECT DISTINCT ON (item_key) id, status, run_after, lease_until,
+               bool_or(lease_until > now()) OVER (PARTITION BY item_key ORDER BY id
+                   ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS item_leased
         FROM pending
         ORDER BY item_key, id),
      candidates AS (
-        SELECT id FROM heads h
+        SELECT id FROM heads
         WHERE ((status = 'queued' AND run_after <= now())
            OR (status = 'running' AND lease_until < now())){candidate_filter}
-          AND NOT EXISTS (
-              SELECT 1 FROM deliveries o
-              WHERE o.item_key = h.item_key AND o.status IN ('queued', 'running') AND o.id <> h.id
-                AND o.lease_until > now(){leased_filter})
+          AND item_leased IS NOT TRUE
         ORDER BY id),
      next AS (
         SELECT d.id FROM candidates c
