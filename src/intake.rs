@@ -58,7 +58,7 @@ impl Handoff {
     /// marks. A delivery whose item has an earlier one in this batch is not handed over: the
     /// insert reads the pending deliveries as they were before the batch, so it would lease
     /// both. Nor is one whose item is in a batch still committing: its insert waits for that
-    /// one (on Postgres an item's inserts take turns; SQLite has one writer), finds it pending
+    /// one (on Postgres a leasing insert waits for its items' turns; SQLite has one writer), finds it pending
     /// and leases nothing, so a worker taken for it would only be kept from a claim. The items
     /// stay in flight until the returned batch is dropped.
     fn take_for_batch(&self, items: Vec<String>) -> (Vec<Option<Taken>>, InFlightBatch) {

@@ -1,20 +1,15 @@
 //! The Postgres store: production, and several bosun processes sharing one database.
 //! Claims use `FOR UPDATE SKIP LOCKED`; times come from the database clock so processes on
-//! different machines agree on leases.
-//!
-//! Inserts of one item take turns ([`begin_in_turn`]): each waits, in its transaction, for an
-//! advisory lock per item its deliveries belong to, and holds it until it commits. So an item's
-//! deliveries get their ids in the order they commit (a claim never finds an earlier one
-//! appearing behind a running one), and an insert that would lease its delivery sees every
-//! other process's delivery of the item that committed before it.
+//! different machines agree on leases. An insert that leases a delivery to a waiting worker
+//! learns whether its item is free in the item's turn (`bosun_items_free`), so two processes
+//! journaling one PR at once never both lease.
 
 use super::kept_connections::KeptConnections;
 use super::rows::{ActionRow, ClaimRow, PullRequestRow};
 use super::sql::{self, Statements};
 use super::*;
-use sha2::{Digest as _, Sha256};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{AssertSqlSafe, Connection as _, PgConnection, PgPool, Row as _};
+use sqlx::{PgPool, Row as _};
 use std::collections::HashSet;
 use std::str::FromStr;
 use std::sync::LazyLock;
@@ -55,42 +50,6 @@ impl PgStore {
     pub fn pool(&self) -> &PgPool {
         &self.pool
     }
-}
-
-/// The first key of the advisory locks that are items' turns to insert: bosun's own, so that
-/// they never meet another application's locks on a shared database.
-const ITEM_TURNS: i32 = 0x626f_736e;
-
-/// The statement that opens an insert's transaction and waits for the turns of `items`: one
-/// advisory lock per item, held until the transaction ends. The lock is taken before the
-/// insert's own statement starts, so that statement reads every delivery of the items that
-/// committed while it waited, and draws its ids after them. Locks are taken in one order
-/// (sorted keys), so two inserts never wait for each other's.
-fn begin_in_turn<'a>(items: impl IntoIterator<Item = &'a str>) -> AssertSqlSafe<String> {
-    let mut keys: Vec<i32> = items.into_iter().map(item_turn_key).collect();
-    keys.sort_unstable();
-    keys.dedup();
-    let keys: Vec<String> = keys.iter().map(i32::to_string).collect();
-    // Integers only, so the key list is safe to write into the statement.
-    AssertSqlSafe(format!(
-        "BEGIN; SELECT pg_advisory_xact_lock({ITEM_TURNS}, key) FROM unnest('{{{}}}'::int4[]) AS key",
-        keys.join(",")
-    ))
-}
-
-/// An item's lock key: the first four bytes of its key's SHA-256, the same in every process and
-/// release (two items sharing one only take turns they did not need to).
-fn item_turn_key(item: &str) -> i32 {
-    let digest = Sha256::digest(item.as_bytes());
-    i32::from_be_bytes([digest[0], digest[1], digest[2], digest[3]])
-}
-
-/// Opens an insert's transaction on `conn` once the turns of `items` are its.
-async fn in_turn<'c, 'a>(
-    conn: &'c mut PgConnection,
-    items: impl IntoIterator<Item = &'a str>,
-) -> Result<sqlx::Transaction<'c, sqlx::Postgres>, sqlx::Error> {
-    conn.begin_with(begin_in_turn(items)).await
 }
 
 /// One delivery that waits before it may run (`insert_delivery_after`).
@@ -326,14 +285,7 @@ impl Store for PgStore {
         let first = first_occurrences(batch);
         let mut qb = sql::insert_deliveries::<sqlx::Postgres>(firsts(batch, &first), "now()");
         let mut connection = self.kept.get().await?;
-        let inserted = async {
-            let items = firsts(batch, &first).map(|d| d.item_key.as_str());
-            let mut turn = in_turn(connection.conn(), items).await?;
-            let inserted: Vec<String> = qb.build_query_scalar().fetch_all(&mut *turn).await?;
-            turn.commit().await?;
-            Ok(inserted)
-        }
-        .await;
+        let inserted = qb.build_query_scalar().fetch_all(connection.conn()).await;
         let inserted: HashSet<String> = connection.done(inserted)?.into_iter().collect();
         Ok(outcomes(batch, &first, &inserted))
     }
@@ -349,20 +301,14 @@ impl Store for PgStore {
         }
         let first = first_occurrences(batch);
         let rows = with_owners(batch, &first, workers);
-        let mut qb = sql::leasing_insert::<sqlx::Postgres>(rows, "now()", "deliveries", |qb| {
-            qb.push("now() + make_interval(secs => ")
-                .push_bind(lease.as_secs_f64())
-                .push(")");
-        });
+        let mut qb =
+            sql::leasing_insert::<sqlx::Postgres>(rows, "now()", sql::ItemsFree::InTurn, |qb| {
+                qb.push("now() + make_interval(secs => ")
+                    .push_bind(lease.as_secs_f64())
+                    .push(")");
+            });
         let mut connection = self.kept.get().await?;
-        let rows = async {
-            let items = firsts(batch, &first).map(|d| d.item_key.as_str());
-            let mut turn = in_turn(connection.conn(), items).await?;
-            let rows = qb.build_query_as().fetch_all(&mut *turn).await?;
-            turn.commit().await?;
-            Ok(rows)
-        }
-        .await;
+        let rows = qb.build_query_as().fetch_all(connection.conn()).await;
         journaled(batch, &first, connection.done(rows)?)
     }
 
@@ -619,10 +565,6 @@ impl Store for PgStore {
         d: &NewDelivery,
         delay: Duration,
     ) -> Result<InsertOutcome, StoreError> {
-        let mut turn = self
-            .pool
-            .begin_with(begin_in_turn([d.item_key.as_str()]))
-            .await?;
         let inserted: Option<String> = sqlx::query_scalar(INSERT_DELIVERY_AFTER.as_str())
             .bind(&d.delivery_id)
             .bind(d.forge.as_str())
@@ -634,9 +576,8 @@ impl Store for PgStore {
             .bind(d.payload.stored())
             .bind(d.payload.encoding().as_str())
             .bind(delay.as_secs_f64())
-            .fetch_optional(&mut *turn)
+            .fetch_optional(&self.pool)
             .await?;
-        turn.commit().await?;
         Ok(match inserted {
             Some(_) => InsertOutcome::Inserted,
             None => InsertOutcome::Duplicate,

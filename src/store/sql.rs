@@ -447,16 +447,27 @@ where
     qb
 }
 
+/// How a leasing insert learns which of its rows' items have nothing pending.
+pub(super) enum ItemsFree<'p> {
+    /// From the window of pending deliveries in `pending` (a table expression), read once as
+    /// the statement starts: enough where one writer inserts at a time (SQLite).
+    Window(&'p str),
+    /// From `bosun_items_free` (Postgres, migration `…item_turns`), which first waits for the
+    /// items' turns, so that another process's insert of the same item is either committed and
+    /// seen, or waits for this one.
+    InTurn,
+}
+
 /// The leasing insert (`insert_and_lease`) of `rows`, each with the worker to lease it to (or
-/// none); `now` is the backend's "now", `pending` the table expression its window of pending
-/// deliveries is read from, and `push_until` pushes the lease's end as SQL. A row
-/// is leased to its worker only when nothing of its item is pending (so it is its item's head
-/// and runs in order) and the pending window is not full. Returns each stored row's id,
-/// delivery id, lease owner (NULL: queued) and receipt time.
+/// none); `now` is the backend's "now", `free` how it learns which items have nothing
+/// pending, and `push_until` pushes the lease's end as SQL. A row is leased to its worker only
+/// when nothing of its item is pending (so it is its item's head and runs in order) and the
+/// pending window is not full. Returns each stored row's id, delivery id, lease owner (NULL:
+/// queued) and receipt time.
 pub(super) fn leasing_insert<'a, DB>(
     rows: impl IntoIterator<Item = (&'a NewDelivery, Option<&'a str>)>,
     now: &str,
-    pending: &str,
+    free: ItemsFree<'_>,
     push_until: impl FnOnce(&mut QueryBuilder<DB>),
 ) -> QueryBuilder<DB>
 where
@@ -466,21 +477,43 @@ where
     for<'t> Option<i64>: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
     for<'t> &'t [u8]: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
 {
-    let mut qb = QueryBuilder::new(format!(
-        "WITH pending AS MATERIALIZED (
+    let (window, free_items, handed) = match free {
+        ItemsFree::Window(pending) => (
+            format!(
+                "pending AS MATERIALIZED (
             SELECT item_key FROM {pending} WHERE status IN ('queued', 'running')
             ORDER BY id LIMIT {LEASE_WINDOW}),
-         batch (delivery_id, forge, event, repo, number, item_key, headers, payload, payload_encoding, lease_owner) AS ("
+         "
+            ),
+            String::new(),
+            format!(
+                "(SELECT count(*) FROM pending) < {LEASE_WINDOW}
+                     AND NOT EXISTS (SELECT 1 FROM pending p WHERE p.item_key = b.item_key)"
+            ),
+        ),
+        ItemsFree::InTurn => (
+            String::new(),
+            format!(
+                ",
+     free AS MATERIALIZED (
+        SELECT unnest(bosun_items_free(
+            ARRAY(SELECT item_key FROM batch WHERE lease_owner IS NOT NULL), {LEASE_WINDOW})) AS item_key)"
+            ),
+            "b.item_key IN (SELECT item_key FROM free)".to_string(),
+        ),
+    };
+    let mut qb = QueryBuilder::new(format!(
+        "WITH {window}batch (delivery_id, forge, event, repo, number, item_key, headers, payload, payload_encoding, lease_owner) AS ("
     ));
     qb.push_values(rows, |mut row, (d, owner)| {
         push_delivery(&mut row, d);
         row.push_bind(owner);
     });
+    qb.push(format!("){free_items}"));
     qb.push(format!(
-        "),
+        ",
      leased AS (
-        SELECT b.*, (b.lease_owner IS NOT NULL AND (SELECT count(*) FROM pending) < {LEASE_WINDOW}
-                     AND NOT EXISTS (SELECT 1 FROM pending p WHERE p.item_key = b.item_key)) AS handed,
+        SELECT b.*, (b.lease_owner IS NOT NULL AND {handed}) AS handed,
                "
     ));
     push_until(&mut qb);

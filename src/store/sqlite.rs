@@ -437,11 +437,16 @@ impl Store for SqliteStore {
         }
         let first = first_occurrences(batch);
         let rows = with_owners(batch, &first, workers);
-        let mut qb = sql::leasing_insert::<sqlx::Sqlite>(rows, now!(), PENDING, |qb| {
-            qb.push("strftime('%Y-%m-%dT%H:%M:%fZ', 'now', ")
-                .push_bind(later(lease))
-                .push(")");
-        });
+        let mut qb = sql::leasing_insert::<sqlx::Sqlite>(
+            rows,
+            now!(),
+            sql::ItemsFree::Window(PENDING),
+            |qb| {
+                qb.push("strftime('%Y-%m-%dT%H:%M:%fZ', 'now', ")
+                    .push_bind(later(lease))
+                    .push(")");
+            },
+        );
         let _turn = self.writing().await;
         let rows: Vec<LeasingRow> = qb.build_query_as().fetch_all(&self.pool).await?;
         if rows.iter().any(|(_, _, owner, _)| owner.is_none()) {

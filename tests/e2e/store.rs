@@ -1668,10 +1668,9 @@ async fn a_delivery_is_leased_in_its_insert_only_as_its_items_head() {
 
 /// Two processes on one database (two stores) journal deliveries of one PR at the same moment,
 /// each for a worker of its own that waits: only one is leased, and the other waits behind it,
-/// unclaimable while the first runs. Without the inserts taking turns per item, each insert
+/// unclaimable while the first runs. Without the leasing inserts taking turns per item, each
 /// saw no pending delivery of the PR (the other's row was not committed yet) and leased its
-/// own, so the PR ran twice at once; or the later id committed first, and the earlier one
-/// became a claimable head behind a running delivery.
+/// own, so the PR ran twice at once.
 #[tokio::test]
 async fn two_processes_journaling_one_item_at_once_lease_one_delivery() {
     const ROUNDS: usize = 60;
