@@ -55,12 +55,10 @@ impl Handoff {
 
     /// Waiting workers for a batch's deliveries (by their items, in order), taken here in the
     /// collector, one batch after another, so that a batch committing meanwhile sees this one's
-    /// marks. A delivery whose item has an earlier one in this batch is not handed over: the
-    /// insert reads the pending deliveries as they were before the batch, so it would lease
-    /// both. Nor is one whose item is in a batch still committing: its insert waits for that
-    /// one (on Postgres a leasing insert waits for its items' turns; SQLite has one writer),
-    /// finds it pending and leases nothing, so a worker taken for it would only be kept from
-    /// a claim. The items stay in flight until the returned batch is dropped.
+    /// marks. A delivery whose item has an earlier one in this batch or in a batch still
+    /// committing is not handed over: that one may get the smaller id and, not yet visible to
+    /// this insert, would be its item's head while this one ran. The items stay in flight
+    /// until the returned batch is dropped.
     fn take_for_batch(&self, items: Vec<String>) -> (Vec<Option<Taken>>, InFlightBatch) {
         let mut in_flight = self.in_flight.lock().unwrap_or_else(|e| e.into_inner());
         let taken = items
