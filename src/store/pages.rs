@@ -8,7 +8,7 @@
 
 use super::postgres::PgStore;
 use super::rows::{ActionRow, DetailRow, PullRequestRow};
-use super::sql;
+use super::sql::{self, Newest};
 use super::sqlite::{SqliteStore, stamp};
 use super::*;
 
@@ -124,7 +124,8 @@ impl PageStore for PgStore {
         limit: i64,
     ) -> Result<Vec<DeliveryRecord>, StoreError> {
         let before = before.map(|c| (c.received_at, c.id));
-        let mut qb = sql::list_deliveries::<sqlx::Postgres, _>(filter, before, limit);
+        let mut qb =
+            sql::list_deliveries::<sqlx::Postgres, _>(filter, before, limit, Newest::Received);
         Ok(qb.build_query_as().fetch_all(self.pool()).await?)
     }
 
@@ -189,7 +190,13 @@ impl PageStore for SqliteStore {
     ) -> Result<Vec<DeliveryRecord>, StoreError> {
         // SQLite keeps milliseconds; a cursor from a SQLite row is a whole millisecond.
         let before = before.map(|c| (stamp(c.received_at), c.id));
-        let mut qb = sql::list_deliveries::<sqlx::Sqlite, _>(filter, before, limit);
+        // Unfiltered, or by forge only: the table backwards (migration
+        // `…drop_deliveries_received`); a status or repository has its own index by time.
+        let newest = match (&filter.status, &filter.repo) {
+            (None, None) => Newest::ById,
+            _ => Newest::Received,
+        };
+        let mut qb = sql::list_deliveries::<sqlx::Sqlite, _>(filter, before, limit, newest);
         Ok(qb.build_query_as().fetch_all(self.pool()).await?)
     }
 

@@ -594,12 +594,23 @@ impl Statements {
     }
 }
 
-/// The dashboard's list: deliveries matching `filter`, newest first, strictly before `before`
-/// (its time in the backend's form, and its id).
+/// How the dashboard's list finds its newest deliveries.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Newest {
+    /// By `(received_at, id)`, through the filter's index.
+    Received,
+    /// By `id` alone: where one writer stamps the rows as it inserts them (SQLite), that is
+    /// the order received, and the table's own order serves it.
+    ById,
+}
+
+/// The dashboard's list: deliveries matching `filter`, newest first (as `newest` finds them),
+/// strictly before `before` (its time in the backend's form, and its id).
 pub(super) fn list_deliveries<DB, T>(
     filter: &DeliveryFilter,
     before: Option<(T, i64)>,
     limit: i64,
+    newest: Newest,
 ) -> QueryBuilder<DB>
 where
     DB: sqlx::Database,
@@ -631,15 +642,24 @@ where
     if let Some(forge) = &filter.forge {
         qb.push(" AND forge = ").push_bind(forge.clone());
     }
-    if let Some((received_at, id)) = before {
-        qb.push(" AND (received_at, id) < (")
-            .push_bind(received_at)
-            .push(", ")
-            .push_bind(id)
-            .push(")");
+    match (newest, before) {
+        (Newest::Received, Some((received_at, id))) => {
+            qb.push(" AND (received_at, id) < (")
+                .push_bind(received_at)
+                .push(", ")
+                .push_bind(id)
+                .push(")");
+        }
+        (Newest::ById, Some((_, id))) => {
+            qb.push(" AND id < ").push_bind(id);
+        }
+        (_, None) => {}
     }
-    qb.push(" ORDER BY received_at DESC, id DESC LIMIT ")
-        .push_bind(limit);
+    qb.push(match newest {
+        Newest::Received => " ORDER BY received_at DESC, id DESC LIMIT ",
+        Newest::ById => " ORDER BY id DESC LIMIT ",
+    })
+    .push_bind(limit);
     qb
 }
 

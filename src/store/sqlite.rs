@@ -751,6 +751,68 @@ mod tests {
         );
     }
 
+    /// The dashboard's unfiltered list (and one by forge) reads the table backwards by id,
+    /// without sorting, so no index by time is kept for it; a filter by status still reads
+    /// its index.
+    #[tokio::test]
+    async fn the_newest_deliveries_are_read_backwards_by_id_without_an_index_by_time() {
+        let (store, _dir) = migrated_store().await;
+        let plan = |filter: crate::store::DeliveryFilter, newest| {
+            let qb = sql::list_deliveries::<sqlx::Sqlite, String>(
+                &filter,
+                Some(("2026-12-05T00:00:00.000Z".into(), 5)),
+                50,
+                newest,
+            );
+            let explain = format!("EXPLAIN QUERY PLAN {}", qb.sql().as_str());
+            let pool = store.pool.clone();
+            async move {
+                sqlx::query(sqlx::AssertSqlSafe(explain))
+                    .fetch_all(&pool)
+                    .await
+                    .expect("plan")
+                    .iter()
+                    .map(|row| sqlx::Row::try_get::<String, _>(row, "detail").expect("detail"))
+                    .collect::<Vec<String>>()
+            }
+        };
+        let by_forge = crate::store::DeliveryFilter {
+            forge: Some("gitlab".into()),
+            ..Default::default()
+        };
+        for filter in [Default::default(), by_forge] {
+            let steps = plan(filter, sql::Newest::ById).await;
+            assert!(
+                steps
+                    .iter()
+                    .any(|s| s.contains("deliveries USING INTEGER PRIMARY KEY")),
+                "{steps:?}"
+            );
+            assert!(
+                !steps.iter().any(|s| s.contains("TEMP B-TREE")),
+                "{steps:?}"
+            );
+        }
+        let failed = crate::store::DeliveryFilter {
+            status: Some("failed".into()),
+            ..Default::default()
+        };
+        let steps = plan(failed, sql::Newest::Received).await;
+        assert!(
+            steps
+                .iter()
+                .any(|s| s.contains("INDEX deliveries_status_received")),
+            "{steps:?}"
+        );
+        let by_time: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM sqlite_master WHERE name = 'deliveries_received'",
+        )
+        .fetch_one(&store.pool)
+        .await
+        .expect("schema");
+        assert_eq!(by_time, 0, "the index by time is dropped");
+    }
+
     /// A worker that has just finished claims again only when a write queued a delivery since
     /// the last claim found nothing; a delivery leased in its insert queues nothing.
     #[tokio::test]
