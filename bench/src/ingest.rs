@@ -172,6 +172,21 @@ impl Target {
             _ => None,
         }
     }
+
+    /// SQL run in the target's SQLite file after bosun migrated it: every SQLite target but
+    /// today's default keeps the index by time that the previous releases wrote on every
+    /// insert (dropped by `…drop_deliveries_received.sql`), so each compares as it did.
+    fn sqlite_setup(self) -> Option<&'static str> {
+        match self {
+            Target::SqliteBefore
+            | Target::SqliteLz4Only
+            | Target::SqliteCheckpointOnly
+            | Target::SqliteLz4 => Some(
+                "CREATE INDEX IF NOT EXISTS deliveries_received ON deliveries (received_at DESC, id DESC)",
+            ),
+            _ => None,
+        }
+    }
 }
 
 /// How the load generator speaks HTTP.
@@ -1255,7 +1270,7 @@ async fn start_and_measure(
         (Some(pg), Some(_)) => Some(pg.wal_counters().await?),
         _ => None,
     };
-    let run = measure(ctx, target, server, database).await?;
+    let run = measure(ctx, target, server, database_url, database).await?;
     Ok((run, wal_before))
 }
 
@@ -1264,6 +1279,7 @@ async fn measure(
     ctx: &mut Context,
     target: Target,
     mut server: Server,
+    database_url: Option<&str>,
     database: Option<&str>,
 ) -> anyhow::Result<Run> {
     let result = async {
@@ -1278,6 +1294,13 @@ async fn measure(
         }
         if let (Some(pg), Some(name), Some(sql)) = (&ctx.pg, database, &ctx.args.postgres_sql) {
             pg.run_in(name, sql).await?;
+        }
+        if let (Some(url), Some(sql)) = (database_url, target.sqlite_setup()) {
+            let mut conn = sqlx::SqliteConnection::connect(url)
+                .await
+                .with_context(|| format!("opening {url}"))?;
+            sqlx::query(sql).execute(&mut conn).await?;
+            conn.close().await?;
         }
         let is_bosun = target != Target::Baseline;
         // Idle memory: after start, before any delivery, once the server has settled.
