@@ -724,31 +724,44 @@ mod tests {
         (store, dir)
     }
 
+    /// The steps of `statement`'s plan (`EXPLAIN QUERY PLAN`, parameters unbound), as SQLite
+    /// words them; `uses` says whether any step mentions a phrase.
+    struct Plan(Vec<String>);
+
+    impl Plan {
+        async fn of(pool: &SqlitePool, statement: &str) -> Plan {
+            let explain = format!("EXPLAIN QUERY PLAN {statement}");
+            let rows = sqlx::query(sqlx::AssertSqlSafe(explain))
+                .fetch_all(pool)
+                .await
+                .expect("plan");
+            Plan(
+                rows.iter()
+                    .map(|row| sqlx::Row::try_get::<String, _>(row, "detail").expect("detail"))
+                    .collect(),
+            )
+        }
+
+        fn uses(&self, phrase: &str) -> bool {
+            self.0.iter().any(|step| step.contains(phrase))
+        }
+    }
+
+    impl std::fmt::Debug for Plan {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            self.0.fmt(f)
+        }
+    }
+
     /// The claim reads pending deliveries in id order through their partial index and stops at
     /// the first claimable one; it never reads them all and sorts them, which made each claim
     /// cost as much as the backlog was long.
     #[tokio::test]
     async fn a_claim_reads_pending_deliveries_in_order_without_sorting_them() {
         let (store, _dir) = migrated_store().await;
-        let plan: Vec<String> =
-            sqlx::query(sqlx::AssertSqlSafe(format!("EXPLAIN QUERY PLAN {CLAIM}")))
-                .bind("w")
-                .bind(later(Duration::from_secs(60)))
-                .fetch_all(&store.pool)
-                .await
-                .expect("plan")
-                .iter()
-                .map(|row| sqlx::Row::try_get::<String, _>(row, "detail").expect("detail"))
-                .collect();
-        assert!(
-            plan.iter()
-                .any(|step| step.contains("USING INDEX deliveries_pending")),
-            "{plan:?}"
-        );
-        assert!(
-            !plan.iter().any(|step| step.contains("TEMP B-TREE")),
-            "{plan:?}"
-        );
+        let plan = Plan::of(&store.pool, CLAIM).await;
+        assert!(plan.uses("USING INDEX deliveries_pending"), "{plan:?}");
+        assert!(!plan.uses("TEMP B-TREE"), "{plan:?}");
     }
 
     /// The dashboard's unfiltered list (and one by forge) reads the table backwards by id,
@@ -764,46 +777,28 @@ mod tests {
                 50,
                 newest,
             );
-            let explain = format!("EXPLAIN QUERY PLAN {}", qb.sql().as_str());
+            let statement = qb.sql().as_str().to_string();
             let pool = store.pool.clone();
-            async move {
-                sqlx::query(sqlx::AssertSqlSafe(explain))
-                    .fetch_all(&pool)
-                    .await
-                    .expect("plan")
-                    .iter()
-                    .map(|row| sqlx::Row::try_get::<String, _>(row, "detail").expect("detail"))
-                    .collect::<Vec<String>>()
-            }
+            async move { Plan::of(&pool, &statement).await }
         };
         let by_forge = crate::store::DeliveryFilter {
             forge: Some("gitlab".into()),
             ..Default::default()
         };
         for filter in [Default::default(), by_forge] {
-            let steps = plan(filter, sql::Newest::ById).await;
+            let plan = plan(filter, sql::Newest::ById).await;
             assert!(
-                steps
-                    .iter()
-                    .any(|s| s.contains("deliveries USING INTEGER PRIMARY KEY")),
-                "{steps:?}"
+                plan.uses("deliveries USING INTEGER PRIMARY KEY"),
+                "{plan:?}"
             );
-            assert!(
-                !steps.iter().any(|s| s.contains("TEMP B-TREE")),
-                "{steps:?}"
-            );
+            assert!(!plan.uses("TEMP B-TREE"), "{plan:?}");
         }
         let failed = crate::store::DeliveryFilter {
             status: Some("failed".into()),
             ..Default::default()
         };
-        let steps = plan(failed, sql::Newest::Received).await;
-        assert!(
-            steps
-                .iter()
-                .any(|s| s.contains("INDEX deliveries_status_received")),
-            "{steps:?}"
-        );
+        let plan = plan(failed, sql::Newest::Received).await;
+        assert!(plan.uses("INDEX deliveries_status_received"), "{plan:?}");
         let by_time: i64 = sqlx::query_scalar(
             "SELECT count(*) FROM sqlite_master WHERE name = 'deliveries_received'",
         )
