@@ -458,6 +458,34 @@ pub(super) enum ItemsFree<'p> {
     InTurn,
 }
 
+impl ItemsFree<'_> {
+    /// The CTE (after `batch`) that learns which items are free, and the condition that a
+    /// batch row `b`'s item is one of them.
+    fn answer(&self) -> (String, String) {
+        match self {
+            ItemsFree::Window(pending) => (
+                format!(
+                    "pending AS MATERIALIZED (
+        SELECT item_key FROM {pending} WHERE status IN ('queued', 'running')
+        ORDER BY id LIMIT {LEASE_WINDOW})"
+                ),
+                format!(
+                    "(SELECT count(*) FROM pending) < {LEASE_WINDOW}
+                     AND NOT EXISTS (SELECT 1 FROM pending p WHERE p.item_key = b.item_key)"
+                ),
+            ),
+            ItemsFree::InTurn => (
+                format!(
+                    "free AS MATERIALIZED (
+        SELECT unnest(bosun_items_free(
+            ARRAY(SELECT item_key FROM batch WHERE lease_owner IS NOT NULL), {LEASE_WINDOW})) AS item_key)"
+                ),
+                "b.item_key IN (SELECT item_key FROM free)".to_string(),
+            ),
+        }
+    }
+}
+
 /// The leasing insert (`insert_and_lease`) of `rows`, each with the worker to lease it to (or
 /// none); `now` is the backend's "now", `free` how it learns which items have nothing
 /// pending, and `push_until` pushes the lease's end as SQL. A row is leased to its worker only
@@ -477,43 +505,19 @@ where
     for<'t> Option<i64>: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
     for<'t> &'t [u8]: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
 {
-    let (window, free_items, handed) = match free {
-        ItemsFree::Window(pending) => (
-            format!(
-                "pending AS MATERIALIZED (
-            SELECT item_key FROM {pending} WHERE status IN ('queued', 'running')
-            ORDER BY id LIMIT {LEASE_WINDOW}),
-         "
-            ),
-            String::new(),
-            format!(
-                "(SELECT count(*) FROM pending) < {LEASE_WINDOW}
-                     AND NOT EXISTS (SELECT 1 FROM pending p WHERE p.item_key = b.item_key)"
-            ),
-        ),
-        ItemsFree::InTurn => (
-            String::new(),
-            format!(
-                ",
-     free AS MATERIALIZED (
-        SELECT unnest(bosun_items_free(
-            ARRAY(SELECT item_key FROM batch WHERE lease_owner IS NOT NULL), {LEASE_WINDOW})) AS item_key)"
-            ),
-            "b.item_key IN (SELECT item_key FROM free)".to_string(),
-        ),
-    };
-    let mut qb = QueryBuilder::new(format!(
-        "WITH {window}batch (delivery_id, forge, event, repo, number, item_key, headers, payload, payload_encoding, lease_owner) AS ("
-    ));
+    let (answer, free_item) = free.answer();
+    let mut qb = QueryBuilder::new(
+        "WITH batch (delivery_id, forge, event, repo, number, item_key, headers, payload, payload_encoding, lease_owner) AS (",
+    );
     qb.push_values(rows, |mut row, (d, owner)| {
         push_delivery(&mut row, d);
         row.push_bind(owner);
     });
-    qb.push(format!("){free_items}"));
+    qb.push(format!("),\n     {answer}"));
     qb.push(format!(
         ",
      leased AS (
-        SELECT b.*, (b.lease_owner IS NOT NULL AND {handed}) AS handed,
+        SELECT b.*, (b.lease_owner IS NOT NULL AND {free_item}) AS handed,
                "
     ));
     push_until(&mut qb);

@@ -1704,7 +1704,13 @@ async fn a_replayed_delivery_waits_for_the_running_one_of_its_item() {
         let (s, _db) = open_with(db, &[("old", "pr")]).await;
         let (_, old) = claim_as(&s, "w1").await.expect("old runs");
         let failed = s
-            .finish_delivery(old, "w1", FinalStatus::Failed, Some("boom"), &none())
+            .finish_delivery(
+                old,
+                "w1",
+                FinalStatus::Failed,
+                Some("boom"),
+                &Settlement::default(),
+            )
             .await;
         assert!(failed.expect("finish"), "{db:?}");
         s.insert_deliveries(&[delivery("new", "pr"), delivery("other", "pr-2")])
@@ -1719,7 +1725,14 @@ async fn a_replayed_delivery_waits_for_the_running_one_of_its_item() {
         );
         assert_eq!(claim_as(&s, "w3").await, None, "{db:?}");
         let (ended, next) = s
-            .finish_and_claim(new, "w2", FinalStatus::Done, None, &none(), LEASE)
+            .finish_and_claim(
+                new,
+                "w2",
+                FinalStatus::Done,
+                None,
+                &Settlement::default(),
+                LEASE,
+            )
             .await
             .expect("finish and claim");
         assert!(ended, "{db:?}");
@@ -1729,10 +1742,6 @@ async fn a_replayed_delivery_waits_for_the_running_one_of_its_item() {
             "{db:?}: the finish that ends new claims the replayed one"
         );
     }
-}
-
-fn none() -> Settlement {
-    Settlement::default()
 }
 
 /// A leased delivery whose worker is gone (a crash) runs again when its lease runs out, like a
