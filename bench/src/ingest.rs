@@ -73,6 +73,8 @@ pub enum BenchCommand {
     /// The whole path at fixed offered rates (open loop): signed webhook in, plugin decision,
     /// forge write out, with the `hold`, `lgtm` and `approve` mixes, on both stores.
     Flow(crate::flow::FlowArgs),
+    /// What a SQLite commit of deliveries writes, b-tree by b-tree, for each page size.
+    SqlitePages(crate::sqlite_pages::SqlitePagesArgs),
     /// Runs bosun itself (`bosun-bench bosun serve …`): the servers and the `owners` command
     /// the benchmarks measure, from the same library as the `bosun` binary.
     #[command(hide = true)]
@@ -173,20 +175,49 @@ impl Target {
         }
     }
 
-    /// SQL run in the target's SQLite file after bosun migrated it: every SQLite target but
-    /// today's default keeps the index by time that the previous releases wrote on every
-    /// insert (dropped by `…drop_deliveries_received.sql`), so each compares as it did.
-    fn sqlite_setup(self) -> Option<&'static str> {
-        match self {
+    /// Whether the target stands for a release before today's SQLite schema and file: such a
+    /// file is created with SQLite's default 4 KiB pages (bosun creates 2 KiB ones since
+    /// BENCHMARKS §17, and keeps an existing file's) and keeps the index by time that those
+    /// releases wrote on every insert (dropped by `…drop_deliveries_received.sql`), so each
+    /// compares as it did.
+    fn is_earlier_sqlite(self) -> bool {
+        matches!(
+            self,
             Target::SqliteBefore
-            | Target::SqliteLz4Only
-            | Target::SqliteCheckpointOnly
-            | Target::SqliteLz4 => Some(
-                "CREATE INDEX IF NOT EXISTS deliveries_received ON deliveries (received_at DESC, id DESC)",
-            ),
-            _ => None,
-        }
+                | Target::SqliteLz4Only
+                | Target::SqliteCheckpointOnly
+                | Target::SqliteLz4
+        )
     }
+}
+
+/// What an earlier release's SQLite file had beyond today's (`Target::is_earlier_sqlite`),
+/// run after bosun migrated it.
+const EARLIER_SQLITE_INDEX: &str =
+    "CREATE INDEX IF NOT EXISTS deliveries_received ON deliveries (received_at DESC, id DESC)";
+
+/// The page size SQLite gave new files before bosun chose its own.
+const EARLIER_SQLITE_PAGE_SIZE: u32 = 4096;
+
+/// Creates the SQLite file at `url` as an earlier release did: 4 KiB pages, fixed by putting
+/// it in WAL mode before bosun opens it.
+async fn create_earlier_sqlite_file(url: &str) -> anyhow::Result<()> {
+    let options = sqlx::sqlite::SqliteConnectOptions::from_str(url)?
+        .create_if_missing(true)
+        .page_size(EARLIER_SQLITE_PAGE_SIZE)
+        .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal);
+    let mut conn = options
+        .connect()
+        .await
+        .with_context(|| format!("creating {url}"))?;
+    let page_size: i64 = sqlx::query_scalar("PRAGMA page_size")
+        .fetch_one(&mut conn)
+        .await?;
+    conn.close().await?;
+    if page_size != i64::from(EARLIER_SQLITE_PAGE_SIZE) {
+        bail!("{url} has pages of {page_size} bytes, not {EARLIER_SQLITE_PAGE_SIZE}");
+    }
+    Ok(())
 }
 
 /// How the load generator speaks HTTP.
@@ -284,6 +315,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         BenchCommand::Startup(args) => crate::startup::run(args).await,
         BenchCommand::Dictionary(args) => crate::dictionary::run(args),
         BenchCommand::Flow(args) => crate::flow::run(args).await,
+        BenchCommand::SqlitePages(args) => crate::sqlite_pages::run(args).await,
         BenchCommand::Bosun { args } => {
             use clap::Parser as _;
             let cli = bosun::cli::Cli::parse_from(std::iter::once("bosun".to_string()).chain(args));
@@ -1205,7 +1237,11 @@ pub(crate) fn progress(message: &str) {
 async fn run_target(ctx: &mut Context, target: Target, round: usize) -> anyhow::Result<Run> {
     let (database, url) = if target.is_sqlite() {
         let file = ctx.dir.join(format!("bench-{}-{round}.db", target.name()));
-        (None, Some(format!("sqlite://{}", file.display())))
+        let url = format!("sqlite://{}", file.display());
+        if target.is_earlier_sqlite() {
+            create_earlier_sqlite_file(&url).await?;
+        }
+        (None, Some(url))
     } else if target.is_postgres() {
         let pg = ctx.pg.as_mut().context("no Postgres connection")?;
         let (name, url) = pg.create_database().await?;
@@ -1295,11 +1331,11 @@ async fn measure(
         if let (Some(pg), Some(name), Some(sql)) = (&ctx.pg, database, &ctx.args.postgres_sql) {
             pg.run_in(name, sql).await?;
         }
-        if let (Some(url), Some(sql)) = (database_url, target.sqlite_setup()) {
+        if let (Some(url), true) = (database_url, target.is_earlier_sqlite()) {
             let mut conn = sqlx::SqliteConnection::connect(url)
                 .await
                 .with_context(|| format!("opening {url}"))?;
-            sqlx::query(sql).execute(&mut conn).await?;
+            sqlx::query(EARLIER_SQLITE_INDEX).execute(&mut conn).await?;
             conn.close().await?;
         }
         let is_bosun = target != Target::Baseline;

@@ -7,4 +7,5 @@ pub mod ingest;
 pub mod owners;
 pub mod pages;
 pub mod route;
+pub mod sqlite_pages;
 pub mod startup;

@@ -231,17 +231,46 @@ pub enum Checkpoints {
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
 /// How soon it tries again when writers kept appending while it copied.
 const CHECKPOINT_AGAIN: Duration = Duration::from_millis(20);
-/// A WAL this long (pages, 32 MB) is made to start over with `RESTART`, which holds the writer
-/// for a moment ([`checkpoint`]). Below `WAL_SIZE_LIMIT`, so starting over truncates nothing.
-/// (At 1,000 deliveries/s a restart every ~0.6 s cost p99 18 ms; 32,768 pages made each
-/// restart slower, not rarer in effect: p99 35 ms, BENCHMARKS §9.2.)
-const CHECKPOINT_RESTART_PAGES: i64 = 8_192;
+/// A WAL this long (32 MiB) is made to start over with `RESTART`, which holds the writer for a
+/// moment ([`checkpoint`]). Below `WAL_SIZE_LIMIT`, so starting over truncates nothing.
+/// (At 1,000 deliveries/s a restart every ~0.6 s cost p99 18 ms; 128 MiB made each restart
+/// slower, not rarer in effect: p99 35 ms, BENCHMARKS §9.2.)
+const CHECKPOINT_RESTART_BYTES: i64 = 32 << 20;
 /// Catch-up passes at most before the `RESTART`.
 const CATCH_UP_PASSES: usize = 6;
-/// A catch-up pass that finds no more new pages than this (1 MB) is caught up enough.
-const CAUGHT_UP_PAGES: i64 = 256;
+/// A catch-up pass that finds no more new frames than this (1 MiB) is caught up enough.
+const CAUGHT_UP_BYTES: i64 = 1 << 20;
 /// The WAL file is truncated back to this size when it starts over.
 const WAL_SIZE_LIMIT: &str = "67108864";
+
+/// The page size bosun creates SQLite databases with: 2 KiB, half SQLite's default. A commit
+/// writes whole pages to the WAL and the checkpoint writes them again, and a commit of a few
+/// deliveries dirties about one page per delivery in the table (a compressed payload of ~2.5 KB
+/// fills a 4 KiB page alone) and one in the index of delivery ids (random keys), and one at the
+/// end of each other index. With 2 KiB pages a delivery costs about a third fewer bytes written
+/// and no measurable CPU (BENCHMARKS §17). SQLite fixes a database's page size when it creates
+/// the file, so databases created before keep theirs.
+pub const PAGE_SIZE: u32 = 2048;
+
+/// The WAL's bounds in the database's pages, which the checkpointer counts in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct WalBounds {
+    /// A WAL of this many frames is made to start over.
+    restart_pages: i64,
+    /// A catch-up pass that finds no more new frames than this is caught up enough.
+    caught_up_pages: i64,
+}
+
+impl WalBounds {
+    /// The bounds for a database of `page_size`-byte pages: the same bytes whatever the size.
+    fn for_page_size(page_size: i64) -> WalBounds {
+        let page_size = page_size.max(512);
+        WalBounds {
+            restart_pages: CHECKPOINT_RESTART_BYTES / page_size,
+            caught_up_pages: CAUGHT_UP_BYTES / page_size,
+        }
+    }
+}
 
 /// The background checkpoint task; aborted when dropped.
 struct Checkpointer(tokio::task::JoinHandle<()>);
@@ -256,10 +285,14 @@ impl Checkpointer {
     /// Starts checkpointing the database `options` opens, on a connection of its own.
     async fn start(options: SqliteConnectOptions) -> Result<Checkpointer, StoreError> {
         let mut conn = options.connect().await?;
+        let page_size: i64 = sqlx::query_scalar("PRAGMA page_size")
+            .fetch_one(&mut conn)
+            .await?;
+        let bounds = WalBounds::for_page_size(page_size);
         Ok(Checkpointer(tokio::spawn(async move {
             let mut failures = 0u32;
             loop {
-                let wait = match checkpoint(&mut conn, CHECKPOINT_RESTART_PAGES).await {
+                let wait = match checkpoint(&mut conn, bounds).await {
                     Ok(true) => CHECKPOINT_EVERY,
                     Ok(false) => CHECKPOINT_AGAIN,
                     Err(e) => {
@@ -277,7 +310,7 @@ impl Checkpointer {
 }
 
 /// One passive checkpoint (it never blocks the writer); once the WAL has grown past
-/// `restart_pages`, more passive passes until one finds little new, then `RESTART`. True when
+/// `bounds.restart_pages`, more passive passes until one finds little new, then `RESTART`. True when
 /// the WAL is fully copied.
 ///
 /// A passive pass that copies every frame it saw does not let the WAL start over: commits
@@ -289,17 +322,17 @@ impl Checkpointer {
 /// writer for one short copy and an fsync, and the WAL stays under `restart_pages` plus that.
 async fn checkpoint(
     conn: &mut sqlx::SqliteConnection,
-    restart_pages: i64,
+    bounds: WalBounds,
 ) -> Result<bool, StoreError> {
     let (mut log, done) = passive_checkpoint(conn).await?;
-    if log < restart_pages {
+    if log < bounds.restart_pages {
         return Ok(done >= log);
     }
     for _ in 0..CATCH_UP_PASSES {
         let (next_log, _) = passive_checkpoint(conn).await?;
         let arrived = next_log - log;
         log = next_log;
-        if arrived <= CAUGHT_UP_PAGES {
+        if arrived <= bounds.caught_up_pages {
             break;
         }
     }
@@ -345,6 +378,7 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true)
+            .page_size(PAGE_SIZE)
             .pragma("journal_size_limit", WAL_SIZE_LIMIT);
         let pool_options = match checkpoints {
             Checkpoints::Background => options.clone().pragma("wal_autocheckpoint", "0"),
@@ -808,6 +842,67 @@ mod tests {
         assert_eq!(by_time, 0, "the index by time is dropped");
     }
 
+    /// What SQLite says a database's page size is.
+    async fn page_size(pool: &SqlitePool) -> i64 {
+        sqlx::query_scalar("PRAGMA page_size")
+            .fetch_one(pool)
+            .await
+            .expect("page size")
+    }
+
+    /// bosun creates its databases with 2 KiB pages; a database an earlier release created
+    /// with SQLite's 4 KiB keeps them, and journals, claims and reads as before.
+    #[tokio::test]
+    async fn new_databases_get_2_kib_pages_and_older_ones_keep_theirs() {
+        let (store, _dir) = migrated_store().await;
+        assert_eq!(page_size(&store.pool).await, i64::from(PAGE_SIZE));
+        assert_eq!(
+            WalBounds::for_page_size(i64::from(PAGE_SIZE)),
+            WalBounds {
+                restart_pages: 16_384,
+                caught_up_pages: 512
+            },
+            "the WAL's bounds stay 32 MiB and 1 MiB"
+        );
+
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("earlier.db");
+        let earlier = SqliteConnectOptions::new()
+            .filename(&path)
+            .create_if_missing(true)
+            .page_size(4096)
+            .journal_mode(SqliteJournalMode::Wal);
+        let mut conn = earlier.connect().await.expect("create");
+        sqlx::query("CREATE TABLE earlier (x)")
+            .execute(&mut conn)
+            .await
+            .expect("a table");
+        sqlx::Connection::close(conn).await.expect("close");
+
+        let url = format!("sqlite:{}", path.display());
+        let store = SqliteStore::connect(&url, 2).await.expect("open");
+        store.migrate().await.expect("migrate");
+        assert_eq!(page_size(&store.pool).await, 4096);
+        let delivery = NewDelivery {
+            delivery_id: "d-1".into(),
+            forge: ForgeKind::GitHub,
+            event: "issue_comment".into(),
+            repo: Some("o/r".into()),
+            number: Some(1),
+            item_key: "github:o/r#1".into(),
+            headers: "{}".into(),
+            payload: actix_web::web::Bytes::from_static(br#"{"action":"created"}"#).into(),
+        };
+        store.insert_deliveries(&[delivery]).await.expect("insert");
+        let claimed = store
+            .claim_next_delivery("w", Duration::from_secs(60))
+            .await
+            .expect("claim")
+            .expect("the delivery");
+        assert_eq!(claimed.delivery_id, "d-1");
+        assert_eq!(&claimed.payload[..], br#"{"action":"created"}"#);
+    }
+
     /// A worker that has just finished claims again only when a write queued a delivery since
     /// the last claim found nothing; a delivery leased in its insert queues nothing.
     #[tokio::test]
@@ -919,13 +1014,15 @@ mod tests {
             }
         });
         let mut conn = options.connect().await.expect("checkpoint connection");
+        let bounds = WalBounds {
+            restart_pages: RESTART_PAGES,
+            caught_up_pages: 256,
+        };
         while !writer.is_finished() {
             if allowed.available_permits() < AHEAD {
                 allowed.add_permits(AHEAD);
             }
-            checkpoint(&mut conn, RESTART_PAGES)
-                .await
-                .expect("checkpoint");
+            checkpoint(&mut conn, bounds).await.expect("checkpoint");
         }
         writer.await.expect("writer");
         let written = (ROWS * ROW_BYTES) as u64;
