@@ -266,9 +266,11 @@ pub(super) static PG_CLAIM: std::sync::LazyLock<String> = std::sync::LazyLock::n
 /// placeholders of the worker, the lease in seconds and the window. `after` names a CTE
 /// of the same statement that ends a delivery (`$1`): that delivery is left out of the pending
 /// set, so the next of its item can be its head, and nothing is claimed unless it ended.
-/// A head is not claimed while a later delivery of its item in the window holds a lease: a
-/// replayed one goes back to its place in line, but waits for the one running to end. (The
-/// window only: Postgres has no index by item, which every insert would have to write.)
+/// A head is not claimed while another delivery of its item holds a lease: a replayed one goes
+/// back to its place in line, but waits for the one running to end, and so does an earlier one
+/// whose insert committed after a later one was claimed. The window's own rows answer that when
+/// the window holds every pending delivery; when it is full, the one head about to be claimed is
+/// also looked up among its item's deliveries ([`pg_item_leased_elsewhere`]).
 fn pg_claim_ctes(worker: &str, lease: &str, window: &str, after: Option<&str>) -> String {
     let (pending_filter, candidate_filter) = match after {
         Some(ended) => (
@@ -277,6 +279,7 @@ fn pg_claim_ctes(worker: &str, lease: &str, window: &str, after: Option<&str>) -
         ),
         None => (String::new(), String::new()),
     };
+    let leased_elsewhere = pg_item_leased_elsewhere("d", after.map(|_| "$1"));
     format!(
         "pending AS (
         SELECT id, item_key, status, run_after, lease_until
@@ -298,7 +301,12 @@ fn pg_claim_ctes(worker: &str, lease: &str, window: &str, after: Option<&str>) -
         ORDER BY id),
      next AS (
         SELECT d.id FROM candidates c
-        CROSS JOIN LATERAL (SELECT id FROM deliveries WHERE id = c.id FOR UPDATE SKIP LOCKED) d
+        CROSS JOIN LATERAL (
+            SELECT d.id FROM deliveries d
+            WHERE d.id = c.id
+              AND CASE WHEN {window} IS NULL OR (SELECT count(*) FROM pending) < {window} THEN TRUE
+                       ELSE NOT {leased_elsewhere} END
+            FOR UPDATE SKIP LOCKED) d
         LIMIT 1),
      claimed AS (
         UPDATE deliveries d
@@ -310,6 +318,41 @@ fn pg_claim_ctes(worker: &str, lease: &str, window: &str, after: Option<&str>) -
           AND ((d.status = 'queued' AND d.run_after <= now()) OR (d.status = 'running' AND d.lease_until < now()))
         RETURNING d.id, d.delivery_id, d.forge, d.event, d.repo, d.number, d.item_key, d.payload,
                   d.payload_encoding, d.attempts, d.decided, d.received_at)"
+    )
+}
+
+/// Postgres: whether a delivery of the item of row `d` other than `d` (and than `ended`, the
+/// delivery the same statement ends) holds a lease, read through the indexes by repository
+/// and time that inserts write anyway (`deliveries_item_history`: repository, number, forge,
+/// time received), not through the pending deliveries, which a backlog makes many. Three
+/// forms, one per shape of item key, so that each is one index range: a PR's or an issue's
+/// deliveries, a repository's own, or those with no repository.
+///
+/// Only a live lease counts (every end clears it). Only deliveries received since ten minutes
+/// before `d` are read: any other delivery of the item still pending was either received
+/// before `d`, and then it is `d`'s head and in the claim's window, or after it, give or take
+/// how long one insert statement ran between reading the clock and taking its id.
+fn pg_item_leased_elsewhere(d: &str, ended: Option<&str>) -> String {
+    let others = match ended {
+        Some(ended) => format!(" AND l.id <> {ended}"),
+        None => String::new(),
+    };
+    let leased = |key: &str| {
+        format!(
+            "EXISTS (SELECT 1 FROM deliveries l
+                     WHERE {key} AND l.forge = {d}.forge
+                       AND l.received_at >= {d}.received_at - interval '10 minutes'
+                       AND l.item_key = {d}.item_key AND l.id <> {d}.id{others}
+                       AND l.lease_until > now())"
+        )
+    };
+    format!(
+        "(CASE WHEN {d}.repo IS NULL THEN {none}
+               WHEN {d}.number IS NULL THEN {repo}
+               ELSE {numbered} END)",
+        none = leased("l.repo IS NULL"),
+        repo = leased(&format!("l.repo = {d}.repo AND l.number IS NULL")),
+        numbered = leased(&format!("l.repo = {d}.repo AND l.number = {d}.number")),
     )
 }
 

@@ -1744,6 +1744,61 @@ async fn a_replayed_delivery_waits_for_the_running_one_of_its_item() {
     }
 }
 
+/// The same with more pending deliveries between the replayed one and the running one than a
+/// claim's first window reads: the claim still finds the running one and leaves the replayed one
+/// waiting (on Postgres it looks the item up when its window is full).
+#[tokio::test]
+async fn a_replayed_delivery_waits_for_the_running_one_behind_a_long_backlog() {
+    for db in databases() {
+        let _combination = Combination::new(db);
+        let (s, _db) = open_with(db, &[("old", "pr")]).await;
+        let (_, old) = claim_as(&s, "w1").await.expect("old runs");
+        let failed = s
+            .finish_delivery(
+                old,
+                "w1",
+                FinalStatus::Failed,
+                Some("boom"),
+                &Settlement::default(),
+            )
+            .await;
+        assert!(failed.expect("finish"), "{db:?}");
+        for n in 0..40 {
+            let waiting = delivery(&format!("waiting-{n}"), &format!("later-{n}"));
+            s.insert_delivery_after(&waiting, Duration::from_secs(600))
+                .await
+                .expect("insert");
+        }
+        s.insert_deliveries(&[delivery("new", "pr")])
+            .await
+            .expect("insert");
+        let (_, new) = claim_as(&s, "w2").await.expect("new runs");
+        assert!(s.requeue("old").await.expect("requeue"), "{db:?}: replayed");
+        assert_eq!(
+            claim_as(&s, "w3").await,
+            None,
+            "{db:?}: the replayed one waits for new, 41 pending deliveries behind it"
+        );
+        let (ended, next) = s
+            .finish_and_claim(
+                new,
+                "w2",
+                FinalStatus::Done,
+                None,
+                &Settlement::default(),
+                LEASE,
+            )
+            .await
+            .expect("finish and claim");
+        assert!(ended, "{db:?}");
+        assert_eq!(
+            next.map(|d| d.delivery_id).as_deref(),
+            Some("old"),
+            "{db:?}: the finish that ends new claims the replayed one"
+        );
+    }
+}
+
 /// A leased delivery whose worker is gone (a crash) runs again when its lease runs out, like a
 /// claimed one.
 #[tokio::test]
