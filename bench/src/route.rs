@@ -76,9 +76,10 @@ fn time<T>(iterations: usize, mut f: impl FnMut() -> T) -> f64 {
     started.elapsed().as_nanos() as f64 / iterations as f64
 }
 
-/// Runs `bosun-bench route`.
-pub fn run(args: RouteArgs) -> anyhow::Result<()> {
-    let files = if args.payloads.is_empty() {
+/// `payloads`, or when it is empty the ingest benchmark's two pull-request fixtures of the
+/// source tree, which the benchmarks that take payload files default to.
+pub(crate) fn payload_files_or_fixtures(payloads: &[PathBuf]) -> Vec<PathBuf> {
+    if payloads.is_empty() {
         let dir =
             PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/github/pull_request");
         vec![
@@ -86,8 +87,13 @@ pub fn run(args: RouteArgs) -> anyhow::Result<()> {
             dir.join("reopened.test-infra.json"),
         ]
     } else {
-        args.payloads.clone()
-    };
+        payloads.to_vec()
+    }
+}
+
+/// Runs `bosun-bench route`.
+pub fn run(args: RouteArgs) -> anyhow::Result<()> {
+    let files = payload_files_or_fixtures(&args.payloads);
     let n = args.iterations.max(1);
     println!(
         "bosun-bench route: {n} iterations per step, mean µs per delivery (one process, one run)"

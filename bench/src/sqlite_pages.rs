@@ -45,16 +45,7 @@ const FRAME_HEADER: usize = 24;
 
 /// Runs `bosun-bench sqlite-pages`.
 pub async fn run(args: SqlitePagesArgs) -> anyhow::Result<()> {
-    let files = if args.payloads.is_empty() {
-        let dir =
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/github/pull_request");
-        vec![
-            dir.join("edited.json"),
-            dir.join("reopened.test-infra.json"),
-        ]
-    } else {
-        args.payloads.clone()
-    };
+    let files = crate::route::payload_files_or_fixtures(&args.payloads);
     let mut payloads = Vec::new();
     for file in &files {
         let body = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;

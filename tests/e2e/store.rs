@@ -1694,6 +1694,45 @@ async fn two_processes_journaling_one_item_at_once_lease_one_delivery() {
     }
 }
 
+/// A store on `db` in which delivery `old` of item `pr` ran and failed, for a replay.
+async fn open_with_old_failed(db: Db) -> (Arc<dyn Store>, TestDb) {
+    let (s, test_db) = open_with(db, &[("old", "pr")]).await;
+    let (_, old) = claim_as(&s, "w1").await.expect("old runs");
+    let failed = s
+        .finish_delivery(
+            old,
+            "w1",
+            FinalStatus::Failed,
+            Some("boom"),
+            &Settlement::default(),
+        )
+        .await;
+    assert!(failed.expect("finish"), "{db:?}");
+    (s, test_db)
+}
+
+/// Ends `new`, which worker `w2` runs, and checks that the same statement claims the replayed
+/// `old`, which waited for it.
+async fn ending_new_claims_old(s: &Arc<dyn Store>, db: Db, new: i64) {
+    let (ended, next) = s
+        .finish_and_claim(
+            new,
+            "w2",
+            FinalStatus::Done,
+            None,
+            &Settlement::default(),
+            LEASE,
+        )
+        .await
+        .expect("finish and claim");
+    assert!(ended, "{db:?}");
+    assert_eq!(
+        next.map(|d| d.delivery_id).as_deref(),
+        Some("old"),
+        "{db:?}: the finish that ends new claims the replayed one"
+    );
+}
+
 /// A replayed delivery goes back to its place at the head of its item's line, but does not run
 /// while a later delivery of the item does; it runs once that one ends, by a claim or by the
 /// finish that ends it.
@@ -1701,18 +1740,7 @@ async fn two_processes_journaling_one_item_at_once_lease_one_delivery() {
 async fn a_replayed_delivery_waits_for_the_running_one_of_its_item() {
     for db in databases() {
         let _combination = Combination::new(db);
-        let (s, _db) = open_with(db, &[("old", "pr")]).await;
-        let (_, old) = claim_as(&s, "w1").await.expect("old runs");
-        let failed = s
-            .finish_delivery(
-                old,
-                "w1",
-                FinalStatus::Failed,
-                Some("boom"),
-                &Settlement::default(),
-            )
-            .await;
-        assert!(failed.expect("finish"), "{db:?}");
+        let (s, _db) = open_with_old_failed(db).await;
         s.insert_deliveries(&[delivery("new", "pr"), delivery("other", "pr-2")])
             .await
             .expect("insert");
@@ -1724,23 +1752,7 @@ async fn a_replayed_delivery_waits_for_the_running_one_of_its_item() {
             "{db:?}: another PR's delivery runs; the replayed one waits for new"
         );
         assert_eq!(claim_as(&s, "w3").await, None, "{db:?}");
-        let (ended, next) = s
-            .finish_and_claim(
-                new,
-                "w2",
-                FinalStatus::Done,
-                None,
-                &Settlement::default(),
-                LEASE,
-            )
-            .await
-            .expect("finish and claim");
-        assert!(ended, "{db:?}");
-        assert_eq!(
-            next.map(|d| d.delivery_id).as_deref(),
-            Some("old"),
-            "{db:?}: the finish that ends new claims the replayed one"
-        );
+        ending_new_claims_old(&s, db, new).await;
     }
 }
 
@@ -1751,18 +1763,7 @@ async fn a_replayed_delivery_waits_for_the_running_one_of_its_item() {
 async fn a_replayed_delivery_waits_for_the_running_one_behind_a_long_backlog() {
     for db in databases() {
         let _combination = Combination::new(db);
-        let (s, _db) = open_with(db, &[("old", "pr")]).await;
-        let (_, old) = claim_as(&s, "w1").await.expect("old runs");
-        let failed = s
-            .finish_delivery(
-                old,
-                "w1",
-                FinalStatus::Failed,
-                Some("boom"),
-                &Settlement::default(),
-            )
-            .await;
-        assert!(failed.expect("finish"), "{db:?}");
+        let (s, _db) = open_with_old_failed(db).await;
         for n in 0..40 {
             let waiting = delivery(&format!("waiting-{n}"), &format!("later-{n}"));
             s.insert_delivery_after(&waiting, Duration::from_secs(600))
@@ -1779,23 +1780,7 @@ async fn a_replayed_delivery_waits_for_the_running_one_behind_a_long_backlog() {
             None,
             "{db:?}: the replayed one waits for new, 41 pending deliveries behind it"
         );
-        let (ended, next) = s
-            .finish_and_claim(
-                new,
-                "w2",
-                FinalStatus::Done,
-                None,
-                &Settlement::default(),
-                LEASE,
-            )
-            .await
-            .expect("finish and claim");
-        assert!(ended, "{db:?}");
-        assert_eq!(
-            next.map(|d| d.delivery_id).as_deref(),
-            Some("old"),
-            "{db:?}: the finish that ends new claims the replayed one"
-        );
+        ending_new_claims_old(&s, db, new).await;
     }
 }
 
