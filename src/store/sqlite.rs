@@ -310,8 +310,8 @@ impl Checkpointer {
 }
 
 /// One passive checkpoint (it never blocks the writer); once the WAL has grown past
-/// `bounds.restart_pages`, more passive passes until one finds little new, then `RESTART`. True when
-/// the WAL is fully copied.
+/// `bounds.restart_pages`, more passive passes until one finds little new, then `RESTART`.
+/// True when the WAL is fully copied.
 ///
 /// A passive pass that copies every frame it saw does not let the WAL start over: commits
 /// made while it copied leave frames behind, and a writer rewinds the WAL only when it finds
