@@ -206,10 +206,14 @@ async fn create_earlier_sqlite_file(url: &str) -> anyhow::Result<()> {
         .create_if_missing(true)
         .page_size(EARLIER_SQLITE_PAGE_SIZE)
         .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal);
-    let mut conn = options
+    options
         .connect()
         .await
-        .with_context(|| format!("creating {url}"))?;
+        .with_context(|| format!("creating {url}"))?
+        .close()
+        .await?;
+    // Read back on a connection of its own: the one that set the size reports it either way.
+    let mut conn = sqlx::SqliteConnection::connect(url).await?;
     let page_size: i64 = sqlx::query_scalar("PRAGMA page_size")
         .fetch_one(&mut conn)
         .await?;

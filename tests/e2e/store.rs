@@ -1694,9 +1694,10 @@ async fn two_processes_journaling_one_item_at_once_lease_one_delivery() {
     }
 }
 
-/// A store on `db` in which delivery `old` of item `pr` ran and failed, for a replay.
-async fn open_with_old_failed(db: Db) -> (Arc<dyn Store>, TestDb) {
-    let (s, test_db) = open_with(db, &[("old", "pr")]).await;
+/// A store on `db` in which `old` (delivery `old` of item `pr`) ran and failed, for a replay.
+async fn open_with_old_failed(db: Db, old: NewDelivery) -> (Arc<dyn Store>, TestDb) {
+    let (s, test_db) = open(db).await;
+    s.insert_deliveries(&[old]).await.expect("insert");
     let (_, old) = claim_as(&s, "w1").await.expect("old runs");
     let failed = s
         .finish_delivery(
@@ -1740,7 +1741,7 @@ async fn ending_new_claims_old(s: &Arc<dyn Store>, db: Db, new: i64) {
 async fn a_replayed_delivery_waits_for_the_running_one_of_its_item() {
     for db in databases() {
         let _combination = Combination::new(db);
-        let (s, _db) = open_with_old_failed(db).await;
+        let (s, _db) = open_with_old_failed(db, delivery("old", "pr")).await;
         s.insert_deliveries(&[delivery("new", "pr"), delivery("other", "pr-2")])
             .await
             .expect("insert");
@@ -1758,29 +1759,38 @@ async fn a_replayed_delivery_waits_for_the_running_one_of_its_item() {
 
 /// The same with more pending deliveries between the replayed one and the running one than a
 /// claim's first window reads: the claim still finds the running one and leaves the replayed one
-/// waiting (on Postgres it looks the item up when its window is full).
+/// waiting (on Postgres it looks the item up when its window is full), for an item of each shape:
+/// a PR, a repository's own deliveries (no number), and deliveries with no repository.
 #[tokio::test]
 async fn a_replayed_delivery_waits_for_the_running_one_behind_a_long_backlog() {
     for db in databases() {
         let _combination = Combination::new(db);
-        let (s, _db) = open_with_old_failed(db).await;
-        for n in 0..40 {
-            let waiting = delivery(&format!("waiting-{n}"), &format!("later-{n}"));
-            s.insert_delivery_after(&waiting, Duration::from_secs(600))
+        for (repo, number) in [(Some("o/r"), Some(1)), (Some("o/r"), None), (None, None)] {
+            let of_item = |id: &str| NewDelivery {
+                repo: repo.map(str::to_string),
+                number,
+                ..delivery(id, "item")
+            };
+            let (s, _db) = open_with_old_failed(db, of_item("old")).await;
+            for n in 0..40 {
+                let waiting = delivery(&format!("waiting-{n}"), &format!("later-{n}"));
+                s.insert_delivery_after(&waiting, Duration::from_secs(600))
+                    .await
+                    .expect("insert");
+            }
+            s.insert_deliveries(&[of_item("new")])
                 .await
                 .expect("insert");
+            let (_, new) = claim_as(&s, "w2").await.expect("new runs");
+            assert!(s.requeue("old").await.expect("requeue"), "{db:?}: replayed");
+            assert_eq!(
+                claim_as(&s, "w3").await,
+                None,
+                "{db:?} {repo:?} {number:?}: the replayed one waits for new, 41 pending \
+                 deliveries behind it"
+            );
+            ending_new_claims_old(&s, db, new).await;
         }
-        s.insert_deliveries(&[delivery("new", "pr")])
-            .await
-            .expect("insert");
-        let (_, new) = claim_as(&s, "w2").await.expect("new runs");
-        assert!(s.requeue("old").await.expect("requeue"), "{db:?}: replayed");
-        assert_eq!(
-            claim_as(&s, "w3").await,
-            None,
-            "{db:?}: the replayed one waits for new, 41 pending deliveries behind it"
-        );
-        ending_new_claims_old(&s, db, new).await;
     }
 }
 
