@@ -94,8 +94,8 @@ impl SqliteStore {
         bind: impl FnOnce(SqliteQuery<'q>) -> SqliteQuery<'q>,
     ) -> Result<bool, StoreError> {
         let end = sql::attempt_end(end, settlement.decides()).into_owned();
-        let _turn = self.writing().await;
-        let mut tx = self.pool.begin().await?;
+        let mut writer = self.writing().await;
+        let mut tx = sqlx::Connection::begin(&mut *writer).await?;
         let ended = bind(sqlx::query(sqlx::AssertSqlSafe(end)))
             .execute(&mut *tx)
             .await?
@@ -206,8 +206,8 @@ impl QueuedSince {
 /// A SQLite-backed [`Store`].
 pub struct SqliteStore {
     pool: SqlitePool,
-    /// The journal's writers take turns here ([`SqliteStore::writing`]).
-    writes: tokio::sync::Mutex<()>,
+    /// The journal's writers take turns here, on this connection ([`SqliteStore::writing`]).
+    writes: tokio::sync::Mutex<SqliteConnection>,
     /// Whether a claim may find work ([`Store::claim_saw_more_due`]).
     queued_since: QueuedSince,
     /// The background checkpointer, stopped with the store.
@@ -387,15 +387,16 @@ impl SqliteStore {
         let pool = SqlitePoolOptions::new()
             .max_connections(max_connections)
             .acquire_timeout(Duration::from_secs(10))
-            .connect_with(pool_options)
+            .connect_with(pool_options.clone())
             .await?;
+        let writer = pool_options.connect().await?;
         let checkpointer = match checkpoints {
             Checkpoints::Background => Some(Checkpointer::start(options).await?),
             Checkpoints::Inline => None,
         };
         Ok(SqliteStore {
             pool,
-            writes: tokio::sync::Mutex::new(()),
+            writes: tokio::sync::Mutex::new(writer),
             queued_since: QueuedSince {
                 queued: AtomicU64::new(0),
                 // Unknown at first: claim.
@@ -410,12 +411,17 @@ impl SqliteStore {
         &self.pool
     }
 
-    /// This process's turn to write to the journal: the intake's inserts and the workers'
-    /// claims and ends queue here, first come first served, instead of at SQLite's one write
-    /// lock, whose busy handler waits by sleeping (1, 2, 5, 10 … ms, however soon the lock is
-    /// free). Writes elsewhere (facts, CI states, the outbox) are rarer and still wait at the
-    /// lock.
-    async fn writing(&self) -> tokio::sync::MutexGuard<'_, ()> {
+    /// This process's turn to write to the journal, and the connection to write on: the
+    /// intake's inserts and the workers' claims and ends queue here, first come first served,
+    /// instead of at SQLite's one write lock, whose busy handler waits by sleeping (1, 2, 5,
+    /// 10 … ms, however soon the lock is free). Writes elsewhere (facts, CI states, the outbox)
+    /// are rarer and still wait at the lock.
+    ///
+    /// One connection of their own, because in WAL mode a connection throws its whole page
+    /// cache away when another one has committed since its last transaction, and the pool
+    /// hands its connections out in turn: every write re-read the pages it needed from the
+    /// operating system. Between the journal's own writes this one's cache stays valid.
+    async fn writing(&self) -> tokio::sync::MutexGuard<'_, SqliteConnection> {
         self.writes.lock().await
     }
 }
@@ -447,10 +453,10 @@ impl Store for SqliteStore {
     ) -> Result<Vec<InsertOutcome>, StoreError> {
         let first = first_occurrences(batch);
         let mut qb = sql::insert_deliveries::<sqlx::Sqlite>(firsts(batch, &first), now!());
-        let _turn = self.writing().await;
+        let mut writer = self.writing().await;
         let inserted: HashSet<String> = qb
             .build_query_scalar()
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *writer)
             .await?
             .into_iter()
             .collect();
@@ -481,8 +487,8 @@ impl Store for SqliteStore {
                     .push(")");
             },
         );
-        let _turn = self.writing().await;
-        let rows: Vec<LeasingRow> = qb.build_query_as().fetch_all(&self.pool).await?;
+        let mut writer = self.writing().await;
+        let rows: Vec<LeasingRow> = qb.build_query_as().fetch_all(&mut *writer).await?;
         if rows.iter().any(|(_, _, owner, _)| owner.is_none()) {
             self.queued_since.note_queued();
         }
@@ -494,12 +500,12 @@ impl Store for SqliteStore {
         worker: &str,
         lease: Duration,
     ) -> Result<Option<ClaimedDelivery>, StoreError> {
-        let _turn = self.writing().await;
+        let mut writer = self.writing().await;
         let began = self.queued_since.claim_began();
         let row: Option<ClaimRow> = sqlx::query_as(CLAIM)
             .bind(worker)
             .bind(later(lease))
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *writer)
             .await?;
         self.queued_since.claim_ended(began, row.is_some());
         row.map(ClaimedDelivery::try_from).transpose()
@@ -548,11 +554,11 @@ impl Store for SqliteStore {
     }
 
     async fn release_delivery(&self, id: i64, worker: &str) -> Result<bool, StoreError> {
-        let _turn = self.writing().await;
+        let mut writer = self.writing().await;
         let r = sqlx::query(sql::RELEASE_DELIVERY)
             .bind(id)
             .bind(worker)
-            .execute(&self.pool)
+            .execute(&mut *writer)
             .await?;
         self.queued_since.note_queued();
         Ok(r.rows_affected() == 1)
@@ -564,8 +570,8 @@ impl Store for SqliteStore {
         actions: &[PlannedAction],
         first_applying: bool,
     ) -> Result<Decided, StoreError> {
-        let turn = self.writing().await;
-        let mut tx = self.pool.begin().await?;
+        let mut writer = self.writing().await;
+        let mut tx = sqlx::Connection::begin(&mut *writer).await?;
         let mut marked_first = false;
         for (i, a) in actions.iter().enumerate() {
             let applying = first_applying && i == 0;
@@ -586,7 +592,7 @@ impl Store for SqliteStore {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        drop(turn);
+        drop(writer);
         // In-process: reading them back costs no round trip.
         Ok(Decided {
             actions: self.delivery_actions(id).await?,
@@ -607,11 +613,11 @@ impl Store for SqliteStore {
         if marks.is_empty() {
             return Ok(());
         }
-        let _turn = self.writing().await;
+        let mut writer = self.writing().await;
         match marks {
-            [one] => set_outcome(self.pool.acquire().await?.as_mut(), one).await,
+            [one] => set_outcome(&mut writer, one).await,
             more => {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = sqlx::Connection::begin(&mut *writer).await?;
                 for mark in more {
                     set_outcome(&mut tx, mark).await?;
                 }
