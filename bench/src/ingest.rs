@@ -181,13 +181,7 @@ impl Target {
     /// releases wrote on every insert (dropped by `…drop_deliveries_received.sql`), so each
     /// compares as it did.
     fn is_earlier_sqlite(self) -> bool {
-        matches!(
-            self,
-            Target::SqliteBefore
-                | Target::SqliteLz4Only
-                | Target::SqliteCheckpointOnly
-                | Target::SqliteLz4
-        )
+        self.is_sqlite() && self != Target::Sqlite
     }
 }
 

@@ -5,7 +5,8 @@
 //!
 //! Each page size gets a fresh file in a temporary directory, created with that size, migrated
 //! and journaled by bosun's own store (`insert_deliveries`, payloads compressed as bosun
-//! compresses them), with SQLite's checkpoints off, so the WAL holds every frame written. The
+//! compresses them), while a reader holds the file as it was before, so no checkpoint copies a
+//! frame and the WAL never starts over: it holds every frame written. The
 //! WAL's frame headers name the page each frame wrote; SQLite's `dbstat` table names the b-tree
 //! each page belongs to.
 
@@ -85,7 +86,7 @@ struct Written {
 }
 
 /// Creates a database of `page_size` pages at `path`, journals `commits` batches into it with
-/// checkpoints off, and counts the WAL's frames by b-tree.
+/// no checkpoint able to copy a frame, and counts the WAL's frames by b-tree.
 async fn journal_and_count(
     path: &Path,
     page_size: u32,
@@ -99,16 +100,18 @@ async fn journal_and_count(
         .create_if_missing(true)
         .page_size(page_size)
         .journal_mode(SqliteJournalMode::Wal);
-    options.connect().await?.close().await?;
+    let mut reader = options.connect().await?;
     let url = format!("sqlite:{}", path.display());
-    // One connection, so the pragma below holds for every statement the store runs.
     let store = SqliteStore::connect_with(&url, 1, Checkpoints::Inline).await?;
     store.migrate().await?;
     sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
         .execute(store.pool())
         .await?;
-    sqlx::query("PRAGMA wal_autocheckpoint = 0")
-        .execute(store.pool())
+    // A read transaction on the file as it is now: while it lasts, a checkpoint (the store's
+    // connections checkpoint inside their commits) may copy no frame, and the WAL keeps them all.
+    sqlx::query("BEGIN").execute(&mut reader).await?;
+    sqlx::query("SELECT count(*) FROM sqlite_schema")
+        .execute(&mut reader)
         .await?;
     let items = items.max(1);
     let mut n = 0usize;
@@ -140,6 +143,8 @@ async fn journal_and_count(
         .into_iter()
         .collect();
     let wal = std::fs::read(path.with_extension("db-wal")).context("reading the WAL")?;
+    sqlx::query("ROLLBACK").execute(&mut reader).await?;
+    reader.close().await?;
     drop(store);
     let frame = FRAME_HEADER + page_size as usize;
     let mut written: BTreeMap<String, Written> = BTreeMap::new();
