@@ -149,20 +149,37 @@ async fn every_status_code_of_the_receiver() {
             );
         }
 
-        let not_json = b"{not json".to_vec();
-        let s = sig(&not_json);
-        let (status, text) = raw_post(
-            &bosun,
-            &[
-                ("content-type", "application/json"),
-                ("x-github-event", "issue_comment"),
-                ("x-github-delivery", "d-6"),
-                ("x-hub-signature-256", &s),
-            ],
-            not_json,
-        )
-        .await;
-        assert_eq!(status, 400, "{db:?}: invalid JSON: {text}");
+        // Signed, so only the body is wrong. JSON text is UTF-8: a byte 0xFF in a string
+        // bosun's routing never reads is as invalid as a broken brace.
+        let mut not_utf8 = body.clone();
+        let at = not_utf8
+            .windows(5)
+            .position(|w| w == b"SECRE")
+            .expect("the comment's text is in the body");
+        not_utf8[at] = 0xFF;
+        for (what, delivery, bad) in [
+            ("invalid JSON", "d-6", b"{not json".to_vec()),
+            ("a string that is not UTF-8", "d-6b", not_utf8),
+        ] {
+            let s = sig(&bad);
+            let (status, text) = raw_post(
+                &bosun,
+                &[
+                    ("content-type", "application/json"),
+                    ("x-github-event", "issue_comment"),
+                    ("x-github-delivery", delivery),
+                    ("x-hub-signature-256", &s),
+                ],
+                bad,
+            )
+            .await;
+            assert_eq!(status, 400, "{db:?}: {what}: {text}");
+            assert_eq!(
+                text.trim_end(),
+                "body is not a valid JSON webhook payload",
+                "{db:?}: {what}"
+            );
+        }
 
         let huge = vec![b' '; 25 * 1024 * 1024 + 1];
         let (status, _) = raw_post(
