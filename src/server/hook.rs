@@ -1,7 +1,7 @@
 //! `POST /hook`: authenticate a webhook, journal it, and answer 202 only once it is committed.
 //!
 //! Answers: 202 committed; 200 a delivery id already stored (nothing runs again); 400 a
-//! missing header or invalid JSON; 401 a missing or wrong signature/token; 413 a body over the
+//! missing header, invalid JSON or an event name bosun takes only from elsewhere; 401 a missing or wrong signature/token; 413 a body over the
 //! limit; 415 a non-JSON content type; 503 when the store cannot commit or bosun is stopping.
 //! Error bodies are one line; nothing of the payload is echoed, and rejected requests store
 //! nothing.
@@ -125,6 +125,13 @@ async fn receive_inner(
             ));
         }
     };
+    if crate::webhook::NOT_FROM_FORGE_HOOKS.contains(&event) {
+        // A delivery of such a name would run as a chat command or a Drone build, whoever
+        // signed it (a chat user's command, a green build).
+        return Err(ReceiveError::BadRequest(
+            "this event name is reserved for deliveries bosun does not take from a forge",
+        ));
+    }
     let live = state.live.get();
     let Some(forge_settings) = live.forge(forge) else {
         return Err(ReceiveError::BadRequest("this forge is not configured"));

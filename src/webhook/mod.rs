@@ -23,6 +23,17 @@ pub enum Normalized {
     Ignored(String),
 }
 
+/// The event names of the deliveries that do not come through `POST /hook`: Drone's build hook
+/// and chat commands (each checked by its own receiver), resyncs and failure notices (bosun's
+/// own). The dispatcher trusts a delivery of one of these names as what the name says, so a
+/// forge's webhook may never carry one: the receiver refuses them.
+pub const NOT_FROM_FORGE_HOOKS: [&str; 4] = [
+    drone::EVENT,
+    crate::chat::command::EVENT,
+    crate::resync::EVENT,
+    crate::queue::FAILED_EVENT,
+];
+
 /// Reads any journaled delivery as the dispatcher does: a forge's webhook by its event header,
 /// Drone's build webhook, bosun's own notice that it gave up on a delivery, and a command from
 /// chat (which becomes events only once its user is resolved, so here it is described instead).

@@ -217,6 +217,39 @@ async fn every_status_code_of_the_receiver() {
     }
 }
 
+/// A forge's webhook cannot name an event bosun takes only from elsewhere: signed with the
+/// forge's own secret, a `chat_command` would run as the chat user it names and a `drone` as a
+/// finished build. Refused with 400, nothing stored.
+#[tokio::test]
+async fn a_webhook_cannot_claim_the_events_bosun_takes_from_elsewhere() {
+    let reserved = ["chat_command", "drone", "bosun/resync", "bosun_failed"];
+    assert_eq!(
+        bosun::webhook::NOT_FROM_FORGE_HOOKS.len(),
+        reserved.len(),
+        "every name is tried here"
+    );
+    for db in databases() {
+        let _combination = Combination::new(db);
+        let bosun = spawn_bosun(Options::new(db)).await;
+        for (i, event) in reserved.iter().enumerate() {
+            for (forge, body) in [
+                (ForgeKind::GitHub, github_pr_comment(947, "alice", "/lgtm")),
+                (ForgeKind::GitLab, gitlab_mr_note(1, "alice", "/lgtm")),
+            ] {
+                let (status, text) = bosun.post(forge, event, &format!("r-{i}"), &body).await;
+                assert_eq!(status, 400, "{db:?}: {forge:?} {event}: {text}");
+                assert_eq!(
+                    text.trim_end(),
+                    "this event name is reserved for deliveries bosun does not take from a forge",
+                    "{db:?}: {forge:?} {event}"
+                );
+            }
+        }
+        assert_eq!(stored_count(&bosun).await, 0, "{db:?}: nothing stored");
+        bosun.shutdown().await;
+    }
+}
+
 /// The same delivery posted 10 times at once: one row, processed once.
 #[tokio::test]
 async fn concurrent_redeliveries_store_one_row() {
