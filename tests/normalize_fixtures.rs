@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use bosun::server::hook::{route_github, route_gitlab};
 use bosun::webhook::{NormalizeError, Normalized, github, gitlab};
 use bosun_plugins::{
     CommentAction, CommentEvent, CommentSource, Event, ForgeKind, IssueAction, ItemKind, ItemState,
@@ -210,6 +211,42 @@ fn every_fixture_normalizes_to_events_or_ignored() {
         println!("{dir}: {kinds:?}");
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// The receiver checks a delivery's secret for the repository it routes it to, and keys its
+/// turn by the item it routes it to; plugins act on what the normalizer reads. On every
+/// recorded payload the two agree, so the dispatcher's check that they do
+/// (`dispatch::scope`) refuses only payloads no forge sends.
+#[test]
+fn every_fixture_runs_in_the_repository_and_item_its_delivery_is_routed_to() {
+    let mut checked = 0;
+    for forge in [Forge::GitHub, Forge::GitLab] {
+        for (dir, file, path) in fixture_files(forge) {
+            let body = fs::read(&path).expect("fixture");
+            let name = format!("{}/{dir}/{file}", forge.dir());
+            let Ok(Normalized::Events(events)) = forge.normalize(&forge.header(&dir), &body) else {
+                continue;
+            };
+            let route = match forge {
+                Forge::GitHub => route_github(&body),
+                Forge::GitLab => route_gitlab(&body),
+            }
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+            for e in &events {
+                assert_eq!(
+                    e.repo().map(|r| r.as_str()),
+                    route.repo.as_deref(),
+                    "{name}: the repository"
+                );
+                if let Some(item) = e.item() {
+                    let number = i64::try_from(item.reference.number).ok();
+                    assert_eq!(number, route.number, "{name}: the item");
+                }
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 100, "only {checked} events checked");
 }
 
 fn expect_forge(forge: Forge) -> ForgeKind {

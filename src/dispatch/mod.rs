@@ -7,6 +7,7 @@
 
 mod chat;
 mod decide;
+mod scope;
 mod snapshot;
 
 use crate::config::Settings;
@@ -71,7 +72,13 @@ impl Dispatcher {
         }
         let normalized = webhook::normalize(delivery.forge, &delivery.event, &delivery.payload);
         let events = match normalized {
-            Ok(Normalized::Events(events)) => self.with_ci_prs(events).await?,
+            Ok(Normalized::Events(events)) => {
+                if let Some(why) = scope::outside_authenticated_repo(delivery, &events) {
+                    tracing::warn!(delivery = %delivery.delivery_id, "{why}");
+                    return Ok(Outcome::Finished(FinalStatus::Failed, Some(why)));
+                }
+                self.with_ci_prs(events).await?
+            }
             Ok(Normalized::Ignored(reason)) => {
                 return Ok(Outcome::Finished(FinalStatus::Ignored, Some(reason)));
             }

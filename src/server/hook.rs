@@ -331,7 +331,7 @@ fn parse_payload<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, ReceiveErr
 }
 
 /// The routing fields of a GitHub payload, in one pass over the body that also checks it is
-/// JSON. Public for the benchmark (`bosun-bench route`).
+/// JSON. Public for the benchmark (`bosun-bench route`) and the fixtures' tests.
 pub fn route_github(body: &[u8]) -> Result<Route<'_>, ReceiveError> {
     let r: GitHubRouting = parse_payload(body)?;
     let repo = r
@@ -356,7 +356,9 @@ pub fn route_github(body: &[u8]) -> Result<Route<'_>, ReceiveError> {
     })
 }
 
-fn route_gitlab(body: &[u8]) -> Result<Route<'_>, ReceiveError> {
+/// The routing fields of a GitLab payload, as [`route_github`] reads GitHub's. Public for the
+/// fixtures' test that routing and normalizing agree.
+pub fn route_gitlab(body: &[u8]) -> Result<Route<'_>, ReceiveError> {
     let r: GitLabRouting = parse_payload(body)?;
     let repo = r
         .project

@@ -429,19 +429,23 @@ fn ping(p: PingPayload) -> Result<Normalized, NormalizeError> {
 // ---------------------------------------------------------------------------------------------
 // Items and comments.
 
-/// The PR as an item, in its base repository (the top-level `repository` when `base.repo` is
-/// missing).
+/// The PR as an item, in the top-level `repository` (its base repository, which GitHub
+/// delivers PR events to), read first as the receiver reads it: its secret is the one the
+/// delivery was checked with. `base.repo` answers only when `repository` is missing.
 fn pr_item(ev: &str, pr: &PullRequest, p: &ItemPayload) -> Result<Item, NormalizeError> {
     let base_repo = pr.base.as_ref().and_then(|b| b.repo.as_ref());
-    let repo_name = base_repo
+    let repo_name = p
+        .repository
+        .as_ref()
         .and_then(|r| r.full_name.as_deref())
-        .or_else(|| p.repository.as_ref().and_then(|r| r.full_name.as_deref()));
+        .or_else(|| base_repo.and_then(|r| r.full_name.as_deref()));
     let merged = pr.is_merged();
     Ok(Item {
         reference: ItemRef {
             forge: ForgeKind::GitHub,
             repo: repo_path(ev, repo_name)?,
-            number: need(pr.number.or(p.number), ev, "pull_request.number")?,
+            // The receiver's order too: the number keys the delivery's turn among its PR's.
+            number: need(p.number.or(pr.number), ev, "pull_request.number")?,
             kind: ItemKind::PullRequest,
         },
         author: login(pr.user.as_ref()),

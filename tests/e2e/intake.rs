@@ -250,6 +250,92 @@ async fn a_webhook_cannot_claim_the_events_bosun_takes_from_elsewhere() {
     }
 }
 
+/// The receiver checks a webhook's secret for the payload's top-level `repository`; plugins
+/// act there and nowhere else. A PR event whose `base.repo` names another repository acts in
+/// the top-level one, and one without a top-level repository does nothing and fails.
+#[tokio::test]
+async fn a_payload_acts_only_in_the_repository_its_webhook_was_checked_for() {
+    const OTHER_REPO: &str = "kubernetes/other";
+    let review_comment = |repository: Option<&str>| {
+        let mut v = fixture("github/pull_request_review_comment/created.json");
+        patch(&mut v, "/pull_request/number", 5.into());
+        patch(
+            &mut v,
+            "/pull_request/base/repo/full_name",
+            GITHUB_REPO.into(),
+        );
+        patch(&mut v, "/comment/body", "/hold".into());
+        patch(&mut v, "/comment/user/login", "alice".into());
+        match repository {
+            Some(name) => patch(&mut v, "/repository/full_name", name.into()),
+            None => {
+                v.as_object_mut().expect("an object").remove("repository");
+            }
+        }
+        serde_json::to_vec(&v).expect("json")
+    };
+    for db in databases() {
+        let _combination = Combination::new(db);
+        let bosun = spawn_bosun(Options::new(db)).await;
+        let pr = bosun
+            .forge
+            .seed_pr(ForgeKind::GitHub, GITHUB_REPO, 5, "spxtr");
+        let other = bosun
+            .forge
+            .seed_pr(ForgeKind::GitHub, OTHER_REPO, 5, "spxtr");
+        let event = "pull_request_review_comment";
+
+        let (s, text) = bosun
+            .post(ForgeKind::GitHub, event, "s-1", &review_comment(None))
+            .await;
+        assert_eq!(s, 202, "{db:?}: {text}");
+        bosun.run_until_idle().await;
+        assert_eq!(
+            bosun.status_of("github:s-1").await.as_deref(),
+            Some("failed"),
+            "{db:?}: no top-level repository"
+        );
+        assert!(bosun.forge.labels(&pr).is_empty(), "{db:?}: {GITHUB_REPO}");
+
+        let (s, text) = bosun
+            .post(
+                ForgeKind::GitHub,
+                event,
+                "s-2",
+                &review_comment(Some(OTHER_REPO)),
+            )
+            .await;
+        assert_eq!(s, 202, "{db:?}: {text}");
+        bosun.run_until_idle().await;
+        assert!(
+            bosun.forge.labels(&pr).is_empty(),
+            "{db:?}: {GITHUB_REPO} is only the base.repo"
+        );
+        assert_eq!(
+            bosun.forge.labels(&other),
+            vec!["do-not-merge/hold"],
+            "{db:?}: held where the webhook was checked"
+        );
+
+        let (s, text) = bosun
+            .post(
+                ForgeKind::GitHub,
+                event,
+                "s-3",
+                &review_comment(Some(GITHUB_REPO)),
+            )
+            .await;
+        assert_eq!(s, 202, "{db:?}: {text}");
+        bosun.run_until_idle().await;
+        assert_eq!(
+            bosun.forge.labels(&pr),
+            vec!["do-not-merge/hold"],
+            "{db:?}: the same payload in its own repository"
+        );
+        bosun.shutdown().await;
+    }
+}
+
 /// The same delivery posted 10 times at once: one row, processed once.
 #[tokio::test]
 async fn concurrent_redeliveries_store_one_row() {
