@@ -45,7 +45,10 @@ impl Application {
         let store = store::connect_with(
             &settings.database.url,
             settings.database.max_connections,
-            settings.database.sqlite_checkpoints,
+            store::sqlite::SqliteTuning {
+                checkpoints: settings.database.sqlite_checkpoints,
+                sync: settings.database.sqlite_sync,
+            },
         )
         .await
         .context("opening the database")?;
@@ -58,10 +61,15 @@ impl Application {
         let running_items = Arc::new(crate::queue::RunningItems::default());
         let idle_workers = Arc::new(crate::queue::IdleWorkers::default());
         let shutting_down = Arc::new(AtomicBool::new(false));
-        let concurrent_commits = if settings.database.url.starts_with("sqlite:") {
-            1
-        } else {
-            4
+        // SQLite has one writer, but a batch that waits for its WAL to reach the disk has
+        // handed the writer back: the next batch commits meanwhile, and one sync covers both.
+        let concurrent_commits = match (
+            settings.database.url.starts_with("sqlite:"),
+            settings.database.sqlite_sync,
+        ) {
+            (true, store::sqlite::SqliteSync::Disk) => 2,
+            (true, store::sqlite::SqliteSync::Os) => 1,
+            (false, _) => 4,
         };
         let state = web::Data::new(AppState {
             settings: settings.clone(),

@@ -100,6 +100,9 @@ pub enum Target {
     SqliteCheckpointOnly,
     /// SQLite as the release before zstd: lz4 in bosun, background checkpoints.
     SqliteLz4,
+    /// SQLite as configured by default but for `sqlite_sync = "os"`: commits not waiting for
+    /// the disk, as every release before session 16's.
+    SqliteOs,
     /// (b) `bosun serve` on SQLite, as configured by default.
     Sqlite,
     /// (a) Postgres, as the previous release journaled: no compression in bosun, lz4 TOAST.
@@ -118,6 +121,7 @@ impl Target {
             Target::SqliteLz4Only => "sqlite-lz4-only",
             Target::SqliteCheckpointOnly => "sqlite-checkpoint-only",
             Target::SqliteLz4 => "sqlite-lz4",
+            Target::SqliteOs => "sqlite-os",
             Target::Sqlite => "sqlite",
             Target::PostgresBefore => "postgres-before",
             Target::PostgresLz4 => "postgres-lz4",
@@ -132,6 +136,7 @@ impl Target {
                 | Target::SqliteLz4Only
                 | Target::SqliteCheckpointOnly
                 | Target::SqliteLz4
+                | Target::SqliteOs
                 | Target::Sqlite
         )
     }
@@ -143,21 +148,23 @@ impl Target {
         )
     }
 
-    /// The `[database]` settings that select the target's behaviour.
+    /// The `[database]` settings that select the target's behaviour. The SQLite targets that
+    /// stand for earlier releases do not wait for the disk, as those releases did not.
     fn database_settings(self) -> &'static str {
         match self {
             Target::SqliteBefore => {
-                "payload_compression = \"none\"\nsqlite_checkpoints = \"inline\"\n"
+                "payload_compression = \"none\"\nsqlite_checkpoints = \"inline\"\nsqlite_sync = \"os\"\n"
             }
             Target::SqliteLz4Only => {
-                "payload_compression = \"lz4\"\nsqlite_checkpoints = \"inline\"\n"
+                "payload_compression = \"lz4\"\nsqlite_checkpoints = \"inline\"\nsqlite_sync = \"os\"\n"
             }
             Target::SqliteCheckpointOnly => {
-                "payload_compression = \"none\"\nsqlite_checkpoints = \"background\"\n"
+                "payload_compression = \"none\"\nsqlite_checkpoints = \"background\"\nsqlite_sync = \"os\"\n"
             }
             Target::SqliteLz4 => {
-                "payload_compression = \"lz4\"\nsqlite_checkpoints = \"background\"\n"
+                "payload_compression = \"lz4\"\nsqlite_checkpoints = \"background\"\nsqlite_sync = \"os\"\n"
             }
+            Target::SqliteOs => "sqlite_sync = \"os\"\n",
             Target::PostgresBefore => "payload_compression = \"none\"\n",
             Target::PostgresLz4 => "payload_compression = \"lz4\"\n",
             Target::Baseline | Target::Sqlite | Target::Postgres => "",
@@ -181,7 +188,7 @@ impl Target {
     /// releases wrote on every insert (dropped by `…drop_deliveries_received.sql`), so each
     /// compares as it did.
     fn is_earlier_sqlite(self) -> bool {
-        self.is_sqlite() && self != Target::Sqlite
+        self.is_sqlite() && !matches!(self, Target::Sqlite | Target::SqliteOs)
     }
 }
 
@@ -1959,6 +1966,7 @@ fn report(
         Target::SqliteLz4Only,
         Target::SqliteCheckpointOnly,
         Target::SqliteLz4,
+        Target::SqliteOs,
         Target::Sqlite,
         Target::PostgresBefore,
         Target::PostgresLz4,
@@ -1977,7 +1985,7 @@ fn report(
             t.name()
         );
     }
-    for t in [Target::Postgres, Target::Sqlite] {
+    for t in [Target::Postgres, Target::SqliteOs, Target::Sqlite] {
         if let Some(r) = cpu_ratio(t) {
             println!(
                 "receive CPU {:<8} = {r:.2}x the baseline server's (target <= 2: {})",
@@ -1991,6 +1999,7 @@ fn report(
         (Target::Sqlite, Target::SqliteBefore),
         (Target::PostgresLz4, Target::PostgresBefore),
         (Target::SqliteLz4, Target::SqliteBefore),
+        (Target::SqliteOs, Target::SqliteBefore),
     ] {
         if let (Some(r), Some(a), Some(b)) =
             (stored_ratio(after, before), stored(after), stored(before))
@@ -2010,7 +2019,7 @@ fn report(
         }
     }
     if open_loop {
-        for t in [Target::Postgres, Target::Sqlite] {
+        for t in [Target::Postgres, Target::SqliteOs, Target::Sqlite] {
             if let (Some(ok), Some(s)) = (p99_ok(t), find(t)) {
                 println!(
                     "p99 {:<8} = {:.2} ms at {:.0}/s offered (target <= 10 ms: {})",

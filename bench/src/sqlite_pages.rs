@@ -11,7 +11,7 @@
 //! each page belongs to.
 
 use anyhow::Context as _;
-use bosun::store::sqlite::{Checkpoints, SqliteStore};
+use bosun::store::sqlite::{Checkpoints, SqliteStore, SqliteTuning};
 use bosun::store::{NewDelivery, Payload, PayloadCompression, Store as _};
 use bosun_plugins::ForgeKind;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode};
@@ -102,7 +102,15 @@ async fn journal_and_count(
         .journal_mode(SqliteJournalMode::Wal);
     let mut reader = options.connect().await?;
     let url = format!("sqlite:{}", path.display());
-    let store = SqliteStore::connect_with(&url, 1, Checkpoints::Inline).await?;
+    let store = SqliteStore::connect_with(
+        &url,
+        1,
+        SqliteTuning {
+            checkpoints: Checkpoints::Inline,
+            ..SqliteTuning::default()
+        },
+    )
+    .await?;
     store.migrate().await?;
     sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
         .execute(store.pool())

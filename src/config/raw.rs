@@ -114,6 +114,11 @@ pub struct DatabaseConfig {
     /// path) or `"inline"` (SQLite's automatic checkpoint inside a commit). Default
     /// `"background"`.
     pub sqlite_checkpoints: crate::store::sqlite::Checkpoints,
+    /// SQLite only: when the journal's inserts and decisions count as done: `"disk"` once the
+    /// WAL is synced, so a 202 survives the machine losing power, or `"os"` once SQLite has
+    /// written it (survives bosun crashing, not a power loss; faster above a few hundred
+    /// deliveries a second). Default `"disk"`.
+    pub sqlite_sync: crate::store::sqlite::SqliteSync,
 }
 
 impl Default for DatabaseConfig {
@@ -123,6 +128,7 @@ impl Default for DatabaseConfig {
             max_connections: 10,
             payload_compression: Default::default(),
             sqlite_checkpoints: Default::default(),
+            sqlite_sync: Default::default(),
         }
     }
 }

@@ -20,6 +20,7 @@ pub mod plugin_state;
 pub mod postgres;
 mod rows;
 pub mod sqlite;
+mod wal_sync;
 
 pub use bindings::{BindingCode, BindingStore};
 pub use ci::CiStore;
@@ -644,18 +645,18 @@ pub trait Store:
 
 /// Opens the store a URL names: `sqlite:…` or `postgres://…`, with the default options.
 pub async fn connect(url: &str, max_connections: u32) -> Result<Arc<dyn Store>, StoreError> {
-    connect_with(url, max_connections, sqlite::Checkpoints::default()).await
+    connect_with(url, max_connections, sqlite::SqliteTuning::default()).await
 }
 
-/// Opens the store a URL names; `checkpoints` says how a SQLite store checkpoints its WAL.
+/// Opens the store a URL names; `sqlite` says how a SQLite store checkpoints and syncs its WAL.
 pub async fn connect_with(
     url: &str,
     max_connections: u32,
-    checkpoints: sqlite::Checkpoints,
+    sqlite: sqlite::SqliteTuning,
 ) -> Result<Arc<dyn Store>, StoreError> {
     if url.starts_with("sqlite:") {
         Ok(Arc::new(
-            sqlite::SqliteStore::connect_with(url, max_connections, checkpoints).await?,
+            sqlite::SqliteStore::connect_with(url, max_connections, sqlite).await?,
         ))
     } else {
         Ok(Arc::new(

@@ -1,5 +1,6 @@
 //! The SQLite store: the embedded default, so `bosun serve` needs nothing else installed.
-//! WAL with `synchronous = NORMAL`; one writer at a time, so a single `UPDATE … RETURNING`
+//! WAL with `synchronous = NORMAL`, and the journal's inserts and decisions wait for the WAL
+//! to be synced before they return ([`super::wal_sync`]); one writer at a time, so a single `UPDATE … RETURNING`
 //! claims atomically. WAL checkpoints run on a task of their own ([`Checkpoints`]), not inside
 //! the commit of whichever batch crosses SQLite's automatic threshold. Times are RFC 3339 text in UTC with exactly three decimals ([`stamp`]),
 //! so text order is time order and sqlx decodes them as `DateTime<Utc>`, as on Postgres; rows
@@ -8,6 +9,7 @@
 
 use super::rows::{ActionRow, ClaimRow, PullRequestRow};
 use super::sql::{self, Statements};
+use super::wal_sync::WalSync;
 use super::*;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{ConnectOptions as _, SqliteConnection, SqlitePool};
@@ -208,6 +210,8 @@ pub struct SqliteStore {
     pool: SqlitePool,
     /// The journal's writers take turns here, on this connection ([`SqliteStore::writing`]).
     writes: tokio::sync::Mutex<SqliteConnection>,
+    /// Which of the journal's commits are on the disk.
+    wal_sync: WalSync,
     /// Whether a claim may find work ([`Store::claim_saw_more_due`]).
     queued_since: QueuedSince,
     /// The background checkpointer, stopped with the store.
@@ -225,6 +229,26 @@ pub enum Checkpoints {
     /// SQLite's automatic checkpoint, run inside the commit that crosses 1,000 WAL pages (what
     /// bosun did before; kept for comparison).
     Inline,
+}
+
+/// When the journal's commits count as done (`database.sqlite_sync`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SqliteSync {
+    /// On the disk (the default): inserts and decisions return once the WAL is synced
+    /// ([`super::wal_sync`]), so a 202 and a decision survive the machine losing power.
+    #[default]
+    Disk,
+    /// In the operating system: SQLite's `synchronous = NORMAL` alone. A commit survives bosun
+    /// crashing, not the machine losing power; faster at high rates (BENCHMARKS §20.5).
+    Os,
+}
+
+/// How a SQLite store checkpoints and syncs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SqliteTuning {
+    pub checkpoints: Checkpoints,
+    pub sync: SqliteSync,
 }
 
 /// How often the background checkpointer looks at the WAL when it has caught up.
@@ -361,16 +385,17 @@ fn later(d: Duration) -> String {
 }
 
 impl SqliteStore {
-    /// Opens (creating when missing) the database file, checkpointing in the background.
+    /// Opens (creating when missing) the database file, checkpointing in the background and
+    /// syncing the journal to the disk.
     pub async fn connect(url: &str, max_connections: u32) -> Result<Self, StoreError> {
-        Self::connect_with(url, max_connections, Checkpoints::default()).await
+        Self::connect_with(url, max_connections, SqliteTuning::default()).await
     }
 
     /// Opens (creating when missing) the database file.
     pub async fn connect_with(
         url: &str,
         max_connections: u32,
-        checkpoints: Checkpoints,
+        SqliteTuning { checkpoints, sync }: SqliteTuning,
     ) -> Result<Self, StoreError> {
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
@@ -389,7 +414,14 @@ impl SqliteStore {
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(pool_options.clone())
             .await?;
-        let writer = pool_options.connect().await?;
+        let mut writer = pool_options.connect().await?;
+        // The database's file, empty for one in memory.
+        let main: String =
+            sqlx::query_scalar("SELECT file FROM pragma_database_list WHERE name = 'main'")
+                .fetch_one(&mut writer)
+                .await?;
+        let wal = (sync == SqliteSync::Disk && !main.is_empty())
+            .then(|| std::path::PathBuf::from(format!("{main}-wal")));
         let checkpointer = match checkpoints {
             Checkpoints::Background => Some(Checkpointer::start(options).await?),
             Checkpoints::Inline => None,
@@ -397,6 +429,7 @@ impl SqliteStore {
         Ok(SqliteStore {
             pool,
             writes: tokio::sync::Mutex::new(writer),
+            wal_sync: WalSync::new(wal),
             queued_since: QueuedSince {
                 queued: AtomicU64::new(0),
                 // Unknown at first: claim.
@@ -460,6 +493,10 @@ impl Store for SqliteStore {
             .await?
             .into_iter()
             .collect();
+        let commit = self.wal_sync.committed();
+        drop(writer);
+        // Answered 202 only once on the disk (a duplicate's original included).
+        self.wal_sync.durable(commit).await?;
         if !inserted.is_empty() {
             self.queued_since.note_queued();
         }
@@ -489,6 +526,9 @@ impl Store for SqliteStore {
         );
         let mut writer = self.writing().await;
         let rows: Vec<LeasingRow> = qb.build_query_as().fetch_all(&mut *writer).await?;
+        let commit = self.wal_sync.committed();
+        drop(writer);
+        self.wal_sync.durable(commit).await?;
         if rows.iter().any(|(_, _, owner, _)| owner.is_none()) {
             self.queued_since.note_queued();
         }
@@ -592,7 +632,10 @@ impl Store for SqliteStore {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
+        let commit = self.wal_sync.committed();
         drop(writer);
+        // A decision is on the disk before any of its effects.
+        self.wal_sync.durable(commit).await?;
         // In-process: reading them back costs no round trip.
         Ok(Decided {
             actions: self.delivery_actions(id).await?,
@@ -854,6 +897,64 @@ mod tests {
             .fetch_one(pool)
             .await
             .expect("page size")
+    }
+
+    /// The journal's inserts (what a 202 answers for) and decisions (what effects follow)
+    /// return only once the WAL file that holds them is synced to the disk; claims do not wait.
+    #[tokio::test]
+    async fn inserts_and_decisions_return_once_the_wal_is_on_the_disk() {
+        let (store, dir) = migrated_store().await;
+        let (synced, wal) = store.wal_sync.synced();
+        assert_eq!(synced, 0);
+        assert_eq!(wal, Some(dir.path().join("bosun.db-wal").as_path()));
+        let delivery = |id: &str| NewDelivery {
+            delivery_id: id.into(),
+            forge: ForgeKind::GitHub,
+            event: "issue_comment".into(),
+            repo: Some("o/r".into()),
+            number: Some(1),
+            item_key: "github:o/r#1".into(),
+            headers: "{}".into(),
+            payload: actix_web::web::Bytes::from_static(br#"{"action":"created"}"#).into(),
+        };
+        store
+            .insert_deliveries(&[delivery("d-1")])
+            .await
+            .expect("insert");
+        assert_eq!(store.wal_sync.synced().0, 1, "the insert");
+        store
+            .insert_and_lease(
+                &[delivery("d-2")],
+                &[Some("w-2".into())],
+                Duration::from_secs(60),
+            )
+            .await
+            .expect("insert and lease");
+        assert_eq!(store.wal_sync.synced().0, 2, "the leasing insert");
+        let claimed = store
+            .claim_next_delivery("w-1", Duration::from_secs(60))
+            .await
+            .expect("claim")
+            .expect("d-1 is due");
+        assert_eq!(store.wal_sync.synced().0, 2, "a claim does not wait");
+        let planned = PlannedAction {
+            plugin: "hold".into(),
+            seq: 0,
+            action: Action::AddLabel {
+                item: bosun_plugins::ItemRef {
+                    forge: ForgeKind::GitHub,
+                    repo: bosun_plugins::RepoPath::parse("o/r").expect("repo"),
+                    number: 1,
+                    kind: bosun_plugins::ItemKind::PullRequest,
+                },
+                label: "do-not-merge/hold".into(),
+            },
+        };
+        store
+            .record_decision(claimed.id, &[planned], true)
+            .await
+            .expect("decide");
+        assert_eq!(store.wal_sync.synced().0, 3, "the decision");
     }
 
     /// bosun creates its databases with 2 KiB pages; a database an earlier release created

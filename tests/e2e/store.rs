@@ -1057,7 +1057,7 @@ async fn the_queue_fails_a_delivery_on_a_store_bug_instead_of_retrying() {
         };
         let delivery = sqlx::AssertSqlSafe(format!(
             "INSERT INTO deliveries (delivery_id, forge, event, repo, number, item_key, payload, decided, received_at, run_after)
-             VALUES ('corrupt', 'github', 'issue_comment', 'o/r', 1, 'github:o/r#1', $1, TRUE, {times}, {times})"
+             VALUES ('corrupt', 'github', 'issue_comment', '{GITHUB_REPO}', 1, 'github:{GITHUB_REPO}#1', $1, TRUE, {times}, {times})"
         ));
         let action = "INSERT INTO actions (delivery, plugin, seq, kind, target, details, outcome, created_at)
              SELECT id, 'hold', 0, 'add_label', 'o/r#1', '{}', 'half-done', received_at FROM deliveries WHERE delivery_id = 'corrupt'";
