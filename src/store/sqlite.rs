@@ -807,6 +807,20 @@ mod tests {
         (store, dir)
     }
 
+    /// A comment on `o/r#1`, as the receiver journals one.
+    fn comment_on_pr_1(id: &str) -> NewDelivery {
+        NewDelivery {
+            delivery_id: id.into(),
+            forge: ForgeKind::GitHub,
+            event: "issue_comment".into(),
+            repo: Some("o/r".into()),
+            number: Some(1),
+            item_key: "github:o/r#1".into(),
+            headers: "{}".into(),
+            payload: actix_web::web::Bytes::from_static(br#"{"action":"created"}"#).into(),
+        }
+    }
+
     /// The steps of `statement`'s plan (`EXPLAIN QUERY PLAN`, parameters unbound), as SQLite
     /// words them; `uses` says whether any step mentions a phrase.
     struct Plan(Vec<String>);
@@ -907,24 +921,14 @@ mod tests {
         let (synced, wal) = store.wal_sync.synced();
         assert_eq!(synced, 0);
         assert_eq!(wal, Some(dir.path().join("bosun.db-wal").as_path()));
-        let delivery = |id: &str| NewDelivery {
-            delivery_id: id.into(),
-            forge: ForgeKind::GitHub,
-            event: "issue_comment".into(),
-            repo: Some("o/r".into()),
-            number: Some(1),
-            item_key: "github:o/r#1".into(),
-            headers: "{}".into(),
-            payload: actix_web::web::Bytes::from_static(br#"{"action":"created"}"#).into(),
-        };
         store
-            .insert_deliveries(&[delivery("d-1")])
+            .insert_deliveries(&[comment_on_pr_1("d-1")])
             .await
             .expect("insert");
         assert_eq!(store.wal_sync.synced().0, 1, "the insert");
         store
             .insert_and_lease(
-                &[delivery("d-2")],
+                &[comment_on_pr_1("d-2")],
                 &[Some("w-2".into())],
                 Duration::from_secs(60),
             )
@@ -990,17 +994,10 @@ mod tests {
         let store = SqliteStore::connect(&url, 2).await.expect("open");
         store.migrate().await.expect("migrate");
         assert_eq!(page_size(&store.pool).await, 4096);
-        let delivery = NewDelivery {
-            delivery_id: "d-1".into(),
-            forge: ForgeKind::GitHub,
-            event: "issue_comment".into(),
-            repo: Some("o/r".into()),
-            number: Some(1),
-            item_key: "github:o/r#1".into(),
-            headers: "{}".into(),
-            payload: actix_web::web::Bytes::from_static(br#"{"action":"created"}"#).into(),
-        };
-        store.insert_deliveries(&[delivery]).await.expect("insert");
+        store
+            .insert_deliveries(&[comment_on_pr_1("d-1")])
+            .await
+            .expect("insert");
         let claimed = store
             .claim_next_delivery("w", Duration::from_secs(60))
             .await
