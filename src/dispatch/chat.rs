@@ -280,8 +280,8 @@ impl Dispatcher {
     }
 
     /// The bindings a delivery's comments confirm (`/bosun-bind <code>`), as journaled actions:
-    /// for a code issued to the comment's author on this forge, unused and unexpired, the
-    /// binding and a reply; for any other, a reply saying nothing was bound. Comments by bots,
+    /// for a code issued to the comment's author on this forge, unused and unexpired, and
+    /// found in a comment of theirs when the forge is asked, the binding and a reply; for any other, a reply saying nothing was bound. Comments by bots,
     /// edited or deleted comments and those over `[limits]` confirm nothing.
     pub(super) async fn decide_bindings(
         &self,
@@ -322,6 +322,23 @@ impl Dispatcher {
                         && b.forge == item.forge
                         && Login::new(&b.login) == *author
                 });
+                // The webhook proves only that its sender holds the secret of this repository,
+                // which may be scoped to it, while a binding acts everywhere: the forge itself
+                // must show the author's comment with the code.
+                let valid = match valid {
+                    Some(b) => match forge.comments(&item).await {
+                        Ok(comments) => comments
+                            .iter()
+                            .any(|m| {
+                                m.author == *author
+                                    && command::confirmed_codes(&m.body).contains(&code)
+                            })
+                            .then_some(b),
+                        Err(e) if e.is_retryable() => return Ok(Err(e)),
+                        Err(_) => None,
+                    },
+                    None => None,
+                };
                 let (action, body) = match valid {
                     Some(b) => (
                         Some(Action::BindChatUser {

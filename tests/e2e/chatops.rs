@@ -322,7 +322,8 @@ fn code_in(reply: &str) -> String {
 }
 
 /// Self-service binding: an unbound DingTalk user asks for a code for GitLab's `bob`; alice
-/// commenting it on the MR binds nothing; bob's comment binds them, once; from then on the chat
+/// commenting it on the MR binds nothing, nor does a webhook of a comment of bob's that the
+/// forge does not show; bob's comment binds them, once; from then on the chat
 /// user's `/lgtm` acts as bob. The code used again, and an expired code, bind nothing.
 #[tokio::test]
 async fn a_chat_user_binds_themselves_with_a_code_confirmed_on_the_forge() {
@@ -359,7 +360,17 @@ async fn a_chat_user_binds_themselves_with_a_code_confirmed_on_the_forge() {
             None,
             "{db:?}: alice cannot confirm bob's code"
         );
+        // A webhook about a comment of bob's that the forge does not show: its sender holds
+        // this project's secret, which proves nothing about bob.
         say(&bosun, GITLAB, "bob", &format!("/bosun-bind {code}")).await;
+        assert_eq!(
+            bound().await,
+            None,
+            "{db:?}: a comment the forge does not show binds nothing"
+        );
+        let confirm = format!("/bosun-bind {code}");
+        bosun.forge.seed_comment(&mr, "bob", &confirm);
+        say(&bosun, GITLAB, "bob", &confirm).await;
         assert_eq!(bound().await.as_deref(), Some("bob"), "{db:?}");
         let notes: Vec<String> = bosun
             .forge
