@@ -182,6 +182,14 @@ pub async fn dingtalk(
     {
         return Err(ReceiveError::BadRequest("sessionWebhook is not a URL"));
     }
+    // DingTalk leaves `senderStaffId` out for members outside the organization and while the
+    // robot is unpublished; without it every such sender would be one chat user, `dingtalk:`,
+    // and act through one binding.
+    if message.sender_staff_id.trim().is_empty() {
+        return Err(ReceiveError::BadRequest(
+            "no senderStaffId: bosun cannot tell this sender from others",
+        ));
+    }
     let text = message.text.map(|t| t.content).unwrap_or_default();
     let default = default_forge(&state);
     let (text, target) = command::parse(&text, default);

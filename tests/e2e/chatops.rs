@@ -138,7 +138,8 @@ async fn wait_for_reply(chat: &FakeChat, platform: &str, n: usize) {
     .await;
 }
 
-/// Unsigned, wrongly signed and stale DingTalk requests are refused with 401 and nothing runs.
+/// Unsigned, wrongly signed and stale DingTalk requests are refused with 401, and one without
+/// a sender's staff id with 400; nothing runs.
 #[tokio::test]
 async fn dingtalk_requests_must_be_signed_and_fresh() {
     for db in databases() {
@@ -160,7 +161,14 @@ async fn dingtalk_requests_must_be_signed_and_fresh() {
             401,
             "{db:?}"
         );
-        for id in ["u-1", "u-2", "u-3"] {
+        // Signed, but with no staff id: such senders could not be told apart.
+        let anonymous = dingtalk_message(&chat, "u-4", "", "/lgtm gitlab-org/hello-world!1");
+        assert_eq!(
+            post_dingtalk(&bosun, anonymous, Some((APP_SECRET, now_ms))).await,
+            400,
+            "{db:?}: no senderStaffId"
+        );
+        for id in ["u-1", "u-2", "u-3", "u-4"] {
             let stored = bosun
                 .store
                 .delivery(&format!("dingtalk:{id}"))
