@@ -227,6 +227,23 @@ async fn a_bound_dingtalk_user_lgtms_a_gitlab_mr() {
         bosun.run_until_idle().await;
         assert_eq!(bosun.forge.labels(&mr), vec!["lgtm"], "{db:?}");
         wait_for_reply(&chat, "dingtalk-session", 2).await;
+        // The delivery's page (public unless `private_pages`) shows neither the command's
+        // reply address nor the reply action's: it posts into the conversation as bosun.
+        let page = bosun
+            .http
+            .get(bosun.url("/deliveries/dingtalk:m-1"))
+            .send()
+            .await
+            .expect("page")
+            .text()
+            .await
+            .expect("text");
+        assert!(page.contains("chat_reply"), "{db:?}: the reply is listed");
+        assert!(
+            !page.contains(&chat.url("dingtalk-session")),
+            "{db:?}: the sessionWebhook is shown"
+        );
+        assert!(page.contains("(hidden: it posts into the conversation as bosun)"));
         let answer = &replies(&chat, "dingtalk-session")[1];
         assert!(
             answer.contains("Done on gitlab-org/hello-world!1"),

@@ -46,7 +46,12 @@ impl ActionView {
             decided: time(a.created_at),
             applied: a.applied_at.map(time).unwrap_or_default(),
             took: took(a.created_at, a.applied_at),
-            details: serde_json::to_string_pretty(&a.action.action).unwrap_or_default(),
+            details: serde_json::to_value(&a.action.action)
+                .map(|mut v| {
+                    hide_reply_urls(&mut v);
+                    serde_json::to_string_pretty(&v).unwrap_or_default()
+                })
+                .unwrap_or_default(),
             chat: None,
         }
     }
@@ -113,10 +118,35 @@ fn header_pairs(text: &str) -> Vec<(String, String)> {
     }
 }
 
-/// The payload pretty-printed when it is JSON, cut at [`PAYLOAD_SHOWN`].
+/// What the pages show instead of a chat reply's URL.
+const HIDDEN_URL: &str = "(hidden: it posts into the conversation as bosun)";
+
+/// Hides every chat reply address in `value` (an object with a `platform` and a `url`, as
+/// `ReplyTo` is serialized): DingTalk's `sessionWebhook` and Slack's `response_url` post into
+/// the conversation with no other credential, and the pages may be public.
+fn hide_reply_urls(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Object(map) => {
+            if map.get("platform").is_some_and(|p| p.is_string())
+                && let Some(url) = map.get_mut("url").filter(|u| u.is_string())
+            {
+                *url = HIDDEN_URL.into();
+            }
+            map.values_mut().for_each(hide_reply_urls);
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(hide_reply_urls),
+        _ => {}
+    }
+}
+
+/// The payload pretty-printed when it is JSON (chat reply addresses hidden), cut at
+/// [`PAYLOAD_SHOWN`].
 fn payload_text(payload: &[u8]) -> (String, bool) {
     let text = match serde_json::from_slice::<serde_json::Value>(payload) {
-        Ok(v) => serde_json::to_string_pretty(&v).unwrap_or_default(),
+        Ok(mut v) => {
+            hide_reply_urls(&mut v);
+            serde_json::to_string_pretty(&v).unwrap_or_default()
+        }
         Err(_) => String::from_utf8_lossy(payload).into_owned(),
     };
     if text.len() <= PAYLOAD_SHOWN {
