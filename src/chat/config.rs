@@ -42,6 +42,15 @@ impl Default for ChatConfig {
 pub struct DingTalkInbound {
     /// The environment variable holding the app's AppSecret, which signs each request.
     pub app_secret_env: String,
+    /// The hosts a message's `sessionWebhook` may name; bosun posts its answer there, over
+    /// https. DingTalk's signature covers only the timestamp, not the body, so the address is
+    /// checked here. Default DingTalk's own: `oapi.dingtalk.com`, `api.dingtalk.com`.
+    #[serde(default = "default_session_webhook_hosts")]
+    pub session_webhook_hosts: Vec<String>,
+}
+
+fn default_session_webhook_hosts() -> Vec<String> {
+    vec!["oapi.dingtalk.com".into(), "api.dingtalk.com".into()]
 }
 
 /// `[chat.slack]`
@@ -87,6 +96,9 @@ pub struct ChatSettings {
     pub channels: BTreeMap<String, ChannelSettings>,
     /// The DingTalk app's secret; unset: `/chat/dingtalk` refuses everything.
     pub dingtalk_secret: Option<SecretString>,
+    /// The hosts a DingTalk message's `sessionWebhook` may name
+    /// (`chat.dingtalk.session_webhook_hosts`).
+    pub dingtalk_reply_hosts: Vec<String>,
     /// The Slack signing secret; unset: `/chat/slack` refuses everything.
     pub slack_secret: Option<SecretString>,
     /// The Slack app's bot token, for answering app mentions; unset: they are not answered.
@@ -253,6 +265,11 @@ impl ChatConfig {
         ChatSettings {
             channels: self.channels(lookup, errors, warnings),
             dingtalk_secret,
+            dingtalk_reply_hosts: self
+                .dingtalk
+                .as_ref()
+                .map(|d| d.session_webhook_hosts.clone())
+                .unwrap_or_default(),
             slack_secret,
             slack_bot,
             languages: self

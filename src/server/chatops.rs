@@ -158,6 +158,26 @@ struct DingTalkMessage {
     session_webhook: String,
 }
 
+/// Whether bosun may post its answer to `url`, a message's `sessionWebhook`: https to one of
+/// `hosts`, or plain http to a listed loopback host (a test's fake DingTalk). DingTalk signs
+/// only the timestamp, so whoever saw one signed request could otherwise name any address,
+/// inside the network too, for an hour.
+fn dingtalk_reply_allowed(url: &str, hosts: &[String]) -> bool {
+    let Ok(uri) = url.parse::<actix_web::http::Uri>() else {
+        return false;
+    };
+    let Some(host) = uri.host() else {
+        return false;
+    };
+    let loopback = matches!(host, "127.0.0.1" | "localhost" | "[::1]");
+    let scheme_ok = match uri.scheme_str() {
+        Some("https") => true,
+        Some("http") => loopback,
+        _ => false,
+    };
+    scheme_ok && hosts.iter().any(|h| h.eq_ignore_ascii_case(host))
+}
+
 /// `POST /chat/dingtalk`
 pub async fn dingtalk(
     req: HttpRequest,
@@ -177,10 +197,13 @@ pub async fn dingtalk(
     let body = read_body(&req, payload, state.settings.limits.max_body_bytes).await?;
     let message: DingTalkMessage = serde_json::from_slice(&body)
         .map_err(|_| ReceiveError::BadRequest("not a DingTalk robot message"))?;
-    if !message.session_webhook.starts_with("https://")
-        && !message.session_webhook.starts_with("http://")
-    {
-        return Err(ReceiveError::BadRequest("sessionWebhook is not a URL"));
+    if !dingtalk_reply_allowed(
+        &message.session_webhook,
+        &state.settings.chat.dingtalk_reply_hosts,
+    ) {
+        return Err(ReceiveError::BadRequest(
+            "sessionWebhook is not on a host of chat.dingtalk.session_webhook_hosts",
+        ));
     }
     // DingTalk leaves `senderStaffId` out for members outside the organization and while the
     // robot is unpublished; without it every such sender would be one chat user, `dingtalk:`,
@@ -386,6 +409,23 @@ pub async fn slack_events(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn answers_go_only_to_listed_hosts_over_https() {
+        let hosts = ["oapi.dingtalk.com".to_string(), "127.0.0.1".to_string()];
+        let allowed = |url: &str| dingtalk_reply_allowed(url, &hosts);
+        assert!(allowed(
+            "https://oapi.dingtalk.com/robot/sendBySession?session=abc"
+        ));
+        assert!(allowed("https://OAPI.dingtalk.com/robot/sendBySession"));
+        assert!(allowed("http://127.0.0.1:8080/dingtalk-session"));
+        assert!(!allowed("http://oapi.dingtalk.com/robot/sendBySession"));
+        assert!(!allowed("https://oapi.dingtalk.com.evil.example/x"));
+        assert!(!allowed("https://169.254.169.254/latest/meta-data"));
+        assert!(!allowed("https://evil@internal:443/x"));
+        assert!(!allowed("not a url"));
+        assert!(!allowed("https://[::1]/x"));
+    }
 
     /// The vector computed for the reference (secret, timestamp 1531420618, a slash command).
     #[test]

@@ -31,6 +31,7 @@ async fn bosun_with_chatops(db: Db, chat: &FakeChat) -> (TestBosun, ItemRef, Ite
         r#"
 [chat.dingtalk]
 app_secret_env = "TEST_DINGTALK_APP_SECRET"
+session_webhook_hosts = ["127.0.0.1"]
 [chat.slack]
 signing_secret_env = "TEST_SLACK_SIGNING_SECRET"
 bot_token_env = "TEST_SLACK_BOT_TOKEN"
@@ -139,7 +140,7 @@ async fn wait_for_reply(chat: &FakeChat, platform: &str, n: usize) {
 }
 
 /// Unsigned, wrongly signed and stale DingTalk requests are refused with 401, and one without
-/// a sender's staff id with 400; nothing runs.
+/// a sender's staff id or answering to a host not listed with 400; nothing runs.
 #[tokio::test]
 async fn dingtalk_requests_must_be_signed_and_fresh() {
     for db in databases() {
@@ -168,7 +169,16 @@ async fn dingtalk_requests_must_be_signed_and_fresh() {
             400,
             "{db:?}: no senderStaffId"
         );
-        for id in ["u-1", "u-2", "u-3", "u-4"] {
+        // Signed, but answering to an address that is not the fake DingTalk's host.
+        let mut elsewhere: serde_json::Value = serde_json::from_slice(&msg("u-5")).expect("json");
+        elsewhere["sessionWebhook"] = "https://169.254.169.254/latest/meta-data".into();
+        let elsewhere = serde_json::to_vec(&elsewhere).expect("json");
+        assert_eq!(
+            post_dingtalk(&bosun, elsewhere, Some((APP_SECRET, now_ms))).await,
+            400,
+            "{db:?}: a sessionWebhook elsewhere"
+        );
+        for id in ["u-1", "u-2", "u-3", "u-4", "u-5"] {
             let stored = bosun
                 .store
                 .delivery(&format!("dingtalk:{id}"))
