@@ -262,15 +262,7 @@ async fn a_refused_signature_is_a_clear_failure_on_the_delivery_page() {
         )
         .await;
         assert_eq!(chat.refused().len(), 1, "{db:?}: tried once, not retried");
-        let page = bosun
-            .http
-            .get(bosun.url("/deliveries/github:s-1"))
-            .send()
-            .await
-            .expect("page")
-            .text()
-            .await
-            .expect("text");
+        let page = bosun.page("/deliveries/github:s-1").await;
         assert!(
             page.contains(
                 "failed: invalid request: DingTalk refused the message (310000): sign not match"

@@ -239,15 +239,7 @@ async fn a_bound_dingtalk_user_lgtms_a_gitlab_mr() {
         wait_for_reply(&chat, "dingtalk-session", 2).await;
         // The delivery's page (public unless `private_pages`) shows neither the command's
         // reply address nor the reply action's: it posts into the conversation as bosun.
-        let page = bosun
-            .http
-            .get(bosun.url("/deliveries/dingtalk:m-1"))
-            .send()
-            .await
-            .expect("page")
-            .text()
-            .await
-            .expect("text");
+        let page = bosun.page("/deliveries/dingtalk:m-1").await;
         assert!(page.contains("chat_reply"), "{db:?}: the reply is listed");
         assert!(
             !page.contains(&chat.url("dingtalk-session")),
@@ -292,15 +284,7 @@ async fn a_bound_dingtalk_user_lgtms_a_gitlab_mr() {
         let answer = &replies(&chat, "dingtalk-session")[2];
         assert!(answer.contains("Labels: lgtm"), "{db:?}: {answer}");
         assert!(answer.contains("LGTM: alice"), "{db:?}: {answer}");
-        let page = bosun
-            .http
-            .get(bosun.url("/pr/gitlab/gitlab-org/hello-world/1"))
-            .send()
-            .await
-            .expect("page")
-            .text()
-            .await
-            .expect("text");
+        let page = bosun.page("/pr/gitlab/gitlab-org/hello-world/1").await;
         assert!(
             page.contains("a command from dingtalk by"),
             "{db:?}: chat commands read as such on the timeline: {page}"

@@ -118,15 +118,7 @@ async fn github_check_runs_and_statuses_are_kept_per_pr_head() {
                 ("default", CiState::Failure)
             ]
         );
-        let page = bosun
-            .http
-            .get(bosun.url("/pr/github/Codertocat/Hello-World/2"))
-            .send()
-            .await
-            .expect("page")
-            .text()
-            .await
-            .expect("text");
+        let page = bosun.page("/pr/github/Codertocat/Hello-World/2").await;
         assert!(
             page.contains(r#"<a href="https://ci.example.com/build/7">default</a>"#),
             "{page}"
@@ -340,15 +332,7 @@ async fn retest_restarts_the_failed_drone_build_once() {
             bosun.status_of("gitlab:rt-1").await.as_deref(),
             Some("done")
         );
-        let page = bosun
-            .http
-            .get(bosun.url("/pr/gitlab/gitlab-org/hello-world/1"))
-            .send()
-            .await
-            .expect("page")
-            .text()
-            .await
-            .expect("text");
+        let page = bosun.page("/pr/gitlab/gitlab-org/hello-world/1").await;
         assert!(page.contains("continuous-integration/drone/pr"), "{page}");
         assert!(
             page.contains("CI continuous-integration/drone/pr is failure"),

@@ -13,15 +13,7 @@ use fake_forge::Fault;
 use std::time::Duration;
 
 async fn merge_page(bosun: &TestBosun) -> String {
-    bosun
-        .http
-        .get(bosun.url("/merge"))
-        .send()
-        .await
-        .expect("page")
-        .text()
-        .await
-        .expect("text")
+    bosun.page("/merge").await
 }
 
 fn pr_href(case: Case, number: u64) -> String {

@@ -97,19 +97,13 @@ async fn the_pr_pages_button_looks_again_at_one_pr() {
             bosun.run_until_idle().await;
             assert_eq!(merge_calls(&bosun).len(), 1, "{:?}", case.forge);
             let page = bosun
-                .http
-                .get(bosun.url(&format!(
+                .page(&format!(
                     "/pr/{}/{}/{}",
                     case.forge.as_str(),
                     case.repo,
                     case.number
-                )))
-                .send()
-                .await
-                .expect("page")
-                .text()
-                .await
-                .expect("text");
+                ))
+                .await;
             assert!(page.contains("/admin/resync/"), "the page has the button");
             bosun.shutdown().await;
         }

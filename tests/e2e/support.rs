@@ -366,6 +366,18 @@ impl TestBosun {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
 
+    /// The text of the page at `path` (a GET, whatever its status).
+    pub async fn page(&self, path: &str) -> String {
+        self.http
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("page")
+            .text()
+            .await
+            .expect("text")
+    }
+
     /// Posts a payload as the forge would; returns status and body.
     pub async fn post(
         &self,

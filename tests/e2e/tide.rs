@@ -103,15 +103,7 @@ async fn an_approved_green_pr_merges_once_and_a_held_one_says_why() {
                 Some("Not mergeable. Should not have do-not-merge/hold label.")
             );
             assert_eq!(status.state, "pending");
-            let page = bosun
-                .http
-                .get(bosun.url("/merge"))
-                .send()
-                .await
-                .expect("page")
-                .text()
-                .await
-                .expect("text");
+            let page = bosun.page("/merge").await;
             assert!(
                 page.contains("Not mergeable. Should not have do-not-merge/hold label.")
                     && page.contains(case.repo),
