@@ -179,10 +179,10 @@ impl Dispatcher {
                 Action::Comment {
                     item: target.clone(),
                     body: format!(
-                        "@{login} sent `{}` from {} ({}).",
-                        cmd.text.replace('\n', "; "),
+                        "@{login} sent {} from {} ({}).",
+                        code_span(&cmd.text),
                         platform_name(&cmd.platform),
-                        cmd.user_name
+                        code_span(&cmd.user_name)
                     ),
                 },
             ));
@@ -455,4 +455,31 @@ fn numbered(actions: Vec<(String, Action)>) -> Vec<PlannedAction> {
         });
     }
     planned
+}
+
+/// `text` on one line as a Markdown code span, for a forge comment: chat users choose their
+/// command's text and their display name, and outside a code span a backtick, a link or an
+/// `@mention` in either would be posted as bosun's own Markdown.
+fn code_span(text: &str) -> String {
+    let flat: String = text
+        .replace('\n', "; ")
+        .chars()
+        .map(|c| if c == '`' { '\'' } else { c })
+        .collect();
+    format!("`{flat}`")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::code_span;
+
+    #[test]
+    fn chat_text_stays_inside_one_code_span() {
+        assert_eq!(code_span("/lgtm"), "`/lgtm`");
+        assert_eq!(
+            code_span("/lgtm` @org/admins [x](https://evil.example) `"),
+            "`/lgtm' @org/admins [x](https://evil.example) '`"
+        );
+        assert_eq!(code_span("/hold\n/assign @bob"), "`/hold; /assign @bob`");
+    }
 }
