@@ -89,6 +89,7 @@ impl Application {
             running_items: running_items.clone(),
             shutting_down: shutting_down.clone(),
             metrics: crate::telemetry::metrics_handle(),
+            dingtalk_signatures: Default::default(),
         });
         let server = HttpServer::new(move || App::new().app_data(state.clone()).configure(routes))
             .workers(settings.http_workers)

@@ -63,6 +63,31 @@ pub fn dingtalk_authentic(secret: &str, timestamp: &str, sign: &str) -> bool {
     expected.as_bytes().ct_eq(sign.as_bytes()).into()
 }
 
+/// The DingTalk signatures this process accepted within the window, each with the message it
+/// came with. DingTalk signs only the timestamp, not the body, so a signature seen once could
+/// otherwise carry any message, from any sender, for the hour DingTalk allows.
+#[derive(Default)]
+pub struct SeenDingTalkSignatures(
+    std::sync::Mutex<std::collections::HashMap<String, (String, u128)>>,
+);
+
+impl SeenDingTalkSignatures {
+    /// Whether `sign` may carry message `msg_id`: it was never seen, or it came with this same
+    /// message before (DingTalk sending it again, which the journal runs once).
+    pub fn admit(&self, sign: &str, msg_id: &str, now_ms: u128) -> bool {
+        let mut seen = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        // A signature older than the window is refused anyway.
+        seen.retain(|_, (_, at)| now_ms.saturating_sub(*at) <= 2 * DINGTALK_WINDOW_MS);
+        match seen.get(sign) {
+            Some((first, _)) => first == msg_id,
+            None => {
+                seen.insert(sign.to_string(), (msg_id.to_string(), now_ms));
+                true
+            }
+        }
+    }
+}
+
 /// Whether a Slack request is signed with the signing secret and fresh.
 pub fn slack_authentic(secret: &str, timestamp: &str, signature: &str, body: &[u8]) -> bool {
     let Ok(ts) = timestamp.parse::<u64>() else {
@@ -203,6 +228,14 @@ pub async fn dingtalk(
     ) {
         return Err(ReceiveError::BadRequest(
             "sessionWebhook is not on a host of chat.dingtalk.session_webhook_hosts",
+        ));
+    }
+    if !state
+        .dingtalk_signatures
+        .admit(sign, &message.msg_id, now().as_millis())
+    {
+        return Err(ReceiveError::Unauthorized(
+            "this sign came with another message",
         ));
     }
     // DingTalk leaves `senderStaffId` out for members outside the organization and while the

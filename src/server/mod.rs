@@ -29,6 +29,8 @@ pub struct AppState {
     /// Set on SIGTERM: the receiver answers 503 so the forge redelivers elsewhere or later.
     pub shutting_down: Arc<AtomicBool>,
     pub metrics: PrometheusHandle,
+    /// DingTalk signatures already accepted (`/chat/dingtalk`).
+    pub dingtalk_signatures: chatops::SeenDingTalkSignatures,
 }
 
 impl AppState {

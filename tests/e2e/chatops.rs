@@ -139,8 +139,9 @@ async fn wait_for_reply(chat: &FakeChat, platform: &str, n: usize) {
     .await;
 }
 
-/// Unsigned, wrongly signed and stale DingTalk requests are refused with 401, and one without
-/// a sender's staff id or answering to a host not listed with 400; nothing runs.
+/// Unsigned, wrongly signed and stale DingTalk requests, and a signature used again by another
+/// message, are refused with 401, and one without a sender's staff id or answering to a host
+/// not listed with 400; nothing runs.
 #[tokio::test]
 async fn dingtalk_requests_must_be_signed_and_fresh() {
     for db in databases() {
@@ -178,7 +179,32 @@ async fn dingtalk_requests_must_be_signed_and_fresh() {
             400,
             "{db:?}: a sessionWebhook elsewhere"
         );
-        for id in ["u-1", "u-2", "u-3", "u-4", "u-5"] {
+        // One signature, two messages: DingTalk signs only the timestamp, so the second is
+        // someone replaying the signature with a body of their own.
+        let at = now().as_millis();
+        let first = dingtalk_message(&chat, "u-6", "user123", "help");
+        assert_eq!(
+            post_dingtalk(&bosun, first.clone(), Some((APP_SECRET, at))).await,
+            200,
+            "{db:?}"
+        );
+        assert_eq!(
+            post_dingtalk(&bosun, first, Some((APP_SECRET, at))).await,
+            200,
+            "{db:?}: the same message again (DingTalk retrying) is answered, and runs once"
+        );
+        let replayed = dingtalk_message(
+            &chat,
+            "u-7",
+            "manager4711",
+            "/lgtm gitlab-org/hello-world!1",
+        );
+        assert_eq!(
+            post_dingtalk(&bosun, replayed, Some((APP_SECRET, at))).await,
+            401,
+            "{db:?}: a signature already used by another message"
+        );
+        for id in ["u-1", "u-2", "u-3", "u-4", "u-5", "u-7"] {
             let stored = bosun
                 .store
                 .delivery(&format!("dingtalk:{id}"))
