@@ -460,6 +460,8 @@ pub struct DeliveryRecord {
     pub event: String,
     pub repo: Option<String>,
     pub number: Option<i64>,
+    /// The line it runs in (`gitlab:grp/proj!12`: its sigil tells an MR from an issue).
+    pub item_key: String,
     pub status: String,
     pub attempts: i32,
     pub last_error: Option<String>,

@@ -23,7 +23,7 @@ macro_rules! shown_status {
 macro_rules! delivery_columns {
     () => {
         concat!(
-            "id, delivery_id, forge, event, repo, number, ",
+            "id, delivery_id, forge, event, repo, number, item_key, ",
             shown_status!(),
             " AS status, attempts, last_error, received_at, started_at, finished_at"
         )

@@ -75,6 +75,8 @@ async fn dashboard_lists_and_filters_deliveries() {
         assert!(body.contains("href=\"/deliveries/github:d-1\""), "{body}");
         assert!(body.contains("href=\"/deliveries/gitlab:d-2\""), "{body}");
         assert!(body.contains("kubernetes/test-infra#947"), "{body}");
+        // A note on an MR names the MR as GitLab does.
+        assert!(body.contains("gitlab-org/hello-world!1"), "{body}");
         assert!(
             body.contains("href=\"/pr/github/kubernetes/test-infra/947\""),
             "{body}"

@@ -49,7 +49,9 @@ impl Row {
     pub fn of(d: &DeliveryRecord) -> Row {
         let (item_label, item_href) = match (&d.repo, d.number) {
             (Some(repo), Some(n)) => (
-                item_label(&d.forge, repo, n, d.event == "Merge Request Hook"),
+                // The receiver keyed an MR's deliveries (its notes and chat commands too)
+                // with `!`.
+                item_label(&d.forge, repo, n, d.item_key.ends_with(&format!("!{n}"))),
                 item_href(&d.forge, repo, n),
             ),
             (Some(repo), None) => (repo.clone(), String::new()),
