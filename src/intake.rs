@@ -113,13 +113,14 @@ const MAX_BATCH: usize = 256;
 pub const COMMIT_DEADLINE: Duration = Duration::from_secs(5);
 
 impl Intake {
-    /// Starts the collector. `concurrent_commits` transactions may be in flight at once (1 for
-    /// SQLite's single writer; a few for Postgres, to overlap fsyncs). `handoff`'s waiting
-    /// workers get deliveries as they are journaled; with none waiting (or no workers at all),
-    /// every delivery is queued for a claim.
-    pub fn start(store: Arc<dyn Store>, concurrent_commits: usize, handoff: Handoff) -> Intake {
+    /// Starts the collector, with as many transactions in flight as the store commits at once
+    /// ([`Store::commits_in_flight`]). `handoff`'s waiting workers get deliveries as they are
+    /// journaled; with none waiting (or no workers at all), every delivery is queued for a
+    /// claim.
+    pub fn start(store: Arc<dyn Store>, handoff: Handoff) -> Intake {
         let (tx, rx) = mpsc::channel(MAX_BATCH * 8);
-        tokio::spawn(collect(store, rx, concurrent_commits.max(1), handoff));
+        let concurrent_commits = store.commits_in_flight().max(1);
+        tokio::spawn(collect(store, rx, concurrent_commits, handoff));
         Intake { tx }
     }
 

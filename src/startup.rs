@@ -61,23 +61,12 @@ impl Application {
         let running_items = Arc::new(crate::queue::RunningItems::default());
         let idle_workers = Arc::new(crate::queue::IdleWorkers::default());
         let shutting_down = Arc::new(AtomicBool::new(false));
-        // SQLite has one writer, but a batch that waits for its WAL to reach the disk has
-        // handed the writer back: the next batch commits meanwhile, and one sync covers both.
-        let concurrent_commits = match (
-            settings.database.url.starts_with("sqlite:"),
-            settings.database.sqlite_sync,
-        ) {
-            (true, store::sqlite::SqliteSync::Disk) => 2,
-            (true, store::sqlite::SqliteSync::Os) => 1,
-            (false, _) => 4,
-        };
         let state = web::Data::new(AppState {
             settings: settings.clone(),
             live: live.clone(),
             store: store.clone(),
             intake: Intake::start(
                 store.clone(),
-                concurrent_commits,
                 crate::intake::Handoff::new(
                     idle_workers.clone(),
                     running_items.clone(),

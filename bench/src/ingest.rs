@@ -150,25 +150,30 @@ impl Target {
 
     /// The `[database]` settings that select the target's behaviour. The SQLite targets that
     /// stand for earlier releases do not wait for the disk, as those releases did not.
-    fn database_settings(self) -> &'static str {
-        match self {
+    fn database_settings(self) -> String {
+        let compression_and_checkpoints = match self {
             Target::SqliteBefore => {
-                "payload_compression = \"none\"\nsqlite_checkpoints = \"inline\"\nsqlite_sync = \"os\"\n"
+                "payload_compression = \"none\"\nsqlite_checkpoints = \"inline\"\n"
             }
             Target::SqliteLz4Only => {
-                "payload_compression = \"lz4\"\nsqlite_checkpoints = \"inline\"\nsqlite_sync = \"os\"\n"
+                "payload_compression = \"lz4\"\nsqlite_checkpoints = \"inline\"\n"
             }
             Target::SqliteCheckpointOnly => {
-                "payload_compression = \"none\"\nsqlite_checkpoints = \"background\"\nsqlite_sync = \"os\"\n"
+                "payload_compression = \"none\"\nsqlite_checkpoints = \"background\"\n"
             }
             Target::SqliteLz4 => {
-                "payload_compression = \"lz4\"\nsqlite_checkpoints = \"background\"\nsqlite_sync = \"os\"\n"
+                "payload_compression = \"lz4\"\nsqlite_checkpoints = \"background\"\n"
             }
-            Target::SqliteOs => "sqlite_sync = \"os\"\n",
             Target::PostgresBefore => "payload_compression = \"none\"\n",
             Target::PostgresLz4 => "payload_compression = \"lz4\"\n",
-            Target::Baseline | Target::Sqlite | Target::Postgres => "",
-        }
+            Target::Baseline | Target::SqliteOs | Target::Sqlite | Target::Postgres => "",
+        };
+        let sync = if self.is_earlier_sqlite() || self == Target::SqliteOs {
+            "sqlite_sync = \"os\"\n"
+        } else {
+            ""
+        };
+        format!("{compression_and_checkpoints}{sync}")
     }
 
     /// SQL run in the target's Postgres database after bosun migrated it: the previous release
@@ -1296,8 +1301,11 @@ async fn start_and_measure(
         }
         Some(url) => {
             let config = ctx.dir.join(format!("{}-{round}.toml", target.name()));
-            std::fs::write(&config, bosun_config(port, url, target.database_settings()))
-                .with_context(|| format!("writing {}", config.display()))?;
+            std::fs::write(
+                &config,
+                bosun_config(port, url, &target.database_settings()),
+            )
+            .with_context(|| format!("writing {}", config.display()))?;
             let config = config.to_string_lossy().into_owned();
             Server::spawn(
                 &["bosun", "serve", "--config", &config],
@@ -2090,13 +2098,18 @@ mod tests {
         let text = bosun_config(
             4321,
             "sqlite:///tmp/x.db",
-            Target::SqliteBefore.database_settings(),
+            &Target::SqliteBefore.database_settings(),
         );
         let env = vec![(SECRET_ENV.to_string(), "s".to_string())];
         let raw = bosun::config::RawConfig::parse(&text, &env).expect("parses");
         let settings = raw.validate(&env).expect("valid");
         assert_eq!(settings.queue.workers, Some(0));
         assert_eq!(settings.listen, "127.0.0.1:4321");
+        assert_eq!(
+            settings.database.sqlite_sync,
+            bosun::store::sqlite::SqliteSync::Os,
+            "an earlier release did not wait for the disk"
+        );
     }
 
     #[tokio::test]

@@ -281,8 +281,9 @@ impl Dispatcher {
 
     /// The bindings a delivery's comments confirm (`/bosun-bind <code>`), as journaled actions:
     /// for a code issued to the comment's author on this forge, unused and unexpired, and
-    /// found in a comment of theirs when the forge is asked, the binding and a reply; for any other, a reply saying nothing was bound. Comments by bots,
-    /// edited or deleted comments and those over `[limits]` confirm nothing.
+    /// found in a comment of theirs when the forge is asked, the binding and a reply; for any
+    /// other, a reply saying nothing was bound. Comments by bots, edited or deleted comments
+    /// and those over `[limits]` confirm nothing.
     pub(super) async fn decide_bindings(
         &self,
         events: &[Event],

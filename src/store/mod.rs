@@ -530,6 +530,11 @@ pub trait Store:
     fn claim_saw_more_due(&self) -> bool {
         true
     }
+    /// How many of the intake's batches may commit at once: a few where transactions overlap
+    /// their fsyncs (Postgres, the default).
+    fn commits_in_flight(&self) -> usize {
+        4
+    }
     /// Ends a delivery held by `worker` and writes what the attempt held back, atomically;
     /// false when the lease was lost (the held-back writes are true all the same, and made).
     async fn finish_delivery(

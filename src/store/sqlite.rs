@@ -1,9 +1,10 @@
 //! The SQLite store: the embedded default, so `bosun serve` needs nothing else installed.
 //! WAL with `synchronous = NORMAL`, and the journal's inserts and decisions wait for the WAL
-//! to be synced before they return ([`super::wal_sync`]); one writer at a time, so a single `UPDATE … RETURNING`
-//! claims atomically. WAL checkpoints run on a task of their own ([`Checkpoints`]), not inside
-//! the commit of whichever batch crosses SQLite's automatic threshold. Times are RFC 3339 text in UTC with exactly three decimals ([`stamp`]),
-//! so text order is time order and sqlx decodes them as `DateTime<Utc>`, as on Postgres; rows
+//! to be synced before they return ([`super::wal_sync`]); one writer at a time, so a single
+//! `UPDATE … RETURNING` claims atomically. WAL checkpoints run on a task of their own
+//! ([`Checkpoints`]), not inside the commit of whichever batch crosses SQLite's automatic
+//! threshold. Times are RFC 3339 text in UTC with exactly three decimals ([`stamp`]), so text
+//! order is time order and sqlx decodes them as `DateTime<Utc>`, as on Postgres; rows
 //! from before that kept Unix milliseconds and are converted by a migration
 //! (`migrations/sqlite/20261204000010_times_as_text.sql`).
 
@@ -457,6 +458,17 @@ impl SqliteStore {
     async fn writing(&self) -> tokio::sync::MutexGuard<'_, SqliteConnection> {
         self.writes.lock().await
     }
+
+    /// Hands `writer`'s turn back after a journal commit that must be durable (an insert, a
+    /// decision), and returns once that commit is on the disk ([`WalSync`]).
+    async fn release_durably(
+        &self,
+        writer: tokio::sync::MutexGuard<'_, SqliteConnection>,
+    ) -> Result<(), StoreError> {
+        let commit = self.wal_sync.committed();
+        drop(writer);
+        self.wal_sync.durable(commit).await
+    }
 }
 
 /// One delivery that waits before it may run (`insert_delivery_after`).
@@ -493,10 +505,8 @@ impl Store for SqliteStore {
             .await?
             .into_iter()
             .collect();
-        let commit = self.wal_sync.committed();
-        drop(writer);
         // Answered 202 only once on the disk (a duplicate's original included).
-        self.wal_sync.durable(commit).await?;
+        self.release_durably(writer).await?;
         if !inserted.is_empty() {
             self.queued_since.note_queued();
         }
@@ -526,9 +536,7 @@ impl Store for SqliteStore {
         );
         let mut writer = self.writing().await;
         let rows: Vec<LeasingRow> = qb.build_query_as().fetch_all(&mut *writer).await?;
-        let commit = self.wal_sync.committed();
-        drop(writer);
-        self.wal_sync.durable(commit).await?;
+        self.release_durably(writer).await?;
         if rows.iter().any(|(_, _, owner, _)| owner.is_none()) {
             self.queued_since.note_queued();
         }
@@ -553,6 +561,13 @@ impl Store for SqliteStore {
 
     fn claim_saw_more_due(&self) -> bool {
         self.queued_since.more_due()
+    }
+
+    /// One writer, so one batch commits at a time; but a batch that waits for its WAL to reach
+    /// the disk has handed the writer back, so the next commits meanwhile and one sync covers
+    /// both.
+    fn commits_in_flight(&self) -> usize {
+        if self.wal_sync.syncs() { 2 } else { 1 }
     }
 
     async fn finish_delivery(
@@ -632,10 +647,8 @@ impl Store for SqliteStore {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        let commit = self.wal_sync.committed();
-        drop(writer);
         // A decision is on the disk before any of its effects.
-        self.wal_sync.durable(commit).await?;
+        self.release_durably(writer).await?;
         // In-process: reading them back costs no round trip.
         Ok(Decided {
             actions: self.delivery_actions(id).await?,
@@ -959,6 +972,33 @@ mod tests {
             .await
             .expect("decide");
         assert_eq!(store.wal_sync.synced().0, 3, "the decision");
+        assert_eq!(
+            store.commits_in_flight(),
+            2,
+            "a batch commits while the last one syncs"
+        );
+    }
+
+    /// With `sqlite_sync = "os"` nothing waits for the disk, and the intake commits one batch
+    /// at a time.
+    #[tokio::test]
+    async fn with_os_sync_commits_do_not_wait_for_the_disk() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite:{}", dir.path().join("bosun.db").display());
+        let tuning = SqliteTuning {
+            sync: SqliteSync::Os,
+            ..SqliteTuning::default()
+        };
+        let store = SqliteStore::connect_with(&url, 2, tuning)
+            .await
+            .expect("open");
+        store.migrate().await.expect("migrate");
+        store
+            .insert_deliveries(&[comment_on_pr_1("d-1")])
+            .await
+            .expect("insert");
+        assert_eq!(store.wal_sync.synced(), (0, None));
+        assert_eq!(store.commits_in_flight(), 1);
     }
 
     /// bosun creates its databases with 2 KiB pages; a database an earlier release created

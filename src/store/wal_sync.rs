@@ -43,6 +43,11 @@ impl WalSync {
         }
     }
 
+    /// Whether commits wait for the disk at all.
+    pub(super) fn syncs(&self) -> bool {
+        self.wal.is_some()
+    }
+
     /// Counts a commit of the journal; call it before handing back the writer's turn. The
     /// number is what [`WalSync::durable`] waits for.
     pub(super) fn committed(&self) -> u64 {
